@@ -1,0 +1,35 @@
+# deliverscan — two commands on a fresh machine: `make setup`, then `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup system-deps test lint scan fixtures bench bench-metadata fuzz clean
+
+setup: system-deps $(BIN)/deliverscan
+
+$(BIN)/deliverscan: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# ExifTool drives the deep metadata tier; ffmpeg is only needed to regenerate fixtures.
+system-deps:
+	@sh scripts/install-system-deps.sh
+
+test: $(BIN)/deliverscan
+	$(BIN)/ruff check scanner detectors tests fixtures bench
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check scanner detectors tests fixtures bench
+
+scan: $(BIN)/deliverscan
+	-$(BIN)/deliverscan scan fixtures
+
+fixtures: $(BIN)/deliverscan
+	$(BIN)/python -m fixtures.make_fixtures
+
+clean:
+	rm -rf build *.egg-info .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,181 @@
+"""The detector plugin API.
+
+A detector is a small object with a ``name``, a ``version``, the asset ``kinds`` it applies to,
+and ``detect(asset, ctx) -> iterable of Finding``. It is a pure function of the asset plus the
+shared per-asset context: detectors never talk to each other; shared facts (the file header,
+parsed XMP, ExifTool output) come through ``AssetContext.memo`` so each is read at most once.
+
+Ways a detector reports what it did (coverage):
+- return findings (possibly none): ``applied``;
+- ``ctx.note("no C2PA store")``: a qualified "no" or a caveat, shown in coverage;
+- raise ``NotApplicable("reason")``: this detector cannot apply to this file's format;
+- raise ``Incomplete("reason")`` (or any exception): the detector could not finish; the asset
+  becomes ``error`` unless another finding already says ai/review.
+Findings yielded before an exception are kept.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from detectors.model import Asset, Finding
+
+T = TypeVar("T")
+
+HEAD_SIZE = 64 * 1024
+
+
+class NotApplicable(Exception):
+    """Raised by a detector when the file's format is outside what it can read."""
+
+
+class Incomplete(Exception):
+    """Raised by a detector that could not fully read a file it should have read."""
+
+
+@dataclass
+class Options:
+    """Scan options detectors may consult. Unknown keys live in ``extra`` (plugins' options)."""
+
+    verify_limit: int = 256 * 1024 * 1024
+    verify_all: bool = False
+    trust_anchors: str | None = None  # PEM text
+    deep: bool = False  # ExifTool for every format
+    show_prompts: bool = False
+    exiftool: str | None = None  # path to exiftool, None = search PATH
+    file_timeout: float = 30.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Shared:
+    """Per-worker resources (C2PA contexts, the ExifTool driver...), created lazily in the
+    process that uses them (a C2PA Context inherited through fork is unusable)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self._items: dict[str, Any] = {}
+        self._closers: list[Callable[[], Any]] = []
+
+    def get(self, key: str, factory: Callable[[], T], close: Callable[[T], Any] | None = None) -> T:
+        if key not in self._items:
+            value = factory()
+            self._items[key] = value
+            if close is not None:
+                self._closers.append(lambda v=value: close(v))
+        return self._items[key]
+
+    def close(self) -> None:
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception:  # closing must never mask the scan's own result
+                pass
+        self._items.clear()
+
+
+def open_readonly(path: str) -> Any:
+    """Open a regular file for reading, safely on hostile trees.
+
+    ``O_NONBLOCK`` so that a FIFO swapped in after the walk cannot block us, ``O_NOFOLLOW`` so a
+    symlink swapped in is not followed, then ``fstat`` to insist on a regular file; ``O_NOATIME``
+    where permitted so scanning does not even touch access times.
+    """
+    flags = (os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags | noatime)
+    except PermissionError:
+        if not noatime:
+            raise
+        fd = os.open(path, flags)  # O_NOATIME needs file ownership; plain read-only then
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"not a regular file (mode {stat.filemode(st.st_mode)})")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class AssetContext:
+    """Everything a detector may share with others about one asset, read at most once."""
+
+    def __init__(self, asset: Asset, shared: Shared) -> None:
+        self.asset = asset
+        self.shared = shared
+        self.options = shared.options
+        self._memo: dict[str, Any] = {}
+        self._notes: list[str] = []
+        self._head: bytes | None = None
+
+    @property
+    def head(self) -> bytes:
+        """The first 64 KiB of the file (enough for magic bytes and most headers)."""
+        if self._head is None:
+            with open_readonly(self.asset.path) as fh:
+                self._head = fh.read(HEAD_SIZE)
+        return self._head
+
+    def open(self) -> Any:
+        return open_readonly(self.asset.path)
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """Compute a shared fact once per asset (exceptions are cached too, and re-raised)."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = (True, factory())
+            except Exception as exc:  # noqa: BLE001 - re-raised to every caller
+                self._memo[key] = (False, exc)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
+
+    def note(self, text: str) -> None:
+        self._notes.append(text)
+
+    def take_notes(self) -> list[str]:
+        notes, self._notes = self._notes, []
+        return notes
+
+    def sidecar(self, ext: str) -> str | None:
+        """Path of ``<stem><ext>`` next to the asset when it is a regular file, else None."""
+        stem, _ = os.path.splitext(self.asset.path)
+        for candidate in (stem + ext, stem + ext.upper()):
+            try:
+                st = os.stat(candidate, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                return candidate
+        return None
+
+
+class Detector(abc.ABC):
+    """Base class for detectors (subclassing is optional; the attributes are the protocol)."""
+
+    name: ClassVar[str] = "unnamed"
+    version: ClassVar[str] = "0"
+    kinds: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = ""
+    # Off unless enabled by option/policy (e.g. the register detector needs a register file).
+    default_enabled: ClassVar[bool] = True
+
+    def available(self) -> tuple[bool, str]:
+        """Whether this detector can run on this machine, and why not."""
+        return True, ""
+
+    def applies(self, asset: Asset, ctx: AssetContext) -> bool:
+        return asset.kind in self.kinds
+
+    @abc.abstractmethod
+    def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
+        """Yield findings for ``asset``; see the module docstring for coverage signalling."""

@@ -1,0 +1,34 @@
+"""deliverscan, the application: walk → detect → aggregate → report.
+
+Python API::
+
+    import scanner
+    report = scanner.scan(["delivery/"], fail_on_review=True)
+    report.summary.exit_code
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.api import Options
+from detectors.model import Report
+
+
+def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
+         fail_on_review: bool = False, enable: tuple[str, ...] = (),
+         disable: tuple[str, ...] = (), policy: Any = None, **options: Any) -> Report:
+    """Scan files and folders; same behaviour as ``deliverscan scan``. ``options`` are the
+    fields of ``detectors.api.Options`` (``verify_limit``, ``deep``, ``trust_anchors``, …)."""
+    from scanner.policy import Policy
+    from scanner.runner import ScanConfig, run_scan
+
+    roots = [paths] if isinstance(paths, str) else list(paths)
+    config = ScanConfig(roots=roots, options=Options(**options),
+                        policy=policy or Policy.default(fail_on_review=fail_on_review),
+                        excludes=tuple(excludes), follow_symlinks=follow_symlinks,
+                        enable=tuple(enable), disable=tuple(disable))
+    return run_scan(config)
+
+
+__all__ = ["scan"]

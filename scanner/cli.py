@@ -1,0 +1,158 @@
+"""The ``deliverscan`` command line."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+import click
+
+from detectors.api import Options
+from detectors.registry import load_all
+from scanner.policy import Policy
+from scanner.progress import Progress
+from scanner.reports import FORMATS, writer_for
+from scanner.runner import ScanConfig, run_scan, select_detectors
+from scanner.versions import tool_info
+
+USAGE_ERROR = 2
+
+
+def _version_text() -> str:
+    info = tool_info()
+    return (f"deliverscan {info['version']}\n"
+            f"c2pa-python {info['c2pa_python'] or 'not installed'}\n"
+            f"ExifTool {info['exiftool'] or 'not found'}\n"
+            f"rule pack: {info['rulepack']}")
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_version_text())
+        ctx.exit(0)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Versions of the tool, c2pa-python, ExifTool, rules.")
+def main() -> None:
+    """Find AI-generated media in a delivery before it ships.
+
+    Exit codes: 0 nothing blocking, 1 blocking findings, 2 incomplete scan or usage error.
+    """
+
+
+def _parse_reports(fmt: str | None, output: str | None,
+                   reports: tuple[str, ...]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for spec in reports:
+        name, sep, path = spec.partition(":")
+        if not sep or not path:
+            raise click.BadParameter(f"expected FORMAT:PATH, got {spec!r}", param_hint="--report")
+        if name not in FORMATS:
+            raise click.BadParameter(f"unknown format {name!r}", param_hint="--report")
+        out.append((name, path))
+    if fmt is not None or output is not None or not out:
+        out.insert(0, (fmt or "table", output or "-"))
+    return out
+
+
+@contextlib.contextmanager
+def _open_outputs(targets: list[tuple[str, str]]) -> Iterator[list[tuple[str, TextIO]]]:
+    with contextlib.ExitStack() as stack:
+        opened = []
+        for name, path in targets:
+            if path == "-":
+                opened.append((name, sys.stdout))
+            else:
+                fh = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))
+                opened.append((name, fh))
+        yield opened
+
+
+def _read_anchors(path: str | None) -> str | None:
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
+              help="Report format on --output (default: table on stdout).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report here instead of stdout.")
+@click.option("--report", "reports", multiple=True, metavar="FORMAT:PATH",
+              help="Also write a report in FORMAT to PATH (repeatable).")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Skip paths or names matching GLOB (repeatable).")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks (with loop detection).")
+@click.option("--fail-on", type=click.Choice(["ai", "review"]), default="ai",
+              help="'review' also fails the run on review findings.")
+@click.option("--enable", "enable", multiple=True, metavar="DETECTOR",
+              help="Enable a detector that is off by default.")
+@click.option("--disable", "disable", multiple=True, metavar="DETECTOR",
+              help="Disable a detector.")
+@click.option("--verify-limit", type=int, default=256, show_default=True, metavar="MB",
+              help="Verify C2PA signatures (full read) only for files up to this size.")
+@click.option("--verify-all", is_flag=True, help="Verify C2PA of every file, whatever its size.")
+@click.option("--trust-anchors", type=click.Path(exists=True, dir_okay=False),
+              help="PEM file of C2PA trust anchors (makes 'valid' signers 'trusted').")
+@click.option("--deep", is_flag=True, help="Read every format with ExifTool too (slower).")
+@click.option("--show-prompts", is_flag=True, help="Show prompts/workflows whole in reports.")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Per-file time limit in seconds.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr (default: when stderr is a terminal).")
+def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: tuple[str, ...],
+         excludes: tuple[str, ...], follow_symlinks: bool, fail_on: str,
+         enable: tuple[str, ...], disable: tuple[str, ...], verify_limit: int, verify_all: bool,
+         trust_anchors: str | None, deep: bool, show_prompts: bool, timeout: float,
+         progress: bool | None) -> None:
+    """Scan files and folders for AI-generated media."""
+    targets = _parse_reports(fmt, output, reports)
+    options = Options(verify_limit=verify_limit * 1024 * 1024, verify_all=verify_all,
+                      trust_anchors=_read_anchors(trust_anchors), deep=deep,
+                      show_prompts=show_prompts, file_timeout=timeout)
+    config = ScanConfig(roots=list(paths), options=options,
+                        policy=Policy.default(fail_on_review=fail_on == "review"),
+                        excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,
+                        disable=disable,
+                        keep_results=False)
+    known = {item.name for item in load_all()}
+    for name in enable + disable:
+        if name not in known:
+            raise click.BadParameter(f"unknown detector {name!r}", param_hint="--enable/--disable")
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    with _open_outputs(targets) as outs:
+        writers = [writer_for(name, fh) for name, fh in outs]
+        bar = Progress(sys.stderr, paths, excludes, follow_symlinks) if show_progress else None
+
+        def on_result(result):  # type: ignore[no-untyped-def]
+            for w in writers:
+                w.add(result)
+            if bar:
+                bar.tick()
+
+        try:
+            report = run_scan(config, on_result=on_result, detectors=select_detectors(config))
+        finally:
+            if bar:
+                bar.close()
+        for w in writers:
+            w.finish(report)
+    sys.exit(report.summary.exit_code)
+
+
+@main.command("detectors")
+def detectors_cmd() -> None:
+    """List every detector, its version, and whether it can run here."""
+    for item in load_all():
+        state = "available" if item.available else f"unavailable: {item.reason}"
+        det = item.detector
+        default = "" if det is None or getattr(det, "default_enabled", True) else " (off by default)"
+        kinds = ",".join(sorted(getattr(det, "kinds", ()))) if det else "-"
+        click.echo(f"{item.name:<12} {item.version:<8} {item.source:<10} {kinds:<28} {state}{default}")

@@ -1,0 +1,46 @@
+"""CSV: one row per finding, plus one row for each asset without findings (verdict clean,
+error or skipped), so a spreadsheet shows every file that was looked at."""
+
+from __future__ import annotations
+
+import csv
+from typing import TextIO
+
+from detectors.model import AssetResult, Report, display_path
+
+COLUMNS = ["path", "kind", "media_type", "size", "verdict", "blocking", "detector", "rule",
+           "finding_verdict", "tier", "location", "value", "message", "approved", "approval_ref",
+           "errors", "sha256"]
+
+
+class CsvWriter:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        self.writer.writeheader()
+
+    def add(self, result: AssetResult) -> None:
+        base = {
+            "path": display_path(result.asset.path),
+            "kind": result.asset.kind,
+            "media_type": result.asset.media_type,
+            "size": result.asset.size,
+            "verdict": result.verdict,
+            "blocking": "yes" if result.blocking else "no",
+            "errors": "; ".join(f"{e['detector']}: {e['message']}" for e in result.errors)
+            or (result.asset.skip_reason or ""),
+            "sha256": result.sha256 or "",
+        }
+        if not result.findings:
+            self.writer.writerow(base)
+            return
+        approvals = result.approvals or [None] * len(result.findings)
+        for f, a in zip(result.findings, approvals, strict=True):
+            self.writer.writerow({**base, "detector": f.detector, "rule": f.rule,
+                                  "finding_verdict": f.verdict, "tier": f.tier,
+                                  "location": f.location, "value": f.value,
+                                  "message": f.message, "approved": "yes" if a else "no",
+                                  "approval_ref": a.ref if a else ""})
+
+    def finish(self, report: Report) -> None:
+        self.out.flush()
