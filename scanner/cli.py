@@ -11,7 +11,7 @@ import click
 
 from detectors.api import Options
 from detectors.registry import load_all
-from scanner.policy import Policy
+from scanner.policy import Policy, PolicyError
 from scanner.progress import Progress
 from scanner.reports import FORMATS, writer_for
 from scanner.runner import ScanConfig, run_scan, select_detectors
@@ -79,6 +79,19 @@ def _read_anchors(path: str | None) -> str | None:
         return fh.read()
 
 
+def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Policy:
+    if not path:
+        return Policy.default(fail_on_review=fail_on == "review")
+    try:
+        policy = Policy.load(path)
+    except PolicyError as exc:
+        raise click.UsageError(str(exc)) from None
+    if fail_on == "review":
+        policy.fail_on = frozenset({"ai", "review"})
+    policy.warn_if_inside(roots)
+    return policy
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
@@ -107,18 +120,27 @@ def _read_anchors(path: str | None) -> str | None:
               help="Per-file time limit in seconds.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: when stderr is a terminal).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
+              envvar="DELIVERSCAN_POLICY", show_envvar=True,
+              help="Policy TOML: fail_on, rule modes, approvals. Never read from the scanned tree.")
+@click.option("--register", "register_path", type=click.Path(dir_okay=False),
+              help="Temp-AI asset register (SQLite) to match content against.")
 def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: tuple[str, ...],
          excludes: tuple[str, ...], follow_symlinks: bool, fail_on: str,
          enable: tuple[str, ...], disable: tuple[str, ...], verify_limit: int, verify_all: bool,
          trust_anchors: str | None, deep: bool, show_prompts: bool, timeout: float,
-         progress: bool | None) -> None:
+         progress: bool | None, policy_path: str | None, register_path: str | None) -> None:
     """Scan files and folders for AI-generated media."""
     targets = _parse_reports(fmt, output, reports)
     options = Options(verify_limit=verify_limit * 1024 * 1024, verify_all=verify_all,
                       trust_anchors=_read_anchors(trust_anchors), deep=deep,
                       show_prompts=show_prompts, file_timeout=timeout)
-    config = ScanConfig(roots=list(paths), options=options,
-                        policy=Policy.default(fail_on_review=fail_on == "review"),
+    policy = _load_policy(policy_path, paths, fail_on)
+    policy.configure(options)
+    if register_path:
+        options.extra["register"] = register_path
+        enable = (*enable, "register")
+    config = ScanConfig(roots=list(paths), options=options, policy=policy,
                         excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,
                         disable=disable,
                         keep_results=False)
@@ -156,3 +178,22 @@ def detectors_cmd() -> None:
         default = "" if det is None or getattr(det, "default_enabled", True) else " (off by default)"
         kinds = ",".join(sorted(getattr(det, "kinds", ()))) if det else "-"
         click.echo(f"{item.name:<12} {item.version:<8} {item.source:<10} {kinds:<28} {state}{default}")
+
+
+def _add_subcommands() -> None:
+    """Commands that live in their own modules (each exports ``commands``: click commands)."""
+    import importlib
+
+    for module_name in ("scanner.policy_cmd", "scanner.explain", "scanner.register_cmd",
+                        "scanner.rules_cmd"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        for command in module.commands:
+            main.add_command(command)
+
+
+_add_subcommands()

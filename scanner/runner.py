@@ -15,6 +15,7 @@ from detectors.api import Options, Shared
 from detectors.model import AssetResult, Report, Summary
 from detectors.registry import Loaded, load_all
 from scanner.aggregate import add_to_summary, exit_code, overall_verdict
+from scanner.hashing import sha256_file
 from scanner.pipeline import scan_asset
 from scanner.policy import Policy
 from scanner.versions import tool_info
@@ -71,6 +72,12 @@ def run_scan(config: ScanConfig,
     try:
         stream = results if results is not None else iter_results(config, detectors, walker, shared)
         for result in stream:
+            if result.sha256 is None and config.policy.needs_hash(result):
+                try:
+                    result.sha256 = sha256_file(result.asset.path)
+                except OSError as exc:
+                    result.errors.append({"detector": "hash",
+                                          "message": f"cannot hash for approvals: {exc}"})
             config.policy.apply(result)
             add_to_summary(summary, result)
             if on_result is not None:
