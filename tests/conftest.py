@@ -30,3 +30,22 @@ def corpus() -> Path:
     if not (CORPUS / "expected.tsv").is_file():
         pytest.skip("../shared/corpus not present")
     return CORPUS
+
+
+PLUGIN_DIR = Path(__file__).resolve().parent / "plugin_fixture"
+
+
+@pytest.fixture
+def fake_plugin(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the test plugin distribution (entry point deliverscan.detectors:fakemarker) on
+    sys.path, exactly as an installed third-party package would be."""
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))
+    return PLUGIN_DIR
+
+
+@pytest.fixture
+def marker_only(fake_plugin: Path):  # type: ignore[no-untyped-def]
+    """Just the test plugin detector, loaded through the registry."""
+    from detectors.registry import load_all
+
+    return [item for item in load_all() if item.name == "fakemarker"]

@@ -1,0 +1,47 @@
+"""Third-party detectors load from the entry-point group; a detector that raises is contained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detectors.registry import ENTRY_POINT_GROUP, load_all
+from scanner.runner import ScanConfig, run_scan
+
+
+def test_entry_point_plugin_is_loaded(fake_plugin: Path) -> None:
+    loaded = {item.name: item for item in load_all()}
+    item = loaded["fakemarker"]
+    assert item.available and item.version == "0.1"
+    assert item.source == "plugin:dsfake"
+    assert ENTRY_POINT_GROUP == "deliverscan.detectors"
+
+
+def test_raising_detector_is_contained(tmp_path: Path, marker_only) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a_boom.bin").write_bytes(b"BOOM here")
+    (tmp_path / "b_ai.bin").write_bytes(b"AI-MARK then BOOM")
+    (tmp_path / "c_fine.bin").write_bytes(b"nothing to see")
+    (tmp_path / "d_incomplete.bin").write_bytes(b"INCOMPLETE")
+    report = run_scan(ScanConfig(roots=[str(tmp_path)]), detectors=marker_only)
+    by = {Path(r.asset.path).name: r for r in report.results}
+    boom = by["a_boom.bin"]
+    assert boom.verdict == "error"
+    assert boom.errors == [{"detector": "fakemarker",
+                            "message": "RuntimeError: detector exploded on BOOM"}]
+    assert boom.coverage[0].status == "failed"
+    # findings yielded before the exception are kept; ai outranks the error
+    assert by["b_ai.bin"].verdict == "ai" and by["b_ai.bin"].errors
+    assert by["c_fine.bin"].verdict == "clean"
+    assert by["d_incomplete.bin"].errors[0]["message"] == "could not finish: INCOMPLETE marker"
+    assert report.summary.exit_code == 2  # the scan is incomplete
+
+
+def test_unavailable_detector_reported_in_coverage(tmp_path: Path, marker_only) -> None:  # type: ignore[no-untyped-def]
+    from detectors.registry import Loaded
+
+    (tmp_path / "x.bin").write_bytes(b"AI-MARK")
+    broken = Loaded("needs-tool", "plugin:x", None, False, "tool missing")
+    report = run_scan(ScanConfig(roots=[str(tmp_path)]), detectors=[*marker_only, broken])
+    [r] = report.results
+    assert r.verdict == "ai"
+    assert [c.to_dict() for c in r.coverage][-1] == {
+        "detector": "needs-tool", "status": "unavailable", "notes": ["tool missing"]}
