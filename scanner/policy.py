@@ -2,20 +2,134 @@
 
 The policy is given explicitly (``--policy`` or ``DELIVERSCAN_POLICY``); one inside the scanned
 tree is never picked up, so content under review cannot waive itself.
+
+Model (after Netflix Backlot's inspection codes and the QC suites' test plans): every finding
+gets a *mode* from the policy: ``blocking`` (fails the run, cannot be approved),
+``overridable`` (fails the run unless a recorded approval waives it) or ``off`` (dropped,
+counted in coverage). Approvals are keyed by the asset's SHA-256, so a rename keeps them and an
+edit voids them (the detect-secrets / gitleaks fingerprint idea). The file format is described
+in docs/policy.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as _dt
+import fnmatch
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
+from typing import Any
 
 from detectors.api import Options
-from detectors.model import AI, REVIEW, AssetResult
+from detectors.model import AI, APPLIED, REVIEW, Approval, AssetResult, Coverage, Finding
+from scanner.aggregate import asset_verdict
+
+BLOCKING = "blocking"
+OVERRIDABLE = "overridable"
+OFF = "off"
+MODES = (BLOCKING, OVERRIDABLE, OFF)
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+TOP_KEYS = {"version", "fail_on", "default_mode", "detectors", "rules", "approvals"}
+APPROVAL_KEYS = {"sha256", "path", "rules", "ref", "by", "reason", "date", "expires",
+                 "file", "size"}
+# Detector options with a home in ``detectors.api.Options``; anything else a detector section
+# holds goes to ``options.extra[<detector>]`` for that detector (plugins included).
+C2PA_KEYS = {"verify_limit_mb", "verify_all", "trust_anchors"}
 
 
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ApprovalEntry:
+    """One ``[[approvals]]`` entry as written in the policy."""
+
+    sha256: str
+    ref: str
+    by: str
+    reason: str
+    date: str = ""
+    expires: str = ""
+    path: str = ""  # optional glob narrowing the approval to where the file sits
+    rules: tuple[str, ...] = ()  # optional rule ids (globs) narrowing it to some findings
+    file: str = ""  # informational: the name when approved
+    size: int | None = None  # informational; lets ``policy check`` skip files of other sizes
+    line: int = 0
+    index: int = 0
+
+    def label(self) -> str:
+        return f"approval {self.ref or '#' + str(self.index + 1)}" + (
+            f" (line {self.line})" if self.line else "")
+
+    def expired(self, today: _dt.date) -> bool:
+        return bool(self.expires) and _dt.date.fromisoformat(self.expires) < today
+
+    def path_matches(self, path: str) -> bool:
+        return not self.path or path_glob_matches(self.path, path)
+
+    def rule_matches(self, rule: str) -> bool:
+        return not self.rules or any(fnmatch.fnmatchcase(rule, r) for r in self.rules)
+
+    def to_approval(self) -> Approval:
+        return Approval(ref=self.ref, by=self.by, reason=self.reason, date=self.date,
+                        expires=self.expires, sha256=self.sha256)
+
+
+def path_glob_matches(pattern: str, path: str) -> bool:
+    """``pattern`` against the path as scanned and against each of its trailing parts, so that
+    ``plates/*.exr`` matches ``/mnt/delivery/plates/bg.exr`` whatever root was given."""
+    norm = path.replace(os.sep, "/")
+    parts = norm.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
+
+
+class _Lines:
+    """Where things are in the policy source, for error messages with line numbers.
+
+    tomllib reports syntax errors with positions but returns plain data; this scans the text
+    for table headers and keys (the layout ``approve`` writes and people write by hand)."""
+
+    HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
+
+    def __init__(self, text: str) -> None:
+        self.keys: dict[tuple[str, int, str], int] = {}
+        self.headers: dict[tuple[str, int], int] = {}
+        counts: dict[str, int] = {}
+        table, index = "", 0
+        for n, line in enumerate(text.splitlines(), 1):
+            m = self.HEADER.match(line)
+            if m:
+                table = ".".join(p.strip().strip("\"'") for p in m.group(2).split("."))
+                if m.group(1) == "[[":
+                    index = counts.get(table, 0)
+                    counts[table] = index + 1
+                else:
+                    index = 0
+                self.headers.setdefault((table, index), n)
+                continue
+            k = self.KEY.match(line)
+            if k:
+                self.keys.setdefault((table, index, k.group(1).strip("\"'")), n)
+
+    def of(self, table: str, index: int = 0, key: str | None = None) -> int:
+        if key is not None and (table, index, key) in self.keys:
+            return self.keys[(table, index, key)]
+        return self.headers.get((table, index), 0)
+
+
+def _date_text(value: Any) -> str:
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return _dt.date.fromisoformat(value.strip()).isoformat()
+    raise ValueError(f"not a date: {value!r}")
 
 
 @dataclass
@@ -23,26 +137,148 @@ class Policy:
     fail_on: frozenset[str] = frozenset({AI})
     source: str | None = None
     warnings: list[str] = field(default_factory=list)
+    default_mode: str = OVERRIDABLE
+    detector_modes: dict[str, str] = field(default_factory=dict)
+    rule_modes: dict[str, str] = field(default_factory=dict)  # id or glob -> mode
+    detector_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approvals: list[ApprovalEntry] = field(default_factory=list)
+    today: _dt.date | None = None  # fixed in tests; today's date otherwise
+    _warned: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
     def default(cls, fail_on_review: bool = False) -> Policy:
         return cls(fail_on=frozenset({AI, REVIEW}) if fail_on_review else frozenset({AI}))
 
+    # ---- loading -------------------------------------------------------------------------
+
     @classmethod
     def load(cls, path: str) -> Policy:
         try:
             with open(path, "rb") as fh:
-                data = tomllib.load(fh)
+                raw = fh.read()
         except OSError as exc:
             raise PolicyError(f"{path}: cannot read policy: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            raise PolicyError(f"{path}:{line}: policy is not UTF-8 text") from None
+        return cls.loads(text, path)
+
+    @classmethod
+    def loads(cls, text: str, path: str = "<policy>") -> Policy:
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"{path}: {exc}") from None
+            m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            where = f"{m.group(1)}:{m.group(2)}" if m else "?"
+            msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            raise PolicyError(f"{path}:{where}: TOML syntax error: {msg}") from None
+        lines = _Lines(text)
+        errors: list[str] = []
+
+        def err(line: int, msg: str) -> None:
+            errors.append(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+
+        policy = cls(source=os.path.abspath(path) if path != "<policy>" else None)
+        base_dir = os.path.dirname(os.path.abspath(path))
+        for key in data:
+            if key not in TOP_KEYS:
+                err(lines.of("", 0, key), f"unknown key {key!r} (known: {', '.join(sorted(TOP_KEYS))})")
+
+        version = data.get("version", 1)
+        if version != 1:
+            err(lines.of("", 0, "version"), f"unsupported policy version {version!r} (this tool reads 1)")
+
         fail_on = data.get("fail_on", [AI])
         if isinstance(fail_on, str):
             fail_on = [fail_on]
-        if not set(fail_on) <= {AI, REVIEW}:
-            raise PolicyError(f"{path}: fail_on must be a list of 'ai'/'review', got {fail_on!r}")
-        return cls(fail_on=frozenset(fail_on), source=os.path.abspath(path))
+        if (not isinstance(fail_on, list) or not fail_on
+                or not all(isinstance(v, str) and v in (AI, REVIEW) for v in fail_on)):
+            err(lines.of("", 0, "fail_on"),
+                f"fail_on must be \"ai\" or [\"ai\", \"review\"], got {data.get('fail_on')!r}")
+        else:
+            policy.fail_on = frozenset(fail_on)
+
+        default_mode = data.get("default_mode", OVERRIDABLE)
+        if default_mode not in (BLOCKING, OVERRIDABLE):
+            err(lines.of("", 0, "default_mode"),
+                f"default_mode must be \"blocking\" or \"overridable\", got {default_mode!r}")
+        else:
+            policy.default_mode = default_mode
+
+        detectors = data.get("detectors", {})
+        if not isinstance(detectors, dict):
+            err(lines.of("", 0, "detectors"), "detectors must be a table of [detectors.<name>]")
+            detectors = {}
+        for name, section in detectors.items():
+            where = f"detectors.{name}"
+            if not isinstance(section, dict):
+                err(lines.of("detectors", 0, name) or lines.of(where),
+                    f"[{where}] must be a table")
+                continue
+            opts: dict[str, Any] = {}
+            for key, value in section.items():
+                line = lines.of(where, 0, key)
+                if key == "mode":
+                    if value not in MODES:
+                        err(line, f"{where}.mode must be one of {', '.join(MODES)}, got {value!r}")
+                    else:
+                        policy.detector_modes[name] = value
+                elif key == "verify_limit_mb":
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                        err(line, f"{where}.verify_limit_mb must be a whole number of MB >= 0")
+                    else:
+                        opts[key] = value
+                elif key == "verify_all":
+                    if not isinstance(value, bool):
+                        err(line, f"{where}.verify_all must be true or false")
+                    else:
+                        opts[key] = value
+                elif key in ("trust_anchors", "path") and name in ("c2pa", "register"):
+                    if not isinstance(value, str) or not value:
+                        err(line, f"{where}.{key} must be a file path")
+                        continue
+                    full = os.path.join(base_dir, os.path.expanduser(value))
+                    if not os.path.isfile(full):
+                        err(line, f"{where}.{key}: no such file {full}")
+                        continue
+                    opts[key] = full
+                else:
+                    opts[key] = value
+            policy.detector_options[name] = opts
+
+        rules = data.get("rules", {})
+        if not isinstance(rules, dict):
+            err(lines.of("", 0, "rules"), "rules must be a table: \"rule.id\" = \"mode\"")
+            rules = {}
+        for rule, mode in rules.items():
+            line = lines.of("rules", 0, rule)
+            if isinstance(mode, dict):  # [rules."id"] mode = "..."
+                line = lines.of(f"rules.{rule}", 0, "mode") or lines.of(f"rules.{rule}")
+                mode = mode.get("mode")
+            if mode not in MODES:
+                err(line, f"rules.{rule!s} must be one of {', '.join(MODES)}, got {mode!r}")
+            else:
+                policy.rule_modes[rule] = mode
+
+        approvals = data.get("approvals", [])
+        if not isinstance(approvals, list):
+            err(lines.of("", 0, "approvals"), "approvals must be an array of [[approvals]] tables")
+            approvals = []
+        for i, entry in enumerate(approvals):
+            header = lines.of("approvals", i)
+            if not isinstance(entry, dict):
+                err(header, f"approvals[{i}] must be a table")
+                continue
+            parsed = _parse_approval(entry, i, header, lines, err)
+            if parsed is not None:
+                policy.approvals.append(parsed)
+        if errors:
+            raise PolicyError("\n".join(errors))
+        return policy
+
+    # ---- hooks called by the runner and the CLI -------------------------------------------
 
     def warn_if_inside(self, roots: tuple[str, ...] | list[str]) -> None:
         """Say so when the policy file sits inside a scanned root (it still only applies because
@@ -55,13 +291,176 @@ class Policy:
                 self.warnings.append(f"policy {self.source} lies inside scanned root {root}")
 
     def configure(self, options: Options) -> None:
-        """Apply detector options from the policy (verify limit, trust anchors, register...)."""
+        """Apply detector options from the policy (verify limit, trust anchors, register...).
+
+        Values set in the policy win over command-line defaults: the policy is the desk's
+        standing configuration."""
+        for name, opts in self.detector_options.items():
+            rest = dict(opts)
+            if "verify_limit_mb" in rest:
+                options.verify_limit = int(rest.pop("verify_limit_mb")) * 1024 * 1024
+            if "verify_all" in rest:
+                options.verify_all = bool(rest.pop("verify_all"))
+            if name == "c2pa" and "trust_anchors" in rest:
+                with open(rest.pop("trust_anchors"), encoding="utf-8") as fh:
+                    options.trust_anchors = fh.read()
+            if name == "register" and "path" in rest:
+                options.extra["register"] = rest.pop("path")
+            if rest:
+                options.extra.setdefault(name, {}).update(rest)
 
     def needs_hash(self, result: AssetResult) -> bool:
         """Whether the asset's content hash is needed (approvals are keyed by it)."""
-        return False
+        return bool(result.findings) and bool(self.approvals)
+
+    def mode_for(self, finding: Finding) -> str:
+        """The finding's mode: exact rule id, then the longest matching rule glob, then the
+        detector's mode, then ``default_mode``."""
+        if finding.rule in self.rule_modes:
+            return self.rule_modes[finding.rule]
+        globs = [p for p in self.rule_modes if fnmatch.fnmatchcase(finding.rule, p)]
+        if globs:
+            return self.rule_modes[max(globs, key=len)]
+        return self.detector_modes.get(finding.detector, self.default_mode)
+
+    def _warn(self, text: str) -> None:
+        if text not in self._warned:
+            self._warned.add(text)
+            self.warnings.append(text)
+
+    def matching_approvals(self, result: AssetResult) -> list[ApprovalEntry]:
+        """Approvals whose hash is this asset's (whatever else they say)."""
+        if not result.sha256:
+            return []
+        return [a for a in self.approvals if a.sha256 == result.sha256]
 
     def apply(self, result: AssetResult) -> None:
-        """Attach approvals to findings and decide whether the asset blocks the delivery."""
-        result.approvals = [None] * len(result.findings)
-        result.blocking = any(f.verdict in self.fail_on for f in result.findings)
+        """Drop ``off`` findings, attach approvals to findings, decide whether the asset blocks
+        the delivery, and recompute its verdict."""
+        kept: list[Finding] = []
+        dropped: dict[str, int] = {}
+        for f in result.findings:
+            if self.mode_for(f) == OFF:
+                dropped[f.detector] = dropped.get(f.detector, 0) + 1
+            else:
+                kept.append(f)
+        if dropped:
+            result.findings = kept
+            for name, n in dropped.items():
+                cov = next((c for c in result.coverage if c.detector == name), None)
+                if cov is None:
+                    cov = Coverage(name, APPLIED)
+                    result.coverage.append(cov)
+                cov.notes.append(f"policy: {n} finding(s) turned off")
+        approvals: list[Approval | None] = [None] * len(result.findings)
+        candidates = self.matching_approvals(result)
+        if candidates:
+            approvals = self._approve(result, candidates)
+        result.approvals = approvals
+        result.blocking = any(f.verdict in self.fail_on and a is None
+                              for f, a in zip(result.findings, approvals, strict=True))
+        result.verdict = asset_verdict(result)
+
+    def _approve(self, result: AssetResult,
+                 candidates: list[ApprovalEntry]) -> list[Approval | None]:
+        today = self.today or _dt.date.today()
+        shown = result.asset.path
+        live: list[ApprovalEntry] = []
+        for a in candidates:
+            if a.expired(today):
+                self._warn(f"{a.label()} for {shown} expired on {a.expires}: ignored")
+            elif not a.path_matches(shown):
+                self._warn(f"{a.label()} matches the content of {shown} but not its path "
+                           f"glob {a.path!r}: ignored")
+            else:
+                live.append(a)
+        out: list[Approval | None] = []
+        used: set[int] = set()
+        refused: set[int] = set()
+        for f in result.findings:
+            chosen: Approval | None = None
+            for a in live:
+                if not a.rule_matches(f.rule):
+                    continue
+                if self.mode_for(f) != OVERRIDABLE:
+                    refused.add(a.index)
+                    self._warn(f"{a.label()} cannot waive {f.rule} on {shown}: the policy makes "
+                               "that rule blocking")
+                    continue
+                chosen = dataclasses.replace(a.to_approval(), sha256=result.sha256 or "")
+                used.add(a.index)
+                break
+            out.append(chosen)
+        for a in live:
+            if a.index not in used and a.index not in refused:
+                self._warn(f"{a.label()} for {shown} waives none of its findings "
+                           f"(rules {', '.join(a.rules) or 'any'}): ignored")
+        return out
+
+    # ---- used by ``policy check`` ----------------------------------------------------------
+
+    def expired_approvals(self) -> list[ApprovalEntry]:
+        today = self.today or _dt.date.today()
+        return [a for a in self.approvals if a.expired(today)]
+
+
+def _parse_approval(entry: dict[str, Any], i: int, header: int, lines: _Lines,
+                    err: Any) -> ApprovalEntry | None:
+    where = f"approvals[{i}]"
+    ok = True
+
+    def line_of(key: str) -> int:
+        return lines.of("approvals", i, key) or header
+
+    for key in entry:
+        if key not in APPROVAL_KEYS:
+            err(line_of(key), f"{where}: unknown key {key!r} "
+                              f"(known: {', '.join(sorted(APPROVAL_KEYS))})")
+            ok = False
+    sha = entry.get("sha256")
+    if not isinstance(sha, str) or not SHA256_RE.match(sha.strip().lower()):
+        err(line_of("sha256"), f"{where}.sha256 must be 64 hex digits (the file's SHA-256), "
+                               f"got {sha!r}")
+        ok = False
+    texts: dict[str, str] = {}
+    for key in ("ref", "by", "reason"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            err(line_of(key), f"{where}.{key} is required (a non-empty string)")
+            ok = False
+        else:
+            texts[key] = value.strip()
+    dates: dict[str, str] = {}
+    for key in ("date", "expires"):
+        if key in entry:
+            try:
+                dates[key] = _date_text(entry[key])
+            except ValueError:
+                err(line_of(key), f"{where}.{key} must be a date like 2025-12-31, "
+                                  f"got {entry[key]!r}")
+                ok = False
+    path = entry.get("path", "")
+    if not isinstance(path, str):
+        err(line_of("path"), f"{where}.path must be a glob string")
+        ok = False
+    rules = entry.get("rules", [])
+    if isinstance(rules, str):
+        rules = [rules]
+    if not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules):
+        err(line_of("rules"), f"{where}.rules must be a list of rule ids")
+        ok = False
+    size = entry.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        err(line_of("size"), f"{where}.size must be a byte count")
+        ok = False
+    file = entry.get("file", "")
+    if not isinstance(file, str):
+        err(line_of("file"), f"{where}.file must be a string")
+        ok = False
+    if not ok:
+        return None
+    return ApprovalEntry(sha256=sha.strip().lower(), ref=texts["ref"], by=texts["by"],
+                         reason=texts["reason"], date=dates.get("date", ""),
+                         expires=dates.get("expires", ""), path=path, rules=tuple(rules),
+                         file=file, size=size, line=header, index=i)
+
