@@ -176,6 +176,13 @@ class Detector(abc.ABC):
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         return asset.kind in self.kinds
 
+    def cache_token(self, options: Options) -> str:
+        """What, besides the file itself, this detector's result depends on: its version plus
+        any rule pack or option that changes results (trust anchors, verify limit...). Cached
+        results are reused only while the token is unchanged, so a new rule pack invalidates
+        only this detector's entries."""
+        return self.version
+
     @abc.abstractmethod
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
         """Yield findings for ``asset``; see the module docstring for coverage signalling."""

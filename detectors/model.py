@@ -138,6 +138,10 @@ class Coverage:
     def to_dict(self) -> dict[str, Any]:
         return {"detector": self.detector, "status": self.status, "notes": self.notes}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Coverage:
+        return cls(d["detector"], d["status"], list(d.get("notes") or []))
+
 
 @dataclass
 class Approval:
@@ -153,6 +157,11 @@ class Approval:
     def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "by": self.by, "reason": self.reason, "date": self.date,
                 "expires": self.expires, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Approval:
+        return cls(d["ref"], d["by"], d["reason"], d.get("date", ""), d.get("expires", ""),
+                   d.get("sha256", ""))
 
 
 @dataclass
@@ -193,6 +202,30 @@ class AssetResult:
                 d["approval"] = a.to_dict()
             out["findings"].append(d)
         return out
+
+
+def path_from_fields(d: dict[str, Any]) -> str:
+    """Inverse of ``path_fields``: the exact (surrogate-escaped) path."""
+    if "path_b64" in d:
+        return os.fsdecode(base64.b64decode(d["path_b64"]))
+    return str(d["path"])
+
+
+def result_from_dict(d: dict[str, Any], mtime_ns: int = 0, dev: int = 0,
+                     inode: int = 0) -> AssetResult:
+    """Rebuild a result from its report form (JSONL resume, cache replay)."""
+    asset = Asset(path=path_from_fields(d), size=int(d["size"]), mtime_ns=mtime_ns,
+                  kind=d["kind"], media_type=d.get("media_type", "application/octet-stream"),
+                  dev=dev, inode=inode, notes=tuple(d.get("notes") or ()),
+                  skip_reason=d.get("skip_reason"))
+    findings = [Finding.from_dict(f) for f in d.get("findings") or []]
+    approvals = [Approval.from_dict(f["approval"]) if f.get("approval") else None
+                 for f in d.get("findings") or []]
+    return AssetResult(asset=asset, verdict=d["verdict"], findings=findings,
+                       errors=[dict(e) for e in d.get("errors") or []],
+                       coverage=[Coverage.from_dict(c) for c in d.get("coverage") or []],
+                       sha256=d.get("sha256"), approvals=approvals,
+                       blocking=bool(d.get("blocking")))
 
 
 @dataclass

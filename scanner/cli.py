@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -11,9 +12,11 @@ import click
 
 from detectors.api import Options
 from detectors.registry import load_all
+from scanner.cache import default_path as default_cache_path
 from scanner.policy import Policy, PolicyError
 from scanner.progress import Progress
 from scanner.reports import FORMATS, writer_for
+from scanner.resume import load_previous, replay
 from scanner.runner import ScanConfig, run_scan, select_detectors
 from scanner.versions import tool_info
 
@@ -60,14 +63,16 @@ def _parse_reports(fmt: str | None, output: str | None,
 
 
 @contextlib.contextmanager
-def _open_outputs(targets: list[tuple[str, str]]) -> Iterator[list[tuple[str, TextIO]]]:
+def _open_outputs(targets: list[tuple[str, str]],
+                  append: str | None = None) -> Iterator[list[tuple[str, TextIO]]]:
     with contextlib.ExitStack() as stack:
         opened = []
         for name, path in targets:
             if path == "-":
                 opened.append((name, sys.stdout))
             else:
-                fh = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))
+                mode = "a" if path == append else "w"
+                fh = stack.enter_context(open(path, mode, encoding="utf-8", newline=""))
                 opened.append((name, fh))
         yield opened
 
@@ -125,13 +130,32 @@ def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Poli
               help="Policy TOML: fail_on, rule modes, approvals. Never read from the scanned tree.")
 @click.option("--register", "register_path", type=click.Path(dir_okay=False),
               help="Temp-AI asset register (SQLite) to match content against.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None,
+              help="Worker processes (default: all cores; 0 = in this process, no time limit).")
+@click.option("--memory-limit", type=click.IntRange(min=64), default=2048, show_default=True,
+              metavar="MB", help="Per-worker memory limit; a file that exceeds it is an error.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
+              help="Incremental cache file (default: the user cache dir).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the incremental cache.")
+@click.option("--resume", is_flag=True,
+              help="Continue a killed run: skip what the --output/--report JSONL file holds.")
 def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: tuple[str, ...],
          excludes: tuple[str, ...], follow_symlinks: bool, fail_on: str,
          enable: tuple[str, ...], disable: tuple[str, ...], verify_limit: int, verify_all: bool,
          trust_anchors: str | None, deep: bool, show_prompts: bool, timeout: float,
-         progress: bool | None, policy_path: str | None, register_path: str | None) -> None:
+         progress: bool | None, policy_path: str | None, register_path: str | None,
+         jobs: int | None, memory_limit: int, cache_path: str | None, no_cache: bool,
+         resume: bool) -> None:
     """Scan files and folders for AI-generated media."""
     targets = _parse_reports(fmt, output, reports)
+    replayed: list = []
+    skip: frozenset[str] = frozenset()
+    resume_path = None
+    if resume:
+        resume_path = next((p for n, p in targets if n == "jsonl" and p != "-"), None)
+        if resume_path is None:
+            raise click.UsageError("--resume needs a JSONL output file (--format jsonl -o FILE)")
+        replayed, skip = replay(load_previous(resume_path))
     options = Options(verify_limit=verify_limit * 1024 * 1024, verify_all=verify_all,
                       trust_anchors=_read_anchors(trust_anchors), deep=deep,
                       show_prompts=show_prompts, file_timeout=timeout)
@@ -142,20 +166,26 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
         enable = (*enable, "register")
     config = ScanConfig(roots=list(paths), options=options, policy=policy,
                         excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,
-                        disable=disable,
-                        keep_results=False)
+                        disable=disable, keep_results=False,
+                        jobs=(os.cpu_count() or 1) if jobs is None else jobs,
+                        memory_limit=memory_limit * 1024 * 1024,
+                        cache_path=None if no_cache else (cache_path or default_cache_path()),
+                        skip_paths=skip, replay=replayed)
     known = {item.name for item in load_all()}
     for name in enable + disable:
         if name not in known:
             raise click.BadParameter(f"unknown detector {name!r}", param_hint="--enable/--disable")
     show_progress = sys.stderr.isatty() if progress is None else progress
-    with _open_outputs(targets) as outs:
-        writers = [writer_for(name, fh) for name, fh in outs]
+    replayed_ids = {id(r) for r in replayed}
+    with _open_outputs(targets, append=resume_path) as outs:
+        writers = [(writer_for(name, fh), path == resume_path) for (name, fh), (_, path)
+                   in zip(outs, targets, strict=True)]
         bar = Progress(sys.stderr, paths, excludes, follow_symlinks) if show_progress else None
 
         def on_result(result):  # type: ignore[no-untyped-def]
-            for w in writers:
-                w.add(result)
+            for w, resumed in writers:
+                if not (resumed and id(result) in replayed_ids):
+                    w.add(result)
             if bar:
                 bar.tick()
 
@@ -164,7 +194,7 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
         finally:
             if bar:
                 bar.close()
-        for w in writers:
+        for w, _ in writers:
             w.finish(report)
     sys.exit(report.summary.exit_code)
 

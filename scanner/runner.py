@@ -1,4 +1,5 @@
-"""Runs one scan: walk → pipeline → policy → summary, streaming each result to listeners.
+"""Runs one scan: walk → (cache) → pipeline in workers → policy → summary, streaming each
+result to listeners in walk order.
 
 ``ScanConfig`` is everything a scan needs; the CLI and the Python API (``scanner.scan``) both
 build one and call ``run_scan``.
@@ -6,20 +7,23 @@ build one and call ``run_scan``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from detectors.api import Options, Shared
-from detectors.model import AssetResult, Report, Summary
+from detectors.model import Asset, AssetResult, Report, Summary
 from detectors.registry import Loaded, load_all
-from scanner.aggregate import add_to_summary, exit_code, overall_verdict
+from scanner.aggregate import add_to_summary, asset_verdict, exit_code, overall_verdict
+from scanner.cache import ScanCache, apply_parts
 from scanner.hashing import sha256_file
-from scanner.pipeline import scan_asset
+from scanner.pipeline import NOT_MEDIA, scan_asset
 from scanner.policy import Policy
 from scanner.versions import tool_info
 from scanner.walk import Walker
+from scanner.workers import WorkerPool, WorkItem
 
 
 @dataclass
@@ -32,7 +36,13 @@ class ScanConfig:
     enable: tuple[str, ...] = ()  # detectors enabled on top of the defaults
     disable: tuple[str, ...] = ()
     keep_results: bool = True  # False for streaming-only runs over huge trees
-    jobs: int = 1
+    # 0 = run detectors in this process (no per-file time limit); N = N worker processes with
+    # per-file time/memory limits and crash isolation (the CLI default: all cores).
+    jobs: int = 0
+    memory_limit: int = 2 * 1024**3
+    cache_path: str | None = None
+    skip_paths: frozenset[str] = frozenset()  # already done (``--resume``)
+    replay: list[AssetResult] = field(default_factory=list)  # their results, re-reported
 
 
 def select_detectors(config: ScanConfig, loaded: list[Loaded] | None = None) -> list[Loaded]:
@@ -52,16 +62,113 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def iter_results(config: ScanConfig, detectors: list[Loaded], walker: Walker,
-                 shared: Shared) -> Iterator[AssetResult]:
-    for asset in walker.walk(config.roots):
-        yield scan_asset(asset, detectors, shared)
+def _tokens(detectors: list[Loaded], options: Options) -> dict[str, str]:
+    out = {}
+    for item in detectors:
+        if item.detector is None or not item.available:
+            continue
+        token = getattr(item.detector, "cache_token", None)
+        out[item.name] = token(options) if callable(token) else str(item.version)
+    return out
+
+
+class _Engine:
+    """Feeds walked assets through the cache and the workers, in walk order."""
+
+    def __init__(self, config: ScanConfig, detectors: list[Loaded], walker: Walker) -> None:
+        self.config = config
+        self.detectors = detectors
+        self.walker = walker
+        self.order = [d.name for d in detectors]
+        self.tokens = _tokens(detectors, config.options)
+        self.cache = ScanCache(config.cache_path) if config.cache_path else None
+        self.pool: WorkerPool | None = None
+
+    def _items(self) -> Iterator[WorkItem]:
+        seq = 0
+        for asset in self.walker.walk(self.config.roots):
+            if asset.path in self.config.skip_paths:
+                continue
+            seq += 1
+            parts = None
+            if self.cache and not (asset.skip_reason or asset.walk_error):
+                parts = self.cache.lookup(asset, self.tokens)
+            if parts is None:
+                yield WorkItem(seq, asset)
+                continue
+            known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
+                                        notes=parts.notes)
+            missing = tuple(n for n in self.tokens if n not in parts.per_detector)
+            if missing:
+                yield WorkItem(seq, asset, only=missing, cached=parts)
+            else:
+                result = AssetResult(asset=known, verdict="clean")
+                yield WorkItem(seq, asset, done=result, cached=parts)
+
+    def results(self, shared: Shared) -> Iterator[AssetResult]:
+        items = self._items()
+        if self.config.jobs > 0:
+            self.pool = WorkerPool(self.config.jobs, self.detectors, self.config.options,
+                                   timeout=self.config.options.file_timeout,
+                                   memory_limit=self.config.memory_limit)
+            pairs: Iterable[tuple[WorkItem, AssetResult]] = self.pool.map(items)
+        else:
+            pairs = self._serial(items, shared)
+        for item, result in pairs:
+            yield self._finish(item, result)
+
+    def _serial(self, items: Iterable[WorkItem],
+                shared: Shared) -> Iterator[tuple[WorkItem, AssetResult]]:
+        by_name = {d.name: d for d in self.detectors}
+        for item in items:
+            if item.done is not None:
+                yield item, item.done
+                continue
+            dets = self.detectors if item.only is None else [by_name[n] for n in item.only]
+            yield item, scan_asset(item.asset, dets, shared)
+
+    def _finish(self, item: WorkItem, result: AssetResult) -> AssetResult:
+        parts = item.cached
+        if parts is not None:
+            result.errors = [e for e in result.errors if e.get("detector") != "pipeline"]
+            apply_parts(result, parts, self.order)
+            if result.asset.skip_reason == NOT_MEDIA:
+                result.asset = dataclasses.replace(result.asset, skip_reason=None)
+            result.verdict = asset_verdict(result)
+            if result.verdict == "skipped" and not result.asset.skip_reason:
+                result.asset = dataclasses.replace(result.asset, skip_reason=NOT_MEDIA)
+        if self.cache and not (item.asset.skip_reason or item.asset.walk_error):
+            ran = set(self.tokens) if item.only is None else set(item.only)
+            if item.done is None and not any(e.get("detector") == "worker" for e in result.errors):
+                self.cache.store(item.asset, result, self.tokens, ran)
+        return result
+
+    def hash_for_policy(self, result: AssetResult, original: Asset | None = None) -> None:
+        if result.sha256 is not None or not self.config.policy.needs_hash(result):
+            return
+        try:
+            result.sha256 = sha256_file(result.asset.path)
+        except OSError as exc:
+            result.errors.append({"detector": "hash",
+                                  "message": f"cannot hash for approvals: {exc}"})
+            result.verdict = asset_verdict(result)
+            return
+        if self.cache is not None:
+            self.cache.db.execute(
+                "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=?",
+                (result.sha256, result.asset.dev, result.asset.inode, result.asset.size,
+                 result.asset.mtime_ns))
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
 
 
 def run_scan(config: ScanConfig,
              on_result: Callable[[AssetResult], None] | None = None,
-             detectors: list[Loaded] | None = None,
-             results: Iterable[AssetResult] | None = None) -> Report:
+             detectors: list[Loaded] | None = None) -> Report:
+    """Scan, calling ``on_result`` for each result in walk order. Ctrl-C stops cleanly: what
+    was done is reported and the run counts as incomplete (exit 2)."""
     started = _now()
     t0 = time.perf_counter()
     detectors = detectors if detectors is not None else select_detectors(config)
@@ -69,28 +176,37 @@ def run_scan(config: ScanConfig,
     shared = Shared(config.options)
     summary = Summary()
     kept: list[AssetResult] = []
+    warnings = list(config.policy.warnings)
+    engine = _Engine(config, detectors, walker)
+
+    def take(result: AssetResult) -> None:
+        engine.hash_for_policy(result)
+        config.policy.apply(result)
+        add_to_summary(summary, result)
+        if on_result is not None:
+            on_result(result)
+        if config.keep_results:
+            kept.append(result)
+
+    interrupted = False
     try:
-        stream = results if results is not None else iter_results(config, detectors, walker, shared)
-        for result in stream:
-            if result.sha256 is None and config.policy.needs_hash(result):
-                try:
-                    result.sha256 = sha256_file(result.asset.path)
-                except OSError as exc:
-                    result.errors.append({"detector": "hash",
-                                          "message": f"cannot hash for approvals: {exc}"})
-            config.policy.apply(result)
-            add_to_summary(summary, result)
-            if on_result is not None:
-                on_result(result)
-            if config.keep_results:
-                kept.append(result)
+        for result in config.replay:
+            take(result)
+        for result in engine.results(shared):
+            take(result)
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.append("interrupted: the scan is incomplete; the report holds what was done")
     finally:
         shared.close()
+        engine.close()
     summary.clutter_skipped = walker.stats.clutter_skipped
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)
     summary.verdict = overall_verdict(summary)
-    summary.exit_code = exit_code(summary)
+    summary.exit_code = 2 if interrupted else exit_code(summary)
+    if engine.pool is not None and engine.pool.restarts:
+        warnings.append(f"{engine.pool.restarts} worker process(es) replaced during the scan")
+    warnings.extend(w for w in config.policy.warnings if w not in warnings)
     return Report(tool=tool_info(), started=started, finished=_now(), roots=list(config.roots),
-                  summary=summary, results=kept,
-                  warnings=list(config.policy.warnings) + walker.stats.warnings)
+                  summary=summary, results=kept, warnings=warnings + walker.stats.warnings)

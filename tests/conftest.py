@@ -49,3 +49,9 @@ def marker_only(fake_plugin: Path):  # type: ignore[no-untyped-def]
     from detectors.registry import load_all
 
     return [item for item in load_all() if item.name == "fakemarker"]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and every deliverscan it starts) gets its own empty incremental cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

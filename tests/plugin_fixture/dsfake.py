@@ -1,12 +1,18 @@
-"""A third-party detector used by the tests: flags files by marker bytes in their header.
+"""A third-party detector used by the tests: flags files by marker bytes in their header, and
+misbehaves on demand (sleeps, crashes, hogs memory) to test the worker pool.
 
-Loaded through the real entry-point mechanism (tests/plugin_fixture/dsfake-0.1.dist-info)."""
+Loaded through the real entry-point mechanism (tests/plugin_fixture/dsfake-0.1.dist-info).
+If ``DSFAKE_LOG`` is set, every detect() call appends the file's path to that log (outside the
+scanned tree), so tests can see which files were really re-read."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import time
 from collections.abc import Iterator
 
-from detectors import AssetContext, Detector, Finding, Incomplete
+from detectors import AssetContext, Detector, Finding, Incomplete, Options
 from detectors.model import Asset
 
 
@@ -15,7 +21,14 @@ class MarkerDetector(Detector):
     version = "0.1"
     kinds = frozenset({"image", "video", "audio", "other"})
 
+    def cache_token(self, options: Options) -> str:
+        return f"{self.version}/rules-{options.extra.get('fake_rules', '1')}"
+
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
+        log = os.environ.get("DSFAKE_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(os.path.basename(asset.path) + "\n")
         head = ctx.head
         if b"AI-MARK" in head:
             off = head.index(b"AI-MARK")
@@ -28,3 +41,12 @@ class MarkerDetector(Detector):
             raise Incomplete("could not finish: INCOMPLETE marker")
         if b"BOOM" in head:
             raise RuntimeError("detector exploded on BOOM")
+        if b"SLEEP" in head:
+            time.sleep(600)
+        if b"SEGV" in head:
+            ctypes.string_at(0)  # a real segfault, as a native reader bug would cause
+        if b"HOG" in head:
+            hog = bytearray(1200 * 1024 * 1024)
+            for i in range(0, len(hog), 4096):
+                hog[i] = 1
+            time.sleep(30)

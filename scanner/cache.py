@@ -1,0 +1,145 @@
+"""Incremental cache: skip files that have not changed since the last scan.
+
+Keyed by (device, inode, size, mtime_ns) — a rename keeps the entry, any write changes mtime —
+and stored *per detector* with that detector's cache token (version + rule pack + options that
+change its results), so a new rule pack re-runs only the detector that uses it. Lives outside
+the scanned tree (user cache dir or ``--cache PATH``), never inside it. A file that changed
+while it was being scanned is not stored. Failed detector runs are not stored (the failure may
+be the machine's, e.g. a timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.model import (
+    FAILED,
+    UNAVAILABLE,
+    Asset,
+    AssetResult,
+    Coverage,
+    Finding,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER,
+    kind TEXT, media_type TEXT, notes TEXT, sha256 TEXT,
+    PRIMARY KEY (dev, inode));
+CREATE TABLE IF NOT EXISTS detections (
+    dev INTEGER, inode INTEGER, detector TEXT, size INTEGER, mtime_ns INTEGER, token TEXT,
+    payload TEXT,
+    PRIMARY KEY (dev, inode, detector));
+"""
+
+
+def default_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "deliverscan", "cache.sqlite")
+
+
+@dataclass
+class CachedParts:
+    """What the cache knew about one file: its classification and some detectors' results."""
+
+    kind: str
+    media_type: str
+    notes: tuple[str, ...]
+    sha256: str | None
+    per_detector: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class ScanCache:
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self._pending = 0
+        self.hits = 0
+        self.misses = 0
+        self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            pass
+        self.db.close()
+
+    def lookup(self, asset: Asset, tokens: dict[str, str]) -> CachedParts | None:
+        row = self.db.execute(
+            "SELECT kind, media_type, notes, sha256 FROM files "
+            "WHERE dev=? AND inode=? AND size=? AND mtime_ns=?",
+            (asset.dev, asset.inode, asset.size, asset.mtime_ns)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        parts = CachedParts(row[0], row[1], tuple(json.loads(row[2])), row[3])
+        for det, token, payload in self.db.execute(
+                "SELECT detector, token, payload FROM detections "
+                "WHERE dev=? AND inode=? AND size=? AND mtime_ns=?",
+                (asset.dev, asset.inode, asset.size, asset.mtime_ns)):
+            if tokens.get(det) == token:
+                parts.per_detector[det] = json.loads(payload)
+        if len(parts.per_detector) == len(tokens):
+            self.hits += 1
+        else:
+            self.misses += 1
+        return parts
+
+    def store(self, original: Asset, result: AssetResult, tokens: dict[str, str],
+              ran: set[str]) -> None:
+        """Store the detectors that ran on an unchanged file (re-stat to make sure)."""
+        a = result.asset
+        try:
+            st = os.stat(a.path, follow_symlinks=False)
+        except OSError:
+            return
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (original.size, original.mtime_ns,
+                                                       original.inode):
+            return  # changed while being scanned: do not trust this result later
+        key = (original.dev, original.inode)
+        self.db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?)",
+            (*key, original.size, original.mtime_ns, a.kind, a.media_type, json.dumps(a.notes),
+             result.sha256))
+        for cov in result.coverage:
+            if cov.detector not in ran or cov.detector not in tokens:
+                continue
+            if cov.status in (FAILED, UNAVAILABLE):
+                self.db.execute("DELETE FROM detections WHERE dev=? AND inode=? AND detector=?",
+                                (*key, cov.detector))
+                continue
+            payload = {
+                "coverage": cov.to_dict(),
+                "findings": [f.to_dict() for f in result.findings if f.detector == cov.detector],
+                "errors": [e for e in result.errors if e.get("detector") == cov.detector],
+            }
+            self.db.execute("INSERT OR REPLACE INTO detections VALUES (?,?,?,?,?,?,?)",
+                            (*key, cov.detector, original.size, original.mtime_ns,
+                             tokens[cov.detector], json.dumps(payload)))
+        self._pending += 1
+        if self._pending >= 500:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            self._pending = 0
+
+
+def apply_parts(result: AssetResult, parts: CachedParts, order: list[str]) -> None:
+    """Merge cached detector results into ``result``, keeping the detectors' run order."""
+    for payload in parts.per_detector.values():
+        result.coverage.append(Coverage.from_dict(payload["coverage"]))
+        result.findings.extend(Finding.from_dict(f) for f in payload["findings"])
+        result.errors.extend(payload["errors"])
+    rank = {n: i for i, n in enumerate(order)}
+    result.coverage.sort(key=lambda c: rank.get(c.detector, len(rank)))
+    result.findings.sort(key=lambda f: rank.get(f.detector, len(rank)))
+    if result.sha256 is None:
+        result.sha256 = parts.sha256

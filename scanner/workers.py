@@ -1,0 +1,262 @@
+"""Worker processes: parallel detectors with per-file time and memory limits and crash isolation.
+
+Why our own pool and not ``concurrent.futures``: a process pool there cannot kill the one task
+that hangs, and one worker dying (a segfault in a native reader, an OOM kill) breaks the whole
+pool. Here each worker announces the file it starts; the parent enforces the deadline and the
+memory limit per file, kills and replaces the worker, reports *that* file as ``error`` and
+re-queues the rest of the worker's batch. Results come back in walk order (a bounded reorder
+window), so reports are deterministic whatever the scheduling.
+
+Workers are spawned (not forked): a C2PA ``Context`` inherited through ``fork`` is unusable, and
+each worker builds its own per-process resources (``detectors.api.Shared``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from detectors.api import Options, Shared
+from detectors.model import Asset, AssetResult
+from detectors.registry import Loaded
+from scanner.pipeline import scan_asset
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+MAX_BOOT_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    seq: int
+    asset: Asset
+    only: tuple[str, ...] | None = None  # run just these detectors (the rest came from cache)
+    done: AssetResult | None = None  # already known (cache hit): passes through in order
+    cached: Any = None  # scanner.cache.CachedParts merged by the runner; not used by workers
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the parent dies (no orphans after kill -9)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _worker_main(conn: Connection, detectors: list[Loaded], options: Options) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    shared = Shared(options)
+    by_name = {d.name: d for d in detectors}
+    conn.send(("ready", os.getpid()))
+    try:
+        while True:
+            batch = conn.recv()
+            if batch is None:
+                break
+            for item in batch:
+                conn.send(("start", item.seq))
+                dets = detectors if item.only is None else [by_name[n] for n in item.only]
+                conn.send(("done", item.seq, scan_asset(item.asset, dets, shared)))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass
+    finally:
+        shared.close()
+
+
+class _Worker:
+    def __init__(self, ctx: mp.context.BaseContext, detectors: list[Loaded],
+                 options: Options) -> None:
+        parent, child = ctx.Pipe(duplex=True)
+        self.conn: Connection = parent
+        self.proc = ctx.Process(target=_worker_main, args=(child, detectors, options),
+                                daemon=True, name="deliverscan-worker")
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.inflight: collections.deque[WorkItem] = collections.deque()
+        self.current: tuple[int, float] | None = None  # (seq, monotonic start)
+
+    def rss(self) -> int:
+        try:
+            with open(f"/proc/{self.proc.pid}/statm") as fh:
+                return int(fh.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+def _died_how(proc: mp.process.BaseProcess) -> str:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class WorkerPool:
+    """Run ``scan_asset`` for work items in ``jobs`` worker processes; yield results in order."""
+
+    def __init__(self, jobs: int, detectors: list[Loaded], options: Options,
+                 timeout: float = 30.0, memory_limit: int = 2 * 1024**3, batch: int = 8,
+                 window: int = 2000) -> None:
+        self.jobs = max(1, jobs)
+        self.detectors = detectors
+        self.options = options
+        self.timeout = timeout
+        self.memory_limit = memory_limit
+        self.batch = batch
+        self.window = max(window, batch * self.jobs * 2)
+        self._ctx = mp.get_context("spawn")
+        self._workers: list[_Worker] = []
+        self._boot_failures = 0
+        self.restarts = 0
+
+    def _spawn(self) -> _Worker:
+        w = _Worker(self._ctx, self.detectors, self.options)
+        self._workers.append(w)
+        return w
+
+    def close(self) -> None:
+        for w in self._workers:
+            with contextlib.suppress(Exception):
+                w.conn.send(None)
+        deadline = time.monotonic() + 2
+        for w in self._workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.kill()
+        self._workers.clear()
+
+    def _fail(self, w: _Worker, reason: str | None, results: dict[int, tuple[WorkItem, AssetResult]],
+              pending: collections.deque[WorkItem]) -> None:
+        """Worker ``w`` is gone or killed: its current file errors, the rest is re-queued.
+        ``reason`` None means the worker died on its own: say how."""
+        w.kill()
+        if reason is None:
+            reason = f"worker process {_died_how(w.proc)} while reading this file"
+        if not w.ready:
+            self._boot_failures += 1
+            if self._boot_failures >= MAX_BOOT_FAILURES:
+                raise RuntimeError(f"worker processes fail to start ({reason})")
+        culprit_seq = w.current[0] if w.current else None
+        requeue = []
+        for item in w.inflight:
+            if item.seq == culprit_seq:
+                results[item.seq] = (item, AssetResult(
+                    asset=item.asset, verdict="error",
+                    errors=[{"detector": "worker", "message": reason}]))
+            else:
+                requeue.append(item)
+        pending.extendleft(reversed(requeue))
+        self._workers.remove(w)
+        self.restarts += 1
+
+    def map(self, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, AssetResult]]:
+        feed = iter(items)
+        pending: collections.deque[WorkItem] = collections.deque()
+        results: dict[int, tuple[WorkItem, AssetResult]] = {}
+        order: collections.deque[int] = collections.deque()  # seqs in feed order
+        exhausted = False
+        try:
+            while True:
+                # keep the pool full
+                while len(self._workers) < self.jobs:
+                    self._spawn()
+                # hand out batches to idle-ish workers
+                for w in self._workers:
+                    if not w.ready or len(w.inflight) >= self.batch:
+                        continue
+                    batch = []
+                    while len(batch) < self.batch:
+                        if pending:
+                            batch.append(pending.popleft())
+                            continue
+                        if exhausted or len(order) >= self.window:
+                            break
+                        try:
+                            item = next(feed)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        order.append(item.seq)
+                        if item.done is not None:
+                            results[item.seq] = (item, item.done)
+                        else:
+                            batch.append(item)
+                    if batch:
+                        w.inflight.extend(batch)
+                        try:
+                            w.conn.send(batch)
+                        except (BrokenPipeError, OSError):
+                            pass  # noticed below through the sentinel
+                # emit what is ready, in order
+                while order and order[0] in results:
+                    yield results.pop(order.popleft())
+                if exhausted and not order and not pending:
+                    return
+                self._wait(results, pending)
+        finally:
+            self.close()
+
+    def _wait(self, results: dict[int, tuple[WorkItem, AssetResult]],
+              pending: collections.deque[WorkItem]) -> None:
+        now = time.monotonic()
+        deadlines = [w.current[1] + self.timeout - now for w in self._workers if w.current]
+        tick = max(0.01, min([0.5, *deadlines]))
+        handles = {}
+        for w in self._workers:
+            handles[w.conn] = w
+            handles[w.proc.sentinel] = w
+        ready = wait(list(handles), timeout=tick)
+        for handle in ready:
+            w = handles[handle]
+            if w not in self._workers:
+                continue
+            if handle is w.conn:
+                self._drain(w, results, pending)
+            elif not w.proc.is_alive() or w.proc.exitcode is not None:
+                self._drain(w, results, pending)
+                if w in self._workers:
+                    self._fail(w, None, results, pending)
+        now = time.monotonic()
+        for w in list(self._workers):
+            if w.current and now - w.current[1] > self.timeout:
+                self._fail(w, f"timed out after {self.timeout:g} s (per-file limit)", results,
+                           pending)
+            elif w.current and self.memory_limit and w.rss() > self.memory_limit:
+                self._fail(w, f"exceeded the memory limit of {self.memory_limit // 2**20} MB",
+                           results, pending)
+
+    def _drain(self, w: _Worker, results: dict[int, tuple[WorkItem, AssetResult]],
+               pending: collections.deque[WorkItem]) -> None:
+        try:
+            while w.conn.poll():
+                msg = w.conn.recv()
+                if msg[0] == "ready":
+                    w.ready = True
+                elif msg[0] == "start":
+                    w.current = (msg[1], time.monotonic())
+                elif msg[0] == "done":
+                    seq, result = msg[1], msg[2]
+                    item = next(i for i in w.inflight if i.seq == seq)
+                    w.inflight.remove(item)
+                    w.current = None
+                    results[seq] = (item, result)
+        except (EOFError, OSError):
+            if w in self._workers:
+                self._fail(w, None, results, pending)
