@@ -1,0 +1,705 @@
+"""ExifTool driver for the deep metadata tier: one long-lived ``exiftool -stay_open`` process per
+worker, robust against hostile files, hostile names and a dying ExifTool.
+
+Why our own driver and not ``pyexiftool`` (0.5.6) or ``exiftool-wrapper`` (0.1.1 / 0.3.0):
+both were measured (``../shared/reference/c2pa-exiftool-notes.md`` §3.4) and fail exactly where a
+delivery scanner must not:
+
+- ExifTool SIGKILLed mid-batch: both spin at 100 % CPU forever (``select`` says readable,
+  ``read`` returns ``b""``, loop again); we treat EOF as death, fail that one file, restart and
+  carry on with the rest.
+- 3000 missing files in one call: pyexiftool deadlocks (reads stderr only after stdout while
+  ExifTool blocks on a full stderr pipe); exiftool-wrapper throws stderr away and then cannot
+  parse its output. We poll stdout and stderr together and attribute stderr per file.
+- A batch with one missing or deleted file: results shift (wrapper) or the whole batch is lost
+  (pyexiftool). We send one ``-executeN`` per file, so results map 1:1 by sequence number, never
+  by ``SourceFile`` (which ExifTool mangles to ``?`` for non-UTF-8 names).
+- A file named ``-ver`` acts as an option in both; names with a newline break both. We pass
+  absolute paths only, and names that an argfile line cannot carry (newline, CR, non-UTF-8,
+  trailing blanks) through a symlink in a private temp dir that keeps the extension (ExifTool
+  picks the parser by extension).
+- exiftool-wrapper leaves an orphan ExifTool when Python dies. Our child gets
+  ``PR_SET_PDEATHSIG(SIGKILL)`` (Linux), and ``close()`` sends ``-stay_open False`` then kills.
+- No per-file deadline in either. Ours: a read that exceeds ``timeout`` kills and restarts the
+  process; only that file fails.
+
+Arguments are fixed: ``-j -a -G3:1:4 -u -api LargeFileSupport=1`` (duplicates survive, unknown
+tags and C2PA containers are visible, 64-bit boxes are followed on 12.x); never ``-fast*`` (misses
+metadata after IDAT / after ``data``), never ``-ee`` or ``-b`` (they read or dump essence).
+Directories are expanded by ExifTool, so only regular files are ever passed.
+
+Caveat: ``PR_SET_PDEATHSIG`` fires when the *thread* that started the child exits. A driver
+started in a short-lived thread sees its child die with that thread; the next read restarts it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import tomllib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from detectors.formats.fields import Field
+
+COMMON_ARGS: tuple[str, ...] = ("-j", "-a", "-G3:1:4", "-u", "-api", "LargeFileSupport=1")
+
+_WINDOW = 32  # commands in flight (pipelining); bounded so memory and restarts stay small
+_READ_CHUNK = 1 << 16
+_MAX_RESTARTS_WITHOUT_SUCCESS = 3
+_PR_SET_PDEATHSIG = 1
+
+
+class ExifToolError(Exception):
+    """ExifTool could not read one file. ``tags`` holds whatever it did output (may be empty)."""
+
+    def __init__(self, message: str, path: str | None = None,
+                 tags: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.tags: dict[str, Any] = tags or {}
+
+
+class ExifToolDied(ExifToolError):
+    """The ExifTool process died (or could not start) while this file was being read."""
+
+
+def find_exiftool(path: str | None = None) -> str | None:
+    """The ExifTool executable: ``path`` if it is an executable file, else ``exiftool`` on PATH."""
+    if path:
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    return shutil.which("exiftool")
+
+
+# --- child process setup -------------------------------------------------------------------
+
+def _load_prctl() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_PRCTL = _load_prctl()  # resolved in the parent: the child after fork only calls it
+
+
+def _child_setup(parent_pid: int) -> Any:
+    """preexec_fn: die with the parent (SIGKILL), and do not outlive a parent already gone."""
+
+    def setup() -> None:
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # parent died between fork and prctl
+            os._exit(1)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+    return setup
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+@dataclass
+class _Job:
+    index: int
+    path: str  # as given by the caller (for messages)
+    arg: bytes  # what goes on the argfile line (absolute path or symlink)
+    link: bytes | None = None
+    seq: int = 0
+
+
+@dataclass
+class _Proc:
+    popen: subprocess.Popen[bytes]
+    out: bytearray = field(default_factory=bytearray)
+    err: bytearray = field(default_factory=bytearray)
+    pending_in: bytearray = field(default_factory=bytearray)
+    out_eof: bool = False
+    err_eof: bool = False
+    out_scan: int = 0
+
+
+_ODD_NAME = re.compile(rb"[\n\r]|\s$")
+_SAFE_EXT = re.compile(rb"\.[A-Za-z0-9]{1,10}\Z")
+
+
+class ExifToolDriver:
+    """A ``-stay_open`` ExifTool, started lazily, restarted on death or timeout.
+
+    ``read`` returns the JSON object ExifTool prints for one file; ``read_many`` pipelines files
+    (one ``-executeN`` each) and returns, in order, a dict or an ``ExifToolError`` per path.
+    Thread-safe (one read at a time); after ``fork`` the child starts its own process.
+    """
+
+    def __init__(self, executable: str, timeout: float = 30.0, *,
+                 max_output: int = 64 << 20) -> None:
+        self.executable = executable
+        self.timeout = float(timeout)
+        self.max_output = max_output
+        self.restarts = 0  # processes started after the first (for tests and coverage notes)
+        self._proc: _Proc | None = None
+        self._owner_pid = os.getpid()
+        self._started = 0
+        self._seq = 0
+        self._token = secrets.token_hex(6)
+        self._tmpdir: str | None = None
+        self._lock = threading.RLock()
+        self._version: str | None = None
+        self._closed = False
+
+    # -- public API --
+
+    @property
+    def version(self) -> str:
+        """ExifTool's version string (``exiftool -ver``), cached."""
+        if self._version is None:
+            try:
+                out = subprocess.run([self.executable, "-ver"], capture_output=True,
+                                     timeout=max(self.timeout, 10.0), stdin=subprocess.DEVNULL,
+                                     preexec_fn=_child_setup(os.getpid()), check=False)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise ExifToolError(f"cannot run {self.executable} -ver: {exc}") from exc
+            ver = out.stdout.decode("utf-8", "replace").strip()
+            if out.returncode != 0 or not ver:
+                raise ExifToolError(f"{self.executable} -ver failed (status {out.returncode})")
+            self._version = ver
+        return self._version
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running ExifTool, if any."""
+        return self._proc.popen.pid if self._proc is not None else None
+
+    def read(self, path: str | os.PathLike[str] | bytes) -> dict[str, Any]:
+        """Metadata of one regular file; raises ExifToolError if ExifTool could not read it."""
+        result = self.read_many([path])[0]
+        if isinstance(result, ExifToolError):
+            raise result
+        return result
+
+    def read_many(self, paths: Iterable[str | os.PathLike[str] | bytes]
+                  ) -> list[dict[str, Any] | ExifToolError]:
+        """Read files in order, pipelined; one result (dict or ExifToolError) per path."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ExifToolDriver is closed")
+            if os.getpid() != self._owner_pid:  # forked: the process belongs to our parent
+                self._proc = None
+                self._tmpdir = None
+                self._owner_pid = os.getpid()
+            paths = list(paths)
+            results: list[dict[str, Any] | ExifToolError | None] = [None] * len(paths)
+            todo: deque[_Job] = deque()
+            for i, p in enumerate(paths):
+                try:
+                    todo.append(self._prepare(i, p))
+                except ExifToolError as exc:
+                    results[i] = exc
+            try:
+                self._run(todo, results)
+            finally:
+                for job in todo:
+                    self._unlink(job)
+            return [r if r is not None else ExifToolError("not read", str(paths[i]))
+                    for i, r in enumerate(results)]
+
+    def close(self) -> None:
+        """Ask ExifTool to exit (``-stay_open False``), kill it if it does not, clean up."""
+        with self._lock:
+            self._closed = True
+            if os.getpid() == self._owner_pid:
+                self._stop(graceful=True)
+                if self._tmpdir is not None:
+                    shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._proc = None
+            self._tmpdir = None
+
+    def __enter__(self) -> ExifToolDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown; nothing sensible to do
+            pass
+
+    # -- preparing arguments --
+
+    def _prepare(self, index: int, path: str | os.PathLike[str] | bytes) -> _Job:
+        shown = os.fsdecode(path) if not isinstance(path, str) else path
+        try:
+            raw = os.path.abspath(os.fsencode(path))
+        except (TypeError, ValueError) as exc:
+            raise ExifToolError(f"bad path: {exc}", shown) from exc
+        try:
+            st = os.stat(raw)
+        except FileNotFoundError as exc:
+            raise ExifToolError("File not found", shown) from exc
+        except OSError as exc:
+            raise ExifToolError(f"cannot stat: {exc.strerror or exc}", shown) from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise ExifToolError(f"not a regular file ({stat.filemode(st.st_mode)})", shown)
+        job = _Job(index=index, path=shown, arg=raw)
+        if _ODD_NAME.search(raw) or not _is_utf8(raw):
+            job.link = self._make_link(raw)
+            job.arg = job.link
+        return job
+
+    def _make_link(self, target: bytes) -> bytes:
+        if self._tmpdir is None or not os.path.isdir(self._tmpdir):
+            self._tmpdir = tempfile.mkdtemp(prefix="deliverscan-exiftool-")
+        m = _SAFE_EXT.search(os.path.basename(target))
+        self._seq += 1
+        name = os.path.join(os.fsencode(self._tmpdir),
+                            b"%d%s" % (self._seq, m.group(0) if m else b""))
+        os.symlink(target, name)
+        return name
+
+    @staticmethod
+    def _unlink(job: _Job) -> None:
+        if job.link is not None:
+            try:
+                os.unlink(job.link)
+            except OSError:
+                pass
+            job.link = None
+
+    # -- process management --
+
+    def _start(self) -> _Proc:
+        argv = [self.executable, "-stay_open", "True", "-@", "-", "-common_args", *COMMON_ARGS]
+        try:
+            popen = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                bufsize=0, close_fds=True, cwd="/", preexec_fn=_child_setup(os.getpid()))
+        except OSError as exc:
+            raise ExifToolDied(f"cannot start {self.executable}: {exc}") from exc
+        for f in (popen.stdin, popen.stdout, popen.stderr):
+            assert f is not None
+            os.set_blocking(f.fileno(), False)
+        if self._started:
+            self.restarts += 1
+        self._started += 1
+        self._proc = _Proc(popen)
+        return self._proc
+
+    def _stop(self, graceful: bool) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        p = proc.popen
+        if graceful and p.poll() is None:
+            try:
+                assert p.stdin is not None
+                os.write(p.stdin.fileno(), b"-stay_open\nFalse\n")
+            except OSError:
+                pass
+            deadline = time.monotonic() + 2.0
+            while p.poll() is None and time.monotonic() < deadline:
+                _drain(proc, 0.05)  # keep its pipes flowing so it can exit
+        if p.poll() is None:
+            try:
+                p.kill()
+            except OSError:
+                pass
+        try:
+            p.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL ignored? nothing to do
+            pass
+        for f in (p.stdin, p.stdout, p.stderr):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+
+    # -- the pipelined read loop --
+
+    def _run(self, todo: deque[_Job], results: list[Any]) -> None:
+        inflight: deque[_Job] = deque()
+        deaths_without_success = 0
+        head_started = time.monotonic()
+        while todo or inflight:
+            if self._proc is None or (not inflight and self._proc.popen.poll() is not None):
+                if self._proc is not None:  # died while idle: nobody to blame
+                    self._stop(graceful=False)
+                if deaths_without_success >= _MAX_RESTARTS_WITHOUT_SUCCESS:
+                    while todo:
+                        job = todo.popleft()
+                        results[job.index] = ExifToolDied(
+                            "ExifTool keeps dying; not retried", job.path)
+                        self._unlink(job)
+                    return
+                try:
+                    self._start()
+                except ExifToolDied as exc:
+                    job = todo.popleft()
+                    results[job.index] = ExifToolDied(str(exc), job.path)
+                    self._unlink(job)
+                    deaths_without_success += 1
+                    continue
+                head_started = time.monotonic()
+            proc = self._proc
+            assert proc is not None
+            while todo and len(inflight) < _WINDOW:
+                job = todo.popleft()
+                self._seq += 1
+                job.seq = self._seq
+                proc.pending_in += (b"-echo4\n{done-%s-%d ${status}}\n%s\n-execute%d\n"
+                                    % (self._token.encode(), job.seq, job.arg, job.seq))
+                inflight.append(job)
+            if not inflight:
+                continue
+
+            dead = _pump(proc, head_started + self.timeout)
+            while inflight:  # collect every finished job, in order
+                done = self._take(proc, inflight[0])
+                if done is None:
+                    break
+                job = inflight.popleft()
+                results[job.index] = done
+                self._unlink(job)
+                head_started = time.monotonic()
+                if not isinstance(done, ExifToolDied):
+                    deaths_without_success = 0
+            if not inflight:
+                continue
+            head = inflight[0]
+            too_big = len(proc.out) > self.max_output or len(proc.err) > self.max_output
+            timed_out = time.monotonic() >= head_started + self.timeout
+            if not (dead or too_big or timed_out):
+                continue
+            if dead:
+                err: ExifToolError = ExifToolDied(
+                    f"ExifTool died while reading this file (exit status "
+                    f"{proc.popen.poll()})" + _stderr_tail(proc.err), head.path)
+                deaths_without_success += 1
+            elif too_big:
+                err = ExifToolError(f"ExifTool output exceeds {self.max_output} bytes", head.path)
+            else:
+                err = ExifToolError(f"ExifTool timed out after {self.timeout:g} s", head.path)
+            self._stop(graceful=False)
+            inflight.popleft()
+            results[head.index] = err
+            self._unlink(head)
+            while inflight:  # not started (or not finished) by the dead process: resend
+                todo.appendleft(inflight.pop())
+
+    def _take(self, proc: _Proc, job: _Job) -> dict[str, Any] | ExifToolError | None:
+        """The result of ``job`` if both its stdout and stderr markers have arrived."""
+        ready = b"{ready%d}\n" % job.seq
+        pos = proc.out.find(ready, max(0, proc.out_scan - len(ready)))
+        while pos > 0 and proc.out[pos - 1] != 0x0A:
+            pos = proc.out.find(ready, pos + 1)
+        if pos < 0:
+            proc.out_scan = len(proc.out)
+            return None
+        m = re.search(rb"(?:^|\n)\{done-%s-%d (-?\d+)\}\n" % (self._token.encode(), job.seq),
+                      proc.err)
+        if m is None:
+            return None
+        status = int(m.group(1))  # read before the buffer changes under the match object
+        err_end, consumed = m.start() + (1 if m.group(0)[:1] == b"\n" else 0), m.end()
+        out = bytes(proc.out[:pos])
+        del proc.out[: pos + len(ready)]
+        proc.out_scan = 0
+        errtext = bytes(proc.err[:err_end])
+        del proc.err[:consumed]
+        return _parse(job.path, out, errtext, status)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _stderr_tail(err: bytearray) -> str:
+    text = bytes(err[-500:]).decode("utf-8", "replace").strip()
+    return f": {text}" if text else ""
+
+
+def _pump(proc: _Proc, deadline: float) -> bool:
+    """Move bytes between us and ExifTool until something arrives or the deadline passes.
+    Returns True when the process is dead (EOF on a pipe or a broken stdin)."""
+    p = proc.popen
+    assert p.stdin is not None and p.stdout is not None and p.stderr is not None
+    poller = select.poll()
+    fds = {}
+    if not proc.out_eof:
+        poller.register(p.stdout.fileno(), select.POLLIN)
+        fds[p.stdout.fileno()] = "out"
+    if not proc.err_eof:
+        poller.register(p.stderr.fileno(), select.POLLIN)
+        fds[p.stderr.fileno()] = "err"
+    if proc.pending_in:
+        poller.register(p.stdin.fileno(), select.POLLOUT)
+    if proc.out_eof or proc.err_eof:
+        return True
+    wait_ms = max(0, int((deadline - time.monotonic()) * 1000) + 1)
+    try:
+        events = poller.poll(wait_ms)
+    except InterruptedError:  # pragma: no cover - PEP 475 retries; be safe anyway
+        return False
+    for fd, ev in events:
+        if fd == p.stdin.fileno():
+            if ev & (select.POLLERR | select.POLLHUP):
+                return True
+            try:
+                n = os.write(fd, proc.pending_in[:_READ_CHUNK])
+                del proc.pending_in[:n]
+            except BlockingIOError:
+                pass
+            except OSError:  # EPIPE: ExifTool is gone
+                return True
+            continue
+        try:
+            chunk = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:  # EOF: never poll this fd again (this is the wrappers' busy loop)
+            if fds[fd] == "out":
+                proc.out_eof = True
+            else:
+                proc.err_eof = True
+            continue
+        (proc.out if fds[fd] == "out" else proc.err).extend(chunk)
+    if proc.out_eof or proc.err_eof:
+        _drain(proc, 0.5)  # output the dead process wrote before dying still counts
+        return True
+    return False
+
+
+def _drain(proc: _Proc, seconds: float) -> None:
+    """Read what is left in the pipes (bounded in time)."""
+    p = proc.popen
+    assert p.stdout is not None and p.stderr is not None
+    deadline = time.monotonic() + seconds
+    while not (proc.out_eof and proc.err_eof):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        fds = [f for f, eof in ((p.stdout.fileno(), proc.out_eof),
+                                (p.stderr.fileno(), proc.err_eof)) if not eof]
+        ready, _, _ = select.select(fds, [], [], left)
+        if not ready:
+            return
+        for fd in ready:
+            try:
+                chunk = os.read(fd, _READ_CHUNK)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            is_out = fd == p.stdout.fileno()
+            if not chunk:
+                if is_out:
+                    proc.out_eof = True
+                else:
+                    proc.err_eof = True
+            else:
+                (proc.out if is_out else proc.err).extend(chunk)
+
+
+def _parse(path: str, out: bytes, errtext: bytes, status: int
+           ) -> dict[str, Any] | ExifToolError:
+    err_lines = [ln for ln in errtext.decode("utf-8", "replace").splitlines() if ln.strip()]
+    errors = [ln for ln in err_lines if ln.startswith("Error")]
+    if not out.strip():
+        msg = errors[0] if errors else (err_lines[0] if err_lines else
+                                        f"no output from ExifTool (status {status})")
+        if msg.startswith("Error: "):
+            msg = msg[len("Error: "):]
+        msg = re.sub(r" - /.*\Z", "", msg)  # ExifTool appends the (maybe symlink) path
+        return ExifToolError(msg, path)
+    try:
+        data = json.loads(out.decode("utf-8", "replace"))
+    except ValueError as exc:
+        return ExifToolError(f"unparseable ExifTool output: {exc}", path)
+    if not (isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict)):
+        n = len(data) if isinstance(data, list) else "non-list"
+        return ExifToolError(f"expected one JSON object from ExifTool, got {n}", path)
+    tags: dict[str, Any] = data[0]
+    tags.pop("SourceFile", None)  # may be our symlink, or '?'-mangled: the caller knows the path
+    for key in ("ExifTool:Error", "Main:ExifTool:Error"):
+        if key in tags:
+            return ExifToolError(f"ExifTool: {tags[key]}", path, tags)
+    if errors:
+        return ExifToolError(errors[0], path, tags)
+    return tags
+
+
+# --- mapping ExifTool tags onto canonical Field keys ----------------------------------------
+
+_DOC = re.compile(r"^(?:Main|Doc\d+(?:-\d+)*)$")
+_COPY = re.compile(r"^Copy\d+$")
+
+
+@dataclass(frozen=True)
+class _Map:
+    skip_groups: frozenset[str]
+    skip_keys: frozenset[str]
+    groups: dict[str, list[dict[str, Any]]]  # family-1 group -> [[map]] entries, in order
+    xmp: dict[str, dict[str, Any]]
+
+
+@cache
+def _mapping() -> _Map:
+    data = tomllib.loads(resources.files("detectors.data").joinpath("exiftool_map.toml")
+                         .read_text("utf-8"))
+    ids = data.get("ids", {})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for spec in data.get("map", []):
+        spec = dict(spec)
+        spec["ids"] = ids.get(spec["ids"], {}) if isinstance(spec.get("ids"), str) else {}
+        spec["exclude"] = frozenset(spec.get("exclude", ()))
+        for name in spec["groups"]:
+            groups.setdefault(name, []).append(spec)
+    return _Map(frozenset(data.get("skip_groups", [])), frozenset(data.get("skip_keys", [])),
+                groups, data.get("xmp", {}))
+
+
+def split_key(key: str) -> tuple[str, str, str, str]:
+    """Split a ``-G3:1:4`` key into (document, family-1 group, copy, tag); parts may be ''."""
+    parts = key.split(":")
+    tag = parts.pop()
+    doc = parts.pop(0) if parts and _DOC.match(parts[0]) else ""
+    copy = parts.pop() if parts and _COPY.match(parts[-1]) else ""
+    return doc, ":".join(parts), copy, tag
+
+
+def _lcfirst(s: str) -> str:
+    """Undo ExifTool's ucfirst, but leave acronyms (``AIGC``, ``URL``) alone."""
+    if len(s) > 1 and s[1].isupper():
+        return s
+    return s[:1].lower() + s[1:]
+
+
+def _default_id(tag: str, rule: str) -> str | None:
+    if rule == "keep":
+        return tag
+    if rule == "lcfirst":
+        return _lcfirst(tag)
+    if rule == "lower":
+        return tag.lower()
+    return None
+
+
+def _canonical(group: str, tag: str, value: str, m: _Map) -> tuple[str, str] | None:
+    """(canonical key, value) for a mapped tag, or None when no rule maps it."""
+    if group.startswith("XMP-"):
+        ns = m.xmp.get(group[4:])
+        if ns is None:
+            return None
+        local = ns.get("names", {}).get(tag)
+        if local is None:
+            local = _lcfirst(tag) if ns.get("case") == "lower" else tag
+        return f"xmp:{_xmp_prefix(ns)}:{local}", value
+    for spec in m.groups.get(group, ()):
+        if tag in spec["exclude"] or tag.startswith(tuple(spec.get("exclude_prefixes", ()))):
+            continue
+        ident = spec["ids"].get(tag) or _default_id(tag, spec.get("default", "none"))
+        if ident is None:
+            continue
+        if tag in spec.get("described_tags", ()):
+            mm = re.match(spec["described_pattern"], value, re.S)
+            if mm:
+                return spec["described_key"].format(id=ident, desc=mm.group(1)), mm.group(2)
+            return spec["undescribed_key"].format(id=ident), value
+        return spec["key"].format(id=ident), value
+    return None
+
+
+def _xmp_prefix(ns: dict[str, Any]) -> str:
+    override = _xmp_prefixes().get(ns["uri"])
+    return override or ns["prefix"]
+
+
+@cache
+def _xmp_prefixes() -> dict[str, str]:
+    """URI -> canonical prefix from the native XMP reader, when it exists (one source of truth)."""
+    try:
+        from detectors.formats import xmp  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    table = getattr(xmp, "NAMESPACES", None)
+    if not isinstance(table, dict):
+        return {}
+    out: dict[str, str] = {}
+    for k, v in table.items():
+        if isinstance(k, str) and isinstance(v, str):
+            if "://" in k or k.startswith("urn:"):
+                out[k] = v
+            elif "://" in v or v.startswith("urn:"):
+                out[v] = k
+    return out
+
+
+def _values(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [v for item in value for v in _values(item)]
+    if isinstance(value, dict):
+        return [json.dumps(value, ensure_ascii=False, sort_keys=True)]
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if value is None:
+        return [""]
+    return [str(value)]
+
+
+def exiftool_fields(tags: dict[str, Any]) -> list[Field]:
+    """Normalised Fields for one file's ExifTool JSON (from ``ExifToolDriver.read``).
+
+    Mapped tags get the canonical key the native readers use; the rest become
+    ``exiftool:<Group>:<Tag>``. Every duplicate (``CopyN``, ``DocN``) is its own Field; list
+    values give one Field per item. Bookkeeping groups (System, Composite...) are skipped.
+    """
+    m = _mapping()
+    fields: list[Field] = []
+    for key, raw in tags.items():
+        if key in m.skip_keys:
+            continue
+        doc, group, _copy, tag = split_key(key)
+        if group in m.skip_groups or (not group and key == "SourceFile"):
+            continue
+        location = f"ExifTool {key}"
+        for value in _values(raw):
+            mapped = _canonical(group, tag, value, m)
+            if mapped is None:
+                fkey = f"exiftool:{group}:{tag}" if group else f"exiftool:{tag}"
+                fields.append(Field(fkey, value, location, reader="exiftool"))
+            else:
+                fields.append(Field(mapped[0], mapped[1], location, reader="exiftool"))
+    return fields
+
+
+__all__ = ["COMMON_ARGS", "ExifToolDied", "ExifToolDriver", "ExifToolError",
+           "exiftool_fields", "find_exiftool", "split_key"]
+
