@@ -16,6 +16,9 @@ FORMATS: dict[str, str] = {
     "json": "scanner.reports.json_report:JsonWriter",
     "jsonl": "scanner.reports.jsonl:JsonlWriter",
     "csv": "scanner.reports.csv_report:CsvWriter",
+    "html": "scanner.reports.html:HtmlWriter",
+    "junit": "scanner.reports.junit:JunitWriter",
+    "sarif": "scanner.reports.sarif:SarifWriter",
 }
 
 
