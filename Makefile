@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps test lint scan fixtures bench bench-metadata fuzz clean
+.PHONY: setup system-deps test lint scan fixtures bench fuzz clean
 
 setup: system-deps $(BIN)/deliverscan
 
@@ -33,3 +33,6 @@ fixtures: $(BIN)/deliverscan
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache test-artifacts
+
+bench: $(BIN)/deliverscan
+	$(BIN)/python -m bench.run_bench
