@@ -1,0 +1,234 @@
+"""C2PA (Content Credentials) detector: the strongest signal we have, read offline.
+
+Reads the manifest store embedded in any container c2pa-python supports (format from the bytes,
+never from the name), a ``<stem>.c2pa`` sidecar next to the asset, or a standalone ``.c2pa``
+store, and judges every manifest in it (``detectors.c2pa_judge``). Verification (a full read
+and hash of the asset) runs only up to ``options.verify_limit`` unless ``verify_all``; above it
+only the manifest is read (KBs) and findings say "not verified". Detection never depends on
+verification: a store that fails to verify is re-read without it.
+
+Network is off by construction (``detectors.c2pa_reading``): remote manifests become a
+``c2pa.remote-manifest`` review finding, never a fetch; the start-up self-test proves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+from detectors import c2pa_reading as rd
+from detectors.api import (
+    AssetContext,
+    Detector,
+    Incomplete,
+    NotApplicable,
+    Options,
+    open_readonly,
+)
+from detectors.c2pa_judge import DETECTOR, StoreContext, judge_store, rules
+from detectors.model import REVIEW, Asset, Finding, truncate
+from detectors.vocab import dst_version, vendor_version
+
+C2PA_STORE_TYPE = "application/c2pa"
+MEDIA_KINDS = frozenset({"image", "video", "audio"})
+OTHER_TYPES = frozenset({"application/pdf"})
+# Byte patterns that show a C2PA store is physically present (JUMBF superbox with a c2pa
+# description, GIF/ID3/SVG carriers, the BMFF uuid). Used only to tell "C2PA present but the
+# container could not be parsed" from "a damaged file that never had C2PA".
+_C2PA_EVIDENCE = (b"jumd\x63\x32\x70\x61", b"C2PA_GIF", b"application/c2pa",
+                  b"application/x-c2pa-manifest-store", b"c2pa:manifest",
+                  bytes.fromhex("d8fec3d61b0e483c92975828877ec481"))
+
+
+class C2paDetector(Detector):
+    """See the module docstring."""
+
+    name: ClassVar[str] = DETECTOR
+    version: ClassVar[str] = "1.0"
+    kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio", "sidecar", "other"})
+    description: ClassVar[str] = ("C2PA Content Credentials in every container c2pa-python "
+                                  "reads, .c2pa sidecars and PDFs; offline")
+
+    def available(self) -> tuple[bool, str]:
+        return rd.self_test()
+
+    def applies(self, asset: Asset, ctx: AssetContext) -> bool:
+        return (asset.kind in MEDIA_KINDS or asset.media_type in OTHER_TYPES
+                or (asset.kind == "sidecar" and asset.media_type == C2PA_STORE_TYPE))
+
+    def cache_token(self, options: Options) -> str:
+        """Results depend on the vocabularies, verification settings and trust anchors."""
+        anchors = hashlib.sha256((options.trust_anchors or "").encode()).hexdigest()[:12]
+        return (f"{self.version}|dst {dst_version()}|vendors {vendor_version()}|rules "
+                f"{rules().version}|limit {options.verify_limit}|all {options.verify_all}|"
+                f"anchors {anchors}")
+
+    # ----------------------------------------------------------------------------------------
+
+    def _contexts(self, ctx: AssetContext) -> rd.Contexts:
+        # Keyed by PID: a Shared that crossed a fork must not hand out the parent's Contexts.
+        key = f"c2pa.contexts.{os.getpid()}"
+        return ctx.shared.get(key, lambda: rd.Contexts(ctx.options.trust_anchors),
+                              lambda c: c.close())
+
+    def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
+        contexts = self._contexts(ctx)
+        if asset.kind == "sidecar":
+            return list(self._standalone(asset, ctx, contexts))
+        return list(self._asset(asset, ctx, contexts))
+
+    def _verify_plan(self, asset: Asset, ctx: AssetContext) -> tuple[bool, str]:
+        opts = ctx.options
+        if opts.verify_all or asset.size <= opts.verify_limit:
+            return True, ""
+        return False, f"file larger than verify limit ({opts.verify_limit // rd.MIB} MiB)"
+
+    def _read(self, fh: Any, fmt: str | None, contexts: rd.Contexts, verify: bool, size: int,
+              manifest_data: bytes | None = None) -> rd.Outcome:
+        """Verifying read when planned; if that cannot parse the store, a manifest-only read,
+        so that detection never depends on verification."""
+        if verify:
+            outcome = rd.read_store(fh, fmt, contexts.verify, verified=True,
+                                    budget=4 * size + 16 * rd.MIB, manifest_data=manifest_data)
+            if outcome.kind != rd.UNREADABLE:
+                return outcome
+            quick = rd.read_store(fh, fmt, contexts.quick, verified=False,
+                                  budget=rd.QUICK_BUDGET, manifest_data=manifest_data)
+            if quick.kind == rd.STORE:
+                quick.notes.append(f"C2PA verification failed ({outcome.message}); manifest "
+                                   "read without verification")
+                quick.message = outcome.message
+                return quick
+            return outcome
+        return rd.read_store(fh, fmt, contexts.quick, verified=False, budget=rd.QUICK_BUDGET,
+                             manifest_data=manifest_data)
+
+    def _asset(self, asset: Asset, ctx: AssetContext, contexts: rd.Contexts) -> Iterator[Finding]:
+        verify, why_not = self._verify_plan(asset, ctx)
+        fmt = rd.format_hint(asset.media_type)
+        sidecar = ctx.sidecar(".c2pa")
+        with ctx.open() as fh:
+            embedded = self._read(fh, fmt, contexts, verify, asset.size)
+            yield from self._embedded(embedded, asset, ctx, why_not, has_sidecar=bool(sidecar))
+            if sidecar:
+                yield from self._sidecar(sidecar, fh, fmt, asset, ctx, contexts, verify, why_not,
+                                         embedded)
+
+    def _embedded(self, out: rd.Outcome, asset: Asset, ctx: AssetContext, why_not: str,
+                  has_sidecar: bool) -> Iterator[Finding]:
+        for note in out.notes:
+            ctx.note(note)
+        if out.kind == rd.STORE:
+            yield from self._judge(out, ctx, "embedded", why_not)
+        elif out.kind == rd.ABSENT:
+            if not has_sidecar:
+                ctx.note("no C2PA store")
+        elif out.kind == rd.UNSUPPORTED:
+            if not has_sidecar:
+                raise NotApplicable(f"format not read by c2pa-python ({asset.media_type})")
+        elif out.kind == rd.REMOTE:
+            if not has_sidecar:
+                yield self._remote(out)
+            else:
+                ctx.note(f"C2PA remote manifest reference {out.remote_url or out.message!r}; "
+                         "the local .c2pa sidecar was read instead")
+        else:
+            yield self._unreadable(out, ctx)
+
+    def _sidecar(self, path: str, fh: Any, fmt: str | None, asset: Asset, ctx: AssetContext,
+                 contexts: rd.Contexts, verify: bool, why_not: str,
+                 embedded: rd.Outcome) -> Iterator[Finding]:
+        name = os.path.basename(path)
+        origin = f"sidecar {name}"
+        try:
+            data = _read_limited(path, rd.SIDECAR_LIMIT)
+        except OSError as exc:
+            yield self._sidecar_unreadable(name, f"cannot read: {exc}")
+            return
+        if data is None:
+            yield self._sidecar_unreadable(name, f"larger than {rd.SIDECAR_LIMIT // rd.MIB} MiB")
+            return
+        out = self._read(fh, fmt, contexts, verify, asset.size, manifest_data=data)
+        if out.kind == rd.UNSUPPORTED:
+            # The asset's format cannot be bound; the store alone still says what it claims.
+            out = rd.read_store(io.BytesIO(data), C2PA_STORE_TYPE, contexts.quick, verified=False,
+                                budget=rd.QUICK_BUDGET)
+            why_not = f"{asset.media_type} not bound by c2pa-python; sidecar read on its own"
+        for note in out.notes:
+            ctx.note(note)
+        if out.kind == rd.STORE:
+            if embedded.kind == rd.STORE:
+                ctx.note(f"C2PA sidecar {name} read as well as the embedded store")
+            yield from self._judge(out, ctx, origin, why_not)
+        else:
+            yield self._sidecar_unreadable(name, out.message or out.kind)
+
+    def _standalone(self, asset: Asset, ctx: AssetContext,
+                    contexts: rd.Contexts) -> Iterator[Finding]:
+        """A ``.c2pa`` store on its own: its claims are readable, its hard binding cannot be
+        checked without the asset, so it is read without verification."""
+        with ctx.open() as fh:
+            out = rd.read_store(fh, C2PA_STORE_TYPE, contexts.quick, verified=False,
+                                budget=rd.QUICK_BUDGET)
+        if out.kind == rd.STORE:
+            yield from self._judge(out, ctx, "standalone store", "standalone manifest store")
+        elif out.kind == rd.REMOTE:
+            yield self._remote(out)
+        else:
+            yield self._unreadable(out, ctx, structural_check=False)
+
+    # ----------------------------------------------------------------------------------------
+
+    def _judge(self, out: rd.Outcome, ctx: AssetContext, origin: str,
+               why_not: str) -> Iterator[Finding]:
+        assert out.store is not None
+        sc = StoreContext(origin, out.verified, "" if out.verified else why_not)
+        if not out.verified and why_not.startswith("file larger"):
+            ctx.note(f"C2PA present, not verified: {why_not}")
+        judgement = judge_store(out.store, sc)
+        for note in judgement.notes:
+            ctx.note(note)
+        yield from judgement.findings
+
+    def _remote(self, out: rd.Outcome) -> Finding:
+        url = out.remote_url or "(URL not reported)"
+        return Finding(DETECTOR, "c2pa.remote-manifest", REVIEW, "declared",
+                       "xmp:dcterms:provenance", truncate(url),
+                       "C2PA manifest is only referenced remotely (XMP dcterms:provenance); "
+                       "not fetched (offline scan), so what it says is unknown",
+                       {"remote_url": url, "reader_message": truncate(out.message)})
+
+    def _unreadable(self, out: rd.Outcome, ctx: AssetContext,
+                    structural_check: bool = True) -> Finding:
+        if structural_check and "could not be parsed" in out.message \
+                and not any(marker in ctx.head for marker in _C2PA_EVIDENCE):
+            # The container itself is damaged and shows no sign of C2PA: an unreadable file,
+            # not a provenance signal.
+            raise Incomplete(f"c2pa-python could not parse the file: {out.message}")
+        return Finding(DETECTOR, "c2pa.unreadable", REVIEW, "declared", "c2pa:store",
+                       truncate(out.message),
+                       "C2PA manifest store present but unreadable or corrupt; its claims "
+                       "cannot be checked", {"reader_message": truncate(out.message)})
+
+    def _sidecar_unreadable(self, name: str, why: str) -> Finding:
+        return Finding(DETECTOR, "c2pa.sidecar-unreadable", REVIEW, "declared",
+                       f"c2pa:sidecar[{name}]", truncate(why),
+                       f"C2PA sidecar {name} next to this file could not be read; its claims "
+                       "cannot be checked", {"sidecar": name, "reader_message": truncate(why)})
+
+
+def _read_limited(path: str, limit: int) -> bytes | None:
+    """The whole file, or None when it is larger than ``limit`` (never reads past it)."""
+    chunks: list[bytes] = []
+    total = 0
+    with open_readonly(path) as fh:
+        while total <= limit:
+            chunk = fh.read(limit + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    return None if total > limit else b"".join(chunks)
