@@ -171,8 +171,11 @@ class Policy:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-            where = f"{m.group(1)}:{m.group(2)}" if m else "?"
-            msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            if m:
+                where = f"{m.group(1)}:{m.group(2)}"
+            else:  # "(at end of document)"
+                where = f"{text.count(chr(10)) + 1}:{len(text.rsplit(chr(10), 1)[-1]) + 1}"
+            msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
             raise PolicyError(f"{path}:{where}: TOML syntax error: {msg}") from None
         lines = _Lines(text)
         errors: list[str] = []
