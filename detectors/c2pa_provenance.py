@@ -35,6 +35,7 @@ from detectors.vocab import dst_version, vendor_version
 C2PA_STORE_TYPE = "application/c2pa"
 MEDIA_KINDS = frozenset({"image", "video", "audio"})
 OTHER_TYPES = frozenset({"application/pdf"})
+OVER_LIMIT = "> verify limit"
 # Byte patterns that show a C2PA store is physically present (JUMBF superbox with a c2pa
 # description, GIF/ID3/SVG carriers, the BMFF uuid). Used only to tell "C2PA present but the
 # container could not be parsed" from "a damaged file that never had C2PA".
@@ -84,7 +85,7 @@ class C2paDetector(Detector):
         opts = ctx.options
         if opts.verify_all or asset.size <= opts.verify_limit:
             return True, ""
-        return False, f"file larger than verify limit ({opts.verify_limit // rd.MIB} MiB)"
+        return False, OVER_LIMIT
 
     def _read(self, fh: Any, fmt: str | None, contexts: rd.Contexts, verify: bool, size: int,
               manifest_data: bytes | None = None) -> rd.Outcome:
@@ -186,8 +187,10 @@ class C2paDetector(Detector):
                why_not: str) -> Iterator[Finding]:
         assert out.store is not None
         sc = StoreContext(origin, out.verified, "" if out.verified else why_not)
-        if not out.verified and why_not.startswith("file larger"):
-            ctx.note(f"C2PA present, not verified: {why_not}")
+        if not out.verified and why_not == OVER_LIMIT:
+            limit = ctx.options.verify_limit
+            ctx.note(f"C2PA present, not verified: file larger than verify limit "
+                     f"({limit // rd.MIB} MiB; --verify-all to force)")
         judgement = judge_store(out.store, sc)
         for note in judgement.notes:
             ctx.note(note)

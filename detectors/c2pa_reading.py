@@ -182,6 +182,7 @@ class Contexts:
     def __init__(self, trust_anchors: str | None = None) -> None:
         c2pa = _c2pa()
         self.pid = os.getpid()
+        self.anchors = trust_anchors or ""
         self.verify = c2pa.Context.from_dict(settings(True, trust_anchors))
         self.quick = c2pa.Context.from_dict(settings(False))
         if trust_anchors:
@@ -189,7 +190,15 @@ class Contexts:
 
     def _check_anchors(self) -> None:
         """Bad anchors make every verifying read fail with a signature error, which would look
-        like a corrupt manifest in every file: fail loudly instead."""
+        like a corrupt manifest in every file, and PEM text c2pa-rs cannot use may be ignored
+        silently: fail loudly instead."""
+        from cryptography import x509  # a dependency of c2pa-python
+
+        try:
+            x509.load_pem_x509_certificates(self.anchors.encode("utf-8"))
+        except ValueError as exc:
+            self.close()
+            raise ValueError(f"trust anchors: no usable PEM certificate ({exc})") from exc
         data = _data(SELFTEST_SIGNED)
         outcome = read_store(io.BytesIO(data), "image/jpeg", self.verify, verified=True,
                              budget=QUICK_BUDGET)
