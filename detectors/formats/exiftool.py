@@ -15,9 +15,9 @@ delivery scanner must not:
   (pyexiftool). We send one ``-executeN`` per file, so results map 1:1 by sequence number, never
   by ``SourceFile`` (which ExifTool mangles to ``?`` for non-UTF-8 names).
 - A file named ``-ver`` acts as an option in both; names with a newline break both. We pass
-  absolute paths only, and names that an argfile line cannot carry (newline, CR, non-UTF-8,
-  trailing blanks) through a symlink in a private temp dir that keeps the extension (ExifTool
-  picks the parser by extension).
+  absolute paths only; names an argfile line cannot carry (newline, CR) or that ExifTool
+  reports mangled (non-UTF-8) go through a symlink in a private temp dir that keeps the
+  extension (ExifTool picks the parser by extension).
 - exiftool-wrapper leaves an orphan ExifTool when Python dies. Our child gets
   ``PR_SET_PDEATHSIG(SIGKILL)`` (Linux), and ``close()`` sends ``-stay_open False`` then kills.
 - No per-file deadline in either. Ours: a read that exceeds ``timeout`` kills and restarts the
@@ -62,8 +62,9 @@ COMMON_ARGS: tuple[str, ...] = ("-j", "-a", "-G3:1:4", "-u", "-api", "LargeFileS
 
 _WINDOW = 32  # commands in flight (pipelining); bounded so memory and restarts stay small
 _READ_CHUNK = 1 << 16
-_MAX_RESTARTS_WITHOUT_SUCCESS = 3
+_MAX_RESTARTS_WITHOUT_SUCCESS = 5  # consecutive deaths before the rest of a batch is given up
 _PR_SET_PDEATHSIG = 1
+_STARTUP_TIMEOUT = 30.0
 
 
 class ExifToolError(Exception):
@@ -138,7 +139,9 @@ class _Proc:
     out_scan: int = 0
 
 
-_ODD_NAME = re.compile(rb"[\n\r]|\s$")
+# ExifTool strips leading blanks and trailing CR/LF from argfile lines (FilterArgfileLine);
+# an absolute path has no leading blank, so only CR and LF need the symlink detour.
+_ODD_NAME = re.compile(rb"[\n\r]")
 _SAFE_EXT = re.compile(rb"\.[A-Za-z0-9]{1,10}\Z")
 
 
@@ -170,19 +173,17 @@ class ExifToolDriver:
 
     @property
     def version(self) -> str:
-        """ExifTool's version string (``exiftool -ver``), cached."""
-        if self._version is None:
-            try:
-                out = subprocess.run([self.executable, "-ver"], capture_output=True,
-                                     timeout=max(self.timeout, 10.0), stdin=subprocess.DEVNULL,
-                                     preexec_fn=_child_setup(os.getpid()), check=False)
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise ExifToolError(f"cannot run {self.executable} -ver: {exc}") from exc
-            ver = out.stdout.decode("utf-8", "replace").strip()
-            if out.returncode != 0 or not ver:
-                raise ExifToolError(f"{self.executable} -ver failed (status {out.returncode})")
-            self._version = ver
-        return self._version
+        """ExifTool's version (``-ver``), learnt from the start-up handshake (starts ExifTool)."""
+        with self._lock:
+            if self._version is None:
+                if self._closed:
+                    raise ExifToolError("ExifToolDriver is closed")
+                self._check_fork()
+                if self._proc is None or self._proc.popen.poll() is not None:
+                    self._stop(graceful=False)
+                    self._start()
+            assert self._version is not None
+            return self._version
 
     @property
     def pid(self) -> int | None:
@@ -202,10 +203,7 @@ class ExifToolDriver:
         with self._lock:
             if self._closed:
                 raise RuntimeError("ExifToolDriver is closed")
-            if os.getpid() != self._owner_pid:  # forked: the process belongs to our parent
-                self._proc = None
-                self._tmpdir = None
-                self._owner_pid = os.getpid()
+            self._check_fork()
             paths = list(paths)
             results: list[dict[str, Any] | ExifToolError | None] = [None] * len(paths)
             todo: deque[_Job] = deque()
@@ -245,6 +243,12 @@ class ExifToolDriver:
                 self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown; nothing sensible to do
             pass
+
+    def _check_fork(self) -> None:
+        if os.getpid() != self._owner_pid:  # forked: that process and temp dir are our parent's
+            self._proc = None
+            self._tmpdir = None
+            self._owner_pid = os.getpid()
 
     # -- preparing arguments --
 
@@ -290,6 +294,8 @@ class ExifToolDriver:
     # -- process management --
 
     def _start(self) -> _Proc:
+        """Start ExifTool and wait for its ``-ver`` handshake, so that start-up time (perl
+        compiling ExifTool, 60-300 ms) never counts against the first file's deadline."""
         argv = [self.executable, "-stay_open", "True", "-@", "-", "-common_args", *COMMON_ARGS]
         try:
             popen = subprocess.Popen(
@@ -303,8 +309,23 @@ class ExifToolDriver:
         if self._started:
             self.restarts += 1
         self._started += 1
-        self._proc = _Proc(popen)
-        return self._proc
+        proc = self._proc = _Proc(popen)
+        proc.pending_in += b"-ver\n-execute0\n"
+        deadline = time.monotonic() + max(self.timeout, _STARTUP_TIMEOUT)
+        while (pos := proc.out.find(b"{ready0}\n")) < 0:
+            dead = _pump(proc, deadline)
+            if dead or time.monotonic() >= deadline:
+                why = (f"exited with status {popen.poll()}" if dead else
+                       f"did not answer within {max(self.timeout, _STARTUP_TIMEOUT):g} s")
+                tail = _stderr_tail(proc.err)
+                self._stop(graceful=False)
+                raise ExifToolDied(f"ExifTool {why} at start-up{tail}")
+        version = bytes(proc.out[:pos]).decode("utf-8", "replace").strip()
+        del proc.out[: pos + len(b"{ready0}\n")]
+        proc.err.clear()  # start-up chatter belongs to no file
+        if self._version is None and version:
+            self._version = version
+        return proc
 
     def _stop(self, graceful: bool) -> None:
         proc, self._proc = self._proc, None
