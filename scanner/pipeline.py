@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from detectors.api import AssetContext, Incomplete, NotApplicable, Shared
-from detectors.formats.sniff import SNIFF_BYTES, extension_note, sniff
+from detectors.formats.sniff import EXTENSIONS, SNIFF_BYTES, extension_note, sniff
 from detectors.model import (
     APPLIED,
     FAILED,
@@ -23,14 +23,22 @@ from detectors.model import (
     Coverage,
 )
 from detectors.registry import Loaded
-from scanner.aggregate import asset_verdict
+from scanner.aggregate import MEDIA_KINDS, asset_verdict
 
 NOT_MEDIA = "not a media file: no detector reads this kind (not scanned for media markers)"
 
 
 def classify(asset: Asset, ctx: AssetContext) -> Asset:
-    """Decide kind and media type from the file's first bytes (read once, kept in ``ctx``)."""
+    """Decide kind and media type from the file's first bytes (read once, kept in ``ctx``).
+
+    An empty file has no content to go by: its name is all we have, so a zero-byte ``.mov``
+    stays a (broken) video rather than quietly becoming "other"."""
     kind, media_type = sniff(ctx.head[:SNIFF_BYTES])
+    if not ctx.head:
+        named = EXTENSIONS.get(asset.ext, ())
+        if named and named[0].split("/")[0] in ("image", "video", "audio"):
+            kind = named[0].split("/")[0]
+            media_type = named[0]
     notes = list(asset.notes)
     note = extension_note(asset.path, media_type)
     if note:
@@ -63,6 +71,11 @@ def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared) -> Ass
                            errors=[{"detector": "reader", "message": f"cannot read: {_describe(exc)}"}])
     ctx.asset = asset
     result = AssetResult(asset=asset, verdict="clean")
+    if not ctx.head and asset.kind in MEDIA_KINDS:
+        result.errors.append({"detector": "reader",
+                              "message": f"empty file (0 bytes) named as {asset.media_type}"})
+        result.verdict = asset_verdict(result)
+        return result
     for loaded in detectors:
         det = loaded.detector
         if det is None or not loaded.available:
