@@ -71,7 +71,7 @@ class BoundedStream:
     def _take(self, n: int) -> int:
         if self.bytes_read >= self.budget:
             self.error = self.error or BudgetExceeded(
-                f"C2PA reader wanted more than {self.budget // MIB} MiB")
+                f"C2PA reader wanted more than {self.budget} bytes")
             raise self.error
         return min(n, self.budget - self.bytes_read)
 
