@@ -227,3 +227,21 @@ def _add_subcommands() -> None:
 
 
 _add_subcommands()
+
+
+def run() -> None:
+    """Console entry point. Anything unexpected exits 2 ("incomplete"), never 1, which would
+    read as "AI found" to a script."""
+    try:
+        main(prog_name="deliverscan")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("deliverscan: interrupted", err=True)
+        sys.exit(2)
+    except Exception:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        click.echo("deliverscan: internal error: the scan is incomplete (exit 2)", err=True)
+        sys.exit(2)

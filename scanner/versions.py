@@ -37,7 +37,10 @@ def rulepack_version() -> str:
 
     parts = [f"dst {dst_version()}", f"vendors {vendor_version()}"]
     if pack_version is not None:
-        parts.insert(0, f"rules {pack_version()}")
+        try:
+            parts.insert(0, f"rules {pack_version()}")
+        except Exception as exc:  # noqa: BLE001 - a broken rule pack is reported, not fatal here
+            parts.insert(0, f"rules unavailable ({exc})")
     return ", ".join(parts)
 
 
