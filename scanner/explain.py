@@ -137,16 +137,31 @@ def _manifest_label(m: dict[str, Any]) -> str:
     return "  ".join(bits)
 
 
+def _path_steps(path: Any) -> list[str]:
+    """A manifest path as steps: a list, or text like ``active → parentOf "a.png"``."""
+    if isinstance(path, list):
+        return [_manifest_label(p) if isinstance(p, dict) else str(p) for p in path]
+    if isinstance(path, str) and ("→" in path or "->" in path):
+        return [step.strip() for step in path.replace("->", "→").split("→") if step.strip()]
+    return []
+
+
 def chain_lines(evidence: dict[str, Any], indent: int = 0) -> list[str]:
-    """A C2PA manifest chain as a tree: the finding's manifest path first (``path`` or
-    ``manifest``), then any list of manifests/ingredients nested by parent."""
+    """A C2PA manifest chain as a tree: the finding's manifest path (``path`` or
+    ``manifest_path``: active manifest first, then each ingredient hop one level deeper, the
+    last one annotated with the manifest that made the claim), then any list of
+    manifests/ingredients nested by parent."""
     pad = "  " * indent
     lines: list[str] = []
-    path = evidence.get("path") or evidence.get("manifest_path")
-    if isinstance(path, list) and path:
-        for depth, step in enumerate(path):
-            text = _manifest_label(step) if isinstance(step, dict) else str(step)
-            lines.append(f"{pad}{'  ' * depth}└─ {text}")
+    steps = _path_steps(evidence.get("path") or evidence.get("manifest_path"))
+    for depth, step in enumerate(steps):
+        text = step
+        if depth == len(steps) - 1:
+            bits = [str(evidence[k]) for k in ("manifest", "claim_generator", "validation")
+                    if evidence.get(k)]
+            if bits:
+                text += f"  [{'; '.join(bits)}]"
+        lines.append(f"{pad}{'  ' * depth}└─ {text}")
     for key in CHAIN_KEYS:
         items = evidence.get(key)
         if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import re
 import textwrap
 import tomllib
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_approve_creates_policy_with_entry(tmp_path: Path, fake_plugin: Path) ->
               "VFX-7", "--by", "Ann Lee", "--reason", "bg plate, contract §4",
               "--expires", "2099-12-31", "--rule", "fake.ai", "--path-glob", "d/*.png")
     assert res.exit_code == 0, res.output
-    assert "waives 1 of 1 finding(s) (fake.ai)" in res.output
+    # Other built-in detectors may see the tEXt chunk too; the approval covers fake.ai only.
+    assert re.search(r"waives 1 of \d+ finding\(s\) \(fake\.ai\)", res.output), res.output
     data = tomllib.loads(pol.read_text(encoding="utf-8"))
     assert data["fail_on"] == ["ai"]
     (entry,) = data["approvals"]

@@ -54,11 +54,23 @@ def _rulepack() -> dict[str, dict[str, Any]]:
     for item in items or ():
         get = item.get if isinstance(item, dict) else (lambda k, d=None, i=item: getattr(i, k, d))
         rid = get("id")
-        if isinstance(rid, str) and rid:
-            out[rid] = {k: get(k) for k in ("description", "message", "name", "title",
-                                            "reference", "verdict", "tier", "vendor", "tool",
-                                            "field")
-                        if get(k) not in (None, "")}
+        if not isinstance(rid, str) or not rid:
+            continue
+        meta = {k: get(k) for k in ("description", "message", "name", "title", "reference",
+                                    "verdict", "tier", "vendor", "tool")
+                if get(k) not in (None, "")}
+        fields = get("fields") or get("field")
+        if fields:
+            meta["fields"] = [fields] if isinstance(fields, str) else [str(f) for f in fields]
+        describe = get("describe_match")
+        if "description" not in meta and callable(describe):
+            try:
+                where = ", ".join(meta.get("fields", [])) or "metadata"
+                meta["description"] = (f"{meta.get('tool') or meta.get('vendor') or rid}: "
+                                       f"{where} {describe()}")
+            except Exception:  # noqa: BLE001 - a description is optional
+                pass
+        out[rid] = meta
     return out
 
 
@@ -140,7 +152,7 @@ class SarifWriter:
                 "properties": {"detector": seen["detector"], "verdict": seen["verdict"],
                                "tier": seen["tier"],
                                **{k: v for k, v in meta.items() if k in ("vendor", "tool",
-                                                                         "field")}},
+                                                                         "fields")}},
             }
             if meta.get("description"):
                 rule["fullDescription"] = {"text": str(meta["description"])}
