@@ -253,10 +253,16 @@ def test_unsigned_file_costs_no_verification(tmp_path: Path) -> None:
 
 
 def test_verification_is_bounded_by_a_read_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rd, "QUICK_BUDGET", 512)
-    result = scan_one(C2PA_FIX / "formats" / "ai_created.jpg", verify_limit=0)
+    """c2pa-rs parses a PDF whole even without verification: over the verify limit, a PDF
+    larger than the manifest-only budget is an explicit error, never a silent clean."""
+    monkeypatch.setattr(rd, "QUICK_BUDGET", 2048)
+    result = scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit=0)
     assert result.verdict == "error"
-    assert "wanted more than 512 bytes" in result.errors[0]["message"]
+    message = result.errors[0]["message"]
+    assert "wanted more than 2048 bytes" in message and "--verify-all" in message
+    # Within the budget the same file reads fine without verification.
+    monkeypatch.setattr(rd, "QUICK_BUDGET", 64 * 1024)
+    assert scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit=0).verdict == "ai"
 
 
 class _FailingRaw(io.BytesIO):
