@@ -160,6 +160,8 @@ class _Engine:
                  result.asset.mtime_ns))
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         if self.cache is not None:
             self.cache.close()
 

@@ -50,8 +50,23 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _quiet_native_stderr() -> None:
+    """Native libraries (libjpeg, FFmpeg inside OpenCV...) print chatter about hostile files
+    straight to fd 2. Everything a worker has to say travels in its results, so the worker's
+    stderr goes to /dev/null unless DELIVERSCAN_DEBUG is set."""
+    if os.environ.get("DELIVERSCAN_DEBUG"):
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+
 def _worker_main(conn: Connection, detectors: list[Loaded], options: Options) -> None:
     _die_with_parent()
+    _quiet_native_stderr()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     shared = Shared(options)
     by_name = {d.name: d for d in detectors}
@@ -109,7 +124,8 @@ def _died_how(proc: mp.process.BaseProcess) -> str:
 
 
 class WorkerPool:
-    """Run ``scan_asset`` for work items in ``jobs`` worker processes; yield results in order."""
+    """Run ``scan_asset`` for work items in ``jobs`` worker processes; yield results in order.
+    The pool can serve several ``map`` calls; ``close()`` it when done."""
 
     def __init__(self, jobs: int, detectors: list[Loaded], options: Options,
                  timeout: float = 30.0, memory_limit: int = 2 * 1024**3, batch: int = 8,
@@ -210,8 +226,9 @@ class WorkerPool:
                 if exhausted and not order and not pending:
                     return
                 self._wait(results, pending)
-        finally:
-            self.close()
+        except BaseException:
+            self.close()  # interrupted mid-way: workers hold files we will not wait for
+            raise
 
     def _wait(self, results: dict[int, tuple[WorkItem, AssetResult]],
               pending: collections.deque[WorkItem]) -> None:
