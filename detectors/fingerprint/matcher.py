@@ -1,0 +1,246 @@
+"""Find registered content in a deliverable: PDQ lookups (images, video frames) with a local
+feature second stage for partial use, and landmark offset voting for audio.
+
+Thresholds are module constants tuned on ``bench/bench_register.py`` (see
+bench/results/register.md for the recall and false-match rates they give).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import features as feat
+from detectors.fingerprint import pdq
+from detectors.fingerprint.index import PdqIndex
+from detectors.fingerprint.store import Entry, RegisterStore
+from detectors.fingerprint.video import Frame
+
+PDQ_RADIUS = 31  # Hamming distance (of 256) for a whole-image / frame match
+PDQ_SINGLE_FRAME = 24  # stricter bound when a video run rests on one sampled frame
+MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
+RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
+OFFSET_SLACK = 1.5  # seconds of disagreement in (deliverable - registered) time within a run
+AUDIO_MIN_HITS = 20  # aligned landmark hits for an audio match
+AUDIO_MIN_FRACTION = 0.05  # ... and that share of the deliverable's landmarks over the range
+AUDIO_SLACK = 1  # frames either side of the best offset
+AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
+
+
+@dataclass
+class ImageMatch:
+    entry: Entry
+    method: str  # "pdq" | "local"
+    distance: int | None = None
+    variant: str = "original"
+    quality: int | None = None
+    local: feat.LocalMatch | None = None
+
+
+@dataclass
+class RangeMatch:
+    """A registered asset found over a time range of the deliverable."""
+
+    entry: Entry
+    method: str  # "pdq" | "local" | "landmarks"
+    start: float
+    end: float
+    ref_start: float | None = None
+    ref_end: float | None = None
+    samples: int = 0
+    best_distance: int | None = None
+    score: float = 0.0
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+class Register:
+    """A register opened for matching: PDQ index in memory, features and audio on demand."""
+
+    def __init__(self, path: str) -> None:
+        self.store = RegisterStore(path, readonly=True)
+        self.entries = {e.id: e for e in self.store.entries()}
+        self.by_sha = {e.sha256: e for e in self.entries.values()}
+        entry, t, variant, quality, hashes = self.store.pdq_rows()
+        self.pdq_entry, self.pdq_t, self.pdq_variant, self.pdq_quality = (
+            entry, t, variant, quality)
+        self.pdq_index = PdqIndex(hashes)
+        self._features: feat.FeatureIndex | None = None
+        self._feature_refs: list[int] = []
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- images ----------------------------------------------------------------------------
+    def features(self) -> feat.FeatureIndex:
+        if self._features is None:
+            items = []
+            for eid, _t, f in self.store.feature_rows():
+                items.append((eid, f))
+            self._features = feat.FeatureIndex(items)
+        return self._features
+
+    def pdq_lookup(self, h: bytes, radius: int = PDQ_RADIUS) -> list[tuple[int, int]]:
+        """(pdq row, distance) within ``radius``, nearest first."""
+        return self.pdq_index.query(h, radius)
+
+    def match_image(self, rgb: np.ndarray, local: bool = True) -> tuple[list[ImageMatch], int]:
+        """Registered assets in a still: whole-image PDQ first, local features if none.
+
+        Returns the matches and the query's PDQ quality."""
+        res = pdq.pdq_rgb(rgb, dihedral=False)
+        out: list[ImageMatch] = []
+        if res.quality >= MIN_QUALITY:
+            best: dict[int, ImageMatch] = {}
+            for row, dist in self.pdq_lookup(res.hash):
+                eid = int(self.pdq_entry[row])
+                if eid not in best or dist < (best[eid].distance or 0):
+                    best[eid] = ImageMatch(self.entries[eid], "pdq", dist,
+                                           pdq.DIHEDRAL[int(self.pdq_variant[row])], res.quality)
+            out = sorted(best.values(), key=lambda m: (m.distance, m.entry.id))
+        if not out and local:
+            q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
+            seen: set[int] = set()
+            for lm in self.features().query(q):
+                if lm.ref in seen:
+                    continue
+                seen.add(lm.ref)
+                out.append(ImageMatch(self.entries[lm.ref], "local", local=lm,
+                                      quality=res.quality))
+        return out, res.quality
+
+    # -- video -----------------------------------------------------------------------------
+    def match_frames(self, frames: Iterable[Frame], local_every: float = 0.0
+                     ) -> tuple[list[RangeMatch], dict[str, int]]:
+        """Runs of sampled frames matching registered stills or clips.
+
+        ``local_every``: seconds between local-feature checks of frames that PDQ did not
+        match (0 = never); cut frames are always checked when it is non-zero."""
+        hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
+        stats = {"frames": 0, "low_quality": 0, "local_checked": 0}
+        next_local = 0.0
+        for fr in frames:
+            stats["frames"] += 1
+            res = pdq.pdq_rgb(fr.rgb, dihedral=False)
+            found = False
+            if res.quality >= MIN_QUALITY:
+                best: dict[int, tuple[int, float]] = {}
+                for row, dist in self.pdq_lookup(res.hash):
+                    eid = int(self.pdq_entry[row])
+                    if eid not in best or dist < best[eid][0]:
+                        best[eid] = (dist, float(self.pdq_t[row]))
+                for eid, (dist, rt) in best.items():
+                    hits.append((fr.t, eid, rt, dist, "pdq"))
+                    found = True
+            else:
+                stats["low_quality"] += 1
+            if not found and local_every > 0 and (fr.cut or fr.t >= next_local):
+                next_local = fr.t + local_every
+                stats["local_checked"] += 1
+                q = feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
+                for lm in self.features().query(q)[:1]:
+                    hits.append((fr.t, lm.ref, float("nan"), -lm.inliers, "local"))
+        return _runs(hits, self.entries), stats
+
+    # -- audio -----------------------------------------------------------------------------
+    def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
+        """Registered audio (or video soundtracks) heard in the deliverable, with offsets."""
+        if len(lm.hashes) == 0:
+            return []
+        qf, ent, rf = self.store.audio_hits(lm.hashes, lm.frames)
+        if len(qf) == 0:
+            return []
+        delta = rf - qf
+        qsorted = np.sort(lm.frames)
+        out: list[RangeMatch] = []
+        for eid in np.unique(ent):
+            sel = ent == eid
+            d, q = delta[sel], qf[sel]
+            if len(d) < AUDIO_MIN_HITS:
+                continue
+            lo = int(d.min())
+            counts = np.bincount(d - lo)
+            smooth = np.convolve(counts, np.ones(2 * AUDIO_SLACK + 1, dtype=np.int64), "same")
+            accepted: list[tuple[float, float]] = []
+            for _ in range(AUDIO_MAX_OCCURRENCES * 3):
+                peak = int(np.argmax(smooth))
+                score = int(smooth[peak])
+                if score < AUDIO_MIN_HITS or len(accepted) >= AUDIO_MAX_OCCURRENCES:
+                    break
+                # suppress this offset's neighbourhood for the next round
+                smooth[max(0, peak - 4 * AUDIO_SLACK - 2): peak + 4 * AUDIO_SLACK + 3] = 0
+                off = peak + lo
+                qs = q[np.abs(d - off) <= AUDIO_SLACK]
+                start = float(qs.min()) * audio_fp.FRAME_S
+                end = float(qs.max()) * audio_fp.FRAME_S
+                # Repetitive music also aligns at its period: a weaker offset over the same
+                # stretch of the deliverable is that, not a second use of the cue.
+                if any(_overlap((start, end), a) > 0.5 for a in accepted):
+                    continue
+                # Music in one key and tempo shares note pairs by chance; those hits scatter
+                # over the whole deliverable, a real use concentrates them.
+                in_range = int(np.searchsorted(qsorted, qs.max(), "right")
+                               - np.searchsorted(qsorted, qs.min(), "left"))
+                if score < AUDIO_MIN_FRACTION * in_range:
+                    continue
+                accepted.append((start, end))
+                out.append(RangeMatch(
+                    self.entries[int(eid)], "landmarks", start, end,
+                    ref_start=start + off * audio_fp.FRAME_S,
+                    ref_end=end + off * audio_fp.FRAME_S, samples=score, score=score,
+                    detail={"offset_s": round(off * audio_fp.FRAME_S, 3),
+                            "aligned_hits": score, "landmarks_in_range": in_range}))
+        out.sort(key=lambda m: (m.start, m.entry.id))
+        return out
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Overlap of two time ranges as a fraction of the shorter one."""
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    shorter = max(min(a[1] - a[0], b[1] - b[0]), 1e-6)
+    return max(inter, 0.0) / shorter
+
+
+def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Entry]
+          ) -> list[RangeMatch]:
+    """Group per-frame hits into time runs per entry (and per offset for registered clips)."""
+    out: list[RangeMatch] = []
+    by_entry: dict[int, list[tuple[float, int, float, int, str]]] = {}
+    for h in sorted(hits):
+        by_entry.setdefault(h[1], []).append(h)
+    for eid, hs in by_entry.items():
+        runs: list[list[tuple[float, int, float, int, str]]] = []
+        for h in hs:
+            placed = False
+            for run in runs:
+                last = run[-1]
+                if h[0] - last[0] > RUN_GAP:
+                    continue
+                if not np.isnan(h[2]) and not np.isnan(last[2]):
+                    if abs((h[0] - h[2]) - (last[0] - last[2])) > OFFSET_SLACK:
+                        continue
+                run.append(h)
+                placed = True
+                break
+            if not placed:
+                runs.append([h])
+        for run in runs:
+            pdq_d = [h[3] for h in run if h[4] == "pdq"]
+            method = "pdq" if pdq_d else "local"
+            if method == "pdq" and len(run) == 1 and pdq_d[0] > PDQ_SINGLE_FRAME:
+                continue
+            refs = [h[2] for h in run if not np.isnan(h[2])]
+            rm = RangeMatch(entries[eid], method, run[0][0], run[-1][0],
+                            ref_start=min(refs) if refs else None,
+                            ref_end=max(refs) if refs else None, samples=len(run),
+                            best_distance=min(pdq_d) if pdq_d else None,
+                            score=float(np.median(pdq_d)) if pdq_d else float(
+                                -min(h[3] for h in run)))
+            if refs:
+                offsets = [h[0] - h[2] for h in run if not np.isnan(h[2])]
+                rm.detail["offset_s"] = round(float(np.median(offsets)), 3)
+            out.append(rm)
+    out.sort(key=lambda m: (m.start, m.entry.id))
+    return out

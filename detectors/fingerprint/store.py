@@ -1,0 +1,271 @@
+"""The register file: one SQLite database, copyable between machines.
+
+Why SQLite: a single self-contained file (rollback journal, no WAL side files) that every
+machine can read without a server; entries are keyed by the content SHA-256 so registering the
+same bytes twice is a no-op whatever the file is called. The fingerprint parameters are stored
+in ``meta`` and checked on open, so a register built with other parameters is refused instead
+of silently matching nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import features as feat
+from detectors.fingerprint.extract import Fingerprint
+
+SCHEMA = 1
+PARAMS = {
+    "pdq": "pdq-256/numpy-1",
+    "audio": f"landmark-1/sr{audio_fp.SR}/nfft{audio_fp.NFFT}/hop{audio_fp.HOP}",
+    "features": "orb-32",
+}
+JOIN_BATCH = 100_000
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tool TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    added TEXT NOT NULL,
+    width INTEGER, height INTEGER, duration REAL,
+    verdict TEXT NOT NULL DEFAULT '',
+    evidence TEXT NOT NULL DEFAULT '[]',
+    notes TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS pdq (
+    entry INTEGER NOT NULL, t REAL, variant INTEGER NOT NULL, quality INTEGER NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pdq_entry ON pdq(entry);
+CREATE TABLE IF NOT EXISTS features (
+    entry INTEGER NOT NULL, t REAL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    points BLOB NOT NULL, descriptors BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS features_entry ON features(entry);
+CREATE TABLE IF NOT EXISTS audio (hash INTEGER NOT NULL, entry INTEGER NOT NULL,
+                                  frame INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS audio_hash ON audio(hash);
+CREATE INDEX IF NOT EXISTS audio_entry ON audio(entry);
+"""
+
+
+class RegisterError(Exception):
+    """The register file is missing, not a register, or built with other parameters."""
+
+
+@dataclass
+class Entry:
+    id: int
+    sha256: str
+    kind: str
+    media_type: str
+    path: str
+    size: int
+    tool: str
+    note: str
+    added: str
+    width: int | None
+    height: int | None
+    duration: float | None
+    verdict: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What a match finding cites: enough to find and judge the registered asset."""
+        return {"id": self.id, "sha256": self.sha256, "kind": self.kind, "path": self.path,
+                "tool": self.tool, "note": self.note, "added": self.added,
+                "registration_verdict": self.verdict}
+
+
+_COLS = ("id, sha256, kind, media_type, path, size, tool, note, added, width, height, "
+         "duration, verdict, evidence, notes")
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    return Entry(*row[:13], evidence=json.loads(row[13]), notes=json.loads(row[14]))
+
+
+class RegisterStore:
+    """Read/write access to one register file."""
+
+    def __init__(self, path: str, readonly: bool = True, create: bool = False) -> None:
+        self.path = path
+        if readonly:
+            if not os.path.isfile(path):
+                raise RegisterError(f"register not found: {path}")
+            uri = "file:" + os.path.abspath(path).replace("?", "%3f").replace("#", "%23")
+            self.db = sqlite3.connect(uri + "?mode=ro", uri=True)
+        else:
+            if not create and not os.path.isfile(path):
+                raise RegisterError(f"register not found: {path}")
+            self.db = sqlite3.connect(path)
+            self.db.execute("PRAGMA journal_mode=DELETE")
+        try:
+            self._check(readonly)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise RegisterError(f"not a register: {path}: {exc}") from exc
+        except RegisterError:
+            self.db.close()
+            raise
+
+    def _check(self, readonly: bool) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            if readonly:
+                raise RegisterError(f"not a register (no meta table): {self.path}")
+            with self.db:
+                self.db.executescript(_DDL)
+                self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                    [("schema", str(SCHEMA)), ("params", json.dumps(PARAMS))])
+            return
+        meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        if meta.get("schema") != str(SCHEMA):
+            raise RegisterError(f"register schema {meta.get('schema')!r}, expected {SCHEMA}")
+        if json.loads(meta.get("params", "{}")) != PARAMS:
+            raise RegisterError("register was built with other fingerprint parameters "
+                                f"({meta.get('params')}); rebuild it with this version")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> RegisterStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- entries ---------------------------------------------------------------------------
+    def by_sha(self, sha256: str) -> Entry | None:
+        row = self.db.execute(f"SELECT {_COLS} FROM entries WHERE sha256 = ?",
+                              (sha256,)).fetchone()
+        return _entry(row) if row else None
+
+    def get(self, ref: str) -> Entry | None:
+        """An entry by id, or by SHA-256 (a unique prefix of at least 8 hex digits)."""
+        if ref.isdigit():
+            row = self.db.execute(f"SELECT {_COLS} FROM entries WHERE id = ?",
+                                  (int(ref),)).fetchone()
+            return _entry(row) if row else None
+        ref = ref.lower()
+        if len(ref) < 8 or any(c not in "0123456789abcdef" for c in ref):
+            return None
+        rows = self.db.execute(f"SELECT {_COLS} FROM entries WHERE sha256 LIKE ?",
+                               (ref + "%",)).fetchall()
+        return _entry(rows[0]) if len(rows) == 1 else None
+
+    def entries(self) -> list[Entry]:
+        return [_entry(r) for r in self.db.execute(f"SELECT {_COLS} FROM entries ORDER BY id")]
+
+    def add(self, *, sha256: str, media_type: str, path: str, size: int, tool: str, note: str,
+            added: str, verdict: str, evidence: list[dict[str, Any]], fp: Fingerprint) -> int:
+        """Insert one entry and its fingerprints in one transaction; returns the new id."""
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO entries (sha256, kind, media_type, path, size, tool, note, added, "
+                "width, height, duration, verdict, evidence, notes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sha256, fp.kind, media_type, path, size, tool, note, added, fp.width,
+                 fp.height, fp.duration, verdict, json.dumps(evidence, sort_keys=True),
+                 json.dumps(fp.notes)))
+            eid = int(cur.lastrowid or 0)
+            self.db.executemany(
+                "INSERT INTO pdq (entry, t, variant, quality, hash) VALUES (?, ?, ?, ?, ?)",
+                [(eid, t, v, q, h) for t, v, q, h in fp.pdq])
+            for t, f in fp.features:
+                pts, desc = feat.pack(f)
+                self.db.execute("INSERT INTO features VALUES (?, ?, ?, ?, ?, ?)",
+                                (eid, t, f.width, f.height, pts, desc))
+            if fp.audio is not None and len(fp.audio.hashes):
+                self.db.executemany(
+                    "INSERT INTO audio (hash, entry, frame) VALUES (?, ?, ?)",
+                    zip(fp.audio.hashes.tolist(), [eid] * len(fp.audio.hashes),
+                        fp.audio.frames.tolist(), strict=True))
+        return eid
+
+    def remove(self, eid: int) -> bool:
+        with self.db:
+            for table in ("pdq", "features", "audio"):
+                self.db.execute(f"DELETE FROM {table} WHERE entry = ?", (eid,))
+            cur = self.db.execute("DELETE FROM entries WHERE id = ?", (eid,))
+        return cur.rowcount > 0
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("entries", "pdq", "features", "audio"):
+            out[table] = int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        return out
+
+    def per_entry_counts(self, eid: int) -> dict[str, int]:
+        return {table: int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE entry = ?",
+                                           (eid,)).fetchone()[0])
+                for table in ("pdq", "features", "audio")}
+
+    # -- fingerprints ----------------------------------------------------------------------
+    def pdq_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[bytes]]:
+        """(entry, t (NaN for stills), variant, quality, hashes) of every stored PDQ hash."""
+        rows = self.db.execute(
+            "SELECT entry, t, variant, quality, hash FROM pdq ORDER BY entry, t, variant"
+        ).fetchall()
+        if not rows:
+            z = np.zeros(0)
+            return z.astype(np.int64), z, z.astype(np.int64), z.astype(np.int64), []
+        entry = np.array([r[0] for r in rows], dtype=np.int64)
+        t = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
+        variant = np.array([r[2] for r in rows], dtype=np.int64)
+        quality = np.array([r[3] for r in rows], dtype=np.int64)
+        return entry, t, variant, quality, [bytes(r[4]) for r in rows]
+
+    def feature_rows(self) -> Iterator[tuple[int, float | None, feat.Features]]:
+        for eid, t, w, h, pts, desc in self.db.execute(
+                "SELECT entry, t, width, height, points, descriptors FROM features "
+                "ORDER BY entry, t"):
+            yield int(eid), t, feat.unpack(pts, desc, int(w), int(h))
+
+    def audio_hits(self, hashes: np.ndarray, frames: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query frame, entry, registered frame) for every landmark hash in common.
+
+        The query's hashes go into a TEMP table in batches and are joined on the hash index,
+        so the cost follows the query, not the register."""
+        out_q: list[np.ndarray] = []
+        out_e: list[np.ndarray] = []
+        out_r: list[np.ndarray] = []
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (hash INTEGER, frame INTEGER)")
+        try:
+            for start in range(0, len(hashes), JOIN_BATCH):
+                self.db.execute("DELETE FROM temp.q")
+                self.db.executemany(
+                    "INSERT INTO temp.q VALUES (?, ?)",
+                    zip(hashes[start:start + JOIN_BATCH].tolist(),
+                        frames[start:start + JOIN_BATCH].tolist(), strict=True))
+                rows = self.db.execute(
+                    "SELECT q.frame, a.entry, a.frame FROM temp.q AS q "
+                    "JOIN audio AS a ON a.hash = q.hash").fetchall()
+                if rows:
+                    arr = np.array(rows, dtype=np.int64)
+                    out_q.append(arr[:, 0])
+                    out_e.append(arr[:, 1])
+                    out_r.append(arr[:, 2])
+        finally:
+            self.db.execute("DROP TABLE IF EXISTS temp.q")
+        if not out_q:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        return np.concatenate(out_q), np.concatenate(out_e), np.concatenate(out_r)

@@ -1,0 +1,178 @@
+"""The ``register`` detector: finds the production's own registered temp-AI material in
+deliverables by content, after its metadata is gone.
+
+Off by default; ``scan --register reg.db`` (or the policy) turns it on and passes the register
+path as ``options.extra["register"]``. Every match is a ``matched``-tier ``ai`` finding that cites
+the registered entry (id, path, tool, note, SHA-256, what the other detectors said about it at
+registration), the distance or score, the matched region for partial matches, and time ranges
+(HH:MM:SS.mmm) in the deliverable and in the registered asset for video and audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+from detectors.api import AssetContext, Detector, Incomplete, NotApplicable
+from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import extract
+from detectors.fingerprint import matcher as m
+from detectors.fingerprint import video as video_fp
+from detectors.fingerprint.store import Entry, RegisterError
+from detectors.model import AI, Asset, Finding, truncate
+
+EXACT_LIMIT = 256 * 1024 * 1024  # hash whole files up to this size for an identical-bytes check
+LOCAL_EVERY = 5.0  # seconds between local-feature checks of unmatched video frames
+
+
+def _tc_range(start: float, end: float) -> dict[str, Any]:
+    return {"start": video_fp.timecode(start), "end": video_fp.timecode(end),
+            "start_s": round(start, 3), "end_s": round(end, 3)}
+
+
+def _registration_summary(entry: Entry) -> str:
+    """'which was …' clause: what the other detectors said about the asset when registered."""
+    parts = []
+    for f in entry.evidence[:3]:
+        msg = str(f.get("message") or f.get("rule") or "")
+        parts.append(f"{f.get('verdict', '?')}/{f.get('tier', '?')}: {msg}")
+    if parts:
+        more = f" (+{len(entry.evidence) - 3} more)" if len(entry.evidence) > 3 else ""
+        return "; at registration it was flagged " + " | ".join(parts) + more
+    return "; at registration no detector flagged it (registered as temp AI material)"
+
+
+def _describe(entry: Entry) -> str:
+    extra = [f"tool: {entry.tool}"] if entry.tool else []
+    if entry.note:
+        extra.append(f"note: {entry.note}")
+    tail = f" ({'; '.join(extra)})" if extra else ""
+    return f"temp asset #{entry.id} {entry.path!r}{tail}"
+
+
+class RegisterDetector(Detector):
+    name: ClassVar[str] = "register"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio"})
+    description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features and audio "
+                                  "landmarks against registered content")
+    default_enabled: ClassVar[bool] = False
+
+    def _register(self, ctx: AssetContext) -> m.Register:
+        path = ctx.options.extra.get("register")
+        if not path:
+            raise NotApplicable("no register given (scan --register FILE)")
+        try:
+            return ctx.shared.get(f"register:{path}", lambda: m.Register(str(path)),
+                                  close=lambda r: r.close())
+        except RegisterError as exc:
+            raise Incomplete(str(exc)) from exc
+
+    def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
+        reg = self._register(ctx)
+        if not reg.entries:
+            ctx.note("register is empty")
+            return
+        exact = None
+        if asset.size <= EXACT_LIMIT:
+            sha = ctx.memo("sha256", lambda: extract.sha256_file(asset.path))
+            exact = reg.by_sha.get(sha)
+            if exact is not None:
+                yield self._finding("register.exact", "file", exact,
+                                    f"identical bytes to {_describe(exact)}",
+                                    {"method": "sha256", "sha256": sha})
+        skip = {exact.id} if exact else set()
+        try:
+            if asset.kind == "image":
+                yield from self._image(asset, reg, skip)
+            elif asset.kind == "video":
+                yield from self._video(asset, ctx, reg, skip)
+            elif asset.kind == "audio":
+                lm = audio_fp.fingerprint(asset.path, is_wav=extract.is_wav(asset.media_type))
+                yield from self._audio(reg.match_audio(lm), "audio", skip)
+        except (extract.MediaError, video_fp.VideoError, audio_fp.DecodeError) as exc:
+            raise Incomplete(f"cannot decode for fingerprinting: {exc}") from exc
+
+    # -- per kind --------------------------------------------------------------------------
+    def _image(self, asset: Asset, reg: m.Register, skip: set[int]) -> Iterator[Finding]:
+        rgb = extract.load_rgb(asset.path)
+        matches, _quality = reg.match_image(rgb)
+        for im in matches:
+            if im.entry.id in skip:
+                continue
+            if im.method == "pdq":
+                ev = {"method": "pdq", "distance": im.distance, "threshold": m.PDQ_RADIUS,
+                      "variant": im.variant, "quality": im.quality}
+                how = f"PDQ distance {im.distance}/256" + (
+                    f", {im.variant}" if im.variant != "original" else "")
+                yield self._finding("register.pdq", "image:pixels", im.entry,
+                                    f"matches {_describe(im.entry)}: {how}", ev)
+            else:
+                lm = im.local
+                assert lm is not None
+                x0, y0, x1, y1 = lm.region
+                ev = {"method": "orb+ransac", "inliers": lm.inliers, "matches": lm.matches,
+                      "min_inliers": m.feat.MIN_INLIERS, "scale": round(lm.scale, 3),
+                      "region": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0,
+                                 "coverage": lm.coverage}}
+                yield self._finding(
+                    "register.local", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
+                    f"contains {_describe(im.entry)} in region {x1 - x0}x{y1 - y0} at "
+                    f"({x0},{y0}), {lm.coverage:.0%} of the image ({lm.inliers} "
+                    "consistent local features)", ev)
+
+    def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
+               skip: set[int]) -> Iterator[Finding]:
+        frames = video_fp.sample(asset.path, rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
+        runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY)
+        ctx.note(f"{stats['frames']} frames sampled (1 fps + cuts), "
+                 f"{stats['low_quality']} too flat to hash, "
+                 f"{stats['local_checked']} checked for partial use")
+        for run in runs:
+            if run.entry.id in skip:
+                continue
+            yield self._range_finding(run, "video")
+        if audio_fp.has_audio_stream(asset.path):
+            lm = audio_fp.fingerprint(asset.path, is_wav=False)
+            yield from self._audio(reg.match_audio(lm), "audio-track", skip)
+
+    def _audio(self, runs: list[m.RangeMatch], where: str, skip: set[int]
+               ) -> Iterator[Finding]:
+        for run in runs:
+            if run.entry.id not in skip:
+                yield self._range_finding(run, where)
+
+    def _range_finding(self, run: m.RangeMatch, where: str) -> Finding:
+        rng = _tc_range(run.start, run.end)
+        ev: dict[str, Any] = {"method": run.method, "deliverable_range": rng,
+                              "samples": run.samples}
+        if run.ref_start is not None and run.ref_end is not None:
+            ev["register_range"] = _tc_range(run.ref_start, run.ref_end)
+        ev.update(run.detail)
+        if run.method == "pdq":
+            ev.update({"best_distance": run.best_distance, "median_distance": run.score,
+                       "threshold": m.PDQ_RADIUS, "sampling": "1 fps + scene cuts"})
+            how = f"{run.samples} sampled frame(s), best PDQ distance {run.best_distance}/256"
+        elif run.method == "local":
+            ev.update({"inliers": int(run.score), "sampling": f"every {LOCAL_EVERY:g} s + cuts"})
+            how = f"partial use, {int(run.score)} consistent local features"
+        else:
+            ev.update({"min_hits": m.AUDIO_MIN_HITS})
+            how = f"{int(run.score)} aligned audio landmarks"
+        span = f"{rng['start']}-{rng['end']}"
+        ref = ""
+        if "register_range" in ev:
+            ref = (f" (registered asset {ev['register_range']['start']}-"
+                   f"{ev['register_range']['end']})")
+        kind = "video" if where == "video" else "audio"
+        rule = f"register.{kind}.{run.method}"
+        return self._finding(rule, f"{where}:{span}", run.entry,
+                             f"{where} {span} matches {_describe(run.entry)}{ref}: {how}", ev)
+
+    def _finding(self, rule: str, location: str, entry: Entry, message: str,
+                 evidence: dict[str, Any]) -> Finding:
+        ev = {"entry": entry.summary(), **evidence,
+              "registration_findings": entry.evidence[:5]}
+        value = truncate(f"register #{entry.id} sha256:{entry.sha256[:16]} {entry.path}")
+        return Finding(self.name, rule, AI, "matched", location, value,
+                       truncate(message + _registration_summary(entry), 600), ev)

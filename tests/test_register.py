@@ -1,0 +1,238 @@
+"""The register: CLI add/list/remove/info, idempotence, and the register detector finding
+registered stills, clips and cues in transformed deliverables (with regions and timecodes),
+and not finding unrelated material."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from detectors.api import Options, Shared
+from detectors.model import AssetResult
+from detectors.registry import _load_builtin
+from fixtures.gen_register import (
+    synth_clip_frames,
+    synth_image,
+    synth_music,
+    write_video,
+    write_wav,
+)
+from scanner.cli import main
+from scanner.pipeline import scan_asset
+from scanner.walk import Walker
+from tests.conftest import FIXTURES
+
+REG = FIXTURES / "register"
+
+
+@pytest.fixture(scope="module")
+def register_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("reg") / "reg.db"
+    res = CliRunner().invoke(main, ["register", "add", str(REG / "temp_concept.png"),
+                                    str(REG / "temp_cue.wav"), str(REG / "temp_clip.mp4"),
+                                    "--register", str(db), "--tool", "Midjourney",
+                                    "--note", "previs"])
+    assert res.exit_code == 0, res.output
+    return db
+
+
+def _scan(db: Path, path: Path) -> AssetResult:
+    det = _load_builtin("detectors.register:RegisterDetector")
+    assert det is not None and det.available
+    opts = Options()
+    opts.extra["register"] = str(db)
+    shared = Shared(opts)
+    try:
+        (asset,) = list(Walker().walk([str(path)]))
+        return scan_asset(asset, [det], shared)
+    finally:
+        shared.close()
+
+
+def _entries(db: Path) -> list[dict]:
+    res = CliRunner().invoke(main, ["register", "list", "--json", "--register", str(db)])
+    assert res.exit_code == 0, res.output
+    return [json.loads(line) for line in res.output.splitlines()]
+
+
+def test_add_list_info_remove_and_idempotence(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    media = tmp_path / "media"
+    (media / "sub").mkdir(parents=True)
+    shutil.copy(REG / "temp_concept.png", media / "sub" / "a.png")
+    shutil.copy(REG / "temp_cue.wav", media / "cue.wav")
+    (media / "notes.txt").write_text("not media")
+    runner = CliRunner()
+    res = runner.invoke(main, ["register", "add", str(media), "--register", str(db),
+                               "--tool", "Suno", "--note", "temp score"])
+    assert res.exit_code == 0, res.output
+    rows = _entries(db)
+    assert [(r["kind"], Path(r["path"]).name) for r in rows] == [("audio", "cue.wav"),
+                                                                 ("image", "a.png")]
+    assert all(r["tool"] == "Suno" and r["note"] == "temp score" and r["added"] for r in rows)
+    assert "not image/video/audio" in res.output
+    # same bytes under another name: nothing added
+    shutil.copy(REG / "temp_concept.png", tmp_path / "copy.png")
+    res = runner.invoke(main, ["register", "add", str(tmp_path / "copy.png"),
+                               "--register", str(db)])
+    assert res.exit_code == 0 and "already registered as #2" in res.output
+    assert len(_entries(db)) == 2
+    info = json.loads(runner.invoke(main, ["register", "info", "--json", "--register",
+                                           str(db)]).output)
+    assert info["kinds"] == {"audio": 1, "image": 1} and info["counts"]["pdq"] == 8
+    one = json.loads(runner.invoke(main, ["register", "info", rows[0]["sha256"][:12], "--json",
+                                          "--register", str(db)]).output)
+    assert one["id"] == 1 and one["fingerprints"]["audio"] > 500
+    res = runner.invoke(main, ["register", "remove", "1", "--register", str(db)])
+    assert res.exit_code == 0 and "removed #1" in res.output
+    assert [r["id"] for r in _entries(db)] == [2]
+    assert json.loads(runner.invoke(main, ["register", "info", "--json", "--register",
+                                           str(db)]).output)["counts"]["audio"] == 0
+    res = runner.invoke(main, ["register", "remove", "1", "--register", str(db)])
+    assert res.exit_code == 2
+
+
+def test_add_reports_undecodable_media(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    res = CliRunner().invoke(main, ["register", "add", str(bad), "--register",
+                                    str(tmp_path / "r.db")])
+    assert res.exit_code == 2 and "error" in res.output
+
+
+def test_registration_keeps_other_detectors_evidence(tmp_path: Path, corpus: Path) -> None:
+    db = tmp_path / "r.db"
+    src = corpus / "c2pa-rs__cloud.jpg"  # carries a remote C2PA reference in its XMP
+    CliRunner().invoke(main, ["register", "add", str(src), "--register", str(db)])
+    (row,) = _entries(db)
+    assert row["registration_findings"], "the other detectors' findings are stored"
+    assert row["registration_verdict"] in ("ai", "review")
+    shutil.copy(src, tmp_path / "final.jpg")
+    (Image.open(src).convert("RGB").resize((300, 300))
+     .save(tmp_path / "final.jpg", quality=70))
+    res = _scan(db, tmp_path / "final.jpg")
+    (f,) = res.findings
+    assert f.evidence["registration_findings"] == row["registration_findings"]
+    assert "at registration it was flagged" in f.message
+
+
+def test_image_flipped_jpeg_is_matched(register_db: Path, tmp_path: Path) -> None:
+    rgb = np.asarray(Image.open(REG / "temp_concept.png").convert("RGB"))
+    Image.fromarray(rgb[:, ::-1]).resize((240, 180)).save(tmp_path / "final.jpg", quality=60)
+    res = _scan(register_db, tmp_path / "final.jpg")
+    assert res.verdict == "ai"
+    (f,) = res.findings
+    assert (f.detector, f.rule, f.tier, f.verdict) == ("register", "register.pdq", "matched", "ai")
+    assert f.evidence["entry"]["tool"] == "Midjourney" and f.evidence["entry"]["note"] == "previs"
+    assert f.evidence["variant"] == "flipy" and f.evidence["distance"] <= 31
+    assert Path(f.evidence["entry"]["path"]).name == "temp_concept.png"
+    assert len(f.evidence["entry"]["sha256"]) == 64
+
+
+def test_identical_file_is_an_exact_match(register_db: Path, tmp_path: Path) -> None:
+    shutil.copy(REG / "temp_concept.png", tmp_path / "renamed.png")
+    res = _scan(register_db, tmp_path / "renamed.png")
+    assert [f.rule for f in res.findings] == ["register.exact"]
+
+
+def test_composited_element_is_found_with_its_region(register_db: Path, tmp_path: Path) -> None:
+    frame = synth_image(50, 1280, 720)
+    element = np.asarray(Image.open(REG / "temp_concept.png").convert("RGB"))
+    scaled = cv2.resize(element, (720, 540), interpolation=cv2.INTER_AREA)  # 42 % of the frame
+    frame[100:640, 400:1120] = scaled
+    Image.fromarray(frame).save(tmp_path / "comp.jpg", quality=85)
+    res = _scan(register_db, tmp_path / "comp.jpg")
+    (f,) = res.findings
+    assert f.rule == "register.local" and f.tier == "matched"
+    region = f.evidence["region"]
+    assert abs(region["x"] - 400) <= 10 and abs(region["y"] - 100) <= 10
+    assert abs(region["width"] - 720) <= 15 and abs(region["height"] - 540) <= 15
+    assert f.location.startswith("image:region[")
+
+
+def test_unrelated_media_is_not_matched(register_db: Path, tmp_path: Path) -> None:
+    assert _scan(register_db, REG / "unrelated.png").findings == []
+    write_wav(tmp_path / "other.wav", synth_music(77, 20.0))
+    res = _scan(register_db, tmp_path / "other.wav")
+    assert res.findings == [] and res.verdict == "clean"
+    write_video(tmp_path / "other.mp4", synth_clip_frames(9, 4.0, 12.0, (192, 144)), 12.0)
+    assert _scan(register_db, tmp_path / "other.mp4").findings == []
+
+
+def test_audio_cue_under_dialogue_in_a_stem_has_timecodes(register_db: Path,
+                                                          tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    stem = 0.3 * synth_music(31, 40.0) + rng.normal(0, 0.02, 40 * 8000).astype(np.float32)
+    cue = synth_music(3, 8.0)
+    at = int(21.25 * 8000)
+    stem[at:at + len(cue)] += 0.5 * cue
+    write_wav(tmp_path / "stem.wav", stem / np.abs(stem).max() * 0.9)
+    res = _scan(register_db, tmp_path / "stem.wav")
+    (f,) = res.findings
+    assert f.rule == "register.audio.landmarks"
+    d, r = f.evidence["deliverable_range"], f.evidence["register_range"]
+    assert d["start_s"] == pytest.approx(21.25, abs=1.0) and d["end_s"] == pytest.approx(29.25,
+                                                                                         abs=1.0)
+    assert f.evidence["offset_s"] == pytest.approx(-21.25, abs=0.1)
+    assert r["start_s"] == pytest.approx(0.0, abs=1.0)
+    assert d["start"].startswith("00:00:2") and f.location.startswith("audio:00:00:2")
+
+
+def test_video_clip_and_still_inside_a_program_have_timecodes(register_db: Path,
+                                                              tmp_path: Path) -> None:
+    fps = 12.0
+    size = (256, 192)
+    program = synth_clip_frames(60, 6.0, fps, size)  # other material
+    clip = synth_clip_frames(4, 4.0, fps, (192, 144))  # the registered clip, upscaled
+    program += [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in clip]
+    program += synth_clip_frames(61, 4.0, fps, size)
+    still = cv2.resize(np.asarray(Image.open(REG / "temp_concept.png").convert("RGB")), size)
+    program += [still] * int(2 * fps)  # the registered still held for 2 s at 14 s
+    program += synth_clip_frames(62, 3.0, fps, size)
+    write_video(tmp_path / "program.mp4", program, fps)
+    res = _scan(register_db, tmp_path / "program.mp4")
+    by_name = {Path(f.evidence["entry"]["path"]).name: f for f in res.findings}
+    assert set(by_name) == {"temp_clip.mp4", "temp_concept.png"}, [f.message for f in res.findings]
+    clip_f = by_name["temp_clip.mp4"]
+    assert clip_f.rule == "register.video.pdq"
+    assert clip_f.evidence["deliverable_range"]["start_s"] == pytest.approx(6.0, abs=1.0)
+    assert clip_f.evidence["deliverable_range"]["end_s"] == pytest.approx(10.0, abs=1.0)
+    assert clip_f.evidence["offset_s"] == pytest.approx(6.0, abs=1.0)
+    assert clip_f.evidence["register_range"]["start"].startswith("00:00:0")
+    still_f = by_name["temp_concept.png"]
+    assert still_f.evidence["deliverable_range"]["start_s"] == pytest.approx(14.0, abs=1.0)
+    assert still_f.evidence["deliverable_range"]["end_s"] == pytest.approx(16.0, abs=1.0)
+    assert still_f.location.startswith("video:00:00:1")
+
+
+def test_register_file_is_portable_and_errors_are_not_clean(register_db: Path,
+                                                            tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere" / "copy.db"
+    moved.parent.mkdir()
+    shutil.copy(register_db, moved)
+    shutil.copy(REG / "temp_concept.png", tmp_path / "x.png")
+    assert [f.rule for f in _scan(moved, tmp_path / "x.png").findings] == ["register.exact"]
+    res = _scan(tmp_path / "missing.db", tmp_path / "x.png")
+    assert res.verdict == "error" and "register not found" in res.errors[0]["message"]
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    res = _scan(junk, tmp_path / "x.png")
+    assert res.verdict == "error" and "not a register" in res.errors[0]["message"]
+
+
+def test_scan_cli_register_option(register_db: Path, tmp_path: Path) -> None:
+    rgb = np.asarray(Image.open(REG / "temp_concept.png").convert("RGB"))
+    Image.fromarray(rgb).resize((200, 150)).save(tmp_path / "final.jpg", quality=75)
+    res = CliRunner().invoke(main, ["scan", str(tmp_path), "--register", str(register_db),
+                                    "--format", "json"])
+    report = json.loads(res.output)
+    (result,) = report["results"]
+    assert result["verdict"] == "ai" and res.exit_code == 1
+    assert result["findings"][0]["rule"] == "register.pdq"
