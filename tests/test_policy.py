@@ -258,7 +258,8 @@ def test_policy_inside_scanned_tree_warns(tmp_path: Path, delivery, marker_only)
     tree, shas = delivery
     inside = tree / "policy.toml"
     inside.write_text(approval(shas["plate.png"]))
-    res = CliRunner().invoke(main, ["scan", str(tree), "--policy", str(inside)])
+    res = CliRunner().invoke(main, ["scan", str(tree), "--jobs", "0", "--no-cache",
+                                    "--policy", str(inside)])
     assert "lies inside scanned root" in res.output
 
 

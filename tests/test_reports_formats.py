@@ -54,7 +54,7 @@ def ai_mp4(path: Path, color: tuple[int, int, int]) -> None:
 
 def scan_cli(tree: Path, out: Path, *extra: str) -> tuple[int, dict[str, Path]]:
     paths = {fmt: out / f"report.{fmt}" for fmt in FORMATS}
-    args = ["scan", str(tree), "-o", str(out / "table.txt")]
+    args = ["scan", str(tree), "--jobs", "0", "--no-cache", "-o", str(out / "table.txt")]
     for fmt, p in paths.items():
         args += ["--report", f"{fmt}:{p}"]
     res = CliRunner().invoke(main, args + list(extra))
