@@ -1,0 +1,326 @@
+"""ISO BMFF / QuickTime box walker (MP4, MOV, M4A, HEIC, AVIF): item lists, ``mdta`` keyed
+metadata, QuickTime user data, XMP (``uuid`` BE7ACFCB-97A9-42E8-9C71-999491E3AFAC and
+``udta/XMP_``) and HEIF ``Exif``/XMP items.
+
+Only box headers and the metadata boxes are read: ``mdat`` and the sample tables are skipped by
+offset, so ``moov`` at the end of a 50 GB file is reached with a handful of reads. 64-bit
+(``largesize``) and to-end-of-file (size 0) boxes are accepted; depth and box counts are bounded.
+
+Keys: ``bmff:ilst:<fourcc>`` (``©too``, ``©cmt``; freeform ``----`` items use their ``name``),
+``bmff:mdta:<key>`` (``com.apple.quicktime.description``, ffmpeg ``use_metadata_tags`` keys such
+as ``prompt``), ``bmff:udta:<fourcc>`` (QuickTime text atoms directly in ``udta``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from detectors.formats.exif import parse_tiff
+from detectors.formats.native import Collector, FormatError, Source, hexoff, latin1, text
+from detectors.formats.xmp import MAX_PACKET, parse_xmp
+
+XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+MAX_BOXES = 100_000
+MAX_DEPTH = 12
+VALUE_LIMIT = 16 * 1024 * 1024
+MAX_ITEMS = 10_000
+
+
+def _name(btype: bytes) -> str:
+    return latin1(btype)
+
+
+class _Bmff:
+    def __init__(self, src: Source, out: Collector) -> None:
+        self.src, self.out = src, out
+        self.count = 0
+
+    def boxes(self, start: int, end: int, parent: str) -> Iterator[tuple[bytes, int, int, int]]:
+        """(type, header offset, body offset, body end) for each child box in [start, end)."""
+        p = start
+        while p + 8 <= end:
+            self.count += 1
+            if self.count > MAX_BOXES:
+                raise FormatError(f"more than {MAX_BOXES} boxes")
+            hdr = self.src.exact(p, 8, "box header")
+            size, btype = struct.unpack(">I4s", hdr)
+            body = p + 8
+            if size == 1:
+                size = struct.unpack(">Q", self.src.exact(p + 8, 8, "64-bit box size"))[0]
+                body = p + 16
+            elif size == 0:
+                size = end - p
+            if size < body - p:
+                raise FormatError(f"box {_name(btype)!r} at {hexoff(p)} in {parent} has "
+                                  f"invalid size {size}")
+            box_end = p + size
+            if box_end > end:
+                raise FormatError(f"box {_name(btype)!r} at {hexoff(p)} runs past the end of "
+                                  f"{parent} ({box_end} > {end})")
+            if btype == b"uuid":
+                usertype = self.src.exact(body, 16, "uuid")
+                self.uuid(usertype, body + 16, box_end, p)
+            else:
+                yield btype, p, body, box_end
+            p = box_end
+        if p < end and end - p >= 1 and parent == "file":
+            self.out.note(f"BMFF: {end - p} trailing bytes after the last box")
+
+    def uuid(self, usertype: bytes, body: int, end: int, at: int) -> None:
+        if usertype == XMP_UUID:
+            if end - body > MAX_PACKET:
+                self.out.problem(f"XMP uuid box at {hexoff(at)} is over {MAX_PACKET} bytes")
+                return
+            parse_xmp(self.src.exact(body, end - body, "XMP uuid box"),
+                      f"BMFF uuid XMP box at {hexoff(at)}", self.out)
+        elif usertype == C2PA_UUID:
+            self.out.facts["bmff.c2pa"] = True
+
+    def walk(self) -> None:
+        for btype, at, body, end in self.boxes(0, self.src.size, "file"):
+            if btype == b"moov":
+                self.container(body, end, "moov", 1)
+            elif btype == b"meta":
+                self.meta(body, end, at, "meta", 1)
+
+    def container(self, start: int, end: int, path: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.out.note(f"BMFF: {path} nested deeper than {MAX_DEPTH}; not read")
+            return
+        for btype, at, body, bend in self.boxes(start, end, path):
+            child = f"{path}/{_name(btype)}"
+            if btype in (b"udta", b"trak"):
+                self.container(body, bend, child, depth + 1)
+            elif btype == b"meta":
+                self.meta(body, bend, at, child, depth + 1)
+            elif btype == b"XMP_" and path.endswith("udta"):
+                if bend - body > MAX_PACKET:
+                    self.out.problem(f"{child} at {hexoff(at)} is over {MAX_PACKET} bytes")
+                    continue
+                parse_xmp(self.src.exact(body, bend - body, "XMP_ atom"),
+                          f"BMFF {child} at {hexoff(at)}", self.out)
+            elif path.endswith("udta") and btype[:1] == b"\xa9":
+                self.qt_text(btype, body, bend, at, child)
+
+    def qt_text(self, btype: bytes, body: int, end: int, at: int, path: str) -> None:
+        """QuickTime user-data text atom: (16-bit length, 16-bit language, text)*, or a
+        ``data`` box as in item lists."""
+        if end - body > VALUE_LIMIT:
+            self.out.problem(f"{path} at {hexoff(at)} is over {VALUE_LIMIT} bytes")
+            return
+        data = self.src.exact(body, end - body, path)
+        key = f"bmff:udta:{_name(btype)}"
+        where = f"BMFF {path} at {hexoff(at)}"
+        if data[4:8] == b"data":
+            for value in self._data_values(data):
+                self.out.add(key, value, where)
+            return
+        p = 0
+        while p + 4 <= len(data):
+            n = struct.unpack_from(">H", data, p)[0]
+            if p + 4 + n > len(data):
+                break
+            self.out.add(key, text(data[p + 4:p + 4 + n]).rstrip("\x00"), where)
+            p += 4 + n
+
+    def _data_values(self, data: bytes) -> list[str]:
+        """Text values of the ``data`` boxes inside an item (types 1 UTF-8, 2 UTF-16, 0 raw)."""
+        values = []
+        p = 0
+        while p + 16 <= len(data):
+            size, btype = struct.unpack_from(">I4s", data, p)
+            if size < 16 or p + size > len(data):
+                break
+            if btype == b"data":
+                kind = struct.unpack_from(">I", data, p + 8)[0] & 0xFFFFFF
+                raw = data[p + 16:p + size]
+                if kind == 1:
+                    values.append(raw.decode("utf-8", "replace"))
+                elif kind == 2:
+                    values.append(raw.decode("utf-16-be", "replace"))
+                elif kind == 0 and raw and all(32 <= b < 127 or b in (9, 10, 13) for b in raw[:64]):
+                    values.append(text(raw))
+            p += size
+        return values
+
+    def meta(self, body: int, end: int, at: int, path: str, depth: int) -> None:
+        # ISO 'meta' is a FullBox; QuickTime's is not. Tell by where 'hdlr' sits.
+        peek = self.src.read(body, 12)
+        start = body if peek[4:8] == b"hdlr" else body + 4
+        handler = b""
+        keys: list[str] = []
+        items: list[tuple[bytes, int, int, int]] = []
+        heif: dict[str, tuple[int, int]] = {}
+        for btype, bat, bbody, bend in self.boxes(start, end, path):
+            if btype == b"hdlr":
+                handler = self.src.exact(bbody + 8, 4, "hdlr")
+            elif btype == b"keys":
+                keys = self.keys(bbody, bend, f"{path}/keys")
+            elif btype == b"ilst":
+                items.extend(self.boxes(bbody, bend, f"{path}/ilst"))
+            elif btype in (b"iinf", b"iloc", b"idat"):
+                heif[btype.decode()] = (bbody, bend)
+            elif btype == b"xml ":
+                raw = self.src.exact(bbody + 4, bend - bbody - 4, "xml box")
+                if b"xmpmeta" in raw[:4096] or b"rdf:RDF" in raw[:4096]:
+                    parse_xmp(raw, f"BMFF {path}/xml at {hexoff(bat)}", self.out)
+        mdta = handler == b"mdta" or bool(keys)
+        for itype, iat, ibody, iend in items:
+            self.item(itype, iat, ibody, iend, keys if mdta else None, f"{path}/ilst")
+        if "iinf" in heif and "iloc" in heif:
+            self.heif_items(heif, path)
+
+    def keys(self, body: int, end: int, path: str) -> list[str]:
+        data = self.src.exact(body, end - body, path)
+        if len(data) < 8:
+            return []
+        count = struct.unpack_from(">I", data, 4)[0]
+        out, p = [], 8
+        for _ in range(min(count, MAX_ITEMS)):
+            if p + 8 > len(data):
+                break
+            size = struct.unpack_from(">I", data, p)[0]
+            if size < 8 or p + size > len(data):
+                break
+            out.append(text(data[p + 8:p + size]))
+            p += size
+        return out
+
+    def item(self, itype: bytes, at: int, body: int, end: int, keys: list[str] | None,
+             path: str) -> None:
+        if itype == b"covr":
+            return
+        if end - body > VALUE_LIMIT:
+            self.out.problem(f"{path} item at {hexoff(at)} is over {VALUE_LIMIT} bytes")
+            return
+        data = self.src.exact(body, end - body, "ilst item")
+        where = f"BMFF {path} item at {hexoff(at)}"
+        if keys is not None:
+            index = struct.unpack(">I", itype)[0]
+            if not 1 <= index <= len(keys):
+                self.out.note(f"{where}: key index {index} not in the keys box")
+                return
+            name = keys[index - 1]
+            key = f"bmff:mdta:{name}"
+            where = f"BMFF {path} item '{name}' (mdta key {index}) at {hexoff(at)}"
+        elif itype == b"----":
+            mean = name = ""
+            p = 0
+            while p + 12 <= len(data):
+                size, btype = struct.unpack_from(">I4s", data, p)
+                if size < 12 or p + size > len(data):
+                    break
+                if btype == b"mean":
+                    mean = text(data[p + 12:p + size])
+                elif btype == b"name":
+                    name = text(data[p + 12:p + size])
+                p += size
+            key = f"bmff:ilst:{name or '----'}"
+            where = f"BMFF {path} freeform item '{mean}:{name}' at {hexoff(at)}"
+        else:
+            key = f"bmff:ilst:{_name(itype)}"
+            where = f"BMFF {path}/{_name(itype)} at {hexoff(at)}"
+        for value in self._data_values(data):
+            self.out.add(key, value, where)
+
+    def heif_items(self, boxes: dict[str, tuple[int, int]], path: str) -> None:
+        """HEIF/AVIF: Exif and XMP are items; iinf names them, iloc says where their bytes are."""
+        ib, ie = boxes["iinf"]
+        wanted: dict[int, str] = {}
+        version = self.src.exact(ib, 1, "iinf")[0]
+        start = ib + (6 if version == 0 else 8)
+        for btype, _at, body, end in self.boxes(start, ie, f"{path}/iinf"):
+            if btype != b"infe" or len(wanted) > MAX_ITEMS:
+                continue
+            data = self.src.exact(body, min(end - body, 512), "infe")
+            v = data[0]
+            if v < 2:
+                continue
+            if v == 2:
+                item_id = struct.unpack_from(">H", data, 4)[0]
+                p = 8
+            else:
+                item_id = struct.unpack_from(">I", data, 4)[0]
+                p = 10
+            itype = data[p:p + 4]
+            rest = data[p + 4:]
+            _item_name, _, rest = rest.partition(b"\x00")
+            if itype == b"Exif":
+                wanted[item_id] = "Exif"
+            elif itype == b"mime":
+                ctype = rest.partition(b"\x00")[0]
+                if ctype == b"application/rdf+xml":
+                    wanted[item_id] = "XMP"
+        if not wanted:
+            return
+        for item_id, extents in self.iloc(boxes).items():
+            kind = wanted.get(item_id)
+            if kind is None:
+                continue
+            total = sum(n for _, n in extents)
+            if total > MAX_PACKET:
+                self.out.problem(f"HEIF {kind} item {item_id} is over {MAX_PACKET} bytes")
+                continue
+            data = b"".join(self.src.exact(o, n, f"HEIF {kind} item") for o, n in extents)
+            where = f"HEIF {kind} item {item_id}"
+            if kind == "XMP":
+                parse_xmp(data, where, self.out)
+            elif len(data) >= 4:
+                skip = 4 + struct.unpack_from(">I", data, 0)[0]
+                if data[skip:skip + 6] == b"Exif\x00\x00":
+                    skip += 6
+                parse_tiff(Source.from_bytes(data), skip, len(data) - skip, where, self.out)
+
+    def iloc(self, boxes: dict[str, tuple[int, int]]) -> dict[int, list[tuple[int, int]]]:
+        lb, le = boxes["iloc"]
+        data = self.src.exact(lb, le - lb, "iloc")
+        idat_start = boxes.get("idat", (0, 0))[0]
+        version = data[0]
+        off_size, len_size = data[4] >> 4, data[4] & 15
+        base_size, idx_size = data[5] >> 4, (data[5] & 15 if version in (1, 2) else 0)
+        p = 6
+        if version < 2:
+            count = struct.unpack_from(">H", data, p)[0]
+            p += 2
+        else:
+            count = struct.unpack_from(">I", data, p)[0]
+            p += 4
+
+        def num(size: int) -> int:
+            nonlocal p
+            if size == 0:
+                return 0
+            if p + size > len(data):
+                raise FormatError("iloc box truncated")
+            value = int.from_bytes(data[p:p + size], "big")
+            p += size
+            return value
+
+        out: dict[int, list[tuple[int, int]]] = {}
+        for _ in range(min(count, MAX_ITEMS)):
+            item_id = num(2 if version < 2 else 4)
+            method = num(2) & 15 if version in (1, 2) else 0
+            num(2)  # data_reference_index
+            base = num(base_size)
+            n_ext = num(2)
+            extents = []
+            for _ in range(min(n_ext, 64)):
+                num(idx_size)
+                offset = num(off_size)
+                length = num(len_size)
+                if method == 1:
+                    extents.append((idat_start + base + offset, length))
+                elif method == 0:
+                    extents.append((base + offset, length))
+            if extents:
+                out[item_id] = extents
+        return out
+
+
+def read_bmff(src: Source, out: Collector) -> None:
+    try:
+        _Bmff(src, out).walk()
+    except FormatError as exc:
+        out.problem(f"BMFF: {exc}")

@@ -1,0 +1,99 @@
+"""GIF block walker: comment extensions (A1111 writes its parameters there) and XMP application
+extensions. Image data is skipped block by block (GIF has no chunk sizes to seek by, so its
+sub-block lengths are read; bounded by the byte budget of :class:`Source`)."""
+
+from __future__ import annotations
+
+from detectors.formats.native import Collector, FormatError, Source, hexoff, text
+from detectors.formats.xmp import parse_xmp
+
+MAX_BLOCKS = 200_000
+_BUF = 256 * 1024
+
+
+class _Reader:
+    """Sequential reads through a window, so sub-block walking is not one read per byte."""
+
+    def __init__(self, src: Source, pos: int) -> None:
+        self.src, self.pos = src, pos
+        self.buf = b""
+        self.buf_at = pos
+
+    def take(self, n: int) -> bytes:
+        rel = self.pos - self.buf_at
+        if rel + n > len(self.buf):
+            self.buf = self.src.read(self.pos, max(n, _BUF))
+            self.buf_at = self.pos
+            rel = 0
+        data = self.buf[rel:rel + n]
+        if len(data) < n:
+            raise FormatError(f"truncated at {hexoff(self.pos)}")
+        self.pos += n
+        return data
+
+    def sub_blocks(self, keep: bool, limit: int = 16 * 1024 * 1024) -> bytes:
+        out = bytearray()
+        for _ in range(MAX_BLOCKS):
+            n = self.take(1)[0]
+            if n == 0:
+                return bytes(out)
+            data = self.take(n)
+            if keep and len(out) < limit:
+                out += data
+        raise FormatError("too many sub-blocks")
+
+
+def read_gif(src: Source, out: Collector) -> None:
+    try:
+        _walk(src, out)
+    except FormatError as exc:
+        out.problem(f"GIF: {exc}")
+
+
+def _walk(src: Source, out: Collector) -> None:
+    head = src.exact(0, 13, "GIF header")
+    if head[:6] not in (b"GIF87a", b"GIF89a"):
+        raise FormatError("no GIF signature")
+    r = _Reader(src, 13)
+    if head[10] & 0x80:
+        r.take(3 * (2 << (head[10] & 7)))
+    for _ in range(MAX_BLOCKS):
+        at = r.pos
+        kind = r.take(1)[0]
+        if kind == 0x3B:  # trailer
+            return
+        if kind == 0x21:
+            label = r.take(1)[0]
+            if label == 0xFE:
+                out.add("gif:comment", text(r.sub_blocks(True)), f"GIF comment extension at {hexoff(at)}")
+            elif label == 0xFF:
+                ident = r.take(r.take(1)[0])
+                if ident[:11] == b"XMP DataXMP":
+                    parse_xmp(_raw_xmp(r), f"GIF XMP application extension at {hexoff(at)}", out)
+                else:
+                    r.sub_blocks(False)
+            else:
+                r.sub_blocks(False)
+        elif kind == 0x2C:
+            desc = r.take(9)
+            if desc[8] & 0x80:
+                r.take(3 * (2 << (desc[8] & 7)))
+            r.take(1)  # LZW minimum code size
+            r.sub_blocks(False)
+        else:
+            raise FormatError(f"unknown block 0x{kind:02x} at {hexoff(at)}")
+    raise FormatError(f"more than {MAX_BLOCKS} blocks")
+
+
+_TRAILER = bytes([1]) + bytes(range(255, -1, -1)) + b"\x00"
+
+
+def _raw_xmp(r: _Reader, limit: int = 16 * 1024 * 1024) -> bytes:
+    """XMP in GIF is stored raw (not in sub-blocks), followed by a 258-byte "magic trailer"
+    that makes naive sub-block readers land on the terminator. Read up to the trailer."""
+    data = bytearray()
+    while len(data) < limit:
+        data += r.take(1)
+        if data.endswith(_TRAILER):
+            return bytes(data[:-len(_TRAILER)])
+    raise FormatError("XMP application extension without its trailer")

@@ -1,0 +1,227 @@
+"""Metadata and tool-signature detector: normalised metadata fields matched by the rule pack.
+
+Two reading tiers (see ``detectors/formats``):
+
+- **native** (default for JPEG, PNG, WebP, TIFF, GIF, MP4/MOV/M4A/HEIC/AVIF, WAV/AVI, MP3, FLAC,
+  Ogg): our bounded walkers read metadata structures only, ~0.05 ms per small file, and seek over
+  essence (IDAT, mdat, ``data``).
+- **deep**: ExifTool (``detectors.formats.exiftool``) for every other media format, and for all
+  formats with ``--deep``. Without ExifTool, a file only the deep tier can read is an *error*
+  ("<format> needs ExifTool"), never clean.
+
+A sidecar ``<stem>.xmp`` next to an asset is parsed by the native XMP reader (it is plain XMP,
+so it needs no ExifTool) and its findings are attributed to the asset. What the rules decide is
+data (``detectors/rules/*.toml``); this module only gathers fields and turns hits into findings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from detectors.api import AssetContext, Detector, Incomplete, open_readonly
+from detectors.formats.bmff import read_bmff
+from detectors.formats.exif import parse_tiff
+from detectors.formats.fields import Field
+from detectors.formats.gif import read_gif
+from detectors.formats.id3 import read_mp3
+from detectors.formats.jpeg import read_jpeg
+from detectors.formats.native import Collector, Source
+from detectors.formats.png import read_png
+from detectors.formats.riff import read_riff
+from detectors.formats.sniff import EXTENSIONS
+from detectors.formats.vorbis import read_flac, read_ogg
+from detectors.formats.xmp import EXIFTOOL_GROUPS, MAX_PACKET, parse_xmp
+from detectors.model import Asset, Finding
+from detectors.rules import RuleError, load_pack, to_finding
+
+
+def _read_tiff(src: Source, out: Collector) -> None:
+    parse_tiff(src, 0, src.size, "TIFF file", out)
+
+
+Reader = Callable[[Source, Collector], None]
+
+# Media type (from content sniffing) → native reader.
+NATIVE: dict[str, Reader] = {
+    "image/jpeg": read_jpeg,
+    "image/png": read_png,
+    "image/gif": read_gif,
+    "image/tiff": _read_tiff,
+    "image/webp": read_riff,
+    "audio/wav": read_riff,
+    "video/x-msvideo": read_riff,
+    "video/mp4": read_bmff,
+    "video/quicktime": read_bmff,
+    "audio/mp4": read_bmff,
+    "image/heic": read_bmff,
+    "image/heif": read_bmff,
+    "image/avif": read_bmff,
+    "audio/mpeg": read_mp3,
+    "audio/flac": read_flac,
+    "audio/ogg": read_ogg,
+    "video/ogg": read_ogg,
+}
+
+# Formats with no metadata container at all: nothing for any tier to read.
+NO_METADATA = {"image/bmp": "BMP has no metadata container"}
+
+_LABELS = {
+    "application/mxf": "MXF", "image/vnd.adobe.photoshop": "PSD", "image/x-exr": "OpenEXR",
+    "image/x-dpx": "DPX", "video/x-matroska": "Matroska", "video/webm": "WebM",
+    "video/mp2t": "MPEG-TS", "video/mpeg": "MPEG-PS", "video/x-flv": "FLV",
+    "video/x-ms-asf": "ASF/WMV", "audio/aiff": "AIFF", "audio/aac": "AAC (ADTS)",
+    "image/svg+xml": "SVG", "image/jxl": "JPEG XL", "image/jp2": "JPEG 2000",
+    "image/x-canon-cr3": "CR3",
+}
+
+# Extensions that promise media (everything sniffing knows but documents, archives, sidecars).
+_MEDIA_EXTS = {ext for ext, types in EXTENSIONS.items()
+               if any(t.split("/")[0] in ("image", "video", "audio") or t == "application/mxf"
+                      for t in types)}
+
+
+def format_label(media_type: str) -> str:
+    return _LABELS.get(media_type, media_type)
+
+
+def read_native(asset: Asset, ctx: AssetContext) -> Collector:
+    """Run the native reader for ``asset`` once (memoised per asset as ``metadata.native``)."""
+    reader = NATIVE[asset.media_type]
+    src = Source(asset.size, ctx.head, ctx.open)
+    out = Collector()
+    try:
+        reader(src, out)
+    finally:
+        src.close()
+    out.facts["bytes_read"] = src.bytes_read + min(len(ctx.head), asset.size)
+    return out
+
+
+def read_xmp_file(path: str, where: str) -> Collector:
+    """A standalone XMP file (sidecar), bounded."""
+    out = Collector()
+    with open_readonly(path) as fh:
+        data = fh.read(MAX_PACKET + 1)
+    parse_xmp(data, where, out)
+    return out
+
+
+def _exiftool_driver(ctx: AssetContext) -> Any:
+    """The per-worker ExifTool driver, or None when ExifTool (or its driver) is missing."""
+
+    def factory() -> Any:
+        try:
+            from detectors.formats import exiftool as et
+        except ImportError:
+            return None
+        exe = et.find_exiftool(ctx.options.exiftool)
+        if not exe:
+            return None
+        return et.ExifToolDriver(exe, timeout=ctx.options.file_timeout)
+
+    return ctx.shared.get("exiftool", factory, close=lambda d: d.close() if d else None)
+
+
+def _canonical(f: Field) -> Field:
+    """Map ExifTool XMP tags the driver left unmapped (``exiftool:XMP-iptcExt:X``) onto our
+    ``xmp:<prefix>:X`` keys so that one rule covers both tiers."""
+    if not f.key.startswith("exiftool:XMP-"):
+        return f
+    _, group, tag = f.key.split(":", 2)
+    prefix = EXIFTOOL_GROUPS.get(group)
+    if prefix is None:
+        return f
+    return Field(f"xmp:{prefix}:{tag}", f.value, f.location, f.reader)
+
+
+class MetadataDetector(Detector):
+    name: ClassVar[str] = "metadata"
+    version: ClassVar[str] = "1.0"
+    kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio"})
+    description: ClassVar[str] = ("Generator declarations in metadata (PNG text, EXIF, XMP/IPTC, "
+                                  "MP4/ID3/Vorbis/RIFF tags, stealth pnginfo) via the rule pack")
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            load_pack()
+        except RuleError as exc:
+            return False, f"rule pack invalid: {exc}"
+        return True, ""
+
+    def applies(self, asset: Asset, ctx: AssetContext) -> bool:
+        if asset.kind in self.kinds:
+            return True
+        if asset.kind == "sidecar":
+            return asset.media_type == "application/rdf+xml"
+        # A file named like media whose content is not: an error to report, not a skip.
+        return asset.kind == "other" and asset.ext in _MEDIA_EXTS
+
+    def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
+        if asset.kind == "other":
+            what = "empty" if asset.size == 0 else f"{asset.media_type}"
+            raise Incomplete(f"content is {what}, not the media its {asset.ext} name promises; "
+                             "no metadata could be read")
+        show = ctx.options.show_prompts
+        pack = load_pack()
+        problems: list[str] = []
+        groups: list[tuple[str, list[Field]]] = []
+        if asset.kind == "sidecar":
+            res = ctx.memo("metadata.xmpfile", lambda: read_xmp_file(
+                asset.path, f"XMP file {os.path.basename(asset.path)}"))
+            groups.append(("", res.fields))
+            problems += res.problems
+            for n in res.notes:
+                ctx.note(n)
+        else:
+            problems += self._asset_fields(asset, ctx, groups)
+            sidecar = ctx.sidecar(".xmp")
+            if sidecar:
+                name = os.path.basename(sidecar)
+                res = ctx.memo("metadata.sidecar", lambda: read_xmp_file(
+                    sidecar, f"sidecar {name}"))
+                ctx.note(f"sidecar {name} read")
+                groups.append((f"sidecar {name}: ", res.fields))
+                problems += [f"sidecar {name}: {p}" for p in res.problems]
+        merged: dict[str, list[Field]] = {}
+        for prefix, fields in groups:  # native + ExifTool fields dedupe as one group
+            merged.setdefault(prefix, []).extend(fields)
+        for prefix, fields in merged.items():
+            for hit in pack.evaluate(fields):
+                yield to_finding(hit, self.name, show, prefix)
+        if problems:
+            raise Incomplete("; ".join(problems))
+
+    def _asset_fields(self, asset: Asset, ctx: AssetContext,
+                      groups: list[tuple[str, list[Field]]]) -> list[str]:
+        problems: list[str] = []
+        native = asset.media_type in NATIVE
+        if asset.media_type in NO_METADATA and not ctx.options.deep:
+            ctx.note(NO_METADATA[asset.media_type])
+            return problems
+        if native:
+            res = ctx.memo("metadata.native", lambda: read_native(asset, ctx))
+            groups.append(("", res.fields))
+            problems += res.problems
+            for n in res.notes:
+                ctx.note(n)
+        if native and not ctx.options.deep:
+            return problems
+        driver = _exiftool_driver(ctx)
+        if driver is None:
+            if native:
+                ctx.note("ExifTool not found: deep tier (--deep) skipped, native tier only")
+            else:
+                problems.append(f"{format_label(asset.media_type)} needs ExifTool (deep tier), "
+                                "not found")
+            return problems
+        try:
+            from detectors.formats.exiftool import ExifToolError, exiftool_fields
+            tags = ctx.memo("exiftool", lambda: driver.read(asset.path))
+        except ExifToolError as exc:
+            problems.append(f"ExifTool could not read the file: {exc}")
+            return problems
+        ctx.note(f"deep tier: ExifTool {getattr(driver, 'version', '?')}")
+        groups.append(("", [_canonical(f) for f in exiftool_fields(tags)]))
+        return problems
