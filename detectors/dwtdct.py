@@ -1,0 +1,168 @@
+"""Decoder for the ``dwtDct`` invisible watermark of the ``invisible-watermark`` package.
+
+Written from the published method (ai-markers.md §7.1), not from the library's code, so that
+deliverscan can read the Stable Diffusion / SDXL / SVD / FLUX.1 marks without that package
+(which hard-depends on torch). Only NumPy and OpenCV are used; the tests check the result bit
+for bit against vectors decoded once by the library itself (``fixtures/watermark/vectors.json``).
+
+The method, as the library applies it with its default parameters (scales ``[0, 36, 36]``,
+block 4):
+
+1. BGR → YUV with OpenCV (8-bit, OpenCV's own fixed-point conversion: we call the same
+   function, so the U plane is identical);
+2. only channel 1 (U) carries the mark (the channel loop covers 0 and 1 and Y has scale 0);
+3. one-level Haar DWT of U cropped to a multiple of 4 in both directions; only LL is used;
+4. LL is tiled in 4×4 blocks in raster order; block *n* carries bit ``n mod L``;
+5. per block, the largest-magnitude coefficient other than the first one votes 1 when
+   ``|v| mod 36 > 18`` (note: this is the LL *sample*, there is no DCT on the decode side);
+6. per bit position, the votes are averaged and the bit is 1 when ``mean * 255 > 127``.
+
+Exactness matters: LL samples of 8-bit data are half-integers in exact arithmetic, so ties in
+step 5 (two equal magnitudes, or ``|v| mod 36`` exactly 18) are common, and which way they fall
+depends on the last bit of the floating-point result. ``haar_ll`` therefore reproduces
+PyWavelets' ``dwt2(x, 'haar')`` LL band to the bit: the filter tap is the float64 value
+``0.7071067811865476`` (not 1/2 for the product), applied along rows first, then columns, each as
+``a*c + b*c``. Step 6 uses the same float64 ``count / n`` then ``* 255 > 127`` as the library.
+
+Votes do not depend on the payload length, so one pass over the image serves every payload:
+``block_votes`` once per channel order, then ``tally`` per length. The image is processed in
+horizontal stripes so memory stays bounded for large frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SCALE = 36
+BLOCK = 4
+# The library refuses images with fewer pixels than this (it checks rows*cols, not each side).
+MIN_PIXELS = 256 * 256
+# PyWavelets' Haar decomposition tap (float64 nearest to 1/sqrt(2)).
+HAAR_TAP = np.float64(0.7071067811865476)
+# Rows per stripe: a multiple of 8 (4×4 LL blocks = 8×8 pixels) so stripes align with blocks.
+STRIPE_ROWS = 512
+
+ORDERS = ("bgr", "rgb")
+_CONVERSIONS = {"bgr": cv2.COLOR_BGR2YUV, "rgb": cv2.COLOR_RGB2YUV}
+# Where U is centred when the mark was embedded. "uint8": the library's decode (OpenCV puts U of
+# 8-bit input at 128). "float": encoders handed float arrays in [0, 255] (generative-models
+# SDXL/SVD, FLUX.1, diffusers) had OpenCV centre U at 0.5 (its offset for float input), so in the
+# saved 8-bit file the marked quantity is U - 127.5; read at 128, blocks whose marked coefficient
+# was negative decode inverted.
+DOMAINS = ("uint8", "float")
+_U_OFFSET = {"uint8": 0.0, "float": 127.5}
+
+
+def haar_ll(plane: np.ndarray) -> np.ndarray:
+    """LL band of a one-level Haar DWT, bit-identical to ``pywt.dwt2(plane, 'haar')[0]`` for
+    even-sized input (rows first, then columns, each output ``a*c + b*c`` in float64)."""
+    x = plane.astype(np.float64, copy=False)
+    rows = x[0::2] * HAAR_TAP + x[1::2] * HAAR_TAP
+    return rows[:, 0::2] * HAAR_TAP + rows[:, 1::2] * HAAR_TAP
+
+
+def _ll_votes(ll: np.ndarray) -> np.ndarray:
+    """One 0/1 vote per complete 4×4 block of ``ll``, in raster order."""
+    nbr, nbc = ll.shape[0] // BLOCK, ll.shape[1] // BLOCK
+    if nbr == 0 or nbc == 0:
+        return np.zeros(0, dtype=np.uint8)
+    blocks = ll[: nbr * BLOCK, : nbc * BLOCK].reshape(nbr, BLOCK, nbc, BLOCK)
+    blocks = blocks.transpose(0, 2, 1, 3).reshape(nbr * nbc, BLOCK * BLOCK)
+    rest = np.abs(blocks[:, 1:])
+    peak = np.take_along_axis(rest, np.argmax(rest, axis=1)[:, None], axis=1)[:, 0]
+    return (np.remainder(peak, SCALE) > SCALE * 0.5).astype(np.uint8)
+
+
+def block_votes(image: np.ndarray, order: str = "bgr", domain: str = "uint8") -> np.ndarray:
+    """Per-block votes of an 8-bit 3-channel image read as ``order`` ("bgr": as OpenCV reads
+    files, the library's convention; "rgb": the same array taken as RGB, which is what an
+    encoder that was handed RGB as if it were BGR produced), with U centred as ``domain``
+    says (``"uint8"`` is exactly the library's decode)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"need an 8-bit 3-channel image, got {image.dtype} {image.shape}")
+    code = _CONVERSIONS[order]
+    offset = _U_OFFSET[domain]
+    rows, cols = image.shape[0] // 4 * 4, image.shape[1] // 4 * 4
+    # LL has rows/2 lines; complete blocks cover the first (rows/2)//4*4 of them, i.e. the first
+    # rows//8*8 image lines. Stripes of STRIPE_ROWS lines map to whole block rows.
+    used = rows // 8 * 8
+    parts: list[np.ndarray] = []
+    for top in range(0, used, STRIPE_ROWS):
+        stripe = image[top: min(top + STRIPE_ROWS, used), :cols]
+        u = cv2.cvtColor(stripe, code)[:, :, 1]
+        plane = u if offset == 0.0 else u.astype(np.float64) - offset
+        parts.append(_ll_votes(haar_ll(plane)))
+    if not parts:
+        return np.zeros(0, dtype=np.uint8)
+    return np.concatenate(parts)
+
+
+@dataclass
+class Tally:
+    """Votes for 1 and total votes per bit position of an ``L``-bit payload; tallies of several
+    frames add up (each frame restarts block numbering at bit 0, as the library does)."""
+
+    ones: np.ndarray
+    totals: np.ndarray
+
+    @classmethod
+    def empty(cls, length: int) -> Tally:
+        return cls(np.zeros(length, dtype=np.int64), np.zeros(length, dtype=np.int64))
+
+    def __iadd__(self, other: Tally) -> Tally:
+        self.ones = self.ones + other.ones
+        self.totals = self.totals + other.totals
+        return self
+
+    def bits(self) -> np.ndarray:
+        """Decoded bits, the library's rule: mean vote ``* 255 > 127`` (no votes → 0)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.ones.astype(np.float64) / self.totals
+        return np.nan_to_num(mean, nan=0.0) * 255 > 127
+
+    def agreement(self, payload: np.ndarray) -> float:
+        """Fraction of all block votes that agree with ``payload`` (≈0.5 by chance on busy
+        images, ≈1.0 on a pristine mark): a finer view than the count of matching bits."""
+        total = int(self.totals.sum())
+        if total == 0:
+            return 0.0
+        agree = np.where(payload.astype(bool), self.ones, self.totals - self.ones)
+        return float(agree.sum()) / total
+
+
+    def split(self, payload: np.ndarray) -> tuple[int, int, int, int]:
+        """(ones, votes) over the payload's 1-positions, then over its 0-positions."""
+        mask = payload.astype(bool)
+        return (int(self.ones[mask].sum()), int(self.totals[mask].sum()),
+                int(self.ones[~mask].sum()), int(self.totals[~mask].sum()))
+
+    def zscore(self, payload: np.ndarray) -> float:
+        """Two-proportion z of "blocks at the payload's 1-positions vote 1 more often than blocks
+        at its 0-positions". Chance content gives |z| of a few at most; a mark gives tens.
+        Negative z means the pattern is there but inverted."""
+        ones1, n1, ones0, n0 = self.split(payload)
+        if n1 == 0 or n0 == 0:
+            return 0.0
+        p = (ones1 + ones0) / (n1 + n0)
+        if p <= 0.0 or p >= 1.0:
+            return 0.0
+        return (ones1 / n1 - ones0 / n0) / float(np.sqrt(p * (1 - p) * (1 / n1 + 1 / n0)))
+
+
+def tally(votes: np.ndarray, length: int) -> Tally:
+    """Group one frame's block votes by bit position (block ``n`` → bit ``n mod length``)."""
+    positions = np.arange(votes.size) % length
+    ones = np.bincount(positions, weights=votes, minlength=length).astype(np.int64)
+    totals = np.bincount(positions, minlength=length).astype(np.int64)
+    return Tally(ones, totals)
+
+
+def decode(image: np.ndarray, length: int, order: str = "bgr") -> np.ndarray:
+    """Decoded bits of an ``length``-bit payload, as the library's ``decode(img, 'dwtDct')``
+    returns them for ``image`` (or for ``image[..., ::-1]`` when ``order`` is "rgb")."""
+    if image.shape[0] * image.shape[1] < MIN_PIXELS:
+        raise ValueError("image too small: the decoder needs at least 256×256 pixels")
+    return tally(block_votes(image, order), length).bits()
