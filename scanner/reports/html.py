@@ -59,6 +59,7 @@ font-size:12px}.b-ai{background:var(--ai)}.b-review{background:var(--review)}
 .thumb{display:block;max-width:240px;max-height:240px;border:1px solid var(--line)}
 .nothumb{color:var(--mut);font-size:12px;width:120px}
 .path{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+#flagged+table td:nth-child(2){min-width:200px}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
 pre{background:#f8f9fa;border:1px solid var(--line);padding:8px;overflow-x:auto;
 white-space:pre-wrap;word-break:break-all}
@@ -343,7 +344,7 @@ class HtmlWriter:
                                f"<td>{_e(e['detector'])}</td><td>{_e(e['message'])}</td></tr>")
             out.append("</tbody></table>")
         else:
-            out.append("<p>Every file was read to the end by the detectors that apply to it.</p>")
+            out.append("<p>No errors: every detector that applies to a file finished on it.</p>")
         skipped = [r for r in self.problems if r.verdict == SKIPPED]
         if skipped:
             out.append(f"<details><summary>Skipped files ({len(skipped)})</summary><table><tbody>")
