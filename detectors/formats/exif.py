@@ -35,6 +35,9 @@ EXIF_TAGS: dict[int, str] = {
     0x927C: "MakerNote",
     0xA420: "ImageUniqueID",
 }
+# Writers put tags in odd IFDs (Fooocus via Pillow: UserComment/MakerNote in IFD0), so every
+# IFD is searched for every tag of interest.
+TAGS: dict[int, str] = {**IFD0_TAGS, **EXIF_TAGS}
 XMP_TAG = 0x02BC
 EXIF_IFD = 0x8769
 
@@ -127,7 +130,7 @@ def _parse(src: Source, base: int, length: int, where: str, out: Collector) -> N
             raise FormatError(f"IFD loop at offset {offset}")
         seen.add(offset)
         name = f"IFD{index}"
-        offset, pointers = reader.ifd(offset, name, IFD0_TAGS, want_exif=True)
+        offset, pointers = reader.ifd(offset, name, TAGS, want_exif=True)
         exif_offsets.extend(pointers)
         index += 1
     if offset and index >= MAX_IFDS:
@@ -136,7 +139,7 @@ def _parse(src: Source, base: int, length: int, where: str, out: Collector) -> N
         if ptr in seen:
             continue
         seen.add(ptr)
-        reader.ifd(ptr, "ExifIFD", EXIF_TAGS, want_exif=False)
+        reader.ifd(ptr, "ExifIFD", TAGS, want_exif=False)
 
 
 class _IfdReader:
