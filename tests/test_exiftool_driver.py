@@ -451,3 +451,41 @@ def test_restart_after_idle_death(tmp_path: Path, driver: ExifToolDriver) -> Non
         time.sleep(0.01)
     assert _params(driver.read(p)) == "a"  # nobody blamed for a death between reads
     assert driver.restarts == 1
+
+
+def test_output_cap(tmp_path: Path) -> None:
+    """A file whose metadata is larger than ``max_output`` fails alone (memory stays bounded)."""
+    assert EXIFTOOL is not None
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    _png(big, "x" * 3_000_000)
+    _png(small, "small")
+    with ExifToolDriver(EXIFTOOL, max_output=1 << 20) as d:
+        r = d.read_many([big, small])
+        assert isinstance(r[0], ExifToolError) and "exceeds" in str(r[0])
+        assert _params(r[1]) == "small"
+    with ExifToolDriver(EXIFTOOL) as d:
+        assert len(_params(d.read(big))) == 3_000_000
+
+
+def test_fork_gets_its_own_process(tmp_path: Path, driver: ExifToolDriver) -> None:
+    p = tmp_path / "a.png"
+    _png(p, "forked")
+    driver.read(p)
+    parent_child = driver.pid
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must not talk to (or kill) the parent's ExifTool
+        try:
+            os.close(rfd)
+            ok = _params(driver.read(p)) == "forked" and driver.pid != parent_child
+            driver.close()
+            os.write(wfd, b"ok" if ok else b"bad")
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as fh:
+        answer = fh.read()
+    os.waitpid(pid, 0)
+    assert answer == b"ok"
+    assert driver.pid == parent_child and parent_child is not None and _alive(parent_child)
+    assert _params(driver.read(p)) == "forked"

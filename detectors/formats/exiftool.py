@@ -163,7 +163,9 @@ class ExifToolDriver:
         self._owner_pid = os.getpid()
         self._started = 0
         self._seq = 0
-        self._token = secrets.token_hex(6)
+        self._token = secrets.token_hex(6)  # stderr markers nobody can forge in a file name
+        self._done_re = re.compile(rb"(?:^|\n)\{done-%s-(\d+) (-?\d+)\}\n"
+                                   % self._token.encode())
         self._tmpdir: str | None = None
         self._lock = threading.RLock()
         self._version: str | None = None
@@ -438,11 +440,14 @@ class ExifToolDriver:
         if pos < 0:
             proc.out_scan = len(proc.out)
             return None
-        m = re.search(rb"(?:^|\n)\{done-%s-%d (-?\d+)\}\n" % (self._token.encode(), job.seq),
-                      proc.err)
+        m = None
+        for cand in self._done_re.finditer(proc.err):  # markers arrive in sequence order
+            if int(cand.group(1)) == job.seq:
+                m = cand
+                break
         if m is None:
             return None
-        status = int(m.group(1))  # read before the buffer changes under the match object
+        status = int(m.group(2))  # read before the buffer changes under the match object
         err_end, consumed = m.start() + (1 if m.group(0)[:1] == b"\n" else 0), m.end()
         out = bytes(proc.out[:pos])
         del proc.out[: pos + len(ready)]
