@@ -72,6 +72,7 @@ class Asset:
     media_type: str = "application/octet-stream"
     dev: int = 0
     inode: int = 0
+    ctime_ns: int = 0  # changes on any write, and cannot be set by users (cache key)
     notes: tuple[str, ...] = ()
     # Set by the walker when the file must not be opened (FIFO, socket, device) or could not be
     # stat'ed/read; the pipeline turns these into ``skipped`` / ``error`` results.

@@ -1,6 +1,9 @@
 """Incremental cache: skip files that have not changed since the last scan.
 
-Keyed by (device, inode, size, mtime_ns) — a rename keeps the entry, any write changes mtime —
+Keyed by (device, inode, size, mtime_ns, ctime_ns): any write changes mtime, and ctime too,
+which unlike mtime cannot be set back by a user (``touch -d``), so an edited file whose size and
+mtime were restored still misses — the cache feeds approvals, which must not be fooled. (A
+rename also changes ctime and costs one re-read.)
 and stored *per detector* with that detector's cache token (version + rule pack + options that
 change its results), so a new rule pack re-runs only the detector that uses it. Lives outside
 the scanned tree (user cache dir or ``--cache PATH``), never inside it. A file that changed
@@ -25,13 +28,15 @@ from detectors.model import (
     Finding,
 )
 
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
-    dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER,
+    dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
     kind TEXT, media_type TEXT, notes TEXT, sha256 TEXT,
     PRIMARY KEY (dev, inode));
 CREATE TABLE IF NOT EXISTS detections (
-    dev INTEGER, inode INTEGER, detector TEXT, size INTEGER, mtime_ns INTEGER, token TEXT,
+    dev INTEGER, inode INTEGER, detector TEXT, size INTEGER, mtime_ns INTEGER,
+    ctime_ns INTEGER, token TEXT,
     payload TEXT,
     PRIMARY KEY (dev, inode, detector));
 """
@@ -60,6 +65,10 @@ class ScanCache:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            # an older layout: start over (a cache only ever costs a re-read)
+            self.db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS detections;")
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.db.executescript(SCHEMA)
         self._pending = 0
         self.hits = 0
@@ -76,16 +85,16 @@ class ScanCache:
     def lookup(self, asset: Asset, tokens: dict[str, str]) -> CachedParts | None:
         row = self.db.execute(
             "SELECT kind, media_type, notes, sha256 FROM files "
-            "WHERE dev=? AND inode=? AND size=? AND mtime_ns=?",
-            (asset.dev, asset.inode, asset.size, asset.mtime_ns)).fetchone()
+            "WHERE dev=? AND inode=? AND size=? AND mtime_ns=? AND ctime_ns=?",
+            (asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns)).fetchone()
         if row is None:
             self.misses += 1
             return None
         parts = CachedParts(row[0], row[1], tuple(json.loads(row[2])), row[3])
         for det, token, payload in self.db.execute(
                 "SELECT detector, token, payload FROM detections "
-                "WHERE dev=? AND inode=? AND size=? AND mtime_ns=?",
-                (asset.dev, asset.inode, asset.size, asset.mtime_ns)):
+                "WHERE dev=? AND inode=? AND size=? AND mtime_ns=? AND ctime_ns=?",
+                (asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns)):
             if tokens.get(det) == token:
                 parts.per_detector[det] = json.loads(payload)
         if len(parts.per_detector) == len(tokens):
@@ -102,14 +111,14 @@ class ScanCache:
             st = os.stat(a.path, follow_symlinks=False)
         except OSError:
             return
-        if (st.st_size, st.st_mtime_ns, st.st_ino) != (original.size, original.mtime_ns,
-                                                       original.inode):
+        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
+                original.size, original.mtime_ns, original.ctime_ns, original.inode):
             return  # changed while being scanned: do not trust this result later
         key = (original.dev, original.inode)
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?)",
-            (*key, original.size, original.mtime_ns, a.kind, a.media_type, json.dumps(a.notes),
-             result.sha256))
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?)",
+            (*key, original.size, original.mtime_ns, original.ctime_ns, a.kind, a.media_type,
+             json.dumps(a.notes), result.sha256))
         for cov in result.coverage:
             if cov.detector not in ran or cov.detector not in tokens:
                 continue
@@ -122,9 +131,9 @@ class ScanCache:
                 "findings": [f.to_dict() for f in result.findings if f.detector == cov.detector],
                 "errors": [e for e in result.errors if e.get("detector") == cov.detector],
             }
-            self.db.execute("INSERT OR REPLACE INTO detections VALUES (?,?,?,?,?,?,?)",
+            self.db.execute("INSERT OR REPLACE INTO detections VALUES (?,?,?,?,?,?,?,?)",
                             (*key, cov.detector, original.size, original.mtime_ns,
-                             tokens[cov.detector], json.dumps(payload)))
+                             original.ctime_ns, tokens[cov.detector], json.dumps(payload)))
         self._pending += 1
         if self._pending >= 500:
             self.db.execute("COMMIT")

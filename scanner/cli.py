@@ -84,6 +84,20 @@ def _read_anchors(path: str | None) -> str | None:
         return fh.read()
 
 
+_PARAM_FOR_OPTION = {"verify_limit": "verify_limit", "verify_all": "verify_all", "deep": "deep",
+                     "show_prompts": "show_prompts", "file_timeout": "timeout"}
+
+
+def _explicit_flags_win(options: Options, **values: object) -> None:
+    """Defaults < policy file < flags given on this command line."""
+    ctx = click.get_current_context()
+    for attr, value in values.items():
+        source = ctx.get_parameter_source(_PARAM_FOR_OPTION[attr])
+        if source in (click.core.ParameterSource.COMMANDLINE,
+                      click.core.ParameterSource.ENVIRONMENT):
+            setattr(options, attr, value)
+
+
 def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Policy:
     if not path:
         return Policy.default(fail_on_review=fail_on == "review")
@@ -161,8 +175,14 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
                       show_prompts=show_prompts, file_timeout=timeout)
     policy = _load_policy(policy_path, paths, fail_on)
     policy.configure(options)
+    _explicit_flags_win(options, verify_limit=verify_limit * 1024 * 1024,
+                        verify_all=verify_all, deep=deep, show_prompts=show_prompts,
+                        file_timeout=timeout)
+    if trust_anchors:
+        options.trust_anchors = _read_anchors(trust_anchors)
     if register_path:
         options.extra["register"] = register_path
+    if options.extra.get("register") and "register" not in enable:
         enable = (*enable, "register")
     config = ScanConfig(roots=list(paths), options=options, policy=policy,
                         excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,

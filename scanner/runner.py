@@ -155,9 +155,10 @@ class _Engine:
             return
         if self.cache is not None:
             self.cache.db.execute(
-                "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=?",
+                "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=? "
+                "AND ctime_ns=?",
                 (result.sha256, result.asset.dev, result.asset.inode, result.asset.size,
-                 result.asset.mtime_ns))
+                 result.asset.mtime_ns, result.asset.ctime_ns))
 
     def close(self) -> None:
         if self.pool is not None:

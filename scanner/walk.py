@@ -119,7 +119,7 @@ class Walker:
             yield _skipped(path, st, f"not a regular file ({stat.filemode(st.st_mode)})")
         else:
             yield Asset(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, kind="unknown",
-                        dev=st.st_dev, inode=st.st_ino)
+                        dev=st.st_dev, inode=st.st_ino, ctime_ns=st.st_ctime_ns)
 
 
 def _skipped(path: str, st: os.stat_result, reason: str) -> Asset:

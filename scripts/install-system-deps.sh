@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install the Debian packages deliverscan uses when they are missing: ExifTool (deep metadata
-# tier, benchmark baseline). As root directly, else via sudo when it works without a password;
+# tier, benchmark baseline) and Chromium (HTML report test). As root directly, else via sudo when it works without a password;
 # otherwise say exactly what to run. Never fails the setup: the scanner runs without ExifTool
 # (native tier only) and says so in its reports.
 set -u
 missing=""
 command -v exiftool >/dev/null 2>&1 || missing="$missing libimage-exiftool-perl"
+# Chromium renders the HTML report in its test, as a producer's browser would (optional).
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ]; then
   SUDO=""

@@ -53,10 +53,17 @@ def test_cache_hit_change_and_rulepack_invalidation(tmp_path: Path, marker_only,
     third = _scan(tree, cache, marker_only)
     assert _reads(log) == ["b.bin"]
     assert [r.verdict for r in third.results] == ["ai", "ai"]
-    # a rename keeps the entry (same inode, same content)
+    # a rename changes ctime: that one file is re-read, and only that one
     os.rename(tree / "a.bin", tree / "renamed.bin")
     _scan(tree, cache, marker_only)
-    assert _reads(log) == []
+    assert _reads(log) == ["renamed.bin"]
+    # an edit that restores size and mtime (touch -d) still misses: ctime moved
+    st = os.stat(tree / "b.bin")
+    (tree / "b.bin").write_bytes(b"now XX-MARK")
+    os.utime(tree / "b.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    tampered = _scan(tree, cache, marker_only)
+    assert _reads(log) == ["b.bin"]
+    assert [r.verdict for r in tampered.results] == ["clean", "ai"]
     # a new rule-pack version re-runs that detector everywhere
     _scan(tree, cache, marker_only, rules="2")
     assert _reads(log) == ["b.bin", "renamed.bin"]
