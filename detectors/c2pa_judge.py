@@ -55,6 +55,7 @@ class StoreContext:
     origin: str  # "embedded" | "sidecar <name>" | "standalone store"
     verified: bool
     not_verified_reason: str = ""
+    failure: str = ""  # a verifying read failed outright (the manifest was read without it)
 
 
 @dataclass
@@ -136,6 +137,8 @@ def validation_text(store: dict[str, Any], label: str, sc: StoreContext) -> str:
     """``trusted`` / ``valid, untrusted signer`` / ``invalid: <codes>`` / ``not verified (…)``
     for one manifest: failures that name this manifest's JUMBF URL decide; a store-wide
     ``Invalid`` state without such failures still reads as invalid."""
+    if sc.failure:
+        return f"invalid: {truncate(sc.failure, 200)}"
     if not sc.verified:
         return f"not verified ({sc.not_verified_reason})" if sc.not_verified_reason \
             else "not verified"

@@ -106,7 +106,7 @@ class C2paDetector(Detector):
             if quick.kind == rd.STORE:
                 quick.notes.append(f"C2PA verification failed ({outcome.message}); manifest "
                                    "read without verification")
-                quick.message = outcome.message
+                quick.failure = outcome.message
                 return quick
             return outcome
         return rd.read_store(fh, fmt, contexts.quick, verified=False, budget=rd.QUICK_BUDGET,
@@ -135,6 +135,8 @@ class C2paDetector(Detector):
         elif out.kind == rd.UNSUPPORTED:
             if not has_sidecar:
                 raise NotApplicable(f"format not read by c2pa-python ({asset.media_type})")
+            ctx.note(f"format not read by c2pa-python ({asset.media_type}); only its .c2pa "
+                     "sidecar was checked")
         elif out.kind == rd.REMOTE:
             if not has_sidecar:
                 yield self._remote(out)
@@ -191,7 +193,7 @@ class C2paDetector(Detector):
     def _judge(self, out: rd.Outcome, ctx: AssetContext, origin: str,
                why_not: str) -> Iterator[Finding]:
         assert out.store is not None
-        sc = StoreContext(origin, out.verified, "" if out.verified else why_not)
+        sc = StoreContext(origin, out.verified, "" if out.verified else why_not, out.failure)
         if not out.verified and why_not == OVER_LIMIT:
             limit = ctx.options.verify_limit
             ctx.note(f"C2PA present, not verified: file larger than verify limit "

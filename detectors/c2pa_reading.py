@@ -117,6 +117,7 @@ class Outcome:
     message: str = ""
     remote_url: str = ""
     verified: bool = False
+    failure: str = ""  # why a verifying read failed when a manifest-only read then worked
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
 

@@ -91,10 +91,14 @@ def test_fixture_gets_intended_verdict_with_evidence(row: dict[str, str]) -> Non
     if wanted[0].startswith(("c2pa.dst.", "c2pa.vendor.", "c2pa.corrupt")):
         assert EVIDENCE_KEYS <= set(first.evidence)
         assert first.location.startswith(f"c2pa:manifest[{first.evidence['manifest']}]/")
-        assert first.evidence["validation"] == row["validation"]
+        if row["validation"].endswith("*"):
+            assert first.evidence["validation"].startswith(row["validation"][:-1])
+        else:
+            assert first.evidence["validation"] == row["validation"]
         verified = row["validation"] in ("trusted", "valid, untrusted signer")
         assert first.tier == ("verified" if verified else "declared")
-        assert first.evidence["signer_cn"] == "deliverscan test signer"
+        if not row["validation"].endswith("*"):  # a broken signature names no signer
+            assert first.evidence["signer_cn"] == "deliverscan test signer"
         assert first.evidence["claim_generator"]
 
 
