@@ -493,3 +493,66 @@ def test_fork_gets_its_own_process(tmp_path: Path, driver: ExifToolDriver) -> No
     assert answer == b"ok"
     assert driver.pid == parent_child and parent_child is not None and _alive(parent_child)
     assert _params(driver.read(p)) == "forked"
+
+
+def _cross_tier_fixtures(d: Path) -> dict[str, tuple[str, Path]]:
+    """The same markers written the way the tools write them, one file per container."""
+    assert EXIFTOOL is not None
+    out: dict[str, tuple[str, Path]] = {}
+    info = PngImagePlugin.PngInfo()
+    for k, v in (("parameters", "a"), ("prompt", "{}"), ("Software", "NovelAI"),
+                 ("Generation time", "3"), ("AIGC", '{"Label":"1"}')):
+        info.add_text(k, v)
+    info.add_itxt("Description", "desc")
+    Image.new("RGB", (4, 4)).save(d / "a.png", pnginfo=info)
+    out["png"] = ("image/png", d / "a.png")
+    Image.new("RGB", (8, 8)).save(d / "b.jpg")
+    Image.new("RGB", (8, 8)).save(d / "w.webp")
+    subprocess.run([EXIFTOOL, "-q", "-overwrite_original",
+                    "-XMP-iptcExt:DigitalSourceType=http://cv.iptc.org/newscodes/"
+                    "digitalsourcetype/trainedAlgorithmicMedia", "-XMP-dc:Description=p",
+                    "-XMP-xmp:CreatorTool=Draw Things", "-IFD0:Software=flux",
+                    "-IFD0:Make=workflow:{}", "-IFD0:Model=prompt:{}",
+                    "-ExifIFD:UserComment=hello", "-IFD0:ImageDescription=Signature: abc",
+                    "-IFD0:Artist=uuid", str(d / "b.jpg"), str(d / "w.webp")], check=True)
+    out["jpeg"] = ("image/jpeg", d / "b.jpg")
+    out["webp"] = ("image/webp", d / "w.webp")
+    if FFMPEG is not None:
+        sine = [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=d=0.1"]
+        color = [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "color=s=16x16:d=0.1"]
+        runs = {
+            "mp3": ("audio/mpeg", "c.mp3", [*sine, "-metadata", "ai_generated=Suno",
+                                            "-metadata", "comment=made with suno",
+                                            "-metadata", "title=t", "-id3v2_version", "3"]),
+            "flac": ("audio/flac", "c.flac", [*sine, "-metadata", "prompt={}"]),
+            "mdta": ("video/mp4", "k.mp4", [*color, "-metadata", "prompt={}",
+                                            "-movflags", "use_metadata_tags"]),
+            "ilst": ("video/mp4", "i.mp4", [*color, "-metadata", "comment=c",
+                                            "-metadata", "title=t"]),
+            "udta": ("video/quicktime", "u.mov", [*color, "-metadata", "comment=c"]),
+            "wav": ("audio/wav", "w.wav", [*sine, "-metadata", "comment=c",
+                                           "-metadata", "encoded_by=x"]),
+        }
+        for name, (mime, fname, cmd) in runs.items():
+            subprocess.run([*cmd, "-y", str(d / fname)], check=True)
+            out[name] = (mime, d / fname)
+    return out
+
+
+def test_both_tiers_give_the_same_keys(tmp_path: Path, driver: ExifToolDriver) -> None:
+    """Every field the native readers produce, ExifTool's mapping produces too (same key, same
+    value): one rule covers both tiers."""
+    from detectors.formats.native import Collector, Source
+    from detectors.metadata import NATIVE
+
+    fixtures = _cross_tier_fixtures(tmp_path)
+    paths = [p for _, p in fixtures.values()]
+    for (name, (mime, _path)), tags in zip(fixtures.items(), driver.read_many(paths),
+                                           strict=True):
+        assert isinstance(tags, dict), (name, tags)
+        collected = Collector()
+        NATIVE[mime](Source.from_bytes(_path.read_bytes()), collected)
+        native = {(f.key, f.value) for f in collected.fields}
+        deep = {(f.key, f.value) for f in exiftool_fields(tags)}
+        assert native, name
+        assert native <= deep, (name, sorted(native - deep))

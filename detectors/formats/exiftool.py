@@ -642,8 +642,9 @@ def _canonical(group: str, tag: str, value: str, m: _Map) -> tuple[str, str] | N
     """(canonical key, value) for a mapped tag, or None when no rule maps it."""
     if group.startswith("XMP-"):
         ns = m.xmp.get(group[4:])
-        if ns is None:
-            return None
+        if ns is None:  # a namespace the native XMP reader knows by this prefix: tag as is
+            known = group[4:] in _xmp_prefixes().values()
+            return (f"xmp:{group[4:]}:{tag}", value) if known else None
         local = ns.get("names", {}).get(tag)
         if local is None:
             local = _lcfirst(tag) if ns.get("case") == "lower" else tag
@@ -651,7 +652,12 @@ def _canonical(group: str, tag: str, value: str, m: _Map) -> tuple[str, str] | N
     for spec in m.groups.get(group, ()):
         if tag in spec["exclude"] or tag.startswith(tuple(spec.get("exclude_prefixes", ()))):
             continue
-        ident = spec["ids"].get(tag) or _default_id(tag, spec.get("default", "none"))
+        ident = spec["ids"].get(tag)
+        for pattern, template in spec.get("id_patterns", ()):
+            if ident is None and (pm := re.match(pattern, tag)):
+                ident = pm.expand(template)
+        if ident is None:
+            ident = _default_id(tag, spec.get("default", "none"))
         if ident is None:
             continue
         if tag in spec.get("described_tags", ()):
