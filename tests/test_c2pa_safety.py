@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import multiprocessing
 import os
 import resource
 import struct
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,24 +23,11 @@ from detectors.api import Options, Shared
 from detectors.c2pa_provenance import C2paDetector
 from detectors.model import Asset, AssetResult
 from detectors.registry import Loaded
+from fixtures import gen_c2pa as gen
 from scanner.pipeline import scan_asset
 
 C2PA_FIX = FIXTURES / "c2pa"
 GIB = 1024**3
-
-
-def _load_generator() -> Any:
-    """fixtures/gen_c2pa.py by path (the repository root is not on sys.path under pytest)."""
-    spec = importlib.util.spec_from_file_location("deliverscan_gen_c2pa",
-                                                  FIXTURES / "gen_c2pa.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
 
 
 def _asset(path: Path | str) -> Asset:
