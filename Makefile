@@ -29,6 +29,7 @@ scan: $(BIN)/deliverscan
 	-$(BIN)/deliverscan scan fixtures
 
 fixtures: $(BIN)/deliverscan
+	DELIVERSCAN_FIXTURE_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m fixtures.make_fixtures
 
 clean:

@@ -8,6 +8,11 @@ missing=""
 command -v exiftool >/dev/null 2>&1 || missing="$missing libimage-exiftool-perl"
 # Chromium renders the HTML report in its test, as a producer's browser would (optional).
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+# Only to regenerate fixtures (make fixtures): ffmpeg for media sources, heif-enc for HEIC.
+if [ "${DELIVERSCAN_FIXTURE_TOOLS:-}" = "1" ]; then
+  command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+  command -v heif-enc >/dev/null 2>&1 || missing="$missing libheif-examples"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ]; then
   SUDO=""
