@@ -556,3 +556,31 @@ def test_both_tiers_give_the_same_keys(tmp_path: Path, driver: ExifToolDriver) -
         deep = {(f.key, f.value) for f in exiftool_fields(tags)}
         assert native, name
         assert native <= deep, (name, sorted(native - deep))
+
+
+def test_interrupted_read_leaves_no_stale_output(tmp_path: Path, slow_txt: Path,
+                                                 driver: ExifToolDriver) -> None:
+    """An exception inside read_many (here a signal handler, as Ctrl-C would) must not let the
+    abandoned commands' output be taken for the next read's."""
+    files = []
+    for i in range(5):
+        files.append(tmp_path / f"s{i}.png")
+        _png(files[-1], f"s{i}")
+    driver.read(files[0])
+    old_pid = driver.pid
+
+    def boom(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, boom)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)  # fires while ExifTool counts slow.txt
+        with pytest.raises(KeyboardInterrupt):
+            driver.read_many([slow_txt, *files])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert old_pid is not None and not _alive(old_pid)
+    assert [_params(x) for x in driver.read_many(files[::-1])] == [f"s{i}" for i in range(4, -1, -1)]
+    with pytest.raises(ExifToolError, match="cannot stat"):
+        driver.read("nul\0byte.png")

@@ -164,7 +164,9 @@ class ExifToolDriver:
         self._started = 0
         self._seq = 0
         self._token = secrets.token_hex(6)  # stderr markers nobody can forge in a file name
-        self._done_re = re.compile(rb"(?:^|\n)\{done-%s-(\d+) (-?\d+)\}\n"
+        # ${status} is ExifTool's exit status for the command; tolerate versions that print it
+        # literally rather than hang waiting for digits
+        self._done_re = re.compile(rb"(?:^|\n)\{done-%s-(\d+) ([^}\n]*)\}\n"
                                    % self._token.encode())
         self._tmpdir: str | None = None
         self._lock = threading.RLock()
@@ -208,16 +210,21 @@ class ExifToolDriver:
             self._check_fork()
             paths = list(paths)
             results: list[dict[str, Any] | ExifToolError | None] = [None] * len(paths)
-            todo: deque[_Job] = deque()
-            for i, p in enumerate(paths):
-                try:
-                    todo.append(self._prepare(i, p))
-                except ExifToolError as exc:
-                    results[i] = exc
+            jobs: list[_Job] = []
             try:
-                self._run(todo, results)
+                for i, p in enumerate(paths):
+                    try:
+                        jobs.append(self._prepare(i, p))
+                    except ExifToolError as exc:
+                        results[i] = exc
+                self._run(deque(jobs), results)
+            except BaseException:
+                # interrupted mid-batch (Ctrl-C, a bug): commands may still be in flight and
+                # their output would be taken for the next read's; start afresh next time
+                self._stop(graceful=False)
+                raise
             finally:
-                for job in todo:
+                for job in jobs:
                     self._unlink(job)
             return [r if r is not None else ExifToolError("not read", str(paths[i]))
                     for i, r in enumerate(results)]
@@ -264,13 +271,18 @@ class ExifToolDriver:
             st = os.stat(raw)
         except FileNotFoundError as exc:
             raise ExifToolError("File not found", shown) from exc
-        except OSError as exc:
-            raise ExifToolError(f"cannot stat: {exc.strerror or exc}", shown) from exc
+        except (OSError, ValueError) as exc:  # ValueError: NUL byte in the name
+            raise ExifToolError(f"cannot stat: {getattr(exc, 'strerror', None) or exc}",
+                                shown) from exc
         if not stat.S_ISREG(st.st_mode):
             raise ExifToolError(f"not a regular file ({stat.filemode(st.st_mode)})", shown)
         job = _Job(index=index, path=shown, arg=raw)
         if _ODD_NAME.search(raw) or not _is_utf8(raw):
-            job.link = self._make_link(raw)
+            try:
+                job.link = self._make_link(raw)
+            except OSError as exc:
+                raise ExifToolError(f"cannot make a safe link for this name: {exc}",
+                                    shown) from exc
             job.arg = job.link
         return job
 
@@ -447,7 +459,8 @@ class ExifToolDriver:
                 break
         if m is None:
             return None
-        status = int(m.group(2))  # read before the buffer changes under the match object
+        raw_status = m.group(2)  # read before the buffer changes under the match object
+        status = int(raw_status) if raw_status.lstrip(b"-").isdigit() else -1
         err_end, consumed = m.start() + (1 if m.group(0)[:1] == b"\n" else 0), m.end()
         out = bytes(proc.out[:pos])
         del proc.out[: pos + len(ready)]
