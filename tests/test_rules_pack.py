@@ -269,3 +269,17 @@ def test_version_reaches_the_tool_info() -> None:
     from scanner.versions import rulepack_version
 
     assert f"rules {pack_version()}" in rulepack_version()
+
+
+@pytest.mark.parametrize(("value", "vendor"), [
+    ("ComfyUI 0.3.10", "vendor.sd-frontends"), ("InvokeAI 3.6.0", "vendor.sd-frontends"),
+    ("Fooocus v2.5.5", "vendor.fooocus"), ("NovelAI", "vendor.novelai"),
+    ("Stable Diffusion (github.com/basujindal/stable-diffusion) txt2img", "vendor.stability"),
+])
+def test_tool_fields_name_generators_through_the_vendor_table(value: str, vendor: str) -> None:
+    pack = load_pack()
+    for key in ("exif:Software", "xmp:xmp:CreatorTool", "riff:INFO:ISFT", "bmff:ilst:©too"):
+        (hit,) = pack.evaluate([Field(key, value, "t")])
+        assert (hit.rule.id, hit.evidence["vendor_id"]) == ("meta.tool.agent", vendor)
+    for human in ("GIMP 2.10.36", "Adobe Photoshop 25.0", "Lavf59.27.100", "Pro Tools"):
+        assert pack.evaluate([Field("exif:Software", human, "t")]) == []
