@@ -176,13 +176,22 @@ class Pack:
     version: str
     rules: tuple[Rule, ...]
     exact: dict[str, tuple[Rule, ...]]
-    patterns: tuple[tuple[re.Pattern[str], Rule], ...]
+    patterns: tuple[_KeyPattern, ...]
 
-    def candidates(self, key: str) -> list[Rule]:
+    _cache: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    def candidates(self, key: str) -> tuple[Rule, ...]:
+        """Rules whose field keys match ``key`` (cached: keys repeat across files)."""
         low = key.lower()
-        found = list(self.exact.get(low, ()))
-        found.extend(rule for pat, rule in self.patterns if pat.fullmatch(low))
-        return found
+        hit = self._cache.get(low)
+        if hit is None:
+            found = list(self.exact.get(low, ()))
+            found.extend(pat.rule for pat in self.patterns
+                         if low.startswith(pat.prefix) and pat.regex.fullmatch(low))
+            hit = tuple({r.id: r for r in found}.values())
+            if len(self._cache) < 65536:
+                self._cache[low] = hit
+        return hit
 
     def evaluate(self, fields: Iterable[Field]) -> list[Hit]:
         """Every (rule, field) match, deduplicated on (rule, key, value); fallback rules only
@@ -206,8 +215,17 @@ class Pack:
         return hits
 
 
-def _key_pattern(key: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in key.lower().split("*")))
+@dataclass(frozen=True)
+class _KeyPattern:
+    prefix: str  # literal text before the first '*', a cheap pre-filter
+    regex: re.Pattern[str]
+    rule: Rule
+
+
+def _key_pattern(key: str, rule: Rule) -> _KeyPattern:
+    low = key.lower()
+    return _KeyPattern(low.split("*", 1)[0],
+                       re.compile(".*".join(re.escape(part) for part in low.split("*"))), rule)
 
 
 @cache
@@ -234,11 +252,11 @@ def load_pack() -> Pack:
     if dupes:
         raise RuleError(f"duplicate rule ids: {dupes}")
     exact: dict[str, list[Rule]] = {}
-    patterns: list[tuple[re.Pattern[str], Rule]] = []
+    patterns: list[_KeyPattern] = []
     for rule in rules:
         for key in rule.fields:
             if "*" in key:
-                patterns.append((_key_pattern(key), rule))
+                patterns.append(_key_pattern(key, rule))
             else:
                 exact.setdefault(key.lower(), []).append(rule)
     version = max(versions) if versions else "0"
