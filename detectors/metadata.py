@@ -17,6 +17,7 @@ data (``detectors/rules/*.toml``); this module only gathers fields and turns hit
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -108,6 +109,17 @@ def read_xmp_file(path: str, where: str) -> Collector:
     return out
 
 
+def _long_sidecar(path: str) -> str | None:
+    """darktable/digiKam name sidecars ``<name>.<ext>.xmp`` (Lightroom/ExifTool: ``<stem>.xmp``)."""
+    for candidate in (path + ".xmp", path + ".XMP"):
+        try:
+            if stat.S_ISREG(os.stat(candidate, follow_symlinks=False).st_mode):
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
 def _exiftool_driver(ctx: AssetContext) -> Any:
     """The per-worker ExifTool driver, or None when ExifTool (or its driver) is missing."""
 
@@ -176,7 +188,7 @@ class MetadataDetector(Detector):
                 ctx.note(n)
         else:
             problems += self._asset_fields(asset, ctx, groups)
-            sidecar = ctx.sidecar(".xmp")
+            sidecar = ctx.sidecar(".xmp") or _long_sidecar(asset.path)
             if sidecar:
                 name = os.path.basename(sidecar)
                 res = ctx.memo("metadata.sidecar", lambda: read_xmp_file(
@@ -216,12 +228,12 @@ class MetadataDetector(Detector):
                 problems.append(f"{format_label(asset.media_type)} needs ExifTool (deep tier), "
                                 "not found")
             return problems
+        from detectors.formats.exiftool import ExifToolError, exiftool_fields
         try:
-            from detectors.formats.exiftool import ExifToolError, exiftool_fields
             tags = ctx.memo("exiftool", lambda: driver.read(asset.path))
         except ExifToolError as exc:
             problems.append(f"ExifTool could not read the file: {exc}")
-            return problems
+            tags = exc.tags  # what it did read still counts
         ctx.note(f"deep tier: ExifTool {getattr(driver, 'version', '?')}")
         groups.append(("", [_canonical(f) for f in exiftool_fields(tags)]))
         return problems

@@ -196,3 +196,20 @@ def test_small_files_are_read_from_the_pipeline_head() -> None:
     asset = classify(ctx.asset, ctx)
     res = md.read_native(asset, ctx)
     assert res.fields and res.facts["bytes_read"] == st.st_size  # the head, nothing more
+
+
+def test_darktable_style_sidecar(tmp_path: Path) -> None:
+    shutil.copy(META / "sidecar_asset.jpg", tmp_path / "plate.jpg")
+    shutil.copy(META / "sidecar_asset.xmp", tmp_path / "plate.jpg.xmp")
+    result = scan_one(tmp_path / "plate.jpg")
+    (f,) = result.findings
+    assert f.location == "sidecar plate.jpg.xmp: xmp:Iptc4xmpExt:DigitalSourceType"
+
+
+@needs_exiftool
+def test_exiftool_error_is_an_error_not_clean(tmp_path: Path) -> None:
+    path = tmp_path / "broken.mkv"
+    path.write_bytes(b"\x1a\x45\xdf\xa3" + b"\xff" * 64)
+    result = scan_one(path)
+    assert result.verdict == "error"
+    assert any("ExifTool" in e["message"] for e in result.errors)
