@@ -226,6 +226,7 @@ class ExifToolDriver:
             finally:
                 for job in jobs:
                     self._unlink(job)
+                self._drop_tmpdir()
             return [r if r is not None else ExifToolError("not read", str(paths[i]))
                     for i, r in enumerate(results)]
 
@@ -295,6 +296,16 @@ class ExifToolDriver:
                             b"%d%s" % (self._seq, m.group(0) if m else b""))
         os.symlink(target, name)
         return name
+
+    def _drop_tmpdir(self) -> None:
+        """Remove the (now empty) link directory after each batch: a worker that ends with
+        ``os._exit`` never runs ``close()``, and must not leave directories behind."""
+        if self._tmpdir is not None:
+            try:
+                os.rmdir(self._tmpdir)
+            except OSError:
+                return  # not empty (a link could not be removed): close() will rmtree it
+            self._tmpdir = None
 
     @staticmethod
     def _unlink(job: _Job) -> None:
