@@ -25,7 +25,7 @@ MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
 OFFSET_SLACK = 1.5  # seconds of disagreement in (deliverable - registered) time within a run
 AUDIO_MIN_HITS = 20  # aligned landmark hits for an audio match
-AUDIO_MIN_FRACTION = 0.05  # ... and that share of the deliverable's landmarks over the range
+AUDIO_MIN_FRACTION = 0.01  # ... and that share of the deliverable's landmarks over the range
 AUDIO_SLACK = 1  # frames either side of the best offset
 AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
 
