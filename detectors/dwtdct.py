@@ -141,15 +141,21 @@ class Tally:
 
     def zscore(self, payload: np.ndarray) -> float:
         """Two-proportion z of "blocks at the payload's 1-positions vote 1 more often than blocks
-        at its 0-positions". Chance content gives |z| of a few at most; a mark gives tens.
+        at its 0-positions". Independent votes give |z| of a few at most; a mark gives tens.
         Negative z means the pattern is there but inverted."""
-        ones1, n1, ones0, n0 = self.split(payload)
-        if n1 == 0 or n0 == 0:
-            return 0.0
-        p = (ones1 + ones0) / (n1 + n0)
-        if p <= 0.0 or p >= 1.0:
-            return 0.0
-        return (ones1 / n1 - ones0 / n0) / float(np.sqrt(p * (1 - p) * (1 / n1 + 1 / n0)))
+        return float(self.zscores(payload[None, :])[0])
+
+    def zscores(self, patterns: np.ndarray) -> np.ndarray:
+        """``zscore`` for each row of a (k, L) 0/1 matrix at once."""
+        m = patterns.astype(np.float64)
+        ones = self.ones.astype(np.float64)
+        totals = self.totals.astype(np.float64)
+        ones1, n1 = m @ ones, m @ totals
+        ones0, n0 = ones.sum() - ones1, totals.sum() - n1
+        p = ones.sum() / totals.sum() if totals.sum() else 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (ones1 / n1 - ones0 / n0) / np.sqrt(p * (1 - p) * (1 / n1 + 1 / n0))
+        return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def tally(votes: np.ndarray, length: int) -> Tally:
