@@ -123,18 +123,30 @@ class RegisterDetector(Detector):
 
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
+        has_audio = audio_fp.has_audio_stream(asset.path)
         frames = video_fp.sample(asset.path, rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
-        runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY)
-        ctx.note(f"{stats['frames']} frames sampled (1 fps + cuts), "
-                 f"{stats['low_quality']} too flat to hash, "
-                 f"{stats['local_checked']} checked for partial use")
+        try:
+            runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY)
+        except video_fp.VideoError:
+            if not has_audio:
+                raise
+            runs, stats = [], None
+            ctx.note("no decodable picture: only the audio track was checked")
+        if stats is not None:
+            ctx.note(f"{stats['frames']} frames sampled (1 fps + cuts), "
+                     f"{stats['low_quality']} too flat to hash, "
+                     f"{stats['local_checked']} checked for partial use")
+            if stats["frames"] == 0 and not has_audio:
+                raise Incomplete("no video frame could be decoded")
         for run in runs:
             if run.entry.id in skip:
                 continue
             yield self._range_finding(run, "video")
-        if audio_fp.has_audio_stream(asset.path):
+        if has_audio:
             lm = audio_fp.fingerprint(asset.path, is_wav=False)
             yield from self._audio(reg.match_audio(lm), "audio-track", skip)
+        elif not audio_fp.pyav_available():
+            ctx.note("audio track not checked: PyAV is not installed")
 
     def _audio(self, runs: list[m.RangeMatch], where: str, skip: set[int]
                ) -> Iterator[Finding]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import wave
 from pathlib import Path
 
 import cv2
@@ -236,3 +237,40 @@ def test_scan_cli_register_option(register_db: Path, tmp_path: Path) -> None:
     (result,) = report["results"]
     assert result["verdict"] == "ai" and res.exit_code == 1
     assert result["findings"][0]["rule"] == "register.pdq"
+
+
+def test_video_soundtrack_is_checked_for_registered_audio(register_db: Path,
+                                                          tmp_path: Path) -> None:
+    av = pytest.importorskip("av")  # PyAV: decodes (and here encodes) non-WAV audio
+    sr = 48000
+    with wave.open(str(REG / "temp_cue.wav"), "rb") as w:  # the registered cue, 8 kHz
+        cue8 = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+    cue = np.interp(np.arange(len(cue8) * 6) / 6, np.arange(len(cue8)), cue8).astype(np.float32)
+    track = np.zeros(sr * 14, dtype=np.float32)
+    track[3 * sr:3 * sr + len(cue)] = 0.8 * cue
+    path = tmp_path / "master.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("mpeg4", rate=12)
+        vs.width, vs.height, vs.pix_fmt = 160, 120, "yuv420p"
+        aus = out.add_stream("aac", rate=sr)
+        aus.layout = "mono"
+        pic = synth_image(70, 160, 120)
+        for _ in range(14 * 12):
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(pic, format="rgb24")):
+                out.mux(pkt)
+        for pkt in vs.encode(None):
+            out.mux(pkt)
+        step = 1024
+        for i in range(0, len(track), step):
+            frame = av.AudioFrame.from_ndarray(track[None, i:i + step], format="fltp",
+                                               layout="mono")
+            frame.sample_rate = sr
+            for pkt in aus.encode(frame):
+                out.mux(pkt)
+        for pkt in aus.encode(None):
+            out.mux(pkt)
+    res = _scan(register_db, path)
+    (f,) = res.findings
+    assert f.rule == "register.audio.landmarks" and f.location.startswith("audio-track:")
+    assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(3.0, abs=1.0)
+    assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"

@@ -158,6 +158,14 @@ def _av_blocks(path: str, stream_index: int | None = None) -> Iterator[np.ndarra
                 raise DecodeError(f"decode failed: {exc}") from exc
 
 
+def pyav_available() -> bool:
+    try:
+        import av  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
 def has_audio_stream(path: str) -> bool:
     """Whether a container (e.g. a video) carries audio that PyAV can read."""
     try:

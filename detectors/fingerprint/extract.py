@@ -20,6 +20,7 @@ from detectors.fingerprint import pdq
 from detectors.fingerprint import video as video_fp
 
 MAX_PIXELS = 100_000_000  # refuse to decode larger images (decompression bombs)
+HASH_PIXELS = 16_000_000  # larger images are reduced while decoding (bounded memory)
 REGISTER_RATE = 2.0  # frames per second sampled from registered video
 SCAN_RATE = 1.0  # ... and from deliverables
 FRAME_SIDE = 512
@@ -59,7 +60,15 @@ def load_rgb(path: str) -> np.ndarray:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise MediaError(f"image too large to fingerprint ({w}x{h})")
+            if w * h > HASH_PIXELS:
+                # JPEG decodes at 1/2, 1/4, 1/8 directly; others are reduced after loading
+                im.draft("RGB", (w // 2, h // 2))
             im.load()
+            factor = 1
+            while (im.width // factor) * (im.height // factor) > HASH_PIXELS:
+                factor += 1
+            if factor > 1:
+                im = im.reduce(factor)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
