@@ -37,7 +37,37 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit(0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules, imported only when used: ``deliverscan scan`` must
+# not pay for OpenCV (register) at start-up.
+LAZY_COMMANDS = {
+    "approve": "scanner.policy_cmd:approve",
+    "policy": "scanner.policy_cmd:policy",
+    "explain": "scanner.explain:explain",
+    "register": "scanner.register_cmd:register",
+    "rules": "scanner.rules_cmd:rules",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module_name, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                return None
+            self.add_command(getattr(module, attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=_print_version, help="Versions of the tool, c2pa-python, ExifTool, rules.")
 def main() -> None:
@@ -228,25 +258,6 @@ def detectors_cmd() -> None:
         default = "" if det is None or getattr(det, "default_enabled", True) else " (off by default)"
         kinds = ",".join(sorted(getattr(det, "kinds", ()))) if det else "-"
         click.echo(f"{item.name:<12} {item.version:<8} {item.source:<10} {kinds:<28} {state}{default}")
-
-
-def _add_subcommands() -> None:
-    """Commands that live in their own modules (each exports ``commands``: click commands)."""
-    import importlib
-
-    for module_name in ("scanner.policy_cmd", "scanner.explain", "scanner.register_cmd",
-                        "scanner.rules_cmd"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        for command in module.commands:
-            main.add_command(command)
-
-
-_add_subcommands()
 
 
 def run() -> None:

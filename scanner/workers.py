@@ -190,8 +190,10 @@ class WorkerPool:
         exhausted = False
         try:
             while True:
-                # keep the pool full
-                while len(self._workers) < self.jobs:
+                # grow the pool with the work: a scan of three files needs one worker, not
+                # one per core (each costs an interpreter start and imports)
+                wanted = min(self.jobs, 1 + (len(order) + len(pending)) // self.batch)
+                while len(self._workers) < wanted:
                     self._spawn()
                 # hand out batches to idle-ish workers
                 for w in self._workers:
