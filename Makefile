@@ -37,3 +37,7 @@ clean:
 
 bench: $(BIN)/deliverscan
 	$(BIN)/python -m bench.run_bench
+
+FUZZ_SECONDS ?= 1800
+fuzz: $(BIN)/deliverscan
+	$(BIN)/python -m bench.fuzz --seconds $(FUZZ_SECONDS)

@@ -17,9 +17,12 @@ from detectors.model import Report
 
 def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
          fail_on_review: bool = False, enable: tuple[str, ...] = (),
-         disable: tuple[str, ...] = (), policy: Any = None, **options: Any) -> Report:
+         disable: tuple[str, ...] = (), policy: Any = None, jobs: int = 0,
+         cache_path: str | None = None, **options: Any) -> Report:
     """Scan files and folders; same behaviour as ``deliverscan scan``. ``options`` are the
-    fields of ``detectors.api.Options`` (``verify_limit``, ``deep``, ``trust_anchors``, …)."""
+    fields of ``detectors.api.Options`` (``verify_limit``, ``deep``, ``trust_anchors``, …).
+    ``jobs=0`` runs detectors in this process; ``jobs=N`` uses N worker processes with
+    per-file time and memory limits, like the CLI. No cache unless ``cache_path`` is given."""
     from scanner.policy import Policy
     from scanner.runner import ScanConfig, run_scan
 
@@ -27,7 +30,8 @@ def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symli
     config = ScanConfig(roots=roots, options=Options(**options),
                         policy=policy or Policy.default(fail_on_review=fail_on_review),
                         excludes=tuple(excludes), follow_symlinks=follow_symlinks,
-                        enable=tuple(enable), disable=tuple(disable))
+                        enable=tuple(enable), disable=tuple(disable), jobs=jobs,
+                        cache_path=cache_path)
     return run_scan(config)
 
 
