@@ -200,8 +200,11 @@ class MetadataDetector(Detector):
         for prefix, fields in groups:  # native + ExifTool fields dedupe as one group
             merged.setdefault(prefix, []).extend(fields)
         for prefix, fields in merged.items():
-            for hit in pack.evaluate(fields):
+            notes: list[str] = []
+            for hit in pack.evaluate(fields, notes):
                 yield to_finding(hit, self.name, show, prefix)
+            for n in notes:
+                ctx.note(f"{prefix}{n}")
         if problems:
             raise Incomplete("; ".join(problems))
 

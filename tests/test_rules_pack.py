@@ -283,3 +283,11 @@ def test_tool_fields_name_generators_through_the_vendor_table(value: str, vendor
         assert (hit.rule.id, hit.evidence["vendor_id"]) == ("meta.tool.agent", vendor)
     for human in ("GIMP 2.10.36", "Adobe Photoshop 25.0", "Lavf59.27.100", "Pro Tools"):
         assert pack.evaluate([Field("exif:Software", human, "t")]) == []
+
+
+def test_unknown_source_type_is_noted_not_flagged() -> None:
+    notes: list[str] = []
+    pack = load_pack()
+    value = "http://cv.iptc.org/newscodes/digitalsourcetype/somethingNew"
+    assert pack.evaluate([Field("xmp:Iptc4xmpExt:DigitalSourceType", value, "t")], notes) == []
+    assert notes == [f"unknown digitalSourceType {value!r} in xmp:Iptc4xmpExt:DigitalSourceType"]

@@ -193,9 +193,10 @@ class Pack:
                 self._cache[low] = hit
         return hit
 
-    def evaluate(self, fields: Iterable[Field]) -> list[Hit]:
+    def evaluate(self, fields: Iterable[Field], notes: list[str] | None = None) -> list[Hit]:
         """Every (rule, field) match, deduplicated on (rule, key, value); fallback rules only
-        where no regular rule matched that field."""
+        where no regular rule matched that field. ``notes`` collects qualified non-matches
+        (an unknown digital source type term), as the C2PA detector reports them."""
         hits: list[Hit] = []
         seen: set[tuple[str, str, str]] = set()
         for f in fields:
@@ -204,7 +205,7 @@ class Pack:
             regular: list[Hit] = []
             fallbacks: list[Hit] = []
             for rule in self.candidates(f.key):
-                hit = _apply(rule, f)
+                hit = _apply(rule, f, notes)
                 if hit is not None:
                     (fallbacks if rule.fallback else regular).append(hit)
             for hit in regular or fallbacks:
@@ -307,7 +308,7 @@ def _match_json(rule: Rule, value: str) -> bool:
     return not anyof or any(_json_has(doc, p.split(".")) for p in anyof)
 
 
-def _apply(rule: Rule, f: Field) -> Hit | None:
+def _apply(rule: Rule, f: Field, notes: list[str] | None = None) -> Hit | None:
     value = f.value
     evidence: dict[str, Any] = {"field": f.key, "tool": rule.tool, "reference": rule.reference,
                                 "match": rule.describe_match(), "reader": f.reader}
@@ -335,6 +336,10 @@ def _apply(rule: Rule, f: Field) -> Hit | None:
             return None
     elif m == "source_type":
         st = judge_source_type(value)
+        if st is None and notes is not None:
+            note = f"unknown digitalSourceType {truncate(value, 120)!r} in {f.key}"
+            if note not in notes:
+                notes.append(note)
         if st is None or st.verdict not in ("ai", "review"):
             return None
         if verdict == "table":
