@@ -260,3 +260,15 @@ def test_gif_truncated() -> None:
     out = Collector()
     read_gif(Source.from_bytes(data), out)
     assert any("truncated" in p for p in out.problems)
+
+
+def test_gif_walk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import detectors.formats.gif as gif
+
+    monkeypatch.setattr(gif, "SCAN_LIMIT", 200)
+    frames = [Image.new("P", (64, 64), i) for i in range(4)]
+    buf = __import__("io").BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], comment="Steps: 1")
+    out = Collector()
+    read_gif(Source.from_bytes(buf.getvalue()), out)
+    assert out.problems == [] and any("not walked" in n for n in out.notes)

@@ -1,6 +1,7 @@
 """GIF block walker: comment extensions (A1111 writes its parameters there) and XMP application
-extensions. Image data is skipped block by block (GIF has no chunk sizes to seek by, so its
-sub-block lengths are read; bounded by the byte budget of :class:`Source`)."""
+extensions. GIF has no chunk sizes to seek by, so image data is skipped sub-block by sub-block;
+the walk stops at ``SCAN_LIMIT`` bytes (extensions come before the frames in what Pillow and
+ExifTool write) and says so in a note rather than reading a huge animation whole."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from detectors.formats.native import Collector, FormatError, Source, hexoff, tex
 from detectors.formats.xmp import parse_xmp
 
 MAX_BLOCKS = 200_000
+SCAN_LIMIT = 32 * 1024 * 1024
 _BUF = 256 * 1024
+
+
+class _Stop(Exception):
+    """The scan limit was reached."""
 
 
 class _Reader:
@@ -20,6 +26,8 @@ class _Reader:
         self.buf_at = pos
 
     def take(self, n: int) -> bytes:
+        if self.pos + n > SCAN_LIMIT:
+            raise _Stop
         rel = self.pos - self.buf_at
         if rel + n > len(self.buf):
             self.buf = self.src.read(self.pos, max(n, _BUF))
@@ -46,6 +54,8 @@ class _Reader:
 def read_gif(src: Source, out: Collector) -> None:
     try:
         _walk(src, out)
+    except _Stop:
+        out.note(f"GIF: blocks after the first {SCAN_LIMIT // 2**20} MiB not walked")
     except FormatError as exc:
         out.problem(f"GIF: {exc}")
 
