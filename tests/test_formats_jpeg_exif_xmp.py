@@ -266,7 +266,8 @@ def test_gif_walk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     import detectors.formats.gif as gif
 
     monkeypatch.setattr(gif, "SCAN_LIMIT", 200)
-    frames = [Image.new("P", (64, 64), i) for i in range(4)]
+    frames = [Image.frombytes("L", (64, 64), bytes((i * 7 + j * 13) % 251 for j in range(4096)))
+              for i in range(4)]
     buf = __import__("io").BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], comment="Steps: 1")
     out = Collector()
