@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps test lint scan fixtures bench fuzz clean
+.PHONY: setup system-deps test lint scan fixtures bench bench-metadata bench-register fuzz clean
 
 setup: system-deps $(BIN)/deliverscan
 
@@ -41,3 +41,6 @@ bench: $(BIN)/deliverscan
 FUZZ_SECONDS ?= 1800
 fuzz: $(BIN)/deliverscan
 	$(BIN)/python -m bench.fuzz --seconds $(FUZZ_SECONDS)
+
+bench-metadata: $(BIN)/deliverscan
+	$(BIN)/python -m bench.bench_metadata

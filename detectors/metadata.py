@@ -131,7 +131,9 @@ def _exiftool_driver(ctx: AssetContext) -> Any:
         exe = et.find_exiftool(ctx.options.exiftool)
         if not exe:
             return None
-        return et.ExifToolDriver(exe, timeout=ctx.options.file_timeout)
+        # below the worker pool's per-file kill, so a slow ExifTool read fails alone and the
+        # other detectors' findings for the file survive
+        return et.ExifToolDriver(exe, timeout=max(1.0, 0.8 * ctx.options.file_timeout))
 
     return ctx.shared.get("exiftool", factory, close=lambda d: d.close() if d else None)
 
