@@ -17,6 +17,7 @@ Findings yielded before an exception are kept.
 from __future__ import annotations
 
 import abc
+import collections
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -147,16 +148,49 @@ class AssetContext:
         return notes
 
     def sidecar(self, ext: str) -> str | None:
-        """Path of ``<stem><ext>`` next to the asset when it is a regular file, else None."""
+        """Path of ``<stem><ext>`` (or upper-case ext) next to the asset when it is a regular
+        file, else None."""
         stem, _ = os.path.splitext(self.asset.path)
-        for candidate in (stem + ext, stem + ext.upper()):
-            try:
-                st = os.stat(candidate, follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                return candidate
+        return self.sibling(stem + ext) or self.sibling(stem + ext.upper())
+
+    def sibling(self, path: str) -> str | None:
+        """``path`` if it names a regular file in the asset's directory, else None. Looks in a
+        cached listing of the directory first: detectors ask for several sidecar names per
+        file, and a miss (the usual answer) then costs no system call."""
+        names = _dir_names(os.path.dirname(path))
+        if names is not None and os.path.basename(path) not in names:
+            return None
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        return path if stat.S_ISREG(st.st_mode) else None
+
+
+_LISTINGS: collections.OrderedDict[str, tuple[int, frozenset[str]]] = collections.OrderedDict()
+_LISTING_MAX_NAMES = 50_000
+
+
+def _dir_names(dirpath: str) -> frozenset[str] | None:
+    """Names in ``dirpath`` (a small per-process LRU keyed by the directory's mtime), or None
+    when it cannot be listed or is too large to keep."""
+    dirpath = dirpath or "."
+    try:
+        mtime = os.stat(dirpath).st_mtime_ns
+        hit = _LISTINGS.get(dirpath)
+        if hit is not None and hit[0] == mtime:
+            _LISTINGS.move_to_end(dirpath)
+            return hit[1]
+        names = os.listdir(dirpath)
+    except OSError:
         return None
+    if len(names) > _LISTING_MAX_NAMES:
+        return None
+    listing = frozenset(names)
+    _LISTINGS[dirpath] = (mtime, listing)
+    while len(_LISTINGS) > 8:
+        _LISTINGS.popitem(last=False)
+    return listing
 
 
 class Detector(abc.ABC):

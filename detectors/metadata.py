@@ -17,7 +17,6 @@ data (``detectors/rules/*.toml``); this module only gathers fields and turns hit
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -109,17 +108,6 @@ def read_xmp_file(path: str, where: str) -> Collector:
     return out
 
 
-def _long_sidecar(path: str) -> str | None:
-    """darktable/digiKam name sidecars ``<name>.<ext>.xmp`` (Lightroom/ExifTool: ``<stem>.xmp``)."""
-    for candidate in (path + ".xmp", path + ".XMP"):
-        try:
-            if stat.S_ISREG(os.stat(candidate, follow_symlinks=False).st_mode):
-                return candidate
-        except OSError:
-            continue
-    return None
-
-
 def _exiftool_driver(ctx: AssetContext) -> Any:
     """The per-worker ExifTool driver, or None when ExifTool (or its driver) is missing."""
 
@@ -190,7 +178,9 @@ class MetadataDetector(Detector):
                 ctx.note(n)
         else:
             problems += self._asset_fields(asset, ctx, groups)
-            sidecar = ctx.sidecar(".xmp") or _long_sidecar(asset.path)
+            # Lightroom/ExifTool name sidecars <stem>.xmp; darktable/digiKam <name>.<ext>.xmp
+            sidecar = (ctx.sidecar(".xmp") or ctx.sibling(asset.path + ".xmp")
+                       or ctx.sibling(asset.path + ".XMP"))
             if sidecar:
                 name = os.path.basename(sidecar)
                 res = ctx.memo("metadata.sidecar", lambda: read_xmp_file(
