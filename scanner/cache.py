@@ -28,18 +28,15 @@ from detectors.model import (
     Finding,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
     kind TEXT, media_type TEXT, notes TEXT, sha256 TEXT,
+    detections TEXT,  -- {detector: {token, coverage, findings, errors}}
     PRIMARY KEY (dev, inode));
-CREATE TABLE IF NOT EXISTS detections (
-    dev INTEGER, inode INTEGER, detector TEXT, size INTEGER, mtime_ns INTEGER,
-    ctime_ns INTEGER, token TEXT,
-    payload TEXT,
-    PRIMARY KEY (dev, inode, detector));
 """
+LOOKUP_CHUNK = 400  # assets per SELECT (well under SQLite's bound-parameter limit)
 
 
 def default_path() -> str:
@@ -82,30 +79,41 @@ class ScanCache:
             pass
         self.db.close()
 
+    def lookup_many(self, assets: list[Asset],
+                    tokens: dict[str, str]) -> list[CachedParts | None]:
+        """One query per chunk of assets (a warm rescan is mostly this)."""
+        rows: dict[tuple[int, int], tuple] = {}
+        for i in range(0, len(assets), LOOKUP_CHUNK):
+            chunk = assets[i:i + LOOKUP_CHUNK]
+            keys = [x for a in chunk for x in (a.dev, a.inode)]
+            where = " OR ".join(["(dev=? AND inode=?)"] * len(chunk))
+            for row in self.db.execute(
+                    "SELECT dev, inode, size, mtime_ns, ctime_ns, kind, media_type, notes, "
+                    f"sha256, detections FROM files WHERE {where}", keys):
+                rows[(row[0], row[1])] = row
+        return [self._parts(a, rows.get((a.dev, a.inode)), tokens) for a in assets]
+
     def lookup(self, asset: Asset, tokens: dict[str, str]) -> CachedParts | None:
-        row = self.db.execute(
-            "SELECT kind, media_type, notes, sha256 FROM files "
-            "WHERE dev=? AND inode=? AND size=? AND mtime_ns=? AND ctime_ns=?",
-            (asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns)).fetchone()
-        if row is None:
+        return self.lookup_many([asset], tokens)[0]
+
+    def _parts(self, asset: Asset, row: tuple | None,
+               tokens: dict[str, str]) -> CachedParts | None:
+        if row is None or row[2:5] != (asset.size, asset.mtime_ns, asset.ctime_ns):
             self.misses += 1
             return None
-        parts = CachedParts(row[0], row[1], tuple(json.loads(row[2])), row[3])
-        for det, token, payload in self.db.execute(
-                "SELECT detector, token, payload FROM detections "
-                "WHERE dev=? AND inode=? AND size=? AND mtime_ns=? AND ctime_ns=?",
-                (asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns)):
-            if tokens.get(det) == token:
-                parts.per_detector[det] = json.loads(payload)
+        parts = CachedParts(row[5], row[6], tuple(json.loads(row[7])), row[8])
+        for det, entry in json.loads(row[9]).items():
+            if tokens.get(det) == entry.pop("token", None):
+                parts.per_detector[det] = entry
         if len(parts.per_detector) == len(tokens):
             self.hits += 1
         else:
             self.misses += 1
         return parts
 
-    def store(self, original: Asset, result: AssetResult, tokens: dict[str, str],
-              ran: set[str]) -> None:
-        """Store the detectors that ran on an unchanged file (re-stat to make sure)."""
+    def store(self, original: Asset, result: AssetResult, tokens: dict[str, str]) -> None:
+        """Store the (merged) result of an unchanged file (re-stat to make sure). Failed or
+        unavailable detector runs are left out: the failure may be the machine's."""
         a = result.asset
         try:
             st = os.stat(a.path, follow_symlinks=False)
@@ -114,31 +122,31 @@ class ScanCache:
         if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
                 original.size, original.mtime_ns, original.ctime_ns, original.inode):
             return  # changed while being scanned: do not trust this result later
-        key = (original.dev, original.inode)
-        self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?)",
-            (*key, original.size, original.mtime_ns, original.ctime_ns, a.kind, a.media_type,
-             json.dumps(a.notes), result.sha256))
+        detections = {}
         for cov in result.coverage:
-            if cov.detector not in ran or cov.detector not in tokens:
+            if cov.detector not in tokens or cov.status in (FAILED, UNAVAILABLE):
                 continue
-            if cov.status in (FAILED, UNAVAILABLE):
-                self.db.execute("DELETE FROM detections WHERE dev=? AND inode=? AND detector=?",
-                                (*key, cov.detector))
-                continue
-            payload = {
+            detections[cov.detector] = {
+                "token": tokens[cov.detector],
                 "coverage": cov.to_dict(),
                 "findings": [f.to_dict() for f in result.findings if f.detector == cov.detector],
                 "errors": [e for e in result.errors if e.get("detector") == cov.detector],
             }
-            self.db.execute("INSERT OR REPLACE INTO detections VALUES (?,?,?,?,?,?,?,?)",
-                            (*key, cov.detector, original.size, original.mtime_ns,
-                             original.ctime_ns, tokens[cov.detector], json.dumps(payload)))
+        self.db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (original.dev, original.inode, original.size, original.mtime_ns, original.ctime_ns,
+             a.kind, a.media_type, json.dumps(a.notes), result.sha256, json.dumps(detections)))
         self._pending += 1
         if self._pending >= 500:
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")
             self._pending = 0
+
+    def set_sha256(self, asset: Asset, sha256: str) -> None:
+        self.db.execute(
+            "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=? "
+            "AND ctime_ns=?",
+            (sha256, asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns))
 
 
 def apply_parts(result: AssetResult, parts: CachedParts, order: list[str]) -> None:

@@ -221,7 +221,8 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
                         memory_limit=memory_limit * 1024 * 1024,
                         cache_path=None if no_cache else (cache_path or default_cache_path()),
                         skip_paths=skip, replay=replayed)
-    known = {item.name for item in load_all()}
+    loaded = load_all()
+    known = {item.name for item in loaded}
     for name in enable + disable:
         if name not in known:
             raise click.BadParameter(f"unknown detector {name!r}", param_hint="--enable/--disable")
@@ -240,7 +241,8 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
                 bar.tick()
 
         try:
-            report = run_scan(config, on_result=on_result, detectors=select_detectors(config))
+            report = run_scan(config, on_result=on_result,
+                              detectors=select_detectors(config, loaded))
         finally:
             if bar:
                 bar.close()

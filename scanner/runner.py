@@ -86,24 +86,35 @@ class _Engine:
 
     def _items(self) -> Iterator[WorkItem]:
         seq = 0
-        for asset in self.walker.walk(self.config.roots):
-            if asset.path in self.config.skip_paths:
-                continue
-            seq += 1
-            parts = None
-            if self.cache and not (asset.skip_reason or asset.walk_error):
-                parts = self.cache.lookup(asset, self.tokens)
-            if parts is None:
-                yield WorkItem(seq, asset)
-                continue
-            known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
-                                        notes=parts.notes)
-            missing = tuple(n for n in self.tokens if n not in parts.per_detector)
-            if missing:
-                yield WorkItem(seq, asset, only=missing, cached=parts)
-            else:
-                result = AssetResult(asset=known, verdict="clean")
-                yield WorkItem(seq, asset, done=result, cached=parts)
+        chunk: list[Asset] = []
+        walked = (a for a in self.walker.walk(self.config.roots)
+                  if a.path not in self.config.skip_paths)
+        while True:
+            chunk.clear()
+            for asset in walked:
+                chunk.append(asset)
+                if len(chunk) >= 256:
+                    break
+            if not chunk:
+                return
+            cacheable = [a for a in chunk if not (a.skip_reason or a.walk_error)]
+            found = dict(zip(map(id, cacheable),
+                             self.cache.lookup_many(cacheable, self.tokens), strict=True)) \
+                if self.cache and cacheable else {}
+            for asset in chunk:
+                seq += 1
+                parts = found.get(id(asset))
+                if parts is None:
+                    yield WorkItem(seq, asset)
+                    continue
+                missing = tuple(n for n in self.tokens if n not in parts.per_detector)
+                if missing:
+                    yield WorkItem(seq, asset, only=missing, cached=parts)
+                    continue
+                known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
+                                            notes=parts.notes)
+                yield WorkItem(seq, asset, done=AssetResult(asset=known, verdict="clean"),
+                               cached=parts)
 
     def results(self, shared: Shared) -> Iterator[AssetResult]:
         items = self._items()
@@ -138,9 +149,8 @@ class _Engine:
             if result.verdict == "skipped" and not result.asset.skip_reason:
                 result.asset = dataclasses.replace(result.asset, skip_reason=NOT_MEDIA)
         if self.cache and not (item.asset.skip_reason or item.asset.walk_error):
-            ran = set(self.tokens) if item.only is None else set(item.only)
             if item.done is None and not any(e.get("detector") == "worker" for e in result.errors):
-                self.cache.store(item.asset, result, self.tokens, ran)
+                self.cache.store(item.asset, result, self.tokens)
         return result
 
     def hash_for_policy(self, result: AssetResult, original: Asset | None = None) -> None:
@@ -154,11 +164,7 @@ class _Engine:
             result.verdict = asset_verdict(result)
             return
         if self.cache is not None:
-            self.cache.db.execute(
-                "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=? "
-                "AND ctime_ns=?",
-                (result.sha256, result.asset.dev, result.asset.inode, result.asset.size,
-                 result.asset.mtime_ns, result.asset.ctime_ns))
+            self.cache.set_sha256(result.asset, result.sha256)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -190,44 +190,42 @@ class WorkerPool:
         exhausted = False
         try:
             while True:
-                # grow the pool with the work: a scan of three files needs one worker, not
-                # one per core (each costs an interpreter start and imports)
-                wanted = min(self.jobs, 1 + (len(order) + len(pending)) // self.batch)
-                while len(self._workers) < wanted:
+                # read ahead: cache hits go straight to results, the rest waits in ``pending``
+                while not exhausted and len(order) < self.window \
+                        and len(pending) < self.batch * self.jobs * 2:
+                    try:
+                        item = next(feed)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    order.append(item.seq)
+                    if item.done is not None:
+                        results[item.seq] = (item, item.done)
+                    else:
+                        pending.append(item)
+                # grow the pool with the work: a warm-cache rescan needs no worker at all, a
+                # scan of three files one (each costs an interpreter start and imports)
+                busy = sum(1 for w in self._workers if w.inflight or not w.ready)
+                if pending and len(self._workers) < self.jobs and \
+                        (busy == len(self._workers) or len(pending) > self.batch):
                     self._spawn()
-                # hand out batches to idle-ish workers
+                # hand out batches to ready workers
                 for w in self._workers:
-                    if not w.ready or len(w.inflight) >= self.batch:
+                    if not w.ready or len(w.inflight) >= self.batch or not pending:
                         continue
-                    batch = []
-                    while len(batch) < self.batch:
-                        if pending:
-                            batch.append(pending.popleft())
-                            continue
-                        if exhausted or len(order) >= self.window:
-                            break
-                        try:
-                            item = next(feed)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        order.append(item.seq)
-                        if item.done is not None:
-                            results[item.seq] = (item, item.done)
-                        else:
-                            batch.append(item)
-                    if batch:
-                        w.inflight.extend(batch)
-                        try:
-                            w.conn.send(batch)
-                        except (BrokenPipeError, OSError):
-                            pass  # noticed below through the sentinel
+                    batch = [pending.popleft() for _ in range(min(self.batch, len(pending)))]
+                    w.inflight.extend(batch)
+                    try:
+                        w.conn.send(batch)
+                    except (BrokenPipeError, OSError):
+                        pass  # noticed below through the sentinel
                 # emit what is ready, in order
                 while order and order[0] in results:
                     yield results.pop(order.popleft())
                 if exhausted and not order and not pending:
                     return
-                self._wait(results, pending)
+                if self._workers:
+                    self._wait(results, pending)
         except BaseException:
             self.close()  # interrupted mid-way: workers hold files we will not wait for
             raise
