@@ -96,10 +96,10 @@ DATA = Path(__file__).resolve().parent / "data" / "watermark_payloads.toml"
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_VIDEO_FRAMES = 6
 DEFAULT_VIDEO_SECONDS = 10.0
-# Least consistency z, and least z relative to the spread of z over NULL_PATTERNS random words
-# of the same length on the same pixels, for any band (see module docstring).
+# Least consistency z, and least z relative to the spread of z over NULL_PATTERNS
+# payload-balanced random words on the same pixels, for any band (see module docstring).
 Z_MIN = 6.0
-R_MIN = 4.5
+R_MIN = 6.0
 NULL_PATTERNS = 256
 
 BANDS = ("very_likely", "likely", "review")
@@ -195,11 +195,24 @@ def load_payloads(path: Path = DATA) -> tuple[Payload, ...]:
 
 # ---- analysis (pure: arrays in, matches out; used by the detector and the bench) -------------
 
+def null_patterns(payload: np.ndarray, count: int = NULL_PATTERNS) -> np.ndarray:
+    """Seeded random words that each take half of the payload's 1-positions and half of its
+    0-positions: a mark adds nothing to their z, the picture's structure adds to theirs what it
+    adds to the payload's. Their spread is the empirical null for ``Match.ratio``."""
+    return _null_patterns(payload.astype(np.uint8).tobytes(), count)
+
+
 @cache
-def null_patterns(length: int) -> np.ndarray:
-    """Fixed, seeded random words of ``length`` bits: the empirical null for ``Match.ratio``."""
-    rng = np.random.default_rng(7919 + length)
-    return rng.random((NULL_PATTERNS, length)) < 0.5
+def _null_patterns(key: bytes, count: int) -> np.ndarray:
+    payload = np.frombuffer(key, np.uint8).astype(bool)
+    rng = np.random.default_rng(7919 + payload.size)
+    ones, zeros = np.flatnonzero(payload), np.flatnonzero(~payload)
+    out = np.zeros((count, payload.size), dtype=bool)
+    for row in out:
+        row[rng.choice(ones, ones.size // 2, replace=False)] = True
+        row[rng.choice(zeros, zeros.size // 2, replace=False)] = True
+    out.flags.writeable = False
+    return out
 
 
 @dataclass
@@ -225,9 +238,9 @@ class Match:
 
     @property
     def null_sd(self) -> float:
-        """Spread of z over random words on these same votes: ~1 when blocks vote
-        independently, larger when the picture's structure lines up with the bit layout."""
-        return float(self.tally.zscores(null_patterns(self.payload.length)).std())
+        """Spread of z over payload-balanced random words on these same votes: ~1 when blocks
+        vote independently, larger when the picture's structure lines up with the bit layout."""
+        return float(self.tally.zscores(null_patterns(self.payload.bits)).std())
 
     @property
     def ratio(self) -> float:

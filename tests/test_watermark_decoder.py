@@ -17,6 +17,8 @@ import pytest
 from detectors import dwtdct
 from detectors.watermark import (
     DATA,
+    R_MIN,
+    Z_MIN,
     Analysis,
     binomial_tail,
     derive_threshold,
@@ -154,3 +156,21 @@ def test_chance_decodes_of_unmarked_pixels_never_band() -> None:
             assert abs(m.z) < 5
             by_bits_alone += m.payload.band(m.matched) is not None
     assert by_bits_alone > 0  # the situation the check exists for did occur
+
+
+def test_picture_structure_lined_up_with_the_bit_layout_is_not_a_mark() -> None:
+    # A smooth horizontal gradient 768 px wide: 96 blocks per row = two 48-bit words, so every
+    # SDXL bit position sees the same two columns in every row. Its bits reach the review band
+    # and its block z is far above Z_MIN (the votes are not independent), but payload-balanced
+    # random words find the same "signal" everywhere: the ratio keeps it out.
+    x = np.linspace(0, 1, 768)[None, :, None]
+    a, b = np.array([60.0, 100.0, 0.0]), np.array([30.0, 160.0, 255.0])
+    img = np.clip(np.rint(np.repeat(a * (1 - x) + b * x, 256, axis=0)), 0, 255).astype(np.uint8)
+    analysis = Analysis(load_payloads())
+    analysis.add(img)
+    (m,) = [m for m in analysis.matches if m.payload.name == "sdxl" and m.order == "bgr"
+            and m.domain == "uint8"]
+    assert m.payload.band(m.matched) == "review" and m.z > 2 * Z_MIN
+    assert m.null_sd > 4 and m.ratio < R_MIN / 2
+    assert m.band is None
+    assert all(x.band is None for x in analysis.matches)
