@@ -9,6 +9,11 @@ verification: a store that fails to verify is re-read without it.
 
 Network is off by construction (``detectors.c2pa_reading``): remote manifests become a
 ``c2pa.remote-manifest`` review finding, never a fetch; the start-up self-test proves it.
+
+Cheap pre-filter: c2pa-python is asked only when the container's structure can hold a store or
+a remote reference (``detectors.formats.c2pa_locate``; any doubt means ask). An unsigned file
+costs a walk of its box/chunk headers, and a worker that never meets a C2PA file never even
+imports c2pa-python (only ``available()``'s self-test does, in the process that loads detectors).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from detectors.api import (
     open_readonly,
 )
 from detectors.c2pa_judge import DETECTOR, StoreContext, judge_store, rules
+from detectors.formats.c2pa_locate import ABSENT, locate
 from detectors.model import REVIEW, Asset, Finding, truncate
 from detectors.vocab import dst_version, vendor_version
 
@@ -42,13 +48,17 @@ OVER_LIMIT = "> verify limit"
 _C2PA_EVIDENCE = (b"jumd\x63\x32\x70\x61", b"C2PA_GIF", b"application/c2pa",
                   b"application/x-c2pa-manifest-store", b"c2pa:manifest",
                   bytes.fromhex("d8fec3d61b0e483c92975828877ec481"))
+# Coverage of a file whose structure holds no C2PA carrier (the Reader was not called).
+NO_STORE_CHECKED = ("no C2PA store", "structure checked; c2pa-python not called")
 
 
 class C2paDetector(Detector):
     """See the module docstring."""
 
     name: ClassVar[str] = DETECTOR
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"  # 1.1: structural pre-filter (coverage notes changed)
+    # Skip the Reader when the structure rules C2PA out (off only to measure what it saves).
+    prefilter: ClassVar[bool] = True
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio", "sidecar", "other"})
     description: ClassVar[str] = ("C2PA Content Credentials in every container c2pa-python "
                                   "reads, .c2pa sidecars and PDFs; offline")
@@ -76,11 +86,10 @@ class C2paDetector(Detector):
                               lambda c: c.close())
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
-        contexts = self._contexts(ctx)
         try:
             if asset.kind == "sidecar":
-                return list(self._standalone(asset, ctx, contexts))
-            return list(self._asset(asset, ctx, contexts))
+                return list(self._standalone(asset, ctx, self._contexts(ctx)))
+            return list(self._asset(asset, ctx))
         except rd.BudgetExceeded as exc:
             # c2pa-rs parses some formats (PDF, SVG) whole even without verification.
             raise Incomplete(f"{exc}; C2PA not checked: this format is read whole, raise "
@@ -112,10 +121,16 @@ class C2paDetector(Detector):
         return rd.read_store(fh, fmt, contexts.quick, verified=False, budget=rd.QUICK_BUDGET,
                              manifest_data=manifest_data)
 
-    def _asset(self, asset: Asset, ctx: AssetContext, contexts: rd.Contexts) -> Iterator[Finding]:
+    def _asset(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
+        sidecar = ctx.sidecar(".c2pa")
+        if not sidecar and self.prefilter and \
+                locate(asset.media_type, asset.size, ctx.head, ctx.open).state == ABSENT:
+            for note in NO_STORE_CHECKED:
+                ctx.note(note)
+            return
+        contexts = self._contexts(ctx)  # imports c2pa-python on first use in this process
         verify, why_not = self._verify_plan(asset, ctx)
         fmt = rd.format_hint(asset.media_type)
-        sidecar = ctx.sidecar(".c2pa")
         with ctx.open() as fh:
             embedded = self._read(fh, fmt, contexts, verify, asset.size)
             yield from self._embedded(embedded, asset, ctx, why_not, has_sidecar=bool(sidecar))
