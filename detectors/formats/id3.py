@@ -184,7 +184,7 @@ def _frame(src: Source, fid: str, at: int, size: int, flags: int, major: int, wh
     if unsync:
         data = _unsync(data)
     if compressed:
-        data, complete = inflate(data)
+        data, complete = inflate(data, out=out)
         if not complete:
             out.problem(f"{where}: compressed frame is corrupt or too large")
     if not data:

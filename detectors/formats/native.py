@@ -22,6 +22,9 @@ from detectors.formats.fields import Field
 READ_BUDGET = 64 * 1024 * 1024
 # Largest single metadata value we inflate or keep (a zTXt bomb stops here).
 INFLATE_LIMIT = 16 * 1024 * 1024
+# Everything one file may inflate (64 small zTXt bombs must not make 1 GiB of text).
+INFLATE_TOTAL = 64 * 1024 * 1024
+_INFLATE_PIECE = 64 * 1024
 
 
 class FormatError(Exception):
@@ -93,6 +96,8 @@ class Collector:
     notes: list[str] = field(default_factory=list)
     # Parsed structures other code may want (e.g. PNG IHDR for the stealth reader).
     facts: dict[str, Any] = field(default_factory=dict)
+    # What ``inflate`` may still produce for this file.
+    inflate_left: int = INFLATE_TOTAL
 
     def add(self, key: str, value: str, location: str) -> None:
         if value is None:
@@ -108,12 +113,31 @@ class Collector:
             self.notes.append(text)
 
 
-def inflate(data: bytes, limit: int = INFLATE_LIMIT, wbits: int = zlib.MAX_WBITS) -> tuple[bytes, bool]:
-    """Decompress at most ``limit`` bytes; returns (data, complete). Never expands a bomb."""
+def inflate(data: bytes, limit: int = INFLATE_LIMIT, wbits: int = zlib.MAX_WBITS,
+            out: Collector | None = None) -> tuple[bytes, bool]:
+    """Decompress at most ``limit`` bytes (and at most what is left of ``out``'s per-file
+    budget); returns (data, complete). Never expands a bomb, never raises: a corrupt stream
+    gives what inflated before the damage and ``complete`` False."""
+    if out is not None:
+        limit = min(limit, out.inflate_left)
     d = zlib.decompressobj(wbits)
-    out = d.decompress(data, limit)
-    complete = d.eof and not d.unconsumed_tail
-    return out, complete
+    buf = bytearray()
+    pos = 0
+    pending = b""
+    try:
+        while not d.eof and len(buf) < limit:
+            if not pending:
+                if pos >= len(data):
+                    break
+                pending = data[pos:pos + _INFLATE_PIECE]
+                pos += _INFLATE_PIECE
+            buf += d.decompress(pending, limit - len(buf))
+            pending = d.unconsumed_tail
+    except zlib.error:
+        pass
+    if out is not None:
+        out.inflate_left -= len(buf)
+    return bytes(buf), d.eof
 
 
 def latin1(data: bytes) -> str:
@@ -138,3 +162,217 @@ def strip_nul(value: str) -> str:
 
 def hexoff(offset: int) -> str:
     return f"0x{offset:x}"
+
+
+# --- fuzz entry points (bench/fuzz.py, tests/test_fuzz.py) ---------------------------------------
+
+# Media types (from ``sniff``) whose files seed each format target; other targets get bespoke seeds
+# from ``fuzz_seed``.
+FUZZ_MEDIA: dict[str, tuple[str, ...]] = {
+    "png": ("image/png",),
+    "jpeg": ("image/jpeg",),
+    "gif": ("image/gif",),
+    "tiff": ("image/tiff",),
+    "riff": ("image/webp", "audio/wav", "video/x-msvideo"),
+    "bmff": ("video/mp4", "video/quicktime", "audio/mp4", "image/heic", "image/heif",
+             "image/avif"),
+    "mp3": ("audio/mpeg",),
+    "flac": ("audio/flac",),
+    "ogg": ("audio/ogg", "video/ogg"),
+}
+_FUZZ_HEAD = 64 * 1024  # detectors.api.HEAD_SIZE: what the pipeline hands a reader for free
+
+
+def _fuzz_source(data: bytes) -> Source:
+    """A Source as the metadata detector builds it: the head in memory, the rest through an
+    opener, so the budget and lazy-open paths are exercised too."""
+    import io
+
+    return Source(len(data), data[:_FUZZ_HEAD], lambda: io.BytesIO(data))
+
+
+def _check(out: Collector) -> Collector:
+    """Contract every reader keeps whatever the input: str keys, values and locations."""
+    for f in out.fields:
+        if not (isinstance(f.key, str) and isinstance(f.value, str)
+                and isinstance(f.location, str)):
+            raise TypeError(f"reader produced a non-str field: {f!r:.200}")
+    if not all(isinstance(p, str) for p in out.problems + out.notes):
+        raise TypeError("reader produced a non-str problem or note")
+    return out
+
+
+def _run_reader(reader: Callable[[Source, Collector], None]) -> Callable[[bytes], Collector]:
+    def target(data: bytes) -> Collector:
+        src = _fuzz_source(data)
+        out = Collector()
+        try:
+            reader(src, out)
+        finally:
+            src.close()
+        return _check(out)
+
+    return target
+
+
+def _fuzz_values(data: bytes) -> list[str]:
+    """Untrusted field values from raw bytes: the whole text and its NUL-separated pieces."""
+    whole = text(data)
+    pieces = [text(p) for p in data.split(b"\x00", 4)[:4] if p]
+    return [whole, *pieces] if len(pieces) > 1 else [whole]
+
+
+def _fuzz_rules(data: bytes) -> int:
+    """Every rule of the pack against values built from ``data``, on every key it watches
+    (wildcards filled in), including the report step (excerpts, truncation)."""
+    from detectors.formats.fields import Field
+    from detectors.rules import load_pack, to_finding
+
+    pack = load_pack()
+    keys = sorted({k.replace("*", "fuzz") for rule in pack.rules for k in rule.fields})
+    values = _fuzz_values(data)
+    fields = [Field(k, v, "fuzz") for k in keys for v in values]
+    notes: list[str] = []
+    hits = pack.evaluate(fields, notes)
+    for hit in hits:
+        to_finding(hit, "metadata", False)
+        to_finding(hit, "metadata", True)
+    return len(hits)
+
+
+def _fuzz_metadata(data: bytes) -> int:
+    """The metadata detector's in-process path: sniff, native reader, rule pack, findings."""
+    from detectors.formats.sniff import sniff
+    from detectors.metadata import NATIVE
+    from detectors.rules import load_pack, to_finding
+
+    _kind, media_type = sniff(data[:_FUZZ_HEAD])
+    reader = NATIVE.get(media_type)
+    if reader is None:
+        return 0
+    out = _run_reader(reader)(data)
+    hits = load_pack().evaluate(out.fields, [])
+    for hit in hits:
+        to_finding(hit, "metadata", False)
+    return len(hits)
+
+
+def fuzz_targets() -> dict[str, Callable[[bytes], object]]:
+    """name → callable(bytes) for the fuzz harness. A target may raise only :class:`FormatError`
+    or ``detectors.api.Incomplete``; anything else (IndexError, struct.error, RecursionError,
+    UnicodeError, MemoryError...) is a bug in the reader it drives."""
+    from detectors.formats.bmff import read_bmff
+    from detectors.formats.exif import parse_tiff
+    from detectors.formats.gif import read_gif
+    from detectors.formats.id3 import parse_id3v2, read_mp3
+    from detectors.formats.jpeg import read_jpeg
+    from detectors.formats.png import read_png
+    from detectors.formats.riff import read_riff
+    from detectors.formats.sniff import sniff
+    from detectors.formats.stealth import read_stealth
+    from detectors.formats.vorbis import parse_comments, read_flac, read_ogg
+    from detectors.formats.xmp import parse_xmp
+
+    def tiff(src: Source, out: Collector) -> None:
+        parse_tiff(src, 0, src.size, "TIFF file", out)
+
+    def png_stealth(src: Source, out: Collector) -> None:
+        # stealth only: IHDR/IDAT facts from a plain walk, then the LSB reader
+        read_png(src, out, stealth=False)
+        read_stealth(src, out)
+
+    def xmp(data: bytes) -> Collector:
+        return _check(_with(lambda out: parse_xmp(data, "fuzz", out)))
+
+    def exif(data: bytes) -> Collector:
+        # a TIFF structure embedded at an offset, as in JPEG APP1 / PNG eXIf / WebP EXIF
+        skip = 6 if data.startswith(b"Exif\x00\x00") else 0
+        src = Source.from_bytes(data)
+        return _check(_with(lambda out: parse_tiff(src, skip, len(data) - skip, "fuzz", out)))
+
+    def id3(data: bytes) -> Collector:
+        src = _fuzz_source(data)
+        return _check(_with(lambda out: parse_id3v2(src, 0, "fuzz", out, limit=len(data))))
+
+    def vorbis(data: bytes) -> Collector:
+        return _check(_with(lambda out: parse_comments(data, "fuzz", out)))
+
+    return {
+        "png": _run_reader(read_png),
+        "stealth": _run_reader(png_stealth),
+        "jpeg": _run_reader(read_jpeg),
+        "gif": _run_reader(read_gif),
+        "tiff": _run_reader(tiff),
+        "riff": _run_reader(read_riff),
+        "bmff": _run_reader(read_bmff),
+        "mp3": _run_reader(read_mp3),
+        "flac": _run_reader(read_flac),
+        "ogg": _run_reader(read_ogg),
+        "xmp": xmp,
+        "exif": exif,
+        "id3": id3,
+        "vorbis": vorbis,
+        "sniff": sniff,
+        "rules": _fuzz_rules,
+        "metadata": _fuzz_metadata,
+    }
+
+
+def _with(fill: Callable[[Collector], None]) -> Collector:
+    out = Collector()
+    fill(out)
+    return out
+
+
+_XMP_START = (b"<?xpacket begin", b"<x:xmpmeta", b"<rdf:RDF")
+
+
+def fuzz_seed(target: str, data: bytes) -> bytes | None:
+    """The seed a fixture file gives ``target`` (None: it gives none). Format targets take files
+    of their media types; ``xmp``/``exif``/``id3``/``vorbis`` the structure cut out of a file;
+    ``rules`` the NUL-joined field values a reader found in it (real prompts, JSON, URIs)."""
+    from detectors.formats.sniff import sniff
+
+    media = sniff(data[:_FUZZ_HEAD])[1]
+    if target == "stealth":
+        target = "png"
+    if target in FUZZ_MEDIA:
+        return data if media in FUZZ_MEDIA[target] else None
+    if target in ("sniff", "metadata"):
+        return data
+    if target == "xmp":
+        starts = [i for i in (data.find(m) for m in _XMP_START) if i >= 0]
+        if not starts:
+            return None
+        end = data.find(b"</x:xmpmeta>", min(starts))
+        end = data.find(b"</rdf:RDF>", min(starts)) if end < 0 else end
+        return data[min(starts):end + 16] if end >= 0 else data[min(starts):]
+    if target == "exif":
+        if media == "image/tiff":
+            return data[:256 * 1024]
+        at = data.find(b"Exif\x00\x00")
+        return data[at:at + 256 * 1024] if at >= 0 else None
+    if target == "id3":
+        at = data.find(b"ID3")
+        return data[at:at + 256 * 1024] if at >= 0 and media in ("audio/mpeg", "audio/wav",
+                                                                 "audio/flac") else None
+    if target == "vorbis":
+        for magic, skip in ((b"\x03vorbis", 7), (b"OpusTags", 8)):
+            at = data.find(magic)
+            if at >= 0:
+                return data[at + skip:at + skip + 64 * 1024]
+        return None
+    if target == "rules":
+        from detectors.metadata import NATIVE
+
+        reader = NATIVE.get(media)
+        if reader is None:
+            return data if media in ("application/json", "text/plain") else None
+        try:
+            out = _run_reader(reader)(data)
+        except Exception:  # noqa: BLE001 - a seed that crashes its reader seeds nothing here
+            return None
+        # real values, kept small: the bounds on huge values have their own tests
+        values = [f.value[:16 * 1024] for f in out.fields if f.value]
+        return "\x00".join(values).encode("utf-8")[:64 * 1024] if values else None
+    return None

@@ -12,6 +12,7 @@ import struct
 from detectors.formats.exif import parse_tiff
 from detectors.formats.native import (
     INFLATE_LIMIT,
+    INFLATE_TOTAL,
     Collector,
     FormatError,
     Source,
@@ -101,10 +102,11 @@ def _text_chunk(src: Source, ctype: bytes, data_at: int, length: int, pos: int, 
         if not rest:
             out.note(f"empty {where}")
             return
-        raw, complete = inflate(rest[1:])
+        raw, complete = inflate(rest[1:], out=out)
         if not complete:
             out.problem(f"{where}: compressed text is corrupt or inflates past "
-                        f"{INFLATE_LIMIT} bytes; read only the first {len(raw)} bytes")
+                        f"{INFLATE_LIMIT} bytes (or the file's {INFLATE_TOTAL}-byte total); "
+                        f"read only the first {len(raw)} bytes")
         value = text(raw)
     else:  # iTXt
         if len(rest) < 2:
@@ -114,10 +116,11 @@ def _text_chunk(src: Source, ctype: bytes, data_at: int, length: int, pos: int, 
         lang, _, rest2 = rest[2:].partition(b"\x00")
         _translated, _, body = rest2.partition(b"\x00")
         if compressed:
-            body, complete = inflate(body)
+            body, complete = inflate(body, out=out)
             if not complete:
                 out.problem(f"{where}: compressed text is corrupt or inflates past "
-                            f"{INFLATE_LIMIT} bytes; read only the first {len(body)} bytes")
+                            f"{INFLATE_LIMIT} bytes (or the file's {INFLATE_TOTAL}-byte "
+                            f"total); read only the first {len(body)} bytes")
         value = utf8(body)
     if keyword == XMP_KEYWORD:
         parse_xmp(value.encode("utf-8"), where, out)

@@ -89,7 +89,7 @@ def _read(src: Source, out: Collector, ihdr: dict[str, int], w: int, h: int) -> 
             return
         payload = all_bits.tobytes()[19:19 + length // 8]
         if magics[magic]:
-            payload, complete = inflate(payload, wbits=16 + zlib.MAX_WBITS)
+            payload, complete = inflate(payload, wbits=16 + zlib.MAX_WBITS, out=out)
             if not complete:
                 out.problem(f"{where}: gzip payload is corrupt or too large")
         out.add(f"stealth:{magic.decode()}", utf8(payload), where)
