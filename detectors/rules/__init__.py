@@ -42,6 +42,14 @@ from detectors.vocab import judge_source_type, match_vendor
 MATCHES = ("equals", "regex", "json", "source_type", "vendor", "present")
 VERDICTS = ("ai", "review", "table")
 JSON_LIMIT = 16 * 1024 * 1024
+# Field values are untrusted and may be megabytes (a zTXt inflates to 16 MiB). Regex matching is
+# linear but not cheap (~0.5 us/char for the free-text alternation), so each regex reads at most
+# REGEX_VALUE_LIMIT chars of a value and one evaluate() call at most REGEX_BUDGET chars in all;
+# what is cut is said in a note. Real markers sit in values of a few kilobytes.
+REGEX_VALUE_LIMIT = 512 * 1024
+REGEX_BUDGET = 2 * 1024 * 1024
+# Longer than any digital source type URI: judged unknown without normalising megabytes.
+SOURCE_TYPE_LIMIT = 4096
 
 
 class RuleError(ValueError):
@@ -196,18 +204,36 @@ class Pack:
     def evaluate(self, fields: Iterable[Field], notes: list[str] | None = None) -> list[Hit]:
         """Every (rule, field) match, deduplicated on (rule, key, value); fallback rules only
         where no regular rule matched that field. ``notes`` collects qualified non-matches
-        (an unknown digital source type term), as the C2PA detector reports them."""
+        (an unknown digital source type term, a regex that read only part of a huge value),
+        as the C2PA detector reports them.
+
+        Bounded for hostile values: a (key, value) pair is judged once, a JSON value is parsed
+        once for all the rules that read it, and regex work has a per-call budget."""
         hits: list[Hit] = []
         seen: set[tuple[str, str, str]] = set()
+        judged: set[tuple[str, str]] = set()
+        state = _State(notes)
         for f in fields:
             if not f.value or not f.value.strip():
                 continue
+            pair = (f.key.lower(), f.value)
+            if pair in judged:
+                continue  # same outcome as its first occurrence, whose hits are kept
+            judged.add(pair)
             regular: list[Hit] = []
             fallbacks: list[Hit] = []
-            for rule in self.candidates(f.key):
-                hit = _apply(rule, f, notes)
-                if hit is not None:
-                    (fallbacks if rule.fallback else regular).append(hit)
+            rules = self.candidates(f.key)
+            for rule in rules:
+                if not rule.fallback:
+                    hit = _apply(rule, f, notes, state)
+                    if hit is not None:
+                        regular.append(hit)
+            if not regular:  # fallbacks only matter where nothing else matched
+                for rule in rules:
+                    if rule.fallback:
+                        hit = _apply(rule, f, notes, state)
+                        if hit is not None:
+                            fallbacks.append(hit)
             for hit in regular or fallbacks:
                 sig = (hit.rule.id, f.key.lower(), f.value)
                 if sig not in seen:
@@ -276,6 +302,48 @@ def all_rules() -> tuple[Rule, ...]:
 
 # --- matchers -----------------------------------------------------------------------------
 
+class _State:
+    """Per-``evaluate`` bounds and caches: regex budget, the last parsed JSON documents."""
+
+    def __init__(self, notes: list[str] | None) -> None:
+        self.notes = notes
+        self.regex_left = REGEX_BUDGET
+        self.json_docs: dict[tuple[str, str], Any] = {}
+
+    def note(self, text: str) -> None:
+        if self.notes is not None and text not in self.notes:
+            self.notes.append(text)
+
+    def regex_text(self, rule: Rule, f: Field) -> str | None:
+        """The part of ``f.value`` that ``rule``'s regex may read (None: budget spent)."""
+        value = f.value
+        if self.regex_left <= 0:
+            self.note(f"regex rules not applied to {f.key} ({len(value)} chars): "
+                      f"{REGEX_BUDGET}-char matching budget for this file spent")
+            return None
+        n = min(len(value), REGEX_VALUE_LIMIT, self.regex_left)
+        self.regex_left -= n
+        if n < len(value):
+            self.note(f"regex rules read the first {n} of {len(value)} chars of {f.key}")
+            return value[:n]
+        return value
+
+    def json_doc(self, prefix: str, value: str) -> Any:
+        """The parsed JSON of ``value`` after ``prefix`` (``_NOT_JSON`` when it is none);
+        parsed once for every rule reading the same value."""
+        key = (prefix, value)
+        if key in self.json_docs:
+            return self.json_docs[key]
+        doc = _parse_json(prefix, value)
+        if len(self.json_docs) >= 2:  # fields come one by one: keep memory bounded
+            self.json_docs.pop(next(iter(self.json_docs)))
+        self.json_docs[key] = doc
+        return doc
+
+
+_NOT_JSON = object()
+
+
 def _json_has(node: Any, parts: list[str]) -> bool:
     if not parts:
         return True
@@ -288,18 +356,24 @@ def _json_has(node: Any, parts: list[str]) -> bool:
     return False
 
 
-def _match_json(rule: Rule, value: str) -> bool:
+def _parse_json(prefix: str, value: str) -> Any:
     text = value.strip()
-    prefix = rule.params.get("strip_prefix", "")
     if prefix:
         if not text.startswith(prefix):
-            return False
+            return _NOT_JSON
         text = text[len(prefix):].lstrip()
     if text[:1] not in ("{", "[") or len(text) > JSON_LIMIT:
-        return False
+        return _NOT_JSON
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _match_json(rule: Rule, value: str, state: _State | None = None) -> bool:
+    prefix = rule.params.get("strip_prefix", "")
+    doc = state.json_doc(prefix, value) if state else _parse_json(prefix, value)
+    if doc is _NOT_JSON:
         return False
     required = rule.params.get("required", [])
     anyof = rule.params.get("any", [])
@@ -308,7 +382,8 @@ def _match_json(rule: Rule, value: str) -> bool:
     return not anyof or any(_json_has(doc, p.split(".")) for p in anyof)
 
 
-def _apply(rule: Rule, f: Field, notes: list[str] | None = None) -> Hit | None:
+def _apply(rule: Rule, f: Field, notes: list[str] | None = None,
+           state: _State | None = None) -> Hit | None:
     value = f.value
     evidence: dict[str, Any] = {"field": f.key, "tool": rule.tool, "reference": rule.reference,
                                 "match": rule.describe_match(), "reader": f.reader}
@@ -318,6 +393,9 @@ def _apply(rule: Rule, f: Field, notes: list[str] | None = None) -> Hit | None:
     if m == "equals":
         wanted = rule.params.get("values") or [rule.params["value"]]
         v = value.strip()
+        # casefold never shortens a string: a longer value cannot equal (skips megabytes)
+        if len(v) > max(len(w.casefold()) for w in wanted):
+            return None
         if rule.params.get("case_sensitive"):
             ok = v in wanted
         else:
@@ -326,16 +404,17 @@ def _apply(rule: Rule, f: Field, notes: list[str] | None = None) -> Hit | None:
             return None
     elif m == "regex":
         assert rule._regex is not None
-        if not rule._regex.search(value):
+        searched = state.regex_text(rule, f) if state else value
+        if searched is None or not rule._regex.search(searched):
             return None
     elif m == "json":
-        if not _match_json(rule, value):
+        if not _match_json(rule, value, state):
             return None
     elif m == "present":
         if not value.strip():
             return None
     elif m == "source_type":
-        st = judge_source_type(value)
+        st = judge_source_type(value) if len(value) <= SOURCE_TYPE_LIMIT else None
         if st is None and notes is not None:
             note = f"unknown digitalSourceType {truncate(value, 120)!r} in {f.key}"
             if note not in notes:
