@@ -75,6 +75,7 @@ JPEG_C2PA_LABEL = b"c2pa"  # JUMBF description type at bytes 24..28 of the APP11
 # In an ID3v2 tag: the GEOB frame (GEO in v2.2) that carries a store, the PRIV "XMP" frame,
 # and the store's MIME types; frame IDs stay readable under unsynchronisation and compression.
 ID3_NEEDLES = (b"GEO", b"PRIV", b"XMP", b"c2pa")
+ID3_C2PA_MIMES = (b"application/c2pa", b"application/x-c2pa-manifest-store")
 # XMP dcterms:provenance (a remote manifest URL), in UTF-8 and UTF-16 packets.
 REMOTE_NEEDLES = (b"provenance", "provenance".encode("utf-16-le"),
                   "provenance".encode("utf-16-be"))
@@ -396,6 +397,8 @@ def _id3(f: _File, flac: bool = False) -> Result:
         raise _Doubt("malformed ID3v2 header")
     size = head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9]  # syncsafe
     tag = f.value(10, size, "ID3v2 tag")
+    if any(mime in tag for mime in ID3_C2PA_MIMES):
+        return PRESENT, "ID3v2 tag with a C2PA GEOB frame"
     for needle in (*ID3_NEEDLES, *REMOTE_NEEDLES):
         if needle in tag:
             return MAYBE, f"ID3v2 tag holds {needle!r} (GEOB/PRIV frames are read by c2pa-rs)"
