@@ -38,6 +38,7 @@ from PIL import Image, ImageDraw
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import extract, pdq
+from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.store import RegisterStore
@@ -86,7 +87,17 @@ def natural_images(extra: list[str]) -> list[tuple[str, np.ndarray]]:
         if any(min(pdq.hamming(res.hash, h2) for h2 in [o[2]]) <= 60 for o in out):
             continue
         out.append((str(p), rgb, res.hash))
-    return [(n, rgb) for n, rgb, _ in out]
+    # Also merge pictures that share a region (stereo pairs, light/dark variants of one
+    # wallpaper, crops of one photo): those are the same content, not unrelated material.
+    feats = [feat.extract(rgb, feat.REGISTER_SIDE, feat.REGISTER_FEATURES) for _, rgb, _ in out]
+    keep: list[int] = []
+    for i, f in enumerate(feats):
+        if keep and feat.FeatureIndex([(j, feats[j]) for j in keep]).query(
+                feat.extract(out[i][1], feat.QUERY_SIDE, feat.QUERY_FEATURES)):
+            continue
+        keep.append(i)
+        del f
+    return [(out[i][0], out[i][1]) for i in keep]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,9 +246,13 @@ def bench_images(work: Path, naturals: list[tuple[str, np.ndarray]], distractors
         row = Row("image", name)
         row.extra.append(f"target ≥ {target:.0%}" if target else "no target (below 30 % area)")
         methods: dict[str, int] = {}
+        own: list[int] = []
         for i, ((_, rgb), eid) in enumerate(zip(pos, ids, strict=True)):
             q = fn(rgb, i)
             found, _ = reg.match_image(q)
+            near = [d for r, d in reg.pdq_lookup(pdq.pdq_rgb(q, dihedral=False).hash, 64)
+                    if int(reg.pdq_entry[r]) == eid]
+            own.append(min(near) if near else 99)
             queries += 1
             row.total += 1
             good = [f for f in found if f.entry.id == eid]
@@ -245,26 +260,36 @@ def bench_images(work: Path, naturals: list[tuple[str, np.ndarray]], distractors
                 row.hits += 1
                 methods[good[0].method] = methods.get(good[0].method, 0) + 1
         row.extra.insert(0, "by " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
+        row.extra.append("PDQ to own entry ≤31/≤40/≤48: " + "/".join(
+            str(sum(d <= r for d in own)) for r in (31, 40, 48)))
         rows.append(row)
         log(_fmt(row, None))
     # negatives: the held-out images, 3x3 tiles of them, and their JPEG/flip copies
     neg_queries: list[np.ndarray] = []
-    for _, rgb in neg:
+    neg_names: list[str] = []
+    for name, rgb in neg:
         h, w = rgb.shape[:2]
+        before = len(neg_queries)
         neg_queries += [rgb, _jpeg(rgb, 75), _jpeg(rgb[:, ::-1].copy(), 75)]
         for ty in range(3):
             for tx in range(3):
                 tile = rgb[ty * h // 3:(ty + 1) * h // 3, tx * w // 3:(tx + 1) * w // 3]
                 if min(tile.shape[:2]) >= 64:
                     neg_queries.append(_resize(tile, 2.0))
-    for k in range(200 if distractors else 0):  # synthetic, unregistered
+        neg_names += [Path(name).name] * (len(neg_queries) - before)
+    for k in range(100 if distractors else 0):  # synthetic, unregistered
         neg_queries.append(synth_image(50_000 + k, 480, 320))
+        neg_names.append(f"synth-{50_000 + k}")
     fm = Row("image", "false matches (unrelated images, tiles, JPEG/flip copies)")
     min_d: list[int] = []
-    for q in neg_queries:
+    wrong: list[str] = []
+    for q, qname in zip(neg_queries, neg_names, strict=True):
         found, quality = reg.match_image(q)
         fm.total += 1
         fm.hits += bool(found)
+        if found:
+            wrong.append(f"{qname} ~ {Path(found[0].entry.path).name} ({found[0].method}"
+                         + (f", {found[0].local.inliers} inliers)" if found[0].local else ")"))
         if quality >= m.MIN_QUALITY:
             res = pdq.pdq_rgb(q, dihedral=False)
             near = reg.pdq_lookup(res.hash, 90)
@@ -276,6 +301,8 @@ def bench_images(work: Path, naturals: list[tuple[str, np.ndarray]], distractors
     if min_d:
         fm.extra.append(f"closest unrelated PDQ distance: min {min(min_d)}, "
                         f"5th percentile {int(np.percentile(min_d, 5))}")
+    if wrong:
+        fm.extra.append("false: " + ", ".join(wrong))
     rows.append(fm)
     log(_fmt(fm, None))
     info = {"positives": len(pos), "negatives": len(neg), "queries": queries + len(neg_queries),
@@ -644,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         speed: list[str] = []
         if "image" in only:
             img_rows, img_info = bench_images(work, naturals[:12] if quick else naturals,
-                                              20 if quick else 300, log)
+                                              20 if quick else 150, log)
         if "video" in only:
             vid_rows = bench_video(work, naturals, 2 if quick else 4, log)
         if "audio" in only:

@@ -274,3 +274,25 @@ def test_video_soundtrack_is_checked_for_registered_audio(register_db: Path,
     assert f.rule == "register.audio.landmarks" and f.location.startswith("audio-track:")
     assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(3.0, abs=1.0)
     assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"
+
+
+def test_still_composited_into_a_shot_is_found_with_region(register_db: Path,
+                                                           tmp_path: Path) -> None:
+    fps = 12.0
+    size = (640, 360)
+    element = cv2.resize(np.asarray(Image.open(REG / "temp_concept.png").convert("RGB")),
+                         (320, 240), interpolation=cv2.INTER_AREA)  # 33 % of the frame
+    frames = synth_clip_frames(80, 4.0, fps, size)
+    bg = synth_image(81, *size)
+    for i in range(int(6 * fps)):
+        f = bg.copy()
+        f[60:300, 250 + i // 4:570 + i // 4] = element
+        frames.append(f)
+    write_video(tmp_path / "shot.mp4", frames, fps)
+    res = _scan(register_db, tmp_path / "shot.mp4")
+    (f,) = res.findings
+    assert f.rule == "register.video.local"
+    assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(4.0, abs=1.0)
+    region = f.evidence["region"]
+    assert region["x"] == pytest.approx(250 / 640, abs=0.03)
+    assert region["width"] == pytest.approx(0.5, abs=0.03)

@@ -120,6 +120,7 @@ class Register:
         match (0 = never); cut frames are always checked when it is non-zero."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0}
+        regions: dict[tuple[float, int], dict[str, object]] = {}
         next_local = 0.0
         for fr in frames:
             stats["frames"] += 1
@@ -142,7 +143,22 @@ class Register:
                 q = feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
                 for lm in self.features().query(q)[:1]:
                     hits.append((fr.t, lm.ref, float("nan"), -lm.inliers, "local"))
-        return _runs(hits, self.entries), stats
+                    x0, y0, x1, y1 = lm.region
+                    # region in the sampled (downscaled) frame, as fractions of its size
+                    h, w = fr.rgb.shape[:2]
+                    regions[(fr.t, lm.ref)] = {
+                        "x": round(x0 / w, 4), "y": round(y0 / h, 4),
+                        "width": round((x1 - x0) / w, 4), "height": round((y1 - y0) / h, 4),
+                        "coverage": lm.coverage, "units": "fraction of frame"}
+        runs = _runs(hits, self.entries)
+        for run in runs:
+            if run.method == "local":
+                best = max((r for r in regions.items() if r[0][1] == run.entry.id
+                            and run.start <= r[0][0] <= run.end),
+                           key=lambda r: r[1]["coverage"], default=None)
+                if best is not None:
+                    run.detail["region"] = best[1]
+        return runs, stats
 
     # -- audio -----------------------------------------------------------------------------
     def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
