@@ -93,6 +93,11 @@ from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
 DATA = Path(__file__).resolve().parent / "data" / "watermark_payloads.toml"
 
+# Raster formats both readers handle: failing to decode one of these is an unreadable file,
+# not an unsupported format.
+RASTER_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/tiff", "image/bmp",
+                          "image/gif"})
+
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_VIDEO_FRAMES = 6
 DEFAULT_VIDEO_SECONDS = 10.0
@@ -244,8 +249,9 @@ class Match:
 
     @property
     def ratio(self) -> float:
-        sd = self.null_sd
-        return self.z / sd if sd > 0 else 0.0
+        """z over the null spread, floored at 1 (the spread of independent votes): a strong mark
+        makes every balanced word score alike, which would otherwise shrink the spread to 0."""
+        return self.z / max(self.null_sd, 1.0)
 
     @property
     def band(self) -> str | None:
@@ -378,10 +384,11 @@ class WatermarkDetector(Detector):
         if asset.media_type == "image/svg+xml":
             raise NotApplicable("vector image: no pixels to decode")
         analysis = Analysis(self.payloads)
+        shortfall = ""
         if asset.kind == "video":
             if cfg["video_frames"] <= 0:
                 raise NotApplicable("video frame decode turned off (video_frames = 0)")
-            where, frames = self._video(ctx, analysis, cfg)
+            where, frames, shortfall = self._video(ctx, analysis, cfg)
         else:
             where, frames = self._image(ctx, analysis, cfg)
         if not analysis.frames:
@@ -392,6 +399,8 @@ class WatermarkDetector(Detector):
         # No timing here: results must be deterministic. Cost per MP is measured by the bench.
         ctx.note(f"pixel watermark decode: {where} ({analysis.pixels / 1e6:.2f} MP, "
                  f"{len(analysis.variants)} variants), best bit agreement {best}")
+        if shortfall:  # after the findings: those stand, the "no mark" does not
+            raise Incomplete(shortfall)
 
     def _image(self, ctx: AssetContext, analysis: Analysis,
                cfg: dict[str, Any]) -> tuple[str, list[int]]:
@@ -428,8 +437,10 @@ class WatermarkDetector(Detector):
         except cv2.error:  # e.g. OpenCV's own pixel-count guard on a format Pillow cannot size
             bgr = None
         if bgr is None:
-            if size is None:
+            if size is None and ctx.asset.media_type not in RASTER_TYPES:
                 raise NotApplicable(f"no pixel decoder for {ctx.asset.media_type}")
+            if size is None:  # a format we do read, whose header neither reader understands
+                raise Incomplete(f"cannot decode pixels: unreadable {ctx.asset.media_type} header")
             try:
                 bgr = _bgr_from_pillow(data)
             except Exception as exc:  # noqa: BLE001 - reported as an incomplete read
@@ -456,7 +467,7 @@ class WatermarkDetector(Detector):
         return data
 
     def _video(self, ctx: AssetContext, analysis: Analysis,
-               cfg: dict[str, Any]) -> tuple[str, list[int]]:
+               cfg: dict[str, Any]) -> tuple[str, list[int], str]:
         deadline = time.monotonic() + cfg["video_seconds"]
         with ctx.open() as fh:
             proc = f"/proc/self/fd/{fh.fileno()}"
@@ -475,10 +486,13 @@ class WatermarkDetector(Detector):
                 if width * height > cfg["max_pixels"]:
                     ctx.note(f"pixel watermark not checked: {width}×{height} frames are above "
                              f"the {cfg['max_pixels']}-pixel limit")
-                    return "not checked", []
+                    return "not checked", [], ""
                 wanted = cfg["video_frames"]
-                positions = ([int((i + 0.5) * count / wanted) for i in range(wanted)]
-                             if count >= wanted else list(range(max(count, wanted))))
+                seek = count >= wanted
+                if seek:  # spread over the clip
+                    positions = [int((i + 0.5) * count / wanted) for i in range(wanted)]
+                else:  # short clip, or length unknown (count 0): read from the start
+                    positions = list(range(count if count > 0 else wanted))
                 used: list[int] = []
                 failed = 0
                 for pos in positions:
@@ -486,14 +500,16 @@ class WatermarkDetector(Detector):
                         ctx.note(f"pixel watermark: time budget of {cfg['video_seconds']} s "
                                  f"reached after {len(used)} frame(s)")
                         break
-                    if count >= wanted:
+                    if seek:
                         cap.set(cv2.CAP_PROP_POS_FRAMES, pos)
                     ok, frame = cap.read()
                     if not ok or frame is None:
-                        failed += 1
-                        if count < wanted:
-                            break  # unknown length: sequential read reached the end
-                        continue
+                        if seek:
+                            failed += 1
+                            continue
+                        if count > 0:  # the stream ended before its declared length
+                            failed = len(positions) - len(used)
+                        break
                     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
                         failed += 1
                         continue
@@ -505,9 +521,15 @@ class WatermarkDetector(Detector):
                 cap.release()
         if not used:
             raise Incomplete("no video frame could be decoded for the watermark check")
+        shortfall = ""
         if failed:
             ctx.note(f"pixel watermark: {failed} sampled frame(s) could not be decoded")
-        return f"frames {width}×{height} at {used} of {count}", used
+            # A frame count estimated from the duration can overshoot by a frame or two; more
+            # than half of the sample missing is a file we could not read.
+            if failed > len(used):
+                shortfall = (f"only {len(used)} of {len(used) + failed} sampled video frames "
+                             "could be decoded")
+        return f"frames {width}×{height} at {used} of {count}", used, shortfall
 
     def _findings(self, analysis: Analysis, where: str, frames: list[int]) -> Iterator[Finding]:
         """At most one finding: the banded payload least likely by chance. The marks cannot

@@ -169,3 +169,36 @@ def test_corpus_images_carry_no_watermark(corpus: Path) -> None:
         if status == APPLIED and any(n.startswith("pixel watermark decode:") for n in notes):
             checked += 1
     assert checked >= 8
+
+
+def test_unreadable_png_header_is_an_error_not_unsupported(tmp_path: Path) -> None:
+    bad = tmp_path / "plate.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    result = scan(bad)
+    status, notes = coverage(result)
+    assert result.verdict == "error" and status == FAILED
+    assert notes[0] == "cannot decode pixels: unreadable image/png header"
+
+
+def test_truncated_video_keeps_its_finding_but_is_not_complete(tmp_path: Path) -> None:
+    data = (FIX / "svd_ffv1.mkv").read_bytes()
+    cut = tmp_path / "shot.mkv"
+    cut.write_bytes(data[: len(data) // 3])
+    result = scan(cut)
+    status, notes = coverage(result)
+    assert status == FAILED
+    assert any(n.startswith("only ") and "sampled video frames could be decoded" in n
+               for n in notes)
+    # what was decoded still carries the SVD mark, and that finding stands
+    assert result.verdict == "ai" and result.findings[0].evidence["payload"] == "sdxl"
+    clean = (FIX / "clean_ffv1.mkv").read_bytes()
+    cut.write_bytes(clean[: len(clean) // 3])
+    assert scan(cut).verdict == "error"
+
+
+def test_a_perfect_mark_is_not_lost_to_its_own_perfection() -> None:
+    # On a neutral picture every block carries its bit: all payload-balanced words then score
+    # alike (null spread ~0); the ratio's floor of 1 keeps such a mark at full strength.
+    (f,) = scan(FIX / "sd1_grey_384.png").findings
+    assert f.evidence["matched_bits"] == 136 and f.evidence["decoded_text"] == "StableDiffusionV1"
+    assert f.evidence["z_ratio"] == f.evidence["z"] > 40
