@@ -1,71 +1,73 @@
 """Invisible-watermark detector: the ``invisible-watermark`` (imwatermark) ``dwtDct`` marks that
 the reference code of Stable Diffusion 1.x/2.x, SDXL, Stable Video Diffusion and FLUX.1 embeds,
-decoded from the pixels without model weights (decoder: ``detectors/dwtdct.py``; payloads:
-``detectors/data/watermark_payloads.toml``; method: ai-markers.md §7.1).
+decoded from the pixels without model weights (decoder: ``detectors/dwtdct.py``; payloads and
+thresholds: ``detectors/data/watermark_payloads.toml``; method: ai-markers.md §7.1).
 
 What is decoded
     Images (first frame of multi-frame files) up to ``max_pixels`` (default 40 MP), read in full
-    with OpenCV (as Stability's ``detect.py`` reads them; Pillow as fallback); a handful of frames
-    spread over a video (default 6, within a time budget, OpenCV/FFmpeg), their votes pooled (SVD
-    marks every frame). The decoder needs at least 256×256 = 65,536 pixels (the library's own
-    rows×cols check); below that, or above ``max_pixels``, the file is reported as not checked.
-    Options (``options.extra["watermark"]``, i.e. a policy's ``[detectors.watermark]``;
-    ``options.extra["watermark_max_pixels"]`` also works): ``max_pixels`` (0 = off),
-    ``video_frames`` (0 = no video), ``video_seconds``.
+    with OpenCV as Stability's ``detect.py`` reads them (Pillow as fallback); the header is read
+    first, so files over the limit are not read at all. Videos: a handful of frames spread over
+    the clip (default 6, at most ``video_seconds``, default 10 s, OpenCV/FFmpeg), their block
+    votes pooled (SVD marks every frame). The decoder needs rows×cols ≥ 256×256 (the library's
+    own check). Too small, too large or switched off is a qualified "not checked" in coverage.
+    Options: ``options.extra["watermark"]`` (a policy's ``[detectors.watermark]``) with
+    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``;
+    ``options.extra["watermark_max_pixels"]`` also works.
 
-Variants tried
-    Both channel orders (the file as BGR, as the library expects, and as RGB: diffusers hands RGB
-    to the encoder as if it were BGR). For SDXL/SVD and FLUX.1, whose reference code passes
-    *float* arrays in [0, 255] to the encoder, also the "float" U centring: OpenCV centres U at
-    0.5 for float input instead of 128, so in the saved 8-bit file the marked quantity is
-    U - 127.5, and the library's decoder reads every block whose marked coefficient was negative
-    (warm colours) inverted. Measured on 24 package sample photos marked through the
-    generative-models path: the library decoder got ≥ 36/48 on 17, the float variant on 20, both
-    together on 21 (e.g. ``chelsea.png`` 8/48 → 48/48). One finding per payload, from its best
-    variant; all variants are in the evidence.
+Variants tried (12 tests per file)
+    Both channel orders: the file as BGR, as the library expects, and as RGB (diffusers hands RGB
+    to the encoder as if it were BGR). For SDXL/SVD and FLUX.1, whose reference code hands *float*
+    arrays in [0, 255] to the encoder, also the "float" U centring: OpenCV centres U at 0.5 for
+    float input instead of 128, so in the saved file the marked quantity is U - 127.5, and the
+    library's own decoder reads every block whose marked coefficient was negative (warm colours)
+    inverted. On 151 images marked through the generative-models path, the library's decoder
+    with Stability's bands finds 88 (58%), this detector 138 (91%); FLUX.1 89 → 136 of 149.
 
 Verdict and tier
     Matching bits out of L, banded as Stability's ``scripts/demo/detect.py`` does for 48 bits:
-    ≥ 36 "very likely" → ``ai``; 34–35 "likely" → ``ai``; a ``review`` band below. The tier is
-    always ``suspected``: the design reserves ``verified``/``declared``/``matched`` for
-    signatures, metadata and register matches; a watermark is statistical pixel evidence and can
-    be forged or matched by chance, so its strength lives in the rule id
-    (``watermark.<payload>.very_likely|likely|partial``, which a policy can mode separately) and
-    in ``evidence["band"]``, not in the tier.
+    ≥ 36 "very likely" → ``ai``, 34–35 "likely" → ``ai``, then a ``review`` band. The tier is
+    always ``suspected``: the design keeps ``verified``/``declared``/``matched`` for signatures,
+    metadata and register matches, and a watermark is statistical pixel evidence that chance or
+    a forger can produce; its strength is in the rule id (``watermark.<payload>.very_likely |
+    likely | partial``, which a policy can set to different modes) and ``evidence["band"]``.
+    One finding per file, the banded payload least likely by chance: marks cannot coexist (a
+    second encode rewrites the same coefficients) and ASCII payloads share structure (every
+    byte's top bit is 0), so an SD 2.x mark also lifts the SD 1.x count.
 
-    Thresholds for 32/46/136 bits are derived, not chosen: for each band, the least t with
-    P(X ≥ t | Bin(L, 1/2)) no larger than the 48-bit band's tail (``derive_threshold``; checked
-    against the data file at load). Per test, by chance:
+    Thresholds for 32/46/136 bits are derived, not chosen: per band, the least t with
+    P(X ≥ t | Bin(L, 1/2)) no larger than the 48-bit band's tail (``derive_threshold``; the data
+    file is checked against it at load). Chance per test:
 
-    ====== ============= ============= ============
-    L      very likely   likely        review
-    ====== ============= ============= ============
-    48     36 (3.6e-4)   34 (2.8e-3)   32 (1.5e-2)
-    32     26 (2.7e-4)   25 (1.1e-3)   23 (1.0e-2)
-    46     35 (2.7e-4)   33 (2.3e-3)   31 (1.3e-2)
-    136    89 (2.0e-4)   85 (2.2e-3)   82 (1.0e-2)
-    ====== ============= ============= ============
+    ====== ============== ============== ==============
+    L      very likely    likely         review
+    ====== ============== ============== ==============
+    48     36 (3.6e-4)    34 (2.8e-3)    32 (1.5e-2)
+    32     26 (2.7e-4)    25 (1.1e-3)    23 (1.0e-2)
+    46     35 (2.7e-4)    33 (2.3e-3)    31 (1.3e-2)
+    136    89 (2.0e-4)    85 (2.2e-3)    82 (1.0e-2)
+    ====== ============== ============== ==============
 
-    Two departures from a bare bit count, both because this detector runs 12 tests per file
-    (4 payloads × 2 orders, ×2 centrings for two of them) on every image of a delivery:
+    Departures from a bare bit count, because 12 tests run on every image of a delivery and
+    pictures are not coin flips:
 
-    - Consistency: a band also needs the block votes to carry the payload, z ≥ ``Z_MIN`` in
-      ``Tally.zscore`` (blocks at the payload's 1-positions vote 1 more often than those at its
-      0-positions). Busy unmarked content decodes to coin-flip bits, and 12 coin-flip tests
-      reach "likely" on ~2.7% of such images by the binomial alone; their z stays within a few
-      units, while every marked image we measured that reached a band had z > 10.
+    - Busy unmarked pixels decode to coin-flip words: 12 such tests reach "likely" on ~2.7% of
+      images by the binomial alone. Structured pictures are worse: when the picture's layout
+      lines up with the bit layout (e.g. 768 px wide = 96 blocks = two 48-bit words per row) a
+      gradient alone reaches 33/48. So every band also needs the block votes to carry the
+      payload: z ≥ ``Z_MIN`` (``Tally.zscore``: blocks at the payload's 1-positions vote 1 more
+      often than those at its 0-positions) and z / spread ≥ ``R_MIN``, the spread being that of
+      z over 256 seeded payload-balanced random words on the same votes (a mark adds nothing to
+      theirs, picture structure adds to theirs what it adds to the payload's; floored at 1).
     - ``review`` starts at the 48-bit equivalent of 32, not Stability's 28 ("partial match,
-      cannot determine"): 28 is reached by chance by 16% of coin-flip decodes per test, which
-      would put most busy images of a delivery up for review.
+      cannot determine"), which 16% of coin-flip decodes reach per test.
 
-Measured (``bench/bench_watermark.py``; numbers filled in from its last run)
-    See MEASURED below; the bench prints the same table.
+Measured (``bench/bench_watermark.py --synthetic 3000 --extra DIR``; see its docstring)
+    MEASURED_PLACEHOLDER
 
 Cost
-    The decode needs every pixel: a full read, off the metadata-only default path only in the
-    sense that it is bounded (``max_pixels``, frame count, time budget) and reported in
-    coverage. It can be turned off by policy (``max_pixels = 0`` or ``mode = "off"`` for
-    findings; ``--disable watermark`` skips it entirely).
+    The decode needs every pixel: a full read, bounded (``max_pixels``, frames, time budget) and
+    reported in coverage. Policy can turn it off (``max_pixels = 0``; ``mode = "off"`` drops the
+    findings); ``--disable watermark`` skips the detector.
 """
 
 from __future__ import annotations
@@ -112,9 +114,6 @@ _BAND_VERDICT = {"very_likely": AI, "likely": AI, "review": REVIEW}
 _BAND_RULE = {"very_likely": "very_likely", "likely": "likely", "review": "partial"}
 _BAND_TEXT = {"very_likely": "very likely watermarked", "likely": "likely watermarked",
               "review": "partial match, cannot determine"}
-
-MEASURED = """(filled in by bench/bench_watermark.py runs; see module docstring)"""
-
 
 # ---- thresholds ---------------------------------------------------------------------------
 
@@ -362,15 +361,24 @@ class WatermarkDetector(Detector):
     # -- options ------------------------------------------------------------------------------
     @staticmethod
     def settings(options: Options) -> dict[str, Any]:
+        """Effective options; a malformed value is named (it fails every file loudly rather
+        than silently decoding with a default)."""
         section = options.extra.get("watermark")
         section = section if isinstance(section, dict) else {}
-        max_pixels = section.get("max_pixels", options.extra.get("watermark_max_pixels",
-                                                                  DEFAULT_MAX_PIXELS))
-        return {
-            "max_pixels": int(max_pixels),
-            "video_frames": int(section.get("video_frames", DEFAULT_VIDEO_FRAMES)),
-            "video_seconds": float(section.get("video_seconds", DEFAULT_VIDEO_SECONDS)),
+        raw = {
+            "max_pixels": section.get("max_pixels", options.extra.get("watermark_max_pixels",
+                                                                       DEFAULT_MAX_PIXELS)),
+            "video_frames": section.get("video_frames", DEFAULT_VIDEO_FRAMES),
+            "video_seconds": section.get("video_seconds", DEFAULT_VIDEO_SECONDS),
         }
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            kind = float if key == "video_seconds" else int
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
+                    kind is int and value != int(value)):
+                raise ValueError(f"watermark option {key} must be a number >= 0, not {value!r}")
+            out[key] = kind(value)
+        return out
 
     def cache_token(self, options: Options) -> str:
         return f"{self.version}:{self._table_digest}:Z{Z_MIN}:R{R_MIN}:" + json.dumps(

@@ -202,3 +202,10 @@ def test_a_perfect_mark_is_not_lost_to_its_own_perfection() -> None:
     (f,) = scan(FIX / "sd1_grey_384.png").findings
     assert f.evidence["matched_bits"] == 136 and f.evidence["decoded_text"] == "StableDiffusionV1"
     assert f.evidence["z_ratio"] == f.evidence["z"] > 40
+
+
+def test_malformed_option_fails_loudly_with_its_name() -> None:
+    result = scan(FIX / "clean_512.png", watermark={"max_pixels": "lots"})
+    status, notes = coverage(result)
+    assert status == FAILED and result.verdict == "error"
+    assert "watermark option max_pixels must be a number >= 0, not 'lots'" in notes[0]
