@@ -86,6 +86,8 @@ class C2paDetector(Detector):
                               lambda c: c.close())
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
+        if ctx.options.trust_anchors:
+            self._contexts(ctx)  # unusable anchors fail every file loudly, signed or not
         try:
             if asset.kind == "sidecar":
                 return list(self._standalone(asset, ctx, self._contexts(ctx)))

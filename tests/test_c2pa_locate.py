@@ -421,6 +421,21 @@ def test_sidecar_next_to_an_unsigned_file_is_still_read() -> None:
     assert scan(jpg).verdict == "ai"
 
 
+def test_unusable_trust_anchors_still_fail_unsigned_files() -> None:
+    """As without the pre-filter: a bad --trust-anchors is an error on every file."""
+    bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    path = FIXTURES / "c2pa" / "scenarios" / "unsigned.jpg"
+    st = os.stat(path)
+    shared = Shared(Options(trust_anchors=bad))
+    try:
+        result = scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"),
+                            [Loaded("c2pa", "builtin", C2paDetector(), True)], shared)
+    finally:
+        shared.close()
+    assert result.verdict == "error"
+    assert "trust anchors" in result.errors[0]["message"]
+
+
 def test_unsigned_files_never_import_c2pa_python() -> None:
     """A worker that meets only unsigned files does not pay for importing c2pa-python."""
     files = [FIXTURES / "meta" / n for n in ("clean.png", "clean.mp4", "clean.wav",
