@@ -8,7 +8,6 @@ up as "unavailable: <reason>" in ``deliverscan detectors`` instead of breaking t
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from detectors.api import Detector
@@ -23,15 +22,41 @@ BUILTIN: tuple[str, ...] = (
 )
 
 
-@dataclass
 class Loaded:
-    """One detector as loaded: the instance, or why it could not be loaded."""
+    """One detector as loaded: the instance, or why it could not be loaded.
 
-    name: str
-    source: str  # "builtin" or "plugin:<distribution>"
-    detector: Detector | None
-    available: bool
-    reason: str = ""
+    Availability (``available``/``reason``) is checked on first use, not at load time: a
+    check can be costly (the C2PA self-test imports c2pa-python and reads a file), and a
+    warm-cache rescan whose files are all cached never needs it in the main process. Each
+    worker process checks for itself.
+    """
+
+    def __init__(self, name: str, source: str, detector: Detector | None,
+                 available: bool | None = None, reason: str = "") -> None:
+        self.name = name
+        self.source = source
+        self.detector = detector
+        self._available = available if detector is not None or available is not None else False
+        self._reason = reason
+
+    def _check(self) -> None:
+        if self._available is not None:
+            return
+        try:
+            ok, why = self.detector.available()  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            ok, why = False, f"availability check failed: {exc}"
+        self._available, self._reason = bool(ok), why
+
+    @property
+    def available(self) -> bool:
+        self._check()
+        return bool(self._available)
+
+    @property
+    def reason(self) -> str:
+        self._check()
+        return self._reason
 
     @property
     def version(self) -> str:
@@ -65,11 +90,7 @@ def _wrap(obj: object, source: str) -> Loaded:
         det = _instantiate(obj)
     except Exception as exc:  # noqa: BLE001
         return Loaded(getattr(obj, "name", str(obj)), source, None, False, f"failed to load: {exc}")
-    try:
-        ok, why = det.available()
-    except Exception as exc:  # noqa: BLE001
-        ok, why = False, f"availability check failed: {exc}"
-    return Loaded(det.name, source, det, ok, why)
+    return Loaded(det.name, source, det)
 
 
 def load_all(include_plugins: bool = True) -> list[Loaded]:

@@ -63,9 +63,11 @@ def _now() -> str:
 
 
 def _tokens(detectors: list[Loaded], options: Options) -> dict[str, str]:
+    """Cache tokens of the loaded detectors. Availability is not checked here (that is the
+    workers' job): an unavailable detector's coverage is never cached anyway."""
     out = {}
     for item in detectors:
-        if item.detector is None or not item.available:
+        if item.detector is None:
             continue
         token = getattr(item.detector, "cache_token", None)
         out[item.name] = token(options) if callable(token) else str(item.version)
