@@ -26,6 +26,8 @@ MAX_BOXES = 100_000
 MAX_DEPTH = 12
 VALUE_LIMIT = 16 * 1024 * 1024
 MAX_ITEMS = 10_000
+# HEIF Exif/XMP item bytes read per file (each item is at most MAX_PACKET).
+ITEMS_BUDGET = 2 * MAX_PACKET
 
 
 def _name(btype: bytes) -> str:
@@ -163,6 +165,9 @@ class _Bmff:
             elif btype in (b"iinf", b"iloc", b"idat"):
                 heif[btype.decode()] = (bbody, bend)
             elif btype == b"xml ":
+                if bend - bbody - 4 > MAX_PACKET:
+                    self.out.problem(f"{path}/xml at {hexoff(bat)} is over {MAX_PACKET} bytes")
+                    continue
                 raw = self.src.exact(bbody + 4, bend - bbody - 4, "xml box")
                 if b"xmpmeta" in raw[:4096] or b"rdf:RDF" in raw[:4096]:
                     parse_xmp(raw, f"BMFF {path}/xml at {hexoff(bat)}", self.out)
@@ -231,12 +236,15 @@ class _Bmff:
         wanted: dict[int, str] = {}
         version = self.src.exact(ib, 1, "iinf")[0]
         start = ib + (6 if version == 0 else 8)
-        for btype, _at, body, end in self.boxes(start, ie, f"{path}/iinf"):
+        for btype, at, body, end in self.boxes(start, ie, f"{path}/iinf"):
             if btype != b"infe" or len(wanted) > MAX_ITEMS:
                 continue
             data = self.src.exact(body, min(end - body, 512), "infe")
-            v = data[0]
+            v = data[0] if data else 2
             if v < 2:
+                continue
+            if len(data) < (12 if v == 2 else 14):  # could have named an Exif/XMP item
+                self.out.problem(f"HEIF: truncated infe box at {hexoff(at)}")
                 continue
             if v == 2:
                 item_id = struct.unpack_from(">H", data, 4)[0]
@@ -255,6 +263,8 @@ class _Bmff:
                     wanted[item_id] = "XMP"
         if not wanted:
             return
+        read: set[tuple[tuple[int, int], ...]] = set()
+        left = ITEMS_BUDGET
         for item_id, extents in self.iloc(boxes).items():
             kind = wanted.get(item_id)
             if kind is None:
@@ -263,6 +273,15 @@ class _Bmff:
             if total > MAX_PACKET:
                 self.out.problem(f"HEIF {kind} item {item_id} is over {MAX_PACKET} bytes")
                 continue
+            key = tuple(extents)
+            if key in read:  # thousands of items may share one extent: read it once
+                continue
+            read.add(key)
+            if total > left:
+                self.out.problem(f"HEIF metadata items add up to more than {ITEMS_BUDGET} "
+                                 f"bytes; item {item_id} and later not read")
+                break
+            left -= total
             data = b"".join(self.src.exact(o, n, f"HEIF {kind} item") for o, n in extents)
             where = f"HEIF {kind} item {item_id}"
             if kind == "XMP":
@@ -277,16 +296,12 @@ class _Bmff:
         lb, le = boxes["iloc"]
         data = self.src.exact(lb, le - lb, "iloc")
         idat_start = boxes.get("idat", (0, 0))[0]
+        if len(data) < 8:
+            raise FormatError("iloc box truncated")
         version = data[0]
         off_size, len_size = data[4] >> 4, data[4] & 15
         base_size, idx_size = data[5] >> 4, (data[5] & 15 if version in (1, 2) else 0)
         p = 6
-        if version < 2:
-            count = struct.unpack_from(">H", data, p)[0]
-            p += 2
-        else:
-            count = struct.unpack_from(">I", data, p)[0]
-            p += 4
 
         def num(size: int) -> int:
             nonlocal p
@@ -298,6 +313,7 @@ class _Bmff:
             p += size
             return value
 
+        count = num(2 if version < 2 else 4)
         out: dict[int, list[tuple[int, int]]] = {}
         for _ in range(min(count, MAX_ITEMS)):
             item_id = num(2 if version < 2 else 4)

@@ -44,6 +44,9 @@ EXIF_IFD = 0x8769
 MAX_IFDS = 16
 MAX_ENTRIES = 4096
 MAKERNOTE_TEXT_LIMIT = 64 * 1024
+# Bytes of tag values one TIFF structure may make us read: thousands of entries in 16 IFDs
+# may all point at the same large string (and each copy would become a field).
+VALUE_BUDGET = 32 * 1024 * 1024
 
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
                13: 4, 16: 8, 17: 8, 18: 8}
@@ -147,6 +150,7 @@ class _IfdReader:
                  out: Collector) -> None:
         self.src, self.base, self.length, self.e, self.big = src, base, length, e, big
         self.where, self.out = where, out
+        self.values_left = VALUE_BUDGET
 
     def _at(self, offset: int, n: int, what: str) -> bytes:
         if offset < 0 or offset + n > self.length:
@@ -216,6 +220,9 @@ class _IfdReader:
             return inline[:total]
         offset = struct.unpack(self.e + ("Q" if self.big else "I"),
                                inline[:8] if self.big else inline[:4])[0]
+        if total > self.values_left:
+            raise FormatError(f"tag values add up to more than {VALUE_BUDGET} bytes")
+        self.values_left -= total
         return self._at(offset, total, what)
 
     def _decode(self, label: str, typ: int, raw: bytes) -> str | None:

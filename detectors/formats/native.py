@@ -25,6 +25,13 @@ INFLATE_LIMIT = 16 * 1024 * 1024
 # Everything one file may inflate (64 small zTXt bombs must not make 1 GiB of text).
 INFLATE_TOTAL = 64 * 1024 * 1024
 _INFLATE_PIECE = 64 * 1024
+# What one file's readers may produce (a 64 KiB TIFF whose IFDs all point at the same 60 KiB
+# string must not become gigabytes of fields; an XMP packet with 1-MiB namespace URIs neither).
+MAX_FIELDS = 250_000
+TEXT_BUDGET = 128 * 1024 * 1024
+KEY_LIMIT = 1024
+MAX_MESSAGES = 200
+MESSAGE_LIMIT = 2000
 
 
 class FormatError(Exception):
@@ -89,7 +96,13 @@ class Source:
 
 @dataclass
 class Collector:
-    """What a reader found: fields, problems (incomplete read) and notes (qualified 'no's)."""
+    """What a reader found: fields, problems (incomplete read) and notes (qualified 'no's).
+
+    Bounded whatever the input: at most ``MAX_FIELDS`` fields and ``TEXT_BUDGET`` characters
+    of keys, values and locations (:meth:`add` raises :class:`FormatError` past them, which
+    ends the walk as a problem), ``MAX_MESSAGES`` problems and notes of at most
+    ``MESSAGE_LIMIT`` characters; keys and locations are cut at ``KEY_LIMIT`` characters.
+    """
 
     fields: list[Field] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -98,19 +111,40 @@ class Collector:
     facts: dict[str, Any] = field(default_factory=dict)
     # What ``inflate`` may still produce for this file.
     inflate_left: int = INFLATE_TOTAL
+    # Characters of keys, values and locations this file may still produce.
+    text_left: int = TEXT_BUDGET
 
     def add(self, key: str, value: str, location: str) -> None:
         if value is None:
             return
-        self.fields.append(Field(key, value, location))
+        cost = len(key) + len(value) + len(location)
+        if len(self.fields) >= MAX_FIELDS:
+            raise FormatError(f"more than {MAX_FIELDS} metadata fields")
+        if cost > self.text_left:
+            raise FormatError(f"more than {TEXT_BUDGET} characters of metadata")
+        self.text_left -= cost
+        self.fields.append(Field(_cut(key, KEY_LIMIT), value, _cut(location, KEY_LIMIT)))
 
     def problem(self, text: str) -> None:
-        if text not in self.problems:
-            self.problems.append(text)
+        _message(self.problems, text)
 
     def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
+        _message(self.notes, text)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more chars]"
+
+
+def _message(messages: list[str], text: str) -> None:
+    """Append a problem/note once; a flood of them ends in one 'more omitted' line."""
+    if len(messages) > MAX_MESSAGES:
+        return
+    text = _cut(text, MESSAGE_LIMIT)
+    if len(messages) == MAX_MESSAGES:
+        messages.append(f"more than {MAX_MESSAGES} messages; the rest omitted")
+    elif text not in messages:
+        messages.append(text)
 
 
 def inflate(data: bytes, limit: int = INFLATE_LIMIT, wbits: int = zlib.MAX_WBITS,

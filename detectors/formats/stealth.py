@@ -26,7 +26,10 @@ ALPHA_MAGICS = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
 RGB_MAGICS = {b"stealth_rgbinfo": False, b"stealth_rgbcomp": True}
 HEADER_BITS = 15 * 8 + 32
 HEADER_ROWS = HEADER_BITS  # alpha mode needs one pixel per bit; RGB mode a third of that
-MAX_PIXELS = 40_000_000
+# Pixels decoded at most (Pillow holds the image and numpy a copy: 16 MP RGBA is ~130 MB, ~1 s).
+# Adam7-interlaced images can only be decoded whole, and slower: a lower bound for them.
+MAX_PIXELS = 16_000_000
+MAX_INTERLACED_PIXELS = 8_000_000
 MAX_PAYLOAD_BITS = 16 * 1024 * 1024 * 8
 _PIECE = 64 * 1024
 
@@ -40,8 +43,10 @@ def read_stealth(src: Source, out: Collector) -> None:
     if not w or not h:
         return
     rows = h if ihdr["interlace"] else min(h, HEADER_ROWS)
-    if w * rows > MAX_PIXELS:
-        out.note(f"stealth pnginfo not checked: {w}x{h} PNG needs more than {MAX_PIXELS} "
+    cap = MAX_INTERLACED_PIXELS if ihdr["interlace"] else MAX_PIXELS
+    if w * rows > cap:
+        what = "interlaced PNG" if ihdr["interlace"] else "PNG"
+        out.note(f"stealth pnginfo not checked: {w}x{h} {what} needs more than {cap} "
                  "pixels decoded")
         return
     try:
@@ -108,7 +113,9 @@ def _bits(pixels, mode: str, height: int, nbits: int):  # type: ignore[no-untype
             return None
         column = pixels[:need_pixels, 0, :]
     else:
-        column = pixels.transpose(1, 0, 2).reshape(-1, pixels.shape[2])[:need_pixels]
+        cols = -(-need_pixels // rows)  # copy only the columns the stream needs
+        column = pixels[:, :cols, :].transpose(1, 0, 2).reshape(-1, pixels.shape[2])
+        column = column[:need_pixels]
         if column.shape[0] < need_pixels:
             return None
     if mode == "alpha":
@@ -173,6 +180,7 @@ def _decode_rows(src: Source, out: Collector, ihdr: dict[str, int], rows: int): 
     ihdr_data = struct.pack(">IIBBBBB", w, rows, 8, ihdr["color"], 0, 0, ihdr["interlace"])
     png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr_data) + _chunk(b"IDAT", bytes(compressed))
            + _chunk(b"IEND", b""))
+    del compressed
     with Image.open(io.BytesIO(png)) as im:
         im.load()
         arr = np.asarray(im)

@@ -20,6 +20,7 @@ from detectors.formats.native import Collector, FormatError
 MAX_PACKET = 16 * 1024 * 1024
 MAX_ELEMENTS = 200_000
 MAX_DEPTH = 40
+NAME_LIMIT = 200
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -69,7 +70,14 @@ EXIFTOOL_GROUPS: dict[str, str] = {
 
 def canonical_key(uri: str, local: str) -> str:
     prefix = NAMESPACES.get(uri)
-    return f"xmp:{prefix}:{local}" if prefix else f"xmp:{{{uri}}}:{local}"
+    local = _short(local)
+    return f"xmp:{prefix}:{local}" if prefix else f"xmp:{{{_short(uri)}}}:{local}"
+
+
+def _short(name: str) -> str:
+    """Unknown namespace URIs (and names) can be megabytes in a hostile packet; keys and
+    paths keep ``NAME_LIMIT`` characters of them."""
+    return name if len(name) <= NAME_LIMIT else f"{name[:NAME_LIMIT]}…"
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -174,7 +182,7 @@ class _Walker:
 
 def _label(uri: str, local: str) -> str:
     prefix = NAMESPACES.get(uri)
-    return f"{prefix}:{local}" if prefix else f"{{{uri}}}{local}"
+    return f"{prefix}:{_short(local)}" if prefix else f"{{{_short(uri)}}}{_short(local)}"
 
 
 def parse_xmp(packet: bytes, where: str, out: Collector) -> None:

@@ -48,6 +48,9 @@ JSON_LIMIT = 16 * 1024 * 1024
 # what is cut is said in a note. Real markers sit in values of a few kilobytes.
 REGEX_VALUE_LIMIT = 512 * 1024
 REGEX_BUDGET = 2 * 1024 * 1024
+# JSON parsing costs ~70 ms per MiB (and ten times that in memory): per evaluate() call.
+JSON_BUDGET = 2 * JSON_LIMIT
+MAX_NOTES = 200
 # Longer than any digital source type URI: judged unknown without normalising megabytes.
 SOURCE_TYPE_LIMIT = 4096
 
@@ -197,7 +200,7 @@ class Pack:
             found.extend(pat.rule for pat in self.patterns
                          if low.startswith(pat.prefix) and pat.regex.fullmatch(low))
             hit = tuple({r.id: r for r in found}.values())
-            if len(self._cache) < 65536:
+            if len(self._cache) < 65536 and len(low) <= 256:  # hostile keys: not kept
                 self._cache[low] = hit
         return hit
 
@@ -308,11 +311,21 @@ class _State:
     def __init__(self, notes: list[str] | None) -> None:
         self.notes = notes
         self.regex_left = REGEX_BUDGET
+        self.json_left = JSON_BUDGET
         self.json_docs: dict[tuple[str, str], Any] = {}
+        self.noted: set[str] = set()
 
     def note(self, text: str) -> None:
-        if self.notes is not None and text not in self.notes:
+        """Add a note once; a flood (200 000 unknown source types) ends in one line."""
+        if self.notes is None or text in self.noted:
+            return
+        if len(self.noted) < MAX_NOTES:
             self.notes.append(text)
+        elif len(self.noted) == MAX_NOTES:
+            self.notes.append(f"more than {MAX_NOTES} rule notes; the rest omitted")
+        else:
+            return
+        self.noted.add(text)
 
     def regex_text(self, rule: Rule, f: Field) -> str | None:
         """The part of ``f.value`` that ``rule``'s regex may read (None: budget spent)."""
@@ -334,7 +347,15 @@ class _State:
         key = (prefix, value)
         if key in self.json_docs:
             return self.json_docs[key]
+        if len(value) > self.json_left:
+            head = value[:4096].lstrip()
+            if head[:1] in ("{", "[") or (prefix and head.startswith(prefix)):
+                self.note(f"JSON rules not applied to a {len(value)}-char value: "
+                          f"{JSON_BUDGET}-char parsing budget for this file spent")
+            return _NOT_JSON
         doc = _parse_json(prefix, value)
+        if doc is not _NOT_JSON:
+            self.json_left -= len(value)
         if len(self.json_docs) >= 2:  # fields come one by one: keep memory bounded
             self.json_docs.pop(next(iter(self.json_docs)))
         self.json_docs[key] = doc
@@ -385,10 +406,9 @@ def _match_json(rule: Rule, value: str, state: _State | None = None) -> bool:
 def _apply(rule: Rule, f: Field, notes: list[str] | None = None,
            state: _State | None = None) -> Hit | None:
     value = f.value
-    evidence: dict[str, Any] = {"field": f.key, "tool": rule.tool, "reference": rule.reference,
-                                "match": rule.describe_match(), "reader": f.reader}
+    extra: dict[str, Any] = {}
     verdict = rule.verdict
-    message = rule.message or f"{rule.tool} marker in {f.key}"
+    message = ""
     m = rule.match
     if m == "equals":
         wanted = rule.params.get("values") or [rule.params["value"]]
@@ -417,13 +437,15 @@ def _apply(rule: Rule, f: Field, notes: list[str] | None = None,
         st = judge_source_type(value) if len(value) <= SOURCE_TYPE_LIMIT else None
         if st is None and notes is not None:
             note = f"unknown digitalSourceType {truncate(value, 120)!r} in {f.key}"
-            if note not in notes:
+            if state is not None:
+                state.note(note)
+            elif note not in notes:
                 notes.append(note)
         if st is None or st.verdict not in ("ai", "review"):
             return None
         if verdict == "table":
             verdict = st.verdict
-        evidence.update({"source_type": st.term, "source_type_label": st.label})
+        extra = {"source_type": st.term, "source_type_label": st.label}
         message = rule.message or f"digital source type '{st.term}': {st.label}"
     elif m == "vendor":
         vendor = match_vendor(rule.params.get("field_class", "agent"), value)
@@ -431,10 +453,14 @@ def _apply(rule: Rule, f: Field, notes: list[str] | None = None,
             return None
         if verdict == "table":
             verdict = vendor.verdict
-        evidence.update({"vendor_id": vendor.id, "vendor": vendor.vendor,
-                         "vendor_reference": vendor.reference})
+        extra = {"vendor_id": vendor.id, "vendor": vendor.vendor,
+                 "vendor_reference": vendor.reference}
         message = rule.message or f"{f.key} names {vendor.vendor}"
-    return Hit(rule, f, verdict, message, evidence)
+    # evidence only for a match (most calls are misses)
+    evidence: dict[str, Any] = {"field": f.key, "tool": rule.tool, "reference": rule.reference,
+                                "match": rule.describe_match(), "reader": f.reader, **extra}
+    return Hit(rule, f, verdict, message or rule.message or f"{rule.tool} marker in {f.key}",
+               evidence)
 
 
 def to_finding(hit: Hit, detector: str, show_prompts: bool, location_prefix: str = "") -> Finding:
