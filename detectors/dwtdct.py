@@ -33,20 +33,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
+from detectors.lazy import lazy
 
+cv2 = lazy("cv2")
+np = lazy("numpy")
 SCALE = 36
 BLOCK = 4
 # The library refuses images with fewer pixels than this (it checks rows*cols, not each side).
 MIN_PIXELS = 256 * 256
 # PyWavelets' Haar decomposition tap (float64 nearest to 1/sqrt(2)).
-HAAR_TAP = np.float64(0.7071067811865476)
+HAAR_TAP = 0.7071067811865476  # multiplies float64 arrays only: same as np.float64
 # Rows per stripe: a multiple of 8 (4×4 LL blocks = 8×8 pixels) so stripes align with blocks.
 STRIPE_ROWS = 512
 
 ORDERS = ("bgr", "rgb")
-_CONVERSIONS = {"bgr": cv2.COLOR_BGR2YUV, "rgb": cv2.COLOR_RGB2YUV}
+_CONVERSIONS = {"bgr": "COLOR_BGR2YUV", "rgb": "COLOR_RGB2YUV"}  # cv2 names (cv2 loads lazily)
 # Where U is centred when the mark was embedded. "uint8": the library's decode (OpenCV puts U of
 # 8-bit input at 128). "float": encoders handed float arrays in [0, 255] (generative-models
 # SDXL/SVD, FLUX.1, diffusers) had OpenCV centre U at 0.5 (its offset for float input), so in the
@@ -83,7 +84,7 @@ def block_votes(image: np.ndarray, order: str = "bgr", domain: str = "uint8") ->
     says (``"uint8"`` is exactly the library's decode)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"need an 8-bit 3-channel image, got {image.dtype} {image.shape}")
-    code = _CONVERSIONS[order]
+    code = getattr(cv2, _CONVERSIONS[order])
     offset = _U_OFFSET[domain]
     rows, cols = image.shape[0] // 4 * 4, image.shape[1] // 4 * 4
     # LL has rows/2 lines; complete blocks cover the first (rows/2)//4*4 of them, i.e. the first

@@ -116,12 +116,13 @@ from math import comb
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
-import numpy as np
-
 from detectors import dwtdct
 from detectors.api import AssetContext, Detector, Incomplete, NotApplicable, Options
+from detectors.lazy import lazy
 from detectors.model import AI, REVIEW, Asset, Finding, truncate
+
+cv2 = lazy("cv2")
+np = lazy("numpy")
 
 DATA = Path(__file__).resolve().parent / "data" / "watermark_payloads.toml"
 

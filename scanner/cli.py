@@ -5,6 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+
+# Native libraries print chatter about damaged files straight to stderr; keep the terminal for
+# the report (workers also silence their stderr; this covers --jobs 0 and the main process).
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 from collections.abc import Iterator
 from typing import TextIO
 
