@@ -407,6 +407,14 @@ def _id3(f: _File, flac: bool = False) -> Result:
     return ABSENT, "ID3v2 tag without GEOB/PRIV/XMP frames"
 
 
+def _heif(f: _File) -> Result:
+    """HEIF/AVIF: c2pa-rs also parses the item tables (``meta``/``iloc``) and reports a damaged
+    one as unreadable C2PA; walking top-level boxes cannot promise that, so let the Reader judge
+    (found by fuzzing: a truncated ``iloc`` the locator called absent)."""
+    found = _bmff(f)
+    return found if found[0] == PRESENT else (MAYBE, "HEIF/AVIF item tables: the Reader decides")
+
+
 def _flac(f: _File) -> Result:
     if f.get(0, 4) == b"fLaC":
         return ABSENT, "FLAC without a leading ID3v2 tag (the only place c2pa-rs reads)"
@@ -419,7 +427,7 @@ WALKERS: dict[str, Callable[[_File], Result]] = {
     "image/png": _png,
     "image/webp": _riff, "audio/wav": _riff, "video/x-msvideo": _riff,
     "video/mp4": _bmff, "video/quicktime": _bmff, "audio/mp4": _bmff,
-    "image/heic": _bmff, "image/heif": _bmff, "image/avif": _bmff,
+    "image/heic": _heif, "image/heif": _heif, "image/avif": _heif,
     "image/tiff": _tiff,
     "image/gif": _gif,
     "audio/mpeg": _id3,
