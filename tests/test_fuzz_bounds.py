@@ -312,3 +312,28 @@ def test_rule_notes_are_capped() -> None:
     assert pack.evaluate(fields, notes) == []
     assert time.perf_counter() - t0 < 2  # quadratic 'not in notes' before
     assert len(notes) == MAX_NOTES + 1 and notes[-1].startswith("more than")
+
+
+# --- RIFF, Ogg ------------------------------------------------------------------------------
+
+def test_riff_forms_count_against_the_chunk_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five million empty 'AVIX' forms took 30 s: each form now counts as a chunk."""
+    from detectors.formats import riff
+
+    monkeypatch.setattr(riff, "MAX_CHUNKS", 1000)
+    data = b"RIFF" + struct.pack("<I", 4) + b"WAVE" + (b"RIFF\x04\x00\x00\x00AVIX") * 5000
+    out = Collector()
+    riff.read_riff(_src(data), out)
+    assert out.problems == ["RIFF: more than 1000 chunks"]
+
+
+def test_ogg_stream_flood_is_linear_and_bounded() -> None:
+    from detectors.formats.vorbis import MAX_STREAMS, read_ogg
+
+    page = b"OggS\x00\x02" + b"\x00" * 8 + b"%b" + b"\x00" * 8 + b"\x01\x00"
+    data = b"".join(page.replace(b"%b", struct.pack("<I", i)) for i in range(20_000))
+    out = Collector()
+    t0 = time.perf_counter()
+    read_ogg(_src(data), out)
+    assert time.perf_counter() - t0 < 1
+    assert out.problems == [f"Ogg: more than {MAX_STREAMS} logical streams"]

@@ -120,6 +120,8 @@ def _parse(src: Source, base: int, length: int, where: str, out: Collector) -> N
     if magic not in (42, 43):
         raise FormatError(f"bad TIFF magic {magic}")
     if big:
+        if len(head) < 16:
+            raise FormatError(f"BigTIFF header truncated ({length} bytes)")
         first = struct.unpack(e + "Q", head[8:16])[0]
     else:
         first = struct.unpack(e + "I", head[4:8])[0]

@@ -17,6 +17,7 @@ MAX_BLOCKS = 1024
 MAX_COMMENTS = 100_000
 MAX_PACKET = 16 * 1024 * 1024
 MAX_PAGES = 4096
+MAX_STREAMS = 256  # chained/multiplexed Ogg has a handful
 _SKIP_KEYS = {"metadata_block_picture", "coverart"}
 
 
@@ -103,6 +104,7 @@ def read_ogg(src: Source, out: Collector) -> None:
 def _ogg(src: Source, out: Collector) -> None:
     streams: dict[int, _Stream] = {}
     pos = 0
+    open_streams = 0  # not yet done (all(...) over the streams on every page was quadratic)
     for _ in range(MAX_PAGES):
         hdr = src.read(pos, 27)
         if len(hdr) < 27:
@@ -117,8 +119,11 @@ def _ogg(src: Source, out: Collector) -> None:
         table = src.exact(pos + 27, nseg, "segment table")
         body_at = pos + 27 + nseg
         body_len = sum(table)
-        if htype & 0x02:
-            streams.setdefault(serial, _Stream())
+        if htype & 0x02 and serial not in streams:
+            if len(streams) >= MAX_STREAMS:
+                raise FormatError(f"more than {MAX_STREAMS} logical streams")
+            streams[serial] = _Stream()
+            open_streams += 1
         stream = streams.get(serial)
         if stream is None:  # a non-BOS page of an unknown stream: headers are over
             return
@@ -137,8 +142,10 @@ def _ogg(src: Source, out: Collector) -> None:
                     stream.buf.clear()
                     if stream.done:
                         break
+            if stream.done:
+                open_streams -= 1
         pos = body_at + body_len
-        if streams and all(s.done for s in streams.values()) and not (htype & 0x02):
+        if streams and not open_streams and not (htype & 0x02):
             return
     out.note(f"Ogg: stopped after {MAX_PAGES} pages")
 
