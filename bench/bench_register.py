@@ -68,7 +68,12 @@ def _image_files(extra: list[str]) -> list[Path]:
 def natural_images(extra: list[str]) -> list[tuple[str, np.ndarray]]:
     """Decodable, detailed (PDQ quality >= 50), >= 128 px images, near-duplicates merged."""
     out: list[tuple[str, np.ndarray, bytes]] = []
+    stems: set[str] = set()
     for p in _image_files(extra):
+        # Debian wallpapers come as light/dark colourways of one design (x-l, x-d): one picture
+        stem = p.stem[:-2] if "backgrounds" in p.parts and p.stem[-2:] in ("-l", "-d") else ""
+        if stem and stem in stems:
+            continue
         if {"register", "watermark", "hostile"} & set(p.parts):
             continue  # synthetic fixture families are not natural images
         try:
@@ -87,6 +92,8 @@ def natural_images(extra: list[str]) -> list[tuple[str, np.ndarray]]:
         if any(min(pdq.hamming(res.hash, h2) for h2 in [o[2]]) <= 60 for o in out):
             continue
         out.append((str(p), rgb, res.hash))
+        if stem:
+            stems.add(stem)
     # Also merge pictures that share a region (stereo pairs, light/dark variants of one
     # wallpaper, crops of one photo): those are the same content, not unrelated material.
     feats = [feat.extract(rgb, feat.REGISTER_SIDE, feat.REGISTER_FEATURES) for _, rgb, _ in out]

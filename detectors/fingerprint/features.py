@@ -19,9 +19,10 @@ QUERY_SIDE = 1024  # deliverable images/frames
 REGISTER_FEATURES = 1000
 QUERY_FEATURES = 3000
 RATIO = 0.8  # Lowe's ratio test
+DUPLICATE_DIST = 32  # bits (of 256): two stored descriptors this close to one query both count
 MIN_INLIERS = 14
 MIN_INLIER_RATIO = 0.25
-CANDIDATES = 5  # entries verified per query
+CANDIDATES = 8  # entries verified per query
 MIN_SIDE = 48
 LSH_ABOVE = 20000  # descriptors; under this a brute-force matcher is exact and fast enough
 
@@ -98,10 +99,16 @@ class FeatureIndex:
             if len(pair) < 2:
                 continue
             m, n = pair
-            if m.distance < RATIO * n.distance or self.owner[m.trainIdx] != self.owner[n.trainIdx]:
-                if m.distance <= 64:
-                    q_idx.append(m.queryIdx)
-                    t_idx.append(m.trainIdx)
+            # Lowe's ratio test over the whole index: a descriptor that is about as close to
+            # two stored ones says nothing about which entry it belongs to.
+            if m.distance < RATIO * n.distance and m.distance <= 64:
+                q_idx.append(m.queryIdx)
+                t_idx.append(m.trainIdx)
+            elif n.distance <= DUPLICATE_DIST and self.owner[m.trainIdx] != self.owner[n.trainIdx]:
+                # ... unless both are near-exact matches in two entries: the same content
+                # registered twice (an upscale and its source); each gets the vote.
+                q_idx += [m.queryIdx, n.queryIdx]
+                t_idx += [m.trainIdx, n.trainIdx]
         if len(q_idx) < MIN_INLIERS:
             return []
         q = np.array(q_idx)

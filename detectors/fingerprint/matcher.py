@@ -19,7 +19,7 @@ from detectors.fingerprint.index import PdqIndex
 from detectors.fingerprint.store import Entry, RegisterStore
 from detectors.fingerprint.video import Frame
 
-PDQ_RADIUS = 31  # Hamming distance (of 256) for a whole-image / frame match
+PDQ_RADIUS = 40  # Hamming distance (of 256) for a whole-image / frame match (bench-tuned)
 PDQ_SINGLE_FRAME = 24  # stricter bound when a video run rests on one sampled frame
 MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
