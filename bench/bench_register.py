@@ -689,7 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Register robustness benchmark",
         "",
-        f"`.venv/bin/python -m bench.bench_register{' --quick' if quick else ''}` "
+        f"`.venv/bin/python -m bench.bench_register {' '.join(sys.argv[1:])}`".replace(" `", "`")
+        + " "
         f"({_dt.date.today().isoformat()}, {os.cpu_count()} cores shared, "
         f"{time.perf_counter() - t_all:.0f} s in all).",
         "",

@@ -84,7 +84,7 @@ class RegisterDetector(Detector):
         skip = {exact.id} if exact else set()
         try:
             if asset.kind == "image":
-                yield from self._image(asset, reg, skip)
+                yield from self._image(asset, ctx, reg, skip)
             elif asset.kind == "video":
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
@@ -94,9 +94,13 @@ class RegisterDetector(Detector):
             raise Incomplete(f"cannot decode for fingerprinting: {exc}") from exc
 
     # -- per kind --------------------------------------------------------------------------
-    def _image(self, asset: Asset, reg: m.Register, skip: set[int]) -> Iterator[Finding]:
+    def _image(self, asset: Asset, ctx: AssetContext, reg: m.Register,
+               skip: set[int]) -> Iterator[Finding]:
         rgb = extract.load_rgb(asset.path)
-        matches, _quality = reg.match_image(rgb)
+        matches, quality = reg.match_image(rgb)
+        if quality < m.MIN_QUALITY:
+            ctx.note(f"PDQ quality {quality} < {m.MIN_QUALITY} (flat or tiny image): "
+                     "whole-image hash not used, local features only")
         for im in matches:
             if im.entry.id in skip:
                 continue
