@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -462,6 +463,11 @@ def fuzz_pipeline(seconds: float, seed: int, files: list[Path], jobs: int = 2,
                     keep = report.counts.get(sig, 0) < 3
                     path = save_crash("pipeline", name, data, msg) if keep else None
                     report.crash(sig, str(path) if path else None)
+                    if keep and sig.startswith("pipeline: worker"):
+                        # a native crash may depend on what the worker read before: keep the
+                        # whole batch (walk order = read order) to replay it
+                        replay = CRASHES / f"batch-{batch_no}-seed{seed}"
+                        shutil.copytree(batch_dir, replay, dirs_exist_ok=True)
             shutil.rmtree(batch_dir, ignore_errors=True)
     finally:
         pool.close()
@@ -495,6 +501,107 @@ def run_atheris(target: str, seconds: float, files: list[Path]) -> int:  # pragm
     return 0
 
 
+def _worst_files() -> dict[str, Callable[[], bytes]]:
+    """Hostile files built to hit each reader's bounds (``--worst``), made one at a time."""
+    def chunk(t: bytes, d: bytes) -> bytes:
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    def box(t: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(body)) + t + body
+
+    def png(*chunks: bytes, w: int = 1, h: int = 1, color: int = 2, il: int = 0) -> bytes:
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0,
+                                                                    0, il))
+                + b"".join(chunks) + chunk(b"IEND", b""))
+
+    def syncsafe(n: int) -> bytes:
+        return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+
+    gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00"
+    ftyp = box(b"ftyp", b"isom\x00\x00\x00\x00isom")
+
+    def ztxt_png() -> bytes:  # five 16 MiB text values for the rule pack
+        bomb = zlib.compress(b"a cat, x, y, z\n" * (1 << 20), 9)
+        return png(*[chunk(b"zTXt", k + b"\x00\x00" + bomb) for k in (
+            b"parameters", b"Comment", b"Description", b"prompt", b"Title")])
+
+    def stealth_png() -> bytes:  # 16 MP RGBA, a stealth header asking for every pixel
+        w = h = 4000
+        raw = bytearray(h * (1 + 4 * w))
+        length = struct.pack(">I", w * h - 200)
+        for y, bit in enumerate("".join(f"{b:08b}" for b in b"stealth_pnginfo" + length)):
+            raw[y * (1 + 4 * w) + 4] = int(bit)
+        return png(chunk(b"IDAT", zlib.compress(bytes(raw), 6)), w=w, h=h, color=6)
+
+    def tiff() -> bytes:  # 4096 entries, all pointing at one 30 KB string
+        n = 4096
+        entry = struct.pack("<HHII", 0x010E, 2, 30_000, 8 + 2 + n * 12 + 4)
+        return (b"II*\x00\x08\x00\x00\x00" + struct.pack("<H", n) + entry * n + b"\0" * 4
+                + b"A" * 30_000)
+
+    def mp3() -> bytes:  # one TIT2 frame of 16 MiB of NULs (a list of empty values)
+        frame = b"\x01" + b"\x00" * ((16 << 20) - 64)
+        body = b"TIT2" + syncsafe(len(frame)) + b"\x00\x00" + frame
+        return b"ID3\x04\x00\x00" + syncsafe(len(body)) + body
+
+    tiny_image = b"\x2c" + b"\x00" * 9 + b"\x02" + b"\x01x" * 199_000 + b"\x00"
+    return {
+        "png-250k-chunks.png": lambda: png(chunk(b"abCd", b"") * 250_000),
+        "png-5-ztxt-16MiB.png": ztxt_png,
+        "stealth-16MP.png": stealth_png,
+        "riff-5M-forms.wav": lambda: b"RIFF\x04\x00\x00\x00WAVE" + b"RIFF\x04\0\0\0AVIX" * 5_000_000,
+        "bmff-200k-boxes.mp4": lambda: ftyp + box(b"free", b"") * 200_000,
+        "bmff-100k-udta-text.mp4": lambda: ftyp + box(b"moov", box(
+            b"udta", box(b"\xa9cmt", b"\x00\x00\x00\x00") * 100_000)),
+        "gif-xmp-no-trailer-17MiB.gif": lambda: (gif + b"\x21\xff\x0bXMP DataXMP"
+                                                 + b"a" * (17 << 20)),
+        "gif-tiny-sub-blocks.gif": lambda: gif + tiny_image * 40 + b"\x3b",
+        "tiff-4096-entries-one-string.tif": tiff,
+        "mp3-16MiB-nul-frame.mp3": mp3,
+        "ogg-20k-streams.ogg": lambda: b"".join(
+            b"OggS\x00\x02" + b"\x00" * 8 + struct.pack("<I", i) + b"\x00" * 8 + b"\x01\x00"
+            for i in range(20_000)),
+    }
+
+
+def run_worst() -> int:
+    """Time the metadata path (sniff, native reader, rule pack) on each worst-case file, read
+    from disk as the detector reads it; the peak RSS is the process's high-water mark."""
+    from detectors.api import open_readonly
+    from detectors.formats.native import Collector, Source
+    from detectors.formats.sniff import sniff
+    from detectors.metadata import NATIVE
+    from detectors.rules import load_pack
+
+    load_pack()
+    work = Path(tempfile.mkdtemp(prefix="deliverscan-worst-"))
+    try:
+        for name, make in _worst_files().items():
+            path = work / name
+            path.write_bytes(make())
+            size = path.stat().st_size
+            with open_readonly(str(path)) as fh:
+                head = fh.read(64 * 1024)
+            src = Source(size, head, lambda p=str(path): open_readonly(p))
+            out = Collector()
+            t0 = time.perf_counter()
+            NATIVE[sniff(head)[1]](src, out)
+            t_read = time.perf_counter() - t0
+            notes: list[str] = []
+            hits = load_pack().evaluate(out.fields, notes)
+            t_all = time.perf_counter() - t0
+            src.close()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            said = (out.problems + out.notes + notes)[:1]
+            print(f"{name:34s} {size / 2**20:7.1f} MiB  read {t_read:5.2f} s  +rules "
+                  f"{t_all - t_read:5.2f} s  {len(out.fields):6d} fields {len(hits):3d} hits  "
+                  f"peak {rss:5d} MiB  {said[0][:90] if said else ''}")
+            path.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -512,7 +619,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="no coverage feedback (plain mutation of the seeds, ~3x faster)")
     ap.add_argument("--json", type=Path, help="write the per-target summary here")
     ap.add_argument("--atheris", metavar="TARGET", help="coverage-guided run of one target")
+    ap.add_argument("--worst", action="store_true",
+                    help="time the metadata path on hostile files built to hit every bound")
     a = ap.parse_args(argv)
+    if a.worst:
+        return run_worst()
     files = seeds()
     if a.atheris:
         return run_atheris(a.atheris, a.seconds, files)
