@@ -67,3 +67,9 @@ def test_extension_mismatch_note() -> None:
     assert extension_note("x.jpg", "image/png") == "extension .jpg but content is image/png"
     assert extension_note("x.JPG", "image/jpeg") is None
     assert extension_note("x.unknownext", "image/png") is None
+
+
+def test_text_quoting_xmp_is_not_an_xmp_sidecar() -> None:
+    code = b'"""generator"""\nXMP = \'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>\'\n'
+    assert sniff(code) == ("other", "text/plain")
+    assert sniff(b"<?xml version='1.0'?>\n<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")[0] == "sidecar"

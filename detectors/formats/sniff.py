@@ -164,7 +164,8 @@ def sniff(head: bytes) -> tuple[str, str]:
         if b"<svg" in lower and (lower.startswith(b"<?xml") or lower.startswith(b"<svg")
                                  or lower.startswith(b"<!--") or lower.startswith(b"<!doctype")):
             return "image", "image/svg+xml"
-        if b"<x:xmpmeta" in lower or lower.startswith(b"<?xpacket"):
+        if lower.startswith((b"<?xpacket", b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:rdf")) or (
+                lower.startswith(b"<?xml") and b"<x:xmpmeta" in lower[:1024]):
             return "sidecar", "application/rdf+xml"
         return "other", "text/plain"
     return "other", "application/octet-stream"
