@@ -125,6 +125,18 @@ def test_xmp_packets_that_would_dwarf_their_tree_are_refused_before_parsing() ->
     assert out.fields[0].key.startswith("xmp:{http://e.com/uuu") and out.fields[0].value == "v"
 
 
+@pytest.mark.parametrize("encoding", ["D", "shift_jis", "utf-7", "idna", "rot13", "punycode",
+                                      "undefined", "x" * 300])
+def test_xmp_with_an_unreadable_declared_encoding_is_a_problem(encoding: str) -> None:
+    """expat asks Python's codec registry for the declared encoding: LookupError, ValueError
+    and UnicodeError escaped the reader (found by fuzzing: encoding="D")."""
+    packet = (f'<?xml version="1.0" encoding="{encoding}"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+              "caf\xe9</x:xmpmeta>").encode("latin-1")
+    out = Collector()
+    parse_xmp(packet, "test", out)
+    assert out.fields == [] and "declares an encoding that cannot be read" in out.problems[0]
+
+
 # --- GIF ------------------------------------------------------------------------------------
 
 _GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00"

@@ -282,9 +282,14 @@ def _fuzz_metadata(data: bytes) -> int:
 
     _kind, media_type = sniff(data[:_FUZZ_HEAD])
     reader = NATIVE.get(media_type)
-    if reader is None:
+    if media_type == "application/rdf+xml":  # a sidecar: read whole, bounded, as the detector does
+        from detectors.formats.xmp import MAX_PACKET, parse_xmp
+
+        out = _check(_with(lambda c: parse_xmp(data[:MAX_PACKET + 1], "fuzz sidecar", c)))
+    elif reader is None:
         return 0
-    out = _run_reader(reader)(data)
+    else:
+        out = _run_reader(reader)(data)
     hits = load_pack().evaluate(out.fields, [])
     for hit in hits:
         to_finding(hit, "metadata", False)

@@ -230,6 +230,11 @@ def parse_xmp(packet: bytes, where: str, out: Collector) -> None:
     except ET.ParseError as exc:
         out.problem(f"XMP in {where} is not well-formed XML: {exc}")
         return
+    except (LookupError, ValueError) as exc:  # expat looks the declared encoding up in Python:
+        # unknown (LookupError), multi-byte (ValueError) or failing codecs (UnicodeError)
+        out.problem(f"XMP in {where} declares an encoding that cannot be read: "
+                    f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
     walker = _Walker(out, where)
     try:
         rdfs = [root] if root.tag == f"{{{RDF}}}RDF" else list(root.iter(f"{{{RDF}}}RDF"))
