@@ -697,8 +697,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Thresholds: PDQ Hamming ≤ {m.PDQ_RADIUS}/256 (≤ {m.PDQ_SINGLE_FRAME} when a video "
         f"run rests on one frame), query PDQ quality ≥ {m.MIN_QUALITY}; local features ≥ "
         f"{m.feat.MIN_INLIERS} RANSAC inliers of a similarity transform; audio ≥ "
-        f"{m.AUDIO_MIN_HITS} landmark hits at one offset and ≥ {m.AUDIO_MIN_FRACTION:.0%} of "
-        "the deliverable's landmarks over the matched range.",
+        f"{m.AUDIO_MIN_HITS} landmark hits at one offset, spread over ≥ {m.AUDIO_MIN_SPREAD} "
+        f"half-second bins, and ≥ {m.AUDIO_MIN_FRACTION:.0%} of the deliverable's landmarks "
+        "over the matched range.",
         "",
         f"Images: {img_info['positives']} distinct natural images registered (each a "
         f"positive per transform), {img_info['negatives']} held out as unrelated material; "

@@ -24,8 +24,9 @@ PDQ_SINGLE_FRAME = 24  # stricter bound when a video run rests on one sampled fr
 MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
 OFFSET_SLACK = 1.5  # seconds of disagreement in (deliverable - registered) time within a run
-AUDIO_MIN_HITS = 20  # aligned landmark hits for an audio match
+AUDIO_MIN_HITS = 30  # aligned landmark hits for an audio match
 AUDIO_MIN_FRACTION = 0.01  # ... and that share of the deliverable's landmarks over the range
+AUDIO_MIN_SPREAD = 4  # ... spread over at least this many distinct half-second bins
 AUDIO_SLACK = 1  # frames either side of the best offset
 AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
 
@@ -194,6 +195,11 @@ class Register:
                 # Repetitive music also aligns at its period: a weaker offset over the same
                 # stretch of the deliverable is that, not a second use of the cue.
                 if any(_overlap((start, end), a) > 0.5 for a in accepted):
+                    continue
+                # One chord can pair up with itself many times at a single instant; a real
+                # use of a cue keeps agreeing over time.
+                spread = len(np.unique((qs * audio_fp.FRAME_S / 0.5).astype(np.int64)))
+                if spread < AUDIO_MIN_SPREAD:
                     continue
                 # Music in one key and tempo shares note pairs by chance; those hits scatter
                 # over the whole deliverable, a real use concentrates them.
