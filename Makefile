@@ -44,3 +44,6 @@ fuzz: $(BIN)/deliverscan
 
 bench-metadata: $(BIN)/deliverscan
 	$(BIN)/python -m bench.bench_metadata
+
+bench-register: $(BIN)/deliverscan
+	$(BIN)/python -m bench.bench_register

@@ -26,6 +26,7 @@ from scanner.runner import ScanConfig, run_scan, select_detectors
 from scanner.versions import tool_info
 
 USAGE_ERROR = 2
+REGISTER_TIMEOUT = 6 * 3600.0
 
 
 def _version_text() -> str:
@@ -171,7 +172,7 @@ def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Poli
 @click.option("--deep", is_flag=True, help="Read every format with ExifTool too (slower).")
 @click.option("--show-prompts", is_flag=True, help="Show prompts/workflows whole in reports.")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
-              help="Per-file time limit in seconds.")
+              help="Per-file time limit in seconds (6 h when the register detector is on).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: when stderr is a terminal).")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
@@ -219,6 +220,11 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
         options.extra["register"] = register_path
     if options.extra.get("register") and "register" not in enable:
         enable = (*enable, "register")
+    if "register" in enable and click.get_current_context().get_parameter_source(
+            "timeout") == click.core.ParameterSource.DEFAULT:
+        # content matching decodes whole programmes (a 2-hour master takes about as long as
+        # it plays): the 30 s hostile-file limit would cut every long master off
+        options.file_timeout = REGISTER_TIMEOUT
     config = ScanConfig(roots=list(paths), options=options, policy=policy,
                         excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,
                         disable=disable, keep_results=False,
