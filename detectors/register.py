@@ -11,15 +11,21 @@ registration), the distance or score, the matched region for partial matches, an
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from detectors.api import AssetContext, Detector, Incomplete, NotApplicable
-from detectors.fingerprint import audio as audio_fp
-from detectors.fingerprint import extract
-from detectors.fingerprint import matcher as m
-from detectors.fingerprint import video as video_fp
-from detectors.fingerprint.store import Entry, RegisterError
+from detectors.lazy import lazy
 from detectors.model import AI, Asset, Finding, truncate
+
+if TYPE_CHECKING:
+    from detectors.fingerprint.store import Entry
+
+# Fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) detector first runs.
+store = lazy("detectors.fingerprint.store")
+audio_fp = lazy("detectors.fingerprint.audio")
+extract = lazy("detectors.fingerprint.extract")
+m = lazy("detectors.fingerprint.matcher")
+video_fp = lazy("detectors.fingerprint.video")
 
 EXACT_LIMIT = 256 * 1024 * 1024  # hash whole files up to this size for an identical-bytes check
 LOCAL_EVERY = 5.0  # seconds between local-feature checks of unmatched video frames
@@ -65,7 +71,7 @@ class RegisterDetector(Detector):
         try:
             return ctx.shared.get(f"register:{path}", lambda: m.Register(str(path)),
                                   close=lambda r: r.close())
-        except RegisterError as exc:
+        except store.RegisterError as exc:
             raise Incomplete(str(exc)) from exc
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:

@@ -386,8 +386,16 @@ class WatermarkDetector(Detector):
                                   "FLUX.1 reference code, decoded from pixels (full read)")
 
     def __init__(self) -> None:
-        self.payloads = load_payloads()
+        self._payloads: tuple[Any, ...] | None = None
         self._table_digest = hashlib.sha256(DATA.read_bytes()).hexdigest()[:12]
+
+    @property
+    def payloads(self) -> tuple[Any, ...]:
+        """Loaded on first use: building the bit arrays needs NumPy, which a process that never
+        decodes an image (the main process of a scan) should not import."""
+        if self._payloads is None:
+            self._payloads = tuple(load_payloads())
+        return self._payloads
 
     # -- options ------------------------------------------------------------------------------
     @staticmethod
