@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages deliverscan uses when they are missing: ExifTool (deep metadata
-# tier, benchmark baseline) and Chromium (HTML report test). As root directly, else via sudo when it works without a password;
+# tier, benchmark baseline), Chromium (HTML report test) and ffmpeg (test media). As root directly, else via sudo when it works without a password;
 # otherwise say exactly what to run. Never fails the setup: the scanner runs without ExifTool
 # (native tier only) and says so in its reports.
 set -u
@@ -8,9 +8,10 @@ missing=""
 command -v exiftool >/dev/null 2>&1 || missing="$missing libimage-exiftool-perl"
 # Chromium renders the HTML report in its test, as a producer's browser would (optional).
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
-# Only to regenerate fixtures (make fixtures): ffmpeg for media sources, heif-enc for HEIC.
+# ffmpeg: some ExifTool-driver tests write their media with it, and fixtures are made with it.
+command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+# Only to regenerate fixtures (make fixtures): heif-enc for HEIC.
 if [ "${DELIVERSCAN_FIXTURE_TOOLS:-}" = "1" ]; then
-  command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
   command -v heif-enc >/dev/null 2>&1 || missing="$missing libheif-examples"
 fi
 [ -z "$missing" ] && exit 0

@@ -145,8 +145,7 @@ def test_explain_real_detectors_on_fixtures_fit_one_screen() -> None:
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (
         ".jpg", ".png", ".mp4", ".mov", ".wav", ".mp3", ".webp", ".tif", ".heic"))
     firsts = list({p.parent: p for p in reversed(files)}.values())
-    if not firsts:
-        pytest.skip("no media fixtures in this checkout")
+    assert firsts, "the committed media fixtures are missing"
     for p in sorted(firsts)[:12]:
         res = CliRunner().invoke(main, ["explain", str(p)])
         assert res.exception is None or isinstance(res.exception, SystemExit), (p, res.output)
