@@ -347,9 +347,36 @@ class _TooLarge(Exception):
     """The header declares more pixels than Pillow agrees to open (its bomb limit)."""
 
 
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _header_size(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) of a still PNG or JPEG straight from its header bytes: most images in
+    a delivery are one of the two, and this costs microseconds where opening them with Pillow
+    costs a fraction of a millisecond (this runs on every image). None: ask Pillow."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and b"acTL" not in data:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), 1
+    if data.startswith(b"\xff\xd8"):
+        pos = 2
+        while pos + 9 <= len(data) and data[pos] == 0xFF:
+            marker = data[pos + 1]
+            if marker in _JPEG_SOF:
+                height = int.from_bytes(data[pos + 5:pos + 7], "big")
+                width = int.from_bytes(data[pos + 7:pos + 9], "big")
+                return (width, height, 1) if width and height else None
+            if marker == 0xFF:
+                pos += 1
+                continue
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return None
+
+
 def _image_size(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, frames) from the header via Pillow (no pixel decode), or None when
-    Pillow does not know the format. Raises ``_TooLarge`` past Pillow's bomb limit."""
+    """(width, height, frames) from the header (no pixel decode), or None when Pillow does not
+    know the format. Raises ``_TooLarge`` past Pillow's bomb limit."""
+    quick = _header_size(data)
+    if quick is not None:
+        return quick
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -380,7 +407,7 @@ class WatermarkDetector(Detector):
     """See the module docstring."""
 
     name: ClassVar[str] = "watermark"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "1.1"
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video"})
     description: ClassVar[str] = ("invisible-watermark dwtDct marks of SD 1.x/2.x, SDXL/SVD and "
                                   "FLUX.1 reference code, decoded from pixels (full read)")
