@@ -8,6 +8,7 @@ NumPy. ``np = lazy("numpy")`` behaves like the module from the first attribute a
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 from typing import Any
 
@@ -19,6 +20,11 @@ class LazyModule:
 
     def _load(self) -> ModuleType:
         if self._module is None:
+            if self._name == "cv2":
+                # OpenCV (and the FFmpeg inside it) prints chatter about every odd file to
+                # stderr unless told otherwise before it loads; reports are our channel
+                os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+                os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
             self._module = importlib.import_module(self._name)
         return self._module
 
