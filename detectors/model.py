@@ -238,6 +238,7 @@ class Summary:
     detectors: dict[str, dict[str, int]] = field(default_factory=dict)
     clutter_skipped: int = 0
     excluded: int = 0
+    cache_hits: int = 0  # files whose every detector result came from the incremental cache
     approved_findings: int = 0
     blocking_assets: int = 0
     duration_s: float = 0.0

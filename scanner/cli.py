@@ -25,7 +25,6 @@ from scanner.resume import load_previous, replay
 from scanner.runner import ScanConfig, run_scan, select_detectors
 from scanner.versions import tool_info
 
-USAGE_ERROR = 2
 REGISTER_TIMEOUT = 6 * 3600.0
 
 

@@ -211,6 +211,7 @@ def run_scan(config: ScanConfig,
     finally:
         shared.close()
         engine.close()
+    summary.cache_hits = engine.cache.hits if engine.cache is not None else 0
     summary.clutter_skipped = walker.stats.clutter_skipped
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)

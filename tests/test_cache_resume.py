@@ -47,6 +47,7 @@ def test_cache_hit_change_and_rulepack_invalidation(tmp_path: Path, marker_only,
     assert _reads(log) == ["a.bin", "b.bin"]
     again = _scan(tree, cache, marker_only)
     assert _reads(log) == []  # nothing re-read: every result came from the cache
+    assert (first.summary.cache_hits, again.summary.cache_hits) == (0, 2)
     assert [r.to_dict() for r in again.results] == [r.to_dict() for r in first.results]
     # an edit (new mtime) invalidates just that file
     (tree / "b.bin").write_bytes(b"now AI-MARK")
