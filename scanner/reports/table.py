@@ -78,6 +78,8 @@ class TableWriter:
             w("\n")
         counts = ", ".join(f"{n} {v}" for v, n in sorted(s.verdicts.items()))
         w(f"Scanned {s.files} files ({_size(s.bytes)}) in {s.duration_s:.2f} s: {counts or 'nothing'}\n")
+        if s.cache_hits:
+            w(f"Unchanged since the last scan (from the cache): {s.cache_hits} files\n")
         if s.clutter_skipped or s.excluded:
             w(f"Not scanned: {s.clutter_skipped} OS clutter files, {s.excluded} excluded\n")
         if s.approved_findings:
