@@ -102,8 +102,8 @@ def _mp4(rng: random.Random, brand: bytes, moov_first: bool = True) -> bytes:
 
 def _c2pa_uuid_box() -> bytes | None:
     """The C2PA ``uuid`` box of a signed fixture MP4, to plant into big masters."""
-    src = next(iter(sorted(C2PA_FIXTURES.glob("**/*.mp4"))), None)
-    if src is None:
+    src = C2PA_FIXTURES / "formats" / "ai_created.mp4"
+    if not src.is_file():
         return None
     data = src.read_bytes()
     pos = 0
@@ -119,9 +119,9 @@ def _c2pa_uuid_box() -> bytes | None:
 
 
 def _signed_copies() -> list[Path]:
-    return sorted(p for p in C2PA_FIXTURES.glob("**/*")
-                  if p.suffix.lower() in (".jpg", ".png", ".webp", ".mp4", ".wav")
-                  and "ai" in p.stem.lower() and p.is_file())
+    """AI-generated, C2PA-signed fixtures (c2pa.created + trainedAlgorithmicMedia)."""
+    return sorted(p for p in (C2PA_FIXTURES / "formats").glob("ai_created.*")
+                  if p.suffix.lower() in (".jpg", ".png", ".webp", ".mp4", ".wav"))
 
 
 def big_master(path: Path, size: int, brand: bytes, c2pa: bytes | None, moov_first: bool) -> None:

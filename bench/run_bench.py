@@ -119,7 +119,7 @@ def ours_found(jsonl: Path, planted: dict[str, list[str]]) -> dict[str, int]:
     flagged = set()
     for line in jsonl.read_text().splitlines():
         rec = json.loads(line)
-        if rec.get("type") == "result" and rec["verdict"] in ("ai", "review"):
+        if rec.get("type") == "result" and rec["verdict"] == "ai":
             flagged.add(rec["path"])
     return {k: sum(p in flagged for p in v) for k, v in planted.items()}
 
