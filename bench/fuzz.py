@@ -188,7 +188,8 @@ def signature(name: str, exc: BaseException) -> str:
     """Where the crash comes from: target, exception type, innermost frame in our code."""
     where = "?"
     for fr in reversed(traceback.extract_tb(exc.__traceback__)):
-        if str(ROOT) in fr.filename and "/bench/" not in fr.filename:
+        if (fr.filename.startswith(str(ROOT)) and "/bench/" not in fr.filename
+                and "site-packages" not in fr.filename):
             where = f"{Path(fr.filename).relative_to(ROOT)}:{fr.lineno}"
             break
     return f"{name}: {type(exc).__name__} at {where}"
@@ -613,7 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default="", help="comma-separated parser targets (default all)")
     ap.add_argument("--slow", type=float, default=2.0, help="seconds that make an input slow")
     ap.add_argument("--memory-mb", type=int, default=3072,
-                    help="address space allowed above the harness's own (0: no limit)")
+                    help="address space allowed above the harness's own (0: no limit); the "
+                         "pipeline's workers inherit it, so a native library that asks for "
+                         "gigabytes on a tiny file fails there instead of being lazily granted")
     ap.add_argument("--jobs", type=int, default=2, help="pipeline worker processes")
     ap.add_argument("--blind", action="store_true",
                     help="no coverage feedback (plain mutation of the seeds, ~3x faster)")
