@@ -64,7 +64,14 @@ def _quiet_native_stderr() -> None:
         os.close(devnull)
 
 
-def _worker_main(conn: Connection, detectors: list[Loaded], options: Options) -> None:
+SEND_EVERY = 0.05  # seconds: finished results travel in small bundles, not one message each
+
+
+def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
+                 options: Options) -> None:
+    """``state`` is shared memory ``[seq, started]`` of the file in hand (seq -1: none), which
+    the parent reads for deadlines and to know which file a crash hit, without a message (and
+    a parent wake-up) per file."""
     _die_with_parent()
     _quiet_native_stderr()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
@@ -76,10 +83,20 @@ def _worker_main(conn: Connection, detectors: list[Loaded], options: Options) ->
             batch = conn.recv()
             if batch is None:
                 break
+            done: list[tuple[int, AssetResult]] = []
+            last_send = time.monotonic()
             for item in batch:
-                conn.send(("start", item.seq))
+                state[0] = -1.0  # seq first, so a reader never pairs this seq with an old time
+                state[1] = time.monotonic()
+                state[0] = float(item.seq)
                 dets = detectors if item.only is None else [by_name[n] for n in item.only]
-                conn.send(("done", item.seq, scan_asset(item.asset, dets, shared)))
+                done.append((item.seq, scan_asset(item.asset, dets, shared)))
+                state[0] = -1.0
+                if time.monotonic() - last_send >= SEND_EVERY:
+                    conn.send(("done", done))
+                    done, last_send = [], time.monotonic()
+            if done:
+                conn.send(("done", done))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     finally:
@@ -91,13 +108,22 @@ class _Worker:
                  options: Options) -> None:
         parent, child = ctx.Pipe(duplex=True)
         self.conn: Connection = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, detectors, options),
+        self.state = ctx.Array("d", [-1.0, 0.0], lock=False)
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.state, detectors, options),
                                 daemon=True, name="deliverscan-worker")
         self.proc.start()
         child.close()
         self.ready = False
         self.inflight: collections.deque[WorkItem] = collections.deque()
-        self.current: tuple[int, float] | None = None  # (seq, monotonic start)
+
+    @property
+    def current(self) -> tuple[int, float] | None:
+        """(seq, monotonic start) of the file the worker is reading, from shared memory."""
+        seq = self.state[0]
+        started = self.state[1]
+        if seq < 0 or self.state[0] != seq:
+            return None
+        return int(seq), started
 
     def rss(self) -> int:
         try:
@@ -140,6 +166,7 @@ class WorkerPool:
         self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._boot_failures = 0
+        self._tries: dict[int, int] = {}
         self.restarts = 0
 
     def _spawn(self) -> _Worker:
@@ -169,10 +196,14 @@ class WorkerPool:
             self._boot_failures += 1
             if self._boot_failures >= MAX_BOOT_FAILURES:
                 raise RuntimeError(f"worker processes fail to start ({reason})")
-        culprit_seq = w.current[0] if w.current else None
+        current = w.current
+        culprit_seq = current[0] if current else None
         requeue = []
         for item in w.inflight:
-            if item.seq == culprit_seq:
+            if culprit_seq is None:
+                # died between files, holding none: each file it had gets two more tries
+                self._tries[item.seq] = self._tries.get(item.seq, 0) + 1
+            if item.seq == culprit_seq or self._tries.get(item.seq, 0) > 2:
                 results[item.seq] = (item, AssetResult(
                     asset=item.asset, verdict="error",
                     errors=[{"detector": "worker", "message": reason}]))
@@ -233,7 +264,8 @@ class WorkerPool:
     def _wait(self, results: dict[int, tuple[WorkItem, AssetResult]],
               pending: collections.deque[WorkItem]) -> None:
         now = time.monotonic()
-        deadlines = [w.current[1] + self.timeout - now for w in self._workers if w.current]
+        currents = [w.current for w in self._workers]
+        deadlines = [c[1] + self.timeout - now for c in currents if c]
         tick = max(0.01, min([0.5, *deadlines]))
         handles = {}
         for w in self._workers:
@@ -252,10 +284,11 @@ class WorkerPool:
                     self._fail(w, None, results, pending)
         now = time.monotonic()
         for w in list(self._workers):
-            if w.current and now - w.current[1] > self.timeout:
+            current = w.current
+            if current and now - current[1] > self.timeout:
                 self._fail(w, f"timed out after {self.timeout:g} s (per-file limit)", results,
                            pending)
-            elif w.current and self.memory_limit and w.rss() > self.memory_limit:
+            elif current and self.memory_limit and w.rss() > self.memory_limit:
                 self._fail(w, f"exceeded the memory limit of {self.memory_limit // 2**20} MB",
                            results, pending)
 
@@ -266,14 +299,11 @@ class WorkerPool:
                 msg = w.conn.recv()
                 if msg[0] == "ready":
                     w.ready = True
-                elif msg[0] == "start":
-                    w.current = (msg[1], time.monotonic())
                 elif msg[0] == "done":
-                    seq, result = msg[1], msg[2]
-                    item = next(i for i in w.inflight if i.seq == seq)
-                    w.inflight.remove(item)
-                    w.current = None
-                    results[seq] = (item, result)
+                    for seq, result in msg[1]:
+                        item = next(i for i in w.inflight if i.seq == seq)
+                        w.inflight.remove(item)
+                        results[seq] = (item, result)
         except (EOFError, OSError):
             if w in self._workers:
                 self._fail(w, None, results, pending)
