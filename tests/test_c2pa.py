@@ -7,20 +7,18 @@ verdict; these tests hold the detector to that, with the evidence a reviewer nee
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CORPUS, FIXTURES, corpus_rows
+from helpers import scan_with
 
 import scanner
 from detectors import c2pa_reading as rd
-from detectors.api import Options, Shared
 from detectors.c2pa_provenance import C2paDetector
-from detectors.model import Asset, AssetResult
-from detectors.registry import Loaded, load_all
-from scanner.pipeline import scan_asset
+from detectors.model import AssetResult
+from detectors.registry import load_all
 
 C2PA_FIX = FIXTURES / "c2pa"
 ROOT_PEM = (C2PA_FIX / "pki" / "root.pem").read_text()
@@ -29,14 +27,7 @@ EVIDENCE_KEYS = {"manifest", "manifest_path", "claim_generator", "signer_issuer"
 
 
 def scan_one(path: Path | str, **options: Any) -> AssetResult:
-    """The real pipeline (sniffing, containment, coverage) with only the C2PA detector."""
-    loaded = Loaded("c2pa", "builtin", C2paDetector(), True)
-    shared = Shared(Options(**options))
-    try:
-        st = os.stat(path)
-        return scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"), [loaded], shared)
-    finally:
-        shared.close()
+    return scan_with(C2paDetector(), path, **options)
 
 
 def expected_rows() -> list[dict[str, str]]:

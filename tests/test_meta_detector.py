@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, corpus_rows
+from helpers import scan_with
 
 import detectors.metadata as md
 from detectors.api import AssetContext, Options, Shared
 from detectors.metadata import MetadataDetector
 from detectors.model import Asset, AssetResult
-from detectors.registry import Loaded, load_all
-from scanner.pipeline import classify, scan_asset
+from detectors.registry import load_all
+from scanner.pipeline import classify
 
 META = FIXTURES / "meta"
 HAVE_EXIFTOOL = shutil.which("exiftool") is not None
@@ -26,13 +27,7 @@ needs_exiftool = pytest.mark.skipif(not HAVE_EXIFTOOL, reason="ExifTool not inst
 
 
 def scan_one(path: Path | str, **options: Any) -> AssetResult:
-    loaded = Loaded("metadata", "builtin", MetadataDetector(), True)
-    shared = Shared(Options(**options))
-    try:
-        st = os.stat(path)
-        return scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"), [loaded], shared)
-    finally:
-        shared.close()
+    return scan_with(MetadataDetector(), path, **options)
 
 
 def coverage(result: AssetResult):  # type: ignore[no-untyped-def]

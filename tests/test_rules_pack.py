@@ -5,7 +5,6 @@ refused with a reason."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
+from helpers import scan_with
 
 import detectors.rules as rules_mod
-from detectors.api import Options, Shared
 from detectors.formats.fields import Field
 from detectors.metadata import MetadataDetector
-from detectors.model import Asset, AssetResult
-from detectors.registry import Loaded
+from detectors.model import AssetResult
 from detectors.rules import RuleError, all_rules, load_pack, pack_version, to_finding
-from scanner.pipeline import scan_asset
 
 META = FIXTURES / "meta"
 HAVE_EXIFTOOL = shutil.which("exiftool") is not None
@@ -30,14 +27,7 @@ CLEAN = ["clean.mp4", "clean.png", "clean.wav", "clean_camera.jpg"]
 
 
 def scan_one(path: Path | str, **options: Any) -> AssetResult:
-    """The real pipeline (sniffing, containment, coverage) with only the metadata detector."""
-    loaded = Loaded("metadata", "builtin", MetadataDetector(), True)
-    shared = Shared(Options(**options))
-    try:
-        st = os.stat(path)
-        return scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"), [loaded], shared)
-    finally:
-        shared.close()
+    return scan_with(MetadataDetector(), path, **options)
 
 
 def _cases() -> list[tuple[str, str]]:
