@@ -106,6 +106,7 @@ import hashlib
 import io
 import json
 import os
+import struct
 import time
 import tomllib
 import warnings
@@ -388,6 +389,9 @@ def _image_size(data: bytes) -> tuple[int, int, int] | None:
         raise _TooLarge(str(exc)) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return None
+    except (IndexError, TypeError, struct.error) as exc:
+        # Pillow's GIF/TIFF header code on damaged files (found by fuzzing)
+        raise Incomplete(f"image header unreadable: {type(exc).__name__}: {exc}") from exc
 
 
 # ---- the detector ---------------------------------------------------------------------------

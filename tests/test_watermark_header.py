@@ -34,3 +34,19 @@ def test_header_size_defers_to_pillow_for_animation_and_unknown() -> None:
     frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:])
     assert _header_size(buf.getvalue()) is None  # APNG: Pillow counts the frames
     assert _header_size(b"GIF89a...") is None
+
+
+def test_fuzz_found_damaged_headers_are_reported_not_raised() -> None:
+    """Pillow raises IndexError/TypeError on these (found by `make fuzz`): the detector reports
+    an unreadable header (the file is an error, never clean) instead of leaking the exception."""
+    from helpers import scan_with
+
+    from detectors.watermark import WatermarkDetector
+
+    cases = sorted((FIXTURES / "fuzz_regressions" / "pipeline").glob("watermark--*"))
+    assert len(cases) == 2
+    for p in cases:
+        r = scan_with(WatermarkDetector(), p)
+        assert r.verdict == "error", p
+        message = r.errors[0]["message"]
+        assert message.startswith("image header unreadable"), (p, message)
