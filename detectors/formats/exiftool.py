@@ -533,19 +533,7 @@ def _pump(proc: _Proc, deadline: float) -> bool:
             except OSError:  # EPIPE: ExifTool is gone
                 return True
             continue
-        try:
-            chunk = os.read(fd, _READ_CHUNK)
-        except BlockingIOError:
-            continue
-        except OSError:
-            chunk = b""
-        if not chunk:  # EOF: never poll this fd again (this is the wrappers' busy loop)
-            if fds[fd] == "out":
-                proc.out_eof = True
-            else:
-                proc.err_eof = True
-            continue
-        (proc.out if fds[fd] == "out" else proc.err).extend(chunk)
+        _read_into(proc, fd, fds[fd] == "out")
     if proc.out_eof or proc.err_eof:
         _drain(proc, 0.5)  # output the dead process wrote before dying still counts
         return True
@@ -567,20 +555,25 @@ def _drain(proc: _Proc, seconds: float) -> None:
         if not ready:
             return
         for fd in ready:
-            try:
-                chunk = os.read(fd, _READ_CHUNK)
-            except BlockingIOError:
-                continue
-            except OSError:
-                chunk = b""
-            is_out = fd == p.stdout.fileno()
-            if not chunk:
-                if is_out:
-                    proc.out_eof = True
-                else:
-                    proc.err_eof = True
-            else:
-                (proc.out if is_out else proc.err).extend(chunk)
+            _read_into(proc, fd, fd == p.stdout.fileno())
+
+
+def _read_into(proc: _Proc, fd: int, is_out: bool) -> None:
+    """One read from ExifTool's stdout or stderr into its buffer. EOF (or a read error) marks
+    the pipe done so it is never polled again: polling a closed pipe forever is the busy loop
+    the off-the-shelf wrappers fall into when ExifTool dies."""
+    try:
+        chunk = os.read(fd, _READ_CHUNK)
+    except BlockingIOError:
+        return
+    except OSError:
+        chunk = b""
+    if chunk:
+        (proc.out if is_out else proc.err).extend(chunk)
+    elif is_out:
+        proc.out_eof = True
+    else:
+        proc.err_eof = True
 
 
 def _parse(path: str, out: bytes, errtext: bytes, status: int
