@@ -11,7 +11,8 @@ setup: system-deps $(BIN)/deliverscan
 $(BIN)/deliverscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	# setuptools explains editable installs at length on every run: not a problem of ours
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 # ExifTool drives the deep metadata tier; ffmpeg is only needed to regenerate fixtures.

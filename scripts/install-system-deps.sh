@@ -1,15 +1,22 @@
 #!/bin/sh
 # Install the Debian packages deliverscan uses when they are missing: ExifTool (deep metadata
-# tier, benchmark baseline), Chromium (HTML report test) and ffmpeg (test media). As root directly, else via sudo when it works without a password;
-# otherwise say exactly what to run. Never fails the setup: the scanner runs without ExifTool
-# (native tier only) and says so in its reports.
+# tier, benchmark baseline), Chromium (HTML report test), ffmpeg (test media), strace and
+# setpriv (the offline and permission tests). As root directly, else via sudo when it works
+# without a password; otherwise say exactly what to run. Never fails the setup: the scanner runs
+# without ExifTool (native tier only) and says so in its reports.
+#
+# Every program a test runs must be checked for here, outside the opt-in FIXTURE block: the
+# test suite refuses to start any other (tests/tools.py parses this file).
 set -u
 missing=""
 command -v exiftool >/dev/null 2>&1 || missing="$missing libimage-exiftool-perl"
-# Chromium renders the HTML report in its test, as a producer's browser would (optional).
+# Chromium renders the HTML report in its test, as a producer's browser would.
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # ffmpeg: some ExifTool-driver tests write their media with it, and fixtures are made with it.
 command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+# strace proves the scan opens no network socket; setpriv drops root's permission override.
+command -v strace >/dev/null 2>&1 || missing="$missing strace"
+command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
 # Only to regenerate fixtures (make fixtures): heif-enc for HEIC.
 if [ "${DELIVERSCAN_FIXTURE_TOOLS:-}" = "1" ]; then
   command -v heif-enc >/dev/null 2>&1 || missing="$missing libheif-examples"

@@ -1,12 +1,24 @@
-"""Shared test helpers. Corpus tests skip cleanly when ../shared/corpus is absent."""
+"""Shared test helpers. Corpus tests skip cleanly when ../shared/corpus is absent.
+
+External programs: a test that needs one says so with ``@pytest.mark.tool("name")`` (or a
+module's ``pytestmark``). ``make setup`` installs every such program, so a missing one fails
+the test loudly, naming the program; it never skips. And no test may start a program that
+``make setup`` does not install: ``subprocess.Popen`` is guarded for the whole session (see
+``tests/tools.py``), so a test that would pass only on a hand-equipped machine fails everywhere.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests import tools
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -55,3 +67,30 @@ def marker_only(fake_plugin: Path):  # type: ignore[no-untyped-def]
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test (and every deliverscan it starts) gets its own empty incremental cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "tool(name, ...): the test runs these external programs, "
+                                       "which make setup installs (missing = failure, not skip)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers(name="tool"):
+        for name in mark.args:
+            tools.require(name)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _only_programs_make_setup_installs() -> Iterator[None]:
+    """Fail any test that starts a program ``make setup`` does not install."""
+    original = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **kw: Any) -> None:
+        tools.check_allowed(args, kw.get("executable"))
+        original(self, args, *rest, **kw)
+
+    subprocess.Popen.__init__ = guarded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = original  # type: ignore[method-assign]

@@ -103,14 +103,14 @@ def test_every_signed_container_is_present_or_maybe(path: Path, reader_ctx: Any)
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, bytes]]:
-    """Per format: (unsigned source, the same signed with only a remote manifest reference)."""
-    tmp = tmp_path_factory.mktemp("src")
+def made() -> dict[str, tuple[bytes, bytes]]:
+    """Per format: (unsigned committed source, the same signed at test time with only a remote
+    manifest reference)."""
     pki = gen.load_pki()
     signer = gen.make_signer(pki.chain, pki.leaf_key)
     out = {}
     for fmt, mime in gen.FORMATS.items():
-        src = gen.source(fmt, tmp)
+        src = gen.committed_source(fmt)
         remote, _ = gen.sign(src, mime, gen.manifest(fmt, [gen.created("trainedAlgorithmicMedia")]),
                              signer, no_embed=True, remote_url=REMOTE_URL)
         out[fmt] = (src, remote)

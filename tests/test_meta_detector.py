@@ -22,8 +22,7 @@ from detectors.registry import load_all
 from scanner.pipeline import classify
 
 META = FIXTURES / "meta"
-HAVE_EXIFTOOL = shutil.which("exiftool") is not None
-needs_exiftool = pytest.mark.skipif(not HAVE_EXIFTOOL, reason="ExifTool not installed")
+needs_exiftool = pytest.mark.tool("exiftool")
 
 
 def scan_one(path: Path | str, **options: Any) -> AssetResult:

@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from fixtures import gen_c2pa as gen
 from scanner.cli import main
 
-gen = pytest.importorskip("fixtures.gen_c2pa", reason="C2PA fixture generator not present")
 FORMATS = ("json", "jsonl", "csv", "html", "junit", "sarif")
 
 

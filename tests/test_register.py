@@ -241,7 +241,7 @@ def test_scan_cli_register_option(register_db: Path, tmp_path: Path) -> None:
 
 def test_video_soundtrack_is_checked_for_registered_audio(register_db: Path,
                                                           tmp_path: Path) -> None:
-    av = pytest.importorskip("av")  # PyAV: decodes (and here encodes) non-WAV audio
+    import av  # PyAV, a dependency: decodes (and here encodes) non-WAV audio
     sr = 48000
     with wave.open(str(REG / "temp_cue.wav"), "rb") as w:  # the registered cue, 8 kHz
         cue8 = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768

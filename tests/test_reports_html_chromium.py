@@ -19,8 +19,7 @@ from scanner.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
-                                                       "google-chrome")) if p), None)
+CHROMIUM = shutil.which("chromium")
 
 # Distinct saturated colours: one per flagged image, counted on the screenshot.
 COLOURS = {"blocking.png": (255, 0, 255), "approved.png": (0, 255, 255)}
@@ -40,7 +39,7 @@ def _count(shot: Image.Image, colour: tuple[int, int, int], tol: int = 24) -> in
     return int((np.abs(px - np.array(colour, dtype=np.int16)) <= tol).all(axis=2).sum())
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+@pytest.mark.tool("chromium")
 def test_html_report_renders_with_visible_thumbnails(tmp_path: Path, fake_plugin: Path) -> None:
     tree = tmp_path / "delivery"
     tree.mkdir()

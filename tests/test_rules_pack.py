@@ -5,7 +5,6 @@ refused with a reason."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ from detectors.formats.fields import Field
 from detectors.metadata import MetadataDetector
 from detectors.model import AssetResult
 from detectors.rules import RuleError, all_rules, load_pack, pack_version, to_finding
+from tests import tools
 
 META = FIXTURES / "meta"
-HAVE_EXIFTOOL = shutil.which("exiftool") is not None
 DEEP_ONLY = {".mkv"}
 CLEAN = ["clean.mp4", "clean.png", "clean.wav", "clean_camera.jpg"]
 
@@ -43,8 +42,8 @@ def test_every_rule_has_an_existing_fixture() -> None:
 
 @pytest.mark.parametrize(("rule_id", "fixture"), _cases())
 def test_rule_fires_on_its_fixture(rule_id: str, fixture: str) -> None:
-    if Path(fixture).suffix in DEEP_ONLY and not HAVE_EXIFTOOL:
-        pytest.skip("ExifTool not installed (deep-tier fixture)")
+    if Path(fixture).suffix in DEEP_ONLY:
+        tools.require("exiftool")  # deep-tier fixture: make setup installs ExifTool
     result = scan_one(META / fixture)
     hits = [f for f in result.findings if f.rule == rule_id]
     assert hits, (rule_id, fixture, [f.rule for f in result.findings], result.errors)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.gen_hostile import make_special, unescape_name
+from tests import tools
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -71,9 +72,7 @@ def test_read_only_and_offline_full_scan(hostile_tree, tmp_path: Path) -> None: 
     root, _ = hostile_tree
     before = _snapshot(root)
     log = tmp_path / "strace.log"
-    prefix: tuple[str, ...] = ()
-    if shutil.which("strace"):
-        prefix = ("strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log))
+    prefix = (tools.require("strace"), "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log))
     res = _deliverscan("scan", str(root), "--deep", "--cache", str(tmp_path / "c.sqlite"),
                        "--timeout", "20", "--enable", "watermark", *_reports(tmp_path),
                        prefix=prefix)
@@ -82,9 +81,8 @@ def test_read_only_and_offline_full_scan(hostile_tree, tmp_path: Path) -> None: 
     assert _snapshot(root) == before
     for fmt in ("json", "csv", "jsonl", "table"):
         assert (tmp_path / f"report.{fmt}").stat().st_size > 0
-    if prefix:
-        inet = [ln for ln in log.read_text().splitlines() if re.search(r"AF_INET6?\b", ln)]
-        assert inet == [], inet[:5]
+    inet = [ln for ln in log.read_text().splitlines() if re.search(r"AF_INET6?\b", ln)]
+    assert inet == [], inet[:5]
 
 
 def test_scan_of_read_only_tree(tmp_path: Path) -> None:

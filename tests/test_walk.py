@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from scanner.walk import Walker
+from tests import tools
 
 
 def _walk(root: Path, **kw):  # type: ignore[no-untyped-def]
@@ -100,9 +98,7 @@ def _unprivileged() -> list[str]:
     the capabilities that bypass file permissions."""
     if os.geteuid() != 0:
         return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: cannot make a file unreadable")
-    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    return [tools.require("setpriv"), "--bounding-set=-dac_override,-dac_read_search"]
 
 
 def test_unreadable_dir_and_file_are_errors(tmp_path: Path) -> None:
