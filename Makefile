@@ -8,10 +8,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 setup: system-deps $(BIN)/deliverscan
 
+# (PYTHONWARNINGS: setuptools explains editable installs at length on every run.)
 $(BIN)/deliverscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# setuptools explains editable installs at length on every run: not a problem of ours
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e '.[test]'
 	touch $@
 

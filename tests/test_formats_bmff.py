@@ -152,8 +152,8 @@ def test_sparse_50gib_mp4_with_moov_at_end_reads_kilobytes(tmp_path: Path) -> No
     elapsed = time.perf_counter() - t0
     assert kv(out) == [("bmff:ilst:©too", "Google")]
     assert out.problems == []
-    assert src.bytes_read < 4096
-    assert elapsed < 0.1
+    assert src.bytes_read < 4096  # the proof of bounded work; time only guards against a hang
+    assert elapsed < 5
 
 
 @pytest.mark.parametrize(("data", "problem"), [

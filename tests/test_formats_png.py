@@ -160,7 +160,7 @@ def test_12mp_png_text_after_idat_without_decoding_pixels(tmp_path: Path) -> Non
     with Image.open(path) as im:
         assert im.text["parameters"].startswith("Steps: 20")  # Pillow: full decode to get there
     pillow = time.perf_counter() - t0
-    assert best < 0.05 and best * 5 < pillow, (best, pillow)
+    assert best * 5 < pillow, (best, pillow)  # relative to Pillow on the same machine
 
 
 def test_12mp_rgba_png_stealth_check_decodes_only_a_few_rows(tmp_path: Path) -> None:
@@ -174,7 +174,7 @@ def test_12mp_rgba_png_stealth_check_decodes_only_a_few_rows(tmp_path: Path) -> 
     assert out.fields == [] and out.problems == []
     # 152 rows x 4000 px x 4 bytes (+ filter bytes and chunk headers), not 48 MB.
     assert src.bytes_read < 152 * 4001 * 4 + 200_000, src.bytes_read
-    assert elapsed < 0.5
+    assert elapsed < 5  # a hang guard; bytes_read is the proof
 
 
 @pytest.mark.parametrize(("name", "magic"), [
