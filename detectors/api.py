@@ -39,6 +39,12 @@ class Incomplete(Exception):
     """Raised by a detector that could not fully read a file it should have read."""
 
 
+class ConfigError(ValueError):
+    """A detector's options cannot work (a register that is not a register, trust anchors that
+    are not certificates): raised by ``check_options`` before the scan starts, so a setup
+    mistake stops the run with one message instead of failing every file."""
+
+
 @dataclass
 class Options:
     """Scan options detectors may consult. Unknown keys live in ``extra`` (plugins' options)."""
@@ -128,6 +134,13 @@ class AssetContext:
     def open(self) -> Any:
         return open_readonly(self.asset.path)
 
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset``: from the head when it holds them, else the file."""
+        if offset + n <= len(self.head) or len(self.head) < HEAD_SIZE:
+            return self.head[offset:offset + n]
+        with self.open() as fh:
+            return os.pread(fh.fileno(), n, offset)
+
     def memo(self, key: str, factory: Callable[[], T]) -> T:
         """Compute a shared fact once per asset (exceptions are cached too, and re-raised)."""
         if key not in self._memo:
@@ -193,6 +206,15 @@ def _dir_names(dirpath: str) -> frozenset[str] | None:
     return listing
 
 
+def options_digest(value: Any) -> str:
+    """A short stable digest of option values (for cache tokens)."""
+    import hashlib
+    import json
+
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 class Detector(abc.ABC):
     """Base class for detectors (subclassing is optional; the attributes are the protocol)."""
 
@@ -210,12 +232,18 @@ class Detector(abc.ABC):
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         return asset.kind in self.kinds
 
+    def check_options(self, options: Options) -> None:
+        """Raise :class:`ConfigError` when this detector's options cannot work. Called once,
+        before the scan, in the process that starts it. The default accepts anything."""
+        return None
+
     def cache_token(self, options: Options) -> str:
         """What, besides the file itself, this detector's result depends on: its version plus
         any rule pack or option that changes results (trust anchors, verify limit...). Cached
         results are reused only while the token is unchanged, so a new rule pack invalidates
-        only this detector's entries."""
-        return self.version
+        only this detector's entries. The default covers the version and this detector's own
+        section of ``options.extra`` (a policy's ``[detectors.<name>]``)."""
+        return f"{self.version}|{options_digest(options.extra.get(self.name))}"
 
     @abc.abstractmethod
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from detectors import c2pa_reading as rd
 from detectors.api import (
     AssetContext,
+    ConfigError,
     Detector,
     Incomplete,
     NotApplicable,
@@ -65,6 +66,20 @@ class C2paDetector(Detector):
 
     def available(self) -> tuple[bool, str]:
         return rd.self_test()
+
+    def check_options(self, options: Options) -> None:
+        """Trust anchors must be a PEM bundle of X.509 certificates (checked by OpenSSL through
+        the standard library, without importing c2pa-python)."""
+        if options.trust_anchors is None:
+            return
+        import ssl
+
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+                cadata=options.trust_anchors)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"trust anchors are not a PEM bundle of X.509 certificates "
+                              f"({getattr(exc, 'reason', None) or exc})") from None
 
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         return (asset.kind in MEDIA_KINDS or asset.media_type in OTHER_TYPES

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from detectors.api import AssetContext, Detector, Incomplete, open_readonly
+from detectors.api import AssetContext, Detector, Incomplete, Options, open_readonly
 from detectors.formats.bmff import read_bmff
 from detectors.formats.exif import parse_tiff
 from detectors.formats.fields import Field
@@ -151,6 +151,14 @@ class MetadataDetector(Detector):
         except RuleError as exc:
             return False, f"rule pack invalid: {exc}"
         return True, ""
+
+    def cache_token(self, options: Options) -> str:
+        """Results depend on the rule pack, on ``--deep`` (ExifTool for every format), on which
+        ExifTool reads the deep tier, and on ``--show-prompts`` (values are rendered here)."""
+        from detectors.formats.exiftool import exiftool_identity
+
+        return (f"{self.version}|rules {load_pack().version}|deep {options.deep}|"
+                f"prompts {options.show_prompts}|exiftool {exiftool_identity(options.exiftool)}")
 
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         if asset.kind in self.kinds:

@@ -239,6 +239,7 @@ class Summary:
     clutter_skipped: int = 0
     excluded: int = 0
     cache_hits: int = 0  # files whose every detector result came from the incremental cache
+    empty_roots: list[str] = field(default_factory=list)  # roots where nothing was checked
     approved_findings: int = 0
     blocking_assets: int = 0
     duration_s: float = 0.0

@@ -10,10 +10,20 @@ registration), the distance or score, the matched region for partial matches, an
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from detectors.api import AssetContext, Detector, Incomplete, NotApplicable
+from detectors.api import (
+    AssetContext,
+    ConfigError,
+    Detector,
+    Incomplete,
+    NotApplicable,
+    Options,
+)
 from detectors.lazy import lazy
 from detectors.model import AI, Asset, Finding, truncate
 
@@ -48,6 +58,26 @@ def _registration_summary(entry: Entry) -> str:
     return "; at registration no detector flagged it (registered as temp AI material)"
 
 
+def register_identity(path: str) -> str:
+    """What a scan's matches depend on in the register: its fingerprint parameters and
+    entries (id and content hash). Read with the standard library alone, in the process that
+    computes cache keys (no NumPy)."""
+    uri = "file:" + os.path.abspath(path).replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    h = hashlib.sha256()
+    try:
+        db = sqlite3.connect(uri, uri=True)
+        try:
+            for key, value in db.execute("SELECT key, value FROM meta ORDER BY key"):
+                h.update(f"{key}={value}\n".encode())
+            for eid, sha in db.execute("SELECT id, sha256 FROM entries ORDER BY id"):
+                h.update(f"{eid}:{sha}\n".encode())
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return f"unreadable:{exc}"
+    return h.hexdigest()[:16]
+
+
 def _describe(entry: Entry) -> str:
     extra = [f"tool: {entry.tool}"] if entry.tool else []
     if entry.note:
@@ -63,6 +93,21 @@ class RegisterDetector(Detector):
     description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features and audio "
                                   "landmarks against registered content")
     default_enabled: ClassVar[bool] = False
+
+    def cache_token(self, options: Options) -> str:
+        """A match depends on what the register holds: any entry added or removed re-runs the
+        register detector on every file (a cached "no match" must not outlive a new entry)."""
+        path = options.extra.get("register")
+        return f"{self.version}|{register_identity(str(path)) if path else 'no register'}"
+
+    def check_options(self, options: Options) -> None:
+        path = options.extra.get("register")
+        if not path:
+            raise ConfigError("the register detector needs a register (--register FILE)")
+        try:
+            store.RegisterStore(str(path), readonly=True).close()
+        except store.RegisterError as exc:
+            raise ConfigError(str(exc)) from None
 
     def _register(self, ctx: AssetContext) -> m.Register:
         path = ctx.options.extra.get("register")

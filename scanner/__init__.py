@@ -11,28 +11,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.api import Options
 from detectors.model import Report
 
 
 def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
          fail_on_review: bool = False, enable: tuple[str, ...] = (),
          disable: tuple[str, ...] = (), policy: Any = None, jobs: int = 0,
-         cache_path: str | None = None, **options: Any) -> Report:
-    """Scan files and folders; same behaviour as ``deliverscan scan``. ``options`` are the
-    fields of ``detectors.api.Options`` (``verify_limit``, ``deep``, ``trust_anchors``, …).
+         cache_path: str | None = None, register: str | None = None,
+         trust_anchors: str | None = None, allow_empty: bool = False,
+         **options: Any) -> Report:
+    """Scan files and folders; the same code path as ``deliverscan scan``.
+
+    ``policy`` is a ``Policy`` or the path of a policy file (its ``[detectors.*]`` options,
+    rule modes and approvals apply as on the command line); ``register`` and ``trust_anchors``
+    are file paths; ``options`` are the fields of ``detectors.api.Options`` (``verify_limit``
+    in bytes, ``deep``, ``show_prompts``, ``file_timeout``…) and win over the policy.
     ``jobs=0`` runs detectors in this process; ``jobs=N`` uses N worker processes with
-    per-file time and memory limits, like the CLI. No cache unless ``cache_path`` is given."""
-    from scanner.policy import Policy
-    from scanner.runner import ScanConfig, run_scan
+    per-file time and memory limits, like the CLI. No cache unless ``cache_path`` is given.
+    Setup mistakes raise ``scanner.configure.SetupError`` before any file is read."""
+    from scanner.configure import configure
+    from scanner.runner import run_scan
 
     roots = [paths] if isinstance(paths, str) else list(paths)
-    config = ScanConfig(roots=roots, options=Options(**options),
-                        policy=policy or Policy.default(fail_on_review=fail_on_review),
-                        excludes=tuple(excludes), follow_symlinks=follow_symlinks,
-                        enable=tuple(enable), disable=tuple(disable), jobs=jobs,
-                        cache_path=cache_path)
-    return run_scan(config)
+    config, detectors = configure(
+        roots, policy=policy, fail_on_review=fail_on_review, options=options,
+        trust_anchors=trust_anchors, register=register, excludes=tuple(excludes),
+        follow_symlinks=follow_symlinks, enable=tuple(enable), disable=tuple(disable),
+        jobs=jobs, cache_path=cache_path, allow_empty=allow_empty)
+    return run_scan(config, detectors=detectors)
 
 
 __all__ = ["scan"]

@@ -3,6 +3,7 @@ delivery summary. Pure functions: easy to test alone."""
 
 from __future__ import annotations
 
+from detectors.formats.sniff import CLUTTER_TYPES
 from detectors.model import (
     AI,
     APPLIED,
@@ -58,6 +59,8 @@ def add_to_summary(summary: Summary, result: AssetResult) -> None:
     for f in result.findings:
         d = summary.detectors.setdefault(f.detector, {"applied": 0, "failed": 0, "findings": 0})
         d["findings"] += 1
+    if result.verdict == SKIPPED and result.asset.media_type in CLUTTER_TYPES:
+        summary.clutter_skipped += 1
     summary.approved_findings += sum(1 for a in result.approvals if a is not None)
     if result.blocking:
         summary.blocking_assets += 1

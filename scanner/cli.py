@@ -15,17 +15,14 @@ from typing import TextIO
 
 import click
 
-from detectors.api import Options
 from detectors.registry import load_all
 from scanner.cache import default_path as default_cache_path
-from scanner.policy import Policy, PolicyError
+from scanner.configure import SetupError, configure
 from scanner.progress import Progress
 from scanner.reports import FORMATS, writer_for
-from scanner.resume import load_previous, replay
-from scanner.runner import ScanConfig, run_scan, select_detectors
+from scanner.resume import ResumeError, load_previous, replay, run_header
+from scanner.runner import run_scan
 from scanner.versions import tool_info
-
-REGISTER_TIMEOUT = 6 * 3600.0
 
 
 def _version_text() -> str:
@@ -112,38 +109,13 @@ def _open_outputs(targets: list[tuple[str, str]],
         yield opened
 
 
-def _read_anchors(path: str | None) -> str | None:
-    if not path:
-        return None
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
-
-
-_PARAM_FOR_OPTION = {"verify_limit": "verify_limit", "verify_all": "verify_all", "deep": "deep",
-                     "show_prompts": "show_prompts", "file_timeout": "timeout"}
-
-
-def _explicit_flags_win(options: Options, **values: object) -> None:
-    """Defaults < policy file < flags given on this command line."""
+def _explicit(**values: object) -> dict[str, object]:
+    """The values of ``Options`` fields whose flag was given (command line or environment):
+    defaults < policy file < flags given on this command line."""
     ctx = click.get_current_context()
-    for attr, value in values.items():
-        source = ctx.get_parameter_source(_PARAM_FOR_OPTION[attr])
-        if source in (click.core.ParameterSource.COMMANDLINE,
-                      click.core.ParameterSource.ENVIRONMENT):
-            setattr(options, attr, value)
-
-
-def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Policy:
-    if not path:
-        return Policy.default(fail_on_review=fail_on == "review")
-    try:
-        policy = Policy.load(path)
-    except PolicyError as exc:
-        raise click.UsageError(str(exc)) from None
-    if fail_on == "review":
-        policy.fail_on = frozenset({"ai", "review"})
-    policy.warn_if_inside(roots)
-    return policy
+    given = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return {field: value for field, (param, value) in values.items()
+            if ctx.get_parameter_source(param) in given}
 
 
 @main.command()
@@ -178,6 +150,7 @@ def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Poli
               envvar="DELIVERSCAN_POLICY", show_envvar=True,
               help="Policy TOML: fail_on, rule modes, approvals. Never read from the scanned tree.")
 @click.option("--register", "register_path", type=click.Path(dir_okay=False),
+              envvar="DELIVERSCAN_REGISTER", show_envvar=True,
               help="Temp-AI asset register (SQLite) to match content against.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=None,
               help="Worker processes (default: all cores; 0 = in this process, no time limit).")
@@ -188,59 +161,51 @@ def _load_policy(path: str | None, roots: tuple[str, ...], fail_on: str) -> Poli
 @click.option("--no-cache", is_flag=True, help="Do not read or write the incremental cache.")
 @click.option("--resume", is_flag=True,
               help="Continue a killed run: skip what the --output/--report JSONL file holds.")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept roots where no file could be checked (default: exit 2, unmounted?).")
 def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: tuple[str, ...],
          excludes: tuple[str, ...], follow_symlinks: bool, fail_on: str,
          enable: tuple[str, ...], disable: tuple[str, ...], verify_limit: int, verify_all: bool,
          trust_anchors: str | None, deep: bool, show_prompts: bool, timeout: float,
          progress: bool | None, policy_path: str | None, register_path: str | None,
          jobs: int | None, memory_limit: int, cache_path: str | None, no_cache: bool,
-         resume: bool) -> None:
+         resume: bool, allow_empty: bool) -> None:
     """Scan files and folders for AI-generated media."""
     targets = _parse_reports(fmt, output, reports)
-    replayed: list = []
-    skip: frozenset[str] = frozenset()
     resume_path = None
     if resume:
         resume_path = next((p for n, p in targets if n == "jsonl" and p != "-"), None)
         if resume_path is None:
             raise click.UsageError("--resume needs a JSONL output file (--format jsonl -o FILE)")
-        replayed, skip = replay(load_previous(resume_path))
-    options = Options(verify_limit=verify_limit * 1024 * 1024, verify_all=verify_all,
-                      trust_anchors=_read_anchors(trust_anchors), deep=deep,
-                      show_prompts=show_prompts, file_timeout=timeout)
-    policy = _load_policy(policy_path, paths, fail_on)
-    policy.configure(options)
-    _explicit_flags_win(options, verify_limit=verify_limit * 1024 * 1024,
-                        verify_all=verify_all, deep=deep, show_prompts=show_prompts,
-                        file_timeout=timeout)
-    if trust_anchors:
-        options.trust_anchors = _read_anchors(trust_anchors)
-    if register_path:
-        options.extra["register"] = register_path
-    if options.extra.get("register") and "register" not in enable:
-        enable = (*enable, "register")
-    if "register" in enable and click.get_current_context().get_parameter_source(
-            "timeout") == click.core.ParameterSource.DEFAULT:
-        # content matching decodes whole programmes (a 2-hour master takes about as long as
-        # it plays): the 30 s hostile-file limit would cut every long master off
-        options.file_timeout = REGISTER_TIMEOUT
-    config = ScanConfig(roots=list(paths), options=options, policy=policy,
-                        excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,
-                        disable=disable, keep_results=False,
-                        jobs=(os.cpu_count() or 1) if jobs is None else jobs,
-                        memory_limit=memory_limit * 1024 * 1024,
-                        cache_path=None if no_cache else (cache_path or default_cache_path()),
-                        skip_paths=skip, replay=replayed)
-    loaded = load_all()
-    known = {item.name for item in loaded}
-    for name in enable + disable:
-        if name not in known:
-            raise click.BadParameter(f"unknown detector {name!r}", param_hint="--enable/--disable")
+    explicit = _explicit(verify_limit=("verify_limit", verify_limit * 1024 * 1024),
+                         verify_all=("verify_all", verify_all), deep=("deep", deep),
+                         show_prompts=("show_prompts", show_prompts),
+                         file_timeout=("timeout", timeout))
+    try:
+        config, detectors = configure(
+            list(paths), policy=policy_path, fail_on_review=fail_on == "review",
+            options=explicit, trust_anchors=trust_anchors, register=register_path,
+            excludes=excludes, follow_symlinks=follow_symlinks, enable=enable,
+            disable=disable, jobs=(os.cpu_count() or 1) if jobs is None else jobs,
+            memory_limit=memory_limit * 1024 * 1024,
+            cache_path=None if no_cache else (cache_path or default_cache_path()),
+            allow_empty=allow_empty, keep_results=False)
+        header = run_header(config, detectors)
+        replayed: list = []
+        if resume_path is not None:
+            replayed, skip = replay(load_previous(resume_path, header))
+            config.skip_paths, config.replay = skip, replayed
+    except (SetupError, ResumeError) as exc:
+        raise click.UsageError(str(exc)) from None
     show_progress = sys.stderr.isatty() if progress is None else progress
     replayed_ids = {id(r) for r in replayed}
     with _open_outputs(targets, append=resume_path) as outs:
         writers = [(writer_for(name, fh), path == resume_path) for (name, fh), (_, path)
                    in zip(outs, targets, strict=True)]
+        for w, resumed in writers:
+            start = getattr(w, "start", None)
+            if callable(start) and not resumed:
+                start(header)
         bar = Progress(sys.stderr, paths, excludes, follow_symlinks) if show_progress else None
 
         def on_result(result):  # type: ignore[no-untyped-def]
@@ -251,8 +216,7 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
                 bar.tick()
 
         try:
-            report = run_scan(config, on_result=on_result,
-                              detectors=select_detectors(config, loaded))
+            report = run_scan(config, on_result=on_result, detectors=detectors)
         finally:
             if bar:
                 bar.close()

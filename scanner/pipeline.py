@@ -12,7 +12,14 @@ import time
 from collections.abc import Sequence
 
 from detectors.api import AssetContext, Incomplete, NotApplicable, Shared
-from detectors.formats.sniff import EXTENSIONS, SNIFF_BYTES, extension_note, sniff
+from detectors.formats.sniff import (
+    EXTENSIONS,
+    SNIFF_BYTES,
+    clutter_reason,
+    extension_note,
+    named_like_clutter,
+    sniff,
+)
 from detectors.model import (
     APPLIED,
     FAILED,
@@ -32,8 +39,9 @@ def classify(asset: Asset, ctx: AssetContext) -> Asset:
     """Decide kind and media type from the file's first bytes (read once, kept in ``ctx``).
 
     An empty file has no content to go by: its name is all we have, so a zero-byte ``.mov``
-    stays a (broken) video rather than quietly becoming "other"."""
-    kind, media_type = sniff(ctx.head[:SNIFF_BYTES])
+    stays a (broken) video rather than quietly becoming "other". OS clutter is skipped only
+    when name and content agree; a media file merely named like clutter is scanned."""
+    kind, media_type = sniff(ctx.head[:SNIFF_BYTES], ctx.read_at)
     if not ctx.head:
         named = EXTENSIONS.get(asset.ext, ())
         if named and named[0].split("/")[0] in ("image", "video", "audio"):
@@ -43,7 +51,11 @@ def classify(asset: Asset, ctx: AssetContext) -> Asset:
     note = extension_note(asset.path, media_type)
     if note:
         notes.append(note)
-    return dataclasses.replace(asset, kind=kind, media_type=media_type, notes=tuple(notes))
+    clutter = clutter_reason(asset.path, media_type)
+    if clutter is None and named_like_clutter(asset.path):
+        notes.append(f"named like OS clutter, but the content is {media_type}: scanned")
+    return dataclasses.replace(asset, kind=kind, media_type=media_type, notes=tuple(notes),
+                               skip_reason=clutter)
 
 
 def _describe(exc: BaseException) -> str:
@@ -70,6 +82,8 @@ def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared) -> Ass
         return AssetResult(asset=asset, verdict="error",
                            errors=[{"detector": "reader", "message": f"cannot read: {_describe(exc)}"}])
     ctx.asset = asset
+    if asset.skip_reason:  # OS clutter, recognised by name and content
+        return AssetResult(asset=asset, verdict="skipped")
     result = AssetResult(asset=asset, verdict="clean")
     if not ctx.head and asset.kind in MEDIA_KINDS:
         result.errors.append({"detector": "reader",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import fnmatch
+import hashlib
 import os
 import re
 import tomllib
@@ -143,7 +144,13 @@ class Policy:
     detector_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     approvals: list[ApprovalEntry] = field(default_factory=list)
     today: _dt.date | None = None  # fixed in tests; today's date otherwise
+    text_sha256: str = ""  # of the policy source text ("" for the built-in default)
     _warned: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def digest(self) -> str:
+        """Identifies the policy's effect on results (the source text, or the defaults)."""
+        return self.text_sha256 or f"default fail_on={','.join(sorted(self.fail_on))}"
 
     @classmethod
     def default(cls, fail_on_review: bool = False) -> Policy:
@@ -183,7 +190,8 @@ class Policy:
         def err(line: int, msg: str) -> None:
             errors.append(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
 
-        policy = cls(source=os.path.abspath(path) if path != "<policy>" else None)
+        policy = cls(source=os.path.abspath(path) if path != "<policy>" else None,
+                     text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
         base_dir = os.path.dirname(os.path.abspath(path))
         for key in data:
             if key not in TOP_KEYS:

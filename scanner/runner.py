@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from detectors.api import Options, Shared
+from detectors.api import Options, Shared, options_digest
 from detectors.model import Asset, AssetResult, Report, Summary
 from detectors.registry import Loaded, load_all
 from scanner.aggregate import add_to_summary, asset_verdict, exit_code, overall_verdict
@@ -43,6 +44,14 @@ class ScanConfig:
     cache_path: str | None = None
     skip_paths: frozenset[str] = frozenset()  # already done (``--resume``)
     replay: list[AssetResult] = field(default_factory=list)  # their results, re-reported
+    # A root in which no file was checked (all skipped, or nothing there) fails the run
+    # (exit 2) unless this is set: an unmounted share must not pass as a clean delivery.
+    allow_empty: bool = False
+
+
+def _under(path: str, root: str) -> bool:
+    base = root.rstrip(os.sep) or os.sep
+    return path == root or path == base or path.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def select_detectors(config: ScanConfig, loaded: list[Loaded] | None = None) -> list[Loaded]:
@@ -62,15 +71,17 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _tokens(detectors: list[Loaded], options: Options) -> dict[str, str]:
-    """Cache tokens of the loaded detectors. Availability is not checked here (that is the
-    workers' job): an unavailable detector's coverage is never cached anyway."""
+def detector_tokens(detectors: list[Loaded], options: Options) -> dict[str, str]:
+    """Cache tokens of the loaded detectors: what each one's results depend on besides the
+    file. Availability is not checked here (that is the workers' job): an unavailable
+    detector's coverage is never cached anyway."""
     out = {}
     for item in detectors:
         if item.detector is None:
             continue
         token = getattr(item.detector, "cache_token", None)
-        out[item.name] = token(options) if callable(token) else str(item.version)
+        out[item.name] = token(options) if callable(token) else (
+            f"{item.version}|{options_digest(options.extra.get(item.name))}")
     return out
 
 
@@ -82,7 +93,7 @@ class _Engine:
         self.detectors = detectors
         self.walker = walker
         self.order = [d.name for d in detectors]
-        self.tokens = _tokens(detectors, config.options)
+        self.tokens = detector_tokens(detectors, config.options)
         self.cache = ScanCache(config.cache_path) if config.cache_path else None
         self.pool: WorkerPool | None = None
 
@@ -190,10 +201,16 @@ def run_scan(config: ScanConfig,
     warnings = list(config.policy.warnings)
     engine = _Engine(config, detectors, walker)
 
+    checked = [False] * len(config.roots)
+
     def take(result: AssetResult) -> None:
         engine.hash_for_policy(result)
         config.policy.apply(result)
         add_to_summary(summary, result)
+        if result.verdict != "skipped":
+            for i, root in enumerate(config.roots):
+                if not checked[i] and _under(result.asset.path, root):
+                    checked[i] = True
         if on_result is not None:
             on_result(result)
         if config.keep_results:
@@ -212,11 +229,17 @@ def run_scan(config: ScanConfig,
         shared.close()
         engine.close()
     summary.cache_hits = engine.cache.hits if engine.cache is not None else 0
-    summary.clutter_skipped = walker.stats.clutter_skipped
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)
     summary.verdict = overall_verdict(summary)
     summary.exit_code = 2 if interrupted else exit_code(summary)
+    if not config.allow_empty and not interrupted:
+        summary.empty_roots = [r for r, ok in zip(config.roots, checked, strict=True) if not ok]
+        for root in summary.empty_roots:
+            warnings.append(f"nothing was checked under {root}: no file any detector reads "
+                            "(empty or unmounted?); pass --allow-empty to accept that")
+        if summary.empty_roots:
+            summary.exit_code = 2
     if engine.pool is not None and engine.pool.restarts:
         warnings.append(f"{engine.pool.restarts} worker process(es) replaced during the scan")
     warnings.extend(w for w in config.policy.warnings if w not in warnings)

@@ -3,7 +3,9 @@
 It only stats; it never opens files (content sniffing happens in the worker that reads the
 file anyway, so each byte is read once). It never follows symlinks unless asked, never touches
 FIFOs, sockets or devices, and turns anything it cannot stat or list into an error record rather
-than dropping it: a delivery check must not pass files it never saw.
+than dropping it: a delivery check must not pass files it never saw. Nothing is dropped by
+name: OS clutter is recognised by content in the pipeline, and ``--exclude`` matches are
+yielded as skipped records, so every report lists every path that was not scanned.
 """
 
 from __future__ import annotations
@@ -16,17 +18,11 @@ from dataclasses import dataclass, field
 
 from detectors.model import Asset
 
-CLUTTER_NAMES = frozenset({".DS_Store", "Thumbs.db"})
-
-
-def is_clutter(name: str) -> bool:
-    """OS clutter: Finder and Explorer droppings, AppleDouble resource forks."""
-    return name in CLUTTER_NAMES or name.startswith("._")
+EXCLUDED_TYPE = "inode/x-excluded"
 
 
 @dataclass
 class WalkStats:
-    clutter_skipped: int = 0
     excluded: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -41,8 +37,10 @@ def _special_reason(mode: int) -> str | None:
     return None
 
 
-def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(path, p) for p in patterns)
+def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> str | None:
+    """The first pattern that excludes ``path``, or None."""
+    return next((p for p in patterns
+                 if fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(path, p)), None)
 
 
 def _sort_key(entry: os.DirEntry[str]) -> bytes:
@@ -80,11 +78,12 @@ class Walker:
             return
         for entry in entries:
             child = entry.path
-            if is_clutter(entry.name):
-                self.stats.clutter_skipped += 1
-                continue
-            if self.excludes and _excluded(child, entry.name, self.excludes):
+            pattern = _excluded(child, entry.name, self.excludes) if self.excludes else None
+            if pattern is not None:
                 self.stats.excluded += 1
+                yield Asset(path=child, size=0, mtime_ns=0, kind="other",
+                            media_type=EXCLUDED_TYPE,
+                            skip_reason=f"excluded by --exclude {pattern!r} (not scanned)")
                 continue
             try:
                 lst = entry.stat(follow_symlinks=False)

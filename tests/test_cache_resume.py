@@ -96,15 +96,16 @@ def test_resume_skips_what_the_jsonl_holds(tmp_path: Path, log: Path) -> None:
                 env_extra={})
     assert full.returncode == 1
     lines = out.read_text().splitlines(keepends=True)
-    out.write_text("".join(lines[:2]) + lines[2][:25])
+    assert '"type": "run"' in lines[0]
+    out.write_text("".join(lines[:3]) + lines[3][:25])  # run line, two results, a partial one
     _reads(log)
     res = _cli("scan", str(tree), "--format", "jsonl", "-o", str(out), "--no-cache", "--resume",
                env_extra={})
     assert res.returncode == 1, res.stderr
     assert _reads(log) == ["f2.bin", "f3.bin", "f4.bin", "f5.bin"]
     recs = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [r["type"] for r in recs] == ["result"] * 6 + ["summary"]
-    assert [Path(r["path"]).name for r in recs[:-1]] == [f"f{i}.bin" for i in range(6)]
+    assert [r["type"] for r in recs] == ["run"] + ["result"] * 6 + ["summary"]
+    assert [Path(r["path"]).name for r in recs[1:-1]] == [f"f{i}.bin" for i in range(6)]
     assert recs[-1]["summary"]["files"] == 6 and recs[-1]["summary"]["verdicts"]["ai"] == 1
     # resuming a finished run re-reads nothing and keeps one summary line
     again = _cli("scan", str(tree), "--format", "jsonl", "-o", str(out), "--no-cache",
@@ -117,3 +118,28 @@ def test_resume_skips_what_the_jsonl_holds(tmp_path: Path, log: Path) -> None:
 def test_resume_needs_a_jsonl_file(tmp_path: Path) -> None:
     res = _cli("scan", str(tmp_path), "--resume", env_extra={})
     assert res.returncode == 2 and "--resume needs a JSONL output file" in res.stderr
+
+
+def test_bypass_resume_into_a_different_run_is_refused(tmp_path: Path, log: Path) -> None:
+    """--resume once appended a scan of other roots to another run's JSONL (35 files, the
+    second run's roots): a report must describe one scan. Other roots or other options
+    (here --deep) are refused, and the file is left as it was."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for d in (first, second):
+        d.mkdir()
+        (d / "x.bin").write_bytes(b"plain")
+    out = tmp_path / "run.jsonl"
+    assert _cli("scan", str(first), "--format", "jsonl", "-o", str(out), "--no-cache",
+                env_extra={}).returncode == 0
+    before = out.read_bytes()
+    for args in ((str(second),), (str(first), "--deep"), (str(first), str(second))):
+        res = _cli("scan", *args, "--format", "jsonl", "-o", str(out), "--no-cache", "--resume",
+                   env_extra={})
+        assert res.returncode == 2, res.stderr
+        assert "cannot --resume" in res.stderr and "Traceback" not in res.stderr
+        assert out.read_bytes() == before
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text('{"type": "result", "path": "x"}\n')
+    res = _cli("scan", str(first), "--format", "jsonl", "-o", str(foreign), "--resume",
+               env_extra={})
+    assert res.returncode == 2 and "does not start with a deliverscan run line" in res.stderr

@@ -29,21 +29,27 @@ def test_stable_order_and_odd_names(tmp_path: Path) -> None:
     assert [a.path for a in again] == [a.path for a in assets]
 
 
-def test_clutter_skipped_and_counted_hidden_scanned(tmp_path: Path) -> None:
+def test_nothing_is_dropped_by_name(tmp_path: Path) -> None:
+    """Clutter is judged by content later (pipeline); the walker yields every entry."""
     for n in (".DS_Store", "._clip.mov", "Thumbs.db", ".hidden.png", "keep.png"):
         (tmp_path / n).write_bytes(b"x")
-    w, assets = _walk(tmp_path)
-    assert sorted(os.path.basename(a.path) for a in assets) == [".hidden.png", "keep.png"]
-    assert w.stats.clutter_skipped == 3
+    _, assets = _walk(tmp_path)
+    assert sorted(os.path.basename(a.path) for a in assets) == sorted(
+        [".DS_Store", "._clip.mov", "Thumbs.db", ".hidden.png", "keep.png"])
+    assert all(a.skip_reason is None for a in assets)
 
 
-def test_exclude_globs_prune_dirs_and_files(tmp_path: Path) -> None:
+def test_exclude_globs_prune_dirs_and_files_and_list_them(tmp_path: Path) -> None:
     (tmp_path / "proxies").mkdir()
     (tmp_path / "proxies" / "p.mov").write_bytes(b"x")
     (tmp_path / "a.tmp").write_bytes(b"x")
     (tmp_path / "a.png").write_bytes(b"x")
     w, assets = _walk(tmp_path, excludes=("proxies", "*.tmp"))
-    assert [os.path.basename(a.path) for a in assets] == ["a.png"]
+    by = {os.path.basename(a.path): a for a in assets}
+    assert list(by) == ["a.png", "a.tmp", "proxies"]  # the folder once, not its content
+    assert by["a.png"].skip_reason is None
+    assert by["a.tmp"].skip_reason == "excluded by --exclude '*.tmp' (not scanned)"
+    assert by["proxies"].skip_reason == "excluded by --exclude 'proxies' (not scanned)"
     assert w.stats.excluded == 2
 
 

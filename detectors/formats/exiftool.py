@@ -93,6 +93,20 @@ def find_exiftool(path: str | None = None) -> str | None:
     return shutil.which("exiftool")
 
 
+def exiftool_identity(path: str | None = None) -> str:
+    """Which ExifTool a result came from, without starting it (a cache-key ingredient): the
+    resolved script's path, size and mtime change with every install or upgrade."""
+    exe = find_exiftool(path)
+    if exe is None:
+        return "none"
+    try:
+        real = os.path.realpath(exe)
+        st = os.stat(real)
+    except OSError:
+        return f"unreadable:{exe}"
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+
+
 # --- child process setup -------------------------------------------------------------------
 
 def _load_prctl() -> Any:

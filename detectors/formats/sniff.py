@@ -6,9 +6,25 @@ to say when it disagrees with the content (a note a QC engineer wants to see).
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections.abc import Callable
 
 SNIFF_BYTES = 4096
+# How many ID3v2 tags in a row we look past to find the real container.
+MAX_ID3_PREFIXES = 4
+
+# OS clutter: skipped only when the name *and* the content say so. A file merely named like
+# clutter (an MP4 renamed ``._master.mp4``) is scanned like any other.
+CLUTTER: tuple[tuple[str, str, str], ...] = (
+    # (name glob, case-insensitive; media type sniffed from content; what it is)
+    ("._*", "application/x-appledouble", "AppleDouble resource fork (macOS)"),
+    ("._*", "application/applefile", "AppleSingle file (macOS)"),
+    (".ds_store", "application/x-apple-ds-store", "Finder folder settings (macOS)"),
+    ("thumbs.db", "application/x-ole-storage", "Explorer thumbnail cache (Windows)"),
+    ("ehthumbs.db", "application/x-ole-storage", "Explorer thumbnail cache (Windows)"),
+)
+CLUTTER_TYPES = frozenset(t for _, t, _ in CLUTTER)
 
 # ISO BMFF major/compatible brands → (kind, media type)
 _BMFF_BRANDS: dict[bytes, tuple[str, str]] = {
@@ -98,8 +114,43 @@ def _looks_text(head: bytes) -> bool:
     return True
 
 
-def sniff(head: bytes) -> tuple[str, str]:
-    """Return ``(kind, media_type)`` for a file starting with ``head``."""
+def _id3_end(h: bytes, at: int) -> int | None:
+    """Offset just past an ID3v2 tag starting at ``at`` (syncsafe size, optional footer)."""
+    hdr = h[at:at + 10]
+    if len(hdr) < 10 or hdr[:3] != b"ID3" or any(b & 0x80 for b in hdr[6:10]):
+        return None
+    size = hdr[6] << 21 | hdr[7] << 14 | hdr[8] << 7 | hdr[9]
+    return at + 10 + size + (10 if hdr[5] & 0x10 else 0)
+
+
+def _after_id3(h: bytes, read_at: Callable[[int, int], bytes] | None) -> tuple[str, str]:
+    """What an ID3v2 tag is in front of: FLAC, AAC, WAV... taggers (and c2pa-rs) put ID3v2
+    before other containers too, so the tag alone does not make a file MP3."""
+    pos = 0
+    follow = b""
+    for _ in range(MAX_ID3_PREFIXES):
+        end = _id3_end(h, pos) if pos + 10 <= len(h) else None
+        if end is None and pos + 10 > len(h) and read_at is not None:
+            probe = read_at(pos, 10)
+            end = _id3_end(probe, 0) if probe[:3] == b"ID3" else None
+            end = end + pos if end is not None else None
+        if end is None:
+            break
+        pos = end
+        follow = h[pos:pos + SNIFF_BYTES] if pos + 16 <= len(h) else (
+            read_at(pos, SNIFF_BYTES) if read_at is not None else b"")
+        if not follow.startswith(b"ID3"):
+            break
+    if follow and not follow.startswith(b"ID3"):
+        kind, media_type = sniff(follow)
+        if kind in ("audio", "video", "image"):
+            return kind, media_type
+    return "audio", "audio/mpeg"
+
+
+def sniff(head: bytes, read_at: Callable[[int, int], bytes] | None = None) -> tuple[str, str]:
+    """Return ``(kind, media_type)`` for a file starting with ``head``. ``read_at(offset, n)``,
+    when given, reads beyond the head (to look past a large ID3v2 tag)."""
     h = head
     if len(h) == 0:
         return "other", "application/x-empty"
@@ -119,7 +170,7 @@ def sniff(head: bytes) -> tuple[str, str]:
     if bmff:
         return bmff
     if h.startswith(b"ID3"):
-        return "audio", "audio/mpeg"
+        return _after_id3(h, read_at)
     if h.startswith(b"fLaC"):
         return "audio", "audio/flac"
     if h.startswith(b"OggS"):
@@ -150,6 +201,14 @@ def sniff(head: bytes) -> tuple[str, str]:
         return "image", "image/bmp"
     if h[4:8] == b"jumb":
         return "sidecar", "application/c2pa"
+    if h[:4] == b"\x00\x05\x16\x07":
+        return "other", "application/x-appledouble"
+    if h[:4] == b"\x00\x05\x16\x00":
+        return "other", "application/applefile"
+    if h[:8] == b"\x00\x00\x00\x01Bud1":
+        return "other", "application/x-apple-ds-store"
+    if h[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "other", "application/x-ole-storage"
     if h.startswith(b"%PDF-"):
         return "other", "application/pdf"
     if h.startswith(b"PK\x03\x04"):
@@ -178,3 +237,17 @@ def extension_note(path: str, media_type: str) -> str | None:
     if expected is None or media_type in expected:
         return None
     return f"extension {ext} but content is {media_type}"
+
+
+def clutter_reason(path: str, media_type: str) -> str | None:
+    """Why a file is skipped as OS clutter: its name and its content both say so."""
+    name = os.path.basename(path).lower()
+    for pattern, clutter_type, what in CLUTTER:
+        if media_type == clutter_type and fnmatch.fnmatchcase(name, pattern):
+            return f"OS clutter: {what}, recognised by name and content (not scanned)"
+    return None
+
+
+def named_like_clutter(path: str) -> bool:
+    name = os.path.basename(path).lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern, _, _ in CLUTTER)

@@ -1,10 +1,11 @@
-"""JSON Lines: one result per line as it completes, flushed, then the summary as the last
-line. Made for huge batch runs (and ``--resume``): a killed run leaves every finished line."""
+"""JSON Lines: a ``run`` line (what is scanned, how), then one result per line as it completes,
+flushed, then the summary as the last line. Made for huge batch runs (and ``--resume``): a
+killed run leaves every finished line."""
 
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
 from detectors.model import AssetResult, Report
 
@@ -12,6 +13,11 @@ from detectors.model import AssetResult, Report
 class JsonlWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
+
+    def start(self, header: dict[str, Any]) -> None:
+        """The ``run`` line: what this run scans and how (``--resume`` checks it)."""
+        self.out.write(json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n")
+        self.out.flush()
 
     def add(self, result: AssetResult) -> None:
         line = {"type": "result", **result.to_dict()}

@@ -5,7 +5,9 @@ installed; one result per finding with the file as an artifact location (file UR
 ``SRCROOT`` = the working directory when the path was given relative) and the field as a
 logical location. Approved findings stay, as *suppressed* results carrying the approval as
 justification (as MegaLinter keeps suppressed results, rather than dropping them). Files that
-could not be read become tool execution notifications, and ``executionSuccessful`` is false.
+could not be read become tool execution notifications, and ``executionSuccessful`` is false;
+files that were not scanned (clutter, excluded, special, not media) become ``note``
+notifications, so the report names every path it did not read.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote_from_bytes
 
-from detectors.model import AI, Approval, AssetResult, Finding, Report
+from detectors.model import AI, SKIPPED, Approval, AssetResult, Finding, Report
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "SRCROOT"
@@ -134,6 +136,12 @@ class SarifWriter:
             self.notifications.append({
                 "level": "error",
                 "message": {"text": f"{e['detector']}: {e['message']}"},
+                "locations": [{"physicalLocation": {"artifactLocation": loc}}],
+            })
+        if result.verdict == SKIPPED:  # every path that was not scanned is named
+            self.notifications.append({
+                "level": "note",
+                "message": {"text": f"not scanned: {result.asset.skip_reason or 'skipped'}"},
                 "locations": [{"physicalLocation": {"artifactLocation": loc}}],
             })
 

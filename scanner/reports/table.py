@@ -39,10 +39,13 @@ class TableWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.flagged: list[AssetResult] = []
+        self.skipped: dict[str, list[str]] = {}  # reason -> paths, every one listed
 
     def add(self, result: AssetResult) -> None:
-        special = result.asset.media_type == "inode/x-special"
-        if result.verdict in ORDER and (result.verdict != SKIPPED or special):
+        if result.verdict == SKIPPED:
+            self.skipped.setdefault(result.asset.skip_reason or "not scanned", []).append(
+                result.asset.path)
+        elif result.verdict in ORDER:
             self.flagged.append(result)
 
     def _line(self, r: AssetResult) -> list[str]:
@@ -75,6 +78,14 @@ class TableWriter:
             for line in self._line(r):
                 w(line + "\n")
         if shown:
+            w("\n")
+        if self.skipped:
+            total = sum(len(paths) for paths in self.skipped.values())
+            w(f"Not scanned ({total}):\n")
+            for reason, paths in self.skipped.items():
+                w(f"  {reason}:\n")
+                for path in paths:
+                    w(f"    {display_path(path)}\n")
             w("\n")
         counts = ", ".join(f"{n} {v}" for v, n in sorted(s.verdicts.items()))
         w(f"Scanned {s.files} files ({_size(s.bytes)}) in {s.duration_s:.2f} s: {counts or 'nothing'}\n")
