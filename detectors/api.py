@@ -112,6 +112,18 @@ def open_readonly(path: str) -> Any:
         raise
 
 
+def sha256_file(path: str) -> str:
+    """Content hash of a whole file (approvals and the register are keyed by content). The
+    one full read outside the detectors' own bounded reads; callers decide when it is due."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open_readonly(path) as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 class AssetContext:
     """Everything a detector may share with others about one asset, read at most once."""
 

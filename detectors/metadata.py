@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from detectors.api import AssetContext, Detector, Incomplete, Options, open_readonly
 from detectors.formats.bmff import read_bmff
 from detectors.formats.exif import parse_tiff
-from detectors.formats.fields import Field
 from detectors.formats.gif import read_gif
 from detectors.formats.id3 import read_mp3
 from detectors.formats.jpeg import read_jpeg
@@ -33,7 +32,7 @@ from detectors.formats.riff import read_riff
 from detectors.formats.sniff import EXTENSIONS
 from detectors.formats.vorbis import read_flac, read_ogg
 from detectors.formats.xmp import EXIFTOOL_GROUPS, MAX_PACKET, parse_xmp
-from detectors.model import Asset, Finding
+from detectors.model import Asset, Field, Finding
 from detectors.rules import RuleError, load_pack, to_finding
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 # Asset kinds decided by content sniffing (see detectors.formats.sniff).
 KINDS = ("image", "video", "audio", "sidecar", "other")
+MEDIA_KINDS = frozenset({"image", "video", "audio"})
 
 # Finding verdicts and the asset verdict order (strongest first).
 AI = "ai"
@@ -85,68 +86,20 @@ class Asset:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One piece of evidence. A person must be able to check it: which detector, which field
-    (``location``), the exact ``value``, and how strong it is (``tier``)."""
+class Field:
+    """One metadata value a format reader found, under a canonical key (the common language
+    between readers and the rule pack; the key scheme is documented in
+    ``detectors/formats/__init__.py``)."""
 
-    detector: str
-    rule: str
-    verdict: str  # "ai" | "review"
-    tier: str  # "verified" | "declared" | "matched" | "suspected"
-    location: str
+    key: str
     value: str
-    message: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.verdict not in (AI, REVIEW):
-            raise ValueError(f"finding verdict must be ai/review, not {self.verdict!r}")
-        if self.tier not in TIERS:
-            raise ValueError(f"finding tier must be one of {TIERS}, not {self.tier!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "detector": self.detector,
-            "rule": self.rule,
-            "verdict": self.verdict,
-            "tier": self.tier,
-            "location": self.location,
-            "value": self.value,
-            "message": self.message,
-            "evidence": self.evidence,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Finding:
-        return cls(d["detector"], d["rule"], d["verdict"], d["tier"], d["location"], d["value"],
-                   d["message"], dict(d.get("evidence") or {}))
+    location: str  # where a person finds it: "PNG tEXt chunk 'parameters' at offset 0x2f"
+    reader: str = "native"  # "native" | "exiftool"
 
 
-# Coverage states: what one detector did with one asset. Every "no" is qualified.
-APPLIED = "applied"
-NOT_APPLICABLE = "not_applicable"
-FAILED = "failed"
-UNAVAILABLE = "unavailable"
-
-
-@dataclass
-class Coverage:
-    detector: str
-    status: str
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"detector": self.detector, "status": self.status, "notes": self.notes}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Coverage:
-        return cls(d["detector"], d["status"], list(d.get("notes") or []))
-
-
-@dataclass
+@dataclass(frozen=True)
 class Approval:
-    """A recorded permission attached to a finding (filled by the policy layer)."""
+    """A recorded permission for one finding (attached by the policy layer)."""
 
     ref: str
     by: str
@@ -165,18 +118,161 @@ class Approval:
                    d.get("sha256", ""))
 
 
-@dataclass
+@dataclass(frozen=True)
+class Finding:
+    """One piece of evidence. A person must be able to check it: which detector, which field
+    (``location``), the exact ``value``, and how strong it is (``tier``).
+
+    Detectors make findings; the policy layer returns a copy carrying the ``approval`` that
+    waives it (never set by a detector). ``fingerprint`` identifies the evidence itself
+    (detector, rule, location, value) whatever the file is called: baselines key on it."""
+
+    detector: str
+    rule: str
+    verdict: str  # "ai" | "review"
+    tier: str  # "verified" | "declared" | "matched" | "suspected"
+    location: str
+    value: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    approval: Approval | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict not in (AI, REVIEW):
+            raise ValueError(f"finding verdict must be ai/review, not {self.verdict!r}")
+        if self.tier not in TIERS:
+            raise ValueError(f"finding tier must be one of {TIERS}, not {self.tier!r}")
+
+    @property
+    def fingerprint(self) -> str:
+        text = "\0".join((self.detector, self.rule, self.location, self.value))
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "detector": self.detector,
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "tier": self.tier,
+            "location": self.location,
+            "value": self.value,
+            "message": self.message,
+            "evidence": self.evidence,
+            "approved": self.approval is not None,
+        }
+        if self.approval is not None:
+            out["approval"] = self.approval.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        approval = Approval.from_dict(d["approval"]) if d.get("approval") else None
+        return cls(d["detector"], d["rule"], d["verdict"], d["tier"], d["location"], d["value"],
+                   d["message"], dict(d.get("evidence") or {}), approval)
+
+
+# Coverage states: what one detector did with one asset. Every "no" is qualified.
+APPLIED = "applied"
+NOT_APPLICABLE = "not_applicable"
+FAILED = "failed"
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    detector: str
+    status: str
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"detector": self.detector, "status": self.status, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Coverage:
+        return cls(d["detector"], d["status"], tuple(d.get("notes") or ()))
+
+
+# Where an error that is not one detector's came from (``ScanError.source``).
+WALK = "walker"  # the path could not be stat'ed or listed
+READ = "reader"  # the file could not be opened or read at all
+WORKER = "worker"  # the worker reading it timed out, ran out of memory or died
+HASH = "hash"  # the content hash (approvals) could not be computed
+PIPELINE = "pipeline"  # no detector could read a media file
+STAGES = frozenset({WALK, READ, WORKER, HASH, PIPELINE})
+
+
+@dataclass(frozen=True)
+class ScanError:
+    """Something that kept an asset from being fully checked. ``source`` is a detector name
+    or one of the pipeline stages above."""
+
+    source: str
+    message: str
+
+    @property
+    def stage(self) -> str:
+        return self.source if self.source in STAGES else "detector"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"detector": self.source, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScanError:
+        return cls(str(d["detector"]), str(d["message"]))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one detector did with one asset: the raw material a result is built from (and
+    what the incremental cache keeps per detector)."""
+
+    detector: str
+    status: str  # applied | not_applicable | failed | unavailable
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: str | None = None  # why it failed (status failed), or an applies() failure
+    seconds: float = 0.0
+
+    @property
+    def coverage(self) -> Coverage:
+        return Coverage(self.detector, self.status, self.notes, self.seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"coverage": self.coverage.to_dict(),
+                "findings": [f.to_dict() for f in self.findings],
+                "errors": [{"detector": self.detector, "message": self.error}]
+                if self.error is not None else []}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        cov = Coverage.from_dict(d["coverage"])
+        errors = d.get("errors") or []
+        return cls(cov.detector, cov.status, tuple(Finding.from_dict(f) for f in d["findings"]),
+                   cov.notes, errors[0]["message"] if errors else None)
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """An asset after sniffing and detection, before policy: what a worker returns."""
+
+    asset: Asset
+    outcomes: tuple[Outcome, ...] = ()
+    errors: tuple[ScanError, ...] = ()  # the pipeline's own (walk, read, worker)
+    sha256: str | None = None  # known content hash (from the cache), if any
+
+
+@dataclass(frozen=True)
 class AssetResult:
+    """The final word on one asset, built once by the aggregator (``scanner.aggregate``)."""
+
     asset: Asset
     verdict: str
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
-    coverage: list[Coverage] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[ScanError, ...] = ()
+    coverage: tuple[Coverage, ...] = ()
     sha256: str | None = None
-    # Parallel to ``findings``: the approval that waives each one, or None.
-    approvals: list[Approval | None] = field(default_factory=list)
-    blocking: bool = False
-    # Findings that are blocking (not waived, not disabled); computed by the policy layer.
+    blocking: bool = False  # some finding fails the run under the policy
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = path_fields(self.asset.path)
@@ -186,8 +282,8 @@ class AssetResult:
             "size": self.asset.size,
             "verdict": self.verdict,
             "blocking": self.blocking,
-            "findings": [],
-            "errors": self.errors,
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": [e.to_dict() for e in self.errors],
             "coverage": [c.to_dict() for c in self.coverage],
             "notes": list(self.asset.notes),
         })
@@ -195,13 +291,6 @@ class AssetResult:
             out["skip_reason"] = self.asset.skip_reason
         if self.sha256:
             out["sha256"] = self.sha256
-        approvals = self.approvals or [None] * len(self.findings)
-        for f, a in zip(self.findings, approvals, strict=True):
-            d = f.to_dict()
-            d["approved"] = a is not None
-            if a is not None:
-                d["approval"] = a.to_dict()
-            out["findings"].append(d)
         return out
 
 
@@ -214,19 +303,16 @@ def path_from_fields(d: dict[str, Any]) -> str:
 
 def result_from_dict(d: dict[str, Any], mtime_ns: int = 0, dev: int = 0,
                      inode: int = 0) -> AssetResult:
-    """Rebuild a result from its report form (JSONL resume, cache replay)."""
+    """Rebuild a result from its report form (JSONL resume)."""
     asset = Asset(path=path_from_fields(d), size=int(d["size"]), mtime_ns=mtime_ns,
                   kind=d["kind"], media_type=d.get("media_type", "application/octet-stream"),
                   dev=dev, inode=inode, notes=tuple(d.get("notes") or ()),
                   skip_reason=d.get("skip_reason"))
-    findings = [Finding.from_dict(f) for f in d.get("findings") or []]
-    approvals = [Approval.from_dict(f["approval"]) if f.get("approval") else None
-                 for f in d.get("findings") or []]
-    return AssetResult(asset=asset, verdict=d["verdict"], findings=findings,
-                       errors=[dict(e) for e in d.get("errors") or []],
-                       coverage=[Coverage.from_dict(c) for c in d.get("coverage") or []],
-                       sha256=d.get("sha256"), approvals=approvals,
-                       blocking=bool(d.get("blocking")))
+    return AssetResult(asset=asset, verdict=d["verdict"],
+                       findings=tuple(Finding.from_dict(f) for f in d.get("findings") or []),
+                       errors=tuple(ScanError.from_dict(e) for e in d.get("errors") or []),
+                       coverage=tuple(Coverage.from_dict(c) for c in d.get("coverage") or []),
+                       sha256=d.get("sha256"), blocking=bool(d.get("blocking")))
 
 
 @dataclass

@@ -23,6 +23,7 @@ from detectors.api import (
     Incomplete,
     NotApplicable,
     Options,
+    sha256_file,
 )
 from detectors.lazy import lazy
 from detectors.model import AI, Asset, Finding, truncate
@@ -126,7 +127,7 @@ class RegisterDetector(Detector):
             return
         exact = None
         if asset.size <= EXACT_LIMIT:
-            sha = ctx.memo("sha256", lambda: extract.sha256_file(asset.path))
+            sha = ctx.memo("sha256", lambda: sha256_file(asset.path))
             exact = reg.by_sha.get(sha)
             if exact is not None:
                 yield self._finding("register.exact", "file", exact,

@@ -1,7 +1,16 @@
-"""Turns one asset's findings, errors and coverage into its verdict, and results into a
-delivery summary. Pure functions: easy to test alone."""
+"""Builds each asset's result once, from what the detectors found, the policy's decisions and
+the pipeline's own errors; and sums results into the delivery summary. Pure functions: easy to
+test alone.
+
+Verdict order: ``ai`` > ``review`` > ``error`` > ``clean``; ``skipped`` when nothing could
+apply. A media file no detector could read is ``error``, never ``clean``.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from detectors.formats.sniff import CLUTTER_TYPES
 from detectors.model import (
@@ -10,39 +19,68 @@ from detectors.model import (
     CLEAN,
     ERROR,
     FAILED,
+    MEDIA_KINDS,
+    PIPELINE,
     REVIEW,
     SKIPPED,
     VERDICT_ORDER,
+    Asset,
     AssetResult,
+    Coverage,
+    Finding,
+    ScanError,
+    Scanned,
     Summary,
 )
 
-MEDIA_KINDS = frozenset({"image", "video", "audio"})
+if TYPE_CHECKING:
+    from scanner.policy import Policy
+
+NOT_MEDIA = "not a media file: no detector reads this kind (not scanned for media markers)"
+UNREAD_MEDIA = "no detector could read this media file"
 
 
-def asset_verdict(result: AssetResult) -> str:
-    """``ai`` > ``review`` > ``error`` > ``clean``; ``skipped`` when nothing could apply.
-
-    A media file that no detector applied to is an error, never clean: we cannot vouch for what
-    we did not read.
-    """
-    if result.asset.skip_reason:
+def asset_verdict(asset: Asset, findings: Sequence[Finding], errors: Sequence[ScanError],
+                  coverage: Sequence[Coverage]) -> str:
+    """The verdict of one asset (a pure query)."""
+    if asset.skip_reason:
         return SKIPPED
-    verdicts = {f.verdict for f in result.findings}
+    verdicts = {f.verdict for f in findings}
     if AI in verdicts:
         return AI
     if REVIEW in verdicts:
         return REVIEW
-    if result.errors or result.asset.walk_error:
+    if errors or asset.walk_error:
         return ERROR
-    applied = any(c.status == APPLIED for c in result.coverage)
-    if applied:
+    if any(c.status == APPLIED for c in coverage):
         return CLEAN
-    if result.asset.kind in MEDIA_KINDS:
-        result.errors.append({"detector": "pipeline",
-                              "message": "no detector could read this media file"})
-        return ERROR
-    return SKIPPED
+    return ERROR if asset.kind in MEDIA_KINDS else SKIPPED
+
+
+def assemble(scanned: Scanned, policy: Policy, sha256: str | None = None,
+             errors: Iterable[ScanError] = ()) -> AssetResult:
+    """The result of one asset: the policy's view of its findings (``off`` ones dropped, each
+    kept one carrying its approval), every error, the coverage, and the verdict."""
+    asset = scanned.asset
+    judged = policy.judge([f for o in scanned.outcomes for f in o.findings], sha256, asset.path)
+    coverage = []
+    for o in scanned.outcomes:
+        cov = o.coverage
+        dropped = judged.dropped.get(o.detector)
+        if dropped:
+            cov = dataclasses.replace(cov, notes=(*cov.notes,
+                                                  f"policy: {dropped} finding(s) turned off"))
+        coverage.append(cov)
+    all_errors = [*scanned.errors,
+                  *(ScanError(o.detector, o.error) for o in scanned.outcomes if o.error),
+                  *errors]
+    verdict = asset_verdict(asset, judged.findings, all_errors, coverage)
+    if verdict == ERROR and not all_errors and not asset.walk_error:
+        all_errors.append(ScanError(PIPELINE, UNREAD_MEDIA))
+    if verdict == SKIPPED and not asset.skip_reason:
+        asset = dataclasses.replace(asset, skip_reason=NOT_MEDIA)
+    return AssetResult(asset, verdict, judged.findings, tuple(all_errors), tuple(coverage),
+                       sha256, judged.blocking)
 
 
 def add_to_summary(summary: Summary, result: AssetResult) -> None:
@@ -61,7 +99,7 @@ def add_to_summary(summary: Summary, result: AssetResult) -> None:
         d["findings"] += 1
     if result.verdict == SKIPPED and result.asset.media_type in CLUTTER_TYPES:
         summary.clutter_skipped += 1
-    summary.approved_findings += sum(1 for a in result.approvals if a is not None)
+    summary.approved_findings += sum(1 for f in result.findings if f.approval is not None)
     if result.blocking:
         summary.blocking_assets += 1
 
@@ -74,12 +112,14 @@ def overall_verdict(summary: Summary) -> str:
 
 
 def exit_code(summary: Summary) -> int:
-    """0 nothing blocking, 1 blocking findings, 2 incomplete scan (outranks 1)."""
-    if summary.verdicts.get(ERROR):
+    """The one exit-code rule: 0 nothing blocking, 1 blocking findings, 2 incomplete scan (any
+    error, or a root where nothing was checked), which outranks 1."""
+    if summary.verdicts.get(ERROR) or summary.empty_roots:
         return 2
     if summary.blocking_assets:
         return 1
     return 0
 
 
-__all__ = ["asset_verdict", "add_to_summary", "overall_verdict", "exit_code", "CLEAN", "FAILED"]
+__all__ = ["MEDIA_KINDS", "NOT_MEDIA", "add_to_summary", "assemble", "asset_verdict",
+           "exit_code", "overall_verdict"]

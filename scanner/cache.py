@@ -17,18 +17,10 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
 
-from detectors.model import (
-    FAILED,
-    UNAVAILABLE,
-    Asset,
-    AssetResult,
-    Coverage,
-    Finding,
-)
+from detectors.model import FAILED, UNAVAILABLE, Asset, Outcome, Scanned
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
@@ -52,7 +44,7 @@ class CachedParts:
     media_type: str
     notes: tuple[str, ...]
     sha256: str | None
-    per_detector: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_detector: dict[str, Outcome] = field(default_factory=dict)
 
 
 class ScanCache:
@@ -104,17 +96,17 @@ class ScanCache:
         parts = CachedParts(row[5], row[6], tuple(json.loads(row[7])), row[8])
         for det, entry in json.loads(row[9]).items():
             if tokens.get(det) == entry.pop("token", None):
-                parts.per_detector[det] = entry
+                parts.per_detector[det] = Outcome.from_dict(entry)
         if len(parts.per_detector) == len(tokens):
             self.hits += 1
         else:
             self.misses += 1
         return parts
 
-    def store(self, original: Asset, result: AssetResult, tokens: dict[str, str]) -> None:
-        """Store the (merged) result of an unchanged file (re-stat to make sure). Failed or
+    def store(self, original: Asset, scanned: Scanned, tokens: dict[str, str]) -> None:
+        """Store the (merged) outcomes of an unchanged file (re-stat to make sure). Failed or
         unavailable detector runs are left out: the failure may be the machine's."""
-        a = result.asset
+        a = scanned.asset
         try:
             st = os.stat(a.path, follow_symlinks=False)
         except OSError:
@@ -123,19 +115,14 @@ class ScanCache:
                 original.size, original.mtime_ns, original.ctime_ns, original.inode):
             return  # changed while being scanned: do not trust this result later
         detections = {}
-        for cov in result.coverage:
-            if cov.detector not in tokens or cov.status in (FAILED, UNAVAILABLE):
+        for o in scanned.outcomes:
+            if o.detector not in tokens or o.status in (FAILED, UNAVAILABLE):
                 continue
-            detections[cov.detector] = {
-                "token": tokens[cov.detector],
-                "coverage": cov.to_dict(),
-                "findings": [f.to_dict() for f in result.findings if f.detector == cov.detector],
-                "errors": [e for e in result.errors if e.get("detector") == cov.detector],
-            }
+            detections[o.detector] = {"token": tokens[o.detector], **o.to_dict()}
         self.db.execute(
             "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
             (original.dev, original.inode, original.size, original.mtime_ns, original.ctime_ns,
-             a.kind, a.media_type, json.dumps(a.notes), result.sha256, json.dumps(detections)))
+             a.kind, a.media_type, json.dumps(a.notes), scanned.sha256, json.dumps(detections)))
         self._pending += 1
         if self._pending >= 500:
             self.db.execute("COMMIT")
@@ -147,16 +134,3 @@ class ScanCache:
             "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=? "
             "AND ctime_ns=?",
             (sha256, asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns))
-
-
-def apply_parts(result: AssetResult, parts: CachedParts, order: list[str]) -> None:
-    """Merge cached detector results into ``result``, keeping the detectors' run order."""
-    for payload in parts.per_detector.values():
-        result.coverage.append(Coverage.from_dict(payload["coverage"]))
-        result.findings.extend(Finding.from_dict(f) for f in payload["findings"])
-        result.errors.extend(payload["errors"])
-    rank = {n: i for i, n in enumerate(order)}
-    result.coverage.sort(key=lambda c: rank.get(c.detector, len(rank)))
-    result.findings.sort(key=lambda f: rank.get(f.detector, len(rank)))
-    if result.sha256 is None:
-        result.sha256 = parts.sha256

@@ -6,24 +6,22 @@ tree), the policy mode of each finding, the approvals that match, and the verdic
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import stat
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
-from detectors.api import AssetContext, Options, Shared
-from detectors.model import AI, ERROR, REVIEW, VALUE_LIMIT, Asset, AssetResult, truncate
+from detectors.api import AssetContext, Shared
+from detectors.model import AI, REVIEW, VALUE_LIMIT, AssetResult, truncate
 from detectors.model import display_path as _display_path
 from detectors.registry import Loaded, load_all
-from scanner.hashing import sha256_file
-from scanner.pipeline import scan_asset
-from scanner.policy import OVERRIDABLE, Policy, PolicyError
-from scanner.runner import ScanConfig, select_detectors
-from scanner.walk import Walker
+from scanner.configure import SetupError, configure
+from scanner.policy import OVERRIDABLE, Policy
+from scanner.runner import ScanConfig, run_scan
 
 # Evidence keys that hold a C2PA manifest chain (rendered as a tree, active manifest first).
 CHAIN_KEYS = ("manifests", "chain", "manifest_chain", "ingredients")
@@ -36,56 +34,35 @@ class Explained:
     result: AssetResult
     detectors: list[Loaded]
     policy: Policy
+    exit_code: int
     off_by_default: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # detector -> explain() output
-
-    @property
-    def exit_code(self) -> int:
-        if self.result.verdict == ERROR:
-            return 2
-        return 1 if self.result.blocking else 0
 
 
 def _display(path: str) -> str:
     return _display_path(path).encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
 
 
-def one_asset(path: str) -> Asset:
-    """The ``Asset`` for one regular file, exactly as the walker would make it."""
-    st = os.stat(path)
-    if stat.S_ISDIR(st.st_mode):
-        raise click.BadParameter(f"{path} is a folder; explain takes one file (use scan)")
-    assets = list(Walker().walk([path]))
-    return assets[0]
-
-
-def scan_one(path: str, options: Options, policy: Policy,
-             enable: tuple[str, ...] = ()) -> Explained:
-    """Run every detector that can run on ``path`` (default-off ones when enabled or, for the
-    register, configured), hash the file, and apply the policy."""
-    loaded = load_all()
-    wanted = set(enable)
-    if options.extra.get("register"):
-        wanted.add("register")
-    config = ScanConfig(roots=[path], options=options, policy=policy, enable=tuple(wanted))
-    chosen = select_detectors(config, loaded)
-    chosen_names = {d.name for d in chosen}
-    off = [d.name for d in loaded if d.name not in chosen_names]
-    asset = one_asset(path)
-    shared = Shared(options)
+def scan_one(path: str, config: ScanConfig, detectors: list[Loaded],
+             off_by_default: list[str] = ()) -> Explained:  # type: ignore[assignment]
+    """The scan path itself on one file (``run_scan``: sniffing, detectors, content hash,
+    policy, verdict and exit code exactly as ``scan`` decides them), plus each detector's
+    ``explain`` hook (what it saw beyond its findings, e.g. a C2PA manifest store)."""
+    if os.path.isdir(path):
+        raise click.BadParameter(f"{path} is a folder; explain takes files (use scan)")
+    one = dataclasses.replace(config, roots=[path], keep_results=True, jobs=0, cache_path=None,
+                              hash_all=True, allow_empty=True, skip_paths=frozenset(),
+                              replay=[])
+    report = run_scan(one, detectors=detectors)
+    (result,) = report.results
+    extras: dict[str, Any] = {}
+    shared = Shared(config.options)
     try:
-        result = scan_asset(asset, chosen, shared)
-        if result.sha256 is None and not result.asset.skip_reason and not result.asset.walk_error:
-            try:
-                result.sha256 = sha256_file(path)
-            except OSError as exc:
-                result.errors.append({"detector": "hash", "message": f"cannot hash: {exc}"})
-        policy.apply(result)
-        extras: dict[str, Any] = {}
-        for item in chosen:
+        for item in detectors:
             det = item.detector
             hook = getattr(det, "explain", None)
-            if det is None or not item.available or not callable(hook):
+            if det is None or not item.available or not callable(hook) or \
+                    result.asset.skip_reason or result.asset.walk_error:
                 continue
             try:
                 extras[item.name] = hook(result.asset, AssetContext(result.asset, shared))
@@ -93,7 +70,8 @@ def scan_one(path: str, options: Options, policy: Policy,
                 extras[item.name] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         shared.close()
-    return Explained(result, chosen, policy, off, extras)
+    return Explained(result, detectors, config.policy, report.summary.exit_code,
+                     list(off_by_default), extras)
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -194,7 +172,7 @@ def text_lines(ex: Explained) -> list[str]:
     state = r.verdict.upper()
     if r.verdict in (AI, REVIEW):
         state += " — BLOCKING" if r.blocking else " — not blocking"
-        if any(r.approvals):
+        if any(f.approval for f in r.findings):
             state += " (approved)"
     out.append(f"Verdict: {state} (exit {ex.exit_code})")
     out.append("Detectors:")
@@ -208,8 +186,8 @@ def text_lines(ex: Explained) -> list[str]:
     for name in ex.off_by_default:
         out.append(f"  {name:<12} {'off':<15} off by default (--enable {name})")
     for e in r.errors:
-        out.append(f"  error: {e['detector']}: {e['message']}")
-    approvals = r.approvals or [None] * len(r.findings)
+        out.append(f"  error: {e.source}: {e.message}")
+    approvals = [f.approval for f in r.findings]
     out.append(f"Findings ({len(r.findings)}):" if r.findings else "Findings: none")
     for n, (f, ap) in enumerate(zip(r.findings, approvals, strict=True), 1):
         mode = ex.policy.mode_for(f)
@@ -227,7 +205,7 @@ def text_lines(ex: Explained) -> list[str]:
         if rest:
             out.append("      evidence:")
             out.extend(tree_lines(rest, 4))
-    matching = ex.policy.matching_approvals(r)
+    matching = ex.policy.matching_approvals(r.sha256)
     if matching:
         out.append("Approvals for this content (sha256):")
         for entry in matching:
@@ -257,7 +235,7 @@ def to_json(ex: Explained) -> dict[str, Any]:
         "off_by_default": ex.off_by_default,
         "approvals": [{"ref": e.ref, "by": e.by, "reason": e.reason, "date": e.date,
                        "expires": e.expires, "path": e.path, "rules": list(e.rules),
-                       "line": e.line} for e in ex.policy.matching_approvals(r)],
+                       "line": e.line} for e in ex.policy.matching_approvals(r.sha256)],
         "explain": ex.extras,
         "warnings": list(ex.policy.warnings),
         "exit_code": ex.exit_code,
@@ -279,22 +257,23 @@ def explain(file: str, policy_path: str | None, deep: bool, show_prompts: bool,
     """Everything every detector saw in FILE, and why it is (or is not) flagged.
 
     Exit code as for scan: 0 not blocking, 1 blocking, 2 could not be checked."""
+    loaded = load_all()
     try:
-        policy = Policy.load(policy_path) if policy_path else Policy.default()
-    except PolicyError as exc:
+        config, chosen = configure([file], policy=policy_path, options=_flags(deep, show_prompts),
+                                   enable=enable, allow_empty=True, loaded=loaded)
+    except SetupError as exc:
         raise click.UsageError(str(exc)) from None
-    known = {item.name for item in load_all()}
-    for name in enable:
-        if name not in known:
-            raise click.BadParameter(f"unknown detector {name!r}", param_hint="--enable")
-    options = Options(deep=deep, show_prompts=show_prompts)
-    policy.configure(options)
-    ex = scan_one(file, options, policy, enable)
+    names = {d.name for d in chosen}
+    ex = scan_one(file, config, chosen, [d.name for d in loaded if d.name not in names])
     if fmt == "json":
         click.echo(json.dumps(to_json(ex), indent=2, ensure_ascii=False))
     else:
         click.echo("\n".join(text_lines(ex)))
     sys.exit(ex.exit_code)
+
+
+def _flags(deep: bool, show_prompts: bool) -> dict[str, Any]:
+    return {k: v for k, v in (("deep", deep), ("show_prompts", show_prompts)) if v}
 
 
 commands = [explain]

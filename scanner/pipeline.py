@@ -1,5 +1,6 @@
-"""Per-asset pipeline: sniff the content, run every applicable detector with containment,
-aggregate into an ``AssetResult``.
+"""Per-asset pipeline: sniff the content, run every applicable detector with containment, and
+return the raw ``Scanned`` record (asset + one ``Outcome`` per detector). The verdict is not
+decided here: the aggregator builds the result once, after the cache and the policy.
 
 ``scan_asset`` is a plain top-level function of (asset, detectors, shared) so that it can run in
 this process or in a worker process unchanged.
@@ -23,16 +24,18 @@ from detectors.formats.sniff import (
 from detectors.model import (
     APPLIED,
     FAILED,
+    MEDIA_KINDS,
     NOT_APPLICABLE,
+    READ,
     UNAVAILABLE,
+    WALK,
     Asset,
-    AssetResult,
-    Coverage,
+    Finding,
+    Outcome,
+    ScanError,
+    Scanned,
 )
 from detectors.registry import Loaded
-from scanner.aggregate import MEDIA_KINDS, asset_verdict
-
-NOT_MEDIA = "not a media file: no detector reads this kind (not scanned for media markers)"
 
 
 def classify(asset: Asset, ctx: AssetContext) -> Asset:
@@ -65,61 +68,52 @@ def _describe(exc: BaseException) -> str:
     return text if isinstance(exc, Incomplete) else f"{type(exc).__name__}: {text}"
 
 
-def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared) -> AssetResult:
-    if asset.skip_reason:
-        result = AssetResult(asset=asset, verdict="skipped")
-        result.verdict = asset_verdict(result)
-        return result
-    if asset.walk_error:
-        result = AssetResult(asset=asset, verdict="error",
-                             errors=[{"detector": "walker", "message": asset.walk_error}])
-        return result
+def run_detector(loaded: Loaded, asset: Asset, ctx: AssetContext) -> Outcome:
+    """One detector on one asset, contained: whatever it does, the result is an outcome."""
+    det = loaded.detector
+    if det is None or not loaded.available:
+        return Outcome(loaded.name, UNAVAILABLE, notes=(loaded.reason,))
+    applies_error = None
+    try:
+        applies = det.applies(asset, ctx)
+    except Exception as exc:  # noqa: BLE001 - a plugin bug must not stop the scan
+        applies = True
+        applies_error = f"applies() failed: {exc}"
+    if not applies:
+        return Outcome(det.name, NOT_APPLICABLE, notes=(f"kind {asset.kind}",))
+    findings: list[Finding] = []
+    status, error, notes = APPLIED, applies_error, []
+    start = time.perf_counter()
+    try:
+        for finding in det.detect(asset, ctx):
+            findings.append(finding)
+    except NotApplicable as exc:
+        status = NOT_APPLICABLE
+        notes.append(str(exc))
+    except Exception as exc:  # noqa: BLE001 - contained: error for this detector only
+        status = FAILED
+        notes.append(_describe(exc))
+        error = "; ".join(filter(None, (applies_error, _describe(exc))))
+    notes.extend(ctx.take_notes())
+    return Outcome(det.name, status, tuple(findings), tuple(notes), error,
+                   time.perf_counter() - start)
 
+
+def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared) -> Scanned:
+    """Sniff ``asset`` and run ``detectors`` on it; the raw material of its result."""
+    if asset.skip_reason:
+        return Scanned(asset)
+    if asset.walk_error:
+        return Scanned(asset, errors=(ScanError(WALK, asset.walk_error),))
     ctx = AssetContext(asset, shared)
     try:
         asset = classify(asset, ctx)
     except OSError as exc:
-        return AssetResult(asset=asset, verdict="error",
-                           errors=[{"detector": "reader", "message": f"cannot read: {_describe(exc)}"}])
+        return Scanned(asset, errors=(ScanError(READ, f"cannot read: {_describe(exc)}"),))
     ctx.asset = asset
     if asset.skip_reason:  # OS clutter, recognised by name and content
-        return AssetResult(asset=asset, verdict="skipped")
-    result = AssetResult(asset=asset, verdict="clean")
+        return Scanned(asset)
     if not ctx.head and asset.kind in MEDIA_KINDS:
-        result.errors.append({"detector": "reader",
-                              "message": f"empty file (0 bytes) named as {asset.media_type}"})
-        result.verdict = asset_verdict(result)
-        return result
-    for loaded in detectors:
-        det = loaded.detector
-        if det is None or not loaded.available:
-            result.coverage.append(Coverage(loaded.name, UNAVAILABLE, [loaded.reason]))
-            continue
-        try:
-            applies = det.applies(asset, ctx)
-        except Exception as exc:  # noqa: BLE001 - a plugin bug must not stop the scan
-            applies = True
-            result.errors.append({"detector": det.name, "message": f"applies() failed: {exc}"})
-        if not applies:
-            result.coverage.append(Coverage(det.name, NOT_APPLICABLE, [f"kind {asset.kind}"]))
-            continue
-        cov = Coverage(det.name, APPLIED)
-        start = time.perf_counter()
-        try:
-            for finding in det.detect(asset, ctx):
-                result.findings.append(finding)
-        except NotApplicable as exc:
-            cov.status = NOT_APPLICABLE
-            cov.notes.append(str(exc))
-        except Exception as exc:  # noqa: BLE001 - contained: error for this detector only
-            cov.status = FAILED
-            message = _describe(exc)
-            cov.notes.append(message)
-            result.errors.append({"detector": det.name, "message": message})
-        cov.seconds = time.perf_counter() - start
-        cov.notes.extend(ctx.take_notes())
-        result.coverage.append(cov)
-    result.verdict = asset_verdict(result)
-    if result.verdict == "skipped":
-        result.asset = dataclasses.replace(asset, skip_reason=NOT_MEDIA)
-    return result
+        return Scanned(asset, errors=(ScanError(
+            READ, f"empty file (0 bytes) named as {asset.media_type}"),))
+    return Scanned(asset, tuple(run_detector(d, asset, ctx) for d in detectors))

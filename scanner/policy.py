@@ -20,12 +20,12 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.api import Options
-from detectors.model import AI, APPLIED, REVIEW, Approval, AssetResult, Coverage, Finding
-from scanner.aggregate import asset_verdict
+from detectors.model import AI, REVIEW, Approval, Finding
 
 BLOCKING = "blocking"
 OVERRIDABLE = "overridable"
@@ -43,6 +43,15 @@ C2PA_KEYS = {"verify_limit_mb", "verify_all", "trust_anchors"}
 
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the policy makes of one asset's findings (see ``Policy.judge``)."""
+
+    findings: tuple[Finding, ...]
+    dropped: dict[str, int]  # detector -> findings turned off
+    blocking: bool
 
 
 @dataclass(frozen=True)
@@ -320,9 +329,9 @@ class Policy:
             if rest:
                 options.extra.setdefault(name, {}).update(rest)
 
-    def needs_hash(self, result: AssetResult) -> bool:
+    def needs_hash(self, findings: Sequence[Finding]) -> bool:
         """Whether the asset's content hash is needed (approvals are keyed by it)."""
-        return bool(result.findings) and bool(self.approvals)
+        return bool(findings) and bool(self.approvals)
 
     def mode_for(self, finding: Finding) -> str:
         """The finding's mode: exact rule id, then the longest matching rule glob, then the
@@ -339,43 +348,32 @@ class Policy:
             self._warned.add(text)
             self.warnings.append(text)
 
-    def matching_approvals(self, result: AssetResult) -> list[ApprovalEntry]:
-        """Approvals whose hash is this asset's (whatever else they say)."""
-        if not result.sha256:
+    def matching_approvals(self, sha256: str | None) -> list[ApprovalEntry]:
+        """Approvals whose hash is this content's (whatever else they say)."""
+        if not sha256:
             return []
-        return [a for a in self.approvals if a.sha256 == result.sha256]
+        return [a for a in self.approvals if a.sha256 == sha256]
 
-    def apply(self, result: AssetResult) -> None:
-        """Drop ``off`` findings, attach approvals to findings, decide whether the asset blocks
-        the delivery, and recompute its verdict."""
+    def judge(self, findings: Sequence[Finding], sha256: str | None, path: str) -> Judged:
+        """The policy's view of one asset's findings: ``off`` ones dropped (counted per
+        detector), each kept one a new ``Finding`` carrying the approval that waives it, and
+        whether the asset blocks the delivery. Nothing passed in is changed."""
         kept: list[Finding] = []
         dropped: dict[str, int] = {}
-        for f in result.findings:
+        for f in findings:
             if self.mode_for(f) == OFF:
                 dropped[f.detector] = dropped.get(f.detector, 0) + 1
             else:
                 kept.append(f)
-        if dropped:
-            result.findings = kept
-            for name, n in dropped.items():
-                cov = next((c for c in result.coverage if c.detector == name), None)
-                if cov is None:
-                    cov = Coverage(name, APPLIED)
-                    result.coverage.append(cov)
-                cov.notes.append(f"policy: {n} finding(s) turned off")
-        approvals: list[Approval | None] = [None] * len(result.findings)
-        candidates = self.matching_approvals(result)
+        candidates = self.matching_approvals(sha256)
         if candidates:
-            approvals = self._approve(result, candidates)
-        result.approvals = approvals
-        result.blocking = any(f.verdict in self.fail_on and a is None
-                              for f, a in zip(result.findings, approvals, strict=True))
-        result.verdict = asset_verdict(result)
+            kept = self._approve(kept, candidates, sha256 or "", path)
+        blocking = any(f.verdict in self.fail_on and f.approval is None for f in kept)
+        return Judged(tuple(kept), dropped, blocking)
 
-    def _approve(self, result: AssetResult,
-                 candidates: list[ApprovalEntry]) -> list[Approval | None]:
+    def _approve(self, findings: list[Finding], candidates: list[ApprovalEntry], sha256: str,
+                 shown: str) -> list[Finding]:
         today = self.today or _dt.date.today()
-        shown = result.asset.path
         live: list[ApprovalEntry] = []
         for a in candidates:
             if a.expired(today):
@@ -385,10 +383,10 @@ class Policy:
                            f"glob {a.path!r}: ignored")
             else:
                 live.append(a)
-        out: list[Approval | None] = []
+        out: list[Finding] = []
         used: set[int] = set()
         refused: set[int] = set()
-        for f in result.findings:
+        for f in findings:
             chosen: Approval | None = None
             for a in live:
                 if not a.rule_matches(f.rule):
@@ -398,10 +396,10 @@ class Policy:
                     self._warn(f"{a.label()} cannot waive {f.rule} on {shown}: the policy makes "
                                "that rule blocking")
                     continue
-                chosen = dataclasses.replace(a.to_approval(), sha256=result.sha256 or "")
+                chosen = dataclasses.replace(a.to_approval(), sha256=sha256)
                 used.add(a.index)
                 break
-            out.append(chosen)
+            out.append(dataclasses.replace(f, approval=chosen) if chosen else f)
         for a in live:
             if a.index not in used and a.index not in refused:
                 self._warn(f"{a.label()} for {shown} waives none of its findings "

@@ -16,9 +16,8 @@ import click
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from detectors.api import Options
+from detectors.api import sha256_file
 from detectors.model import display_path
-from scanner.hashing import sha256_file
 from scanner.policy import OVERRIDABLE, Policy, PolicyError
 from scanner.walk import Walker
 
@@ -73,11 +72,13 @@ def _write_atomically(path: str, text: str) -> None:
 
 def _findings_summary(path: str, policy: Policy, rules: tuple[str, ...]) -> str:
     """What the new approval will waive on this file as it is now (one detector pass)."""
+    from scanner.configure import configure
     from scanner.explain import scan_one
 
-    options = Options()
-    policy.configure(options)
-    ex = scan_one(path, options, dataclasses.replace(policy, approvals=[], warnings=[]))
+    config, detectors = configure([path], policy=dataclasses.replace(policy, approvals=[],
+                                                                     warnings=[]),
+                                  allow_empty=True)
+    ex = scan_one(path, config, detectors)
     findings = ex.result.findings
     if not findings:
         return "no findings now (the approval is recorded anyway)"

@@ -15,16 +15,13 @@ from typing import Any
 
 import click
 
-from detectors.api import Options, Shared
+from detectors.api import sha256_file
 from detectors.fingerprint.extract import MediaError, fingerprint_file
 from detectors.fingerprint.store import Entry, RegisterError, RegisterStore
-from detectors.model import display_path
-from scanner.hashing import sha256_file
-from scanner.pipeline import scan_asset
-from scanner.runner import ScanConfig, select_detectors
-from scanner.walk import Walker
-
-MEDIA_KINDS = ("image", "video", "audio")
+from detectors.model import MEDIA_KINDS, AssetResult, display_path
+from scanner.aggregate import NOT_MEDIA
+from scanner.configure import SetupError, configure
+from scanner.runner import run_scan
 
 _register_opt = click.option(
     "--register", "register_path", required=True, type=click.Path(dir_okay=False),
@@ -54,52 +51,56 @@ def register() -> None:
 def add_cmd(paths: tuple[str, ...], register_path: str, note: str, tool: str,
             excludes: tuple[str, ...], follow_symlinks: bool) -> None:
     """Fingerprint images, video and audio under PATHS into the register."""
-    config = ScanConfig(roots=list(paths), options=Options(), excludes=excludes,
-                        follow_symlinks=follow_symlinks, disable=("register",))
-    detectors = select_detectors(config)
-    shared = Shared(config.options)
-    walker = Walker(excludes, follow_symlinks)
-    failed = added = same = skipped = 0
+    try:
+        config, detectors = configure(list(paths), excludes=excludes,
+                                      follow_symlinks=follow_symlinks, disable=("register",),
+                                      allow_empty=True, keep_results=False)
+    except SetupError as exc:
+        raise click.UsageError(str(exc)) from None
+    counts = {"failed": 0, "added": 0, "same": 0, "skipped": 0}
     today = _dt.datetime.now(_dt.UTC).date().isoformat()
     with _open(register_path, write=True, create=True) as store:
-        try:
-            for asset in walker.walk(list(paths)):
-                shown = display_path(asset.path)
-                if asset.walk_error or asset.skip_reason:
-                    reason = asset.walk_error or asset.skip_reason
-                    click.echo(f"error  {shown}: {reason}" if asset.walk_error
-                               else f"skip   {shown}: {reason}", err=True)
-                    failed += bool(asset.walk_error)
-                    continue
-                result = scan_asset(asset, detectors, shared)
-                kind = result.asset.kind
-                if kind not in MEDIA_KINDS:
-                    click.echo(f"skip   {shown}: not image/video/audio ({kind})", err=True)
-                    skipped += 1
-                    continue
-                try:
-                    sha = sha256_file(asset.path)
-                    existing = store.by_sha(sha)
-                    if existing is not None:
-                        click.echo(f"same   {shown}: already registered as #{existing.id} "
-                                   f"({existing.path})")
-                        same += 1
-                        continue
-                    fp = fingerprint_file(asset.path, kind, result.asset.media_type)
-                except (OSError, MediaError) as exc:
-                    click.echo(f"error  {shown}: {exc}", err=True)
-                    failed += 1
-                    continue
-                evidence = [f.to_dict() for f in result.findings]
-                eid = store.add(sha256=sha, media_type=result.asset.media_type,
-                                path=display_path(os.path.abspath(asset.path)),
-                                size=asset.size, tool=tool, note=note, added=today,
-                                verdict=result.verdict, evidence=evidence, fp=fp)
-                flagged = f", detectors said: {result.verdict}" if evidence else ""
-                click.echo(f"added  #{eid} {kind} {shown}{flagged}")
-                added += 1
-        finally:
-            shared.close()
+
+        def add(result: AssetResult) -> None:
+            """Each file as the scan path classified and judged it."""
+            asset = result.asset
+            shown = display_path(asset.path)
+            if asset.walk_error or (result.verdict == "error" and asset.kind not in MEDIA_KINDS):
+                reason = "; ".join(e.message for e in result.errors) or asset.walk_error
+                click.echo(f"error  {shown}: {reason}", err=True)
+                counts["failed"] += 1
+                return
+            if asset.kind not in MEDIA_KINDS:
+                why = f"not image/video/audio ({asset.kind})"
+                if asset.skip_reason and asset.skip_reason != NOT_MEDIA:
+                    why = asset.skip_reason  # a symlink, FIFO, OS clutter...
+                click.echo(f"skip   {shown}: {why}", err=True)
+                counts["skipped"] += 1
+                return
+            try:
+                sha = sha256_file(asset.path)
+                existing = store.by_sha(sha)
+                if existing is not None:
+                    click.echo(f"same   {shown}: already registered as #{existing.id} "
+                               f"({existing.path})")
+                    counts["same"] += 1
+                    return
+                fp = fingerprint_file(asset.path, asset.kind, asset.media_type)
+            except (OSError, MediaError) as exc:
+                click.echo(f"error  {shown}: {exc}", err=True)
+                counts["failed"] += 1
+                return
+            evidence = [f.to_dict() for f in result.findings]
+            eid = store.add(sha256=sha, media_type=asset.media_type,
+                            path=display_path(os.path.abspath(asset.path)),
+                            size=asset.size, tool=tool, note=note, added=today,
+                            verdict=result.verdict, evidence=evidence, fp=fp)
+            flagged = f", detectors said: {result.verdict}" if evidence else ""
+            click.echo(f"added  #{eid} {asset.kind} {shown}{flagged}")
+            counts["added"] += 1
+
+        run_scan(config, on_result=add, detectors=detectors)
+    failed, added, same, skipped = (counts[k] for k in ("failed", "added", "same", "skipped"))
     click.echo(f"{added} added, {same} already registered, {skipped} skipped, "
                f"{failed} failed", err=True)
     sys.exit(2 if failed else 0)

@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from detectors.api import Options, Shared, options_digest
-from detectors.model import Asset, AssetResult, Report, Summary
+from detectors.api import Options, Shared, options_digest, sha256_file
+from detectors.model import HASH, WORKER, Asset, AssetResult, Report, ScanError, Scanned, Summary
 from detectors.registry import Loaded, load_all
-from scanner.aggregate import add_to_summary, asset_verdict, exit_code, overall_verdict
-from scanner.cache import ScanCache, apply_parts
-from scanner.hashing import sha256_file
-from scanner.pipeline import NOT_MEDIA, scan_asset
+from scanner.aggregate import add_to_summary, assemble, exit_code, overall_verdict
+from scanner.cache import ScanCache
+from scanner.pipeline import scan_asset
 from scanner.policy import Policy
 from scanner.versions import tool_info
 from scanner.walk import Walker
@@ -47,6 +46,7 @@ class ScanConfig:
     # A root in which no file was checked (all skipped, or nothing there) fails the run
     # (exit 2) unless this is set: an unmounted share must not pass as a clean delivery.
     allow_empty: bool = False
+    hash_all: bool = False  # content hash of every read file (explain), not only as needed
 
 
 def _under(path: str, root: str) -> bool:
@@ -92,7 +92,7 @@ class _Engine:
         self.config = config
         self.detectors = detectors
         self.walker = walker
-        self.order = [d.name for d in detectors]
+        self.order = {d.name: i for i, d in enumerate(detectors)}
         self.tokens = detector_tokens(detectors, config.options)
         self.cache = ScanCache(config.cache_path) if config.cache_path else None
         self.pool: WorkerPool | None = None
@@ -126,23 +126,23 @@ class _Engine:
                     continue
                 known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
                                             notes=parts.notes)
-                yield WorkItem(seq, asset, done=AssetResult(asset=known, verdict="clean"),
+                yield WorkItem(seq, asset, done=Scanned(known, sha256=parts.sha256),
                                cached=parts)
 
-    def results(self, shared: Shared) -> Iterator[AssetResult]:
+    def results(self, shared: Shared) -> Iterator[Scanned]:
         items = self._items()
         if self.config.jobs > 0:
             self.pool = WorkerPool(self.config.jobs, self.detectors, self.config.options,
                                    timeout=self.config.options.file_timeout,
                                    memory_limit=self.config.memory_limit)
-            pairs: Iterable[tuple[WorkItem, AssetResult]] = self.pool.map(items)
+            pairs: Iterable[tuple[WorkItem, Scanned]] = self.pool.map(items)
         else:
             pairs = self._serial(items, shared)
-        for item, result in pairs:
-            yield self._finish(item, result)
+        for item, scanned in pairs:
+            yield self._finish(item, scanned)
 
     def _serial(self, items: Iterable[WorkItem],
-                shared: Shared) -> Iterator[tuple[WorkItem, AssetResult]]:
+                shared: Shared) -> Iterator[tuple[WorkItem, Scanned]]:
         by_name = {d.name: d for d in self.detectors}
         for item in items:
             if item.done is not None:
@@ -151,33 +151,36 @@ class _Engine:
             dets = self.detectors if item.only is None else [by_name[n] for n in item.only]
             yield item, scan_asset(item.asset, dets, shared)
 
-    def _finish(self, item: WorkItem, result: AssetResult) -> AssetResult:
+    def _finish(self, item: WorkItem, scanned: Scanned) -> Scanned:
+        """Merge cached outcomes in (detector order), and store what was newly read."""
         parts = item.cached
         if parts is not None:
-            result.errors = [e for e in result.errors if e.get("detector") != "pipeline"]
-            apply_parts(result, parts, self.order)
-            if result.asset.skip_reason == NOT_MEDIA:
-                result.asset = dataclasses.replace(result.asset, skip_reason=None)
-            result.verdict = asset_verdict(result)
-            if result.verdict == "skipped" and not result.asset.skip_reason:
-                result.asset = dataclasses.replace(result.asset, skip_reason=NOT_MEDIA)
+            outcomes = sorted((*parts.per_detector.values(), *scanned.outcomes),
+                              key=lambda o: self.order.get(o.detector, len(self.order)))
+            scanned = dataclasses.replace(scanned, outcomes=tuple(outcomes),
+                                          sha256=scanned.sha256 or parts.sha256)
         if self.cache and not (item.asset.skip_reason or item.asset.walk_error):
-            if item.done is None and not any(e.get("detector") == "worker" for e in result.errors):
-                self.cache.store(item.asset, result, self.tokens)
-        return result
+            if item.done is None and not any(e.source == WORKER for e in scanned.errors):
+                self.cache.store(item.asset, scanned, self.tokens)
+        return scanned
 
-    def hash_for_policy(self, result: AssetResult, original: Asset | None = None) -> None:
-        if result.sha256 is not None or not self.config.policy.needs_hash(result):
-            return
+    def content_hash(self, scanned: Scanned) -> tuple[str | None, list[ScanError]]:
+        """The asset's SHA-256 when the policy needs it (or ``hash_all``), computed at most
+        once per file version (kept in the cache)."""
+        asset = scanned.asset
+        if scanned.sha256 is not None or asset.skip_reason or asset.walk_error:
+            return scanned.sha256, []
+        wanted = self.config.hash_all or self.config.policy.needs_hash(
+            [f for o in scanned.outcomes for f in o.findings])
+        if not wanted:
+            return None, []
         try:
-            result.sha256 = sha256_file(result.asset.path)
+            sha = sha256_file(asset.path)
         except OSError as exc:
-            result.errors.append({"detector": "hash",
-                                  "message": f"cannot hash for approvals: {exc}"})
-            result.verdict = asset_verdict(result)
-            return
+            return None, [ScanError(HASH, f"cannot hash for approvals: {exc}")]
         if self.cache is not None:
-            self.cache.set_sha256(result.asset, result.sha256)
+            self.cache.set_sha256(asset, sha)
+        return sha, []
 
     def close(self) -> None:
         if self.pool is not None:
@@ -200,12 +203,9 @@ def run_scan(config: ScanConfig,
     kept: list[AssetResult] = []
     warnings = list(config.policy.warnings)
     engine = _Engine(config, detectors, walker)
-
     checked = [False] * len(config.roots)
 
     def take(result: AssetResult) -> None:
-        engine.hash_for_policy(result)
-        config.policy.apply(result)
         add_to_summary(summary, result)
         if result.verdict != "skipped":
             for i, root in enumerate(config.roots):
@@ -220,8 +220,9 @@ def run_scan(config: ScanConfig,
     try:
         for result in config.replay:
             take(result)
-        for result in engine.results(shared):
-            take(result)
+        for scanned in engine.results(shared):
+            sha, errors = engine.content_hash(scanned)
+            take(assemble(scanned, config.policy, sha, errors))
     except KeyboardInterrupt:
         interrupted = True
         warnings.append("interrupted: the scan is incomplete; the report holds what was done")
@@ -232,14 +233,12 @@ def run_scan(config: ScanConfig,
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)
     summary.verdict = overall_verdict(summary)
-    summary.exit_code = 2 if interrupted else exit_code(summary)
     if not config.allow_empty and not interrupted:
         summary.empty_roots = [r for r, ok in zip(config.roots, checked, strict=True) if not ok]
         for root in summary.empty_roots:
             warnings.append(f"nothing was checked under {root}: no file any detector reads "
                             "(empty or unmounted?); pass --allow-empty to accept that")
-        if summary.empty_roots:
-            summary.exit_code = 2
+    summary.exit_code = 2 if interrupted else exit_code(summary)
     if engine.pool is not None and engine.pool.restarts:
         warnings.append(f"{engine.pool.restarts} worker process(es) replaced during the scan")
     warnings.extend(w for w in config.policy.warnings if w not in warnings)

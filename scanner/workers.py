@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from detectors.api import Options, Shared
-from detectors.model import Asset, AssetResult
+from detectors.model import WORKER, Asset, ScanError, Scanned
 from detectors.registry import Loaded
 from scanner.pipeline import scan_asset
 
@@ -39,7 +39,7 @@ class WorkItem:
     seq: int
     asset: Asset
     only: tuple[str, ...] | None = None  # run just these detectors (the rest came from cache)
-    done: AssetResult | None = None  # already known (cache hit): passes through in order
+    done: Scanned | None = None  # already known (cache hit): passes through in order
     cached: Any = None  # scanner.cache.CachedParts merged by the runner; not used by workers
 
 
@@ -83,7 +83,7 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
             batch = conn.recv()
             if batch is None:
                 break
-            done: list[tuple[int, AssetResult]] = []
+            done: list[tuple[int, Scanned]] = []
             last_send = time.monotonic()
             for item in batch:
                 state[0] = -1.0  # seq first, so a reader never pairs this seq with an old time
@@ -185,7 +185,7 @@ class WorkerPool:
                 w.kill()
         self._workers.clear()
 
-    def _fail(self, w: _Worker, reason: str | None, results: dict[int, tuple[WorkItem, AssetResult]],
+    def _fail(self, w: _Worker, reason: str | None, results: dict[int, tuple[WorkItem, Scanned]],
               pending: collections.deque[WorkItem]) -> None:
         """Worker ``w`` is gone or killed: its current file errors, the rest is re-queued.
         ``reason`` None means the worker died on its own: say how."""
@@ -204,19 +204,18 @@ class WorkerPool:
                 # died between files, holding none: each file it had gets two more tries
                 self._tries[item.seq] = self._tries.get(item.seq, 0) + 1
             if item.seq == culprit_seq or self._tries.get(item.seq, 0) > 2:
-                results[item.seq] = (item, AssetResult(
-                    asset=item.asset, verdict="error",
-                    errors=[{"detector": "worker", "message": reason}]))
+                results[item.seq] = (item, Scanned(item.asset,
+                                                   errors=(ScanError(WORKER, reason),)))
             else:
                 requeue.append(item)
         pending.extendleft(reversed(requeue))
         self._workers.remove(w)
         self.restarts += 1
 
-    def map(self, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, AssetResult]]:
+    def map(self, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, Scanned]]:
         feed = iter(items)
         pending: collections.deque[WorkItem] = collections.deque()
-        results: dict[int, tuple[WorkItem, AssetResult]] = {}
+        results: dict[int, tuple[WorkItem, Scanned]] = {}
         order: collections.deque[int] = collections.deque()  # seqs in feed order
         exhausted = False
         try:
@@ -261,7 +260,7 @@ class WorkerPool:
             self.close()  # interrupted mid-way: workers hold files we will not wait for
             raise
 
-    def _wait(self, results: dict[int, tuple[WorkItem, AssetResult]],
+    def _wait(self, results: dict[int, tuple[WorkItem, Scanned]],
               pending: collections.deque[WorkItem]) -> None:
         now = time.monotonic()
         currents = [w.current for w in self._workers]
@@ -292,7 +291,7 @@ class WorkerPool:
                 self._fail(w, f"exceeded the memory limit of {self.memory_limit // 2**20} MB",
                            results, pending)
 
-    def _drain(self, w: _Worker, results: dict[int, tuple[WorkItem, AssetResult]],
+    def _drain(self, w: _Worker, results: dict[int, tuple[WorkItem, Scanned]],
                pending: collections.deque[WorkItem]) -> None:
         try:
             while w.conn.poll():

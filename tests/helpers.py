@@ -7,17 +7,30 @@ from pathlib import Path
 from typing import Any
 
 from detectors.api import Detector, Options, Shared
-from detectors.model import Asset, AssetResult
+from detectors.model import Asset, AssetResult, Scanned
 from detectors.registry import Loaded
+from scanner.aggregate import assemble
 from scanner.pipeline import scan_asset
+from scanner.policy import Policy
+
+
+def scan_loaded(loaded: list[Loaded], path: Path | str, options: Options | None = None,
+                policy: Policy | None = None) -> AssetResult:
+    """The real per-file pipeline (sniffing, containment, coverage) and aggregation."""
+    shared = Shared(options or Options())
+    try:
+        st = os.stat(path)
+        asset = Asset(str(path), st.st_size, st.st_mtime_ns, "other")
+        return assemble(scan_asset(asset, loaded, shared), policy or Policy.default())
+    finally:
+        shared.close()
+
+
+def judged(scanned: Scanned) -> AssetResult:
+    """The result the aggregator builds from a raw scan under the default policy."""
+    return assemble(scanned, Policy.default())
 
 
 def scan_with(detector: Detector, path: Path | str, **options: Any) -> AssetResult:
-    """The real per-file pipeline (sniffing, containment, coverage) with one detector."""
-    loaded = Loaded(detector.name, "builtin", detector, True)
-    shared = Shared(Options(**options))
-    try:
-        st = os.stat(path)
-        return scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"), [loaded], shared)
-    finally:
-        shared.close()
+    """The real per-file pipeline with one detector."""
+    return scan_loaded([Loaded(detector.name, "builtin", detector, True)], path, Options(**options))

@@ -158,7 +158,7 @@ def test_unusable_trust_anchors_fail_loudly_not_as_corrupt_manifests() -> None:
     bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
     result = scan_one(C2PA_FIX / "formats" / "ai_created.jpg", trust_anchors=bad)
     assert result.verdict == "error"
-    assert "trust anchors" in result.errors[0]["message"]
+    assert "trust anchors" in result.errors[0].message
     assert not result.findings
 
 
@@ -236,7 +236,7 @@ def test_damaged_file_without_c2pa_is_an_error_not_a_provenance_finding(tmp_path
     # No sign of C2PA in its bytes: not a provenance finding, but never a silent clean either.
     assert not result.findings
     assert result.verdict == "error"
-    assert "could not parse" in result.errors[0]["message"]
+    assert "could not parse" in result.errors[0].message
     # The same damage inside a signed file's store is a provenance signal (review).
     assert scan_one(C2PA_FIX / "scenarios" / "truncated.jpg").verdict == "review"
 

@@ -22,6 +22,7 @@ from typing import Any
 import c2pa
 import pytest
 from conftest import FIXTURES, ROOT
+from helpers import judged
 
 from detectors import c2pa_reading as rd
 from detectors.api import Options, Shared, open_readonly
@@ -396,8 +397,8 @@ def scan(path: Path, prefilter: bool = True) -> AssetResult:
     shared = Shared(Options())
     try:
         st = os.stat(path)
-        return scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"),
-                          [Loaded("c2pa", "builtin", det, True)], shared)
+        return judged(scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"),
+                                 [Loaded("c2pa", "builtin", det, True)], shared))
     finally:
         shared.close()
 
@@ -411,11 +412,11 @@ def test_results_identical_with_and_without_the_prefilter() -> None:
         assert on.verdict == off.verdict, path
         assert [(f.rule, f.location, f.value) for f in on.findings] == \
             [(f.rule, f.location, f.value) for f in off.findings], path
-        assert [e.get("message") for e in on.errors] == [e.get("message") for e in off.errors]
-        if on.coverage and on.coverage[0].notes[-1:] == [NO_STORE_CHECKED[1]]:
+        assert [e.message for e in on.errors] == [e.message for e in off.errors]
+        if on.coverage and on.coverage[0].notes[-1:] == (NO_STORE_CHECKED[1],):
             skipped += 1
-            assert on.coverage[0].notes == list(NO_STORE_CHECKED)
-            assert off.coverage[0].notes == ["no C2PA store"], path
+            assert on.coverage[0].notes == NO_STORE_CHECKED
+            assert off.coverage[0].notes == ("no C2PA store",), path
     assert skipped >= 60
 
 
@@ -432,12 +433,12 @@ def test_unusable_trust_anchors_still_fail_unsigned_files() -> None:
     st = os.stat(path)
     shared = Shared(Options(trust_anchors=bad))
     try:
-        result = scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"),
-                            [Loaded("c2pa", "builtin", C2paDetector(), True)], shared)
+        result = judged(scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"),
+                                   [Loaded("c2pa", "builtin", C2paDetector(), True)], shared))
     finally:
         shared.close()
     assert result.verdict == "error"
-    assert "trust anchors" in result.errors[0]["message"]
+    assert "trust anchors" in result.errors[0].message
 
 
 def test_unsigned_files_never_import_c2pa_python() -> None:
@@ -452,11 +453,14 @@ def test_unsigned_files_never_import_c2pa_python() -> None:
         "from detectors.model import Asset\n"
         "from detectors.registry import Loaded\n"
         "from scanner.pipeline import scan_asset\n"
+        "from scanner.aggregate import assemble\n"
+        "from scanner.policy import Policy\n"
         "det = [Loaded('c2pa', 'builtin', C2paDetector(), True)]\n"
         "shared = Shared(Options())\n"
         "for p in sys.argv[1:]:\n"
         "    st = os.stat(p)\n"
-        "    r = scan_asset(Asset(p, st.st_size, st.st_mtime_ns, 'other'), det, shared)\n"
+        "    r = assemble(scan_asset(Asset(p, st.st_size, st.st_mtime_ns, 'other'), det, shared),"
+        " Policy.default())\n"
         "    print(r.verdict, 'c2pa' in sys.modules)\n"
         "shared.close()\n")
     out = subprocess.run([sys.executable, "-c", code, *map(str, files), str(signed)],
@@ -471,4 +475,4 @@ def test_corpus_unsigned_samples_skip_the_reader(corpus: Path) -> None:
                  "c2pa-rs__sample1.webp"):  # (AVIF/HEIF always go to the Reader)
         result = scan(corpus / name)
         assert result.verdict == "clean", name
-        assert result.coverage[0].notes == list(NO_STORE_CHECKED), name
+        assert result.coverage[0].notes == NO_STORE_CHECKED, name

@@ -17,6 +17,7 @@ from typing import Any
 import c2pa
 import pytest
 from conftest import FIXTURES
+from helpers import judged
 
 from detectors import c2pa_reading as rd
 from detectors.api import Options, Shared
@@ -40,7 +41,7 @@ def scan_one(path: Path | str, shared: Shared | None = None, **options: Any) -> 
     own = shared is None
     shared = shared or Shared(Options(**options))
     try:
-        return scan_asset(_asset(path), [loaded], shared)
+        return judged(scan_asset(_asset(path), [loaded], shared))
     finally:
         if own:
             shared.close()
@@ -243,7 +244,7 @@ def test_verification_is_bounded_by_a_read_budget(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(rd, "QUICK_BUDGET", 2048)
     result = scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit=0)
     assert result.verdict == "error"
-    message = result.errors[0]["message"]
+    message = result.errors[0].message
     assert "wanted more than 2048 bytes" in message and "--verify-all" in message
     # Within the budget the same file reads fine without verification.
     monkeypatch.setattr(rd, "QUICK_BUDGET", 64 * 1024)
@@ -272,7 +273,7 @@ def test_unsupported_container_is_not_applicable_with_reason(tmp_path: Path) -> 
     result = scan_one(mkv)
     cov = result.coverage[0]
     assert cov.status == "not_applicable"
-    assert cov.notes == ["format not read by c2pa-python (video/x-matroska)"]
+    assert cov.notes == ("format not read by c2pa-python (video/x-matroska)",)
     assert not result.findings
 
 

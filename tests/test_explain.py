@@ -135,7 +135,7 @@ def test_explain_unreadable_and_folder(tmp_path: Path, marker_only, monkeypatch)
     assert res.exit_code == 2
     assert "error: fakemarker: could not finish: INCOMPLETE marker" in res.output
     res = run(str(tmp_path))
-    assert res.exit_code == 2 and "explain takes one file" in res.output
+    assert res.exit_code == 2 and "explain takes files" in res.output
 
 
 def test_explain_real_detectors_on_fixtures_fit_one_screen() -> None:

@@ -14,11 +14,11 @@ import pytest
 
 from detectors import rules
 from detectors.formats import bmff, exif, gif, native, stealth
-from detectors.formats.fields import Field
 from detectors.formats.id3 import read_mp3
 from detectors.formats.native import Collector, FormatError, Source, inflate
 from detectors.formats.png import read_png
 from detectors.formats.xmp import NAME_LIMIT, parse_xmp
+from detectors.model import Field
 from detectors.rules import MAX_NOTES, REGEX_BUDGET, REGEX_VALUE_LIMIT, load_pack
 
 

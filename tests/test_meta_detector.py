@@ -60,7 +60,7 @@ def test_corpus_clean_files_are_not_flagged(corpus: Path) -> None:
     assert names
     for name in names:
         result = scan_one(corpus / name)
-        assert result.findings == [], (name, [(f.rule, f.value) for f in result.findings])
+        assert result.findings == (), (name, [(f.rule, f.value) for f in result.findings])
         assert result.verdict == "clean", (name, result.errors)
 
 
@@ -69,7 +69,7 @@ def test_corpus_hostile_files_finish_quickly(corpus: Path) -> None:
         t0 = time.perf_counter()
         result = scan_one(corpus / name)
         assert time.perf_counter() - t0 < 2.0, name
-        assert result.verdict != "clean" or result.findings == [], name
+        assert result.verdict != "clean" or result.findings == (), name
     empty = scan_one(corpus / "sd-parsers__empty_file.png")
     assert empty.verdict == "error"
 
@@ -82,7 +82,7 @@ def test_deep_only_format_without_exiftool_is_an_error() -> None:
     cov = coverage(result)
     assert cov.status == "failed"
     assert any("Matroska needs ExifTool (deep tier), not found" in n for n in cov.notes)
-    assert result.errors[0]["detector"] == "metadata"
+    assert result.errors[0].source == "metadata"
 
 
 def test_native_formats_run_without_exiftool_even_with_deep() -> None:
@@ -130,7 +130,7 @@ def test_sidecar_of_a_deep_only_asset_still_reported_without_exiftool(tmp_path: 
     result = scan_one(tmp_path / "shot.mxf", exiftool="/nonexistent/exiftool")
     assert [f.rule for f in result.findings] == ["meta.iptc.dst"]
     assert result.verdict == "ai"  # a finding outranks the error...
-    assert any("MXF needs ExifTool" in e["message"] for e in result.errors)  # ...which stays
+    assert any("MXF needs ExifTool" in e.message for e in result.errors)  # ...which stays
 
 
 def test_standalone_xmp_file_is_read() -> None:
@@ -143,7 +143,7 @@ def test_file_named_like_media_but_not_media_is_an_error(tmp_path: Path) -> None
     path.write_text("this is not a movie\n")
     result = scan_one(path)
     assert result.verdict == "error"
-    assert any("not the media its .mov name promises" in e["message"] for e in result.errors)
+    assert any("not the media its .mov name promises" in e.message for e in result.errors)
 
 
 def test_bmp_has_nothing_to_read(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_findings_before_a_truncation_are_kept_and_the_error_too(tmp_path: Path)
     path.write_bytes(data[:data.index(b"IDAT") + 10])
     result = scan_one(path)
     assert [f.rule for f in result.findings] == ["meta.a1111.parameters"]
-    assert result.errors and "runs past the end" in result.errors[0]["message"]
+    assert result.errors and "runs past the end" in result.errors[0].message
     assert result.verdict == "ai"
 
 
@@ -206,4 +206,4 @@ def test_exiftool_error_is_an_error_not_clean(tmp_path: Path) -> None:
     path.write_bytes(b"\x1a\x45\xdf\xa3" + b"\xff" * 64)
     result = scan_one(path)
     assert result.verdict == "error"
-    assert any("ExifTool" in e["message"] for e in result.errors)
+    assert any("ExifTool" in e.message for e in result.errors)

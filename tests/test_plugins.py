@@ -25,13 +25,13 @@ def test_raising_detector_is_contained(tmp_path: Path, marker_only) -> None:  # 
     by = {Path(r.asset.path).name: r for r in report.results}
     boom = by["a_boom.bin"]
     assert boom.verdict == "error"
-    assert boom.errors == [{"detector": "fakemarker",
-                            "message": "RuntimeError: detector exploded on BOOM"}]
+    assert [e.to_dict() for e in boom.errors] == [
+        {"detector": "fakemarker", "message": "RuntimeError: detector exploded on BOOM"}]
     assert boom.coverage[0].status == "failed"
     # findings yielded before the exception are kept; ai outranks the error
     assert by["b_ai.bin"].verdict == "ai" and by["b_ai.bin"].errors
     assert by["c_fine.bin"].verdict == "clean"
-    assert by["d_incomplete.bin"].errors[0]["message"] == "could not finish: INCOMPLETE marker"
+    assert by["d_incomplete.bin"].errors[0].message == "could not finish: INCOMPLETE marker"
     assert report.summary.exit_code == 2  # the scan is incomplete
 
 

@@ -164,8 +164,8 @@ def test_approval_by_hash_waives_only_that_file(tmp_path: Path, delivery, marker
     report = scan(tree, pol, marker_only)
     r = by_name(report)
     assert r["plate.png"].verdict == "ai" and r["plate.png"].blocking is False
-    assert r["plate.png"].approvals[0].ref == "VFX-1"
-    assert r["plate.png"].approvals[0].sha256 == shas["plate.png"]
+    assert r["plate.png"].findings[0].approval.ref == "VFX-1"
+    assert r["plate.png"].findings[0].approval.sha256 == shas["plate.png"]
     assert r["poster.png"].blocking and r["still.png"].blocking
     assert r["clean.png"].sha256 is None  # no findings: never hashed
     assert report.summary.exit_code == 1
@@ -177,12 +177,12 @@ def test_rename_keeps_approval_edit_voids_it(tmp_path: Path, delivery, marker_on
     pol_path = write_policy(tmp_path, approval(shas["plate.png"]))
     (tree / "plates" / "plate.png").rename(tree / "plates" / "renamed.png")
     r = by_name(scan(tree, Policy.load(str(pol_path)), marker_only))["renamed.png"]
-    assert r.blocking is False and r.approvals[0] is not None
+    assert r.blocking is False and r.findings[0].approval is not None
     # Tamper: one byte appended after IEND; the PNG still decodes, the hash does not match.
     with open(tree / "plates" / "renamed.png", "ab") as fh:
         fh.write(b"\0")
     r = by_name(scan(tree, Policy.load(str(pol_path)), marker_only))["renamed.png"]
-    assert r.blocking is True and r.approvals == [None]
+    assert r.blocking is True and [f.approval for f in r.findings] == [None]
 
 
 def test_approval_with_path_glob(tmp_path: Path, delivery, marker_only) -> None:  # type: ignore[no-untyped-def]
@@ -226,7 +226,7 @@ def test_blocking_rule_cannot_be_approved(tmp_path: Path, delivery, marker_only)
     body = '[detectors.fakemarker]\nmode = "blocking"\n\n' + approval(shas["plate.png"])
     report = scan(tree, Policy.load(str(write_policy(tmp_path, body))), marker_only)
     r = by_name(report)["plate.png"]
-    assert r.blocking is True and r.approvals == [None]
+    assert r.blocking is True and [f.approval for f in r.findings] == [None]
     assert any("cannot waive fake.ai" in w and "blocking" in w for w in report.warnings)
 
 
@@ -239,7 +239,7 @@ def test_approval_covers_each_overridable_finding_separately(tmp_path: Path, mar
     body = ('fail_on = ["ai", "review"]\n[rules]\n"fake.review" = "blocking"\n\n'
             + approval(sha))
     r = by_name(scan(tree, Policy.load(str(write_policy(tmp_path, body))), marker_only))["both.bin"]
-    got = {fi.rule: a is not None for fi, a in zip(r.findings, r.approvals, strict=True)}
+    got = {fi.rule: fi.approval is not None for fi in r.findings}
     assert got == {"fake.ai": True, "fake.review": False}
     assert r.blocking is True  # the blocking review finding still fails the run
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import judged
 from PIL import Image
 
 from detectors.api import Options, Shared
@@ -52,7 +53,7 @@ def _scan(db: Path, path: Path) -> AssetResult:
     shared = Shared(opts)
     try:
         (asset,) = list(Walker().walk([str(path)]))
-        return scan_asset(asset, [det], shared)
+        return judged(scan_asset(asset, [det], shared))
     finally:
         shared.close()
 
@@ -159,12 +160,12 @@ def test_composited_element_is_found_with_its_region(register_db: Path, tmp_path
 
 
 def test_unrelated_media_is_not_matched(register_db: Path, tmp_path: Path) -> None:
-    assert _scan(register_db, REG / "unrelated.png").findings == []
+    assert _scan(register_db, REG / "unrelated.png").findings == ()
     write_wav(tmp_path / "other.wav", synth_music(77, 20.0))
     res = _scan(register_db, tmp_path / "other.wav")
-    assert res.findings == [] and res.verdict == "clean"
+    assert res.findings == () and res.verdict == "clean"
     write_video(tmp_path / "other.mp4", synth_clip_frames(9, 4.0, 12.0, (192, 144)), 12.0)
-    assert _scan(register_db, tmp_path / "other.mp4").findings == []
+    assert _scan(register_db, tmp_path / "other.mp4").findings == ()
 
 
 def test_audio_cue_under_dialogue_in_a_stem_has_timecodes(register_db: Path,
@@ -221,11 +222,11 @@ def test_register_file_is_portable_and_errors_are_not_clean(register_db: Path,
     shutil.copy(REG / "temp_concept.png", tmp_path / "x.png")
     assert [f.rule for f in _scan(moved, tmp_path / "x.png").findings] == ["register.exact"]
     res = _scan(tmp_path / "missing.db", tmp_path / "x.png")
-    assert res.verdict == "error" and "register not found" in res.errors[0]["message"]
+    assert res.verdict == "error" and "register not found" in res.errors[0].message
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite at all" * 100)
     res = _scan(junk, tmp_path / "x.png")
-    assert res.verdict == "error" and "not a register" in res.errors[0]["message"]
+    assert res.verdict == "error" and "not a register" in res.errors[0].message
 
 
 def test_scan_cli_register_option(register_db: Path, tmp_path: Path) -> None:

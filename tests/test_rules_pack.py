@@ -14,9 +14,8 @@ from conftest import FIXTURES
 from helpers import scan_with
 
 import detectors.rules as rules_mod
-from detectors.formats.fields import Field
 from detectors.metadata import MetadataDetector
-from detectors.model import AssetResult
+from detectors.model import AssetResult, Field
 from detectors.rules import RuleError, all_rules, load_pack, pack_version, to_finding
 from tests import tools
 
@@ -63,7 +62,7 @@ def test_rule_fires_on_its_fixture(rule_id: str, fixture: str) -> None:
 @pytest.mark.parametrize("name", CLEAN)
 def test_clean_controls_are_not_flagged(name: str) -> None:
     result = scan_one(META / name)
-    assert result.findings == [], [(f.rule, f.value) for f in result.findings]
+    assert result.findings == (), [(f.rule, f.value) for f in result.findings]
     assert result.verdict == "clean"
     cov = next(c for c in result.coverage if c.detector == "metadata")
     assert cov.status == "applied"
@@ -108,7 +107,7 @@ def test_source_type_judged_by_shared_table() -> None:
     assert (f.rule, f.verdict) == ("meta.iptc.dst", "review")
     assert f.evidence["source_type"] == "composite"
     camera = scan_one(META / "clean_camera.jpg")  # digitalCapture: known term, not AI
-    assert camera.findings == []
+    assert camera.findings == ()
     google = scan_one(META / "google_credit.jpg")  # https:// form of the URI
     dst = [f for f in google.findings if f.rule == "meta.iptc.dst"]
     assert dst and dst[0].verdict == "ai" and dst[0].evidence["source_type"] == \

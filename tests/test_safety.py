@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import judged
 
 from fixtures.gen_hostile import make_special, unescape_name
 from tests import tools
@@ -182,8 +183,8 @@ def test_file_deleted_between_walk_and_read(tmp_path: Path) -> None:
     p.write_bytes(b"\x89PNG\r\n\x1a\n")
     [asset] = list(Walker().walk([str(tmp_path)]))
     p.unlink()
-    r = scan_asset(asset, [], Shared(Options()))
-    assert r.verdict == "error" and "No such file" in r.errors[0]["message"]
+    r = judged(scan_asset(asset, [], Shared(Options())))
+    assert r.verdict == "error" and "No such file" in r.errors[0].message
 
 
 def test_fifo_swapped_in_after_walk_does_not_block(tmp_path: Path) -> None:
@@ -197,6 +198,6 @@ def test_fifo_swapped_in_after_walk_does_not_block(tmp_path: Path) -> None:
     p.unlink()
     os.mkfifo(p)
     t0 = time.monotonic()
-    r = scan_asset(asset, [], Shared(Options()))
+    r = judged(scan_asset(asset, [], Shared(Options())))
     assert time.monotonic() - t0 < 2
-    assert r.verdict == "error" and "not a regular file" in r.errors[0]["message"]
+    assert r.verdict == "error" and "not a regular file" in r.errors[0].message

@@ -120,11 +120,13 @@ def test_unreadable_dir_and_file_are_errors(tmp_path: Path) -> None:
             "import json,sys,os\n"
             "from scanner.walk import Walker\n"
             "from scanner.pipeline import scan_asset\n"
+            "from scanner.aggregate import assemble\n"
+            "from scanner.policy import Policy\n"
             "from detectors.api import Shared, Options\n"
             "out=[]\n"
             "for a in Walker().walk([sys.argv[1]]):\n"
-            "    r=scan_asset(a, [], Shared(Options()))\n"
-            "    out.append((os.path.basename(a.path), r.verdict, [e['message'] for e in r.errors]))\n"
+            "    r=assemble(scan_asset(a, [], Shared(Options())), Policy.default())\n"
+            "    out.append((os.path.basename(a.path), r.verdict, [e.message for e in r.errors]))\n"
             "print(json.dumps(out))\n"
         )
         res = subprocess.run([*prefix, sys.executable, "-c", code, str(base)],

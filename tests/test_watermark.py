@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import judged
 
 from detectors.api import Options, Shared
 from detectors.model import APPLIED, FAILED, NOT_APPLICABLE, Asset, AssetResult
@@ -30,14 +31,14 @@ def scan(path: Path, **extra: Any) -> AssetResult:
     asset = Asset(str(path), st.st_size, st.st_mtime_ns, "other")
     shared = Shared(Options(extra=dict(extra)))
     try:
-        return scan_asset(asset, [Loaded("watermark", "builtin", _DET, True)], shared)
+        return judged(scan_asset(asset, [Loaded("watermark", "builtin", _DET, True)], shared))
     finally:
         shared.close()
 
 
 def coverage(result: AssetResult) -> tuple[str, list[str]]:
     (cov,) = [c for c in result.coverage if c.detector == "watermark"]
-    return cov.status, cov.notes
+    return cov.status, list(cov.notes)
 
 
 def test_fixture_set_is_complete() -> None:
@@ -68,7 +69,7 @@ def test_marked_fixture_is_flagged(name: str) -> None:
 @pytest.mark.parametrize("name", CONTROLS)
 def test_control_is_not_flagged(name: str) -> None:
     result = scan(FIX / name)
-    assert result.findings == []
+    assert result.findings == ()
     status, notes = coverage(result)
     if name == "small_200.png":
         assert status == NOT_APPLICABLE and "below the decoder's 256×256 minimum" in notes[0]
@@ -124,7 +125,7 @@ def test_video_frames_are_sampled_and_pooled() -> None:
 def test_size_limit_is_a_qualified_not_checked() -> None:
     for extra in ({"watermark_max_pixels": 100_000}, {"watermark": {"max_pixels": 100_000}}):
         result = scan(FIX / "sdxl_sgm_512.png", **extra)
-        assert result.findings == [] and result.verdict == "clean"
+        assert result.findings == () and result.verdict == "clean"
         status, notes = coverage(result)
         assert status == APPLIED
         assert notes == ["pixel watermark not checked: 512×512 is above the 100000-pixel limit"]
@@ -164,7 +165,7 @@ def test_corpus_images_carry_no_watermark(corpus: Path) -> None:
         if row["expect"] == "hostile" or not path.is_file():
             continue
         result = scan(path, watermark={"video_frames": 2})  # keep the 5 MP .mov quick
-        assert result.findings == [], (row["file"], result.findings)
+        assert result.findings == (), (row["file"], result.findings)
         status, notes = coverage(result)
         if status == APPLIED and any(n.startswith("pixel watermark decode:") for n in notes):
             checked += 1

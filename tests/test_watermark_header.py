@@ -48,5 +48,5 @@ def test_fuzz_found_damaged_headers_are_reported_not_raised() -> None:
     for p in cases:
         r = scan_with(WatermarkDetector(), p)
         assert r.verdict == "error", p
-        message = r.errors[0]["message"]
+        message = r.errors[0].message
         assert message.startswith("image header unreadable"), (p, message)

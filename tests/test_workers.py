@@ -40,7 +40,7 @@ def test_hanging_file_times_out_and_scan_goes_on(tmp_path: Path, marker_only) ->
     by = {Path(r.asset.path).name: r for r in report.results}
     hang = by["f05_hang.bin"]
     assert hang.verdict == "error"
-    assert hang.errors[0]["message"] == "timed out after 1.5 s (per-file limit)"
+    assert hang.errors[0].message == "timed out after 1.5 s (per-file limit)"
     assert len(report.results) == 13
     assert all(r.verdict in ("ai", "clean") for n, r in by.items() if n != "f05_hang.bin")
     assert report.summary.exit_code == 2
@@ -52,7 +52,7 @@ def test_segfaulting_worker_is_replaced(tmp_path: Path, marker_only) -> None:  #
     by = {Path(r.asset.path).name: r for r in report.results}
     for name in ("f03_crash.bin", "f07_crash.bin"):
         assert by[name].verdict == "error"
-        assert "killed by signal SIGSEGV" in by[name].errors[0]["message"]
+        assert "killed by signal SIGSEGV" in by[name].errors[0].message
     assert len(report.results) == 14
     assert sum(r.verdict == "ai" for r in report.results) == 3
     assert any("replaced" in w for w in report.warnings)
@@ -63,5 +63,5 @@ def test_memory_hog_is_stopped(tmp_path: Path, marker_only) -> None:  # type: ig
     report = _scan(tmp_path, marker_only, memory_limit=400 * 1024 * 1024)
     by = {Path(r.asset.path).name: r for r in report.results}
     assert by["f04_hog.bin"].verdict == "error"
-    assert "memory limit of 400 MB" in by["f04_hog.bin"].errors[0]["message"]
+    assert "memory limit of 400 MB" in by["f04_hog.bin"].errors[0].message
     assert by["f00.bin"].verdict == "ai"

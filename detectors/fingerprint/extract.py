@@ -5,7 +5,6 @@ landmarks of audio files and of video soundtracks.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -40,15 +39,6 @@ class Fingerprint:
     features: list[tuple[float | None, feat.Features]] = field(default_factory=list)
     audio: audio_fp.Landmarks | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def sha256_file(path: str) -> str:
-    """Content hash (the register's key); own helper since detectors/ cannot import scanner."""
-    h = hashlib.sha256()
-    with open_readonly(path) as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_rgb(path: str) -> np.ndarray:

@@ -61,7 +61,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from detectors.formats.fields import Field
+from detectors.model import Field
 
 COMMON_ARGS: tuple[str, ...] = ("-j", "-a", "-G3:1:4", "-u", "-api", "LargeFileSupport=1")
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from detectors.formats.fields import Field
+from detectors.model import Field
 
 # Total bytes a native reader may pull from one file (metadata, never essence). Generous because
 # XMP packets and ComfyUI workflows can reach megabytes; a file that needs more is an error.
@@ -259,7 +259,7 @@ def _fuzz_values(data: bytes) -> list[str]:
 def _fuzz_rules(data: bytes) -> int:
     """Every rule of the pack against values built from ``data``, on every key it watches
     (wildcards filled in), including the report step (excerpts, truncation)."""
-    from detectors.formats.fields import Field
+    from detectors.model import Field
     from detectors.rules import load_pack, to_finding
 
     pack = load_pack()

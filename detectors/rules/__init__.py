@@ -5,7 +5,7 @@ A new generator needs a rule, not code. Each ``[[rule]]`` has:
 
 - ``id`` (``meta.<tool>.<what>``), ``tool`` (vendor/tool name), ``reference`` (where the marker is
   documented), ``fixtures`` (files under ``fixtures/meta`` that must fire it; the tests check);
-- ``fields``: canonical field keys (``detectors.formats.fields``), matched case-insensitively;
+- ``fields``: canonical field keys (``detectors.formats``), matched case-insensitively;
   ``*`` is a wildcard (``id3:TXXX:*``);
 - ``match`` and its parameters:
   ``equals`` (``value`` or ``values``; case-insensitive unless ``case_sensitive``),
@@ -35,8 +35,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from detectors.formats.fields import Field
-from detectors.model import TIERS, Finding, excerpt_secret, truncate
+from detectors.model import TIERS, Field, Finding, excerpt_secret, truncate
 from detectors.vocab import judge_source_type, match_vendor
 
 MATCHES = ("equals", "regex", "json", "source_type", "vendor", "present")

@@ -27,15 +27,15 @@ class CsvWriter:
             "size": result.asset.size,
             "verdict": result.verdict,
             "blocking": "yes" if result.blocking else "no",
-            "errors": "; ".join(f"{e['detector']}: {e['message']}" for e in result.errors)
+            "errors": "; ".join(f"{e.source}: {e.message}" for e in result.errors)
             or (result.asset.skip_reason or ""),
             "sha256": result.sha256 or "",
         }
         if not result.findings:
             self.writer.writerow(base)
             return
-        approvals = result.approvals or [None] * len(result.findings)
-        for f, a in zip(result.findings, approvals, strict=True):
+        for f in result.findings:
+            a = f.approval
             self.writer.writerow({**base, "detector": f.detector, "rule": f.rule,
                                   "finding_verdict": f.verdict, "tier": f.tier,
                                   "location": f.location, "value": f.value,

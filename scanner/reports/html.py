@@ -31,6 +31,7 @@ from detectors.model import (
     AssetResult,
     Finding,
     Report,
+    ScanError,
     truncate,
 )
 from scanner.reports.table import CLEAN_MEANING, HEADLINE, display_path, strongest
@@ -229,7 +230,7 @@ class HtmlWriter:
 
     @staticmethod
     def _pairs(r: AssetResult) -> list[tuple[Finding, Approval | None]]:
-        return list(zip(r.findings, r.approvals or [None] * len(r.findings), strict=True))
+        return [(f, f.approval) for f in r.findings]
 
     def _flagged_table(self) -> str:
         if not self.flagged:
@@ -322,7 +323,7 @@ class HtmlWriter:
                        + "".join(f"<dt>{_e(c.detector)}</dt><dd>{_e(c.status)}"
                                  f"{': ' + _e('; '.join(c.notes)) if c.notes else ''}</dd>"
                                  for c in r.coverage)
-                       + "".join(f"<dt>error</dt><dd>{_e(e['detector'])}: {_e(e['message'])}</dd>"
+                       + "".join(f"<dt>error</dt><dd>{_e(e.source)}: {_e(e.message)}</dd>"
                                  for e in r.errors)
                        + "</dl>")
             for f, a in self._pairs(r):
@@ -339,9 +340,9 @@ class HtmlWriter:
             out.append(f"<h3>Not checked: errors ({len(errors)})</h3><table><thead><tr><th>File</th>"
                        "<th>Detector</th><th>Reason</th></tr></thead><tbody>")
             for r in errors:
-                for e in r.errors or [{"detector": "?", "message": "unknown error"}]:
+                for e in r.errors or (ScanError("?", "unknown error"),):
                     out.append(f"<tr><td class=path>{_e(display_path(r.asset.path))}</td>"
-                               f"<td>{_e(e['detector'])}</td><td>{_e(e['message'])}</td></tr>")
+                               f"<td>{_e(e.source)}</td><td>{_e(e.message)}</td></tr>")
             out.append("</tbody></table>")
         else:
             out.append("<p>No errors: every detector that applies to a file finished on it.</p>")

@@ -47,9 +47,7 @@ class JunitWriter:
             "name": xml_text(display_path(result.asset.path)),
             "time": f"{seconds:.3f}",
         })
-        approvals = result.approvals or [None] * len(result.findings)
-        pairs = list(zip(result.findings, approvals, strict=True))
-        open_findings = [f for f, a in pairs if a is None]
+        open_findings = [f for f in result.findings if f.approval is None]
         if result.verdict == SKIPPED:
             reason = result.asset.skip_reason or "no detector applies to this file"
             ET.SubElement(case, "skipped", {"message": xml_text(reason)})
@@ -58,10 +56,9 @@ class JunitWriter:
             first = result.errors[0]
             err = ET.SubElement(case, "error", {
                 "type": "incomplete",
-                "message": xml_text(f"{first['detector']}: {first['message']}"),
+                "message": xml_text(f"{first.source}: {first.message}"),
             })
-            err.text = xml_text("\n".join(f"{e['detector']}: {e['message']}"
-                                          for e in result.errors))
+            err.text = xml_text("\n".join(f"{e.source}: {e.message}" for e in result.errors))
             self.errors += 1
         if result.blocking:
             top = strongest(open_findings)[0]
@@ -72,14 +69,15 @@ class JunitWriter:
             fail.text = xml_text("\n".join(_finding_line(f) for f in strongest(open_findings)))
             self.failures += 1
         notes = []
-        for f, a in pairs:
+        for f in result.findings:
+            a = f.approval
             if a is not None:
                 notes.append(f"APPROVED {a.ref} by {a.by} ({a.date or '?'}"
                              f"{', expires ' + a.expires if a.expires else ''}): {a.reason}\n"
                              f"  {_finding_line(f)}")
             elif not result.blocking:
                 notes.append(f"not blocking under this policy: {_finding_line(f)}")
-        if result.sha256 and pairs:
+        if result.sha256 and result.findings:
             notes.append(f"sha256 {result.sha256}")
         if notes:
             ET.SubElement(case, "system-out").text = xml_text("\n".join(notes))

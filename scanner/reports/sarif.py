@@ -107,8 +107,8 @@ class SarifWriter:
             if result.sha256:
                 art["hashes"] = {"sha-256": result.sha256}
             self.artifacts[result.asset.path] = art
-        approvals = result.approvals or [None] * len(result.findings)
-        for f, a in zip(result.findings, approvals, strict=True):
+        for f in result.findings:
+            a = f.approval
             props: dict[str, Any] = {"detector": f.detector, "verdict": f.verdict,
                                      "tier": f.tier, "value": f.value,
                                      "assetVerdict": result.verdict,
@@ -135,7 +135,7 @@ class SarifWriter:
         for e in result.errors:
             self.notifications.append({
                 "level": "error",
-                "message": {"text": f"{e['detector']}: {e['message']}"},
+                "message": {"text": f"{e.source}: {e.message}"},
                 "locations": [{"physicalLocation": {"artifactLocation": loc}}],
             })
         if result.verdict == SKIPPED:  # every path that was not scanned is named

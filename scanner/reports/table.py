@@ -53,19 +53,17 @@ class TableWriter:
         if r.findings and not r.blocking and r.verdict in (AI, REVIEW):
             label += "*"
         lines = [f"{label:<8} {r.asset.kind:<7} {display_path(r.asset.path)}"]
-        approvals = dict(zip(map(id, r.findings), r.approvals or [None] * len(r.findings),
-                             strict=True))
         fs = strongest(r.findings)
         if fs:
             f = fs[0]
-            approved = approvals.get(id(f))
+            approved = f.approval
             extra = f" (+{len(fs) - 1} more)" if len(fs) > 1 else ""
             tag = f" APPROVED {approved.ref}" if approved else ""
             lines.append(f"         {f.detector}:{f.rule} [{f.tier}] {f.location} = "
                          f"{f.value[:100]!s}{extra}{tag}")
             lines.append(f"         {f.message}")
         for e in r.errors:
-            lines.append(f"         {e['detector']}: {e['message']}")
+            lines.append(f"         {e.source}: {e.message}")
         if r.asset.skip_reason:
             lines.append(f"         {r.asset.skip_reason}")
         return lines
