@@ -45,18 +45,79 @@ class ConfigError(ValueError):
     mistake stops the run with one message instead of failing every file."""
 
 
+@dataclass(frozen=True)
+class Option:
+    """One setting a detector declares (``Detector.options``). Set as ``<key> = value`` in a
+    policy's ``[detectors.<name>]`` table, as ``--set <name>.<key>=VALUE`` on the command line,
+    through the declared ``flag``, or in ``scanner.scan(settings=...)``. Values are checked
+    here, once, with the same message wherever they come from."""
+
+    key: str
+    type: type  # bool | int | float | str
+    default: Any
+    help: str
+    flag: str | None = None  # a command-line shortcut of its own, e.g. "--deep"
+    metavar: str | None = None
+    envvar: str | None = None  # the flag's environment variable
+    minimum: float | None = None
+    path: bool = False  # a file: relative to the policy that names it, and must exist
+    enables: bool = False  # giving it turns an off-by-default detector on
+
+    def parse(self, value: Any) -> Any:
+        """``value`` checked and converted (text from the command line too); ``ValueError``
+        with a message naming the expected form."""
+        want = self.type
+        if isinstance(value, str) and want is not str:
+            text = value.strip().lower()
+            if want is bool and text in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+                value = text in ("true", "yes", "on", "1")
+            else:
+                try:
+                    value = want(text)
+                except ValueError:
+                    raise ValueError(f"must be {_kind(want)}, got {value!r}") from None
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if value is None and self.default is None:
+            return None
+        if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+            raise ValueError(f"must be {_kind(want)}, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be {_kind(want)} >= {self.minimum:g}, got {value!r}")
+        if want is str and self.path and not value:
+            raise ValueError("must be a file path")
+        return value
+
+
+def _kind(t: type) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number",
+            str: "a string"}.get(t, t.__name__)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """One rule a detector can report, for policies (rule modes, approvals), ``deliverscan
+    rules`` and SARIF. ``id`` is a stable key: policies and baselines refer to it."""
+
+    id: str
+    detector: str
+    verdict: str  # "ai" | "review" | "table" (the shared vocabulary decides)
+    tier: str
+    title: str
+    reference: str = ""  # a public URL (spec, vendor documentation) where it is documented
+    tool: str = ""
+    fields: tuple[str, ...] = ()
+
+
 @dataclass
 class Options:
-    """Scan options detectors may consult. Unknown keys live in ``extra`` (plugins' options)."""
+    """What a scan hands detectors: the core settings every detector shares, and each
+    detector's own declared settings (``settings[name]``, validated, defaults filled in by
+    ``Detector.settings``)."""
 
-    verify_limit: int = 256 * 1024 * 1024
-    verify_all: bool = False
-    trust_anchors: str | None = None  # PEM text
-    deep: bool = False  # ExifTool for every format
-    show_prompts: bool = False
-    exiftool: str | None = None  # path to exiftool, None = search PATH
     file_timeout: float = 30.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    show_prompts: bool = False  # prompts and workflows shown whole in reports
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Shared:
@@ -227,8 +288,36 @@ def options_digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def file_identity(path: str | None) -> str:
+    """A file as a cache-key ingredient, without reading it: path, size, mtime."""
+    if not path:
+        return "none"
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"unreadable:{path}:{exc.errno}"
+    return f"{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def default_token(det: Any, options: Options) -> str:
+    """``Detector.cache_token``'s default, also used for plugins that are not subclasses."""
+    declared: tuple[Option, ...] = tuple(getattr(det, "options", ()) or ())
+    given = options.settings.get(det.name, {})
+    values = {o.key: given.get(o.key, o.default) for o in declared}
+    for o in declared:
+        if o.path:
+            values[o.key] = file_identity(values[o.key])
+    undeclared = {k: v for k, v in given.items() if k not in values}
+    about = getattr(det, "about", None)
+    return (f"{det.version}|{options_digest([values, undeclared])}|"
+            f"{options_digest(about() if callable(about) else {})}")
+
+
 class Detector(abc.ABC):
-    """Base class for detectors (subclassing is optional; the attributes are the protocol)."""
+    """Base class for detectors (subclassing is optional; the attributes are the protocol).
+
+    ``name`` is a stable key (policies, caches and reports refer to it). Built-in and
+    third-party detectors register the same way, as ``deliverscan.detectors`` entry points."""
 
     name: ClassVar[str] = "unnamed"
     version: ClassVar[str] = "0"
@@ -236,6 +325,33 @@ class Detector(abc.ABC):
     description: ClassVar[str] = ""
     # Off unless enabled by option/policy (e.g. the register detector needs a register file).
     default_enabled: ClassVar[bool] = True
+    # Run order among detectors (and order of their findings in a result): lower first.
+    order: ClassVar[int] = 100
+    # The settings this detector takes (see ``Option``).
+    options: ClassVar[tuple[Option, ...]] = ()
+    # Seconds one file may need (matching whole programmes takes long): raises the per-file
+    # time limit when the detector runs and no limit was given explicitly.
+    file_time_needed: ClassVar[float | None] = None
+
+    def settings(self, options: Options) -> dict[str, Any]:
+        """This detector's settings: declared defaults, overridden by what was given (checked
+        again here, so a malformed value fails loudly wherever it came from)."""
+        given = options.settings.get(self.name, {})
+        out = {}
+        for o in self.options:
+            try:
+                out[o.key] = o.parse(given[o.key]) if o.key in given else o.default
+            except ValueError as exc:
+                raise ValueError(f"{self.name} option {o.key} {exc}") from None
+        return out
+
+    def rules(self) -> list[RuleInfo] | None:
+        """Every rule id this detector can report (None: not declared)."""
+        return None
+
+    def about(self) -> dict[str, str]:
+        """Versions of what results depend on besides the code (rule packs, libraries)."""
+        return {}
 
     def available(self) -> tuple[bool, str]:
         """Whether this detector can run on this machine, and why not."""
@@ -253,9 +369,9 @@ class Detector(abc.ABC):
         """What, besides the file itself, this detector's result depends on: its version plus
         any rule pack or option that changes results (trust anchors, verify limit...). Cached
         results are reused only while the token is unchanged, so a new rule pack invalidates
-        only this detector's entries. The default covers the version and this detector's own
-        section of ``options.extra`` (a policy's ``[detectors.<name>]``)."""
-        return f"{self.version}|{options_digest(options.extra.get(self.name))}"
+        only this detector's entries. The default covers the version, ``about()`` and every
+        declared setting (a file setting by the file's identity, so an edit counts)."""
+        return default_token(self, options)
 
     @abc.abstractmethod
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:

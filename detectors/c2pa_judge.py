@@ -389,7 +389,7 @@ def _judge_dst(spot: Spot, m: _Manifest, tier: str, location: str, ev: dict[str,
     col.add(f"c2pa.dst.{st.term}", st.verdict, tier, location, spot.value, message, ev)
 
 
-def _vendor_rule(vendor_id: str) -> str:
+def vendor_rule(vendor_id: str) -> str:
     return "c2pa.vendor." + vendor_id.removeprefix("vendor.")
 
 
@@ -403,4 +403,4 @@ def _judge_vendor(field_class: str, value: str, m: _Manifest, tier: str, locatio
                "vendor_confidence": vendor.confidence, "reference": vendor.reference})
     message = (f"C2PA {field_class} {value!r} names {vendor.vendor} in {_where_ref(m)}; "
                f"signature: {m.validation}")
-    col.add(_vendor_rule(vendor.id), vendor.verdict, tier, location, value, message, ev)
+    col.add(vendor_rule(vendor.id), vendor.verdict, tier, location, value, message, ev)

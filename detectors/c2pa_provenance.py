@@ -3,7 +3,7 @@
 Reads the manifest store embedded in any container c2pa-python supports (format from the bytes,
 never from the name), a ``<stem>.c2pa`` sidecar next to the asset, or a standalone ``.c2pa``
 store, and judges every manifest in it (``detectors.c2pa_judge``). Verification (a full read
-and hash of the asset) runs only up to ``options.verify_limit`` unless ``verify_all``; above it
+and hash of the asset) runs only up to ``verify_limit_mb`` unless ``verify_all``; above it
 only the manifest is read (KBs) and findings say "not verified". Detection never depends on
 verification: a store that fails to verify is re-read without it.
 
@@ -18,7 +18,6 @@ imports c2pa-python (only ``available()``'s self-test does, in the process that 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator
@@ -31,12 +30,14 @@ from detectors.api import (
     Detector,
     Incomplete,
     NotApplicable,
+    Option,
     Options,
+    RuleInfo,
     open_readonly,
 )
-from detectors.c2pa_judge import DETECTOR, StoreContext, judge_store, rules
+from detectors.c2pa_judge import DETECTOR, StoreContext, judge_store, rules, vendor_rule
 from detectors.formats.c2pa_locate import ABSENT, locate
-from detectors.model import REVIEW, Asset, Finding, truncate
+from detectors.model import AI, REVIEW, Asset, Finding, truncate
 from detectors.vocab import dst_version, vendor_version
 
 C2PA_STORE_TYPE = "application/c2pa"
@@ -63,45 +64,88 @@ class C2paDetector(Detector):
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio", "sidecar", "other"})
     description: ClassVar[str] = ("C2PA Content Credentials in every container c2pa-python "
                                   "reads, .c2pa sidecars and PDFs; offline")
+    order: ClassVar[int] = 10
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("verify_limit_mb", int, 256, "Verify C2PA signatures (a full read) only for files "
+               "up to this size.", flag="--verify-limit", metavar="MB", minimum=0),
+        Option("verify_all", bool, False, "Verify C2PA of every file, whatever its size.",
+               flag="--verify-all"),
+        Option("trust_anchors", str, None, "PEM file of C2PA trust anchors (makes 'valid' "
+               "signers 'trusted').", flag="--trust-anchors", metavar="PEM", path=True),
+    )
 
     def available(self) -> tuple[bool, str]:
         return rd.self_test()
 
     def check_options(self, options: Options) -> None:
-        """Trust anchors must be a PEM bundle of X.509 certificates (checked by OpenSSL through
-        the standard library, without importing c2pa-python)."""
-        if options.trust_anchors is None:
+        """Trust anchors must be a readable PEM bundle of X.509 certificates (checked by
+        OpenSSL through the standard library, without importing c2pa-python)."""
+        path = self.settings(options)["trust_anchors"]
+        if path is None:
             return
         import ssl
 
         try:
             ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
-                cadata=options.trust_anchors)
-        except (ssl.SSLError, ValueError) as exc:
-            raise ConfigError(f"trust anchors are not a PEM bundle of X.509 certificates "
-                              f"({getattr(exc, 'reason', None) or exc})") from None
+                cadata=_read_anchors(path))
+        except (ssl.SSLError, ValueError) as exc:  # (SSLError is an OSError: first)
+            raise ConfigError(f"trust anchors {path} are not a PEM bundle of X.509 "
+                              f"certificates ({getattr(exc, 'reason', None) or exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read trust anchors {path}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
 
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         return (asset.kind in MEDIA_KINDS or asset.media_type in OTHER_TYPES
                 or (asset.kind == "sidecar" and asset.media_type == C2PA_STORE_TYPE))
 
-    def cache_token(self, options: Options) -> str:
-        """Results depend on the vocabularies, verification settings and trust anchors."""
-        anchors = hashlib.sha256((options.trust_anchors or "").encode()).hexdigest()[:12]
-        return (f"{self.version}|dst {dst_version()}|vendors {vendor_version()}|rules "
-                f"{rules().version}|limit {options.verify_limit}|all {options.verify_all}|"
-                f"anchors {anchors}")
+    def about(self) -> dict[str, str]:
+        """Results depend on the shared vocabularies, the validation-code table and c2pa-rs."""
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:
+            lib = dist_version("c2pa-python")
+        except PackageNotFoundError:
+            lib = "not installed"
+        return {"c2pa-python": lib, "dst": dst_version(), "vendors": vendor_version(),
+                "validation codes": rules().version}
+
+    def rules(self) -> list[RuleInfo]:
+        from detectors.vocab import dst_terms, vendors
+
+        spec = "https://spec.c2pa.org/specifications/specifications/2.2/specs/C2PA_Specification.html"
+        out = [RuleInfo(f"c2pa.dst.{term}", DETECTOR, verdict, "verified",
+                        f"C2PA digitalSourceType {term}: {label}",
+                        "https://cv.iptc.org/newscodes/digitalsourcetype/", "C2PA")
+               for term, verdict, label in dst_terms() if verdict in (AI, REVIEW)]
+        out += [RuleInfo(vendor_rule(v.id), DETECTOR, v.verdict, "verified",
+                         f"C2PA claim names {v.vendor}", v.reference, v.vendor)
+                for v in vendors() if v.verdict in (AI, REVIEW)]
+        out += [RuleInfo(rid, DETECTOR, REVIEW, "declared", title, spec, "C2PA")
+                for rid, title in (
+                    ("c2pa.remote-manifest", "C2PA manifest only referenced remotely (not fetched)"),
+                    ("c2pa.unreadable", "C2PA manifest store present but unreadable"),
+                    ("c2pa.sidecar-unreadable", "C2PA sidecar next to the file unreadable"),
+                    ("c2pa.corrupt", "C2PA manifest changed after signing or malformed"))]
+        return out
+
+    def _anchors(self, ctx: AssetContext) -> str | None:
+        path = self.settings(ctx.options)["trust_anchors"]
+        if path is None:
+            return None
+        return ctx.shared.get(f"c2pa.anchors:{path}", lambda: _read_anchors(path))
 
     # ----------------------------------------------------------------------------------------
 
     def _contexts(self, ctx: AssetContext) -> rd.Contexts:
         # Keyed by PID: a Shared that crossed a fork must not hand out the parent's Contexts.
         key = f"c2pa.contexts.{os.getpid()}"
-        return ctx.shared.get(key, lambda: rd.Contexts(ctx.options.trust_anchors),
+        return ctx.shared.get(key, lambda: rd.Contexts(self._anchors(ctx)),
                               lambda c: c.close())
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
-        if ctx.options.trust_anchors:
+        if self.settings(ctx.options)["trust_anchors"]:
             self._contexts(ctx)  # unusable anchors fail every file loudly, signed or not
         try:
             if asset.kind == "sidecar":
@@ -113,8 +157,8 @@ class C2paDetector(Detector):
                              "--verify-limit or use --verify-all") from exc
 
     def _verify_plan(self, asset: Asset, ctx: AssetContext) -> tuple[bool, str]:
-        opts = ctx.options
-        if opts.verify_all or asset.size <= opts.verify_limit:
+        cfg = self.settings(ctx.options)
+        if cfg["verify_all"] or asset.size <= cfg["verify_limit_mb"] * rd.MIB:
             return True, ""
         return False, OVER_LIMIT
 
@@ -227,9 +271,9 @@ class C2paDetector(Detector):
         assert out.store is not None
         sc = StoreContext(origin, out.verified, "" if out.verified else why_not, out.failure)
         if not out.verified and why_not == OVER_LIMIT:
-            limit = ctx.options.verify_limit
+            limit = self.settings(ctx.options)["verify_limit_mb"]
             ctx.note(f"C2PA present, not verified: file larger than verify limit "
-                     f"({limit // rd.MIB} MiB; --verify-all to force)")
+                     f"({limit} MiB; --verify-all to force)")
         judgement = judge_store(out.store, sc)
         for note in judgement.notes:
             ctx.note(note)
@@ -260,6 +304,11 @@ class C2paDetector(Detector):
                        f"c2pa:sidecar[{name}]", truncate(why),
                        f"C2PA sidecar {name} next to this file could not be read; its claims "
                        "cannot be checked", {"sidecar": name, "reader_message": truncate(why)})
+
+
+def _read_anchors(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read(rd.SIDECAR_LIMIT)
 
 
 def _read_limited(path: str, limit: int) -> bytes | None:

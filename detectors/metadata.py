@@ -20,7 +20,16 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from detectors.api import AssetContext, Detector, Incomplete, Options, open_readonly
+from detectors.api import (
+    AssetContext,
+    Detector,
+    Incomplete,
+    Option,
+    Options,
+    RuleInfo,
+    default_token,
+    open_readonly,
+)
 from detectors.formats.bmff import read_bmff
 from detectors.formats.exif import parse_tiff
 from detectors.formats.gif import read_gif
@@ -34,6 +43,7 @@ from detectors.formats.vorbis import read_flac, read_ogg
 from detectors.formats.xmp import EXIFTOOL_GROUPS, MAX_PACKET, parse_xmp
 from detectors.model import Asset, Field, Finding
 from detectors.rules import RuleError, load_pack, to_finding
+from detectors.vocab import dst_version, vendor_version
 
 
 def _read_tiff(src: Source, out: Collector) -> None:
@@ -107,7 +117,7 @@ def read_xmp_file(path: str, where: str) -> Collector:
     return out
 
 
-def _exiftool_driver(ctx: AssetContext) -> Any:
+def _exiftool_driver(ctx: AssetContext, program: str | None) -> Any:
     """The per-worker ExifTool driver, or None when ExifTool (or its driver) is missing."""
 
     def factory() -> Any:
@@ -115,7 +125,7 @@ def _exiftool_driver(ctx: AssetContext) -> Any:
             from detectors.formats import exiftool as et
         except ImportError:
             return None
-        exe = et.find_exiftool(ctx.options.exiftool)
+        exe = et.find_exiftool(program)
         if not exe:
             return None
         # below the worker pool's per-file kill, so a slow ExifTool read fails alone and the
@@ -143,6 +153,13 @@ class MetadataDetector(Detector):
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio"})
     description: ClassVar[str] = ("Generator declarations in metadata (PNG text, EXIF, XMP/IPTC, "
                                   "MP4/ID3/Vorbis/RIFF tags, stealth pnginfo) via the rule pack")
+    order: ClassVar[int] = 20
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("deep", bool, False, "Read every format with ExifTool too (slower).",
+               flag="--deep"),
+        Option("exiftool", str, None, "The ExifTool program to run (default: exiftool on "
+               "PATH).", path=True),
+    )
 
     def available(self) -> tuple[bool, str]:
         try:
@@ -151,13 +168,27 @@ class MetadataDetector(Detector):
             return False, f"rule pack invalid: {exc}"
         return True, ""
 
+    def about(self) -> dict[str, str]:
+        """The rule pack, the shared vocabularies and ExifTool (the one on PATH; a configured
+        one is in the cache key) decide what matches."""
+        from detectors.formats.exiftool import exiftool_version
+
+        return {"rules": load_pack().version, "dst": dst_version(), "vendors": vendor_version(),
+                "ExifTool": exiftool_version() or "not found"}
+
+    def rules(self) -> list[RuleInfo]:
+        return [RuleInfo(r.id, self.name, r.verdict, r.tier, r.message or f"{r.tool} marker",
+                         r.reference, r.tool, r.fields) for r in load_pack().rules]
+
     def cache_token(self, options: Options) -> str:
-        """Results depend on the rule pack, on ``--deep`` (ExifTool for every format), on which
-        ExifTool reads the deep tier, and on ``--show-prompts`` (values are rendered here)."""
+        """Results depend on the settings (``--deep``: ExifTool for every format), the rule
+        pack, which ExifTool reads the deep tier, and ``--show-prompts`` (values are
+        rendered here)."""
         from detectors.formats.exiftool import exiftool_identity
 
-        return (f"{self.version}|rules {load_pack().version}|deep {options.deep}|"
-                f"prompts {options.show_prompts}|exiftool {exiftool_identity(options.exiftool)}")
+        exe = self.settings(options)["exiftool"]
+        return (f"{default_token(self, options)}|prompts {options.show_prompts}|"
+                f"exiftool {exiftool_identity(exe)}")
 
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         if asset.kind in self.kinds:
@@ -211,7 +242,8 @@ class MetadataDetector(Detector):
                       groups: list[tuple[str, list[Field]]]) -> list[str]:
         problems: list[str] = []
         native = asset.media_type in NATIVE
-        if asset.media_type in NO_METADATA and not ctx.options.deep:
+        deep = self.settings(ctx.options)["deep"]
+        if asset.media_type in NO_METADATA and not deep:
             ctx.note(NO_METADATA[asset.media_type])
             return problems
         if native:
@@ -220,9 +252,9 @@ class MetadataDetector(Detector):
             problems += res.problems
             for n in res.notes:
                 ctx.note(n)
-        if native and not ctx.options.deep:
+        if native and not deep:
             return problems
-        driver = _exiftool_driver(ctx)
+        driver = _exiftool_driver(ctx, self.settings(ctx.options)["exiftool"])
         if driver is None:
             if native:
                 ctx.note("ExifTool not found: deep tier (--deep) skipped, native tier only")

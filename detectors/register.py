@@ -1,8 +1,8 @@
 """The ``register`` detector: finds the production's own registered temp-AI material in
 deliverables by content, after its metadata is gone.
 
-Off by default; ``scan --register reg.db`` (or the policy) turns it on and passes the register
-path as ``options.extra["register"]``. Every match is a ``matched``-tier ``ai`` finding that cites
+Off by default; ``scan --register reg.db`` (or ``path`` in a policy's ``[detectors.register]``)
+turns it on. Every match is a ``matched``-tier ``ai`` finding that cites
 the registered entry (id, path, tool, note, SHA-256, what the other detectors said about it at
 registration), the distance or score, the matched region for partial matches, and time ranges
 (HH:MM:SS.mmm) in the deliverable and in the registered asset for video and audio.
@@ -22,7 +22,10 @@ from detectors.api import (
     Detector,
     Incomplete,
     NotApplicable,
+    Option,
     Options,
+    RuleInfo,
+    default_token,
     sha256_file,
 )
 from detectors.lazy import lazy
@@ -94,15 +97,36 @@ class RegisterDetector(Detector):
     description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features and audio "
                                   "landmarks against registered content")
     default_enabled: ClassVar[bool] = False
+    order: ClassVar[int] = 40
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("path", str, None, "Temp-AI asset register (SQLite) to match content against.",
+               flag="--register", metavar="FILE", envvar="DELIVERSCAN_REGISTER", path=True,
+               enables=True),
+    )
+    # content matching decodes whole programmes (a 2-hour master takes about as long as it
+    # plays): the 30 s hostile-file limit would cut every long master off
+    file_time_needed: ClassVar[float | None] = 6 * 3600.0
 
     def cache_token(self, options: Options) -> str:
         """A match depends on what the register holds: any entry added or removed re-runs the
         register detector on every file (a cached "no match" must not outlive a new entry)."""
-        path = options.extra.get("register")
-        return f"{self.version}|{register_identity(str(path)) if path else 'no register'}"
+        path = self.settings(options)["path"]
+        return (f"{default_token(self, options)}|"
+                f"{register_identity(str(path)) if path else 'no register'}")
+
+    def rules(self) -> list[RuleInfo]:
+        what = {"register.exact": "identical bytes to a registered temp-AI asset",
+                "register.pdq": "image matches a registered temp-AI asset (PDQ)",
+                "register.local": "part of a registered temp-AI image used (local features)",
+                "register.video.pdq": "video frames match a registered temp-AI asset (PDQ)",
+                "register.video.local": "part of a registered asset used in video frames",
+                "register.audio.landmarks": "audio matches a registered temp-AI asset"}
+        return [RuleInfo(rid, self.name, AI, "matched", title,
+                         "https://github.com/facebook/ThreatExchange/tree/main/pdq")
+                for rid, title in what.items()]
 
     def check_options(self, options: Options) -> None:
-        path = options.extra.get("register")
+        path = self.settings(options)["path"]
         if not path:
             raise ConfigError("the register detector needs a register (--register FILE)")
         try:
@@ -111,7 +135,7 @@ class RegisterDetector(Detector):
             raise ConfigError(str(exc)) from None
 
     def _register(self, ctx: AssetContext) -> m.Register:
-        path = ctx.options.extra.get("register")
+        path = self.settings(ctx.options)["path"]
         if not path:
             raise NotApplicable("no register given (scan --register FILE)")
         try:

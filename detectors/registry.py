@@ -1,25 +1,24 @@
-"""Where detectors come from: the built-ins listed here, and third-party detectors registered
-under the entry-point group ``deliverscan.detectors`` (like bandit's formatter/plugin groups).
+"""Where detectors come from: the entry-point group ``deliverscan.detectors`` (as bandit loads
+its plugins). Built-in detectors are declared there too, in deliverscan's own
+``pyproject.toml``, so there is one mechanism: adding a detector is one module, one entry-point
+line and its test.
 
-Built-ins are named by import path so that a broken optional dependency of one detector shows
-up as "unavailable: <reason>" in ``deliverscan detectors`` instead of breaking the tool.
+A detector that cannot be imported or instantiated shows up as "unavailable: <reason>" in
+``deliverscan detectors`` (and as unavailable coverage on every file) instead of breaking the
+tool. The ``Catalog`` answers what the application needs to know about detectors without
+naming any: their settings, their rule ids, the versions of what they depend on.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from detectors.api import Detector
+from detectors.api import Detector, Option, RuleInfo
 
 ENTRY_POINT_GROUP = "deliverscan.detectors"
-
-BUILTIN: tuple[str, ...] = (
-    "detectors.c2pa_provenance:C2paDetector",
-    "detectors.metadata:MetadataDetector",
-    "detectors.watermark:WatermarkDetector",
-    "detectors.register:RegisterDetector",
-)
+OWN_DIST = "deliverscan"
 
 
 class Loaded:
@@ -71,18 +70,15 @@ def _instantiate(obj: object) -> Detector:
     return det  # type: ignore[return-value]
 
 
-def _load_builtin(spec: str) -> Loaded | None:
+def load_spec(spec: str, source: str = "builtin") -> Loaded:
+    """A detector from ``module:Class`` (tests and tools); import errors become unavailable."""
     module_name, _, attr = spec.partition(":")
-    short = module_name.rsplit(".", 1)[-1]
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None  # not part of this build
-        return Loaded(short, "builtin", None, False, f"import failed: {exc}")
     except Exception as exc:  # noqa: BLE001 - a broken detector must not break the tool
-        return Loaded(short, "builtin", None, False, f"import failed: {exc}")
-    return _wrap(getattr(module, attr), "builtin")
+        return Loaded(module_name.rsplit(".", 1)[-1], source, None, False,
+                      f"import failed: {exc}")
+    return _wrap(getattr(module, attr), source)
 
 
 def _wrap(obj: object, source: str) -> Loaded:
@@ -94,23 +90,84 @@ def _wrap(obj: object, source: str) -> Loaded:
 
 
 def load_all(include_plugins: bool = True) -> list[Loaded]:
-    """Every detector this installation knows, built-ins first, then plugins by name."""
+    """Every detector this installation knows, by run order then name (deliverscan's own
+    first among equals); ``include_plugins=False`` keeps deliverscan's own only."""
     out: list[Loaded] = []
-    for spec in BUILTIN:
-        loaded = _load_builtin(spec)
-        if loaded is not None:
-            out.append(loaded)
-    if include_plugins:
-        seen = {item.name for item in out}
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
-            try:
-                loaded = _wrap(ep.load(), f"plugin:{dist}")
-            except Exception as exc:  # noqa: BLE001
-                loaded = Loaded(ep.name, f"plugin:{dist}", None, False, f"failed to load: {exc}")
-            if loaded.name in seen:
-                loaded = Loaded(loaded.name, loaded.source, None, False,
-                                "name clashes with an already loaded detector")
-            seen.add(loaded.name)
-            out.append(loaded)
+    seen: set[str] = set()
+    eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
+                 key=lambda e: (getattr(e.dist, "name", "") != OWN_DIST, e.name))
+    for ep in eps:
+        dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
+        source = "builtin" if dist == OWN_DIST else f"plugin:{dist}"
+        if source != "builtin" and not include_plugins:
+            continue
+        try:
+            loaded = _wrap(ep.load(), source)
+        except Exception as exc:  # noqa: BLE001
+            loaded = Loaded(ep.name, source, None, False, f"failed to load: {exc}")
+        if loaded.name in seen:
+            loaded = Loaded(loaded.name, loaded.source, None, False,
+                            "name clashes with an already loaded detector")
+        seen.add(loaded.name)
+        out.append(loaded)
+    out.sort(key=lambda item: (getattr(item.detector, "order", 100), item.source != "builtin",
+                               item.name))
     return out
+
+
+@dataclass
+class Catalog:
+    """What the loaded detectors declare: settings, rules and versions."""
+
+    loaded: list[Loaded]
+
+    def get(self, name: str) -> Loaded | None:
+        return next((d for d in self.loaded if d.name == name), None)
+
+    def names(self) -> list[str]:
+        return [d.name for d in self.loaded]
+
+    def options(self, name: str) -> dict[str, Option]:
+        item = self.get(name)
+        declared = getattr(item.detector, "options", ()) if item and item.detector else ()
+        return {o.key: o for o in declared or ()}
+
+    def rules(self) -> list[RuleInfo]:
+        out: list[RuleInfo] = []
+        for item in self.loaded:
+            declared = self._declared(item)
+            if declared:
+                out.extend(declared)
+        return out
+
+    def undeclared(self) -> list[str]:
+        """Detectors that do not list their rules (their rule ids cannot be checked)."""
+        return [item.name for item in self.loaded if self._declared(item) is None]
+
+    def rule(self, rule_id: str) -> RuleInfo | None:
+        return next((r for r in self.rules() if r.id == rule_id), None)
+
+    def about(self) -> dict[str, dict[str, str]]:
+        out = {}
+        for item in self.loaded:
+            hook = getattr(item.detector, "about", None)
+            try:
+                out[item.name] = dict(hook()) if callable(hook) else {}
+            except Exception as exc:  # noqa: BLE001 - a broken data file is reported, not fatal
+                out[item.name] = {"error": f"{type(exc).__name__}: {exc}"}
+        return out
+
+    @staticmethod
+    def _declared(item: Loaded) -> list[RuleInfo] | None:
+        hook = getattr(item.detector, "rules", None)
+        if item.detector is None or not callable(hook):
+            return None
+        try:
+            found = hook()
+        except Exception:  # noqa: BLE001 - e.g. an invalid rule pack: the detector is unavailable
+            return []
+        return None if found is None else list(found)
+
+
+def catalog(loaded: list[Loaded] | None = None) -> Catalog:
+    return Catalog(load_all() if loaded is None else loaded)

@@ -72,6 +72,11 @@ def dst_version() -> str:
     return _dst_table()[0]
 
 
+def dst_terms() -> list[tuple[str, str, str]]:
+    """(term, verdict, label) of every digital source type in the table."""
+    return sorted(_dst_table()[1].values())
+
+
 @dataclass(frozen=True)
 class Vendor:
     id: str

@@ -10,9 +10,8 @@ What is decoded
     the clip (default 6, at most ``video_seconds``, default 10 s, OpenCV/FFmpeg), their block
     votes pooled (SVD marks every frame). The decoder needs rows×cols ≥ 256×256 (the library's
     own check). Too small, too large or switched off is a qualified "not checked" in coverage.
-    Options: ``options.extra["watermark"]`` (a policy's ``[detectors.watermark]``) with
-    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``;
-    ``options.extra["watermark_max_pixels"]`` also works.
+    Settings (a policy's ``[detectors.watermark]``, or ``--set watermark.<key>=…``):
+    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``.
 
 Variants tried (12 tests per file)
     Both channel orders: the file as BGR, as the library expects, and as RGB (diffusers hands RGB
@@ -104,7 +103,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import struct
 import time
@@ -118,7 +116,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from detectors import dwtdct
-from detectors.api import AssetContext, Detector, Incomplete, NotApplicable, Options
+from detectors.api import AssetContext, Detector, Incomplete, NotApplicable, Option, RuleInfo
 from detectors.lazy import lazy
 from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
@@ -415,6 +413,15 @@ class WatermarkDetector(Detector):
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video"})
     description: ClassVar[str] = ("invisible-watermark dwtDct marks of SD 1.x/2.x, SDXL/SVD and "
                                   "FLUX.1 reference code, decoded from pixels (full read)")
+    order: ClassVar[int] = 30
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("max_pixels", int, DEFAULT_MAX_PIXELS, "Largest image or frame decoded "
+               "(pixels); 0 turns the pixel decode off.", minimum=0),
+        Option("video_frames", int, DEFAULT_VIDEO_FRAMES, "Frames sampled per video; 0: no "
+               "video.", minimum=0),
+        Option("video_seconds", float, DEFAULT_VIDEO_SECONDS, "Time budget per video (s).",
+               minimum=0),
+    )
 
     def __init__(self) -> None:
         self._payloads: tuple[Any, ...] | None = None
@@ -428,31 +435,20 @@ class WatermarkDetector(Detector):
             self._payloads = tuple(load_payloads())
         return self._payloads
 
-    # -- options ------------------------------------------------------------------------------
-    @staticmethod
-    def settings(options: Options) -> dict[str, Any]:
-        """Effective options; a malformed value is named (it fails every file loudly rather
-        than silently decoding with a default)."""
-        section = options.extra.get("watermark")
-        section = section if isinstance(section, dict) else {}
-        raw = {
-            "max_pixels": section.get("max_pixels", options.extra.get("watermark_max_pixels",
-                                                                       DEFAULT_MAX_PIXELS)),
-            "video_frames": section.get("video_frames", DEFAULT_VIDEO_FRAMES),
-            "video_seconds": section.get("video_seconds", DEFAULT_VIDEO_SECONDS),
-        }
-        out: dict[str, Any] = {}
-        for key, value in raw.items():
-            kind = float if key == "video_seconds" else int
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
-                    kind is int and value != int(value)):
-                raise ValueError(f"watermark option {key} must be a number >= 0, not {value!r}")
-            out[key] = kind(value)
-        return out
+    # -- declarations ---------------------------------------------------------------------------
+    def about(self) -> dict[str, str]:
+        return {"payload table": self._table_digest, "consistency": f"Z{Z_MIN} R{R_MIN}"}
 
-    def cache_token(self, options: Options) -> str:
-        return f"{self.version}:{self._table_digest}:Z{Z_MIN}:R{R_MIN}:" + json.dumps(
-            self.settings(options), sort_keys=True)
+    def rules(self) -> list[RuleInfo]:
+        """Three bands per payload, named in the payload table (read without NumPy)."""
+        with DATA.open("rb") as fh:
+            table = tomllib.load(fh)
+        ref = "https://github.com/ShieldMnt/invisible-watermark"
+        return [RuleInfo(f"watermark.{p['name']}.{_BAND_RULE[band]}", self.name,
+                         _BAND_VERDICT[band], "suspected",
+                         f"Invisible watermark of {p['generator']}: {_BAND_TEXT[band]}", ref,
+                         p["generator"])
+                for p in table["payload"] for band in BANDS]
 
     # -- detection ----------------------------------------------------------------------------
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:

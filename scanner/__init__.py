@@ -17,16 +17,16 @@ from detectors.model import Report
 def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
          fail_on_review: bool = False, enable: tuple[str, ...] = (),
          disable: tuple[str, ...] = (), policy: Any = None, jobs: int = 0,
-         cache_path: str | None = None, register: str | None = None,
-         trust_anchors: str | None = None, allow_empty: bool = False,
-         **options: Any) -> Report:
+         cache_path: str | None = None, allow_empty: bool = False,
+         settings: dict[str, dict[str, Any]] | None = None, **options: Any) -> Report:
     """Scan files and folders; the same code path as ``deliverscan scan``.
 
-    ``policy`` is a ``Policy`` or the path of a policy file (its ``[detectors.*]`` options,
-    rule modes and approvals apply as on the command line); ``register`` and ``trust_anchors``
-    are file paths; ``options`` are the fields of ``detectors.api.Options`` (``verify_limit``
-    in bytes, ``deep``, ``show_prompts``, ``file_timeout``…) and win over the policy.
-    ``jobs=0`` runs detectors in this process; ``jobs=N`` uses N worker processes with
+    ``policy`` is a ``Policy`` or the path of a policy file (its detector settings, rule
+    modes and approvals apply as on the command line). ``settings`` are detectors' own
+    settings, as in a policy's ``[detectors.<name>]`` tables (``{"metadata": {"deep": True},
+    "register": {"path": "temp-ai.sqlite"}}``; ``deliverscan detectors --verbose`` lists them);
+    ``options`` are the core ones (``file_timeout``, ``show_prompts``). Both win over the
+    policy. ``jobs=0`` runs detectors in this process; ``jobs=N`` uses N worker processes with
     per-file time and memory limits, like the CLI. No cache unless ``cache_path`` is given.
     Setup mistakes raise ``scanner.configure.SetupError`` before any file is read."""
     from scanner.configure import configure
@@ -35,9 +35,9 @@ def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symli
     roots = [paths] if isinstance(paths, str) else list(paths)
     config, detectors = configure(
         roots, policy=policy, fail_on_review=fail_on_review, options=options,
-        trust_anchors=trust_anchors, register=register, excludes=tuple(excludes),
-        follow_symlinks=follow_symlinks, enable=tuple(enable), disable=tuple(disable),
-        jobs=jobs, cache_path=cache_path, allow_empty=allow_empty)
+        settings=settings, excludes=tuple(excludes), follow_symlinks=follow_symlinks,
+        enable=tuple(enable), disable=tuple(disable), jobs=jobs, cache_path=cache_path,
+        allow_empty=allow_empty)
     return run_scan(config, detectors=detectors)
 
 

@@ -17,14 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.api import ConfigError, Options
-from detectors.registry import Loaded, load_all
+from detectors.registry import Catalog, Loaded, load_all
 from scanner.policy import Policy, PolicyError
 from scanner.runner import ScanConfig, select_detectors
 
-# Content matching decodes whole programmes (a 2-hour master takes about as long as it plays):
-# the 30 s hostile-file limit would cut every long master off.
-REGISTER_TIMEOUT = 6 * 3600.0
-OPTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Options)) - {"extra"}
+CORE_OPTIONS = frozenset(f.name for f in dataclasses.fields(Options)) - {"settings"}
 
 
 class SetupError(ValueError):
@@ -32,26 +29,17 @@ class SetupError(ValueError):
 
 
 def load_policy(policy: Policy | str | os.PathLike[str] | None,
-                fail_on_review: bool = False) -> Policy:
+                fail_on_review: bool = False, cat: Catalog | None = None) -> Policy:
     if policy is None:
         return Policy.default(fail_on_review=fail_on_review)
     if not isinstance(policy, Policy):
         try:
-            policy = Policy.load(os.fspath(policy))
+            policy = Policy.load(os.fspath(policy), cat)
         except PolicyError as exc:
             raise SetupError(str(exc)) from None
     if fail_on_review:
         policy = dataclasses.replace(policy, fail_on=frozenset({"ai", "review"}))
     return policy
-
-
-def _read_text(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeError) as exc:
-        raise SetupError(f"{what} {path}: cannot read: "
-                         f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def check_roots(roots: list[str]) -> None:
@@ -76,9 +64,38 @@ def check_roots(roots: list[str]) -> None:
                                  "to accept a delivery with nothing in it")
 
 
+def parse_setting(text: str) -> tuple[str, str, str]:
+    """``DETECTOR.KEY=VALUE`` (``--set``) as its three parts."""
+    name, sep, value = text.partition("=")
+    detector, dot, key = name.strip().partition(".")
+    if not sep or not dot or not detector or not key:
+        raise SetupError(f"--set {text!r}: expected DETECTOR.KEY=VALUE")
+    return detector, key.strip(), value
+
+
+def _apply_settings(opts: Options, given: Mapping[str, Mapping[str, Any]], cat: Catalog) -> None:
+    """Explicit detector settings, checked against each detector's declared options."""
+    for name, values in given.items():
+        if cat.get(name) is None:
+            raise SetupError(f"unknown detector {name!r} (known: {', '.join(cat.names())})")
+        specs = cat.options(name)
+        for key, value in values.items():
+            spec = specs.get(key)
+            if spec is None:
+                raise SetupError(f"{name} has no setting {key!r} "
+                                 f"(known: {', '.join(specs) or 'none'})")
+            try:
+                parsed = spec.parse(value)
+            except ValueError as exc:
+                raise SetupError(f"{name}.{key} {exc}") from None
+            if spec.path and parsed is not None and not os.path.isfile(parsed):
+                raise SetupError(f"{spec.flag or name + '.' + key} {parsed}: no such file")
+            opts.settings.setdefault(name, {})[key] = parsed
+
+
 def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | None = None,
               fail_on_review: bool = False, options: Mapping[str, Any] | None = None,
-              trust_anchors: str | None = None, register: str | None = None,
+              settings: Mapping[str, Mapping[str, Any]] | None = None,
               excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
               enable: tuple[str, ...] = (), disable: tuple[str, ...] = (), jobs: int = 0,
               memory_limit: int = 2 * 1024**3, cache_path: str | None = None,
@@ -86,39 +103,36 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
               **config: Any) -> tuple[ScanConfig, list[Loaded]]:
     """Build the scan configuration and the detectors it runs, or raise :class:`SetupError`.
 
-    ``options`` holds the ``detectors.api.Options`` fields the caller set explicitly (they win
-    over the policy); ``trust_anchors`` and ``register`` are file paths. Extra keyword
+    ``options`` holds the core ``Options`` fields the caller set explicitly (``file_timeout``,
+    ``show_prompts``); ``settings`` the detectors' own ones (``{"c2pa": {"verify_all":
+    True}}``), checked against what each declares. Both win over the policy. Extra keyword
     arguments go to ``ScanConfig`` unchanged (``keep_results``, ``skip_paths``, ``replay``).
     """
     roots = [os.fspath(r) for r in roots]
+    cat = Catalog(load_all() if loaded is None else loaded)
     explicit = dict(options or {})
-    unknown = set(explicit) - OPTION_FIELDS
+    unknown = set(explicit) - CORE_OPTIONS
     if unknown:
-        raise SetupError(f"unknown option(s) {', '.join(sorted(unknown))} "
-                         f"(known: {', '.join(sorted(OPTION_FIELDS))})")
-    pol = load_policy(policy, fail_on_review)
+        raise SetupError(f"unknown option(s) {', '.join(sorted(unknown))} (core options: "
+                         f"{', '.join(sorted(CORE_OPTIONS))}; detector settings go in "
+                         "settings={detector: {key: value}})")
+    pol = load_policy(policy, fail_on_review, cat)
     opts = Options()
-    try:
-        pol.configure(opts)
-    except OSError as exc:
-        raise SetupError(f"policy {pol.source}: {exc}") from None
+    pol.configure(opts)
     for key, value in explicit.items():
         setattr(opts, key, value)
-    if trust_anchors:
-        opts.trust_anchors = _read_text(trust_anchors, "trust anchors")
-    if register:
-        opts.extra["register"] = register
-    enable = tuple(enable)
-    if opts.extra.get("register") and "register" not in enable and "register" not in disable:
-        enable = (*enable, "register")
-    if "register" in enable and "file_timeout" not in explicit:
-        opts.file_timeout = REGISTER_TIMEOUT
+    _apply_settings(opts, settings or {}, cat)
 
-    loaded = load_all() if loaded is None else loaded
-    known = {item.name for item in loaded}
+    enable = tuple(enable)
     for name in (*enable, *disable):
-        if name not in known:
-            raise SetupError(f"unknown detector {name!r} (known: {', '.join(sorted(known))})")
+        if cat.get(name) is None:
+            raise SetupError(f"unknown detector {name!r} (known: {', '.join(cat.names())})")
+    for item in cat.loaded:  # an opt-in detector is on when its switching setting is given
+        given = opts.settings.get(item.name, {})
+        if any(spec.enables and given.get(key) is not None
+               for key, spec in cat.options(item.name).items()):
+            if item.name not in enable and item.name not in disable:
+                enable = (*enable, item.name)
     if not allow_empty:
         check_roots(roots)
     else:
@@ -130,7 +144,10 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
                      follow_symlinks=follow_symlinks, enable=enable, disable=tuple(disable),
                      jobs=jobs, memory_limit=memory_limit, cache_path=cache_path,
                      allow_empty=allow_empty, **config)
-    chosen = select_detectors(cfg, loaded)
+    chosen = select_detectors(cfg, cat.loaded)
+    if "file_timeout" not in explicit:  # a detector that needs longer per file gets it
+        needed = [getattr(d.detector, "file_time_needed", None) for d in chosen]
+        opts.file_timeout = max([opts.file_timeout, *(n for n in needed if n)])
     for item in chosen:
         check = getattr(item.detector, "check_options", None)
         if item.detector is None or not callable(check):
@@ -138,10 +155,9 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
         try:
             check(opts)
         except ConfigError as exc:
-            source = (f" ({'--trust-anchors ' + trust_anchors})" if trust_anchors
-                      and item.name == "c2pa" else "")
-            raise SetupError(f"{item.name}: {exc}{source}") from None
+            raise SetupError(f"{item.name}: {exc}") from None
     return cfg, chosen
 
 
-__all__ = ["REGISTER_TIMEOUT", "SetupError", "check_roots", "configure", "load_policy"]
+__all__ = ["CORE_OPTIONS", "SetupError", "check_roots", "configure", "load_policy",
+           "parse_setting"]

@@ -26,6 +26,7 @@ from typing import Any
 
 from detectors.api import Options
 from detectors.model import AI, REVIEW, Approval, Finding
+from detectors.registry import Catalog, catalog
 
 BLOCKING = "blocking"
 OVERRIDABLE = "overridable"
@@ -36,9 +37,6 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TOP_KEYS = {"version", "fail_on", "default_mode", "detectors", "rules", "approvals"}
 APPROVAL_KEYS = {"sha256", "path", "rules", "ref", "by", "reason", "date", "expires",
                  "file", "size"}
-# Detector options with a home in ``detectors.api.Options``; anything else a detector section
-# holds goes to ``options.extra[<detector>]`` for that detector (plugins included).
-C2PA_KEYS = {"verify_limit_mb", "verify_all", "trust_anchors"}
 
 
 class PolicyError(ValueError):
@@ -168,7 +166,7 @@ class Policy:
     # ---- loading -------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str) -> Policy:
+    def load(cls, path: str, cat: Catalog | None = None) -> Policy:
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()
@@ -179,10 +177,12 @@ class Policy:
         except UnicodeDecodeError as exc:
             line = raw[:exc.start].count(b"\n") + 1
             raise PolicyError(f"{path}:{line}: policy is not UTF-8 text") from None
-        return cls.loads(text, path)
+        return cls.loads(text, path, cat)
 
     @classmethod
-    def loads(cls, text: str, path: str = "<policy>") -> Policy:
+    def loads(cls, text: str, path: str = "<policy>", cat: Catalog | None = None) -> Policy:
+        """Parse and validate a policy. Detector names, their settings and rule ids are
+        checked against what the installed detectors declare (``cat``, default: all)."""
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -195,9 +195,29 @@ class Policy:
             raise PolicyError(f"{path}:{where}: TOML syntax error: {msg}") from None
         lines = _Lines(text)
         errors: list[str] = []
+        cat = cat if cat is not None else catalog()
+        rule_ids = {r.id for r in cat.rules()}
+        open_ended = cat.undeclared()
 
         def err(line: int, msg: str) -> None:
             errors.append(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+
+        def known_rule(rule: str, line: int, where: str) -> None:
+            """A rule id (or glob) must name what some detector can report: a misspelt id
+            would silently change nothing."""
+            if any(c in rule for c in "*?["):
+                hit = any(fnmatch.fnmatchcase(r, rule) for r in rule_ids)
+                what = f"{where}: {rule!r} matches no rule id"
+            else:
+                hit = rule in rule_ids
+                what = f"{where}: unknown rule id {rule!r}"
+            if hit:
+                return
+            if open_ended:  # a plugin that does not list its rules may report it
+                policy.warnings.append(f"{path}:{line}: {what} of the detectors that list "
+                                       f"theirs (not checked: {', '.join(open_ended)})")
+            else:
+                err(line, f"{what} (deliverscan rules lists them)")
 
         policy = cls(source=os.path.abspath(path) if path != "<policy>" else None,
                      text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
@@ -237,6 +257,11 @@ class Policy:
                 err(lines.of("detectors", 0, name) or lines.of(where),
                     f"[{where}] must be a table")
                 continue
+            if name not in cat.names():
+                err(lines.of(where) or lines.of("detectors", 0, name),
+                    f"unknown detector {name!r} (known: {', '.join(cat.names())})")
+                continue
+            specs = cat.options(name)
             opts: dict[str, Any] = {}
             for key, value in section.items():
                 line = lines.of(where, 0, key)
@@ -245,27 +270,23 @@ class Policy:
                         err(line, f"{where}.mode must be one of {', '.join(MODES)}, got {value!r}")
                     else:
                         policy.detector_modes[name] = value
-                elif key == "verify_limit_mb":
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                        err(line, f"{where}.verify_limit_mb must be a whole number of MB >= 0")
-                    else:
-                        opts[key] = value
-                elif key == "verify_all":
-                    if not isinstance(value, bool):
-                        err(line, f"{where}.verify_all must be true or false")
-                    else:
-                        opts[key] = value
-                elif key in ("trust_anchors", "path") and name in ("c2pa", "register"):
-                    if not isinstance(value, str) or not value:
-                        err(line, f"{where}.{key} must be a file path")
+                    continue
+                spec = specs.get(key)
+                if spec is None:
+                    err(line, f"{where}: unknown key {key!r} (known: "
+                              f"{', '.join(['mode', *specs])})")
+                    continue
+                try:
+                    parsed = spec.parse(value)
+                except ValueError as exc:
+                    err(line, f"{where}.{key} {exc}")
+                    continue
+                if spec.path and parsed is not None:
+                    parsed = os.path.join(base_dir, os.path.expanduser(parsed))
+                    if not os.path.isfile(parsed):
+                        err(line, f"{where}.{key}: no such file {parsed}")
                         continue
-                    full = os.path.join(base_dir, os.path.expanduser(value))
-                    if not os.path.isfile(full):
-                        err(line, f"{where}.{key}: no such file {full}")
-                        continue
-                    opts[key] = full
-                else:
-                    opts[key] = value
+                opts[key] = parsed
             policy.detector_options[name] = opts
 
         rules = data.get("rules", {})
@@ -274,6 +295,7 @@ class Policy:
             rules = {}
         for rule, mode in rules.items():
             line = lines.of("rules", 0, rule)
+            known_rule(rule, line, f"rules.{rule}")
             if isinstance(mode, dict):  # [rules."id"] mode = "..."
                 line = lines.of(f"rules.{rule}", 0, "mode") or lines.of(f"rules.{rule}")
                 mode = mode.get("mode")
@@ -293,6 +315,9 @@ class Policy:
                 continue
             parsed = _parse_approval(entry, i, header, lines, err)
             if parsed is not None:
+                for rule in parsed.rules:
+                    known_rule(rule, lines.of("approvals", i, "rules") or header,
+                               f"approvals[{i}].rules")
                 policy.approvals.append(parsed)
         if errors:
             raise PolicyError("\n".join(errors))
@@ -311,23 +336,11 @@ class Policy:
                 self.warnings.append(f"policy {self.source} lies inside scanned root {root}")
 
     def configure(self, options: Options) -> None:
-        """Apply detector options from the policy (verify limit, trust anchors, register...).
-
-        Values set in the policy win over command-line defaults: the policy is the desk's
-        standing configuration."""
+        """Apply the detectors' settings from the policy (already checked against what each
+        detector declares). Values set in the policy win over built-in defaults: the policy
+        is the desk's standing configuration; explicit flags win over it."""
         for name, opts in self.detector_options.items():
-            rest = dict(opts)
-            if "verify_limit_mb" in rest:
-                options.verify_limit = int(rest.pop("verify_limit_mb")) * 1024 * 1024
-            if "verify_all" in rest:
-                options.verify_all = bool(rest.pop("verify_all"))
-            if name == "c2pa" and "trust_anchors" in rest:
-                with open(rest.pop("trust_anchors"), encoding="utf-8") as fh:
-                    options.trust_anchors = fh.read()
-            if name == "register" and "path" in rest:
-                options.extra["register"] = rest.pop("path")
-            if rest:
-                options.extra.setdefault(name, {}).update(rest)
+            options.settings.setdefault(name, {}).update(opts)
 
     def needs_hash(self, findings: Sequence[Finding]) -> bool:
         """Whether the asset's content hash is needed (approvals are keyed by it)."""

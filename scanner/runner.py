@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from detectors.api import Options, Shared, options_digest, sha256_file
+from detectors.api import Options, Shared, default_token, sha256_file
 from detectors.model import HASH, WORKER, Asset, AssetResult, Report, ScanError, Scanned, Summary
 from detectors.registry import Loaded, load_all
 from scanner.aggregate import add_to_summary, assemble, exit_code, overall_verdict
@@ -80,8 +80,8 @@ def detector_tokens(detectors: list[Loaded], options: Options) -> dict[str, str]
         if item.detector is None:
             continue
         token = getattr(item.detector, "cache_token", None)
-        out[item.name] = token(options) if callable(token) else (
-            f"{item.version}|{options_digest(options.extra.get(item.name))}")
+        out[item.name] = token(options) if callable(token) else default_token(
+            item.detector, options)
     return out
 
 
@@ -242,5 +242,5 @@ def run_scan(config: ScanConfig,
     if engine.pool is not None and engine.pool.restarts:
         warnings.append(f"{engine.pool.restarts} worker process(es) replaced during the scan")
     warnings.extend(w for w in config.policy.warnings if w not in warnings)
-    return Report(tool=tool_info(), started=started, finished=_now(), roots=list(config.roots),
+    return Report(tool=tool_info(detectors), started=started, finished=_now(), roots=list(config.roots),
                   summary=summary, results=kept, warnings=warnings + walker.stats.warnings)

@@ -1,11 +1,18 @@
-"""Versions of the tool and of what it relies on, for ``--version`` and every report."""
+"""Versions of the tool and of what its results depend on, for ``--version`` and every report.
+
+Asked of the detectors themselves (``Detector.about()`` through the registry's ``Catalog``): the
+application names none of them. The report's ``tool`` object keeps its documented keys
+(``c2pa_python``, ``exiftool``, ``rulepack``), filled from what the detectors say.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+
+from detectors.registry import Catalog, Loaded, catalog
+
+# ``about()`` keys that are data versions (rule packs, vocabularies), for ``rulepack``.
+DATA_KEYS = ("rules", "dst", "vendors")
 
 
 def _dist_version(name: str) -> str | None:
@@ -15,40 +22,28 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
-@cache
-def exiftool_version(path: str | None = None) -> str | None:
-    exe = path or shutil.which("exiftool")
-    if not exe:
-        return None
-    try:
-        out = subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=20,
-                             stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def rulepack_version() -> str:
-    try:
-        from detectors.rules import pack_version  # the metadata rule pack
-    except ImportError:
-        pack_version = None
-    from detectors.vocab import dst_version, vendor_version
-
-    parts = [f"dst {dst_version()}", f"vendors {vendor_version()}"]
-    if pack_version is not None:
-        try:
-            parts.insert(0, f"rules {pack_version()}")
-        except Exception as exc:  # noqa: BLE001 - a broken rule pack is reported, not fatal here
-            parts.insert(0, f"rules unavailable ({exc})")
-    return ", ".join(parts)
-
-
-def tool_info() -> dict[str, str | None]:
+def tool_info(detectors: list[Loaded] | None = None) -> dict[str, str | None]:
+    """The report's ``tool`` object, from the detectors that ran (default: all installed)."""
+    merged: dict[str, str] = {}
+    for about in (catalog() if detectors is None else Catalog(detectors)).about().values():
+        for key, value in about.items():
+            merged.setdefault(key, value)
+    found = merged.get("ExifTool")
     return {
         "name": "deliverscan",
         "version": _dist_version("deliverscan") or "0+unknown",
-        "c2pa_python": _dist_version("c2pa-python"),
-        "exiftool": exiftool_version(),
-        "rulepack": rulepack_version(),
+        "c2pa_python": merged.get("c2pa-python"),
+        "exiftool": None if found in (None, "not found") else found,
+        "rulepack": ", ".join(f"{k} {merged[k]}" for k in DATA_KEYS if k in merged),
     }
+
+
+def version_lines(cat: Catalog | None = None) -> list[str]:
+    """``deliverscan --version``: the tool, then each detector and what it depends on."""
+    cat = cat or catalog()
+    lines = [f"deliverscan {_dist_version('deliverscan') or '0+unknown'}"]
+    for name, about in cat.about().items():
+        item = cat.get(name)
+        parts = ", ".join(f"{k} {v}" for k, v in about.items())
+        lines.append(f"{name} {item.version if item else '?'}" + (f" ({parts})" if parts else ""))
+    return lines

@@ -31,6 +31,14 @@ def judged(scanned: Scanned) -> AssetResult:
     return assemble(scanned, Policy.default())
 
 
+def options_for(detector: str, **given: Any) -> Options:
+    """``Options`` with the core fields given, the rest as ``detector``'s own settings."""
+    core = {k: given.pop(k) for k in ("file_timeout", "show_prompts") if k in given}
+    return Options(**core, settings={detector: given} if given else {})
+
+
 def scan_with(detector: Detector, path: Path | str, **options: Any) -> AssetResult:
-    """The real per-file pipeline with one detector."""
-    return scan_loaded([Loaded(detector.name, "builtin", detector, True)], path, Options(**options))
+    """The real per-file pipeline with one detector (``options``: core fields or its own
+    settings, e.g. ``deep=True``)."""
+    return scan_loaded([Loaded(detector.name, "builtin", detector, True)], path,
+                       options_for(detector.name, **options))

@@ -21,7 +21,7 @@ from detectors.model import AssetResult
 from detectors.registry import load_all
 
 C2PA_FIX = FIXTURES / "c2pa"
-ROOT_PEM = (C2PA_FIX / "pki" / "root.pem").read_text()
+ROOT_PEM = str(C2PA_FIX / "pki" / "root.pem")
 EVIDENCE_KEYS = {"manifest", "manifest_path", "claim_generator", "signer_issuer", "signer_cn",
                  "signing_time", "validation", "store"}
 
@@ -154,9 +154,10 @@ def test_trust_anchors_turn_valid_into_trusted() -> None:
     assert tampered.findings[0].tier == "declared"
 
 
-def test_unusable_trust_anchors_fail_loudly_not_as_corrupt_manifests() -> None:
-    bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-    result = scan_one(C2PA_FIX / "formats" / "ai_created.jpg", trust_anchors=bad)
+def test_unusable_trust_anchors_fail_loudly_not_as_corrupt_manifests(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    result = scan_one(C2PA_FIX / "formats" / "ai_created.jpg", trust_anchors=str(bad))
     assert result.verdict == "error"
     assert "trust anchors" in result.errors[0].message
     assert not result.findings
@@ -168,7 +169,7 @@ AI_ROWS = [r for r in ROWS if r["verdict"] == "ai" and not r["file"].endswith(".
 @pytest.mark.parametrize("row", AI_ROWS, ids=[r["file"] for r in AI_ROWS])
 def test_detection_never_depends_on_verification(row: dict[str, str]) -> None:
     """Over the verify limit only the manifest is read: same AI findings, tier declared."""
-    result = scan_one(C2PA_FIX / row["file"], verify_limit=0)
+    result = scan_one(C2PA_FIX / row["file"], verify_limit_mb=0)
     assert result.verdict == "ai"
     assert set(row["rules"].split(",")) <= set(by_rule(result))
     for f in result.findings:
@@ -178,7 +179,7 @@ def test_detection_never_depends_on_verification(row: dict[str, str]) -> None:
 
 
 def test_verify_all_overrides_the_limit() -> None:
-    result = scan_one(C2PA_FIX / "formats" / "ai_created.wav", verify_limit=0, verify_all=True)
+    result = scan_one(C2PA_FIX / "formats" / "ai_created.wav", verify_limit_mb=0, verify_all=True)
     assert result.findings[0].evidence["validation"] == "valid, untrusted signer"
 
 

@@ -426,12 +426,14 @@ def test_sidecar_next_to_an_unsigned_file_is_still_read() -> None:
     assert scan(jpg).verdict == "ai"
 
 
-def test_unusable_trust_anchors_still_fail_unsigned_files() -> None:
-    """As without the pre-filter: a bad --trust-anchors is an error on every file."""
-    bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+def test_unusable_trust_anchors_still_fail_unsigned_files(tmp_path: Path) -> None:
+    """As without the pre-filter: bad trust anchors are an error on every file (when they get
+    past the set-up check, as through the Python API's ``Options``)."""
+    bad_file = tmp_path / "bad.pem"
+    bad_file.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     path = FIXTURES / "c2pa" / "scenarios" / "unsigned.jpg"
     st = os.stat(path)
-    shared = Shared(Options(trust_anchors=bad))
+    shared = Shared(Options(settings={"c2pa": {"trust_anchors": str(bad_file)}}))
     try:
         result = judged(scan_asset(Asset(str(path), st.st_size, st.st_mtime_ns, "other"),
                                    [Loaded("c2pa", "builtin", C2paDetector(), True)], shared))

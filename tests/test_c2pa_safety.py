@@ -17,7 +17,7 @@ from typing import Any
 import c2pa
 import pytest
 from conftest import FIXTURES
-from helpers import judged
+from helpers import judged, options_for
 
 from detectors import c2pa_reading as rd
 from detectors.api import Options, Shared
@@ -39,7 +39,7 @@ def _asset(path: Path | str) -> Asset:
 def scan_one(path: Path | str, shared: Shared | None = None, **options: Any) -> AssetResult:
     loaded = Loaded("c2pa", "builtin", C2paDetector(), True)
     own = shared is None
-    shared = shared or Shared(Options(**options))
+    shared = shared or Shared(options_for("c2pa", **options))
     try:
         return judged(scan_asset(_asset(path), [loaded], shared))
     finally:
@@ -103,7 +103,9 @@ def test_no_request_reaches_a_local_listener(listener: _Listener, tmp_path: Path
     ocsp, _ = gen.sign(src, "image/jpeg", ai, gen.make_signer(leaf + pki.intermediate, key))
     (tmp_path / "ocsp.jpg").write_bytes(ocsp)
 
-    for options in ({}, {"trust_anchors": pki.root.decode()}, {"verify_limit": 0}):
+    anchors = tmp_path / "root.pem"
+    anchors.write_bytes(pki.root)
+    for options in ({}, {"trust_anchors": str(anchors)}, {"verify_limit_mb": 0}):
         r = scan_one(tmp_path / "remote.jpg", **options)
         assert r.verdict == "review"
         assert r.findings[0].value == listener.url("/manifest.c2pa")
@@ -242,13 +244,13 @@ def test_verification_is_bounded_by_a_read_budget(monkeypatch: pytest.MonkeyPatc
     """c2pa-rs parses a PDF whole even without verification: over the verify limit, a PDF
     larger than the manifest-only budget is an explicit error, never a silent clean."""
     monkeypatch.setattr(rd, "QUICK_BUDGET", 2048)
-    result = scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit=0)
+    result = scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit_mb=0)
     assert result.verdict == "error"
     message = result.errors[0].message
     assert "wanted more than 2048 bytes" in message and "--verify-all" in message
     # Within the budget the same file reads fine without verification.
     monkeypatch.setattr(rd, "QUICK_BUDGET", 64 * 1024)
-    assert scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit=0).verdict == "ai"
+    assert scan_one(C2PA_FIX / "formats" / "ai_created.pdf", verify_limit_mb=0).verdict == "ai"
 
 
 class _FailingRaw(io.BytesIO):

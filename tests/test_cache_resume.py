@@ -32,7 +32,7 @@ def _reads(log: Path) -> list[str]:
 
 
 def _scan(root: Path, cache: Path, marker_only, rules: str = "1"):  # type: ignore[no-untyped-def]
-    opts = Options(extra={"fake_rules": rules})
+    opts = Options(settings={"fakemarker": {"rules": rules}})
     return run_scan(ScanConfig(roots=[str(root)], options=opts, cache_path=str(cache)),
                     detectors=marker_only)
 

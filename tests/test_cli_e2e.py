@@ -37,7 +37,10 @@ def test_version_lists_components() -> None:
     assert res.returncode == 0
     out = res.stdout
     assert out.startswith("deliverscan ")
-    assert "c2pa-python" in out and "ExifTool" in out and "rule pack" in out
+    assert "c2pa-python" in out and "ExifTool" in out and "rules " in out
+    # one line per detector, with what its results depend on
+    assert [ln.split()[0] for ln in out.splitlines()[1:5]] == ["c2pa", "metadata", "watermark",
+                                                              "register"]
 
 
 def test_detectors_lists_plugin_and_availability() -> None:

@@ -121,7 +121,8 @@ def test_off_rule_drops_finding_and_recomputes_verdict(tmp_path: Path, marker_on
     assert any("policy: 1 finding(s) turned off" in n for c in r.coverage for n in c.notes)
 
 
-def test_mode_precedence_exact_then_longest_glob_then_detector(tmp_path: Path) -> None:
+def test_mode_precedence_exact_then_longest_glob_then_detector(tmp_path: Path,
+                                                               fake_plugin: Path) -> None:
     from detectors.model import Finding
 
     pol = Policy.loads(textwrap.dedent("""
@@ -131,17 +132,16 @@ def test_mode_precedence_exact_then_longest_glob_then_detector(tmp_path: Path) -
         [rules]
         "fake.*" = "off"
         "fake.rev*" = "blocking"
-        "fake.review.x" = "overridable"
+        "fake.ai" = "overridable"
     """))
 
     def mode(rule: str, det: str = "fakemarker") -> str:
         return pol.mode_for(Finding(det, rule, "ai", "declared", "l", "v", "m"))
 
-    assert mode("fake.ai") == "off"
-    assert mode("fake.review") == "blocking"
-    assert mode("fake.review.x") == "overridable"
-    assert mode("other.rule") == "overridable"
-    assert mode("other.rule", det="c2pa") == "blocking"
+    assert mode("fake.ai") == "overridable"  # exact id first
+    assert mode("fake.review") == "blocking"  # then the longest matching glob
+    assert mode("other.rule") == "overridable"  # then the detector's mode
+    assert mode("other.rule", det="c2pa") == "blocking"  # then default_mode
 
 
 # ---- approvals -------------------------------------------------------------------------------
@@ -277,15 +277,41 @@ def test_configure_maps_detector_options(tmp_path: Path) -> None:
         [detectors.register]
         path = "temp-ai.sqlite"
         [detectors.watermark]
-        threshold = 0.8
-        payloads = ["a", "b"]
+        max_pixels = 1000
+        video_seconds = 2
     """)
     opts = Options()
     Policy.load(str(p)).configure(opts)
-    assert opts.verify_limit == 64 * 1024 * 1024 and opts.verify_all is True
-    assert opts.trust_anchors is not None and opts.trust_anchors.startswith("-----BEGIN")
-    assert opts.extra["register"] == str(tmp_path / "policy" / "temp-ai.sqlite")
-    assert opts.extra["watermark"] == {"threshold": 0.8, "payloads": ["a", "b"]}
+    assert opts.settings["c2pa"] == {"verify_limit_mb": 64, "verify_all": True,
+                                     "trust_anchors": str(tmp_path / "policy" / "anchors.pem")}
+    assert opts.settings["register"] == {"path": str(tmp_path / "policy" / "temp-ai.sqlite")}
+    assert opts.settings["watermark"] == {"max_pixels": 1000, "video_seconds": 2.0}
+
+
+@pytest.mark.parametrize(("body", "line", "needle"), [
+    ('[detectors.c2pa]\nthreshold = 0.8\n', 2, "detectors.c2pa: unknown key 'threshold'"),
+    ('[detectors.watermark]\nmax_pixels = -5\n', 2, "max_pixels must be a whole number >= 0"),
+    ('[detectors.c2pz]\nmode = "off"\n', 1, "unknown detector 'c2pz'"),
+    ('[rules]\n"c2pa.dst.trainedAlgoritmicMedia" = "blocking"\n', 2,
+     "unknown rule id 'c2pa.dst.trainedAlgoritmicMedia'"),
+    ('[rules]\n"watermark.sd9.*" = "off"\n', 2, "'watermark.sd9.*' matches no rule id"),
+    ('[[approvals]]\nsha256 = "' + "a" * 64 + '"\nref = "T"\nby = "B"\nreason = "R"\n'
+     'rules = ["meta.comfyui.promt"]\n', 6, "unknown rule id 'meta.comfyui.promt'"),
+])
+def test_unknown_detectors_settings_and_rule_ids_are_errors(tmp_path: Path, body: str, line: int,
+                                                            needle: str) -> None:
+    """A misspelt rule id or setting would silently change nothing: refused with its line."""
+    p = write_policy(tmp_path, body)
+    with pytest.raises(PolicyError) as info:
+        Policy.load(str(p))
+    assert f"{p}:{line}" in str(info.value) and needle in str(info.value), str(info.value)
+
+
+def test_known_rule_ids_and_globs_are_accepted(tmp_path: Path) -> None:
+    p = write_policy(tmp_path, '[rules]\n"c2pa.dst.trainedAlgorithmicMedia" = "blocking"\n'
+                               '"watermark.*.partial" = "off"\n"meta.comfyui.prompt" = "off"\n'
+                               '"register.*" = "blocking"\n')
+    assert len(Policy.load(str(p)).rule_modes) == 4
 
 
 def test_missing_option_file_is_reported_with_line(tmp_path: Path) -> None:

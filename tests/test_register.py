@@ -18,7 +18,7 @@ from PIL import Image
 
 from detectors.api import Options, Shared
 from detectors.model import AssetResult
-from detectors.registry import _load_builtin
+from detectors.registry import load_spec
 from fixtures.gen_register import (
     synth_clip_frames,
     synth_image,
@@ -46,10 +46,10 @@ def register_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _scan(db: Path, path: Path) -> AssetResult:
-    det = _load_builtin("detectors.register:RegisterDetector")
+    det = load_spec("detectors.register:RegisterDetector")
     assert det is not None and det.available
     opts = Options()
-    opts.extra["register"] = str(db)
+    opts.settings["register"] = {"path": str(db)}
     shared = Shared(opts)
     try:
         (asset,) = list(Walker().walk([str(path)]))

@@ -238,25 +238,32 @@ def test_duplicate_ids_refused(fake_pack) -> None:  # type: ignore[no-untyped-de
         load_pack()
 
 
-def test_rules_command_lists_every_rule() -> None:
+def test_rules_command_lists_every_rule_of_every_detector() -> None:
+    """A policy author sees the ids of C2PA, watermark and register rules too."""
     from scanner.cli import main
 
     res = CliRunner().invoke(main, ["rules"])
     assert res.exit_code == 0, res.output
     for rule in all_rules():
         assert rule.id in res.output
+    for rid in ("c2pa.dst.trainedAlgorithmicMedia", "c2pa.vendor.openai", "c2pa.remote-manifest",
+                "watermark.sdxl.very_likely", "watermark.flux1.partial", "register.exact",
+                "register.audio.landmarks"):
+        assert rid in res.output, rid
     res = CliRunner().invoke(main, ["rules", "--json"])
     doc = json.loads(res.output)
-    assert doc["version"] == pack_version()
-    assert {r["id"] for r in doc["rules"]} == {r.id for r in all_rules()}
+    assert doc["detectors"]["metadata"]["rules"] == pack_version()
+    ids = {r["id"] for r in doc["rules"]}
+    assert {r.id for r in all_rules()} <= ids
     tc = next(r for r in doc["rules"] if r["id"] == "meta.iptc.dst")
     assert tc["verdict"] == "table" and "xmp:Iptc4xmpExt:DigitalSourceType" in tc["fields"]
+    assert {r["detector"] for r in doc["rules"]} >= {"c2pa", "metadata", "watermark", "register"}
 
 
 def test_version_reaches_the_tool_info() -> None:
-    from scanner.versions import rulepack_version
+    from scanner.versions import tool_info
 
-    assert f"rules {pack_version()}" in rulepack_version()
+    assert f"rules {pack_version()}" in str(tool_info()["rulepack"])
 
 
 @pytest.mark.parametrize(("value", "vendor"), [

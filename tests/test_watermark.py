@@ -29,7 +29,7 @@ _DET = WatermarkDetector()
 def scan(path: Path, **extra: Any) -> AssetResult:
     st = path.stat()
     asset = Asset(str(path), st.st_size, st.st_mtime_ns, "other")
-    shared = Shared(Options(extra=dict(extra)))
+    shared = Shared(Options(settings={"watermark": dict(extra)}))
     try:
         return judged(scan_asset(asset, [Loaded("watermark", "builtin", _DET, True)], shared))
     finally:
@@ -118,26 +118,25 @@ def test_video_frames_are_sampled_and_pooled() -> None:
     (f,) = result.findings
     assert f.evidence["payload"] == "sdxl" and len(f.evidence["frames"]) == 6
     assert f.location.startswith("frames ")
-    status, _ = coverage(scan(FIX / "svd_ffv1.mkv", watermark={"video_frames": 0}))
+    status, _ = coverage(scan(FIX / "svd_ffv1.mkv", video_frames=0))
     assert status == NOT_APPLICABLE
 
 
 def test_size_limit_is_a_qualified_not_checked() -> None:
-    for extra in ({"watermark_max_pixels": 100_000}, {"watermark": {"max_pixels": 100_000}}):
-        result = scan(FIX / "sdxl_sgm_512.png", **extra)
-        assert result.findings == () and result.verdict == "clean"
-        status, notes = coverage(result)
-        assert status == APPLIED
-        assert notes == ["pixel watermark not checked: 512×512 is above the 100000-pixel limit"]
-    status, notes = coverage(scan(FIX / "sdxl_sgm_512.png", watermark={"max_pixels": 0}))
+    result = scan(FIX / "sdxl_sgm_512.png", max_pixels=100_000)
+    assert result.findings == () and result.verdict == "clean"
+    status, notes = coverage(result)
+    assert status == APPLIED
+    assert notes == ["pixel watermark not checked: 512×512 is above the 100000-pixel limit"]
+    status, notes = coverage(scan(FIX / "sdxl_sgm_512.png", max_pixels=0))
     assert status == NOT_APPLICABLE and "turned off" in notes[0]
 
 
 def test_cache_token_follows_the_options() -> None:
     a = _DET.cache_token(Options())
     assert a == _DET.cache_token(Options())
-    assert a != _DET.cache_token(Options(extra={"watermark": {"max_pixels": 5}}))
-    assert a != _DET.cache_token(Options(extra={"watermark": {"video_frames": 2}}))
+    assert a != _DET.cache_token(Options(settings={"watermark": {"max_pixels": 5}}))
+    assert a != _DET.cache_token(Options(settings={"watermark": {"video_frames": 2}}))
 
 
 def test_truncated_image_is_an_error_not_clean(tmp_path: Path) -> None:
@@ -164,7 +163,7 @@ def test_corpus_images_carry_no_watermark(corpus: Path) -> None:
         path = corpus / row["file"]
         if row["expect"] == "hostile" or not path.is_file():
             continue
-        result = scan(path, watermark={"video_frames": 2})  # keep the 5 MP .mov quick
+        result = scan(path, video_frames=2)  # keep the 5 MP .mov quick
         assert result.findings == (), (row["file"], result.findings)
         status, notes = coverage(result)
         if status == APPLIED and any(n.startswith("pixel watermark decode:") for n in notes):
@@ -206,7 +205,7 @@ def test_a_perfect_mark_is_not_lost_to_its_own_perfection() -> None:
 
 
 def test_malformed_option_fails_loudly_with_its_name() -> None:
-    result = scan(FIX / "clean_512.png", watermark={"max_pixels": "lots"})
+    result = scan(FIX / "clean_512.png", max_pixels="lots")
     status, notes = coverage(result)
     assert status == FAILED and result.verdict == "error"
-    assert "watermark option max_pixels must be a number >= 0, not 'lots'" in notes[0]
+    assert "watermark option max_pixels must be a whole number, got 'lots'" in notes[0]

@@ -93,6 +93,29 @@ def find_exiftool(path: str | None = None) -> str | None:
     return shutil.which("exiftool")
 
 
+@cache
+def exiftool_version(path: str | None = None) -> str | None:
+    """ExifTool's version without starting Perl (~0.2 ms instead of ~100 ms): the script
+    declares it near its top (``my $version = '12.57';``); else ask ``exiftool -ver``."""
+    exe = find_exiftool(path)
+    if exe is None:
+        return None
+    try:
+        with open(exe, "rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        head = b""
+    found = re.search(rb"my \$version = '([0-9][0-9.]*)'", head)
+    if found:
+        return found.group(1).decode("ascii")
+    try:
+        out = subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=20,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def exiftool_identity(path: str | None = None) -> str:
     """Which ExifTool a result came from, without starting it (a cache-key ingredient): the
     resolved script's path, size and mtime change with every install or upgrade."""

@@ -1,7 +1,7 @@
 """SARIF 2.1.0: findings as results for code-scanning dashboards and CI annotations.
 
-One run; rules from the findings' rule ids, described from the metadata rule pack when it is
-installed; one result per finding with the file as an artifact location (file URIs, relative to
+One run; rules from the findings' rule ids, described by the detectors that declare them (the
+registry's catalog); one result per finding with the file as an artifact location (file URIs, relative to
 ``SRCROOT`` = the working directory when the path was given relative) and the field as a
 logical location. Approved findings stay, as *suppressed* results carrying the approval as
 justification (as MegaLinter keeps suppressed results, rather than dropping them). Files that
@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from urllib.parse import quote_from_bytes
 
 from detectors.model import AI, SKIPPED, Approval, AssetResult, Finding, Report
+from detectors.registry import catalog
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "SRCROOT"
@@ -31,49 +32,6 @@ def artifact_location(path: str) -> dict[str, str]:
         return {"uri": Path(path).as_uri()}
     norm = os.path.normpath(path).replace(os.sep, "/")
     return {"uri": quote_from_bytes(os.fsencode(norm), safe="/"), "uriBaseId": SRCROOT}
-
-
-def _rulepack() -> dict[str, dict[str, Any]]:
-    """Rule id -> description fields from ``detectors.rules`` when it exists (duck-typed: it is
-    built separately and may expose ``all_rules()``, ``load()``, ``rules()`` or ``RULES``)."""
-    try:
-        from detectors import rules as pack  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - the pack is optional here
-        return {}
-    items: Any = None
-    for name in ("all_rules", "load_rules", "load", "rules", "RULES"):
-        obj = getattr(pack, name, None)
-        if obj is None:
-            continue
-        try:
-            items = obj() if callable(obj) else obj
-        except Exception:  # noqa: BLE001
-            continue
-        break
-    if isinstance(items, dict):
-        items = [({"id": k, **v} if isinstance(v, dict) else v) for k, v in items.items()]
-    out: dict[str, dict[str, Any]] = {}
-    for item in items or ():
-        get = item.get if isinstance(item, dict) else (lambda k, d=None, i=item: getattr(i, k, d))
-        rid = get("id")
-        if not isinstance(rid, str) or not rid:
-            continue
-        meta = {k: get(k) for k in ("description", "message", "name", "title", "reference",
-                                    "verdict", "tier", "vendor", "tool")
-                if get(k) not in (None, "")}
-        fields = get("fields") or get("field")
-        if fields:
-            meta["fields"] = [fields] if isinstance(fields, str) else [str(f) for f in fields]
-        describe = get("describe_match")
-        if "description" not in meta and callable(describe):
-            try:
-                where = ", ".join(meta.get("fields", [])) or "metadata"
-                meta["description"] = (f"{meta.get('tool') or meta.get('vendor') or rid}: "
-                                       f"{where} {describe()}")
-            except Exception:  # noqa: BLE001 - a description is optional
-                pass
-        out[rid] = meta
-    return out
 
 
 def _approval_text(a: Approval) -> str:
@@ -146,29 +104,28 @@ class SarifWriter:
             })
 
     def _driver_rules(self) -> list[dict[str, Any]]:
-        pack = _rulepack()
+        """Each reported rule, described by the detector that declares it."""
+        cat = catalog()
         out = []
         for rid, seen in sorted(self.rules.items(), key=lambda kv: kv[1]["index"]):
-            meta = pack.get(rid, {})
-            short = (meta.get("title") or meta.get("name") or meta.get("message")
-                     or seen["example"])
+            info = cat.rule(rid)
             rule: dict[str, Any] = {
                 "id": rid,
-                "shortDescription": {"text": str(short)},
+                "shortDescription": {"text": info.title if info else str(seen["example"])},
                 "defaultConfiguration": {"level": "error" if seen["verdict"] == AI
                                          else "warning"},
                 "properties": {"detector": seen["detector"], "verdict": seen["verdict"],
-                               "tier": seen["tier"],
-                               **{k: v for k, v in meta.items() if k in ("vendor", "tool",
-                                                                         "fields")}},
+                               "tier": seen["tier"]},
             }
-            if meta.get("description"):
-                rule["fullDescription"] = {"text": str(meta["description"])}
-            ref = meta.get("reference")
-            if isinstance(ref, str) and ref.startswith(("http://", "https://")):
-                rule["helpUri"] = ref
-            elif ref:
-                rule["help"] = {"text": str(ref)}
+            if info is not None:
+                if info.tool:
+                    rule["properties"]["tool"] = info.tool
+                if info.fields:
+                    rule["properties"]["fields"] = list(info.fields)
+                if info.reference.startswith(("http://", "https://")):
+                    rule["helpUri"] = info.reference
+                elif info.reference:
+                    rule["help"] = {"text": info.reference}
             out.append(rule)
         return out
 

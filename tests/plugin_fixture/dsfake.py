@@ -12,7 +12,8 @@ import os
 import time
 from collections.abc import Iterator
 
-from detectors import AssetContext, Detector, Finding, Incomplete, Options
+from detectors import AssetContext, Detector, Finding, Incomplete
+from detectors.api import Option, RuleInfo
 from detectors.model import Asset
 
 
@@ -20,9 +21,12 @@ class MarkerDetector(Detector):
     name = "fakemarker"
     version = "0.1"
     kinds = frozenset({"image", "video", "audio", "other"})
+    # The default cache token covers declared settings: a new "rule pack" re-runs it.
+    options = (Option("rules", str, "1", "Version of the (pretend) rule pack."),)
 
-    def cache_token(self, options: Options) -> str:
-        return f"{self.version}/rules-{options.extra.get('fake_rules', '1')}"
+    def rules(self) -> list[RuleInfo]:
+        return [RuleInfo("fake.ai", self.name, "ai", "declared", "test marker AI-MARK"),
+                RuleInfo("fake.review", self.name, "review", "declared", "test marker REVIEW-MARK")]
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
         log = os.environ.get("DSFAKE_LOG")
