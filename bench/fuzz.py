@@ -2,7 +2,7 @@
 per-file pipeline (``make fuzz``; a short fixed-seed run is part of ``make test``).
 
 Two kinds of target:
-- **parsers** (in-process, fast): ``detectors.formats.native.fuzz_targets()`` - one per native
+- **parsers** (in-process, fast): ``bench.fuzz_targets.fuzz_targets()`` - one per native
   reader (PNG, stealth, JPEG, GIF, TIFF, RIFF, BMFF, MP3, FLAC, Ogg), the structures inside them
   (XMP packets, EXIF/IFD, ID3v2, Vorbis comments), sniffing, the rule pack on untrusted values
   and the metadata detector's read-then-match path. A target must return or raise its declared
@@ -15,7 +15,7 @@ Two kinds of target:
   reported, never fatal. Crashes: a worker killed or timed out, a detector failing with an
   undeclared exception type, a ``clean`` verdict although a detector failed.
 
-Each target fuzzes the seeds that suit it (``native.fuzz_seed``: files of its media type, XMP
+Each target fuzzes the seeds that suit it (``fuzz_targets.fuzz_seed``: files of its media type, XMP
 packets cut out of files, field values a reader found...), sometimes a foreign file. Mutations:
 bit flips, byte sets, "interesting" integers over 2/4/8-byte fields (sizes: 0, 1, 0x7fffffff,
 0xffffffff...), format tokens (chunk/box ids, XML and JSON fragments), truncation, region
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib
 import json
 import os
 import random
@@ -139,26 +138,18 @@ def mutate(data: bytes, rng: random.Random, other: bytes) -> bytes:
 
 
 def parser_targets() -> dict[str, Callable[[bytes], object]]:
-    """name -> callable(bytes) from ``detectors.formats.native.fuzz_targets`` (when present)."""
-    targets: dict[str, Callable[[bytes], object]] = {}
-    try:
-        native = importlib.import_module("detectors.formats.native")
-    except ImportError:
-        return targets
-    fuzz_entry = getattr(native, "fuzz_targets", None)
-    if callable(fuzz_entry):
-        targets.update(fuzz_entry())
-    return targets
+    """name -> callable(bytes) from ``bench.fuzz_targets``."""
+    from bench.fuzz_targets import fuzz_targets
+
+    return dict(fuzz_targets())
 
 
 def target_seeds(name: str, files: list[Path]) -> list[bytes]:
-    """Seeds for one target (``native.fuzz_seed``), or every file when it gives none."""
+    """Seeds for one target (``fuzz_targets.fuzz_seed``), or every file when it gives none."""
+    from bench.fuzz_targets import fuzz_seed
+
     blobs = [p.read_bytes() for p in files]
-    try:
-        pick = importlib.import_module("detectors.formats.native").fuzz_seed
-    except (ImportError, AttributeError):
-        return blobs
-    out = [s for s in (pick(name, b) for b in blobs) if s]
+    out = [s for s in (fuzz_seed(name, b) for b in blobs) if s]
     return out or blobs
 
 

@@ -17,7 +17,7 @@ data (``detectors/rules/*.toml``); this module only gathers fields and turns hit
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from detectors.api import (
@@ -30,69 +30,30 @@ from detectors.api import (
     default_token,
     open_readonly,
 )
-from detectors.formats.bmff import read_bmff
-from detectors.formats.exif import parse_tiff
-from detectors.formats.gif import read_gif
-from detectors.formats.id3 import read_mp3
-from detectors.formats.jpeg import read_jpeg
+from detectors.formats import registry
 from detectors.formats.native import Collector, Source
-from detectors.formats.png import read_png
-from detectors.formats.riff import read_riff
-from detectors.formats.sniff import EXTENSIONS
-from detectors.formats.vorbis import read_flac, read_ogg
 from detectors.formats.xmp import EXIFTOOL_GROUPS, MAX_PACKET, parse_xmp
 from detectors.model import Asset, Field, Finding
 from detectors.rules import RuleError, load_pack, to_finding
 from detectors.vocab import dst_version, vendor_version
 
+Reader = registry.Reader
 
-def _read_tiff(src: Source, out: Collector) -> None:
-    parse_tiff(src, 0, src.size, "TIFF file", out)
-
-
-Reader = Callable[[Source, Collector], None]
-
-# Media type (from content sniffing) → native reader.
-NATIVE: dict[str, Reader] = {
-    "image/jpeg": read_jpeg,
-    "image/png": read_png,
-    "image/gif": read_gif,
-    "image/tiff": _read_tiff,
-    "image/webp": read_riff,
-    "audio/wav": read_riff,
-    "video/x-msvideo": read_riff,
-    "video/mp4": read_bmff,
-    "video/quicktime": read_bmff,
-    "audio/mp4": read_bmff,
-    "image/heic": read_bmff,
-    "image/heif": read_bmff,
-    "image/avif": read_bmff,
-    "audio/mpeg": read_mp3,
-    "audio/flac": read_flac,
-    "audio/ogg": read_ogg,
-    "video/ogg": read_ogg,
-}
+# Media type (from content sniffing) -> native reader: every format that declares a walk.
+NATIVE: dict[str, Reader] = {media_type: fmt.read for fmt in registry.formats()
+                             for media_type in fmt.kinds if fmt.read is not None}
 
 # Formats with no metadata container at all: nothing for any tier to read.
-NO_METADATA = {"image/bmp": "BMP has no metadata container"}
-
-_LABELS = {
-    "application/mxf": "MXF", "image/vnd.adobe.photoshop": "PSD", "image/x-exr": "OpenEXR",
-    "image/x-dpx": "DPX", "video/x-matroska": "Matroska", "video/webm": "WebM",
-    "video/mp2t": "MPEG-TS", "video/mpeg": "MPEG-PS", "video/x-flv": "FLV",
-    "video/x-ms-asf": "ASF/WMV", "audio/aiff": "AIFF", "audio/aac": "AAC (ADTS)",
-    "image/svg+xml": "SVG", "image/jxl": "JPEG XL", "image/jp2": "JPEG 2000",
-    "image/x-canon-cr3": "CR3",
-}
+NO_METADATA = {media_type: fmt.no_metadata for fmt in registry.formats()
+               for media_type in fmt.kinds if fmt.no_metadata}
 
 # Extensions that promise media (everything sniffing knows but documents, archives, sidecars).
-_MEDIA_EXTS = {ext for ext, types in EXTENSIONS.items()
-               if any(t.split("/")[0] in ("image", "video", "audio") or t == "application/mxf"
-                      for t in types)}
+_MEDIA_EXTS = {ext for ext, types in registry.extensions().items()
+               if any(registry.kind_of(t) in ("image", "video", "audio") for t in types)}
 
 
 def format_label(media_type: str) -> str:
-    return _LABELS.get(media_type, media_type)
+    return registry.label(media_type)
 
 
 def read_native(asset: Asset, ctx: AssetContext) -> Collector:

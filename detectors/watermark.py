@@ -117,6 +117,7 @@ from typing import Any, ClassVar
 
 from detectors import dwtdct
 from detectors.api import AssetContext, Detector, Incomplete, NotApplicable, Option, RuleInfo
+from detectors.formats import registry
 from detectors.lazy import lazy
 from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
@@ -125,10 +126,6 @@ np = lazy("numpy")
 
 DATA = Path(__file__).resolve().parent / "data" / "watermark_payloads.toml"
 
-# Raster formats both readers handle in every variant that matters: failing to read one of
-# these is a damaged file, not an unsupported format. (TIFF is not here: 64-bit samples, raw
-# DNG data and exotic compressions are valid TIFFs neither reader decodes.)
-RASTER_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif"})
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_VIDEO_FRAMES = 6
@@ -346,34 +343,11 @@ class _TooLarge(Exception):
     """The header declares more pixels than Pillow agrees to open (its bomb limit)."""
 
 
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def _header_size(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, 1) of a still PNG or JPEG straight from its header bytes: most images in
-    a delivery are one of the two, and this costs microseconds where opening them with Pillow
-    costs a fraction of a millisecond (this runs on every image). None: ask Pillow."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and b"acTL" not in data:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), 1
-    if data.startswith(b"\xff\xd8"):
-        pos = 2
-        while pos + 9 <= len(data) and data[pos] == 0xFF:
-            marker = data[pos + 1]
-            if marker in _JPEG_SOF:
-                height = int.from_bytes(data[pos + 5:pos + 7], "big")
-                width = int.from_bytes(data[pos + 7:pos + 9], "big")
-                return (width, height, 1) if width and height else None
-            if marker == 0xFF:
-                pos += 1
-                continue
-            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-    return None
-
-
-def _image_size(data: bytes) -> tuple[int, int, int] | None:
+def _image_size(media_type: str, data: bytes) -> tuple[int, int, int] | None:
     """(width, height, frames) from the header (no pixel decode), or None when Pillow does not
-    know the format. Raises ``_TooLarge`` past Pillow's bomb limit."""
-    quick = _header_size(data)
+    know the format. Raises ``_TooLarge`` past Pillow's bomb limit. The format's own header
+    parser first (microseconds: most images in a delivery are PNG or JPEG), Pillow next."""
+    quick = registry.dimensions(media_type, data)
     if quick is not None:
         return quick
     from PIL import Image, UnidentifiedImageError
@@ -486,10 +460,11 @@ class WatermarkDetector(Detector):
             return "not checked", []
         data: bytes | None = None
         try:
-            size = _image_size(ctx.head)  # the header decides before the pixels are read
+            media_type = ctx.asset.media_type
+            size = _image_size(media_type, ctx.head)  # the header decides before the pixels
             if size is None:
                 data = self._read_all(ctx, limit)
-                size = _image_size(data)
+                size = _image_size(media_type, data)
         except _TooLarge:
             ctx.note(f"pixel watermark not checked: declared size is above the {max_pixels}-pixel "
                      "limit (and Pillow's decompression-bomb limit)")
@@ -511,7 +486,10 @@ class WatermarkDetector(Detector):
         except cv2.error:  # e.g. OpenCV's own pixel-count guard on a format Pillow cannot size
             bgr = None
         if bgr is None:
-            if size is None and ctx.asset.media_type not in RASTER_TYPES:
+            # (a raster format both readers handle in every variant that matters: failing on
+            # one is a damaged file; TIFF is not one: 64-bit samples, raw DNG data and exotic
+            # compressions are valid TIFFs neither reader decodes)
+            if size is None and not registry.is_raster(ctx.asset.media_type):
                 raise NotApplicable(f"no pixel decoder for this {ctx.asset.media_type} "
                                     "(neither OpenCV nor Pillow reads it)")
             if size is None:  # a format both readers handle, so the file is damaged

@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 
 from detectors.api import AssetContext, Incomplete, NotApplicable, Shared
+from detectors.formats import registry
 from detectors.formats.sniff import (
-    EXTENSIONS,
     SNIFF_BYTES,
     clutter_reason,
     extension_note,
@@ -46,9 +46,9 @@ def classify(asset: Asset, ctx: AssetContext) -> Asset:
     when name and content agree; a media file merely named like clutter is scanned."""
     kind, media_type = sniff(ctx.head[:SNIFF_BYTES], ctx.read_at)
     if not ctx.head:
-        named = EXTENSIONS.get(asset.ext, ())
-        if named and named[0].split("/")[0] in ("image", "video", "audio"):
-            kind = named[0].split("/")[0]
+        named = registry.extensions().get(asset.ext, ())
+        if named and registry.kind_of(named[0]) in MEDIA_KINDS:
+            kind = registry.kind_of(named[0])
             media_type = named[0]
     notes = list(asset.notes)
     note = extension_note(asset.path, media_type)

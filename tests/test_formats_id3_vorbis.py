@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from detectors.formats.id3 import parse_id3v2, read_mp3
+from detectors.formats.flac import read_flac
+from detectors.formats.id3 import parse_id3v2
+from detectors.formats.mp3 import read_mp3
 from detectors.formats.native import Collector, Source
-from detectors.formats.vorbis import read_flac, read_ogg
+from detectors.formats.ogg import read_ogg
 
 META = FIXTURES / "meta"
 

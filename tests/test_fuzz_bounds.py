@@ -14,7 +14,7 @@ import pytest
 
 from detectors import rules
 from detectors.formats import bmff, exif, gif, native, stealth
-from detectors.formats.id3 import read_mp3
+from detectors.formats.mp3 import read_mp3
 from detectors.formats.native import Collector, FormatError, Source, inflate
 from detectors.formats.png import read_png
 from detectors.formats.xmp import NAME_LIMIT, parse_xmp
@@ -340,7 +340,7 @@ def test_riff_forms_count_against_the_chunk_bound(monkeypatch: pytest.MonkeyPatc
 
 
 def test_ogg_stream_flood_is_linear_and_bounded() -> None:
-    from detectors.formats.vorbis import MAX_STREAMS, read_ogg
+    from detectors.formats.ogg import MAX_STREAMS, read_ogg
 
     page = b"OggS\x00\x02" + b"\x00" * 8 + b"%b" + b"\x00" * 8 + b"\x01\x00"
     data = b"".join(page.replace(b"%b", struct.pack("<I", i)) for i in range(20_000))

@@ -1,5 +1,6 @@
-"""The watermark detector's header-only size read agrees with Pillow on every readable PNG and
-JPEG fixture (it decides, before any pixel is read, whether an image is too small or too big)."""
+"""The formats' header-only size read (``registry.dimensions``, which the watermark detector
+asks before any pixel is read, to decide whether an image is too small or too big) agrees with
+Pillow on every readable PNG and JPEG fixture."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from detectors.watermark import _header_size
+from detectors.formats import registry
+from detectors.formats.sniff import sniff
+
+
+def _header_size(data: bytes) -> tuple[int, int, int] | None:
+    return registry.dimensions(sniff(data[:4096])[1], data)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

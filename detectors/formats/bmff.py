@@ -16,8 +16,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from detectors.formats import c2pa_locate as c2pa
 from detectors.formats.exif import parse_tiff
 from detectors.formats.native import Collector, FormatError, Source, hexoff, latin1, text
+from detectors.formats.registry import Format
 from detectors.formats.xmp import MAX_PACKET, parse_xmp
 
 XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
@@ -340,3 +342,120 @@ def read_bmff(src: Source, out: Collector) -> None:
         _Bmff(src, out).walk()
     except FormatError as exc:
         out.problem(f"BMFF: {exc}")
+
+
+# --- C2PA carriers ----------------------------------------------------------------------------
+
+C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+# Boxes c2pa-rs descends into (``meta`` as a FullBox), so that their damage is seen here too.
+C2PA_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"moof", b"traf",
+                             b"edts", b"udta", b"dinf", b"tref", b"treg", b"mvex", b"mfra",
+                             b"meta", b"schi"})
+C2PA_FULL_BOXES = frozenset({b"meta"})
+
+
+def c2pa_carriers(src: Source) -> tuple[str, str]:
+    """Where c2pa-rs reads ISO BMFF (MP4, MOV, M4A): a top-level ``uuid`` box (C2PA or XMP user
+    type), wherever it sits (moov first or last, 64-bit sizes, sparse multi-GiB files: only box
+    headers are read). Container boxes c2pa-rs parses are walked too, so its parse errors
+    still surface."""
+    return _boxes(src, 0, src.size, 0) or (c2pa.ABSENT, "BMFF: all top-level boxes walked, no C2PA uuid")
+
+
+def _boxes(src: Source, start: int, end: int, depth: int) -> tuple[str, str] | None:
+    pos = start
+    while pos < end:
+        src.tick()
+        size, btype = struct.unpack(">I4s", src.exact(pos, 8, "BMFF box header"))
+        hlen = 8
+        if size == 1:
+            size = int.from_bytes(src.exact(pos + 8, 8, "BMFF large size"), "big")
+            hlen = 16
+        elif size == 0 and depth == 0 and btype != b"uuid":
+            return None  # runs to the end of the file; c2pa-rs stops here too
+        if size < hlen:
+            raise FormatError(f"BMFF box {btype!r} at {pos:#x} has size {size}")
+        box_end = pos + size
+        if depth and box_end > end:
+            # A child overrunning its parent (e.g. a QuickTime ``meta`` read as a FullBox):
+            # c2pa-rs resumes after the parent, and reads C2PA only from top-level boxes.
+            return None
+        if box_end > src.size:
+            raise FormatError(f"BMFF box {btype!r} at {pos:#x} runs past the end of the file")
+        if btype == b"uuid":
+            if size < hlen + 16:
+                raise FormatError(f"BMFF uuid box at {pos:#x} too small")
+            user = src.exact(pos + hlen, 16, "BMFF uuid")
+            if user == C2PA_UUID:
+                return c2pa.PRESENT, f"BMFF C2PA uuid box at {pos:#x}"
+            if user == XMP_UUID and c2pa.remote(
+                    src.value(pos + hlen + 16, size - hlen - 16, "BMFF XMP box")):
+                return c2pa.MAYBE, f"BMFF XMP box at {pos:#x} names a provenance (remote manifest)"
+        elif btype in C2PA_CONTAINERS:
+            if depth >= c2pa.MAX_DEPTH:
+                raise FormatError(f"BMFF nesting deeper than {c2pa.MAX_DEPTH}")
+            inner = pos + hlen + (4 if btype in C2PA_FULL_BOXES else 0)
+            found = _boxes(src, inner, box_end, depth + 1)
+            if found:
+                return found
+        pos = box_end
+    return None
+
+
+def c2pa_heif(src: Source) -> tuple[str, str]:
+    """HEIF/AVIF: c2pa-rs also parses the item tables (``meta``/``iloc``) and reports a damaged
+    one as unreadable C2PA; walking top-level boxes cannot promise that, so let the Reader judge
+    (found by fuzzing: a truncated ``iloc`` the locator called absent)."""
+    found = c2pa_carriers(src)
+    return found if found[0] == c2pa.PRESENT else (c2pa.MAYBE, "HEIF/AVIF item tables: the Reader decides")
+
+
+# --- recognition ------------------------------------------------------------------------------
+
+# Major/compatible brands -> media type; anything else with ``ftyp`` is MP4.
+BRANDS: dict[bytes, str] = {
+    b"heic": "image/heic", b"heix": "image/heic", b"heim": "image/heic", b"heis": "image/heic",
+    b"hevc": "image/heic", b"hevx": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif",
+    b"avif": "image/avif", b"avis": "image/avif", b"M4A ": "audio/mp4", b"M4B ": "audio/mp4",
+    b"M4P ": "audio/mp4", b"F4A ": "audio/mp4", b"qt  ": "video/quicktime",
+    b"crx ": "image/x-canon-cr3", b"jp2 ": "image/jp2", b"jxl ": "image/jxl",
+}
+# QuickTime files that start without ``ftyp``.
+QT_TOP = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid"}
+KINDS = {"video/mp4": "video", "video/quicktime": "video", "audio/mp4": "audio",
+         "image/heic": "image", "image/heif": "image", "image/avif": "image",
+         "image/x-canon-cr3": "image", "image/jp2": "image", "image/jxl": "image"}
+
+
+def accept(head: bytes) -> str | None:
+    if len(head) < 12:
+        return None
+    if head[4:8] != b"ftyp":
+        return "video/quicktime" if head[4:8] in QT_TOP else None
+    size = int.from_bytes(head[0:4], "big")
+    brands = [head[8:12]]
+    end = min(max(size, 16), len(head))
+    brands += [head[i:i + 4] for i in range(16, end - 3, 4)]
+    return next((BRANDS[b] for b in brands if b in BRANDS), "video/mp4")
+
+
+FORMATS = [
+    Format(id="bmff", label="ISO BMFF", priority=60, accept=accept,
+           kinds={t: KINDS[t] for t in ("video/mp4", "video/quicktime", "audio/mp4")},
+           labels={"video/mp4": "MP4", "video/quicktime": "QuickTime", "audio/mp4": "M4A"},
+           extensions={".mp4": ("video/mp4",), ".m4v": ("video/mp4",),
+                       ".mov": ("video/quicktime", "video/mp4"), ".m4a": ("audio/mp4",)},
+           read=read_bmff, c2pa=c2pa_carriers),
+    # HEIF/AVIF: c2pa-rs also parses the item tables; the Reader decides unless a store shows.
+    Format(id="bmff", label="HEIF", priority=60, accept=accept,
+           kinds={t: "image" for t in ("image/heic", "image/heif", "image/avif")},
+           labels={"image/avif": "AVIF"},
+           extensions={".heic": ("image/heic", "image/heif"),
+                       ".heif": ("image/heif", "image/heic"), ".avif": ("image/avif",)},
+           read=read_bmff, c2pa=c2pa_heif),
+    # Read by the deep tier only.
+    Format(id="bmff", label="ISO BMFF image", priority=60, accept=accept,
+           kinds={t: "image" for t in ("image/x-canon-cr3", "image/jp2", "image/jxl")},
+           labels={"image/x-canon-cr3": "CR3", "image/jp2": "JPEG 2000", "image/jxl": "JPEG XL"},
+           extensions={".jp2": ("image/jp2",), ".jxl": ("image/jxl",)}),
+]

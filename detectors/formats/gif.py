@@ -5,7 +5,9 @@ ExifTool write) and says so in a note rather than reading a huge animation whole
 
 from __future__ import annotations
 
+from detectors.formats import c2pa_locate as c2pa
 from detectors.formats.native import Collector, FormatError, Source, hexoff, text
+from detectors.formats.registry import Format
 from detectors.formats.xmp import parse_xmp
 
 MAX_BLOCKS = 200_000
@@ -140,3 +142,61 @@ def _raw_xmp(r: _Reader, limit: int = 16 * 1024 * 1024) -> bytes:
         tail = probe[-(len(_TRAILER) - 1):]
         at += len(window)
     raise FormatError("XMP application extension without its trailer")
+
+
+# --- C2PA carriers ----------------------------------------------------------------------------
+
+C2PA_APP = b"C2PA_GIF"
+XMP_APP = b"XMP Data"
+
+
+def _gif_blocks(src: Source, pos: int) -> int:
+    """Skip a chain of data sub-blocks; returns the position after its terminator."""
+    while True:
+        src.tick()
+        n = src.exact(pos, 1, "GIF sub-block")[0]
+        pos += 1 + n
+        if n == 0:
+            return pos
+
+
+def c2pa_carriers(src: Source) -> tuple[str, str]:
+    """Where c2pa-rs reads GIF: a ``C2PA_GIF`` or ``XMP DataXMP`` application extension anywhere
+    before the trailer."""
+    head = src.exact(0, 13, "GIF header")
+    if head[:6] not in (b"GIF87a", b"GIF89a"):
+        raise FormatError("no GIF signature")
+    pos = 13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 0)
+    while True:
+        src.tick()
+        kind = src.exact(pos, 1, "GIF block")[0]
+        if kind == 0x3B:
+            return c2pa.ABSENT, "GIF: all blocks to the trailer, no C2PA_GIF"
+        if kind == 0x21:
+            label = src.exact(pos + 1, 1, "GIF extension")[0]
+            pos += 2
+            if label != 0xFF:
+                pos = _gif_blocks(src, pos)
+                continue
+            n = src.exact(pos, 1, "GIF application extension")[0]
+            app = src.exact(pos + 1, n, "GIF application identifier")
+            if app[:8] == C2PA_APP:
+                return c2pa.PRESENT, f"GIF C2PA_GIF extension at {pos - 2:#x}"
+            data_at = pos + 1 + n
+            pos = _gif_blocks(src, data_at)
+            if app[:8] == XMP_APP and c2pa.remote(src.value(data_at, pos - data_at, "GIF XMP")):
+                return c2pa.MAYBE, "GIF XMP names a provenance (remote manifest)"
+        elif kind == 0x2C:
+            flags = src.exact(pos + 9, 1, "GIF image descriptor")[0]
+            pos += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+            pos = _gif_blocks(src, pos + 1)  # after the LZW minimum code size
+        else:
+            raise FormatError(f"GIF block {kind:#x} at {pos:#x}")
+
+
+FORMATS = [Format(
+    id="gif", label="GIF", kinds={"image/gif": "image"}, priority=30,
+    accept=lambda head: "image/gif" if head[:6] in (b"GIF87a", b"GIF89a") else None,
+    extensions={".gif": ("image/gif",)}, read=read_gif, c2pa=c2pa_carriers,
+    raster=frozenset({"image/gif"}),
+)]

@@ -5,7 +5,8 @@ Frames are walked by header and only the ones that can carry a declaration are r
 header reads. Tag-level unsynchronisation (rare, v2.3) forces reading the whole tag, bounded.
 Compressed frames are inflated with a hard bound; encrypted frames are noted, not read.
 
-Also used for ``id3 `` chunks in WAV and for the ID3 tag some writers put in front of FLAC.
+Used by MP3 (``mp3.py``), for ``id3 `` chunks in WAV and for the ID3 tag some writers put in
+front of FLAC.
 """
 
 from __future__ import annotations
@@ -232,35 +233,10 @@ def _frame(src: Source, fid: str, at: int, size: int, flags: int, major: int, wh
         out.add(f"id3:{fid}", latin1(data).rstrip("\x00"), where)
 
 
-def read_id3v1(src: Source, out: Collector) -> None:
-    if src.size < 128:
-        return
-    tag = src.read(src.size - 128, 128)
-    if tag[:3] != b"TAG":
-        return
-    where = f"ID3v1 tag at {hexoff(src.size - 128)}"
-    for name, off, length in (("title", 3, 30), ("artist", 33, 30), ("album", 63, 30),
-                              ("comment", 97, 30)):
-        value = latin1(tag[off:off + length]).split("\x00", 1)[0].strip()
-        if value:
-            out.add(f"id3v1:{name}", value, where)
-
-
-def read_mp3(src: Source, out: Collector) -> None:
-    """MPEG audio: leading ID3v2 tag(s), an appended ID3v2 (``3DI`` footer) and ID3v1."""
-    pos = 0
-    for _ in range(4):  # some writers leave several tags back to back
-        nxt = parse_id3v2(src, pos, "", out)
-        if nxt == pos:
-            break
-        pos = nxt
-    tail = src.size - (128 if src.size >= 128 and src.read(src.size - 128, 3) == b"TAG" else 0)
-    footer = src.read(tail - 10, 10) if tail >= 10 else b""
-    if footer[:3] == b"3DI" and not any(b & 0x80 for b in footer[6:10]):
-        start = tail - 10 - _syncsafe(footer[6:10]) - 10
-        if start > pos:
-            parse_id3v2(src, start, "appended", out)
-    try:
-        read_id3v1(src, out)
-    except FormatError as exc:
-        out.problem(f"ID3v1: {exc}")
+def tag_end(head: bytes, at: int = 0) -> int | None:
+    """Offset just past an ID3v2 tag starting at ``at`` (syncsafe size, optional footer), from
+    its 10-byte header alone; None when there is no well-formed header."""
+    hdr = head[at:at + 10]
+    if len(hdr) < 10 or hdr[:3] != b"ID3" or any(b & 0x80 for b in hdr[6:10]):
+        return None
+    return at + 10 + _syncsafe(hdr[6:10]) + (10 if hdr[5] & 0x10 else 0)

@@ -1,21 +1,31 @@
-"""JPEG marker walker: APP1 EXIF, APP1 XMP (standard and extended), COM, APP11 presence.
+"""JPEG: recognition, the marker walk, and what reads it — APP1 EXIF, APP1 XMP (standard and
+extended), COM; the C2PA carriers (APP11 JUMBF, APP1 XMP naming a remote manifest); the
+dimensions from the SOF header.
 
-Stops at SOS: metadata segments precede the entropy-coded data, which is never read.
-Extended XMP (``http://ns.adobe.com/xmp/extension/``) is reassembled per GUID and bounded.
+Stops at SOS: metadata segments precede the entropy-coded data, which is never read (c2pa-rs
+treats everything after SOS as entropy data too). Extended XMP
+(``http://ns.adobe.com/xmp/extension/``) is reassembled per GUID and bounded. The metadata
+reader and the C2PA visitor walk the same segments (``segments``).
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
+from detectors.formats import c2pa_locate as c2pa
 from detectors.formats.exif import parse_tiff
 from detectors.formats.native import Collector, FormatError, Source, hexoff, text
+from detectors.formats.registry import Format
 from detectors.formats.xmp import MAX_PACKET, parse_xmp
 
 EXIF_ID = b"Exif\x00"
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
-MAX_SEGMENTS = 4096
+SOS, EOI, APP1, APP11, COM = 0xDA, 0xD9, 0xE1, 0xEB, 0xFE
+NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD9)})  # TEM, RST0-7, SOI
+JUMBF_C2PA = b"c2pa"  # JUMBF description type at bytes 24..28 of an APP11 payload
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def read_jpeg(src: Source, out: Collector) -> None:
@@ -25,36 +35,54 @@ def read_jpeg(src: Source, out: Collector) -> None:
         out.problem(f"JPEG: {exc}")
 
 
-def _walk(src: Source, out: Collector) -> None:
+def segments(src: Source) -> Iterator[tuple[int, int, int, int]]:
+    """(offset, marker code, body offset, body length) of every marker from SOI through the
+    first SOS or EOI (those included, then the walk ends); ``FormatError`` where the file
+    stops being a marker sequence."""
     if src.read(0, 2) != b"\xff\xd8":
         raise FormatError("no SOI marker")
     pos = 2
-    extended: dict[bytes, dict[int, bytes]] = {}
-    ext_sizes: dict[bytes, int] = {}
-    for _ in range(MAX_SEGMENTS):
+    while True:
+        src.tick(what="segments")
         marker = src.read(pos, 2)
         if len(marker) < 2:
             raise FormatError(f"file ends at {hexoff(pos)} before the image data")
         if marker[0] != 0xFF:
             raise FormatError(f"expected a marker at {hexoff(pos)}, found {marker.hex()}")
-        code = marker[1]
-        if code == 0xFF:  # fill byte
+        code = 0xFF
+        while code == 0xFF:  # fill bytes
             pos += 1
+            code = src.exact(pos, 1, "marker")[0]
+        at = pos - 1
+        pos += 1
+        if code == EOI:
+            yield at, code, pos, 0
+            return
+        if code in NO_LENGTH:
+            yield at, code, pos, 0
             continue
-        if code in (0xD8, 0x01) or 0xD0 <= code <= 0xD7:
-            pos += 2
-            continue
-        if code in (0xDA, 0xD9):  # SOS / EOI: metadata is over
-            break
-        seg_len = struct.unpack(">H", src.exact(pos + 2, 2, "segment length"))[0]
+        if code == 0x00:
+            raise FormatError(f"marker 0x00 at {hexoff(at)}")
+        seg_len = struct.unpack(">H", src.exact(pos, 2, "segment length"))[0]
+        body_at, body_len = pos + 2, seg_len - 2
         if seg_len < 2:
-            raise FormatError(f"segment FF{code:02X} at {hexoff(pos)} has length {seg_len}")
-        body_at = pos + 4
-        body_len = seg_len - 2
+            raise FormatError(f"segment FF{code:02X} at {hexoff(at)} has length {seg_len}")
         if body_at + body_len > src.size:
-            raise FormatError(f"segment FF{code:02X} at {hexoff(pos)} runs past the end")
-        where = f"JPEG {_name(code)} at {hexoff(pos)}"
-        if code == 0xE1:
+            raise FormatError(f"segment FF{code:02X} at {hexoff(at)} runs past the end")
+        yield at, code, body_at, body_len
+        if code == SOS:
+            return
+        pos = body_at + body_len
+
+
+def _walk(src: Source, out: Collector) -> None:
+    extended: dict[bytes, dict[int, bytes]] = {}
+    ext_sizes: dict[bytes, int] = {}
+    for at, code, body_at, body_len in segments(src):
+        if code in (SOS, EOI):  # metadata is over
+            break
+        where = f"JPEG {_name(code)} at {hexoff(at)}"
+        if code == APP1:
             ident = src.read(body_at, min(body_len, 35))
             if ident.startswith(EXIF_ID):
                 parse_tiff(src, body_at + 6, body_len - 6, where, out)
@@ -64,21 +92,59 @@ def _walk(src: Source, out: Collector) -> None:
             elif ident.startswith(XMP_EXT_ID):
                 body = src.exact(body_at, body_len, "extended XMP segment")
                 _extended_part(body[len(XMP_EXT_ID):], extended, ext_sizes, where, out)
-        elif code == 0xFE:
+        elif code == COM:
             body = src.exact(body_at, body_len, "COM segment")
             out.add("jpeg:COM", text(body).rstrip("\x00"), where)
-        elif code == 0xEB:
+        elif code == APP11:
             if src.read(body_at, 2) == b"JP":
                 out.facts["jpeg.app11_jumbf"] = True
-        pos = body_at + body_len
-    else:
-        raise FormatError(f"more than {MAX_SEGMENTS} segments")
     for guid, parts in extended.items():
         data = b"".join(parts[k] for k in sorted(parts))
         if len(data) != ext_sizes[guid]:
             out.note(f"extended XMP {guid.decode('latin-1')} incomplete "
                      f"({len(data)} of {ext_sizes[guid]} bytes)")
         parse_xmp(data, f"JPEG extended XMP {guid.decode('latin-1')}", out)
+
+
+def c2pa_carriers(src: Source) -> tuple[str, str]:
+    """Where c2pa-rs reads JPEG: APP11 JUMBF segments and APP1 XMP before the first SOS
+    (img-parts treats everything after SOS as entropy data, so a segment there is never read)."""
+    count = 0
+    for at, code, body_at, body_len in segments(src):
+        if code == EOI:
+            if not count:
+                raise FormatError("JPEG without segments")
+            return c2pa.ABSENT, f"JPEG: {count} segments to EOI, no APP11"
+        count += 1
+        if code == APP11:
+            label = src.read(body_at + 24, 4) if body_len > 28 else b""
+            state = c2pa.PRESENT if label == JUMBF_C2PA else c2pa.MAYBE
+            return state, f"JPEG APP11 (JUMBF) segment at {at:#x}"
+        if code == APP1 and c2pa.remote(src.exact(body_at, body_len, "JPEG APP1")):
+            return c2pa.MAYBE, f"JPEG APP1 at {at:#x} names a provenance (remote manifest)"
+        if code == SOS:
+            if body_at + body_len >= src.size:
+                raise FormatError("JPEG ends right after SOS")
+            return c2pa.ABSENT, f"JPEG: {count} segments to SOS, no APP11"
+    raise FormatError("JPEG walk ended without SOS or EOI")
+
+
+def dimensions(head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) from the first SOF segment in the head, or None."""
+    if not head.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 9 <= len(head) and head[pos] == 0xFF:
+        marker = head[pos + 1]
+        if marker in _SOF:
+            height = int.from_bytes(head[pos + 5:pos + 7], "big")
+            width = int.from_bytes(head[pos + 7:pos + 9], "big")
+            return (width, height, 1) if width and height else None
+        if marker == 0xFF:
+            pos += 1
+            continue
+        pos += 2 + int.from_bytes(head[pos + 2:pos + 4], "big")
+    return None
 
 
 def _extended_part(body: bytes, extended: dict[bytes, dict[int, bytes]], sizes: dict[bytes, int],
@@ -101,3 +167,12 @@ def _name(code: int) -> str:
     if 0xE0 <= code <= 0xEF:
         return f"APP{code - 0xE0}"
     return {0xFE: "COM"}.get(code, f"FF{code:02X}")
+
+
+FORMATS = [Format(
+    id="jpeg", label="JPEG", kinds={"image/jpeg": "image"}, priority=10,
+    accept=lambda head: "image/jpeg" if head.startswith(b"\xff\xd8\xff") else None,
+    extensions={".jpg": ("image/jpeg",), ".jpeg": ("image/jpeg",), ".jpe": ("image/jpeg",)},
+    read=read_jpeg, c2pa=c2pa_carriers, dimensions=dimensions,
+    raster=frozenset({"image/jpeg"}),
+)]

@@ -1,5 +1,5 @@
-"""Plumbing shared by the native metadata readers: bounded random access to one file, a collector
-for what they find, and bounded text/zlib helpers.
+"""Plumbing shared by the format walkers: bounded random access to one file (the one reader
+all of them use), a collector for what they find, and bounded text/zlib helpers.
 
 Why our own plumbing instead of Pillow/mutagen: the readers must *seek over* essence (IDAT, mdat,
 ``data``) and stop at fixed budgets on hostile files; a library that decodes or reads ahead cannot
@@ -10,6 +10,7 @@ must not pass as clean) and keeps what it found before.
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,14 @@ from detectors.model import Field
 # Total bytes a native reader may pull from one file (metadata, never essence). Generous because
 # XMP packets and ComfyUI workflows can reach megabytes; a file that needs more is an error.
 READ_BUDGET = 64 * 1024 * 1024
+# Structure units (chunks, boxes, segments, IFD entries, GIF blocks) one walk may visit.
+MAX_UNITS = 200_000
+# Largest single metadata value a walker reads whole (an XMP packet, an ID3 tag).
+VALUE_LIMIT = 16 * 1024 * 1024
+_MIN_WINDOW = 512  # first read-ahead of a dense run (doubles up to _MAX_WINDOW)
+_MAX_WINDOW = 64 * 1024  # so a walk that stops reads at most this much it did not need
+_ADJACENT = 64  # a read starting this close after the buffer continues a dense walk
+_SMALL = 256  # only header-sized reads trigger read-ahead; larger ones are read exactly
 # Largest single metadata value we inflate or keep (a zTXt bomb stops here).
 INFLATE_LIMIT = 16 * 1024 * 1024
 # Everything one file may inflate (64 small zTXt bombs must not make 1 GiB of text).
@@ -39,25 +48,42 @@ class FormatError(Exception):
 
 
 class Source:
-    """Bounded random access to one file.
+    """Bounded random access to one file: the one reader every format walker uses (metadata
+    readers and C2PA-carrier visitors alike).
 
     Reads inside ``head`` (the pipeline's first 64 KiB) cost nothing; the file is opened lazily
-    through ``opener`` only when a reader needs bytes beyond it. ``bytes_read`` counts what came
-    from the file, so tests can prove that essence was skipped.
+    through ``opener`` only when a walker needs bytes beyond it. A small read that continues where
+    the last one ended (a dense run of chunk headers) reads ahead through a window that doubles
+    up to 64 KiB; any other read (after a jump over essence, or a large value) reads exactly what
+    was asked, so a walk costs few system calls and never reads essence it skips. ``bytes_read`` counts what
+    came from the file, so tests can prove that essence was skipped; ``budget`` bounds it and
+    ``max_units`` bounds the structure units (chunks, boxes, IFD entries) a walk may ``tick``.
+    A file whose size changed since it was listed is refused.
     """
 
     def __init__(self, size: int, head: bytes = b"", opener: Callable[[], BinaryIO] | None = None,
-                 budget: int = READ_BUDGET) -> None:
+                 budget: int = READ_BUDGET, max_units: int = MAX_UNITS) -> None:
         self.size = size
         self.head = head
         self._opener = opener
         self._fh: BinaryIO | None = None
         self.budget = budget
         self.bytes_read = 0
+        self.max_units = max_units
+        self.units = 0
+        self._buf = b""
+        self._at = 0
+        self._window = _MIN_WINDOW // 2
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Source:
         return cls(len(data), data)
+
+    def tick(self, n: int = 1, what: str = "structure units") -> None:
+        """Count ``n`` structure units walked; past ``max_units`` the walk stops."""
+        self.units += n
+        if self.units > self.max_units:
+            raise FormatError(f"more than {self.max_units} {what}")
 
     def read(self, offset: int, n: int) -> bytes:
         """Up to ``n`` bytes at ``offset`` (short only at end of file)."""
@@ -69,16 +95,42 @@ class Source:
         end = offset + n
         if end <= len(self.head):
             return self.head[offset:end]
-        if self.bytes_read + n > self.budget:
-            raise FormatError(f"metadata read budget of {self.budget} bytes exceeded")
+        rel = offset - self._at
+        if 0 <= rel and rel + n <= len(self._buf):
+            return self._buf[rel:rel + n]
+        if n < _SMALL and self._buf and 0 <= rel <= len(self._buf) + _ADJACENT:
+            # a small read where the last one ended (a dense run of chunk headers): read ahead
+            self._window = min(self._window * 2, _MAX_WINDOW)
+            want = min(max(n, self._window), self.size - offset)
+        else:
+            # a jump over essence: read just what was asked, never what was skipped
+            self._window = _MIN_WINDOW // 2
+            want = n
+        if self.bytes_read + want > self.budget:
+            want = n
+            if self.bytes_read + n > self.budget:
+                raise FormatError(f"metadata read budget of {self.budget} bytes exceeded")
+        self._buf = self._pread(offset, want)
+        self._at = offset
+        self.bytes_read += len(self._buf)
+        return self._buf[:n]
+
+    def _pread(self, offset: int, n: int) -> bytes:
         if self._fh is None:
             if self._opener is None:
                 raise FormatError(f"read past end of data at {offset}")
             self._fh = self._opener()
-        self._fh.seek(offset)
-        data = self._fh.read(n)
-        self.bytes_read += len(data)
-        return data
+            try:
+                fileno = self._fh.fileno()
+            except (AttributeError, OSError, ValueError):
+                fileno = -1
+            if fileno >= 0 and os.fstat(fileno).st_size != self.size:
+                raise FormatError("the file changed size since it was listed")
+        try:
+            return os.pread(self._fh.fileno(), n, offset)
+        except (AttributeError, OSError, ValueError):  # an in-memory file (tests, fuzzing)
+            self._fh.seek(offset)
+            return self._fh.read(n)
 
     def exact(self, offset: int, n: int, what: str) -> bytes:
         """Exactly ``n`` bytes or :class:`FormatError` naming ``what`` was truncated."""
@@ -87,6 +139,13 @@ class Source:
             raise FormatError(f"{what} truncated at offset {offset} (needs {n} bytes, "
                               f"file ends at {self.size})")
         return data
+
+    def value(self, offset: int, n: int, what: str, limit: int = VALUE_LIMIT) -> bytes:
+        """A metadata value of ``n`` bytes, refused past ``limit``."""
+        if n > limit:
+            raise FormatError(f"{what} of {n} bytes at {hexoff(offset)} is over the "
+                              f"{limit}-byte limit")
+        return self.exact(offset, n, what)
 
     def close(self) -> None:
         if self._fh is not None:
@@ -196,222 +255,3 @@ def strip_nul(value: str) -> str:
 
 def hexoff(offset: int) -> str:
     return f"0x{offset:x}"
-
-
-# --- fuzz entry points (bench/fuzz.py, tests/test_fuzz.py) ---------------------------------------
-
-# Media types (from ``sniff``) whose files seed each format target; other targets get bespoke seeds
-# from ``fuzz_seed``.
-FUZZ_MEDIA: dict[str, tuple[str, ...]] = {
-    "png": ("image/png",),
-    "jpeg": ("image/jpeg",),
-    "gif": ("image/gif",),
-    "tiff": ("image/tiff",),
-    "riff": ("image/webp", "audio/wav", "video/x-msvideo"),
-    "bmff": ("video/mp4", "video/quicktime", "audio/mp4", "image/heic", "image/heif",
-             "image/avif"),
-    "mp3": ("audio/mpeg",),
-    "flac": ("audio/flac",),
-    "ogg": ("audio/ogg", "video/ogg"),
-}
-_FUZZ_HEAD = 64 * 1024  # detectors.api.HEAD_SIZE: what the pipeline hands a reader for free
-
-
-def _fuzz_source(data: bytes) -> Source:
-    """A Source as the metadata detector builds it: the head in memory, the rest through an
-    opener, so the budget and lazy-open paths are exercised too."""
-    import io
-
-    return Source(len(data), data[:_FUZZ_HEAD], lambda: io.BytesIO(data))
-
-
-def _check(out: Collector) -> Collector:
-    """Contract every reader keeps whatever the input: str keys, values and locations."""
-    for f in out.fields:
-        if not (isinstance(f.key, str) and isinstance(f.value, str)
-                and isinstance(f.location, str)):
-            raise TypeError(f"reader produced a non-str field: {f!r:.200}")
-    if not all(isinstance(p, str) for p in out.problems + out.notes):
-        raise TypeError("reader produced a non-str problem or note")
-    return out
-
-
-def _run_reader(reader: Callable[[Source, Collector], None]) -> Callable[[bytes], Collector]:
-    def target(data: bytes) -> Collector:
-        src = _fuzz_source(data)
-        out = Collector()
-        try:
-            reader(src, out)
-        finally:
-            src.close()
-        return _check(out)
-
-    return target
-
-
-def _fuzz_values(data: bytes) -> list[str]:
-    """Untrusted field values from raw bytes: the whole text and its NUL-separated pieces."""
-    whole = text(data)
-    pieces = [text(p) for p in data.split(b"\x00", 4)[:4] if p]
-    return [whole, *pieces] if len(pieces) > 1 else [whole]
-
-
-def _fuzz_rules(data: bytes) -> int:
-    """Every rule of the pack against values built from ``data``, on every key it watches
-    (wildcards filled in), including the report step (excerpts, truncation)."""
-    from detectors.model import Field
-    from detectors.rules import load_pack, to_finding
-
-    pack = load_pack()
-    keys = sorted({k.replace("*", "fuzz") for rule in pack.rules for k in rule.fields})
-    values = _fuzz_values(data)
-    fields = [Field(k, v, "fuzz") for k in keys for v in values]
-    notes: list[str] = []
-    hits = pack.evaluate(fields, notes)
-    for hit in hits:
-        to_finding(hit, "metadata", False)
-        to_finding(hit, "metadata", True)
-    return len(hits)
-
-
-def _fuzz_metadata(data: bytes) -> int:
-    """The metadata detector's in-process path: sniff, native reader, rule pack, findings."""
-    from detectors.formats.sniff import sniff
-    from detectors.metadata import NATIVE
-    from detectors.rules import load_pack, to_finding
-
-    _kind, media_type = sniff(data[:_FUZZ_HEAD])
-    reader = NATIVE.get(media_type)
-    if media_type == "application/rdf+xml":  # a sidecar: read whole, bounded, as the detector does
-        from detectors.formats.xmp import MAX_PACKET, parse_xmp
-
-        out = _check(_with(lambda c: parse_xmp(data[:MAX_PACKET + 1], "fuzz sidecar", c)))
-    elif reader is None:
-        return 0
-    else:
-        out = _run_reader(reader)(data)
-    hits = load_pack().evaluate(out.fields, [])
-    for hit in hits:
-        to_finding(hit, "metadata", False)
-    return len(hits)
-
-
-def fuzz_targets() -> dict[str, Callable[[bytes], object]]:
-    """name → callable(bytes) for the fuzz harness. A target may raise only :class:`FormatError`
-    or ``detectors.api.Incomplete``; anything else (IndexError, struct.error, RecursionError,
-    UnicodeError, MemoryError...) is a bug in the reader it drives."""
-    from detectors.formats.bmff import read_bmff
-    from detectors.formats.exif import parse_tiff
-    from detectors.formats.gif import read_gif
-    from detectors.formats.id3 import parse_id3v2, read_mp3
-    from detectors.formats.jpeg import read_jpeg
-    from detectors.formats.png import read_png
-    from detectors.formats.riff import read_riff
-    from detectors.formats.sniff import sniff
-    from detectors.formats.stealth import read_stealth
-    from detectors.formats.vorbis import parse_comments, read_flac, read_ogg
-    from detectors.formats.xmp import parse_xmp
-
-    def tiff(src: Source, out: Collector) -> None:
-        parse_tiff(src, 0, src.size, "TIFF file", out)
-
-    def png_stealth(src: Source, out: Collector) -> None:
-        # stealth only: IHDR/IDAT facts from a plain walk, then the LSB reader
-        read_png(src, out, stealth=False)
-        read_stealth(src, out)
-
-    def xmp(data: bytes) -> Collector:
-        return _check(_with(lambda out: parse_xmp(data, "fuzz", out)))
-
-    def exif(data: bytes) -> Collector:
-        # a TIFF structure embedded at an offset, as in JPEG APP1 / PNG eXIf / WebP EXIF
-        skip = 6 if data.startswith(b"Exif\x00\x00") else 0
-        src = Source.from_bytes(data)
-        return _check(_with(lambda out: parse_tiff(src, skip, len(data) - skip, "fuzz", out)))
-
-    def id3(data: bytes) -> Collector:
-        src = _fuzz_source(data)
-        return _check(_with(lambda out: parse_id3v2(src, 0, "fuzz", out, limit=len(data))))
-
-    def vorbis(data: bytes) -> Collector:
-        return _check(_with(lambda out: parse_comments(data, "fuzz", out)))
-
-    return {
-        "png": _run_reader(read_png),
-        "stealth": _run_reader(png_stealth),
-        "jpeg": _run_reader(read_jpeg),
-        "gif": _run_reader(read_gif),
-        "tiff": _run_reader(tiff),
-        "riff": _run_reader(read_riff),
-        "bmff": _run_reader(read_bmff),
-        "mp3": _run_reader(read_mp3),
-        "flac": _run_reader(read_flac),
-        "ogg": _run_reader(read_ogg),
-        "xmp": xmp,
-        "exif": exif,
-        "id3": id3,
-        "vorbis": vorbis,
-        "sniff": sniff,
-        "rules": _fuzz_rules,
-        "metadata": _fuzz_metadata,
-    }
-
-
-def _with(fill: Callable[[Collector], None]) -> Collector:
-    out = Collector()
-    fill(out)
-    return out
-
-
-_XMP_START = (b"<?xpacket begin", b"<x:xmpmeta", b"<rdf:RDF")
-
-
-def fuzz_seed(target: str, data: bytes) -> bytes | None:
-    """The seed a fixture file gives ``target`` (None: it gives none). Format targets take files
-    of their media types; ``xmp``/``exif``/``id3``/``vorbis`` the structure cut out of a file;
-    ``rules`` the NUL-joined field values a reader found in it (real prompts, JSON, URIs)."""
-    from detectors.formats.sniff import sniff
-
-    media = sniff(data[:_FUZZ_HEAD])[1]
-    if target == "stealth":
-        target = "png"
-    if target in FUZZ_MEDIA:
-        return data if media in FUZZ_MEDIA[target] else None
-    if target in ("sniff", "metadata"):
-        return data
-    if target == "xmp":
-        starts = [i for i in (data.find(m) for m in _XMP_START) if i >= 0]
-        if not starts:
-            return None
-        end = data.find(b"</x:xmpmeta>", min(starts))
-        end = data.find(b"</rdf:RDF>", min(starts)) if end < 0 else end
-        return data[min(starts):end + 16] if end >= 0 else data[min(starts):]
-    if target == "exif":
-        if media == "image/tiff":
-            return data[:256 * 1024]
-        at = data.find(b"Exif\x00\x00")
-        return data[at:at + 256 * 1024] if at >= 0 else None
-    if target == "id3":
-        at = data.find(b"ID3")
-        return data[at:at + 256 * 1024] if at >= 0 and media in ("audio/mpeg", "audio/wav",
-                                                                 "audio/flac") else None
-    if target == "vorbis":
-        for magic, skip in ((b"\x03vorbis", 7), (b"OpusTags", 8)):
-            at = data.find(magic)
-            if at >= 0:
-                return data[at + skip:at + skip + 64 * 1024]
-        return None
-    if target == "rules":
-        from detectors.metadata import NATIVE
-
-        reader = NATIVE.get(media)
-        if reader is None:
-            return data if media in ("application/json", "text/plain") else None
-        try:
-            out = _run_reader(reader)(data)
-        except Exception:  # noqa: BLE001 - a seed that crashes its reader seeds nothing here
-            return None
-        # real values, kept small: the bounds on huge values have their own tests
-        values = [f.value[:16 * 1024] for f in out.fields if f.value]
-        return "\x00".join(values).encode("utf-8")[:64 * 1024] if values else None
-    return None

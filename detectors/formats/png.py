@@ -1,14 +1,19 @@
-"""PNG chunk walker: text chunks wherever they sit (before *or after* IDAT), eXIf, XMP.
+"""PNG: recognition, the chunk walk, and what reads it — text chunks wherever they sit (before
+*or after* IDAT), eXIf, XMP; the C2PA carriers (``caBX``, XMP ``dcterms:provenance``); the
+dimensions from IHDR.
 
 Why not Pillow: ``Image.info`` only has chunks before IDAT, and ``.text``/``getexif()`` decode the
 whole image to reach the rest (~95 ms at 12 MP). Here IDAT is skipped by seeking over it: only
 chunk headers and metadata chunks are read. zTXt/iTXt are inflated with a hard output bound.
+The metadata reader and the C2PA visitor walk the same chunks (``chunks``).
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
+from detectors.formats import c2pa_locate as c2pa
 from detectors.formats.exif import parse_tiff
 from detectors.formats.native import (
     INFLATE_LIMIT,
@@ -22,13 +27,15 @@ from detectors.formats.native import (
     text,
     utf8,
 )
+from detectors.formats.registry import Format
 from detectors.formats.xmp import parse_xmp
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Real PNGs have a few thousand chunks (APNG: two per frame); each header past the first 64 KiB
-# is one small read (~4 us), so a million empty chunks cost 4 s.
-MAX_CHUNKS = 200_000
+# Real PNGs have a few thousand chunks (APNG: two per frame); headers past the first 64 KiB
+# come through the reader's window; the walk stops past Source.max_units (200 000) chunks.
 MAX_IDAT_SPANS = 200_000
+C2PA_CHUNK = b"caBX"
+XMP_KEY = b"XML:com.adobe.xmp\x00"
 TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 XMP_KEYWORD = "XML:com.adobe.xmp"
 
@@ -44,14 +51,14 @@ def read_png(src: Source, out: Collector, stealth: bool = True) -> None:
         read_stealth(src, out)
 
 
-def _walk(src: Source, out: Collector) -> None:
+def chunks(src: Source) -> Iterator[tuple[int, bytes, int, int]]:
+    """(offset, type, data offset, length) of every chunk from the signature through IEND;
+    ``FormatError`` where the file stops being a well-formed chunk sequence."""
     if src.read(0, 8) != SIGNATURE:
         raise FormatError("no PNG signature")
     pos = 8
-    seen_idat = False
-    idat: list[tuple[int, int]] = []
-    out.facts["png.idat"] = idat
-    for _ in range(MAX_CHUNKS):
+    while True:
+        src.tick(what="chunks")
         header = src.read(pos, 8)
         if len(header) < 8:
             raise FormatError(f"truncated before IEND (file ends at {src.size}; "
@@ -63,12 +70,23 @@ def _walk(src: Source, out: Collector) -> None:
         end = data_at + length + 4
         if end > src.size:
             raise FormatError(f"chunk {ctype!r} at {hexoff(pos)} runs past the end of the file")
+        if not ctype.isalpha():
+            raise FormatError(f"chunk type {ctype!r} at {hexoff(pos)} is not a chunk type")
+        yield pos, ctype, data_at, length
+        if ctype == b"IEND":
+            return
+        pos = end
+
+
+def _walk(src: Source, out: Collector) -> None:
+    seen_idat = False
+    idat: list[tuple[int, int]] = []
+    out.facts["png.idat"] = idat
+    for pos, ctype, data_at, length in chunks(src):
         if ctype == b"IDAT":
             seen_idat = True
             if len(idat) < MAX_IDAT_SPANS:
                 idat.append((data_at, length))
-        elif ctype == b"IEND":
-            return
         elif ctype == b"IHDR" and length >= 13:
             w, h, depth, color, _c, _f, interlace = struct.unpack(
                 ">IIBBBBB", src.exact(data_at, 13, "IHDR"))
@@ -80,8 +98,28 @@ def _walk(src: Source, out: Collector) -> None:
             skip = 6 if src.read(data_at, 6) == b"Exif\x00\x00" else 0
             parse_tiff(src, data_at + skip, length - skip,
                        f"PNG eXIf chunk at {hexoff(pos)}{_after(seen_idat)}", out)
-        pos = end
-    raise FormatError(f"more than {MAX_CHUNKS} chunks")
+
+
+def c2pa_carriers(src: Source) -> tuple[str, str]:
+    """Where c2pa-rs reads PNG: a ``caBX`` chunk anywhere before IEND (after IDAT too), and
+    iTXt ``XML:com.adobe.xmp`` naming a remote manifest."""
+    for pos, ctype, data_at, length in chunks(src):
+        if ctype == C2PA_CHUNK:
+            return c2pa.PRESENT, f"PNG caBX chunk at {pos:#x}"
+        if ctype == b"iTXt" and src.read(data_at, len(XMP_KEY)) == XMP_KEY:
+            data = src.value(data_at, length, "PNG iTXt XMP")
+            if data[len(XMP_KEY):len(XMP_KEY) + 1] != b"\x00":
+                return c2pa.MAYBE, f"PNG compressed XMP at {pos:#x}"
+            if c2pa.remote(data):
+                return c2pa.MAYBE, f"PNG XMP at {pos:#x} names a provenance (remote manifest)"
+    return c2pa.ABSENT, "PNG: all chunks to IEND, no caBX"
+
+
+def dimensions(head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) of a still PNG from IHDR (an APNG: ask a decoder)."""
+    if head.startswith(SIGNATURE) and head[12:16] == b"IHDR" and b"acTL" not in head:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), 1
+    return None
 
 
 def _after(seen_idat: bool) -> str:
@@ -148,3 +186,11 @@ def _raw_profile(kind: str, value: str, where: str, out: Collector) -> None:
     elif kind in ("exif", "app1"):
         skip = 6 if raw.startswith(b"Exif\x00\x00") else 0
         parse_tiff(Source.from_bytes(raw), skip, len(raw) - skip, where, out)
+
+
+FORMATS = [Format(
+    id="png", label="PNG", kinds={"image/png": "image"}, priority=20,
+    accept=lambda head: "image/png" if head.startswith(SIGNATURE) else None,
+    extensions={".png": ("image/png",)}, read=read_png, c2pa=c2pa_carriers,
+    dimensions=dimensions, raster=frozenset({"image/png"}),
+)]

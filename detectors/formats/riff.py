@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import struct
 
+from detectors.formats import c2pa_locate as c2pa
 from detectors.formats.exif import parse_tiff
 from detectors.formats.native import Collector, FormatError, Source, hexoff, text
+from detectors.formats.registry import Format
 from detectors.formats.xmp import parse_xmp
 
 MAX_CHUNKS = 100_000
@@ -170,3 +172,56 @@ def read_riff(src: Source, out: Collector) -> None:
         _Riff(src, out).walk()
     except FormatError as exc:
         out.problem(f"RIFF: {exc}")
+
+
+# --- C2PA carriers ----------------------------------------------------------------------------
+
+C2PA_CHUNK = b"C2PA"
+XMP_CHUNK = b"XMP "
+
+
+def c2pa_carriers(src: Source) -> tuple[str, str]:
+    """Where c2pa-rs reads RIFF (WAV, WebP, AVI): a ``C2PA`` / ``XMP `` chunk among the RIFF's
+    children (also after ``data``/``movi``). RF64/BW64 are not read by c2pa-rs: doubt."""
+    form, size = struct.unpack("<4sI", src.exact(0, 8, "RIFF header"))
+    if form != b"RIFF":
+        raise FormatError(f"{form!r} container (c2pa-rs reads RIFF only)")
+    end = 8 + size
+    if end > src.size or size < 4:
+        raise FormatError("RIFF size past the end of the file")
+    pos = 12
+    while pos < end:
+        src.tick()
+        cid, n = struct.unpack("<4sI", src.exact(pos, 8, "RIFF chunk header"))
+        data_end = pos + 8 + n
+        if data_end > end:
+            raise FormatError(f"RIFF chunk at {pos:#x} runs past its parent")
+        if cid == C2PA_CHUNK:
+            return c2pa.PRESENT, f"RIFF C2PA chunk at {pos:#x}"
+        if cid == XMP_CHUNK and c2pa.remote(src.value(pos + 8, n, "RIFF XMP chunk")):
+            return c2pa.MAYBE, f"RIFF XMP chunk at {pos:#x} names a provenance (remote manifest)"
+        pos = data_end + (n & 1)
+    return c2pa.ABSENT, "RIFF: all chunks walked, no C2PA chunk"
+
+
+FORMS = {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}
+
+
+def accept(head: bytes) -> str | None:
+    """RIFF and its 64-bit forms (RF64/BW64 carry WAVE only)."""
+    if head[:4] not in (b"RIFF", b"RF64", b"BW64"):
+        return None
+    if head[:4] != b"RIFF":
+        return "audio/wav" if head[8:12] == b"WAVE" else "application/x-riff"
+    return FORMS.get(head[8:12], "application/x-riff")
+
+
+FORMATS = [Format(
+    id="riff", label="RIFF", priority=40, accept=accept,
+    kinds={"image/webp": "image", "audio/wav": "audio", "video/x-msvideo": "video",
+           "application/x-riff": "other"},
+    labels={"image/webp": "WebP", "audio/wav": "WAV", "video/x-msvideo": "AVI"},
+    extensions={".webp": ("image/webp",), ".wav": ("audio/wav",), ".bwf": ("audio/wav",),
+                ".avi": ("video/x-msvideo",)},
+    read=read_riff, c2pa=c2pa_carriers, raster=frozenset({"image/webp"}),
+)]

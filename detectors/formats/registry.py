@@ -1,0 +1,110 @@
+"""Which container formats deliverscan knows, built from what each format module declares.
+
+Like Pillow's format plugins: every module under ``detectors/formats/`` that is a container
+format ends with ``FORMATS = [Format(...)]`` declaring how it is recognised (``accept`` on the
+file's first bytes), its media types and file extensions, and what it can do: its bounded
+metadata walk (``read``), its C2PA-carrier visitor (``c2pa``), its pixel dimensions from the
+header (``dimensions``), whether common decoders read its pixels (``raster``). Sniffing, the
+metadata detector's native tier, the C2PA pre-filter, the watermark detector's header check
+and the fuzz targets are all built from these declarations, so a new container is one module
+(named in ``MODULES``) plus its test.
+
+Format modules import this module for ``Format``; it imports them only when first asked
+(``formats()``), so there is no import circle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+# Format modules, in sniffing order of their first declaration (ties: module order).
+MODULES = ("jpeg", "png", "gif", "riff", "tiff", "bmff", "mp3", "flac", "ogg", "others", "text")
+
+Reader = Callable[[Any, Any], None]  # (Source, Collector) -> None
+
+
+@dataclass(frozen=True)
+class Format:
+    """One container format (several media types when its content says which, e.g. RIFF)."""
+
+    id: str  # short stable name: "png", "riff", "bmff" (fuzz targets, notes)
+    label: str  # what a person calls it: "PNG", "WAV/AVI/WebP (RIFF)"
+    kinds: dict[str, str]  # media type -> asset kind ("image", "video", "audio", ...)
+    accept: Callable[[bytes], str | None]  # first bytes -> the media type, or None
+    priority: int = 100  # sniffing order (lower first): specific magic before heuristics
+    extensions: dict[str, tuple[str, ...]] | None = None  # ".ext" -> media types it may hold
+    read: Reader | None = None  # bounded native metadata walk; None: the deep tier reads it
+    c2pa: Callable[[Any], tuple[str, str]] | None = None  # Source -> (state, why)
+    dimensions: Callable[[bytes], tuple[int, int, int] | None] | None = None  # head -> w, h, n
+    raster: frozenset[str] = frozenset()  # media types OpenCV/Pillow decode in every variant
+    no_metadata: str = ""  # why no tier has anything to read ("BMP has no metadata container")
+    labels: dict[str, str] | None = None  # a media type's own label, when not ``label``
+
+    def label_of(self, media_type: str) -> str:
+        return (self.labels or {}).get(media_type, self.label)
+
+
+@cache
+def formats() -> tuple[Format, ...]:
+    """Every declared format, in sniffing order."""
+    found: list[tuple[int, int, Format]] = []
+    for index, name in enumerate(MODULES):
+        module = importlib.import_module(f"detectors.formats.{name}")
+        for fmt in module.FORMATS:
+            found.append((fmt.priority, index, fmt))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return tuple(fmt for _, _, fmt in found)
+
+
+@cache
+def _by_type() -> dict[str, Format]:
+    out: dict[str, Format] = {}
+    for fmt in formats():
+        for media_type in fmt.kinds:
+            out.setdefault(media_type, fmt)
+    return out
+
+
+def format_of(media_type: str) -> Format | None:
+    """The format a sniffed media type belongs to."""
+    return _by_type().get(media_type)
+
+
+def kind_of(media_type: str) -> str:
+    fmt = format_of(media_type)
+    return fmt.kinds[media_type] if fmt else "other"
+
+
+def label(media_type: str) -> str:
+    fmt = format_of(media_type)
+    return fmt.label_of(media_type) if fmt else media_type
+
+
+@cache
+def extensions() -> dict[str, tuple[str, ...]]:
+    """File extension -> media types a file so named may legitimately hold."""
+    out: dict[str, tuple[str, ...]] = {}
+    for fmt in formats():
+        for ext, types in (fmt.extensions or {}).items():
+            out[ext] = out.get(ext, ()) + tuple(t for t in types if t not in out.get(ext, ()))
+    return out
+
+
+def native_reader(media_type: str) -> Reader | None:
+    fmt = format_of(media_type)
+    return fmt.read if fmt else None
+
+
+def dimensions(media_type: str, head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, frames) from the header bytes, or None (ask a decoder)."""
+    fmt = format_of(media_type)
+    return fmt.dimensions(head) if fmt and fmt.dimensions else None
+
+
+def is_raster(media_type: str) -> bool:
+    fmt = format_of(media_type)
+    return fmt is not None and media_type in fmt.raster
