@@ -21,10 +21,12 @@ system-deps:
 
 test: $(BIN)/deliverscan
 	$(BIN)/ruff check scanner detectors tests fixtures bench
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint:
 	$(BIN)/ruff check scanner detectors tests fixtures bench
+	$(BIN)/mypy
 
 scan: $(BIN)/deliverscan
 	-$(BIN)/deliverscan scan fixtures

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from detectors.formats.exiftool import COMMON_ARGS, ExifToolDriver, exiftool_fields, find_exiftool
+from detectors.formats.exiftool import COMMON_ARGS, ExifToolDriver, find_exiftool
+from detectors.formats.exiftool_tags import exiftool_fields
 
 
 def make_files(root: Path, n: int) -> list[Path]:

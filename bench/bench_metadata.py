@@ -134,7 +134,8 @@ def main() -> None:
                  f"{_per_file(_detector(shared), files, args.rounds):.3f}", "what a scan pays"))
     exe = shutil.which("exiftool")
     if exe:
-        from detectors.formats.exiftool import ExifToolDriver, exiftool_fields
+        from detectors.formats.exiftool import ExifToolDriver
+        from detectors.formats.exiftool_tags import exiftool_fields
 
         with ExifToolDriver(exe) as drv:
             ms = _per_file(lambda p: exiftool_fields(drv.read(str(p))), files,

@@ -40,7 +40,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from detectors import dwtdct  # noqa: E402
 from detectors.api import AssetContext, NotApplicable, Options, Shared  # noqa: E402
 from detectors.formats.sniff import sniff  # noqa: E402
 from detectors.model import Asset  # noqa: E402
@@ -51,6 +50,7 @@ from detectors.watermark import (  # noqa: E402
     WatermarkDetector,
     analyse,
     binomial_tail,
+    dwtdct,  # noqa: E402
     load_payloads,
 )
 

@@ -411,6 +411,8 @@ def fuzz_pipeline(seconds: float, seed: int, files: list[Path], jobs: int = 2,
                   batch: int = 32) -> Report:
     """Mutated files through the worker pool with every default detector."""
     from detectors.api import Options
+    from scanner.aggregate import assemble
+    from scanner.policy import Policy
     from scanner.runner import ScanConfig, select_detectors
     from scanner.walk import Walker
     from scanner.workers import WorkerPool, WorkItem
@@ -436,17 +438,18 @@ def fuzz_pipeline(seconds: float, seed: int, files: list[Path], jobs: int = 2,
                 p.write_bytes(data)
                 inputs[str(p)] = data
             items = (WorkItem(n, a) for n, a in enumerate(Walker().walk([str(batch_dir)])))
-            for _item, result in pool.map(items):
+            for _item, scanned in pool.map(items):
+                result = assemble(scanned, Policy.default())
                 report.execs["pipeline"] = report.execs.get("pipeline", 0) + 1
                 data = inputs.get(result.asset.path, b"")
                 name = Path(result.asset.path).name
                 problems = []
                 for err in result.errors:
-                    msg = str(err.get("message", ""))
-                    if err["detector"] == "worker":
+                    msg = err.message
+                    if err.source == "worker":
                         problems.append((f"pipeline: worker {msg.split(' while ')[0]}", msg))
                     elif msg.split(":", 1)[0] in _BUG_TYPES:
-                        problems.append((f"pipeline: {err['detector']} {msg.split(':', 1)[0]}",
+                        problems.append((f"pipeline: {err.source} {msg.split(':', 1)[0]}",
                                          msg))
                 failed = [c for c in result.coverage if c.status == "failed"]
                 if failed and result.verdict == "clean":

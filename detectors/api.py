@@ -82,7 +82,7 @@ class Option:
             return None
         if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
             raise ValueError(f"must be {_kind(want)}, got {value!r}")
-        if self.minimum is not None and value < self.minimum:
+        if self.minimum is not None and value < self.minimum:  # type: ignore[operator]
             raise ValueError(f"must be {_kind(want)} >= {self.minimum:g}, got {value!r}")
         if want is str and self.path and not value:
             raise ValueError("must be a file path")
@@ -134,7 +134,8 @@ class Shared:
             value = factory()
             self._items[key] = value
             if close is not None:
-                self._closers.append(lambda v=value: close(v))
+                closer: Callable[[T], Any] = close
+                self._closers.append(lambda v=value: closer(v))  # type: ignore[misc]
         return self._items[key]
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ from detectors.api import (
     open_readonly,
 )
 from detectors.c2pa_judge import DETECTOR, StoreContext, judge_store, rules, vendor_rule
-from detectors.formats.c2pa_locate import ABSENT, locate
+from detectors.formats.c2pa_locate import ABSENT, DAMAGED, locate
 from detectors.model import AI, REVIEW, Asset, Finding, truncate
 from detectors.vocab import dst_version, vendor_version
 
@@ -184,11 +184,15 @@ class C2paDetector(Detector):
 
     def _asset(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
         sidecar = ctx.sidecar(".c2pa")
-        if not sidecar and self.prefilter and \
-                locate(asset.media_type, asset.size, ctx.head, ctx.open).state == ABSENT:
-            for note in NO_STORE_CHECKED:
-                ctx.note(note)
-            return
+        if self.prefilter:
+            found = locate(asset.media_type, asset.size, ctx.head, ctx.open)
+            if found.state == DAMAGED:
+                raise Incomplete(f"{found.why}: C2PA not checked (c2pa-python not called on a "
+                                 "structure it would mis-read)")
+            if found.state == ABSENT and not sidecar:
+                for note in NO_STORE_CHECKED:
+                    ctx.note(note)
+                return
         contexts = self._contexts(ctx)  # imports c2pa-python on first use in this process
         verify, why_not = self._verify_plan(asset, ctx)
         fmt = rd.format_hint(asset.media_type)

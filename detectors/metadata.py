@@ -223,7 +223,8 @@ class MetadataDetector(Detector):
                 problems.append(f"{format_label(asset.media_type)} needs ExifTool (deep tier), "
                                 "not found")
             return problems
-        from detectors.formats.exiftool import ExifToolError, exiftool_fields
+        from detectors.formats.exiftool import ExifToolError
+        from detectors.formats.exiftool_tags import exiftool_fields
         try:
             tags = ctx.memo("exiftool", lambda: driver.read(asset.path))
         except ExifToolError as exc:

@@ -32,14 +32,18 @@ from detectors.lazy import lazy
 from detectors.model import AI, Asset, Finding, truncate
 
 if TYPE_CHECKING:
+    from detectors.fingerprint import audio as audio_fp
+    from detectors.fingerprint import extract, store
+    from detectors.fingerprint import matcher as m
+    from detectors.fingerprint import video as video_fp
     from detectors.fingerprint.store import Entry
+else:  # fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) detector first runs
+    store = lazy("detectors.fingerprint.store")
+    audio_fp = lazy("detectors.fingerprint.audio")
+    extract = lazy("detectors.fingerprint.extract")
+    m = lazy("detectors.fingerprint.matcher")
+    video_fp = lazy("detectors.fingerprint.video")
 
-# Fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) detector first runs.
-store = lazy("detectors.fingerprint.store")
-audio_fp = lazy("detectors.fingerprint.audio")
-extract = lazy("detectors.fingerprint.extract")
-m = lazy("detectors.fingerprint.matcher")
-video_fp = lazy("detectors.fingerprint.video")
 
 EXACT_LIMIT = 256 * 1024 * 1024  # hash whole files up to this size for an identical-bytes check
 LOCAL_EVERY = 5.0  # seconds between local-feature checks of unmatched video frames
@@ -180,6 +184,7 @@ class RegisterDetector(Detector):
         for im in matches:
             if im.entry.id in skip:
                 continue
+            ev: dict[str, Any]
             if im.method == "pdq":
                 ev = {"method": "pdq", "distance": im.distance, "threshold": m.PDQ_RADIUS,
                       "variant": im.variant, "quality": im.quality}

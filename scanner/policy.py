@@ -481,6 +481,7 @@ def _parse_approval(entry: dict[str, Any], i: int, header: int, lines: _Lines,
         ok = False
     if not ok:
         return None
+    assert isinstance(sha, str)
     return ApprovalEntry(sha256=sha.strip().lower(), ref=texts["ref"], by=texts["by"],
                          reason=texts["reason"], date=dates.get("date", ""),
                          expires=dates.get("expires", ""), path=path, rules=tuple(rules),

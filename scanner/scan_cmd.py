@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import click
 
 from detectors.api import Option
+from detectors.model import AssetResult
 from detectors.registry import load_all
 from scanner.cache import default_path as default_cache_path
 from scanner.configure import SetupError, configure, parse_setting
@@ -190,7 +191,7 @@ def scan(paths: tuple[str, ...], fmt: str | None, output: str | None, reports: t
                 start(header)
         bar = Progress(sys.stderr, paths, excludes, follow_symlinks) if show_progress else None
 
-        def on_result(result):  # type: ignore[no-untyped-def]
+        def on_result(result: AssetResult) -> None:
             for w, resumed in writers:
                 if not (resumed and id(result) in replayed_ids):
                     w.add(result)

@@ -109,7 +109,8 @@ class _Worker:
         parent, child = ctx.Pipe(duplex=True)
         self.conn: Connection = parent
         self.state = ctx.Array("d", [-1.0, 0.0], lock=False)
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.state, detectors, options),
+        self.proc = ctx.Process(target=_worker_main,  # type: ignore[attr-defined]
+                                args=(child, self.state, detectors, options),
                                 daemon=True, name="deliverscan-worker")
         self.proc.start()
         child.close()
@@ -272,7 +273,7 @@ class WorkerPool:
             handles[w.proc.sentinel] = w
         ready = wait(list(handles), timeout=tick)
         for handle in ready:
-            w = handles[handle]
+            w = handles[handle]  # type: ignore[index]
             if w not in self._workers:
                 continue
             if handle is w.conn:

@@ -23,10 +23,9 @@ from detectors.formats.exiftool import (
     ExifToolDied,
     ExifToolDriver,
     ExifToolError,
-    exiftool_fields,
     find_exiftool,
-    split_key,
 )
+from detectors.formats.exiftool_tags import exiftool_fields, split_key
 
 EXIFTOOL = find_exiftool()
 pytestmark = pytest.mark.tool("exiftool")

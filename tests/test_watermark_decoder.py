@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 
-from detectors import dwtdct
 from detectors.watermark import (
     DATA,
     R_MIN,
@@ -22,6 +21,7 @@ from detectors.watermark import (
     Analysis,
     binomial_tail,
     derive_threshold,
+    dwtdct,
     load_payloads,
 )
 

@@ -46,7 +46,7 @@ def load_rgb(path: str) -> np.ndarray:
     with open_readonly(path) as fh, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            im = Image.open(fh)
+            im: Image.Image = Image.open(fh)
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise MediaError(f"image too large to fingerprint ({w}x{h})")

@@ -10,6 +10,7 @@ registered image's outline into the frame: that is the reported region.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -60,7 +61,8 @@ def extract(rgb: np.ndarray, max_side: int, nfeatures: int) -> Features:
     scale = min(1.0, max_side / max(h, w))
     small = gray if scale >= 1.0 else cv2.resize(
         gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    orb = cv2.ORB_create(nfeatures=nfeatures, scaleFactor=1.2, nlevels=8, fastThreshold=10)
+    orb = cv2.ORB_create(  # type: ignore[attr-defined]
+        nfeatures=nfeatures, scaleFactor=1.2, nlevels=8, fastThreshold=10)
     kps, desc = orb.detectAndCompute(small, None)
     if desc is None or not kps:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), w, h)
@@ -73,16 +75,17 @@ class FeatureIndex:
 
     def __init__(self, items: list[tuple[int, Features]]) -> None:
         self.items = [(ref, f) for ref, f in items if len(f.descriptors) >= MIN_INLIERS]
+        self.matcher: Any = None  # an OpenCV FLANN (LSH) or brute-force Hamming matcher
         if not self.items:
             self.owner = np.zeros(0, np.int64)
-            self.matcher = None
             return
         descs = np.concatenate([f.descriptors for _, f in self.items])
         self.owner = np.concatenate([np.full(len(f.descriptors), i, np.int64)
                                      for i, (_, f) in enumerate(self.items)])
         self.offset = np.r_[0, np.cumsum([len(f.descriptors) for _, f in self.items])]
         if len(descs) > LSH_ABOVE:
-            params = {"algorithm": 6, "table_number": 8, "key_size": 16, "multi_probe_level": 1}
+            params: dict[str, Any] = {"algorithm": 6, "table_number": 8, "key_size": 16,
+                                      "multi_probe_level": 1}
             self.matcher = cv2.FlannBasedMatcher(params, {"checks": 64})
         else:
             self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ class Register:
         match (0 = never); cut frames are always checked when it is non-zero."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0}
-        regions: dict[tuple[float, int], dict[str, object]] = {}
+        regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         for fr in frames:
             stats["frames"] += 1
@@ -154,11 +155,11 @@ class Register:
         runs = _runs(hits, self.entries)
         for run in runs:
             if run.method == "local":
-                best = max((r for r in regions.items() if r[0][1] == run.entry.id
-                            and run.start <= r[0][0] <= run.end),
-                           key=lambda r: r[1]["coverage"], default=None)
-                if best is not None:
-                    run.detail["region"] = best[1]
+                widest = max((r for r in regions.items() if r[0][1] == run.entry.id
+                               and run.start <= r[0][0] <= run.end),
+                              key=lambda r: float(r[1]["coverage"]), default=None)
+                if widest is not None:
+                    run.detail["region"] = widest[1]
         return runs, stats
 
     # -- audio -----------------------------------------------------------------------------

@@ -98,7 +98,10 @@ _COLS = ("id, sha256, kind, media_type, path, size, tool, note, added, width, he
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
-    return Entry(*row[:13], evidence=json.loads(row[13]), notes=json.loads(row[14]))
+    (eid, sha, kind, media_type, path, size, tool, note, added, width, height, duration,
+     verdict) = row[:13]
+    return Entry(eid, sha, kind, media_type, path, size, tool, note, added, width, height,
+                 duration, verdict, json.loads(row[13]), json.loads(row[14]))
 
 
 class RegisterStore:

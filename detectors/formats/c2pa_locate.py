@@ -38,6 +38,13 @@ from detectors.formats.native import FormatError, Source
 ABSENT = "absent"  # structure fully walked: no store, no remote reference
 PRESENT = "present"  # a C2PA carrier was found
 MAYBE = "maybe"  # could not rule it out
+DAMAGED = "damaged"  # broken where c2pa-rs is known to misbehave: report, do not read
+
+
+class Damaged(FormatError):
+    """Raised by a visitor when the structure is broken in a way c2pa-rs is known to mishandle
+    (e.g. a truncated ID3v2 tag whose frame claims gigabytes: it allocates them). The file is
+    then an error for the C2PA detector without the Reader being called."""
 
 BUDGET = 64 * 1024 * 1024  # bytes read past the pipeline's head
 MAX_UNITS = 200_000  # chunks, boxes, segments, IFD entries, GIF blocks
@@ -75,6 +82,8 @@ def locate(media_type: str, size: int, head: bytes,
     src = Source(size, head, opener, budget=BUDGET, max_units=MAX_UNITS)
     try:
         state, why = fmt.c2pa(src)
+    except Damaged as exc:
+        state, why = DAMAGED, str(exc)
     except FormatError as exc:
         state, why = MAYBE, str(exc)
     except OSError as exc:

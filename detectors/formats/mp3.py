@@ -55,8 +55,14 @@ def c2pa_carriers(src: Source, flac: bool = False) -> tuple[str, str]:
     if head[:3] != b"ID3":
         return c2pa.ABSENT, "no ID3v2 tag at the start (the only place c2pa-rs reads)"
     if len(head) < 10 or head[3] not in (2, 3, 4) or any(b & 0x80 for b in head[6:10]):
-        raise FormatError("malformed ID3v2 header")
+        # (c2pa-rs reads such a header anyway and allocates what it then claims: not handed to it)
+        raise c2pa.Damaged("malformed ID3v2 header")
     size = head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9]  # syncsafe
+    if 10 + size > src.size:
+        # c2pa-rs reads the frames of a truncated tag by their own sizes and allocates what a
+        # damaged frame header claims (gigabytes; found by fuzzing): not handed to it
+        raise c2pa.Damaged(f"ID3v2 tag claims {size} bytes, past the end of the file "
+                           f"({src.size} bytes)")
     tag = src.value(10, size, "ID3v2 tag")
     if any(mime in tag for mime in C2PA_MIMES):
         return c2pa.PRESENT, "ID3v2 tag with a C2PA GEOB frame"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from typing import Any
 
 from detectors.formats.native import Collector, FormatError, Source, inflate, utf8
 
@@ -101,7 +102,7 @@ def _read(src: Source, out: Collector, ihdr: dict[str, int], w: int, h: int) -> 
         return
 
 
-def _bits(pixels, mode: str, height: int, nbits: int):  # type: ignore[no-untyped-def]
+def _bits(pixels: Any, mode: str, height: int, nbits: int) -> Any:
     """First ``nbits`` bits of the column-major LSB stream, packed MSB-first, or None."""
     import numpy as np
 
@@ -131,7 +132,7 @@ def _chunk(ctype: bytes, data: bytes) -> bytes:
         ">I", zlib.crc32(ctype + data) & 0xFFFFFFFF)
 
 
-def _decode_rows(src: Source, out: Collector, ihdr: dict[str, int], rows: int):  # type: ignore[no-untyped-def]
+def _decode_rows(src: Source, out: Collector, ihdr: dict[str, int], rows: int) -> Any:
     """Decode the first ``rows`` rows as an (rows, width, channels) uint8 array.
 
     Builds a PNG whose IHDR says ``rows`` high and whose IDAT is the prefix of the file's

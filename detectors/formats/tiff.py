@@ -43,7 +43,8 @@ def c2pa_carriers(src: Source) -> tuple[str, str]:
     count_fmt, count_len = ("Q", 8) if big else ("H", 2)
     entry_fmt, entry_len, inline = ("HHQ8s", 20, 8) if big else ("HHI4s", 12, 4)
     offset_fmt = "Q" if big else "I"
-    queue, seen = [first], set()
+    queue: list[int] = [first]
+    seen: set[int] = set()
     while queue:
         ifd = queue.pop()
         if ifd in seen or len(seen) >= MAX_IFDS:

@@ -83,7 +83,8 @@ def _thumb_image(path: str) -> bytes | None:
     from PIL import Image
 
     with open_readonly(path) as fh:
-        with Image.open(fh) as im:
+        with Image.open(fh) as opened:
+            im: Image.Image = opened
             if im.width * im.height > THUMB_MAX_PIXELS:
                 return None
             im.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))

@@ -3,6 +3,7 @@ then errors and skips, then the summary and the verdict in words."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 
 from detectors.model import AI, ERROR, REVIEW, SKIPPED, TIERS, AssetResult, Finding, Report
@@ -23,11 +24,11 @@ def display_path(path: str) -> str:
     return _display_path(path).encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
 
 
-def strongest(findings: list[Finding]) -> list[Finding]:
+def strongest(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.verdict != AI, TIERS.index(f.tier)))
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

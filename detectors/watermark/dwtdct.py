@@ -32,11 +32,17 @@ horizontal stripes so memory stays bounded for large frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from detectors.lazy import lazy
 
-cv2 = lazy("cv2")
-np = lazy("numpy")
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+else:
+    cv2 = lazy("cv2")
+    np = lazy("numpy")
+
 SCALE = 36
 BLOCK = 4
 # The library refuses images with fewer pixels than this (it checks rows*cols, not each side).
@@ -70,8 +76,8 @@ def _ll_votes(ll: np.ndarray) -> np.ndarray:
     nbr, nbc = ll.shape[0] // BLOCK, ll.shape[1] // BLOCK
     if nbr == 0 or nbc == 0:
         return np.zeros(0, dtype=np.uint8)
-    blocks = ll[: nbr * BLOCK, : nbc * BLOCK].reshape(nbr, BLOCK, nbc, BLOCK)
-    blocks = blocks.transpose(0, 2, 1, 3).reshape(nbr * nbc, BLOCK * BLOCK)
+    grid = ll[: nbr * BLOCK, : nbc * BLOCK].reshape(nbr, BLOCK, nbc, BLOCK)
+    blocks = grid.transpose(0, 2, 1, 3).reshape(nbr * nbc, BLOCK * BLOCK)
     rest = np.abs(blocks[:, 1:])
     peak = np.take_along_axis(rest, np.argmax(rest, axis=1)[:, None], axis=1)[:, 0]
     return (np.remainder(peak, SCALE) > SCALE * 0.5).astype(np.uint8)
