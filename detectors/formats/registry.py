@@ -1,13 +1,14 @@
 """Which container formats deliverscan knows, built from what each format module declares.
 
 Like Pillow's format plugins: every module under ``detectors/formats/`` that is a container
-format ends with ``FORMATS = [Format(...)]`` declaring how it is recognised (``accept`` on the
+format ends with ``FORMATS = [Format(...)]`` (found by walking the package: nothing to register)
+declaring how it is recognised (``accept`` on the
 file's first bytes), its media types and file extensions, and what it can do: its bounded
 metadata walk (``read``), its C2PA-carrier visitor (``c2pa``), its pixel dimensions from the
 header (``dimensions``), whether common decoders read its pixels (``raster``). Sniffing, the
 metadata detector's native tier, the C2PA pre-filter, the watermark detector's header check
 and the fuzz targets are all built from these declarations, so a new container is one module
-(named in ``MODULES``) plus its test.
+plus its test.
 
 Format modules import this module for ``Format``; it imports them only when first asked
 (``formats()``), so there is no import circle.
@@ -16,13 +17,11 @@ Format modules import this module for ``Format``; it imports them only when firs
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-
-# Format modules, in sniffing order of their first declaration (ties: module order).
-MODULES = ("jpeg", "png", "gif", "riff", "tiff", "bmff", "mp3", "flac", "ogg", "others", "text")
 
 Reader = Callable[[Any, Any], None]  # (Source, Collector) -> None
 
@@ -48,16 +47,28 @@ class Format:
         return (self.labels or {}).get(media_type, self.label)
 
 
+def format_modules() -> list[str]:
+    """The modules of this package that declare ``FORMATS`` (by name, sorted)."""
+    import detectors.formats as package
+
+    out = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"detectors.formats.{info.name}")
+        if isinstance(getattr(module, "FORMATS", None), list):
+            out.append(info.name)
+    return out
+
+
 @cache
 def formats() -> tuple[Format, ...]:
-    """Every declared format, in sniffing order."""
-    found: list[tuple[int, int, Format]] = []
-    for index, name in enumerate(MODULES):
+    """Every declared format, in sniffing order (priority, then module name)."""
+    found: list[tuple[int, str, int, Format]] = []
+    for name in format_modules():
         module = importlib.import_module(f"detectors.formats.{name}")
-        for fmt in module.FORMATS:
-            found.append((fmt.priority, index, fmt))
-    found.sort(key=lambda item: (item[0], item[1]))
-    return tuple(fmt for _, _, fmt in found)
+        for index, fmt in enumerate(module.FORMATS):
+            found.append((fmt.priority, name, index, fmt))
+    found.sort(key=lambda item: item[:3])
+    return tuple(item[3] for item in found)
 
 
 @cache
