@@ -17,7 +17,14 @@ A new generator needs a rule, not code. Each ``[[rule]]`` has:
   ``present`` (any non-empty value);
 - ``verdict`` (``ai`` | ``review``, or ``table`` to take it from the shared table), ``tier``;
 - optional ``secret`` (value is a prompt/workflow: excerpt + hash unless --show-prompts),
-  ``fallback`` (fires only when no other rule matched the same field), ``message``.
+  ``fallback`` (fires only when no other rule matched the same field), ``message``;
+- ``samples``: true/false-positive examples the rule must get right, an array of inline tables
+  ``{ field = "<canonical key>", value = "<field value>", fires = true|false }``. ``field`` must
+  match one of the rule's ``fields`` (case-insensitive, ``*`` wildcard), ``value`` is a string
+  (may be empty: a blank value is never judged), ``fires`` a bool. ``tests/test_rule_samples.py``
+  evaluates each sample alone through ``Pack.evaluate`` (so a fallback rule's sample is judged as
+  in a scan: it does not fire when a regular rule claims the same field). Like gitleaks' rule
+  examples, every rule carries at least one sample that fires and one near miss that must not.
 
 The pack version (``pack_version()``) is the declared version plus a hash of the rule files, so a
 changed rule always changes the cache key and the report.
@@ -59,6 +66,15 @@ class RuleError(ValueError):
 
 
 @dataclass(frozen=True)
+class Sample:
+    """A field the rule must fire on (``fires``) or must not fire on (a near miss)."""
+
+    field: str
+    value: str
+    fires: bool
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     tool: str
@@ -73,6 +89,7 @@ class Rule:
     fallback: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    samples: tuple[Sample, ...] = ()
     _regex: re.Pattern[str] | None = None
 
     def describe_match(self) -> str:
@@ -127,7 +144,8 @@ def _as_list(value: Any, what: str, rid: str) -> tuple[str, ...]:
 
 
 _COMMON = {"id", "tool", "field", "fields", "match", "verdict", "tier", "reference", "fixtures",
-           "message", "secret", "fallback"}
+           "message", "secret", "fallback", "samples"}
+_SAMPLE_KEYS = {"field", "value", "fires"}
 _PARAMS = {
     "equals": {"value", "values", "case_sensitive"},
     "regex": {"pattern"},
@@ -136,6 +154,36 @@ _PARAMS = {
     "vendor": {"field_class"},
     "present": set(),
 }
+
+
+def _key_regex(key: str) -> re.Pattern[str]:
+    """A field key pattern as the pack matches it: lower-cased, ``*`` = any run of chars."""
+    return re.compile(".*".join(re.escape(part) for part in key.lower().split("*")))
+
+
+def _samples(raw: Any, fields: tuple[str, ...], rid: str) -> tuple[Sample, ...]:
+    if not isinstance(raw, list):
+        raise RuleError(f"rule {rid}: samples must be an array of inline tables")
+    patterns = [_key_regex(k) for k in fields]
+    out = []
+    for n, item in enumerate(raw, 1):
+        where = f"rule {rid}: sample {n}"
+        if not isinstance(item, dict):
+            raise RuleError(f"{where} must be an inline table {{ field, value, fires }}")
+        unknown = set(item) - _SAMPLE_KEYS
+        if unknown:
+            raise RuleError(f"{where}: unknown keys {sorted(unknown)}")
+        key, value, fires = item.get("field"), item.get("value"), item.get("fires")
+        if not isinstance(key, str) or not key:
+            raise RuleError(f"{where}: field must be a non-empty string")
+        if not any(p.fullmatch(key.lower()) for p in patterns):
+            raise RuleError(f"{where}: field {key!r} is not one of the rule's fields {list(fields)}")
+        if not isinstance(value, str):
+            raise RuleError(f"{where}: value must be a string")
+        if not isinstance(fires, bool):
+            raise RuleError(f"{where}: fires must be true or false")
+        out.append(Sample(key, value, fires))
+    return tuple(out)
 
 
 def _rule(raw: dict[str, Any], source: str) -> Rule:
@@ -173,12 +221,14 @@ def _rule(raw: dict[str, Any], source: str) -> Rule:
         raise RuleError(f"rule {rid}: equals needs value or values")
     if match == "json" and not (params.get("required") or params.get("any")):
         raise RuleError(f"rule {rid}: json needs required or any paths")
+    samples = _samples(raw["samples"], fields, rid) if "samples" in raw else ()
     return Rule(
         id=rid, tool=raw["tool"], fields=fields, match=match, verdict=raw["verdict"],
         tier=raw["tier"], reference=raw["reference"],
         fixtures=_as_list(raw.get("fixtures", []), "fixtures", rid) if raw.get("fixtures") else (),
         message=raw.get("message", ""), secret=bool(raw.get("secret", False)),
-        fallback=bool(raw.get("fallback", False)), params=params, source=source, _regex=regex)
+        fallback=bool(raw.get("fallback", False)), params=params, source=source,
+        samples=samples, _regex=regex)
 
 
 @dataclass(frozen=True)
@@ -252,9 +302,7 @@ class _KeyPattern:
 
 
 def _key_pattern(key: str, rule: Rule) -> _KeyPattern:
-    low = key.lower()
-    return _KeyPattern(low.split("*", 1)[0],
-                       re.compile(".*".join(re.escape(part) for part in low.split("*"))), rule)
+    return _KeyPattern(key.lower().split("*", 1)[0], _key_regex(key), rule)
 
 
 @cache

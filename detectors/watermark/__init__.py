@@ -1,7 +1,8 @@
 """Invisible-watermark detector: the ``invisible-watermark`` (imwatermark) ``dwtDct`` marks that
 the reference code of Stable Diffusion 1.x/2.x, SDXL, Stable Video Diffusion and FLUX.1 embeds,
 decoded from the pixels without model weights (decoder: ``detectors/watermark/dwtdct.py``; payloads and
-thresholds: ``detectors/data/watermark_payloads.toml``; method: ai-markers.md §7.1).
+thresholds: ``detectors/data/watermark_payloads.toml``; method: the ``invisible-watermark``
+library, https://github.com/ShieldMnt/invisible-watermark).
 
 What is decoded
     Images (first frame of multi-frame files) up to ``max_pixels`` (default 40 MP), read in full

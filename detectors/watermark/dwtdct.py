@@ -1,6 +1,6 @@
 """Decoder for the ``dwtDct`` invisible watermark of the ``invisible-watermark`` package.
 
-Written from the published method (ai-markers.md §7.1), not from the library's code, so that
+Written from the published method (github.com/ShieldMnt/invisible-watermark), not from the library's code, so that
 deliverscan can read the Stable Diffusion / SDXL / SVD / FLUX.1 marks without that package
 (which hard-depends on torch). Only NumPy and OpenCV are used; the tests check the result bit
 for bit against vectors decoded once by the library itself (``fixtures/watermark/vectors.json``).

@@ -122,9 +122,10 @@ class SarifWriter:
                     rule["properties"]["tool"] = info.tool
                 if info.fields:
                     rule["properties"]["fields"] = list(info.fields)
-                if info.reference.startswith(("http://", "https://")):
-                    rule["helpUri"] = info.reference
-                elif info.reference:
+                first = info.reference.split(" ", 1)[0]
+                if first.startswith(("http://", "https://")):
+                    rule["helpUri"] = first  # the first URL; all of them in the help text
+                if info.reference:
                     rule["help"] = {"text": info.reference}
             out.append(rule)
         return out
