@@ -69,7 +69,9 @@ class Option:
         want = self.type
         if isinstance(value, str) and want is not str:
             text = value.strip().lower()
-            if want is bool and text in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            if want is bool:  # never bool(text): every non-empty word would be True
+                if text not in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+                    raise ValueError(f"must be {_kind(want)}, got {value!r}")
                 value = text in ("true", "yes", "on", "1")
             else:
                 try:
@@ -353,6 +355,13 @@ class Detector(abc.ABC):
     def about(self) -> dict[str, str]:
         """Versions of what results depend on besides the code (rule packs, libraries)."""
         return {}
+
+    def covers(self, media_type: str, kind: str) -> tuple[str, str]:
+        """How this detector reads files of ``media_type`` on this machine, for ``deliverscan
+        detectors``: ``("yes" | "partial" | "no", why)``."""
+        if kind in self.kinds:
+            return "yes", ""
+        return "no", f"reads {', '.join(sorted(self.kinds))} only"
 
     def available(self) -> tuple[bool, str]:
         """Whether this detector can run on this machine, and why not."""

@@ -95,6 +95,17 @@ class C2paDetector(Detector):
             raise ConfigError(f"cannot read trust anchors {path}: "
                               f"{getattr(exc, 'strerror', None) or exc}") from None
 
+    def covers(self, media_type: str, kind: str) -> tuple[str, str]:
+        from detectors.formats import registry
+
+        if not (kind in MEDIA_KINDS or media_type in OTHER_TYPES or media_type == C2PA_STORE_TYPE):
+            return "no", "not a media file"
+        if media_type not in rd.supported_formats():
+            return "no", "c2pa-python does not read this format (a .c2pa sidecar still counts)"
+        fmt = registry.format_of(media_type)
+        walk = fmt is not None and fmt.c2pa is not None
+        return "yes", "structure pre-filter, then c2pa-python" if walk else "c2pa-python"
+
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         return (asset.kind in MEDIA_KINDS or asset.media_type in OTHER_TYPES
                 or (asset.kind == "sidecar" and asset.media_type == C2PA_STORE_TYPE))
@@ -129,6 +140,25 @@ class C2paDetector(Detector):
                     ("c2pa.sidecar-unreadable", "C2PA sidecar next to the file unreadable"),
                     ("c2pa.corrupt", "C2PA manifest changed after signing or malformed"))]
         return out
+
+    def explain(self, asset: Asset, ctx: AssetContext) -> dict[str, Any]:
+        """The whole manifest store as c2pa-python reads it (what ``c2patool FILE`` shows):
+        every manifest, assertion, ingredient and signature, and the validation results."""
+        if asset.kind == "sidecar":
+            with ctx.open() as fh:
+                out = rd.read_store(fh, C2PA_STORE_TYPE, self._contexts(ctx).quick,
+                                    verified=False, budget=rd.QUICK_BUDGET)
+        else:
+            found = locate(asset.media_type, asset.size, ctx.head, ctx.open)
+            if found.state == ABSENT and not ctx.sidecar(".c2pa"):
+                return {"manifest_store": None, "structure": found.why}
+            verify, why_not = self._verify_plan(asset, ctx)
+            with ctx.open() as fh:
+                out = self._read(fh, rd.format_hint(asset.media_type), self._contexts(ctx),
+                                 verify, asset.size)
+        return {"reader": out.kind, "verified": out.verified,
+                "message": out.message or None, "remote_url": out.remote_url or None,
+                "manifest_store": out.store}
 
     def _anchors(self, ctx: AssetContext) -> str | None:
         path = self.settings(ctx.options)["trust_anchors"]

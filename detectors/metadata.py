@@ -151,6 +151,20 @@ class MetadataDetector(Detector):
         return (f"{default_token(self, options)}|prompts {options.show_prompts}|"
                 f"exiftool {exiftool_identity(exe)}")
 
+    def covers(self, media_type: str, kind: str) -> tuple[str, str]:
+        if kind not in self.kinds and media_type != "application/rdf+xml":
+            return "no", "not a media file"
+        from detectors.formats.exiftool import find_exiftool
+
+        exiftool = find_exiftool() is not None
+        if media_type in NATIVE or media_type == "application/rdf+xml":
+            return "yes", "native tier" + (" (ExifTool too with --deep)" if exiftool else "")
+        if media_type in NO_METADATA:
+            return "yes", NO_METADATA[media_type]
+        if exiftool:
+            return "yes", "ExifTool (deep tier)"
+        return "no", "needs ExifTool, not found: such files are errors"
+
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         if asset.kind in self.kinds:
             return True

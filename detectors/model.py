@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ VERDICT_ORDER = (AI, REVIEW, ERROR, CLEAN, SKIPPED)
 TIERS = ("verified", "declared", "matched", "suspected")
 
 VALUE_LIMIT = 300
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def truncate(value: str, limit: int = VALUE_LIMIT) -> str:
@@ -47,8 +49,13 @@ def excerpt_secret(value: str, limit: int = 80) -> str:
 
 
 def display_path(path: str) -> str:
-    """A printable path: undecodable bytes shown as \\xNN (see ``path_fields`` for the exact form)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """A path as a person reads it on one line: valid UTF-8 names as they are (``Ünïcödé.mov``),
+    undecodable bytes as ``\\xNN`` and control characters (a newline in a name) escaped, so no
+    name can break a line or a table. ``path_fields`` keeps the exact bytes for machines."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def path_fields(path: str) -> dict[str, str]:
@@ -107,15 +114,16 @@ class Approval:
     date: str = ""
     expires: str = ""
     sha256: str = ""
+    source: str = "policy"  # "policy" (a recorded approval) | "baseline" (accepted legacy)
 
     def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "by": self.by, "reason": self.reason, "date": self.date,
-                "expires": self.expires, "sha256": self.sha256}
+                "expires": self.expires, "sha256": self.sha256, "source": self.source}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Approval:
         return cls(d["ref"], d["by"], d["reason"], d.get("date", ""), d.get("expires", ""),
-                   d.get("sha256", ""))
+                   d.get("sha256", ""), d.get("source", "policy"))
 
 
 @dataclass(frozen=True)
@@ -326,9 +334,11 @@ class Summary:
     excluded: int = 0
     cache_hits: int = 0  # files whose every detector result came from the incremental cache
     empty_roots: list[str] = field(default_factory=list)  # roots where nothing was checked
-    approved_findings: int = 0
+    approved_findings: int = 0  # waived by a recorded approval of the policy
+    baselined_findings: int = 0  # accepted by a baseline (--baseline)
     blocking_assets: int = 0
     duration_s: float = 0.0
+    interrupted: bool = False  # stopped by Ctrl-C/SIGTERM: the report holds what was done
     verdict: str = CLEAN
     exit_code: int = 0
 

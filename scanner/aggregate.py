@@ -34,6 +34,7 @@ from detectors.model import (
 )
 
 if TYPE_CHECKING:
+    from scanner.baseline import Baseline
     from scanner.policy import Policy
 
 NOT_MEDIA = "not a media file: no detector reads this kind (not scanned for media markers)"
@@ -58,11 +59,16 @@ def asset_verdict(asset: Asset, findings: Sequence[Finding], errors: Sequence[Sc
 
 
 def assemble(scanned: Scanned, policy: Policy, sha256: str | None = None,
-             errors: Iterable[ScanError] = ()) -> AssetResult:
+             errors: Iterable[ScanError] = (), baseline: Baseline | None = None) -> AssetResult:
     """The result of one asset: the policy's view of its findings (``off`` ones dropped, each
-    kept one carrying its approval), every error, the coverage, and the verdict."""
+    kept one carrying its approval, then what a baseline accepts), every error, the coverage,
+    and the verdict."""
     asset = scanned.asset
     judged = policy.judge([f for o in scanned.outcomes for f in o.findings], sha256, asset.path)
+    if baseline is not None and judged.findings:
+        accepted = baseline.accept(judged.findings, asset.path, sha256)
+        judged = dataclasses.replace(judged, findings=accepted, blocking=any(
+            f.verdict in policy.fail_on and f.approval is None for f in accepted))
     coverage = []
     for o in scanned.outcomes:
         cov = o.coverage
@@ -99,7 +105,11 @@ def add_to_summary(summary: Summary, result: AssetResult) -> None:
         d["findings"] += 1
     if result.verdict == SKIPPED and result.asset.media_type in CLUTTER_TYPES:
         summary.clutter_skipped += 1
-    summary.approved_findings += sum(1 for f in result.findings if f.approval is not None)
+    for f in result.findings:
+        if f.approval is not None and f.approval.source == "baseline":
+            summary.baselined_findings += 1
+        elif f.approval is not None:
+            summary.approved_findings += 1
     if result.blocking:
         summary.blocking_assets += 1
 

@@ -73,8 +73,10 @@ def parse_setting(text: str) -> tuple[str, str, str]:
     return detector, key.strip(), value
 
 
-def _apply_settings(opts: Options, given: Mapping[str, Mapping[str, Any]], cat: Catalog) -> None:
-    """Explicit detector settings, checked against each detector's declared options."""
+def _apply_settings(opts: Options, given: Mapping[str, Mapping[str, Any]], cat: Catalog,
+                    base_dir: str | None = None, where: str = "") -> None:
+    """Detector settings, checked against each detector's declared options (file paths
+    relative to ``base_dir`` when given: a config file's own directory)."""
     for name, values in given.items():
         if cat.get(name) is None:
             raise SetupError(f"unknown detector {name!r} (known: {', '.join(cat.names())})")
@@ -87,15 +89,19 @@ def _apply_settings(opts: Options, given: Mapping[str, Mapping[str, Any]], cat: 
             try:
                 parsed = spec.parse(value)
             except ValueError as exc:
-                raise SetupError(f"{name}.{key} {exc}") from None
+                raise SetupError(f"{where}{name}.{key} {exc}") from None
+            if spec.path and parsed is not None and base_dir is not None:
+                parsed = os.path.join(base_dir, os.path.expanduser(parsed))
             if spec.path and parsed is not None and not os.path.isfile(parsed):
-                raise SetupError(f"{spec.flag or name + '.' + key} {parsed}: no such file")
+                raise SetupError(f"{where}{spec.flag or name + '.' + key} {parsed}: no such file")
             opts.settings.setdefault(name, {})[key] = parsed
 
 
 def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | None = None,
               fail_on_review: bool = False, options: Mapping[str, Any] | None = None,
               settings: Mapping[str, Mapping[str, Any]] | None = None,
+              defaults: Mapping[str, Mapping[str, Any]] | None = None,
+              defaults_file: str | None = None,
               excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
               enable: tuple[str, ...] = (), disable: tuple[str, ...] = (), jobs: int = 0,
               memory_limit: int = 2 * 1024**3, cache_path: str | None = None,
@@ -105,7 +111,8 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
 
     ``options`` holds the core ``Options`` fields the caller set explicitly (``file_timeout``,
     ``show_prompts``); ``settings`` the detectors' own ones (``{"c2pa": {"verify_all":
-    True}}``), checked against what each declares. Both win over the policy. Extra keyword
+    True}}``), checked against what each declares. Both win over the policy; ``defaults`` (the
+    user config's detector settings, from ``defaults_file``) lose to it. Extra keyword
     arguments go to ``ScanConfig`` unchanged (``keep_results``, ``skip_paths``, ``replay``).
     """
     roots = [os.fspath(r) for r in roots]
@@ -118,6 +125,9 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
                          "settings={detector: {key: value}})")
     pol = load_policy(policy, fail_on_review, cat)
     opts = Options()
+    if defaults:
+        _apply_settings(opts, defaults, cat, os.path.dirname(os.path.abspath(defaults_file or ".")),
+                        where=f"{defaults_file}: " if defaults_file else "")
     pol.configure(opts)
     for key, value in explicit.items():
         setattr(opts, key, value)

@@ -16,12 +16,13 @@ from typing import Any
 import click
 
 from detectors.api import AssetContext, Shared
-from detectors.model import AI, REVIEW, VALUE_LIMIT, AssetResult, truncate
-from detectors.model import display_path as _display_path
+from detectors.model import AI, REVIEW, VALUE_LIMIT, AssetResult, display_path, truncate
 from detectors.registry import Loaded, load_all
 from scanner.configure import SetupError, configure
 from scanner.policy import OVERRIDABLE, Policy
 from scanner.runner import ScanConfig, run_scan
+from scanner.scan_cmd import detector_settings, with_detector_flags
+from scanner.usererror import UserError
 
 # Evidence keys that hold a C2PA manifest chain (rendered as a tree, active manifest first).
 CHAIN_KEYS = ("manifests", "chain", "manifest_chain", "ingredients")
@@ -37,10 +38,6 @@ class Explained:
     exit_code: int
     off_by_default: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # detector -> explain() output
-
-
-def _display(path: str) -> str:
-    return _display_path(path).encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
 
 
 def scan_one(path: str, config: ScanConfig, detectors: list[Loaded],
@@ -159,10 +156,24 @@ def _nested(items: list[dict[str, Any]], indent: int) -> list[str]:
     return lines
 
 
-def text_lines(ex: Explained) -> list[str]:
+def _brief(extra: Any) -> str:
+    """One line for an ``explain`` hook's output when ``--full`` is not asked."""
+    if isinstance(extra, dict):
+        store = extra.get("manifest_store")
+        if isinstance(store, dict):
+            manifests = store.get("manifests") or {}
+            return (f"manifest store with {len(manifests)} manifest(s), active "
+                    f"{store.get('active_manifest')} (--full or --format json shows it whole)")
+        if "manifest_store" in extra:
+            return "no manifest store" + (f" ({extra['structure']})" if extra.get("structure")
+                                          else "")
+    return f"{len(tree_lines(extra))} line(s) (--full shows them)"
+
+
+def text_lines(ex: Explained, full: bool = False) -> list[str]:
     r = ex.result
     a = r.asset
-    out = [_display(a.path)]
+    out = [display_path(a.path)]
     out.append(f"  {a.kind} · {a.media_type} · {a.size} bytes"
                + (f" · sha256 {r.sha256}" if r.sha256 else ""))
     for note in a.notes:
@@ -219,8 +230,11 @@ def text_lines(ex: Explained) -> list[str]:
         out.append("Approvals: none for this content; to waive the overridable findings: "
                    "deliverscan approve FILE --policy P --ref TICKET --by NAME --reason TEXT")
     for name, extra in ex.extras.items():
-        out.append(f"{name} explain:")
-        out.extend(tree_lines(extra, 1))
+        if full:
+            out.append(f"{name} explain:")
+            out.extend(tree_lines(extra, 1))
+        else:
+            out.append(f"{name}: {_brief(extra)}")
     for w in ex.policy.warnings:
         out.append(f"warning: {w}")
     return out
@@ -243,37 +257,52 @@ def to_json(ex: Explained) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=True))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
               envvar="DELIVERSCAN_POLICY", show_envvar=True,
               help="Policy TOML: shows each finding's mode and the approvals that match.")
-@click.option("--deep", is_flag=True, help="Read the file with ExifTool too, whatever its format.")
 @click.option("--show-prompts", is_flag=True, help="Show prompts/workflows whole.")
 @click.option("--enable", "enable", multiple=True, metavar="DETECTOR",
               help="Also run a detector that is off by default.")
+@click.option("--set", "sets", multiple=True, metavar="DETECTOR.KEY=VALUE",
+              help="A detector setting (deliverscan detectors --verbose lists them).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def explain(file: str, policy_path: str | None, deep: bool, show_prompts: bool,
-            enable: tuple[str, ...], fmt: str) -> None:
-    """Everything every detector saw in FILE, and why it is (or is not) flagged.
+@click.option("--full", is_flag=True,
+              help="Text: also what each detector saw beyond its findings (e.g. the whole C2PA "
+                   "manifest store; JSON always has it).")
+@with_detector_flags
+def explain(files: tuple[str, ...], policy_path: str | None, show_prompts: bool,
+            enable: tuple[str, ...], sets: tuple[str, ...], fmt: str, full: bool,
+            **detector_flags: Any) -> None:
+    """Everything every detector saw in FILES, and why each is (or is not) flagged: coverage
+    and negative results, every finding with its evidence, the full C2PA manifest store of a
+    signed file (as c2patool shows it), policy modes and approvals.
 
-    Exit code as for scan: 0 not blocking, 1 blocking, 2 could not be checked."""
+    Exit code as for scan (the worst of the files): 0 not blocking, 1 blocking, 2 could not
+    be checked."""
+    ctx = click.get_current_context()
     loaded = load_all()
-    try:
-        config, chosen = configure([file], policy=policy_path, options=_flags(deep, show_prompts),
-                                   enable=enable, allow_empty=True, loaded=loaded)
-    except SetupError as exc:
-        raise click.UsageError(str(exc)) from None
-    names = {d.name for d in chosen}
-    ex = scan_one(file, config, chosen, [d.name for d in loaded if d.name not in names])
+    given, _ = detector_settings(ctx, detector_flags, sets)
+    explained = []
+    for file in files:
+        try:
+            config, chosen = configure([file], policy=policy_path,
+                                       options={"show_prompts": True} if show_prompts else {},
+                                       settings=given, enable=enable, allow_empty=True,
+                                       loaded=loaded)
+        except SetupError as exc:
+            raise UserError(str(exc)) from None
+        names = {d.name for d in chosen}
+        explained.append(scan_one(file, config, chosen,
+                                  [d.name for d in loaded if d.name not in names]))
     if fmt == "json":
-        click.echo(json.dumps(to_json(ex), indent=2, ensure_ascii=False))
+        docs = [to_json(ex) for ex in explained]
+        click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2,
+                              ensure_ascii=False, default=str))
     else:
-        click.echo("\n".join(text_lines(ex)))
-    sys.exit(ex.exit_code)
-
-
-def _flags(deep: bool, show_prompts: bool) -> dict[str, Any]:
-    return {k: v for k, v in (("deep", deep), ("show_prompts", show_prompts)) if v}
+        click.echo("\n\n".join("\n".join(text_lines(ex, full)) for ex in explained))
+    codes = {ex.exit_code for ex in explained}
+    sys.exit(2 if 2 in codes else 1 if 1 in codes else 0)
 
 
 commands = [explain]

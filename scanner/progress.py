@@ -1,22 +1,35 @@
-"""A progress line on stderr (files done / total, rate) for people watching a terminal.
+"""A progress line on stderr for people watching a terminal: files done of the total with a
+percentage, the rate, the time left, what was found so far, and the file just finished.
 
-The total comes from a stat-only walk in a background thread, so the scan never waits for it.
+The total comes from a stat-only walk in a background thread, so the scan never waits for it;
+until it is known the line shows what is done. The line is redrawn at most ten times a second
+and cut to the terminal's width.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from typing import TextIO
 
+from detectors.model import AI, ERROR, REVIEW, AssetResult, display_path
 from scanner.walk import Walker
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class Progress:
-    def __init__(self, out: TextIO, roots: tuple[str, ...], excludes: tuple[str, ...],
-                 follow: bool) -> None:
+    def __init__(self, out: TextIO, roots: list[str] | tuple[str, ...],
+                 excludes: tuple[str, ...], follow: bool) -> None:
         self.out = out
         self.done = 0
+        self.found = {AI: 0, REVIEW: 0, ERROR: 0}
         self.total: int | None = None
         self.t0 = time.monotonic()
         self._last = 0.0
@@ -32,14 +45,34 @@ class Progress:
             n += 1
         self.total = n
 
-    def tick(self) -> None:
+    def line(self, current: str = "") -> str:
+        elapsed = max(time.monotonic() - self.t0, 1e-6)
+        rate = self.done / elapsed
+        parts = [f"{self.done:,}" + (f"/{self.total:,}" if self.total is not None else "")
+                 + " files"]
+        if self.total:
+            parts[0] += f" {100 * self.done / self.total:.0f}%"
+            if rate > 0 and self.done < self.total:
+                parts.append(f"ETA {_clock((self.total - self.done) / rate)}")
+        parts.append(f"{rate:,.0f}/s")
+        found = ", ".join(f"{n} {v}" for v, n in self.found.items() if n)
+        if found:
+            parts.append(found)
+        text = " · ".join(parts)
+        if current:
+            text += f" · {current}"
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+    def tick(self, result: AssetResult | None = None) -> None:
         self.done += 1
+        if result is not None and result.verdict in self.found:
+            self.found[result.verdict] += 1
         now = time.monotonic()
         if now - self._last >= 0.1:
             self._last = now
-            rate = self.done / max(now - self.t0, 1e-6)
-            total = f"/{self.total}" if self.total is not None else ""
-            self.out.write(f"\r{self.done}{total} files, {rate:.0f} files/s ")
+            current = display_path(result.asset.path) if result is not None else ""
+            self.out.write("\r\033[K" + self.line(current))
             self.out.flush()
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from detectors.model import MEDIA_KINDS, AssetResult, display_path
 from scanner.aggregate import NOT_MEDIA
 from scanner.configure import SetupError, configure
 from scanner.runner import run_scan
+from scanner.usererror import UserError
 
 _register_opt = click.option(
     "--register", "register_path", required=True, type=click.Path(dir_okay=False),
@@ -32,7 +33,7 @@ def _open(path: str, write: bool = False, create: bool = False) -> RegisterStore
     try:
         return RegisterStore(path, readonly=not write, create=create)
     except RegisterError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 @click.group("register")
@@ -56,7 +57,7 @@ def add_cmd(paths: tuple[str, ...], register_path: str, note: str, tool: str,
                                       follow_symlinks=follow_symlinks, disable=("register",),
                                       allow_empty=True, keep_results=False)
     except SetupError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     counts = {"failed": 0, "added": 0, "same": 0, "skipped": 0}
     today = _dt.datetime.now(_dt.UTC).date().isoformat()
     with _open(register_path, write=True, create=True) as store:
@@ -167,7 +168,7 @@ def info_cmd(ref: str | None, register_path: str, as_json: bool) -> None:
         else:
             entry = store.get(ref)
             if entry is None:
-                raise click.UsageError(f"no entry {ref!r} (or the prefix is ambiguous)")
+                raise UserError(f"no entry {ref!r} (or the prefix is ambiguous)")
             data = _row(entry)
             data["fingerprints"] = store.per_entry_counts(entry.id)
     if as_json:

@@ -18,6 +18,7 @@ from detectors.api import Options, Shared, default_token, sha256_file
 from detectors.model import HASH, WORKER, Asset, AssetResult, Report, ScanError, Scanned, Summary
 from detectors.registry import Loaded, load_all
 from scanner.aggregate import add_to_summary, assemble, exit_code, overall_verdict
+from scanner.baseline import Baseline
 from scanner.cache import ScanCache
 from scanner.pipeline import scan_asset
 from scanner.policy import Policy
@@ -47,6 +48,7 @@ class ScanConfig:
     # (exit 2) unless this is set: an unmounted share must not pass as a clean delivery.
     allow_empty: bool = False
     hash_all: bool = False  # content hash of every read file (explain), not only as needed
+    baseline: Baseline | None = None  # findings accepted in an earlier, reviewed scan
 
 
 def _under(path: str, root: str) -> bool:
@@ -170,8 +172,10 @@ class _Engine:
         asset = scanned.asset
         if scanned.sha256 is not None or asset.skip_reason or asset.walk_error:
             return scanned.sha256, []
-        wanted = self.config.hash_all or self.config.policy.needs_hash(
-            [f for o in scanned.outcomes for f in o.findings])
+        findings = [f for o in scanned.outcomes for f in o.findings]
+        baseline = self.config.baseline
+        wanted = self.config.hash_all or self.config.policy.needs_hash(findings) or bool(
+            findings and baseline is not None and baseline.needs_hash)
         if not wanted:
             return None, []
         try:
@@ -222,7 +226,7 @@ def run_scan(config: ScanConfig,
             take(result)
         for scanned in engine.results(shared):
             sha, errors = engine.content_hash(scanned)
-            take(assemble(scanned, config.policy, sha, errors))
+            take(assemble(scanned, config.policy, sha, errors, config.baseline))
     except KeyboardInterrupt:
         interrupted = True
         warnings.append("interrupted: the scan is incomplete; the report holds what was done")
@@ -232,6 +236,7 @@ def run_scan(config: ScanConfig,
     summary.cache_hits = engine.cache.hits if engine.cache is not None else 0
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)
+    summary.interrupted = interrupted
     summary.verdict = overall_verdict(summary)
     if not config.allow_empty and not interrupted:
         summary.empty_roots = [r for r, ok in zip(config.roots, checked, strict=True) if not ok]

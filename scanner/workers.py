@@ -19,6 +19,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,47 @@ def _quiet_native_stderr() -> None:
 SEND_EVERY = 0.05  # seconds: finished results travel in small bundles, not one message each
 
 
+class _Outbox:
+    """Sends finished results from a thread of its own, bundled over ``SEND_EVERY``: many tiny
+    files cost the parent one wake-up per bundle, yet a result never waits behind the next
+    file (a slow 50 GB clip must not hold back the ten stills read before it: progress, the
+    JSONL lines a killed run keeps, and what Ctrl-C can report all depend on them)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._items: list[tuple[int, Scanned]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+
+    def put(self, seq: int, result: Scanned) -> None:
+        with self._cond:
+            self._items.append((seq, result))
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._items or self._closed)
+                    if not self._items and self._closed:
+                        return
+                    # let a burst of quick files gather into one message
+                    self._cond.wait_for(lambda: self._closed, timeout=SEND_EVERY)
+                    items, self._items = self._items, []
+                if items:
+                    self._conn.send(("done", items))
+        except BaseException:  # noqa: BLE001 - a result that cannot travel must not hang the
+            os._exit(3)  # parent waiting for it: dying is seen at once and the files re-queued
+
+
 def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
                  options: Options) -> None:
     """``state`` is shared memory ``[seq, started]`` of the file in hand (seq -1: none), which
@@ -78,28 +120,24 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
     shared = Shared(options)
     by_name = {d.name: d for d in detectors}
     conn.send(("ready", os.getpid()))
+    outbox = _Outbox(conn)
     try:
         while True:
             batch = conn.recv()
             if batch is None:
                 break
-            done: list[tuple[int, Scanned]] = []
-            last_send = time.monotonic()
             for item in batch:
                 state[0] = -1.0  # seq first, so a reader never pairs this seq with an old time
                 state[1] = time.monotonic()
                 state[0] = float(item.seq)
                 dets = detectors if item.only is None else [by_name[n] for n in item.only]
-                done.append((item.seq, scan_asset(item.asset, dets, shared)))
+                result = scan_asset(item.asset, dets, shared)
                 state[0] = -1.0
-                if time.monotonic() - last_send >= SEND_EVERY:
-                    conn.send(("done", done))
-                    done, last_send = [], time.monotonic()
-            if done:
-                conn.send(("done", done))
+                outbox.put(item.seq, result)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     finally:
+        outbox.close()
         shared.close()
 
 

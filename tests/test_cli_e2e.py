@@ -79,7 +79,7 @@ def test_output_file_and_several_reports(tree: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stdout == ""
     assert json.loads(out.read_text())["summary"]["files"] == 2
-    assert csvp.read_text().startswith("path,kind,")
+    assert csvp.read_text(encoding="utf-8-sig").startswith("path,kind,")
     lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [x["type"] for x in lines] == ["run", "result", "result", "summary"]
 

@@ -87,7 +87,9 @@ def test_explain_flagged_file_with_approval_fits_one_screen(tmp_path: Path, with
     assert "chaintest    applied         no findings; no C2PA store" in text  # negative result
     assert "[1] fakemarker:fake.ai  ai · declared · policy overridable  APPROVED VFX-3 by Ann" in text
     assert "VFX-3 by Ann on ? until 2099-01-01: applies — approved plate" in text
-    assert "chaintest explain:" in text and "store: absent" in text
+    assert "chaintest: 2 line(s) (--full shows them)" in text
+    full = run(str(f), "--policy", str(pol), "--full").output
+    assert "chaintest explain:" in full and "store: absent" in full
 
 
 def test_explain_shows_manifest_chain_tree_and_blocking(tmp_path: Path, with_chain) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from detectors.api import Option
 from detectors.registry import ENTRY_POINT_GROUP, load_all
 from scanner.runner import ScanConfig, run_scan
 
@@ -45,3 +48,16 @@ def test_unavailable_detector_reported_in_coverage(tmp_path: Path, marker_only) 
     assert r.verdict == "ai"
     assert [c.to_dict() for c in r.coverage][-1] == {
         "detector": "needs-tool", "status": "unavailable", "notes": ["tool missing"]}
+
+
+@pytest.mark.parametrize(("text", "parsed"), [("yes", True), (" On ", True), ("1", True),
+                                              ("false", False), ("no", False), ("0", False)])
+def test_a_switch_takes_the_usual_words(text: str, parsed: bool) -> None:
+    assert Option("deep", bool, False, "").parse(text) is parsed
+
+
+@pytest.mark.parametrize("text", ["perhaps", "", "2", "nein"])
+def test_a_switch_refuses_any_other_word(text: str) -> None:
+    # bool("perhaps") is True: a typo must not silently switch a detector mode on
+    with pytest.raises(ValueError, match="must be true or false"):
+        Option("deep", bool, False, "").parse(text)

@@ -59,7 +59,8 @@ def approved_in_every_format(paths: dict[str, Path], name: str) -> dict[str, boo
     lines = [json.loads(x) for x in paths["jsonl"].read_text().splitlines()]
     r = next(x for x in lines if x.get("path", "").endswith(name))
     seen["jsonl"] = not r["blocking"] and all(f["approved"] for f in r["findings"])
-    rows = [x for x in csv.DictReader(paths["csv"].open()) if x["path"].endswith(name)]
+    rows = [x for x in csv.DictReader(paths["csv"].open(encoding="utf-8-sig"))
+            if x["path"].endswith(name)]
     seen["csv"] = bool(rows) and all(x["approved"] == "yes" and x["approval_ref"] == "LEGAL-77"
                                      for x in rows)
     page = paths["html"].read_text()

@@ -234,7 +234,7 @@ def test_scan_cli_register_option(register_db: Path, tmp_path: Path) -> None:
     Image.fromarray(rgb).resize((200, 150)).save(tmp_path / "final.jpg", quality=75)
     res = CliRunner().invoke(main, ["scan", str(tmp_path), "--register", str(register_db),
                                     "--format", "json"])
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)
     (result,) = report["results"]
     assert result["verdict"] == "ai" and res.exit_code == 1
     assert result["findings"][0]["rule"] == "register.pdq"

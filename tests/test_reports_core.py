@@ -65,7 +65,7 @@ def test_jsonl_one_line_per_result_then_summary(scanned: Report) -> None:
 
 
 def test_csv_opens_and_lists_every_asset(scanned: Report) -> None:
-    rows = list(csv.DictReader(io.StringIO(_render("csv", scanned))))
+    rows = list(csv.DictReader(io.StringIO(_render("csv", scanned).removeprefix("\ufeff"))))
     assert len(rows) == 6  # one row per finding + one per asset without findings
     ai = [r for r in rows if r["verdict"] == "ai"]
     assert {r["rule"] for r in ai} == {"fake.ai"}
@@ -77,5 +77,6 @@ def test_table_flags_first_and_explains_clean(scanned: Report) -> None:
     lines = text.splitlines()
     assert lines[0].startswith("AI ")
     assert "nl\\nname.bin" in text  # control characters escaped, one line per asset
-    assert "Verdict: BLOCKING AI FINDINGS (exit 1)" in text
+    assert "Verdict: BLOCKED: 2 files block the delivery; 1 file for review (exit 1)" in text
+    assert "AI* / REVIEW*: not blocking" in text  # the legend for the starred labels
     assert "not proof of human origin" in text

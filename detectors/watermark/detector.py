@@ -75,6 +75,17 @@ class WatermarkDetector(Detector):
         return self._payloads
 
     # -- declarations ---------------------------------------------------------------------------
+    def covers(self, media_type: str, kind: str) -> tuple[str, str]:
+        from detectors.formats import registry
+
+        if kind == "video":
+            return "yes", "sampled frames (OpenCV/FFmpeg)"
+        if kind != "image" or media_type == "image/svg+xml":
+            return "no", "no pixels"
+        if registry.is_raster(media_type):
+            return "yes", "pixels (OpenCV, Pillow)"
+        return "partial", "pixels where OpenCV or Pillow decode this variant"
+
     def about(self) -> dict[str, str]:
         return {"payload table": self._table_digest, "consistency": f"Z{Z_MIN} R{R_MIN}"}
 

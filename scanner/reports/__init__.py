@@ -22,6 +22,13 @@ FORMATS: dict[str, str] = {
 }
 
 
+# The file names ``--output-dir`` writes each format to.
+FILE_NAMES: dict[str, str] = {
+    "table": "report.txt", "json": "report.json", "jsonl": "report.jsonl", "csv": "report.csv",
+    "html": "report.html", "junit": "report.junit.xml", "sarif": "report.sarif",
+}
+
+
 class ReportWriter(Protocol):
     def __init__(self, out: TextIO) -> None: ...
 
@@ -30,9 +37,12 @@ class ReportWriter(Protocol):
     def finish(self, report: Report) -> None: ...
 
 
-def writer_for(name: str, out: TextIO) -> ReportWriter:
+def writer_for(name: str, out: TextIO, **display: object) -> ReportWriter:
+    """The writer of format ``name``. ``display`` options (``colour``, ``width``) go to the
+    writers that render for a terminal (the table)."""
     try:
         module_name, _, cls = FORMATS[name].partition(":")
     except KeyError:
         raise ValueError(f"unknown report format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
-    return getattr(importlib.import_module(module_name), cls)(out)
+    writer = getattr(importlib.import_module(module_name), cls)
+    return writer(out, **display) if display and name == "table" else writer(out)

@@ -1,5 +1,6 @@
 """CSV: one row per finding, plus one row for each asset without findings (verdict clean,
-error or skipped), so a spreadsheet shows every file that was looked at."""
+error or skipped), so a spreadsheet shows every file that was looked at. Written the way Excel
+opens it without an import dialog: UTF-8 with a byte-order mark, CRLF line ends."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ COLUMNS = ["path", "kind", "media_type", "size", "verdict", "blocking", "detecto
 class CsvWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        # A UTF-8 byte-order mark: Excel then shows non-ASCII names right (read it back with
+        # encoding="utf-8-sig").
+        out.write("\ufeff")
+        self.writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
         self.writer.writeheader()
 
     def add(self, result: AssetResult) -> None:

@@ -1,200 +1,138 @@
-"""HTML: one self-contained page a producer can open from an email attachment.
+"""HTML: one self-contained page a delivery desk opens from an email attachment.
 
-No scripts, no external fonts, images or URLs: inline CSS, thumbnails as ``data:`` URIs,
-``<details>`` for the expandable evidence. Order follows what a delivery desk asks first: the
-verdict, the counts, the flagged assets with their strongest evidence and a preview, the
-approvals, the full evidence per asset, then what could not be checked and why.
+No external fonts, images or URLs: inline CSS, thumbnails as ``data:`` URIs, ``<details>`` for
+what is long. Order follows what the desk asks first: the verdict in words (``headline``, the
+same words as every format), then the files that could not be checked, the flagged files
+(blocking first) with their evidence in plain words before the technical details, the
+approvals (one row each, with the files they waive), the full evidence, counts per folder,
+coverage, every file not scanned and why, and the clean files. Filtering by verdict is pure
+CSS (see ``html_assets``), so the page reads the same with scripts off.
 
-Previews are the one place a report reads essence: an explicit, bounded read of flagged files
-only (size cap, pixel cap, a fixed number of previews), never of clean ones.
+Previews (``html_assets.thumbnail``) are the one place a report reads essence: an explicit,
+bounded read of flagged files only (size cap, pixel cap, a fixed number of previews).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
-import stat
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from detectors.api import open_readonly
 from detectors.model import (
     AI,
+    CLEAN,
     ERROR,
-    FAILED,
     NOT_APPLICABLE,
     REVIEW,
     SKIPPED,
+    STAGES,
     UNAVAILABLE,
     Approval,
     AssetResult,
     Finding,
     Report,
     ScanError,
+    display_path,
     truncate,
 )
-from scanner.reports.table import CLEAN_MEANING, HEADLINE, display_path, strongest
+from scanner.headline import headline
+from scanner.reports.html_assets import CSS, FILTERS, SEARCH_JS, thumbnail
+from scanner.reports.table import CLEAN_MEANING, strongest
 
-THUMB_SIZE = 240  # longest side, pixels
-THUMB_MAX_FILE = 512 * 1024 * 1024  # files larger than this get no preview
-THUMB_MAX_PIXELS = 100_000_000  # refuse decompression bombs
 MAX_THUMBS = 200  # previews per report (keeps the file mailable)
 MAX_CLEAN_LISTED = 2000
-
-CSS = """
-:root{--ai:#b3261e;--review:#b26a00;--ok:#1e7b34;--err:#6a1b9a;--mut:#5f6368;--line:#dadce0}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",
-Roboto,Arial,sans-serif;color:#202124;background:#fff}main{padding:0 24px 40px;max-width:1400px}
-.banner{padding:20px 24px;color:#fff}.banner h1{margin:0;font-size:26px}.banner p{margin:4px 0 0}
-.fail{background:var(--ai)}.pass{background:var(--ok)}.incomplete{background:var(--err)}
-h2{margin:28px 0 10px;font-size:19px;border-bottom:2px solid var(--line);padding-bottom:4px}
-.counts{display:flex;flex-wrap:wrap;gap:10px;margin-top:16px}.count{border:1px solid var(--line);
-border-radius:8px;padding:8px 14px;min-width:110px}.count b{display:block;font-size:22px}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:6px 8px;
-text-align:left;vertical-align:top}th{background:#f1f3f4;font-weight:600}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;
-font-size:12px}.b-ai{background:var(--ai)}.b-review{background:var(--review)}
-.b-error{background:var(--err)}.b-clean{background:var(--ok)}.b-skipped{background:var(--mut)}
-.b-approved{background:var(--ok)}.b-block{background:#202124}
-.thumb{display:block;max-width:240px;max-height:240px;border:1px solid var(--line)}
-.nothumb{color:var(--mut);font-size:12px;width:120px}
-.path{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
-#flagged+table td:nth-child(2){min-width:200px}
-code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
-pre{background:#f8f9fa;border:1px solid var(--line);padding:8px;overflow-x:auto;
-white-space:pre-wrap;word-break:break-all}
-details{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:0 10px}
-summary{cursor:pointer;padding:8px 0;font-weight:600}.mut{color:var(--mut)}
-ul.tree{margin:2px 0 2px 18px;padding:0}ul.tree li{list-style:square}
-.finding{border-left:4px solid var(--ai);padding:4px 10px;margin:8px 0;background:#fcf8f8}
-.finding.review{border-color:var(--review);background:#fdf9f3}
-.finding.approved{border-color:var(--ok);background:#f5faf6}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}
-dt{color:var(--mut)}dd{margin:0;word-break:break-word}
-"""
+FINDINGS_IN_ROW = 3  # the rest are in the full evidence
+# The search box is the page's only script (inline: the page never loads anything); everything
+# else works without it (filters are CSS).
+INLINE_SCRIPT = True
+FLAGGED = "f-ai f-review f-blocking"  # the filters flagged rows show under
 
 
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _thumb_image(path: str) -> bytes | None:
-    from PIL import Image
-
-    with open_readonly(path) as fh:
-        with Image.open(fh) as opened:
-            im: Image.Image = opened
-            if im.width * im.height > THUMB_MAX_PIXELS:
-                return None
-            im.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))
-            im.seek(0)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                im = im.convert("F").point(lambda v: v / 256).convert("L")
-            im = im.convert("RGB")
-            im.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            buf = io.BytesIO()
-            im.save(buf, "JPEG", quality=80)
-            return buf.getvalue()
-
-
-def _thumb_video(path: str) -> bytes | None:
-    """A frame a tenth of the way in (past fades from black), else the first frame."""
-    import cv2
-
-    cap = cv2.VideoCapture(path)
-    try:
-        if not cap.isOpened():
-            return None
-        frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if frames > 10:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, frames // 10)
-        ok, frame = cap.read()
-        if not ok:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = cap.read()
-        if not ok or frame is None:
-            return None
-        h, w = frame.shape[:2]
-        scale = THUMB_SIZE / max(h, w)
-        if scale < 1:
-            frame = cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))),
-                               interpolation=cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        return bytes(buf) if ok else None
-    finally:
-        cap.release()
-
-
-def thumbnail(result: AssetResult) -> tuple[str | None, str]:
-    """(data URI, note) for a flagged image or video; bounded and never fatal."""
-    asset = result.asset
-    if asset.kind not in ("image", "video"):
-        return None, ""
-    if asset.size > THUMB_MAX_FILE:
-        return None, "no preview: file too large"
-    try:
-        st = os.stat(asset.path, follow_symlinks=False)
-        if not stat.S_ISREG(st.st_mode):
-            return None, "no preview: not a regular file"
-        data = _thumb_image(asset.path) if asset.kind == "image" else _thumb_video(asset.path)
-    except Exception as exc:  # noqa: BLE001 - a preview must never break the report
-        return None, f"no preview: {type(exc).__name__}"
-    if not data:
-        return None, "no preview: format not decodable here"
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii"), ""
-
-
 def _tree(value: Any, depth: int = 0) -> str:
     if depth > 12:
         return "<span class=mut>…</span>"
-    if isinstance(value, dict):
-        if not value:
-            return "<code>{}</code>"
+    if isinstance(value, dict) and value:
         items = "".join(f"<li><b>{_e(k)}</b>: {_tree(v, depth + 1)}</li>" for k, v in value.items())
-        return f"<ul class=tree>{items}</ul>"
-    if isinstance(value, list):
-        if not value:
-            return "<code>[]</code>"
+    elif isinstance(value, list) and value:
         items = "".join(f"<li>{_tree(v, depth + 1)}</li>" for v in value)
-        return f"<ul class=tree>{items}</ul>"
-    return f"<code>{_e(truncate(str(value)))}</code>"
+    else:
+        return f"<code>{_e(truncate(str(value)))}</code>"
+    return f"<ul class=tree>{items}</ul>"
 
 
-def _approval_text(a: Approval) -> str:
-    return (f"{a.ref} by {a.by}" + (f" on {a.date}" if a.date else "")
-            + (f", expires {a.expires}" if a.expires else "") + f": {a.reason}")
+def _section(shown_in: str, anchor: str, title: str, body: str) -> str:
+    """A section; ``shown_in``: the filters it stays visible under (``f-ai f-review``...)."""
+    return f"<section class='sec {shown_in}'><h2 id={anchor}>{_e(title)}</h2>{body}</section>"
 
 
+def _table(cols: Sequence[tuple[str, str]], rows: Sequence[str], cls: str = "tbl") -> str:
+    """``cols``: (header, width; "" flexible), a header starting "#" is a number column.
+    ``rows``: ``<tr>``s, or whole ``<tbody>``s when ``cls`` is ""."""
+    widths = "".join(f"<col style='width:{w}'>" if w else "<col>" for _, w in cols)
+    heads = "".join(f"<th class=num>{_e(h[1:])}</th>" if h.startswith("#") else f"<th>{_e(h)}</th>"
+                    for h, _ in cols)
+    body = "".join(rows) if not cls else "<tbody>" + "".join(rows) + "</tbody>"
+    return (f"<table class='{cls or 'tbl'}'><colgroup>{widths}</colgroup><thead><tr>{heads}</tr>"
+            f"</thead>{body}</table>")
+
+
+def _n(count: int) -> str:
+    return f"{count:,}"
+
+
+def _tech(f: Finding) -> str:
+    return (f"<p class=tech><code>{_e(f.detector)}:{_e(f.rule)}</code> · {_e(f.tier)} · "
+            f"<code>{_e(f.location)}</code> = <code>{_e(truncate(f.value, 160))}</code></p>")
+
+
+@dataclass
 class _Kept:
-    """What the page needs of one non-clean asset (results are not kept by the runner)."""
+    """What the page needs of one flagged asset (results are not kept by the runner)."""
 
-    def __init__(self, result: AssetResult, thumb: str | None, thumb_note: str) -> None:
-        self.result = result
-        self.thumb = thumb
-        self.thumb_note = thumb_note
+    result: AssetResult
+    thumb: str | None
+    thumb_note: str
+
+    @property
+    def rows(self) -> str:  # the filters this asset's rows show under
+        return f"r-{self.result.verdict}" + (" r-blocking" if self.result.blocking else "")
 
 
 class HtmlWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.flagged: list[_Kept] = []
-        self.problems: list[AssetResult] = []  # error and skipped
+        self.errors: list[AssetResult] = []  # any verdict, with errors
+        self.skipped: dict[str, list[str]] = {}  # reason -> paths, every one listed
         self.clean: list[str] = []
         self.clean_count = 0
+        self.dirs: dict[str, Counter[str]] = {}  # folder -> verdict counts (and "blocking")
         self.unavailable: dict[str, str] = {}
-        self.not_applicable: dict[str, int] = {}
-        self.failed: dict[str, int] = {}
+        self.not_applicable: Counter[str] = Counter()
+        self.failures: dict[str, Counter[str]] = {}  # detector -> failure message -> files
         self.thumbs = 0
+        self.prefixes: list[str] = []  # scan roots with a trailing "/", longest first
 
     def add(self, result: AssetResult) -> None:
         for cov in result.coverage:
             if cov.status == UNAVAILABLE:
                 self.unavailable.setdefault(cov.detector, "; ".join(cov.notes))
             elif cov.status == NOT_APPLICABLE:
-                self.not_applicable[cov.detector] = self.not_applicable.get(cov.detector, 0) + 1
-            elif cov.status == FAILED:
-                self.failed[cov.detector] = self.failed.get(cov.detector, 0) + 1
+                self.not_applicable[cov.detector] += 1
+        for err in (e for e in result.errors if e.source not in STAGES):  # detectors' failures
+            self.failures.setdefault(err.source, Counter())[truncate(err.message, 200)] += 1
+        counts = self.dirs.setdefault(os.path.dirname(result.asset.path), Counter())
+        counts[result.verdict] += 1
+        counts["blocking"] += result.blocking
+        if result.errors or result.verdict == ERROR:
+            self.errors.append(result)
         if result.verdict in (AI, REVIEW):
             thumb, note = None, ""
             if self.thumbs < MAX_THUMBS:
@@ -203,201 +141,279 @@ class HtmlWriter:
             elif result.asset.kind in ("image", "video"):
                 note = f"no preview: limit of {MAX_THUMBS} previews reached"
             self.flagged.append(_Kept(result, thumb, note))
-        elif result.verdict in (ERROR, SKIPPED) or result.errors:
-            self.problems.append(result)
-        else:
+        elif result.verdict == SKIPPED:
+            reason = result.asset.skip_reason or "no detector applies"
+            self.skipped.setdefault(reason, []).append(result.asset.path)
+        elif result.verdict == CLEAN:
             self.clean_count += 1
             if len(self.clean) < MAX_CLEAN_LISTED:
                 self.clean.append(result.asset.path)
 
     # ---- sections ------------------------------------------------------------------------
 
+    def _file(self, path: str) -> str:
+        """The name first (bold, whole), then the path (muted, wrapping after each ``/``): the
+        scan root shrinks to "…" (shown on hover, the banner names it) but is still there when
+        the path is copied (one click selects it all)."""
+        shown = display_path(path)
+        name = shown.rpartition("/")[2] or shown
+        root = next((p[:-1] for p in self.prefixes if path.startswith(p) and p != "/"), "")
+        lead = f"<span class=root>{_e(display_path(root))}</span>" if root else ""
+        return (f"<div class=file title='{_e(shown)}'><span class=fn>{_e(name)}</span><span "
+                f"class=dir>{lead}{_e(display_path(path[len(root):])).replace('/', '/<wbr>')}"
+                "</span></div>")
+
     def _banner(self, report: Report) -> str:
-        s = report.summary
-        cls = {0: "pass", 1: "fail"}.get(s.exit_code, "incomplete")
-        sub = (f"{s.blocking_assets} blocking asset(s) · {s.approved_findings} approved "
-               f"finding(s) · {s.files} files scanned · exit code {s.exit_code}")
+        s, h = report.summary, headline(report.summary)
+        facts = "".join(f"<li>{_e(f)}</li>" for f in h.facts)
         roots = ", ".join(display_path(r) for r in report.roots)
-        return (f'<header class="banner {cls}" id="verdict"><h1>{_e(HEADLINE.get(s.exit_code, "?"))}'
-                f"</h1><p>{_e(sub)}</p><p>Scanned: <span class=path>{_e(roots)}</span></p></header>")
+        return (f'<header class="banner {h.status}" id=verdict><h1>{_e(h.title)}</h1>'
+                + (f"<ul>{facts}</ul>" if facts else "")
+                + f"<p>{_n(s.files)} files scanned in <span class=copy>{_e(roots)}</span> · "
+                f"finished {_e(report.finished)} · exit code {s.exit_code}</p></header>")
 
-    def _counts(self, report: Report) -> str:
-        s = report.summary
-        cards = [("files", s.files)] + [(v, s.verdicts.get(v, 0))
-                                        for v in (AI, REVIEW, ERROR, "clean", SKIPPED)]
-        cards += [("blocking assets", s.blocking_assets), ("approved findings", s.approved_findings)]
-        return "<section class=counts>" + "".join(
-            f"<div class=count><b>{n}</b>{_e(label)}</div>" for label, n in cards) + "</section>"
+    def _bar(self, report: Report) -> str:
+        v = report.summary.verdicts
+        counts = {"blocking": report.summary.blocking_assets, "error": len(self.errors),
+                  **{k: v.get(k, 0) for k in (AI, REVIEW, SKIPPED, CLEAN)}}
+        chips = ['<input type=radio name=show id=s-all checked><label for=s-all>Everything '
+                 f"<b>{_n(report.summary.files)}</b></label>"]
+        chips += [f"<input type=radio name=show id=s-{key}><label for=s-{key}"
+                  f"{'' if counts[key] else ' class=zero'}>{_e(label)} <b>{_n(counts[key])}</b>"
+                  "</label>" for key, label in FILTERS.items()]
+        return (f"<nav class=bar aria-label=Show><span class=chips>{''.join(chips)}</span><span "
+                "class=hint id=find>To find a file: Ctrl+F / ⌘F (collapsed lists open on a "
+                "match)</span></nav>")
 
-    @staticmethod
-    def _pairs(r: AssetResult) -> list[tuple[Finding, Approval | None]]:
-        return [(f, f.approval) for f in r.findings]
-
-    def _flagged_table(self) -> str:
-        if not self.flagged:
-            return "<h2>Flagged assets</h2><p>No AI or review findings.</p>"
+    def _errors(self) -> str:
+        # the headline's words and count (files whose verdict is error), then the flagged files
+        # a detector could only partly read, which the same list shows marked "also AI"
+        unread = sum(1 for r in self.errors if r.verdict == ERROR)
+        partly = len(self.errors) - unread
+        title = f"Could not be checked ({_n(unread)})" + (
+            f" and {_n(partly)} flagged, only partly checked" if partly else "")
+        if not self.errors:
+            return _section("f-error", "errors", title, "<p class=none>None: every detector "
+                            "that applies to a file finished on it.</p>")
         rows = []
-        for n, k in enumerate(self.flagged):
-            r = k.result
-            pairs = self._pairs(r)
-            open_f = [f for f, a in pairs if a is None]
-            top = strongest(open_f or r.findings)[0]
-            approvals = {id(f): a for f, a in pairs}
-            preview = (f'<img class=thumb src="{k.thumb}" alt="preview of '
-                       f'{_e(os.path.basename(display_path(r.asset.path)))}">'
-                       if k.thumb else f"<div class=nothumb>{_e(k.thumb_note or 'no preview')}</div>")
-            state = ('<span class="badge b-block">BLOCKING</span>' if r.blocking else
-                     '<span class="badge b-approved">APPROVED</span>'
-                     if any(a for _, a in pairs) else "<span class=mut>not blocking</span>")
-            more = f" <span class=mut>(+{len(r.findings) - 1} more)</span>" if len(r.findings) > 1 else ""
-            appr = "".join(f"<div>{_e(_approval_text(a))}</div>" for a in
-                           {a.ref: a for _, a in pairs if a}.values()) or "—"
-            top_ap = approvals.get(id(top))
-            rows.append(
-                f"<tr><td>{preview}</td>"
-                f'<td><a class=path href="#asset-{n}">{_e(display_path(r.asset.path))}</a>'
-                f"<div class=mut>{_e(r.asset.kind)} · {_e(r.asset.media_type)}</div></td>"
-                f'<td><span class="badge b-{_e(r.verdict)}">{_e(r.verdict.upper())}</span> {state}</td>'
-                f"<td><code>{_e(top.detector)}:{_e(top.rule)}</code> [{_e(top.tier)}]"
-                f"{' (approved)' if top_ap else ''}<br><code>{_e(top.location)}</code> = "
-                f"<code>{_e(truncate(top.value, 160))}</code><br>{_e(top.message)}{more}</td>"
-                f"<td>{appr}</td></tr>")
-        return ("<h2 id=flagged>Flagged assets</h2><table><thead><tr><th>Preview</th><th>File</th>"
-                "<th>Verdict</th><th>Strongest evidence</th><th>Approval</th></tr></thead><tbody>"
-                + "".join(rows) + "</tbody></table>")
+        for r in sorted(self.errors, key=lambda r: r.asset.path):
+            reasons = "".join(f"<div><b>{_e(e.source)}</b>: {_e(e.message)}</div>"
+                              for e in r.errors or (ScanError("?", "unknown error"),))
+            also = (f' <span class="badge b-{_e(r.verdict)}">also {_e(r.verdict.upper())}</span>'
+                    if r.verdict != ERROR else "")
+            rows.append(f"<tr class=it><td>{self._file(r.asset.path)}</td>"
+                        f"<td>{_e(r.asset.kind)}{also}</td><td>{reasons}</td></tr>")
+        return _section("f-error", "errors", title, "<p class=lead>These files were not (fully) "
+                        "checked: the delivery cannot pass until they are fixed or re-delivered."
+                        "</p>" + _table((("File", "38%"), ("Kind", "110px"), ("Why", "")), rows))
+
+    def _flagged_row(self, n: int, k: _Kept) -> str:
+        r = k.result
+        name = os.path.basename(display_path(r.asset.path))
+        preview = (f'<img class=thumb src="{k.thumb}" alt="preview of {_e(name)}">' if k.thumb
+                   else f"<div class=nothumb>{_e(k.thumb_note or 'no preview')}</div>")
+        approvals = {f.approval for f in r.findings if f.approval}
+        state = ('<span class="badge b-block">BLOCKING</span>' if r.blocking else
+                 '<span class="badge b-approved">APPROVED</span>' if approvals else
+                 "<div class=mut>not blocking</div>")
+        ordered = sorted(strongest(r.findings), key=lambda f: f.approval is not None)
+        evidence = "".join(
+            f"<div class=fd><p class=msg>{_e(f.message)}"
+            + (f" <span class=tag>APPROVED {_e(f.approval.ref)}</span>" if f.approval else "")
+            + f"</p>{_tech(f)}</div>" for f in ordered[:FINDINGS_IN_ROW])
+        more = len(ordered) - FINDINGS_IN_ROW
+        link = f"+{more} more finding(s): full evidence" if more > 0 else "full evidence"
+        appr = "".join(f"<div><b>{_e(a.ref)}</b> by {_e(a.by)}</div>" for a in
+                       sorted(approvals, key=lambda a: a.ref)) or "<span class=mut>—</span>"
+        return (f"<tbody class='row it {k.rows}'><tr><td>{preview}</td><td>"
+                f"{self._file(r.asset.path)}<div class=mut>{_e(r.asset.kind)} · "
+                f'{_e(r.asset.media_type)}</div></td><td><span class="badge b-{_e(r.verdict)}">'
+                f"{_e(r.verdict.upper())}</span>{state}</td><td>{evidence}<a href="
+                f"'#asset-{n}-body'>{_e(link)}</a></td><td>{appr}</td></tr></tbody>")
+
+    def _flagged(self) -> str:
+        if not self.flagged:
+            return _section(FLAGGED, "flagged", "Flagged files", "<p>No AI or review findings.</p>")
+        cols = (("Preview", "258px"), ("File", "24%"), ("Verdict", "118px"), ("Evidence", ""),
+                ("Approval", "13%"))
+        return _section(FLAGGED, "flagged", f"Flagged files: AI and review "
+                        f"({_n(len(self.flagged))})", "<p class=lead>Blocking files first. What "
+                        "was found in words, then the technical detail (detector:rule · tier · "
+                        "where = value). Paths: … is the scanned folder (hover to see it); click "
+                        "a grey path to select it for copying.</p>" + _table(cols, [
+                            self._flagged_row(n, k) for n, k in enumerate(self.flagged)], ""))
 
     def _approvals(self) -> str:
-        rows = []
+        waived: dict[Approval, dict[str, set[str]]] = {}
         for k in self.flagged:
-            for f, a in self._pairs(k.result):
-                if a is None:
-                    continue
-                rows.append(f"<tr><td class=path>{_e(display_path(k.result.asset.path))}</td>"
-                            f"<td><code>{_e(f.rule)}</code></td><td>{_e(a.ref)}</td>"
-                            f"<td>{_e(a.by)}</td><td>{_e(a.date)}</td><td>{_e(a.expires or '—')}</td>"
-                            f"<td>{_e(a.reason)}</td><td><code>{_e(a.sha256[:16])}…</code></td></tr>")
-        if not rows:
-            return "<h2 id=approvals>Approvals</h2><p>No finding was waived by an approval.</p>"
-        return ("<h2 id=approvals>Approvals</h2><p>These findings are recorded AI uses approved in "
-                "writing; they do not fail the delivery. Approvals are keyed by content (SHA-256): "
-                "any edit of the file voids them.</p><table><thead><tr><th>File</th><th>Rule</th>"
-                "<th>Ref</th><th>By</th><th>Date</th><th>Expires</th><th>Reason</th>"
-                "<th>SHA-256</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            for f in k.result.findings:
+                if f.approval:
+                    waived.setdefault(f.approval, {}).setdefault(k.result.asset.path, set()).add(
+                        f.rule)
+        title = f"Approvals ({_n(len(waived))})"
+        if not waived:
+            return _section("f-ai f-review", "approvals", title,
+                            "<p>No finding was waived by an approval.</p>")
+        rows = []
+        for a, files in sorted(waived.items(), key=lambda it: it[0].ref):
+            listed = "".join(f"<li>{self._file(p)}<div class=mut>waives <code>"
+                             f"{'</code>, <code>'.join(_e(r) for r in sorted(rules))}</code>"
+                             f"</div></li>" for p, rules in sorted(files.items()))
+            rows.append(f"<tr class=it><td><b>{_e(a.ref)}</b></td><td>{_e(a.by)}</td>"
+                        f"<td>{_e(a.date or '—')}</td><td>{_e(a.expires or 'never')}</td>"
+                        f"<td>{_e(a.reason)}</td><td><code class=nowrap title='{_e(a.sha256)}'>"
+                        f"{_e(a.sha256[:12])}…</code></td><td><ul class=files>{listed}</ul></td>"
+                        "</tr>")
+        cols = (("Ref", "9%"), ("Approved by", "10%"), ("Date", "8%"), ("Expires", "8%"),
+                ("Reason", "20%"), ("SHA-256", "9%"), ("Files and rules it waives", ""))
+        return _section("f-ai f-review", "approvals", title, "<p class=lead>Recorded AI uses "
+                        "approved in writing: they do not fail the delivery. Approvals are keyed "
+                        "by content (SHA-256): any edit of the file voids them.</p>"
+                        + _table(cols, rows))
 
-    def _finding(self, f: Finding, a: Approval | None) -> str:
+    def _finding(self, f: Finding) -> str:
         from scanner.explain import CHAIN_KEYS, chain_lines
 
+        a = f.approval
         cls = "finding" + (" approved" if a else "") + (" review" if f.verdict == REVIEW else "")
         chain = chain_lines(f.evidence)
         evidence = {k: v for k, v in f.evidence.items()
                     if not (chain and (k in CHAIN_KEYS or k in ("path", "manifest_path")))}
-        parts = [f"<div class='{cls}'><b>{_e(f.verdict.upper())}</b> "
-                 f"<code>{_e(f.detector)}:{_e(f.rule)}</code> [{_e(f.tier)}]",
-                 f' <span class="badge b-approved">APPROVED {_e(a.ref)}</span>' if a else "",
-                 "<dl>", f"<dt>location</dt><dd><code>{_e(f.location)}</code></dd>",
-                 f"<dt>value</dt><dd><code>{_e(f.value)}</code></dd>",
-                 f"<dt>message</dt><dd>{_e(f.message)}</dd>"]
+        parts = [f"<div class='{cls}'><p class=msg><b>{_e(f.verdict.upper())}</b> "
+                 f"{_e(f.message)}", f' <span class="badge b-approved">APPROVED {_e(a.ref)}</span>'
+                 if a else "", "</p><dl>",
+                 f"<dt>rule</dt><dd><code>{_e(f.detector)}:{_e(f.rule)}</code> [{_e(f.tier)}]</dd>",
+                 f"<dt>location</dt><dd><code>{_e(f.location)}</code></dd>",
+                 f"<dt>value</dt><dd><code>{_e(f.value)}</code></dd>"]
         if a:
-            parts.append(f"<dt>approval</dt><dd>{_e(_approval_text(a))}</dd>")
+            parts.append(f"<dt>approval</dt><dd>{_e(a.ref)} by {_e(a.by)}, {_e(a.date or '—')}, "
+                         f"expires {_e(a.expires or 'never')}: {_e(a.reason)}</dd>")
         parts.append("</dl>")
         if chain:
             parts.append("<div>C2PA manifest chain:</div><pre class=tree>"
                          + _e("\n".join(chain)) + "</pre>")
         if evidence:
             parts.append("<div>Evidence:</div>" + _tree(evidence))
-        parts.append("</div>")
-        return "".join(parts)
+        return "".join(parts) + "</div>"
 
     def _details(self) -> str:
-        if not self.flagged:
-            return ""
-        out = ["<h2 id=evidence>Evidence per asset</h2>"]
+        out = [] if self.flagged else ["<p class=mut>Nothing flagged.</p>"]
         for n, k in enumerate(self.flagged):
             r = k.result
-            out.append(f'<details id="asset-{n}"><summary><span class=path>'
-                       f"{_e(display_path(r.asset.path))}</span> — {_e(r.verdict.upper())}, "
-                       f"{len(r.findings)} finding(s)</summary>")
-            out.append(f"<dl><dt>kind</dt><dd>{_e(r.asset.kind)} ({_e(r.asset.media_type)})</dd>"
-                       f"<dt>size</dt><dd>{r.asset.size} bytes</dd>"
-                       + (f"<dt>sha256</dt><dd><code>{_e(r.sha256)}</code></dd>" if r.sha256 else "")
-                       + "".join(f"<dt>note</dt><dd>{_e(n)}</dd>" for n in r.asset.notes)
+            out.append(f"<details class='row it {k.rows}' id=asset-{n}><summary>"
+                       f"{_e(os.path.basename(display_path(r.asset.path)))} — "
+                       f"{_e(r.verdict.upper())}, {len(r.findings)} finding(s)</summary>"
+                       f"<div id=asset-{n}-body><dl><dt>path</dt><dd><code class=copy>"
+                       f"{_e(display_path(r.asset.path))}</code></dd>"
+                       f"<dt>kind</dt><dd>{_e(r.asset.kind)} ({_e(r.asset.media_type)})</dd>"
+                       f"<dt>size</dt><dd>{_n(r.asset.size)} bytes</dd>"
+                       + (f"<dt>sha256</dt><dd><code class=copy>{_e(r.sha256)}</code></dd>"
+                          if r.sha256 else "")
+                       + "".join(f"<dt>note</dt><dd>{_e(note)}</dd>" for note in r.asset.notes)
                        + "".join(f"<dt>{_e(c.detector)}</dt><dd>{_e(c.status)}"
                                  f"{': ' + _e('; '.join(c.notes)) if c.notes else ''}</dd>"
                                  for c in r.coverage)
                        + "".join(f"<dt>error</dt><dd>{_e(e.source)}: {_e(e.message)}</dd>"
-                                 for e in r.errors)
-                       + "</dl>")
-            for f, a in self._pairs(r):
-                out.append(self._finding(f, a))
-            out.append("</details>")
-        return "".join(out)
+                                 for e in r.errors) + "</dl>")
+            out.extend(self._finding(f) for f in strongest(r.findings))
+            out.append("</div></details>")
+        return _section(FLAGGED, "evidence", "Full evidence per flagged file", "".join(out))
+
+    def _group(self, path: str) -> str:
+        """The top-level folder ``path`` is in under its scan root (how deliveries are cut:
+        one folder per episode or reel)."""
+        for p in self.prefixes:
+            if path.startswith(p):
+                head, sep, _ = path[len(p):].partition("/")
+                lead = os.path.basename(p[:-1]) + "/" if len(self.prefixes) > 1 else ""
+                return display_path(lead + head + "/") if sep else (lead or "(top level)")
+        return display_path(os.path.dirname(path) + "/")
+
+    def _folders(self) -> str:
+        per: dict[str, Counter[str]] = {}
+        for folder, counts in self.dirs.items():
+            per.setdefault(self._group(folder + "/x"), Counter()).update(counts)
+        if len(per) < 2:
+            return ""
+        keys = ("blocking", AI, REVIEW, ERROR, SKIPPED, CLEAN)
+        hot = ("blocking", ERROR)  # shown red when not zero
+        rows = [f"<tr><td><b>{_e(name)}</b></td><td class=num>{_n(sum(c[k] for k in keys[1:]))}"
+                "</td>" + "".join(f"<td class='num{' hot' if c[k] and k in hot else ''}'>"
+                                  f"{_n(c[k]) if c[k] else '·'}</td>" for k in keys) + "</tr>"
+                for name, c in sorted(per.items())]
+        cols = [("Folder", ""), ("#Files", "")] + [("#" + FILTERS[k], "") for k in keys]
+        return _section("", "folders", "By folder", _table(cols, rows, "narrow"))
 
     def _coverage(self, report: Report) -> str:
         s = report.summary
-        out = ["<h2 id=coverage>Coverage: what could not be checked, and why</h2>",
-               f"<p>{_e(CLEAN_MEANING)}</p>"]
-        errors = [r for r in self.problems if r.verdict == ERROR or r.errors]
-        if errors:
-            out.append(f"<h3>Not checked: errors ({len(errors)})</h3><table><thead><tr><th>File</th>"
-                       "<th>Detector</th><th>Reason</th></tr></thead><tbody>")
-            for r in errors:
-                for e in r.errors or (ScanError("?", "unknown error"),):
-                    out.append(f"<tr><td class=path>{_e(display_path(r.asset.path))}</td>"
-                               f"<td>{_e(e.source)}</td><td>{_e(e.message)}</td></tr>")
-            out.append("</tbody></table>")
-        else:
-            out.append("<p>No errors: every detector that applies to a file finished on it.</p>")
-        skipped = [r for r in self.problems if r.verdict == SKIPPED]
-        if skipped:
-            out.append(f"<details><summary>Skipped files ({len(skipped)})</summary><table><tbody>")
-            for r in skipped:
-                out.append(f"<tr><td class=path>{_e(display_path(r.asset.path))}</td>"
-                           f"<td>{_e(r.asset.skip_reason or 'no detector applies')}</td></tr>")
-            out.append("</tbody></table></details>")
         rows = []
         for name in sorted(set(s.detectors) | set(self.unavailable) | set(self.not_applicable)):
             d = s.detectors.get(name, {})
             state = (f"unavailable: {self.unavailable[name]}" if name in self.unavailable
                      else "available")
-            rows.append(f"<tr><td>{_e(name)}</td><td>{_e(state)}</td><td>{d.get('applied', 0)}</td>"
-                        f"<td>{self.not_applicable.get(name, 0)}</td><td>{d.get('failed', 0)}</td>"
-                        f"<td>{d.get('findings', 0)}</td></tr>")
-        if rows:
-            out.append("<h3>Detectors</h3><table><thead><tr><th>Detector</th><th>State</th>"
-                       "<th>Applied</th><th>Not applicable</th><th>Failed</th><th>Findings</th>"
-                       "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            why = "".join(f"<div class=mut>{_e(msg)} ({_n(n)} file(s))</div>"
+                          for msg, n in self.failures.get(name, Counter()).most_common(5))
+            rows.append(f"<tr><td><b>{_e(name)}</b></td><td>{_e(state)}</td><td class=num>"
+                        f"{_n(d.get('applied', 0))}</td><td class=num>"
+                        f"{_n(self.not_applicable[name])}</td><td><b>{_n(d.get('failed', 0))}"
+                        f"</b>{why}</td><td class=num>{_n(d.get('findings', 0))}</td></tr>")
+        cols = (("Detector", "14%"), ("State", "22%"), ("#Applied", "9%"),
+                ("#Not applicable", "11%"), ("Failed (why)", ""), ("#Findings", "9%"))
+        out = [f"<p>{_e(CLEAN_MEANING)}</p>", _table(cols, rows) if rows else ""]
         if s.clutter_skipped or s.excluded:
-            out.append(f"<p>Not scanned on purpose: {s.clutter_skipped} OS clutter file(s), "
-                       f"{s.excluded} excluded by pattern.</p>")
+            out.append(f"<p>Not scanned on purpose: {_n(s.clutter_skipped)} OS clutter "
+                       f"file(s), {_n(s.excluded)} excluded by pattern (listed below).</p>")
         if report.warnings:
             out.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>"
                                                          for w in report.warnings) + "</ul>")
-        return "".join(out)
+        return _section("", "coverage", "Coverage: what each detector checked", "".join(out))
+
+    def _skipped(self) -> str:
+        total = sum(len(p) for p in self.skipped.values())
+        out = [] if total else ["<p class=mut>Every file was scanned.</p>"]
+        for reason, paths in sorted(self.skipped.items()):
+            items = "".join(f"<li class=it>{self._file(p)}</li>" for p in sorted(paths))
+            out.append(f"<details class=grp><summary>{_e(reason)} ({_n(len(paths))})</summary>"
+                       f"<ul class=files>{items}</ul></details>")
+        return _section("f-skipped", "skipped", f"Not scanned ({_n(total)})", "".join(out))
 
     def _clean(self) -> str:
         if not self.clean_count:
             return ""
+        per: dict[str, list[str]] = {}
+        for p in sorted(self.clean):
+            per.setdefault(self._group(p), []).append(p)
+        out = [f"<p class=lead>{_e(CLEAN_MEANING)}</p>"]
+        for name, paths in per.items():
+            items = "".join(f"<li class=it>{self._file(p)}</li>" for p in paths)
+            out.append(f"<details class=grp><summary>{_e(name)} ({_n(len(paths))} listed)"
+                       f"</summary><ul class=files>{items}</ul></details>")
         more = self.clean_count - len(self.clean)
-        items = "".join(f"<li class=path>{_e(display_path(p))}</li>" for p in self.clean)
-        tail = f"<li class=mut>… and {more} more</li>" if more > 0 else ""
-        return (f"<details id=clean><summary>Clean files ({self.clean_count})</summary>"
-                f"<ul>{items}{tail}</ul></details>")
+        if more > 0:
+            out.append(f"<p class=mut>… and {_n(more)} more clean files (not listed).</p>")
+        return _section("f-clean", "clean", f"Clean files ({_n(self.clean_count)})", "".join(out))
 
     def finish(self, report: Report) -> None:
         t = report.tool
-        footer = (f"<p class=mut>deliverscan {_e(t.get('version'))} · rules {_e(t.get('rulepack'))}"
-                  f" · c2pa-python {_e(t.get('c2pa_python') or 'not installed')} · ExifTool "
+        footer = (f"<footer class=mut>deliverscan {_e(t.get('version'))} · "
+                  f"{_e(t.get('rulepack'))} · c2pa-python "
+                  f"{_e(t.get('c2pa_python') or 'not installed')} · ExifTool "
                   f"{_e(t.get('exiftool') or 'not found')} · started {_e(report.started)} · "
-                  f"finished {_e(report.finished)} · {report.summary.duration_s:.2f} s</p>")
-        title = HEADLINE.get(report.summary.exit_code, "?")
+                  f"finished {_e(report.finished)} · "
+                  f"{report.summary.duration_s:.2f} s</footer>")
+        h = headline(report.summary)
+        self.prefixes = sorted((r.rstrip("/") + "/" for r in report.roots), key=len,
+                               reverse=True)
         # Blocking first, then AI before review; scan order within each group.
         self.flagged = [k for _, k in sorted(enumerate(self.flagged), key=lambda it: (
             not it[1].result.blocking, it[1].result.verdict != AI, it[0]))]
+        script = f"<script>{SEARCH_JS}</script>" if INLINE_SCRIPT else ""
         page = ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
                 "<meta name=viewport content='width=device-width,initial-scale=1'>"
-                f"<title>deliverscan: {_e(title)}</title><style>{CSS}</style></head><body>"
-                + self._banner(report) + "<main>" + self._counts(report)
-                + self._flagged_table() + self._approvals() + self._details()
-                + self._coverage(report) + self._clean() + footer + "</main></body></html>\n")
+                f"<title>deliverscan: {_e(h.text)}</title><style>{CSS}</style></head><body>"
+                + self._banner(report) + "<main>" + self._bar(report) + self._errors()
+                + self._flagged() + self._approvals() + self._details() + self._folders()
+                + self._coverage(report) + self._skipped() + self._clean() + footer
+                + "</main>" + script + "</body></html>\n")
         self.out.write(page)
         self.out.flush()

@@ -8,6 +8,7 @@ import json
 from typing import Any, TextIO
 
 from detectors.model import AssetResult, Report
+from scanner.reports.json_report import headline_dict
 
 
 class JsonlWriter:
@@ -27,6 +28,7 @@ class JsonlWriter:
     def finish(self, report: Report) -> None:
         d = report.to_dict()
         d.pop("results")
+        d["headline"] = headline_dict(report)
         d["type"] = "summary"
         self.out.write(json.dumps(d, ensure_ascii=False) + "\n")
         self.out.flush()

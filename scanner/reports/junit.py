@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from typing import TextIO
 
 from detectors.model import SKIPPED, AssetResult, Finding, Report
+from scanner.headline import headline
 from scanner.reports.table import display_path, strongest
 
 # Characters XML 1.0 cannot carry at all (escaped visibly instead of dropped).
@@ -96,13 +97,17 @@ class JunitWriter:
         })
         props = ET.SubElement(suite, "properties")
         s = report.summary
+        h = headline(s)
         for name, value in (("tool.version", report.tool.get("version")),
                             ("rulepack", report.tool.get("rulepack")),
                             ("roots", ", ".join(display_path(r) for r in report.roots)),
-                            ("verdict", s.verdict), ("exit_code", s.exit_code),
+                            ("headline", h.text), ("verdict", s.verdict),
+                            ("exit_code", s.exit_code),
                             ("approved_findings", s.approved_findings)):
             ET.SubElement(props, "property", {"name": name, "value": xml_text(str(value))})
         suite.extend(self.cases)
+        ET.SubElement(suite, "system-out").text = xml_text(
+            f"Verdict: {h.text} (exit {s.exit_code})")
         if report.warnings:
             ET.SubElement(suite, "system-err").text = xml_text("\n".join(report.warnings))
         ET.indent(root)

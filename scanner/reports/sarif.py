@@ -20,6 +20,7 @@ from urllib.parse import quote_from_bytes
 
 from detectors.model import AI, SKIPPED, Approval, AssetResult, Finding, Report
 from detectors.registry import catalog
+from scanner.headline import headline
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "SRCROOT"
@@ -154,7 +155,8 @@ class SarifWriter:
             }],
             "artifacts": list(self.artifacts.values()),
             "results": self.results,
-            "properties": {"summary": s.to_dict(), "roots": report.roots},
+            "properties": {"summary": s.to_dict(), "roots": report.roots,
+                           "headline": headline(s).text},
         }
         doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
         json.dump(doc, self.out, indent=2, ensure_ascii=False)

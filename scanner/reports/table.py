@@ -1,27 +1,44 @@
-"""The terminal report: flagged assets first, each with its strongest evidence on one line,
-then errors and skips, then the summary and the verdict in words."""
+"""The terminal report: flagged assets first, each with its strongest evidence, then errors,
+every path that was not scanned, the counts and the verdict in words (``scanner.headline``, the
+same words as every other format).
+
+On a terminal it fits the width (long lines wrap between words, never inside a path or a
+token) and colours by verdict unless ``NO_COLOR`` or ``--no-color``; written to a file or a
+pipe it keeps one line per item for grep. ``summary_lines`` is the closing paragraph alone,
+which the CLI prints on stderr when the report itself goes elsewhere.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import TextIO
 
-from detectors.model import AI, ERROR, REVIEW, SKIPPED, TIERS, AssetResult, Finding, Report
-from detectors.model import display_path as _display_path
+from detectors.model import (
+    AI,
+    ERROR,
+    REVIEW,
+    SKIPPED,
+    TIERS,
+    AssetResult,
+    Finding,
+    Report,
+    display_path,
+)
+from scanner.headline import FAIL, INCOMPLETE, PASS, headline
 
-ORDER = {AI: 0, REVIEW: 1, ERROR: 2, SKIPPED: 3}
-HEADLINE = {
-    0: "NO AI MARKERS FOUND",
-    1: "BLOCKING AI FINDINGS",
-    2: "SCAN INCOMPLETE: some files could not be checked",
-}
+ORDER = {AI: 0, REVIEW: 1, ERROR: 2}
 CLEAN_MEANING = ("'clean' means no AI marker was found by the detectors that ran; "
                  "it is not proof of human origin.")
+LEGEND = ("AI* / REVIEW*: not blocking (every finding approved, or below fail_on). "
+          + CLEAN_MEANING)
+INDENT = " " * 9
+# ANSI colours by verdict and by headline status.
+_COLOURS = {AI: "31;1", REVIEW: "33;1", ERROR: "35;1", SKIPPED: "2",
+            FAIL: "41;97;1", INCOMPLETE: "45;97;1", PASS: "42;97;1"}
 
-
-def display_path(path: str) -> str:
-    """Printable on one line: control characters (a newline in a name) escaped too."""
-    return _display_path(path).encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+__all__ = ["CLEAN_MEANING", "LEGEND", "TableWriter", "display_path", "strongest",
+           "summary_lines"]
 
 
 def strongest(findings: Sequence[Finding]) -> list[Finding]:
@@ -36,9 +53,33 @@ def _size(n: float) -> str:
     return str(n)
 
 
+def summary_lines(report: Report, colour: bool = False) -> list[str]:
+    """Counts, cache and skip lines, warnings, and the verdict: the closing paragraph."""
+    s = report.summary
+    out = []
+    counts = ", ".join(f"{n:,} {v}" for v, n in sorted(s.verdicts.items()))
+    out.append(f"Scanned {s.files:,} files ({_size(s.bytes)}) in {s.duration_s:.2f} s: "
+               f"{counts or 'nothing'}")
+    if s.cache_hits:
+        out.append(f"Unchanged since the last scan (from the cache): {s.cache_hits:,} files")
+    if s.clutter_skipped or s.excluded:
+        out.append(f"Not scanned on purpose: {s.clutter_skipped:,} OS clutter files, "
+                   f"{s.excluded:,} excluded")
+    out.extend(f"warning: {w}" for w in report.warnings)
+    h = headline(s)
+    verdict = f"Verdict: {h.text} (exit {s.exit_code})"
+    if colour:
+        verdict = f"\033[{_COLOURS[h.status]}m{verdict}\033[0m"
+    out.append(verdict)
+    out.append(LEGEND if any(k in s.verdicts for k in (AI, REVIEW)) else CLEAN_MEANING)
+    return out
+
+
 class TableWriter:
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, colour: bool = False, width: int | None = None) -> None:
         self.out = out
+        self.colour = colour
+        self.width = width  # None: one line per item (files, pipes)
         self.flagged: list[AssetResult] = []
         self.skipped: dict[str, list[str]] = {}  # reason -> paths, every one listed
 
@@ -49,53 +90,50 @@ class TableWriter:
         elif result.verdict in ORDER:
             self.flagged.append(result)
 
-    def _line(self, r: AssetResult) -> list[str]:
+    def _paint(self, text: str, verdict: str) -> str:
+        return f"\033[{_COLOURS[verdict]}m{text}\033[0m" if self.colour else text
+
+    def _wrap(self, text: str, indent: str = INDENT) -> list[str]:
+        if self.width is None or len(text) <= self.width:
+            return [text]
+        return textwrap.wrap(text, self.width, subsequent_indent=indent,
+                             break_long_words=False, break_on_hyphens=False) or [text]
+
+    def _lines(self, r: AssetResult) -> list[str]:
         label = r.verdict.upper()
         if r.findings and not r.blocking and r.verdict in (AI, REVIEW):
             label += "*"
-        lines = [f"{label:<8} {r.asset.kind:<7} {display_path(r.asset.path)}"]
+        lines = [f"{self._paint(f'{label:<8}', r.verdict)} {r.asset.kind:<7} "
+                 f"{display_path(r.asset.path)}"]
         fs = strongest(r.findings)
         if fs:
             f = fs[0]
-            approved = f.approval
             extra = f" (+{len(fs) - 1} more)" if len(fs) > 1 else ""
-            tag = f" APPROVED {approved.ref}" if approved else ""
-            lines.append(f"         {f.detector}:{f.rule} [{f.tier}] {f.location} = "
-                         f"{f.value[:100]!s}{extra}{tag}")
-            lines.append(f"         {f.message}")
+            tag = f" APPROVED {f.approval.ref}" if f.approval else ""
+            lines += self._wrap(f"{INDENT}{f.message}{tag}")
+            lines += self._wrap(f"{INDENT}{f.detector}:{f.rule} [{f.tier}] {f.location} = "
+                                f"{f.value[:100]!s}{extra}")
         for e in r.errors:
-            lines.append(f"         {e.source}: {e.message}")
-        if r.asset.skip_reason:
-            lines.append(f"         {r.asset.skip_reason}")
+            lines += self._wrap(f"{INDENT}{e.source}: {e.message}")
         return lines
 
     def finish(self, report: Report) -> None:
         w = self.out.write
-        s = report.summary
         shown = sorted(self.flagged, key=lambda r: ORDER[r.verdict])
         for r in shown:
-            for line in self._line(r):
+            for line in self._lines(r):
                 w(line + "\n")
         if shown:
             w("\n")
         if self.skipped:
             total = sum(len(paths) for paths in self.skipped.values())
-            w(f"Not scanned ({total}):\n")
+            w(f"Not scanned ({total:,}):\n")
             for reason, paths in self.skipped.items():
                 w(f"  {reason}:\n")
                 for path in paths:
                     w(f"    {display_path(path)}\n")
             w("\n")
-        counts = ", ".join(f"{n} {v}" for v, n in sorted(s.verdicts.items()))
-        w(f"Scanned {s.files} files ({_size(s.bytes)}) in {s.duration_s:.2f} s: {counts or 'nothing'}\n")
-        if s.cache_hits:
-            w(f"Unchanged since the last scan (from the cache): {s.cache_hits} files\n")
-        if s.clutter_skipped or s.excluded:
-            w(f"Not scanned: {s.clutter_skipped} OS clutter files, {s.excluded} excluded\n")
-        if s.approved_findings:
-            w(f"Approved findings (not blocking): {s.approved_findings}\n")
-        for warning in report.warnings:
-            w(f"warning: {warning}\n")
-        w(f"Verdict: {HEADLINE.get(s.exit_code, '?')} (exit {s.exit_code})\n")
-        w(CLEAN_MEANING + "\n")
+        for line in summary_lines(report, self.colour):
+            for part in self._wrap(line, indent="  "):
+                w(part + "\n")
         self.out.flush()
