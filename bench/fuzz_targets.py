@@ -63,13 +63,23 @@ def _run_reader(reader: Callable[[Source, Collector], None]) -> Callable[[bytes]
 
 
 def _run_visitor(visit: Callable[[Source], tuple[str, str]]) -> Callable[[bytes], object]:
-    """A C2PA-carrier visitor as the pre-filter runs it: a state, or FormatError (doubt)."""
-    from detectors.formats.c2pa_locate import ABSENT, MAYBE, PRESENT
+    """A C2PA-carrier visitor as the pre-filter runs it: a state, or FormatError (doubt). A
+    container c2pa-rs does not read answers with ``Unbound``, whose store position must lie
+    inside the file (the detector reads it from there)."""
+    from detectors.formats.c2pa_locate import ABSENT, MAYBE, PRESENT, UNBOUND, Unbound
 
     def target(data: bytes) -> object:
         src = _fuzz_source(data)
         try:
             state, why = visit(src)
+        except Unbound as exc:
+            if exc.span is not None:
+                offset, length = exc.span
+                if not (0 <= exc.chunk_at < offset and 0 <= length
+                        and offset + length <= len(data)):
+                    raise TypeError(f"visitor placed a store outside the file: {exc.span}, "
+                                    f"chunk at {exc.chunk_at}, {len(data)} bytes") from exc
+            return UNBOUND if exc.span is not None or exc.remote else ABSENT
         finally:
             src.close()
         if state not in (ABSENT, PRESENT, MAYBE) or not isinstance(why, str):
@@ -77,6 +87,10 @@ def _run_visitor(visit: Callable[[Source], tuple[str, str]]) -> Callable[[bytes]
         return state
 
     return target
+
+
+def _is_rf64(data: bytes) -> bool:
+    return data[:4] in (b"RF64", b"BW64")
 
 
 def _fuzz_values(data: bytes) -> list[str]:
@@ -165,13 +179,52 @@ def fuzz_targets() -> dict[str, Callable[[bytes], object]]:
             targets[fmt.id] = _run_reader(fmt.read)
         if fmt.c2pa is not None and f"{fmt.id}.c2pa" not in targets:
             targets[f"{fmt.id}.c2pa"] = _run_visitor(fmt.c2pa)
+    # RF64/BW64 take their own path through the RIFF walker and its C2PA visitor (64-bit sizes
+    # from ds64, the store read on its own): fuzzed with RF64 seeds only.
+    riff = registry.format_of("audio/wav")
+    if riff is not None and riff.read is not None and riff.c2pa is not None:
+        targets["rf64"] = _run_reader(riff.read)
+        targets["rf64.c2pa"] = _run_visitor(riff.c2pa)
     targets.update({"stealth": _run_reader(png_stealth), "xmp": xmp, "exif": exif, "id3": id3,
                     "vorbis": vorbis, "sniff": sniff, "rules": _fuzz_rules,
-                    "metadata": _fuzz_metadata})
+                    "metadata": _fuzz_metadata, "archive": _fuzz_archive,
+                    "gen_sidecar": _fuzz_gen_sidecar})
     return targets
 
 
-def _with(fill: Callable[[Collector], None]) -> Collector:
+def _fuzz_archive(data: bytes) -> int:
+    """Every member of an archive read to the end under small limits, as the scanner reads
+    them; what the scanner reports as a damaged archive or member becomes FormatError."""
+    from detectors.formats.archive import ARCHIVE, ArchiveError, Budget, Limits, open_members
+    from scanner.archives import READ_ERRORS
+
+    kind, media_type = sniff(data[:_FUZZ_HEAD])
+    if kind != ARCHIVE:
+        raise FormatError("not an archive")
+    budget = Budget(Limits(max_members=2000, max_member_bytes=2**20, max_total_bytes=2**23,
+                           ratio_floor=2**20))
+    total = 0
+    try:
+        with open_members(io.BytesIO(data), media_type, budget, "fuzz.bin") as members:
+            for m in members:
+                if m.type == "file" and m.problem is None:
+                    with m.open() as fh:
+                        while chunk := fh.read(65536):
+                            total += len(chunk)
+    except (ArchiveError, *READ_ERRORS) as exc:
+        raise FormatError(f"{type(exc).__name__}: {exc}") from None
+    if total > budget.limits.max_total_bytes + 65536:
+        raise TypeError(f"read {total} bytes past the {budget.limits.max_total_bytes} limit")
+    return total
+
+
+def _fuzz_gen_sidecar(data: bytes) -> object:
+    from detectors.formats.gen_sidecar import parse_sidecar
+
+    return _check(parse_sidecar(data, len(data), "fuzz"))
+
+
+def _with(fill: Callable[[Collector], object]) -> Collector:
     out = Collector()
     fill(out)
     return out
@@ -188,11 +241,17 @@ def fuzz_seed(target: str, data: bytes) -> bytes | None:
     target = target.removesuffix(".c2pa")
     if target == "stealth":
         target = "png"
+    if target == "rf64":
+        return data if _is_rf64(data) else None
     seeds = fuzz_media()
     if target in seeds:
         return data if media in seeds[target] else None
     if target in ("sniff", "metadata"):
         return data
+    if target == "archive":
+        return data if sniff(data[:_FUZZ_HEAD])[0] == "archive" else None
+    if target == "gen_sidecar":
+        return data if media in ("application/json", "text/plain") else None
     if target == "xmp":
         starts = [i for i in (data.find(m) for m in _XMP_START) if i >= 0]
         if not starts:

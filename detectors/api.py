@@ -130,6 +130,9 @@ class Shared:
         self.options = options
         self._items: dict[str, Any] = {}
         self._closers: list[Callable[[], Any]] = []
+        # Called during long work on one file (each member of an archive): the worker uses
+        # it to restart that file's time limit, which is per file, not per archive.
+        self.heartbeat: Callable[[], None] = lambda: None
 
     def get(self, key: str, factory: Callable[[], T], close: Callable[[T], Any] | None = None) -> T:
         if key not in self._items:
@@ -203,12 +206,12 @@ class AssetContext:
     def head(self) -> bytes:
         """The first 64 KiB of the file (enough for magic bytes and most headers)."""
         if self._head is None:
-            with open_readonly(self.asset.path) as fh:
+            with open_readonly(self.asset.fs_path) as fh:
                 self._head = fh.read(HEAD_SIZE)
         return self._head
 
     def open(self) -> Any:
-        return open_readonly(self.asset.path)
+        return open_readonly(self.asset.fs_path)
 
     def read_at(self, offset: int, n: int) -> bytes:
         """Up to ``n`` bytes at ``offset``: from the head when it holds them, else the file."""
@@ -239,7 +242,7 @@ class AssetContext:
     def sidecar(self, ext: str) -> str | None:
         """Path of ``<stem><ext>`` (or upper-case ext) next to the asset when it is a regular
         file, else None."""
-        stem, _ = os.path.splitext(self.asset.path)
+        stem, _ = os.path.splitext(self.asset.fs_path)
         return self.sibling(stem + ext) or self.sibling(stem + ext.upper())
 
     def sibling(self, path: str) -> str | None:

@@ -14,6 +14,13 @@ Cheap pre-filter: c2pa-python is asked only when the container's structure can h
 a remote reference (``detectors.formats.c2pa_locate``; any doubt means ask). An unsigned file
 costs a walk of its box/chunk headers, and a worker that never meets a C2PA file never even
 imports c2pa-python (only ``available()``'s self-test does, in the process that loads detectors).
+
+Containers c2pa-rs refuses although they may carry a store (RF64/BW64 WAV: "expected RIFF, got
+RF64") are never handed to it as an embedded asset: the structure walk says whether a store is
+there; when one is, its bytes are read from the chunk and judged on their own. The binding to
+the audio is then checked only when the active manifest's hard binding is a data hash that
+excludes nothing but that chunk (c2pa-rs hashes the file's bytes given the store as manifest
+data); otherwise findings say "binding not verified".
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from detectors.api import (
     open_readonly,
 )
 from detectors.c2pa_judge import DETECTOR, StoreContext, judge_store, rules, vendor_rule
-from detectors.formats.c2pa_locate import ABSENT, DAMAGED, locate
+from detectors.formats.c2pa_locate import ABSENT, DAMAGED, Located, locate
 from detectors.model import AI, REVIEW, Asset, Finding, truncate
 from detectors.vocab import dst_version, vendor_version
 
@@ -52,6 +59,7 @@ _C2PA_EVIDENCE = (b"jumd\x63\x32\x70\x61", b"C2PA_GIF", b"application/c2pa",
                   bytes.fromhex("d8fec3d61b0e483c92975828877ec481"))
 # Coverage of a file whose structure holds no C2PA carrier (the Reader was not called).
 NO_STORE_CHECKED = ("no C2PA store", "structure checked; c2pa-python not called")
+UNBOUND_ORIGIN = "embedded, read on its own"
 
 
 class C2paDetector(Detector):
@@ -153,6 +161,12 @@ class C2paDetector(Detector):
             if found.state == ABSENT and not ctx.sidecar(".c2pa"):
                 return {"manifest_store": None, "structure": found.why}
             verify, why_not = self._verify_plan(asset, ctx)
+            if found.unbound is not None:
+                if found.unbound.span is None:
+                    return {"manifest_store": None, "structure": found.why}
+                out, _ = self._read_unbound(found, asset, ctx, self._contexts(ctx), verify)
+                return {"reader": out.kind, "verified": out.verified, "structure": found.why,
+                        "message": out.message or None, "manifest_store": out.store}
             with ctx.open() as fh:
                 out = self._read(fh, rd.format_hint(asset.media_type), self._contexts(ctx),
                                  verify, asset.size)
@@ -214,8 +228,12 @@ class C2paDetector(Detector):
 
     def _asset(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
         sidecar = ctx.sidecar(".c2pa")
+        found = locate(asset.media_type, asset.size, ctx.head, ctx.open)
+        if found.unbound is not None:
+            # c2pa-rs refuses the container: the walk is the only answer, pre-filter or not.
+            yield from self._unbound(found, asset, ctx, sidecar)
+            return
         if self.prefilter:
-            found = locate(asset.media_type, asset.size, ctx.head, ctx.open)
             if found.state == DAMAGED:
                 raise Incomplete(f"{found.why}: C2PA not checked (c2pa-python not called on a "
                                  "structure it would mis-read)")
@@ -232,6 +250,89 @@ class C2paDetector(Detector):
             if sidecar:
                 yield from self._sidecar(sidecar, fh, fmt, asset, ctx, contexts, verify, why_not,
                                          embedded)
+
+    def _unbound(self, found: Located, asset: Asset, ctx: AssetContext,
+                 sidecar: str | None) -> Iterator[Finding]:
+        """A container c2pa-rs refuses (RF64/BW64): the structure walk said what it holds."""
+        ub = found.unbound
+        assert ub is not None
+        verify, why_not = self._verify_plan(asset, ctx)
+        embedded = rd.Outcome(rd.ABSENT)
+        if ub.remote:
+            embedded = rd.Outcome(rd.REMOTE, message=found.why)
+            yield from self._embedded(embedded, asset, ctx, why_not, has_sidecar=bool(sidecar))
+        elif ub.span is not None:
+            embedded, why_not = self._read_unbound(found, asset, ctx, self._contexts(ctx),
+                                                   verify)
+            for note in embedded.notes:
+                ctx.note(note)
+            if embedded.kind == rd.STORE:
+                yield from self._judge(embedded, ctx, UNBOUND_ORIGIN, why_not)
+            elif embedded.kind == rd.REMOTE:
+                yield self._remote(embedded)
+            else:
+                yield self._unreadable(embedded, ctx, structural_check=False)
+        elif not sidecar:
+            for note in NO_STORE_CHECKED:
+                ctx.note(note)
+            ctx.note(found.why)
+        if sidecar:
+            # Given a store as manifest data, c2pa-rs hashes the file's bytes without parsing
+            # the container, so a sidecar's data hash is checked as for any WAV.
+            with ctx.open() as fh:
+                yield from self._sidecar(sidecar, fh, ub.fmt or None, asset, ctx,
+                                         self._contexts(ctx), verify, why_not, embedded)
+
+    def _read_unbound(self, found: Located, asset: Asset, ctx: AssetContext,
+                      contexts: rd.Contexts, verify: bool) -> tuple[rd.Outcome, str]:
+        """(outcome, why not verified) for a store in a chunk c2pa-rs cannot locate itself.
+
+        The store is read on its own first (claims, and the data-hash exclusions). When
+        verification is planned and the active manifest binds the asset by a data hash that
+        leaves out only the store's own chunk, c2pa-rs is given the store as manifest data and
+        hashes the whole file; otherwise the findings say why the binding was not checked."""
+        ub = found.unbound
+        assert ub is not None and ub.span is not None
+        offset, length = ub.span
+        if length > rd.SIDECAR_LIMIT:
+            raise Incomplete(f"{found.why}: a store of {length} bytes is over the "
+                             f"{rd.SIDECAR_LIMIT // rd.MIB} MiB limit; C2PA not checked")
+        with ctx.open() as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+        if len(data) != length:
+            raise Incomplete(f"{found.why}: the file ended inside the C2PA chunk")
+        alone = rd.read_store(io.BytesIO(data), C2PA_STORE_TYPE, contexts.quick, verified=False,
+                              budget=rd.QUICK_BUDGET, exclusions=True)
+        if alone.kind == rd.ABSENT:
+            alone = rd.Outcome(rd.UNREADABLE, message=f"{found.why}: no manifest store in the "
+                               f"chunk ({alone.message})")
+        if alone.kind != rd.STORE:
+            return alone, ""
+        where = found.why.split(";")[0]
+        if not verify:
+            limit = self.settings(ctx.options)["verify_limit_mb"]
+            return alone, (f"{where} read on its own; file larger than verify limit "
+                           f"({limit} MiB), binding to the audio not checked")
+        chunk = (ub.chunk_at, offset + length + (length & 1))
+        ranges = alone.exclusions
+        if not ranges or any(s < chunk[0] or s + n > chunk[1] for s, n in ranges):
+            what = ("has no data hash" if not ranges else
+                    "data hash excludes " + ", ".join(f"{s}+{n}" for s, n in ranges[:4]) +
+                    f", not just the C2PA chunk at {chunk[0]}-{chunk[1]}")
+            return alone, (f"{where} read on its own: the container is not read by c2pa-rs "
+                           f"and the active manifest {what}; binding to the audio not checked")
+        with ctx.open() as fh:
+            bound = rd.read_store(fh, ub.fmt or None, contexts.verify, verified=True,
+                                  budget=4 * asset.size + 16 * rd.MIB, manifest_data=data)
+        if bound.kind != rd.STORE:
+            alone.notes.append(f"C2PA verification failed ({bound.message}); manifest read "
+                               "without verification")
+            alone.failure = bound.message
+            return alone, ""
+        bound.notes.append(f"{where}: binding checked as a data hash over the file's bytes "
+                           "(c2pa-rs does not parse this container)")
+        return bound, ""
 
     def _embedded(self, out: rd.Outcome, asset: Asset, ctx: AssetContext, why_not: str,
                   has_sidecar: bool) -> Iterator[Finding]:

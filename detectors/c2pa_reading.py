@@ -120,6 +120,9 @@ class Outcome:
     failure: str = ""  # why a verifying read failed when a manifest-only read then worked
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
+    # With ``exclusions=True``: the byte ranges (start, length) the active manifest's
+    # ``c2pa.hash.data`` leaves out of its hash; None when it has no data hash.
+    exclusions: list[tuple[int, int]] | None = None
 
 
 def _c2pa() -> Any:
@@ -142,19 +145,51 @@ def classify_error(exc: Exception) -> Outcome:
     return Outcome(UNREADABLE, message=text)
 
 
+def data_hash_exclusions(detailed: Any) -> list[tuple[int, int]] | None:
+    """The exclusion ranges of the active manifest's ``c2pa.hash.data`` assertions, from
+    c2pa-python's ``detailed_json`` (the plain JSON omits hash assertions); None when the
+    active manifest binds its asset otherwise (or the shape is not understood)."""
+    if not isinstance(detailed, dict):
+        return None
+    manifests = detailed.get("manifests")
+    active = detailed.get("active_manifest")
+    manifest = manifests.get(active) if isinstance(manifests, dict) else None
+    assertions = manifest.get("assertion_store") if isinstance(manifest, dict) else None
+    if not isinstance(assertions, dict):
+        return None
+    found: list[tuple[int, int]] | None = None
+    for label, data in assertions.items():
+        if not (isinstance(label, str) and label.split("__")[0] == "c2pa.hash.data"):
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("exclusions", []), list):
+            return None
+        found = found or []
+        for item in data.get("exclusions", []):
+            start = item.get("start") if isinstance(item, dict) else None
+            length = item.get("length") if isinstance(item, dict) else None
+            if not (isinstance(start, int) and isinstance(length, int)):
+                return None
+            found.append((start, length))
+    return found
+
+
 def read_store(raw: Any, fmt: str | None, context: Any, *, verified: bool, budget: int,
-               manifest_data: bytes | None = None) -> Outcome:
+               manifest_data: bytes | None = None, exclusions: bool = False) -> Outcome:
     """Read one manifest store from the file-like ``raw`` (positioned anywhere).
 
     I/O errors and budget overruns propagate as ``OSError`` (the caller cannot judge a file it
-    could not read); every c2pa error becomes an ``Outcome``.
+    could not read); every c2pa error becomes an ``Outcome``. ``exclusions`` also reports the
+    active manifest's data-hash exclusions (:func:`data_hash_exclusions`).
     """
     c2pa = _c2pa()
     raw.seek(0)
     stream = BoundedStream(raw, budget)
+    ranges: list[tuple[int, int]] | None = None
     try:
         with c2pa.Reader(fmt, stream, manifest_data, context) as reader:
             store = json.loads(reader.json())
+            if exclusions:
+                ranges = data_hash_exclusions(json.loads(reader.detailed_json()))
     except c2pa.C2paError as exc:
         if stream.error is not None:
             raise stream.error from exc
@@ -163,7 +198,8 @@ def read_store(raw: Any, fmt: str | None, context: Any, *, verified: bool, budge
         return outcome
     if stream.error is not None:  # c2pa-rs recovered from a failed read: do not trust it
         raise stream.error
-    return Outcome(STORE, store=store, verified=verified, bytes_read=stream.bytes_read)
+    return Outcome(STORE, store=store, verified=verified, bytes_read=stream.bytes_read,
+                   exclusions=ranges)
 
 
 @cache

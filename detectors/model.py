@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Asset kinds decided by content sniffing (see detectors.formats.sniff).
-KINDS = ("image", "video", "audio", "sidecar", "other")
+KINDS = ("image", "video", "audio", "sidecar", "archive", "package", "other")
+ARCHIVE = "archive"  # looked inside: each member is an asset of its own
+PACKAGE = "package"  # a delivery package (IMF): its files are assets of their own
 MEDIA_KINDS = frozenset({"image", "video", "audio"})
 
 # Finding verdicts and the asset verdict order (strongest first).
@@ -86,10 +88,22 @@ class Asset:
     # stat'ed/read; the pipeline turns these into ``skipped`` / ``error`` results.
     skip_reason: str | None = None
     walk_error: str | None = None
+    # An archive member: ``path`` is its name in reports (``turnover.zip!/plates/bg.exr``),
+    # ``container`` the archive holding it, ``extracted`` the private temporary copy detectors
+    # read (deleted once scanned). Never set for files of the scanned tree.
+    container: str | None = None
+    extracted: str | None = None
+    pixels: tuple[int, int] | None = None  # width, height from the header, when it says
 
     @property
     def ext(self) -> str:
         return os.path.splitext(self.path)[1].lower()
+
+    @property
+    def fs_path(self) -> str:
+        """Where the bytes are: the file itself, or an archive member's temporary copy.
+        Detectors open this, and report ``path``."""
+        return self.extracted or self.path
 
 
 @dataclass(frozen=True)
@@ -267,7 +281,28 @@ class Scanned:
     asset: Asset
     outcomes: tuple[Outcome, ...] = ()
     errors: tuple[ScanError, ...] = ()  # the pipeline's own (walk, read, worker)
-    sha256: str | None = None  # known content hash (from the cache), if any
+    sha256: str | None = None  # known content hash (from the cache, or taken while extracting)
+    members: tuple[Scanned, ...] = ()  # an archive's members, in stored order
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """An image sequence reported as one asset (``scanner.sequences``): the frames it spans,
+    those missing in between, and every frame that is not plainly clean, whole."""
+
+    pattern: str  # the file name with the frame range: "shot040.[1001-1200].exr"
+    first: int
+    last: int
+    count: int  # frames present
+    missing: tuple[tuple[int, int], ...] = ()  # ranges of absent frame numbers (inclusive)
+    frames: tuple[tuple[int, AssetResult], ...] = ()  # flagged, unreadable, not-checked frames
+    resolutions: tuple[tuple[str, int], ...] = ()  # "2048x1080" -> frames, when headers say
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "first": self.first, "last": self.last,
+                "count": self.count, "missing": [list(r) for r in self.missing],
+                "resolutions": dict(self.resolutions),
+                "frames": [{"frame": n, **r.to_dict()} for n, r in self.frames]}
 
 
 @dataclass(frozen=True)
@@ -281,6 +316,7 @@ class AssetResult:
     coverage: tuple[Coverage, ...] = ()
     sha256: str | None = None
     blocking: bool = False  # some finding fails the run under the policy
+    sequence: Sequence | None = None  # set when this result stands for a frame sequence
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = path_fields(self.asset.path)
@@ -297,6 +333,12 @@ class AssetResult:
         })
         if self.asset.skip_reason:
             out["skip_reason"] = self.asset.skip_reason
+        if self.asset.container is not None:
+            out["archive"] = path_fields(self.asset.container)["path"]
+        if self.asset.pixels is not None:
+            out["dimensions"] = list(self.asset.pixels)
+        if self.sequence is not None:
+            out["sequence"] = self.sequence.to_dict()
         if self.sha256:
             out["sha256"] = self.sha256
         return out
@@ -315,7 +357,7 @@ def result_from_dict(d: dict[str, Any], mtime_ns: int = 0, dev: int = 0,
     asset = Asset(path=path_from_fields(d), size=int(d["size"]), mtime_ns=mtime_ns,
                   kind=d["kind"], media_type=d.get("media_type", "application/octet-stream"),
                   dev=dev, inode=inode, notes=tuple(d.get("notes") or ()),
-                  skip_reason=d.get("skip_reason"))
+                  skip_reason=d.get("skip_reason"), container=d.get("archive"))
     return AssetResult(asset=asset, verdict=d["verdict"],
                        findings=tuple(Finding.from_dict(f) for f in d.get("findings") or []),
                        errors=tuple(ScanError.from_dict(e) for e in d.get("errors") or []),
@@ -332,6 +374,8 @@ class Summary:
     detectors: dict[str, dict[str, int]] = field(default_factory=dict)
     clutter_skipped: int = 0
     excluded: int = 0
+    archives: int = 0  # archives looked inside (their members are counted as files)
+    packages: int = 0  # delivery packages (IMF) found (their files are counted as files)
     cache_hits: int = 0  # files whose every detector result came from the incremental cache
     empty_roots: list[str] = field(default_factory=list)  # roots where nothing was checked
     approved_findings: int = 0  # waived by a recorded approval of the policy

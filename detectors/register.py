@@ -155,7 +155,7 @@ class RegisterDetector(Detector):
             return
         exact = None
         if asset.size <= EXACT_LIMIT:
-            sha = ctx.memo("sha256", lambda: sha256_file(asset.path))
+            sha = ctx.memo("sha256", lambda: sha256_file(asset.fs_path))
             exact = reg.by_sha.get(sha)
             if exact is not None:
                 yield self._finding("register.exact", "file", exact,
@@ -168,7 +168,7 @@ class RegisterDetector(Detector):
             elif asset.kind == "video":
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
-                lm = audio_fp.fingerprint(asset.path, is_wav=extract.is_wav(asset.media_type))
+                lm = audio_fp.fingerprint(asset.fs_path, is_wav=extract.is_wav(asset.media_type))
                 yield from self._audio(reg.match_audio(lm), "audio", skip)
         except (extract.MediaError, video_fp.VideoError, audio_fp.DecodeError) as exc:
             raise Incomplete(f"cannot decode for fingerprinting: {exc}") from exc
@@ -176,7 +176,7 @@ class RegisterDetector(Detector):
     # -- per kind --------------------------------------------------------------------------
     def _image(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
-        rgb = extract.load_rgb(asset.path)
+        rgb = extract.load_rgb(asset.fs_path)
         matches, quality = reg.match_image(rgb)
         if quality < m.MIN_QUALITY:
             ctx.note(f"PDQ quality {quality} < {m.MIN_QUALITY} (flat or tiny image): "
@@ -208,8 +208,8 @@ class RegisterDetector(Detector):
 
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
-        has_audio = audio_fp.has_audio_stream(asset.path)
-        frames = video_fp.sample(asset.path, rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
+        has_audio = audio_fp.has_audio_stream(asset.fs_path)
+        frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
         try:
             runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY)
         except video_fp.VideoError:
@@ -228,7 +228,7 @@ class RegisterDetector(Detector):
                 continue
             yield self._range_finding(run, "video")
         if has_audio:
-            lm = audio_fp.fingerprint(asset.path, is_wav=False)
+            lm = audio_fp.fingerprint(asset.fs_path, is_wav=False)
             yield from self._audio(reg.match_audio(lm), "audio-track", skip)
         elif not audio_fp.pyav_available():
             ctx.note("audio track not checked: PyAV is not installed")

@@ -18,7 +18,8 @@ def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symli
          fail_on_review: bool = False, enable: tuple[str, ...] = (),
          disable: tuple[str, ...] = (), policy: Any = None, jobs: int = 0,
          cache_path: str | None = None, allow_empty: bool = False,
-         settings: dict[str, dict[str, Any]] | None = None, **options: Any) -> Report:
+         settings: dict[str, dict[str, Any]] | None = None, archives: Any = None,
+         sequence_sample: int = 1, verify_imf: bool = False, **options: Any) -> Report:
     """Scan files and folders; the same code path as ``deliverscan scan``.
 
     ``policy`` is a ``Policy`` or the path of a policy file (its detector settings, rule
@@ -28,6 +29,9 @@ def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symli
     ``options`` are the core ones (``file_timeout``, ``show_prompts``). Both win over the
     policy. ``jobs=0`` runs detectors in this process; ``jobs=N`` uses N worker processes with
     per-file time and memory limits, like the CLI. No cache unless ``cache_path`` is given.
+    ``archives`` (``scanner.archives.ArchiveSettings``) sets archive limits and the folder
+    members are copied to; ``sequence_sample`` checks one frame in N of image sequences;
+    ``verify_imf`` hashes every IMF package asset against its packing list.
     Setup mistakes raise ``scanner.configure.SetupError`` before any file is read."""
     from scanner.configure import configure
     from scanner.runner import run_scan
@@ -37,7 +41,8 @@ def scan(paths: list[str] | str, *, excludes: tuple[str, ...] = (), follow_symli
         roots, policy=policy, fail_on_review=fail_on_review, options=options,
         settings=settings, excludes=tuple(excludes), follow_symlinks=follow_symlinks,
         enable=tuple(enable), disable=tuple(disable), jobs=jobs, cache_path=cache_path,
-        allow_empty=allow_empty)
+        allow_empty=allow_empty, sequence_sample=sequence_sample, verify_imf=verify_imf,
+        **({"archives": archives} if archives is not None else {}))
     return run_scan(config, detectors=detectors)
 
 

@@ -16,10 +16,12 @@ from detectors.formats.sniff import CLUTTER_TYPES
 from detectors.model import (
     AI,
     APPLIED,
+    ARCHIVE,
     CLEAN,
     ERROR,
     FAILED,
     MEDIA_KINDS,
+    PACKAGE,
     PIPELINE,
     REVIEW,
     SKIPPED,
@@ -89,7 +91,46 @@ def assemble(scanned: Scanned, policy: Policy, sha256: str | None = None,
                        sha256, judged.blocking)
 
 
+def assemble_archive(scanned: Scanned, members: Sequence[AssetResult]) -> AssetResult:
+    """An archive's result: the worst verdict of its members (``ai`` > ``review`` > ``error`` >
+    ``clean``), ``error`` too when the archive itself could not be fully read (damaged, over a
+    limit, a format we cannot open), blocking when a member is, and a note counting what is
+    inside. Its findings stay with the members that hold them."""
+    asset = scanned.asset
+    counts: dict[str, int] = {}
+    for m in members:
+        counts[m.verdict] = counts.get(m.verdict, 0) + 1
+    verdict = next((v for v in (AI, REVIEW, ERROR, CLEAN) if counts.get(v)), SKIPPED)
+    if scanned.errors and verdict not in (AI, REVIEW):
+        verdict = ERROR
+    inside = ", ".join(f"{counts[v]} {v}" for v in VERDICT_ORDER if counts.get(v))
+    if members:
+        said = f"archive: {len(members)} member(s) checked one by one ({inside})"
+    else:
+        said = "archive: could not be looked inside" if scanned.errors else "archive: empty"
+    notes = (*asset.notes, said)
+    skip = None
+    if verdict == SKIPPED:
+        skip = asset.skip_reason or "archive holds no media file (nothing scanned for markers)"
+    asset = dataclasses.replace(asset, notes=notes, skip_reason=skip)
+    return AssetResult(asset, verdict, (), scanned.errors, (), None,
+                       any(m.blocking for m in members))
+
+
 def add_to_summary(summary: Summary, result: AssetResult) -> None:
+    if result.asset.kind in (ARCHIVE, PACKAGE):
+        # its members are the files; an archive or package counts as one only when it could
+        # not be fully read itself (then the run is incomplete, whatever its members say)
+        if result.asset.kind == ARCHIVE:
+            summary.archives += 1
+        else:
+            summary.packages += 1
+        if result.errors:
+            summary.files += 1
+            summary.bytes += result.asset.size
+            summary.verdicts[ERROR] = summary.verdicts.get(ERROR, 0) + 1
+            summary.kinds[result.asset.kind] = summary.kinds.get(result.asset.kind, 0) + 1
+        return
     summary.files += 1
     summary.bytes += result.asset.size
     summary.verdicts[result.verdict] = summary.verdicts.get(result.verdict, 0) + 1
@@ -131,5 +172,6 @@ def exit_code(summary: Summary) -> int:
     return 0
 
 
-__all__ = ["MEDIA_KINDS", "NOT_MEDIA", "add_to_summary", "assemble", "asset_verdict",
+__all__ = ["MEDIA_KINDS", "NOT_MEDIA", "add_to_summary", "assemble", "assemble_archive",
+           "asset_verdict",
            "exit_code", "overall_verdict"]

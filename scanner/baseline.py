@@ -86,7 +86,11 @@ class Baseline:
 def entries_from_report(doc: dict[str, Any], hash_files: bool = True) -> list[dict[str, Any]]:
     """One entry per finding of a JSON report (approved ones too: they were accepted)."""
     out = []
+    results: list[dict[str, Any]] = []
     for r in doc.get("results") or []:
+        seq = r.get("sequence")  # an image sequence: its findings belong to its frames
+        results.extend(seq.get("frames") or [] if seq else [r])
+    for r in results:
         findings = r.get("findings") or []
         if not findings:
             continue

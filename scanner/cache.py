@@ -18,13 +18,15 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 
+from detectors.formats import registry
 from detectors.model import FAILED, UNAVAILABLE, Asset, Outcome, Scanned
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (
     dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
-    kind TEXT, media_type TEXT, notes TEXT, sha256 TEXT,
+    kind TEXT, media_type TEXT, notes TEXT, pixels TEXT, sha256 TEXT,
     detections TEXT,  -- {detector: {token, coverage, findings, errors}}
     PRIMARY KEY (dev, inode));
 """
@@ -45,6 +47,7 @@ class CachedParts:
     notes: tuple[str, ...]
     sha256: str | None
     per_detector: dict[str, Outcome] = field(default_factory=dict)
+    pixels: tuple[int, int] | None = None
 
 
 class ScanCache:
@@ -59,6 +62,13 @@ class ScanCache:
             self.db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS detections;")
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.db.executescript(SCHEMA)
+        # Classifications (kind, media type) follow the format declarations: entries made
+        # under others are dropped (a file cached as "other" may be an archive now).
+        formats = registry.signature()
+        row = self.db.execute("SELECT value FROM meta WHERE key='formats'").fetchone()
+        if row is None or row[0] != formats:
+            self.db.execute("DELETE FROM files")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('formats', ?)", (formats,))
         self._pending = 0
         self.hits = 0
         self.misses = 0
@@ -81,7 +91,7 @@ class ScanCache:
             where = " OR ".join(["(dev=? AND inode=?)"] * len(chunk))
             for row in self.db.execute(
                     "SELECT dev, inode, size, mtime_ns, ctime_ns, kind, media_type, notes, "
-                    f"sha256, detections FROM files WHERE {where}", keys):
+                    f"sha256, detections, pixels FROM files WHERE {where}", keys):
                 rows[(row[0], row[1])] = row
         return [self._parts(a, rows.get((a.dev, a.inode)), tokens) for a in assets]
 
@@ -93,7 +103,9 @@ class ScanCache:
         if row is None or row[2:5] != (asset.size, asset.mtime_ns, asset.ctime_ns):
             self.misses += 1
             return None
-        parts = CachedParts(row[5], row[6], tuple(json.loads(row[7])), row[8])
+        pixels = json.loads(row[10]) if row[10] else None
+        parts = CachedParts(row[5], row[6], tuple(json.loads(row[7])), row[8],
+                            pixels=(pixels[0], pixels[1]) if pixels else None)
         for det, entry in json.loads(row[9]).items():
             if tokens.get(det) == entry.pop("token", None):
                 parts.per_detector[det] = Outcome.from_dict(entry)
@@ -120,9 +132,11 @@ class ScanCache:
                 continue
             detections[o.detector] = {"token": tokens[o.detector], **o.to_dict()}
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (original.dev, original.inode, original.size, original.mtime_ns, original.ctime_ns,
-             a.kind, a.media_type, json.dumps(a.notes), scanned.sha256, json.dumps(detections)))
+             a.kind, a.media_type, json.dumps(a.notes),
+             json.dumps(list(a.pixels)) if a.pixels else None, scanned.sha256,
+             json.dumps(detections)))
         self._pending += 1
         if self._pending >= 500:
             self.db.execute("COMMIT")

@@ -14,6 +14,9 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 import click
 
+from detectors.formats import registry
+from detectors.formats.archive import UNSUPPORTED
+from detectors.model import ARCHIVE
 from detectors.registry import load_all
 from scanner.versions import version_lines
 
@@ -78,7 +81,8 @@ def _coverage_rows(loaded: list[Any]) -> list[dict[str, Any]]:
     for fmt in registry.formats():
         for media_type, kind in fmt.kinds.items():
             if kind not in ("image", "video", "audio") and media_type not in (
-                    "application/pdf", "application/c2pa", "application/rdf+xml"):
+                    "application/pdf", "application/c2pa", "application/rdf+xml",
+                    "application/json", "text/plain"):
                 continue
             row: dict[str, Any] = {"media_type": media_type, "label": fmt.label_of(media_type),
                                    "kind": kind, "detectors": {}}
@@ -145,6 +149,12 @@ def detectors_cmd(as_json: bool, verbose: bool) -> None:
         click.echo("\nNot readable here:")
         for line in dict.fromkeys(gaps):
             click.echo(line)
+    opened = [fmt.label_of(t) for fmt in registry.formats() for t, k in fmt.kinds.items()
+              if k == ARCHIVE and t not in UNSUPPORTED]
+    click.echo(f"\nArchives looked inside (each member judged as a file): {', '.join(opened)}; "
+               f"not opened (an error, never clean): {', '.join(UNSUPPORTED.values())}")
+    click.echo("IMF packages (a folder with ASSETMAP.xml): checked against the ASSETMAP and "
+               "packing list; findings name composition and timecode")
 
 
 def run() -> None:

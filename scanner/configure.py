@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 from detectors.api import ConfigError, Options
 from detectors.registry import Catalog, Loaded, load_all
+from scanner.archives import ArchiveSettings
 from scanner.policy import Policy, PolicyError
 from scanner.runner import ScanConfig, select_detectors
 
@@ -150,6 +152,15 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
             if not os.path.lexists(root):
                 raise SetupError(f"{root}: no such file or folder")
     pol.warn_if_inside(roots)
+    arch = config.get("archives") or ArchiveSettings()
+    temp = arch.temp_dir or tempfile.gettempdir()
+    inside = root_containing(temp, roots)
+    if inside is not None:
+        raise SetupError(f"the temporary folder {temp} (where archive members are copied to be "
+                         f"read) lies inside scanned root {inside}: set TMPDIR or --temp-dir "
+                         "to a folder outside the delivery")
+    if arch.temp_dir is not None and not os.path.isdir(arch.temp_dir):
+        raise SetupError(f"--temp-dir {arch.temp_dir}: no such folder")
     cfg = ScanConfig(roots=roots, options=opts, policy=pol, excludes=tuple(excludes),
                      follow_symlinks=follow_symlinks, enable=enable, disable=tuple(disable),
                      jobs=jobs, memory_limit=memory_limit, cache_path=cache_path,
@@ -169,5 +180,16 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
     return cfg, chosen
 
 
+def root_containing(path: str, roots: list[str]) -> str | None:
+    """The scanned root ``path`` lies in, if any (reports, caches and temporary copies must
+    not: a scan never writes to what it scans)."""
+    full = os.path.realpath(path)
+    for root in roots:
+        base = os.path.realpath(root)
+        if full == base or full.startswith(base.rstrip(os.sep) + os.sep):
+            return root
+    return None
+
+
 __all__ = ["CORE_OPTIONS", "SetupError", "check_roots", "configure", "load_policy",
-           "parse_setting"]
+           "parse_setting", "root_containing"]

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from detectors.api import AssetContext, Shared
-from detectors.model import AI, REVIEW, VALUE_LIMIT, AssetResult, display_path, truncate
+from detectors.model import AI, ARCHIVE, REVIEW, VALUE_LIMIT, AssetResult, display_path, truncate
 from detectors.registry import Loaded, load_all
 from scanner.configure import SetupError, configure
 from scanner.policy import OVERRIDABLE, Policy
@@ -41,17 +41,24 @@ class Explained:
 
 
 def scan_one(path: str, config: ScanConfig, detectors: list[Loaded],
-             off_by_default: list[str] = ()) -> Explained:  # type: ignore[assignment]
+             off_by_default: list[str] = ()) -> list[Explained]:  # type: ignore[assignment]
     """The scan path itself on one file (``run_scan``: sniffing, detectors, content hash,
     policy, verdict and exit code exactly as ``scan`` decides them), plus each detector's
-    ``explain`` hook (what it saw beyond its findings, e.g. a C2PA manifest store)."""
+    ``explain`` hook (what it saw beyond its findings, e.g. a C2PA manifest store). An archive
+    gives each member's explanation, then its own (members' copies are gone by then: their
+    hooks are not run)."""
     if os.path.isdir(path):
         raise click.BadParameter(f"{path} is a folder; explain takes files (use scan)")
     one = dataclasses.replace(config, roots=[path], keep_results=True, jobs=0, cache_path=None,
                               hash_all=True, allow_empty=True, skip_paths=frozenset(),
                               replay=[])
     report = run_scan(one, detectors=detectors)
-    (result,) = report.results
+    return [_explained(result, config, detectors, report.summary.exit_code, off_by_default)
+            for result in report.results]
+
+
+def _explained(result: AssetResult, config: ScanConfig, detectors: list[Loaded],
+               exit_code: int, off_by_default: list[str]) -> Explained:
     extras: dict[str, Any] = {}
     shared = Shared(config.options)
     try:
@@ -59,7 +66,8 @@ def scan_one(path: str, config: ScanConfig, detectors: list[Loaded],
             det = item.detector
             hook = getattr(det, "explain", None)
             if det is None or not item.available or not callable(hook) or \
-                    result.asset.skip_reason or result.asset.walk_error:
+                    result.asset.skip_reason or result.asset.walk_error or \
+                    result.asset.container is not None or result.asset.kind == ARCHIVE:
                 continue
             try:
                 extras[item.name] = hook(result.asset, AssetContext(result.asset, shared))
@@ -67,7 +75,7 @@ def scan_one(path: str, config: ScanConfig, detectors: list[Loaded],
                 extras[item.name] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         shared.close()
-    return Explained(result, detectors, config.policy, report.summary.exit_code,
+    return Explained(result, detectors, config.policy, exit_code,
                      list(off_by_default), extras)
 
 
@@ -293,7 +301,7 @@ def explain(files: tuple[str, ...], policy_path: str | None, show_prompts: bool,
         except SetupError as exc:
             raise UserError(str(exc)) from None
         names = {d.name for d in chosen}
-        explained.append(scan_one(file, config, chosen,
+        explained.extend(scan_one(file, config, chosen,
                                   [d.name for d in loaded if d.name not in names]))
     if fmt == "json":
         docs = [to_json(ex) for ex in explained]

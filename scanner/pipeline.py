@@ -23,6 +23,7 @@ from detectors.formats.sniff import (
 )
 from detectors.model import (
     APPLIED,
+    ARCHIVE,
     FAILED,
     MEDIA_KINDS,
     NOT_APPLICABLE,
@@ -36,6 +37,7 @@ from detectors.model import (
     Scanned,
 )
 from detectors.registry import Loaded
+from scanner.archives import ArchiveSettings, Nesting, scan_archive
 
 
 def classify(asset: Asset, ctx: AssetContext) -> Asset:
@@ -57,8 +59,9 @@ def classify(asset: Asset, ctx: AssetContext) -> Asset:
     clutter = clutter_reason(asset.path, media_type)
     if clutter is None and named_like_clutter(asset.path):
         notes.append(f"named like OS clutter, but the content is {media_type}: scanned")
+    dims = registry.dimensions(media_type, ctx.head) if kind == "image" else None
     return dataclasses.replace(asset, kind=kind, media_type=media_type, notes=tuple(notes),
-                               skip_reason=clutter)
+                               skip_reason=clutter, pixels=dims[:2] if dims else None)
 
 
 def _describe(exc: BaseException) -> str:
@@ -99,8 +102,10 @@ def run_detector(loaded: Loaded, asset: Asset, ctx: AssetContext) -> Outcome:
                    time.perf_counter() - start)
 
 
-def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared) -> Scanned:
-    """Sniff ``asset`` and run ``detectors`` on it; the raw material of its result."""
+def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared,
+               archives: ArchiveSettings | None = None, nesting: Nesting | None = None) -> Scanned:
+    """Sniff ``asset`` and run ``detectors`` on it; the raw material of its result. An archive
+    is looked inside: each member is scanned the same way (``Scanned.members``)."""
     if asset.skip_reason:
         return Scanned(asset)
     if asset.walk_error:
@@ -116,4 +121,11 @@ def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared) -> Sca
     if not ctx.head and asset.kind in MEDIA_KINDS:
         return Scanned(asset, errors=(ScanError(
             READ, f"empty file (0 bytes) named as {asset.media_type}"),))
+    if asset.kind == ARCHIVE:
+        settings = archives or ArchiveSettings()
+
+        def member(a: Asset, n: Nesting) -> Scanned:
+            return scan_asset(a, detectors, shared, settings, n)
+
+        return scan_archive(asset, member, settings, shared.heartbeat, nesting)
     return Scanned(asset, tuple(run_detector(d, asset, ctx) for d in detectors))

@@ -19,6 +19,7 @@ from tomlkit.exceptions import TOMLKitError
 from detectors.api import sha256_file
 from detectors.model import display_path
 from scanner.policy import OVERRIDABLE, Policy, PolicyError
+from scanner.usererror import UserError
 from scanner.walk import Walker
 
 NEW_POLICY_HEADER = (
@@ -78,7 +79,11 @@ def _findings_summary(path: str, policy: Policy, rules: tuple[str, ...]) -> str:
     config, detectors = configure([path], policy=dataclasses.replace(policy, approvals=[],
                                                                      warnings=[]),
                                   allow_empty=True)
-    ex = scan_one(path, config, detectors)
+    *members, ex = scan_one(path, config, detectors)
+    if members:
+        raise UserError(f"{path} is an archive: approvals key on a file's content, so approve "
+                        "the member files themselves (extracted), or accept a reviewed archive "
+                        "with a baseline")
     findings = ex.result.findings
     if not findings:
         return "no findings now (the approval is recorded anyway)"

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TextIO
 
-from detectors.model import AI, ERROR, REVIEW, AssetResult, display_path
+from detectors.model import AI, ARCHIVE, ERROR, PACKAGE, REVIEW, AssetResult, display_path
 from scanner.walk import Walker
 
 
@@ -65,8 +65,12 @@ class Progress:
         return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
 
     def tick(self, result: AssetResult | None = None) -> None:
-        self.done += 1
-        if result is not None and result.verdict in self.found:
+        member = result is not None and (result.asset.container is not None
+                                         or result.asset.kind == PACKAGE)
+        if not member:  # the total counts files of the tree; an archive is one when done
+            self.done += 1
+        if result is not None and result.verdict in self.found and \
+                result.asset.kind not in (ARCHIVE, PACKAGE):  # their verdict is their files'
             self.found[result.verdict] += 1
         now = time.monotonic()
         if now - self._last >= 0.1:

@@ -71,6 +71,12 @@ def add_cmd(paths: tuple[str, ...], register_path: str, note: str, tool: str,
                 click.echo(f"error  {shown}: {reason}", err=True)
                 counts["failed"] += 1
                 return
+            if asset.container is not None and asset.kind in MEDIA_KINDS:
+                # its copy is gone once scanned: the register needs the file itself
+                click.echo(f"error  {shown}: inside an archive; extract it and register the "
+                           "files", err=True)
+                counts["failed"] += 1
+                return
             if asset.kind not in MEDIA_KINDS:
                 why = f"not image/video/audio ({asset.kind})"
                 if asset.skip_reason and asset.skip_reason != NOT_MEDIA:

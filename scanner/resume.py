@@ -37,6 +37,10 @@ def run_header(config: ScanConfig, detectors: list[Loaded]) -> dict[str, Any]:
         "policy": policy.digest,
         "detectors": detector_tokens(detectors, config.options),
     }
+    if config.sequence_sample > 1:
+        identity["sequence_sample"] = config.sequence_sample
+    if config.verify_imf:
+        identity["verify_imf"] = True
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return {"type": "run", "schema": "deliverscan.report/1", "run_id": digest[:32],
             "identity": identity}
@@ -72,7 +76,7 @@ def load_previous(path: str, header: dict[str, Any] | None = None) -> list[dict[
                     _check(path, rec, header)
                 keep = end
                 continue
-            if rec.get("type") == "result":
+            if rec.get("type") in ("result", "sequence"):
                 done.append(rec)
                 keep = end
     if first is None:  # empty, or only a partial first line: start over
@@ -93,6 +97,28 @@ def _check(path: str, first: dict[str, Any], header: dict[str, Any]) -> None:
                           "roots and options, or write to a new file")
 
 
+def written_sequences(records: list[dict[str, Any]]) -> frozenset[str]:
+    """The sequences (their pattern paths) a resumed JSONL file already summarises."""
+    return frozenset(r["path"] for r in records if r.get("type") == "sequence")
+
+
 def replay(records: list[dict[str, Any]]) -> tuple[list[AssetResult], frozenset[str]]:
-    results = [result_from_dict(r) for r in records]
-    return results, frozenset(path_from_fields(r) for r in records)
+    """The results to keep and the paths that are done. An archive's members are written
+    before the archive's own line: members of an archive whose line is missing (the run was
+    killed inside it) are dropped, and the archive is scanned again whole."""
+    records = [r for r in records if r.get("type", "result") == "result"]
+    by_path = {r["path"]: r for r in records}
+
+    def complete(rec: dict[str, Any]) -> bool:
+        seen = 0
+        container = rec.get("archive")
+        while container is not None:
+            parent = by_path.get(container)
+            seen += 1
+            if parent is None or seen > 64:
+                return False
+            container = parent.get("archive")
+        return True
+
+    kept = [r for r in records if complete(r)]
+    return [result_from_dict(r) for r in kept], frozenset(path_from_fields(r) for r in kept)

@@ -10,16 +10,36 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from detectors.api import Options, Shared, default_token, sha256_file
-from detectors.model import HASH, WORKER, Asset, AssetResult, Report, ScanError, Scanned, Summary
+from detectors.model import (
+    ARCHIVE,
+    HASH,
+    WORKER,
+    Asset,
+    AssetResult,
+    Report,
+    ScanError,
+    Scanned,
+    Summary,
+)
 from detectors.registry import Loaded, load_all
-from scanner.aggregate import add_to_summary, assemble, exit_code, overall_verdict
+from scanner.aggregate import (
+    add_to_summary,
+    assemble,
+    assemble_archive,
+    exit_code,
+    overall_verdict,
+)
+from scanner.archives import ArchiveSettings
 from scanner.baseline import Baseline
 from scanner.cache import ScanCache
+from scanner.package_scan import PackageScan
 from scanner.pipeline import scan_asset
 from scanner.policy import Policy
 from scanner.versions import tool_info
@@ -49,6 +69,9 @@ class ScanConfig:
     allow_empty: bool = False
     hash_all: bool = False  # content hash of every read file (explain), not only as needed
     baseline: Baseline | None = None  # findings accepted in an earlier, reviewed scan
+    archives: ArchiveSettings = field(default_factory=ArchiveSettings)  # limits, temp dir
+    sequence_sample: int = 1  # check one frame in N of image sequences (1: every frame)
+    verify_imf: bool = False  # hash every IMF asset against its packing list (a full read)
 
 
 def _under(path: str, root: str) -> bool:
@@ -90,8 +113,10 @@ def detector_tokens(detectors: list[Loaded], options: Options) -> dict[str, str]
 class _Engine:
     """Feeds walked assets through the cache and the workers, in walk order."""
 
-    def __init__(self, config: ScanConfig, detectors: list[Loaded], walker: Walker) -> None:
+    def __init__(self, config: ScanConfig, detectors: list[Loaded], walker: Walker,
+                 archives: ArchiveSettings) -> None:
         self.config = config
+        self.archives = archives
         self.detectors = detectors
         self.walker = walker
         self.order = {d.name: i for i, d in enumerate(detectors)}
@@ -127,7 +152,7 @@ class _Engine:
                     yield WorkItem(seq, asset, only=missing, cached=parts)
                     continue
                 known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
-                                            notes=parts.notes)
+                                            notes=parts.notes, pixels=parts.pixels)
                 yield WorkItem(seq, asset, done=Scanned(known, sha256=parts.sha256),
                                cached=parts)
 
@@ -136,7 +161,7 @@ class _Engine:
         if self.config.jobs > 0:
             self.pool = WorkerPool(self.config.jobs, self.detectors, self.config.options,
                                    timeout=self.config.options.file_timeout,
-                                   memory_limit=self.config.memory_limit)
+                                   memory_limit=self.config.memory_limit, archives=self.archives)
             pairs: Iterable[tuple[WorkItem, Scanned]] = self.pool.map(items)
         else:
             pairs = self._serial(items, shared)
@@ -151,7 +176,7 @@ class _Engine:
                 yield item, item.done
                 continue
             dets = self.detectors if item.only is None else [by_name[n] for n in item.only]
-            yield item, scan_asset(item.asset, dets, shared)
+            yield item, scan_asset(item.asset, dets, shared, self.archives)
 
     def _finish(self, item: WorkItem, scanned: Scanned) -> Scanned:
         """Merge cached outcomes in (detector order), and store what was newly read."""
@@ -161,7 +186,8 @@ class _Engine:
                               key=lambda o: self.order.get(o.detector, len(self.order)))
             scanned = dataclasses.replace(scanned, outcomes=tuple(outcomes),
                                           sha256=scanned.sha256 or parts.sha256)
-        if self.cache and not (item.asset.skip_reason or item.asset.walk_error):
+        if self.cache and not (item.asset.skip_reason or item.asset.walk_error) and \
+                scanned.asset.kind != ARCHIVE:  # an archive is always looked inside again
             if item.done is None and not any(e.source == WORKER for e in scanned.errors):
                 self.cache.store(item.asset, scanned, self.tokens)
         return scanned
@@ -186,6 +212,23 @@ class _Engine:
             self.cache.set_sha256(asset, sha)
         return sha, []
 
+    def assembled(self, scanned: Scanned) -> Iterator[AssetResult]:
+        """The results of one scanned asset: an archive's members first (depth first), then
+        the archive's own, so that in a JSONL file an archive's line means all its members'
+        lines are there too (what ``--resume`` relies on)."""
+        policy, baseline = self.config.policy, self.config.baseline
+        if scanned.asset.kind != ARCHIVE:
+            sha, errors = self.content_hash(scanned)
+            yield assemble(scanned, policy, sha, errors, baseline)
+            return
+        children = []
+        for member in scanned.members:
+            for result in self.assembled(member):
+                if result.asset.path == member.asset.path:
+                    children.append(result)
+                yield result
+        yield assemble_archive(scanned, children)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
@@ -201,12 +244,19 @@ def run_scan(config: ScanConfig,
     started = _now()
     t0 = time.perf_counter()
     detectors = detectors if detectors is not None else select_detectors(config)
-    walker = Walker(config.excludes, config.follow_symlinks)
+    packages = PackageScan(verify=config.verify_imf)
+    walker = Walker(config.excludes, config.follow_symlinks, config.sequence_sample,
+                    on_folder=packages.on_folder)
     shared = Shared(config.options)
     summary = Summary()
     kept: list[AssetResult] = []
     warnings = list(config.policy.warnings)
-    engine = _Engine(config, detectors, walker)
+    run_tmp = tempfile.mkdtemp(prefix="deliverscan-", dir=config.archives.temp_dir)
+    # archive members are copied under this run's own folder, removed at the end even when a
+    # worker was killed mid-copy
+    archives = dataclasses.replace(config.archives, temp_dir=run_tmp,
+                                   excludes=config.archives.excludes or config.excludes)
+    engine = _Engine(config, detectors, walker, archives)
     checked = [False] * len(config.roots)
 
     def take(result: AssetResult) -> None:
@@ -225,14 +275,17 @@ def run_scan(config: ScanConfig,
         for result in config.replay:
             take(result)
         for scanned in engine.results(shared):
-            sha, errors = engine.content_hash(scanned)
-            take(assemble(scanned, config.policy, sha, errors, config.baseline))
+            for result in engine.assembled(scanned):
+                take(packages.annotate(result))
+        for result in packages.results():  # once every package and file is known
+            take(result)
     except KeyboardInterrupt:
         interrupted = True
         warnings.append("interrupted: the scan is incomplete; the report holds what was done")
     finally:
         shared.close()
         engine.close()
+        shutil.rmtree(run_tmp, ignore_errors=True)
     summary.cache_hits = engine.cache.hits if engine.cache is not None else 0
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)
@@ -247,5 +300,6 @@ def run_scan(config: ScanConfig,
     if engine.pool is not None and engine.pool.restarts:
         warnings.append(f"{engine.pool.restarts} worker process(es) replaced during the scan")
     warnings.extend(w for w in config.policy.warnings if w not in warnings)
+    warnings.extend(packages.warnings)
     return Report(tool=tool_info(detectors), started=started, finished=_now(), roots=list(config.roots),
                   summary=summary, results=kept, warnings=warnings + walker.stats.warnings)

@@ -15,6 +15,7 @@ change the exit code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 import shutil
@@ -27,17 +28,20 @@ from typing import Any, TextIO
 import click
 
 from detectors.api import Option
+from detectors.formats.archive import Limits
 from detectors.model import AssetResult, display_path
 from detectors.registry import load_all
 from scanner import userconfig
+from scanner.archives import ArchiveSettings
 from scanner.baseline import Baseline, BaselineError
 from scanner.cache import default_path as default_cache_path
-from scanner.configure import SetupError, configure, parse_setting
+from scanner.configure import SetupError, configure, parse_setting, root_containing
 from scanner.progress import Progress
 from scanner.reports import FILE_NAMES, FORMATS, writer_for
 from scanner.reports.table import summary_lines
-from scanner.resume import ResumeError, load_previous, replay, run_header
+from scanner.resume import ResumeError, load_previous, replay, run_header, written_sequences
 from scanner.runner import run_scan
+from scanner.sequences import Sequencer
 from scanner.usererror import UserError
 
 GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
@@ -103,16 +107,6 @@ def _targets(fmt: str | None, output: str | None, reports: tuple[str, ...],
     elif formats is not None:
         raise click.UsageError("--formats goes with --output-dir")
     return out
-
-
-def _inside(path: str, roots: list[str]) -> str | None:
-    """The scanned root ``path`` lies in, if any (reports and caches must not)."""
-    full = os.path.realpath(path)
-    for root in roots:
-        base = os.path.realpath(root)
-        if full == base or full.startswith(base.rstrip(os.sep) + os.sep):
-            return root
-    return None
 
 
 @contextlib.contextmanager
@@ -326,6 +320,23 @@ def _resume_hint(targets: list[tuple[str, str]]) -> str:
               help="Continue a killed run: skip what the --output/--report JSONL file holds.")
 @click.option("--allow-empty", is_flag=True,
               help="Accept roots where no file could be checked (default: exit 2, unmounted?).")
+@click.option("--sequence-sample", type=click.IntRange(min=1), default=1, metavar="N",
+              show_default=True,
+              help="Check one frame in N of each image sequence (the first and last always); "
+                   "the others are listed as not checked.")
+@click.option("--verify-imf", is_flag=True,
+              help="Hash every IMF package asset against its packing list (reads each in "
+                   "full).")
+@click.option("--sequences/--no-sequences", "group_sequences", default=True,
+              help="Report each image sequence as one entry (default) or every frame alone.")
+@click.option("--temp-dir", type=click.Path(file_okay=False), default=None,
+              help="Where archive members are copied to be read (default: $TMPDIR); never "
+                   "inside a scanned root.")
+@click.option("--archive-member-limit", type=click.IntRange(min=1), default=None, metavar="MB",
+              help="Largest archive member read, uncompressed (default: 16384); a larger "
+                   "member is an error.")
+@click.option("--archive-depth", type=click.IntRange(min=0), default=None,
+              help="Archives inside archives opened this deep (default: 3); deeper is an error.")
 @with_detector_flags
 def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | None,
          output: str | None, reports: tuple[str, ...], output_dir: str | None,
@@ -334,7 +345,9 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
          disable: tuple[str, ...], sets: tuple[str, ...], show_prompts: bool, timeout: float,
          progress: bool | None, quiet: bool, verbose: bool, colour: bool | None,
          policy_path: str | None, jobs: int | None, memory_limit: int, cache_path: str | None,
-         no_cache: bool, resume: bool, allow_empty: bool, **detector_flags: Any) -> None:
+         no_cache: bool, resume: bool, allow_empty: bool, temp_dir: str | None,
+         archive_member_limit: int | None, archive_depth: int | None, sequence_sample: int,
+         group_sequences: bool, verify_imf: bool, **detector_flags: Any) -> None:
     """Scan files and folders for AI-generated media.
 
     Exit codes: 0 nothing blocking, 1 blocking findings, 2 incomplete scan or usage error."""
@@ -344,11 +357,11 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
     targets = _targets(fmt, output, reports, output_dir, formats)
     cache = None if no_cache else (cache_path or default_cache_path())
     for name, path in targets + ([("cache", cache)] if cache else []):
-        root = _inside(path, roots) if path != "-" else None
+        root = root_containing(path, roots) if path != "-" else None
         if root is not None:
             raise UserError(f"the {name} file {path} lies inside scanned root {root}: "
-                                   "write it outside the delivery (a scan never writes to what "
-                                   "it scans)")
+                            "write it outside the delivery (a scan never writes to what it "
+                            "scans)")
     if output_dir is not None:
         try:
             os.makedirs(output_dir, exist_ok=True)
@@ -372,11 +385,16 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
             follow_symlinks=follow_symlinks, enable=enable, disable=disable,
             jobs=(os.cpu_count() or 1) if jobs is None else jobs,
             memory_limit=memory_limit * 1024 * 1024, cache_path=cache,
-            allow_empty=allow_empty, keep_results=False, baseline=baseline)
+            allow_empty=allow_empty, keep_results=False, baseline=baseline,
+            archives=_archive_settings(temp_dir, archive_member_limit, archive_depth),
+            sequence_sample=sequence_sample, verify_imf=verify_imf)
         header = run_header(config, detectors)
         replayed: list = []
+        summarised: frozenset[str] = frozenset()
         if resume_path is not None:
-            replayed, skip = replay(load_previous(resume_path, header))
+            previous = load_previous(resume_path, header)
+            replayed, skip = replay(previous)
+            summarised = written_sequences(previous)
             config.skip_paths, config.replay = skip, replayed
     except (SetupError, ResumeError, BaselineError) as exc:
         raise UserError(str(exc)) from None
@@ -400,10 +418,34 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                 start(header)
         bar = Progress(err, roots, excludes, follow_symlinks) if show_progress else None
 
+        # JSONL gets every file as it completes (streaming, --resume) and a line per
+        # sequence; the other formats get sequences as one result each
+        per_file = [(w, resumed) for (w, resumed), (name, _) in zip(writers, targets,
+                                                                     strict=True)
+                    if name == "jsonl"]
+        per_asset = [w for (w, _), (name, _) in zip(writers, targets, strict=True)
+                     if name != "jsonl"]
+
+        def to_writers(result: AssetResult) -> None:
+            for w in per_asset:
+                w.add(result)
+            if result.sequence is not None:
+                for w, resumed in per_file:
+                    add_sequence = getattr(w, "add_sequence", None)
+                    if callable(add_sequence) and not (
+                            resumed and result.asset.path in summarised):
+                        add_sequence(result)
+
+        sequencer = Sequencer(to_writers) if group_sequences else None
+
         def on_result(result: AssetResult) -> None:
-            for w, resumed in writers:
+            for w, resumed in per_file:
                 if not (resumed and id(result) in replayed_ids):
                     w.add(result)
+            if sequencer is not None:
+                sequencer.add(result)
+            else:
+                to_writers(result)
             if bar:
                 bar.tick(result)
 
@@ -413,6 +455,8 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
         finally:
             if bar:
                 bar.close()
+            if sequencer is not None:
+                sequencer.flush()
         for w, _ in writers:
             w.finish(report)
     if not quiet and ("table", "-") not in targets:
@@ -424,6 +468,16 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                   f"{_resume_hint(targets)}\n")
     code = report.summary.exit_code
     sys.exit(0 if exit_zero and code == 1 else code)
+
+
+def _archive_settings(temp_dir: str | None, member_mb: int | None,
+                      depth: int | None) -> ArchiveSettings:
+    limits = Limits()
+    if member_mb is not None:
+        limits = dataclasses.replace(limits, max_member_bytes=member_mb * 1024 * 1024)
+    if depth is not None:
+        limits = dataclasses.replace(limits, max_depth=depth)
+    return ArchiveSettings(limits=limits, temp_dir=temp_dir)
 
 
 @contextlib.contextmanager

@@ -13,10 +13,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from detectors.model import Asset
+from scanner.sequences import SAMPLED, sample_frames
 
 EXCLUDED_TYPE = "inode/x-excluded"
 
@@ -48,9 +49,13 @@ def _sort_key(entry: os.DirEntry[str]) -> bytes:
 
 
 class Walker:
-    def __init__(self, excludes: tuple[str, ...] = (), follow_symlinks: bool = False) -> None:
+    def __init__(self, excludes: tuple[str, ...] = (), follow_symlinks: bool = False,
+                 sequence_sample: int = 1,
+                 on_folder: Callable[[str, list[str]], None] | None = None) -> None:
         self.excludes = tuple(excludes)
         self.follow = follow_symlinks
+        self.sample = sequence_sample  # check one frame in N of each image sequence
+        self.on_folder = on_folder  # told each folder's names as it is listed (packages)
         self.stats = WalkStats()
 
     def walk(self, roots: list[str]) -> Iterator[Asset]:
@@ -76,8 +81,16 @@ class Walker:
         except OSError as exc:
             yield _error(path, f"cannot list directory: {exc.strerror or exc}")
             return
+        if self.on_folder is not None:
+            self.on_folder(path, [e.name for e in entries])
+        left_out = sample_frames([e.name for e in entries], self.sample) if self.sample > 1 \
+            else set()
         for entry in entries:
             child = entry.path
+            if entry.name in left_out and not entry.is_dir(follow_symlinks=False):
+                yield Asset(path=child, size=0, mtime_ns=0, kind="image",
+                            skip_reason=SAMPLED.format(n=self.sample))
+                continue
             pattern = _excluded(child, entry.name, self.excludes) if self.excludes else None
             if pattern is not None:
                 self.stats.excluded += 1

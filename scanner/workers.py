@@ -29,6 +29,7 @@ from typing import Any
 from detectors.api import Options, Shared
 from detectors.model import WORKER, Asset, ScanError, Scanned
 from detectors.registry import Loaded
+from scanner.archives import ArchiveSettings
 from scanner.pipeline import scan_asset
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -110,7 +111,7 @@ class _Outbox:
 
 
 def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
-                 options: Options) -> None:
+                 options: Options, archives: ArchiveSettings | None = None) -> None:
     """``state`` is shared memory ``[seq, started]`` of the file in hand (seq -1: none), which
     the parent reads for deadlines and to know which file a crash hit, without a message (and
     a parent wake-up) per file."""
@@ -118,6 +119,11 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
     _quiet_native_stderr()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     shared = Shared(options)
+
+    def heartbeat() -> None:  # the file in hand (an archive) is still moving: restart its clock
+        state[1] = time.monotonic()
+
+    shared.heartbeat = heartbeat
     by_name = {d.name: d for d in detectors}
     conn.send(("ready", os.getpid()))
     outbox = _Outbox(conn)
@@ -131,7 +137,7 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
                 state[1] = time.monotonic()
                 state[0] = float(item.seq)
                 dets = detectors if item.only is None else [by_name[n] for n in item.only]
-                result = scan_asset(item.asset, dets, shared)
+                result = scan_asset(item.asset, dets, shared, archives)
                 state[0] = -1.0
                 outbox.put(item.seq, result)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -143,12 +149,12 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
 
 class _Worker:
     def __init__(self, ctx: mp.context.BaseContext, detectors: list[Loaded],
-                 options: Options) -> None:
+                 options: Options, archives: ArchiveSettings | None = None) -> None:
         parent, child = ctx.Pipe(duplex=True)
         self.conn: Connection = parent
         self.state = ctx.Array("d", [-1.0, 0.0], lock=False)
         self.proc = ctx.Process(target=_worker_main,  # type: ignore[attr-defined]
-                                args=(child, self.state, detectors, options),
+                                args=(child, self.state, detectors, options, archives),
                                 daemon=True, name="deliverscan-worker")
         self.proc.start()
         child.close()
@@ -194,10 +200,11 @@ class WorkerPool:
 
     def __init__(self, jobs: int, detectors: list[Loaded], options: Options,
                  timeout: float = 30.0, memory_limit: int = 2 * 1024**3, batch: int = 8,
-                 window: int = 2000) -> None:
+                 window: int = 2000, archives: ArchiveSettings | None = None) -> None:
         self.jobs = max(1, jobs)
         self.detectors = detectors
         self.options = options
+        self.archives = archives
         self.timeout = timeout
         self.memory_limit = memory_limit
         self.batch = batch
@@ -209,7 +216,7 @@ class WorkerPool:
         self.restarts = 0
 
     def _spawn(self) -> _Worker:
-        w = _Worker(self._ctx, self.detectors, self.options)
+        w = _Worker(self._ctx, self.detectors, self.options, self.archives)
         self._workers.append(w)
         return w
 

@@ -79,7 +79,7 @@ def test_bext_ixml_pmx_and_id3_chunks() -> None:
     out = read(data)
     assert kv(out) == {"riff:bext:Description": "Description", "riff:bext:Originator": "Origin",
                        "riff:bext:CodingHistory": "A=PCM\r\n",
-                       "riff:iXML": "<BWFXML><NOTE>n</NOTE></BWFXML>",
+                       "riff:iXML": "<BWFXML><NOTE>n</NOTE></BWFXML>", "riff:iXML:NOTE": "n",
                        "xmp:xmp:CreatorTool": "Suno", "id3:TSSE": "Suno"}
 
 

@@ -31,11 +31,28 @@ Canonical keys (case as written here; keywords/descriptions keep the file's own 
 - ``id3v1:<title|artist|album|comment>``  ID3v1 tag at the end of the file
 - ``vorbis:<key>``                  Vorbis comment (FLAC, Ogg), key lower-cased
 - ``riff:INFO:<fourcc>`` / ``riff:bext:<field>`` / ``riff:iXML`` / ``riff:<fourcc>``
+- ``riff:iXML:<path>`` / ``riff:axml:<path>`` (``<path>@<attr>``)
+                                    XML chunk elements (and attributes), namespaces dropped
+- ``aiff:<NAME|AUTH|(c)|ANNO|COMT>`` / ``aiff:APPL:<signature>``  AIFF/AIFC text chunks
+- ``exr:<attribute>``               OpenEXR header string/stringvector attributes, every part
+- ``dpx:<Field>`` / ``cineon:<Field>``  fixed header fields, named like ExifTool's DPX tags
+- ``mxf:<Tag>``                     MXF through ExifTool (deep tier), ExifTool's tag names
+- ``bmff:udta:<3GPP fourcc>``       3GPP asset boxes (``titl``, ``dscp``, ``auth``, ``perf``, …)
 - ``stealth:<magic>``               stealth pnginfo payload read from alpha/RGB LSBs
                                     (``stealth:stealth_pngcomp`` ...)
 - ``exiftool:<Group>:<Tag>``        an ExifTool tag with no canonical mapping (deep tier)
+- ``sidecar:comfyui:prompt``        a ComfyUI API graph found in a generator sidecar JSON (a file
+                                    of its own, or ``<stem>.json`` / ``<stem>_api.json`` beside
+                                    an asset; ``detectors.formats.gen_sidecar``)
+- ``sidecar:comfyui:workflow``      a ComfyUI UI workflow found in a sidecar JSON
+                                    (``<stem>.json`` / ``<stem>_ui.json``)
+- ``sidecar:a1111:parameters``      the text of a sidecar ``.txt`` holding an infotext
+                                    ``Steps:`` line (A1111 ``save_txt``), judged like the PNG
+                                    ``parameters`` chunk
 
 Freeform QuickTime items (``----``) use their ``name`` (``bmff:ilst:AIGC``); HEIF ``Exif`` and
-XMP items produce ``exif:`` and ``xmp:`` keys like any other carrier. The rule pack matches keys
-case-insensitively (ExifTool capitalises PNG keywords), so the case here is documentation.
+XMP items produce ``exif:`` and ``xmp:`` keys like any other carrier. On an asset, fields read
+from a sidecar beside it keep their keys; the finding's location says ``sidecar <name>: <key>``.
+The rule pack matches keys case-insensitively (ExifTool capitalises PNG keywords), so the case
+here is documentation.
 """

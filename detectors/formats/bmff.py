@@ -8,7 +8,11 @@ offset, so ``moov`` at the end of a 50 GB file is reached with a handful of read
 
 Keys: ``bmff:ilst:<fourcc>`` (``©too``, ``©cmt``; freeform ``----`` items use their ``name``),
 ``bmff:mdta:<key>`` (``com.apple.quicktime.description``, ffmpeg ``use_metadata_tags`` keys such
-as ``prompt``), ``bmff:udta:<fourcc>`` (QuickTime text atoms directly in ``udta``).
+as ``prompt``; Topaz Video AI's ``videoai``), ``bmff:udta:<fourcc>`` for every text-bearing atom
+directly in ``udta``: QuickTime ``©xxx`` text, 3GPP asset boxes (``titl``, ``dscp``, ``cprt``,
+``perf``, ``auth``, ``gnre``, ``albm``, ``kywd``, ``loci`` name/notes, ``rtng``, ``clsf``: what
+ffmpeg writes into 3GP and partly MOV), and any other atom whose payload is plain text or an
+item-list ``data`` box (``name``, vendor atoms such as ``AIGC``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ MAX_BOXES = 100_000
 MAX_DEPTH = 12
 VALUE_LIMIT = 16 * 1024 * 1024
 MAX_ITEMS = 10_000
+# 3GPP TS 26.244 asset information boxes (FullBox, language, string) in udta.
+THREEGPP = {b"titl", b"dscp", b"cprt", b"perf", b"auth", b"gnre", b"albm", b"kywd", b"loci",
+            b"rtng", b"clsf"}
+# udta atoms known to hold binary data (never judged as text even when it looks printable).
+UDTA_BINARY = {b"hnti", b"hinf", b"chpl", b"Xtra", b"thmb", b"yrrc", b"free", b"skip",
+               b"AllF", b"SelO", b"WLOC", b"LOOP", b"ptv ", b"tagc", b"GPMF", b"uuid"}
 # HEIF Exif/XMP item bytes read per file (each item is at most MAX_PACKET).
 ITEMS_BUDGET = 2 * MAX_PACKET
 
@@ -107,6 +117,10 @@ class _Bmff:
                           f"BMFF {child} at {hexoff(at)}", self.out)
             elif path.endswith("udta") and btype[:1] == b"\xa9":
                 self.qt_text(btype, body, bend, at, child)
+            elif path.endswith("udta") and btype in THREEGPP:
+                self.asset_info(btype, body, bend, at, child)
+            elif path.endswith("udta") and btype not in UDTA_BINARY:
+                self.udta_other(btype, body, bend, at, child)
 
     def qt_text(self, btype: bytes, body: int, end: int, at: int, path: str) -> None:
         """QuickTime user-data text atom: (16-bit length, 16-bit language, text)*, or a
@@ -128,6 +142,57 @@ class _Bmff:
                 break
             self.out.add(key, text(data[p + 4:p + 4 + n]).rstrip("\x00"), where)
             p += 4 + n
+
+    def _udta_value(self, body: int, end: int, at: int, path: str) -> bytes | None:
+        if end - body > VALUE_LIMIT:
+            self.out.problem(f"{path} at {hexoff(at)} is over {VALUE_LIMIT} bytes")
+            return None
+        return self.src.exact(body, end - body, path)
+
+    def asset_info(self, btype: bytes, body: int, end: int, at: int, path: str) -> None:
+        """3GPP asset box: FullBox header, then (language, string) or the box's own layout."""
+        data = self._udta_value(body, end, at, path)
+        if data is None or len(data) < 6:
+            return
+        key = f"bmff:udta:{_name(btype)}"
+        where = f"BMFF {path} at {hexoff(at)}"
+        values: list[str] = []
+        if btype == b"kywd":
+            count, p = data[6] if len(data) > 6 else 0, 7
+            for _ in range(count):
+                if p >= len(data):
+                    break
+                n = data[p]
+                values.append(_string(data[p + 1:p + 1 + n]))
+                p += 1 + n
+        elif btype == b"loci":
+            name, rest = _cstring(data[6:])
+            values.append(name)
+            if len(rest) > 13:  # role, longitude, latitude, altitude; then body and notes
+                _body, rest = _cstring(rest[13:])
+                values.append(_cstring(rest)[0])
+        else:
+            values.append(_cstring(data[{b"rtng": 14, b"clsf": 12}.get(btype, 6):])[0])
+        for value in values:
+            if value:
+                self.out.add(key, value, where)
+
+    def udta_other(self, btype: bytes, body: int, end: int, at: int, path: str) -> None:
+        """Any other udta atom: an item-list ``data`` box, or plain text (``name``, vendor
+        atoms); binary payloads are left alone."""
+        if end - body > VALUE_LIMIT:
+            self.out.note(f"{path} at {hexoff(at)}: {end - body} bytes, not read")
+            return
+        data = self.src.exact(body, end - body, path)
+        key = f"bmff:udta:{_name(btype)}"
+        where = f"BMFF {path} at {hexoff(at)}"
+        if data[4:8] == b"data":
+            for value in self._data_values(data):
+                self.out.add(key, value, where)
+            return
+        raw = data.rstrip(b"\x00")
+        if raw and b"\x00" not in raw and all(b >= 0x20 or b in (9, 10, 13) for b in raw):
+            self.out.add(key, text(raw), where)
 
     def _data_values(self, data: bytes) -> list[str]:
         """Text values of the ``data`` boxes inside an item (types 1 UTF-8, 2 UTF-16, 0 raw)."""
@@ -335,6 +400,24 @@ class _Bmff:
             if extents:
                 out[item_id] = extents
         return out
+
+
+def _string(raw: bytes) -> str:
+    """A 3GPP string: UTF-16 with its BOM, else UTF-8."""
+    if raw[:2] in (b"\xfe\xff", b"\xff\xfe"):
+        return raw.decode("utf-16", "replace").rstrip("\x00")
+    return raw.decode("utf-8", "replace").rstrip("\x00")
+
+
+def _cstring(data: bytes) -> tuple[str, bytes]:
+    """(NUL-terminated string, rest); UTF-16 strings end at a double NUL."""
+    if data[:2] in (b"\xfe\xff", b"\xff\xfe"):
+        for i in range(2, len(data) - 1, 2):
+            if data[i:i + 2] == b"\x00\x00":
+                return _string(data[:i]), data[i + 2:]
+        return _string(data), b""
+    raw, _, rest = data.partition(b"\x00")
+    return _string(raw), rest
 
 
 def read_bmff(src: Source, out: Collector) -> None:

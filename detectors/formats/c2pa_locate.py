@@ -14,7 +14,10 @@ against the real Reader in ``tests/test_c2pa_locate.py``):
   after SOS as entropy data, so a segment there is never read).
 - PNG: a ``caBX`` chunk anywhere before IEND (also after IDAT); iTXt ``XML:com.adobe.xmp``.
 - RIFF (WAV, WebP, AVI): a ``C2PA`` / ``XMP `` chunk among the RIFF's children (also after
-  ``data``/``movi``). RF64/BW64 are not read by c2pa-rs: maybe.
+  ``data``/``movi``).
+- RF64/BW64 (WAV over 4 GiB, ``ffmpeg -rf64``): c2pa-rs refuses the container, so the walk is the
+  answer (:class:`Unbound`): no ``C2PA`` chunk is :data:`ABSENT`; a ``C2PA`` chunk is
+  :data:`UNBOUND` with its position, and the detector reads the store on its own.
 - ISO BMFF (MP4, MOV, M4A, HEIF, AVIF): a top-level ``uuid`` box (C2PA or XMP user type),
   wherever it sits (moov first or last, 64-bit sizes, sparse multi-GiB files: only box headers
   are read). Container boxes c2pa-rs parses are walked too, so its parse errors still surface.
@@ -39,12 +42,28 @@ ABSENT = "absent"  # structure fully walked: no store, no remote reference
 PRESENT = "present"  # a C2PA carrier was found
 MAYBE = "maybe"  # could not rule it out
 DAMAGED = "damaged"  # broken where c2pa-rs is known to misbehave: report, do not read
+UNBOUND = "unbound"  # a store in a container c2pa-rs does not read: read the store on its own
 
 
 class Damaged(FormatError):
     """Raised by a visitor when the structure is broken in a way c2pa-rs is known to mishandle
     (e.g. a truncated ID3v2 tag whose frame claims gigabytes: it allocates them). The file is
     then an error for the C2PA detector without the Reader being called."""
+
+
+
+class Unbound(FormatError):  # noqa: N818 - a visitor's answer, raised like Damaged
+    """Raised by a visitor for a container c2pa-rs does not read at all (RF64/BW64), with the
+    structure's own answer: no store (``span`` None), a store whose bytes are at ``span``
+    (offset, length; the chunk header at ``chunk_at``), or an XMP remote reference
+    (``remote``). ``fmt`` is the media type to give c2pa-rs with the store as manifest data.
+    The detector must never hand such a file to c2pa-rs as an embedded asset."""
+
+    def __init__(self, why: str, span: tuple[int, int] | None = None, fmt: str = "",
+                 chunk_at: int = 0, remote: bool = False) -> None:
+        super().__init__(why)
+        self.span, self.fmt, self.chunk_at, self.remote = span, fmt, chunk_at, remote
+
 
 BUDGET = 64 * 1024 * 1024  # bytes read past the pipeline's head
 MAX_UNITS = 200_000  # chunks, boxes, segments, IFD entries, GIF blocks
@@ -60,9 +79,11 @@ Result = tuple[str, str]
 
 @dataclass(frozen=True)
 class Located:
-    state: str  # ABSENT | PRESENT | MAYBE
+    state: str  # ABSENT | PRESENT | MAYBE | DAMAGED | UNBOUND
     why: str  # what was found, or why it could not be ruled out
     bytes_read: int = 0  # read from the file beyond the head
+    # Set for a container c2pa-rs does not read (see :class:`Unbound`).
+    unbound: Unbound | None = None
 
 
 def remote(data: bytes) -> bool:
@@ -80,8 +101,13 @@ def locate(media_type: str, size: int, head: bytes,
     if fmt is None or fmt.c2pa is None:
         return Located(MAYBE, f"no structure walker for {media_type}")
     src = Source(size, head, opener, budget=BUDGET, max_units=MAX_UNITS)
+    unbound: Unbound | None = None
     try:
         state, why = fmt.c2pa(src)
+    except Unbound as exc:
+        unbound = exc
+        state = UNBOUND if exc.span or exc.remote else ABSENT
+        why = str(exc)
     except Damaged as exc:
         state, why = DAMAGED, str(exc)
     except FormatError as exc:
@@ -90,7 +116,7 @@ def locate(media_type: str, size: int, head: bytes,
         state, why = MAYBE, f"read error: {exc}"
     finally:
         src.close()
-    return Located(state, why, src.bytes_read)
+    return Located(state, why, src.bytes_read, unbound)
 
 
 def locate_bytes(media_type: str, data: bytes) -> Located:

@@ -21,10 +21,6 @@ def _format(id: str, label: str, media_type: str, kind: str, test: Callable[[byt
                   extensions={ext: (media_type,) for ext in extensions}, **kw)  # type: ignore[arg-type]
 
 
-def _aiff(head: bytes) -> bool:
-    return head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")
-
-
 def _matroska(head: bytes) -> str | None:
     if not head.startswith(b"\x1a\x45\xdf\xa3"):
         return None
@@ -40,7 +36,6 @@ def _bmp(head: bytes) -> bool:
 
 
 FORMATS = [
-    _format("aiff", "AIFF", "audio/aiff", "audio", _aiff, 90, (".aif", ".aiff")),
     Format(id="matroska", label="Matroska", priority=91, accept=_matroska,
            kinds={"video/webm": "video", "video/x-matroska": "video"},
            labels={"video/webm": "WebM"},
@@ -48,8 +43,6 @@ FORMATS = [
     _format("mxf", "MXF", "application/mxf", "video",
             _magic(b"\x06\x0e\x2b\x34\x02\x05\x01\x01\x0d\x01\x02"), 92, (".mxf",)),
     _format("psd", "PSD", "image/vnd.adobe.photoshop", "image", _magic(b"8BPS"), 93, (".psd",)),
-    _format("exr", "OpenEXR", "image/x-exr", "image", _magic(b"\x76\x2f\x31\x01"), 94, (".exr",)),
-    _format("dpx", "DPX", "image/x-dpx", "image", _magic(b"SDPX", b"XPDS"), 95, (".dpx",)),
     _format("jxl", "JPEG XL", "image/jxl", "image", _magic(b"\xff\x0a"), 96, (".jxl",)),
     _format("flv", "FLV", "video/x-flv", "video", _magic(b"FLV"), 97, (".flv",)),
     _format("asf", "ASF/WMV", "video/x-ms-asf", "video", _magic(b"\x30\x26\xb2\x75"), 98),
@@ -61,7 +54,6 @@ FORMATS = [
     _format("c2pa-store", "C2PA manifest store", "application/c2pa", "sidecar",
             _magic(b"jumb", at=4), 102, (".c2pa",)),
     _format("pdf", "PDF", "application/pdf", "other", _magic(b"%PDF-"), 103, (".pdf",)),
-    _format("zip", "ZIP", "application/zip", "other", _magic(b"PK\x03\x04"), 104, (".zip",)),
     # OS clutter: skipped only when the file's name says so too (see sniff.CLUTTER).
     _format("appledouble", "AppleDouble", "application/x-appledouble", "other",
             _magic(b"\x00\x05\x16\x07"), 105),

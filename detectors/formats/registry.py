@@ -105,6 +105,18 @@ def extensions() -> dict[str, tuple[str, ...]]:
     return out
 
 
+@cache
+def signature() -> str:
+    """A digest of what the declarations say (formats, media types, kinds, extensions,
+    capabilities): a cache of classifications and readings made under other declarations
+    (a new container module, a type that became an archive) must not be reused."""
+    import hashlib
+
+    parts = [(f.id, sorted(f.kinds.items()), f.priority, sorted((f.extensions or {}).items()),
+              f.read is not None, f.c2pa is not None, sorted(f.raster)) for f in formats()]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 def native_reader(media_type: str) -> Reader | None:
     fmt = format_of(media_type)
     return fmt.read if fmt else None

@@ -4,7 +4,8 @@ metadata field, matched how, means which generator, with which verdict and evide
 A new generator needs a rule, not code. Each ``[[rule]]`` has:
 
 - ``id`` (``meta.<tool>.<what>``), ``tool`` (vendor/tool name), ``reference`` (where the marker is
-  documented), ``fixtures`` (files under ``fixtures/meta`` that must fire it; the tests check);
+  documented), ``fixtures`` (files under ``fixtures/meta`` that must fire it, or relative to it:
+  ``../sidecars/<dir>/<file>`` for generator sidecars and enhancement files; the tests check);
 - ``fields``: canonical field keys (``detectors.formats``), matched case-insensitively;
   ``*`` is a wildcard (``id3:TXXX:*``);
 - ``match`` and its parameters:

@@ -135,7 +135,7 @@ def read_video(ctx: AssetContext, analysis: Analysis,
     with ctx.open() as fh:
         proc = f"/proc/self/fd/{fh.fileno()}"
         # Open the very file we hold (no path swap between walk and read) where /proc exists.
-        source = proc if os.path.exists(proc) else ctx.asset.path
+        source = proc if os.path.exists(proc) else ctx.asset.fs_path
         cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG)
         try:
             if not cap.isOpened():

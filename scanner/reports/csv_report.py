@@ -11,7 +11,7 @@ from detectors.model import AssetResult, Report, display_path
 
 COLUMNS = ["path", "kind", "media_type", "size", "verdict", "blocking", "detector", "rule",
            "finding_verdict", "tier", "location", "value", "message", "approved", "approval_ref",
-           "errors", "sha256"]
+           "errors", "sha256", "sequence"]
 
 
 class CsvWriter:
@@ -24,6 +24,17 @@ class CsvWriter:
         self.writer.writeheader()
 
     def add(self, result: AssetResult) -> None:
+        if result.sequence is None:
+            self._rows(result)
+            return
+        # an image sequence: one row for it, then each frame that is not plainly clean with
+        # its own file, so a spreadsheet filter on "sequence" shows the whole story
+        pattern = display_path(result.asset.path)
+        self._rows(result, pattern, with_findings=False)
+        for _, frame in result.sequence.frames:
+            self._rows(frame, pattern)
+
+    def _rows(self, result: AssetResult, sequence: str = "", with_findings: bool = True) -> None:
         base = {
             "path": display_path(result.asset.path),
             "kind": result.asset.kind,
@@ -34,8 +45,11 @@ class CsvWriter:
             "errors": "; ".join(f"{e.source}: {e.message}" for e in result.errors)
             or (result.asset.skip_reason or ""),
             "sha256": result.sha256 or "",
+            "sequence": sequence,
         }
-        if not result.findings:
+        if result.sequence is not None:
+            base["errors"] = "; ".join(result.asset.notes)
+        if not result.findings or not with_findings:
             self.writer.writerow(base)
             return
         for f in result.findings:

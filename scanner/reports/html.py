@@ -23,9 +23,11 @@ from typing import Any, TextIO
 
 from detectors.model import (
     AI,
+    ARCHIVE,
     CLEAN,
     ERROR,
     NOT_APPLICABLE,
+    PACKAGE,
     REVIEW,
     SKIPPED,
     STAGES,
@@ -88,7 +90,10 @@ def _n(count: int) -> str:
 
 
 def _tech(f: Finding) -> str:
-    return (f"<p class=tech><code>{_e(f.detector)}:{_e(f.rule)}</code> · {_e(f.tier)} · "
+    frame = f"<b>frame {_e(f.evidence['frame'])}</b> · " if "frame" in f.evidence else ""
+    if f.evidence.get("imf"):
+        frame = f"<b>IMF: {_e('; '.join(f.evidence['imf'][:3]))}</b> · " + frame
+    return (f"<p class=tech>{frame}<code>{_e(f.detector)}:{_e(f.rule)}</code> · {_e(f.tier)} · "
             f"<code>{_e(f.location)}</code> = <code>{_e(truncate(f.value, 160))}</code></p>")
 
 
@@ -136,7 +141,11 @@ class HtmlWriter:
         if result.verdict in (AI, REVIEW):
             thumb, note = None, ""
             if self.thumbs < MAX_THUMBS:
-                thumb, note = thumbnail(result)
+                shown = result  # a sequence: its first flagged frame
+                if result.sequence is not None:
+                    shown = next((fr for _, fr in result.sequence.frames
+                                  if fr.verdict in (AI, REVIEW)), result)
+                thumb, note = thumbnail(shown)
                 self.thumbs += thumb is not None
             elif result.asset.kind in ("image", "video"):
                 note = f"no preview: limit of {MAX_THUMBS} previews reached"
@@ -225,9 +234,14 @@ class HtmlWriter:
         link = f"+{more} more finding(s): full evidence" if more > 0 else "full evidence"
         appr = "".join(f"<div><b>{_e(a.ref)}</b> by {_e(a.by)}</div>" for a in
                        sorted(approvals, key=lambda a: a.ref)) or "<span class=mut>—</span>"
+        # a sequence says which frames; an archive which members (its evidence is theirs)
+        seq = (f"<div class=seq>{_e(r.asset.notes[-1])}</div>"
+               if (r.sequence is not None or r.asset.kind in (ARCHIVE, PACKAGE)) and r.asset.notes
+               else "")
         return (f"<tbody class='row it {k.rows}'><tr><td>{preview}</td><td>"
                 f"{self._file(r.asset.path)}<div class=mut>{_e(r.asset.kind)} · "
-                f'{_e(r.asset.media_type)}</div></td><td><span class="badge b-{_e(r.verdict)}">'
+                f"{_e(r.asset.media_type)}</div>{seq}</td><td>"
+                f'<span class="badge b-{_e(r.verdict)}">'
                 f"{_e(r.verdict.upper())}</span>{state}</td><td>{evidence}<a href="
                 f"'#asset-{n}-body'>{_e(link)}</a></td><td>{appr}</td></tr></tbody>")
 

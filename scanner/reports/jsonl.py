@@ -25,6 +25,12 @@ class JsonlWriter:
         self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
         self.out.flush()
 
+    def add_sequence(self, result: AssetResult) -> None:
+        """A line summarising an image sequence (after its frames' own lines)."""
+        line = {"type": "sequence", **result.to_dict()}
+        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.out.flush()
+
     def finish(self, report: Report) -> None:
         d = report.to_dict()
         d.pop("results")

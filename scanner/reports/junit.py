@@ -61,13 +61,17 @@ class JunitWriter:
             })
             err.text = xml_text("\n".join(f"{e.source}: {e.message}" for e in result.errors))
             self.errors += 1
-        if result.blocking:
+        if result.blocking and open_findings:
             top = strongest(open_findings)[0]
             fail = ET.SubElement(case, "failure", {
                 "type": top.verdict,
                 "message": xml_text(f"{top.detector}:{top.rule} {top.message}"),
             })
             fail.text = xml_text("\n".join(_finding_line(f) for f in strongest(open_findings)))
+            self.failures += 1
+        elif result.blocking:  # an archive: the evidence is its members' (their own cases)
+            said = result.asset.notes[-1] if result.asset.notes else "blocking members"
+            ET.SubElement(case, "failure", {"type": result.verdict, "message": xml_text(said)})
             self.failures += 1
         notes = []
         for f in result.findings:

@@ -59,6 +59,10 @@ class SarifWriter:
         return self.rules[f.rule]["index"]
 
     def add(self, result: AssetResult) -> None:
+        if result.sequence is not None:  # SARIF names files: each frame that has something
+            for _, frame in result.sequence.frames:
+                self.add(frame)
+            return
         loc = artifact_location(result.asset.path)
         if result.findings and result.asset.path not in self.artifacts:
             art: dict[str, Any] = {"location": loc, "length": result.asset.size,

@@ -16,7 +16,9 @@ from typing import TextIO
 
 from detectors.model import (
     AI,
+    ARCHIVE,
     ERROR,
+    PACKAGE,
     REVIEW,
     SKIPPED,
     TIERS,
@@ -33,6 +35,7 @@ CLEAN_MEANING = ("'clean' means no AI marker was found by the detectors that ran
 LEGEND = ("AI* / REVIEW*: not blocking (every finding approved, or below fail_on). "
           + CLEAN_MEANING)
 INDENT = " " * 9
+MAX_FRAME_ERRORS = 6  # a sequence's frame errors shown in the table (the rest counted)
 # ANSI colours by verdict and by headline status.
 _COLOURS = {AI: "31;1", REVIEW: "33;1", ERROR: "35;1", SKIPPED: "2",
             FAIL: "41;97;1", INCOMPLETE: "45;97;1", PASS: "42;97;1"}
@@ -60,6 +63,12 @@ def summary_lines(report: Report, colour: bool = False) -> list[str]:
     counts = ", ".join(f"{n:,} {v}" for v, n in sorted(s.verdicts.items()))
     out.append(f"Scanned {s.files:,} files ({_size(s.bytes)}) in {s.duration_s:.2f} s: "
                f"{counts or 'nothing'}")
+    if s.packages:
+        out.append(f"IMF packages: {s.packages:,} (each checked against its ASSETMAP and "
+                   "packing list; its files are counted as files)")
+    if s.archives:
+        out.append(f"Looked inside {s.archives:,} archive{'s' if s.archives != 1 else ''}: "
+                   "every member is counted as a file")
     if s.cache_hits:
         out.append(f"Unchanged since the last scan (from the cache): {s.cache_hits:,} files")
     if s.clutter_skipped or s.excluded:
@@ -111,10 +120,21 @@ class TableWriter:
             extra = f" (+{len(fs) - 1} more)" if len(fs) > 1 else ""
             tag = f" APPROVED {f.approval.ref}" if f.approval else ""
             lines += self._wrap(f"{INDENT}{f.message}{tag}")
-            lines += self._wrap(f"{INDENT}{f.detector}:{f.rule} [{f.tier}] {f.location} = "
+            frame = f"frame {f.evidence['frame']}: " if "frame" in f.evidence else ""
+            lines += self._wrap(f"{INDENT}{frame}{f.detector}:{f.rule} [{f.tier}] {f.location} = "
                                 f"{f.value[:100]!s}{extra}")
-        for e in r.errors:
+            if f.evidence.get("imf"):
+                lines += self._wrap(f"{INDENT}IMF: " + "; ".join(f.evidence["imf"][:3]))
+        if (r.asset.kind == ARCHIVE or r.sequence is not None) and r.asset.notes:
+            lines += self._wrap(f"{INDENT}{r.asset.notes[-1]}")
+        elif r.asset.kind == PACKAGE:
+            lines += [ln for note in r.asset.notes for ln in self._wrap(f"{INDENT}{note}")]
+        shown = r.errors if r.sequence is None else r.errors[:MAX_FRAME_ERRORS]
+        for e in shown:
             lines += self._wrap(f"{INDENT}{e.source}: {e.message}")
+        if len(shown) < len(r.errors):
+            lines += self._wrap(f"{INDENT}… and {len(r.errors) - len(shown):,} more frame "
+                                "errors (every one is in the JSON and CSV reports)")
         return lines
 
     def finish(self, report: Report) -> None:
