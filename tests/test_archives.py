@@ -92,7 +92,7 @@ def test_a_single_gzipped_clip_is_its_own_member() -> None:
     ("ratio_bomb.bin.bz2", None, "expands more than 1000x"),
     ("sources.7z", None, "7-Zip archives cannot be looked inside"),
     ("truncated.zip", None, "damaged ZIP"),
-    ("truncated.tar.gz", None, "damaged or truncated TAR"),
+    ("truncated.tar.gz", None, "cannot decompress: EOFError"),
     ("nested_deep.zip", "nested_deep.zip!/level5.zip!/level4.zip!/level3.zip!/level2.zip",
      "nested 4 deep: over the limit of 3"),
 ])
