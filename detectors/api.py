@@ -319,6 +319,10 @@ def default_token(det: Any, options: Options) -> str:
             f"{options_digest(about() if callable(about) else {})}")
 
 
+READS = ("header", "structure", "file", "pixels", "essence")
+COSTLY_READS = frozenset({"file", "pixels", "essence"})
+
+
 class Detector(abc.ABC):
     """Base class for detectors (subclassing is optional; the attributes are the protocol).
 
@@ -338,6 +342,11 @@ class Detector(abc.ABC):
     # Seconds one file may need (matching whole programmes takes long): raises the per-file
     # time limit when the detector runs and no limit was given explicitly.
     file_time_needed: ClassVar[float | None] = None
+    # What it must read of a file (its cost): "header" (the first bytes), "structure" (boxes,
+    # chunks, tags: bounded reads), "file" (every byte, e.g. a hash), "pixels" (decoded
+    # images or frames) or "essence" (decoded audio/video). Cheap readers run on the whole
+    # tree first (stage 1); costly ones after (stage 2), see ``stage``.
+    reads: ClassVar[str] = "structure"
 
     def settings(self, options: Options) -> dict[str, Any]:
         """This detector's settings: declared defaults, overridden by what was given (checked
@@ -371,7 +380,17 @@ class Detector(abc.ABC):
         return True, ""
 
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
+        """Whether this detector reads ``asset``. Must be cheap (the kind, the header in
+        ``ctx.head``): it also decides, in stage 1, whether a costly detector is needed at all.
+        May raise :class:`NotApplicable` to say why not."""
         return asset.kind in self.kinds
+
+    def stage(self, asset: Asset, options: Options) -> int:
+        """1 when reading ``asset`` is cheap (header or structure reads), 2 when costly (the
+        whole file, decoded pixels or essence). Stage 1 runs on every file of a scan first,
+        so metadata verdicts for the whole tree come within seconds; stage 2 after, on the
+        files whose costly detectors apply. Decided per file (a small file's hash is cheap)."""
+        return 2 if self.reads in COSTLY_READS else 1
 
     def check_options(self, options: Options) -> None:
         """Raise :class:`ConfigError` when this detector's options cannot work. Called once,

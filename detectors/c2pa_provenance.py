@@ -62,6 +62,9 @@ NO_STORE_CHECKED = ("no C2PA store", "structure checked; c2pa-python not called"
 UNBOUND_ORIGIN = "embedded, read on its own"
 
 
+STAGE1_VERIFY_BYTES = 64 * 1024 * 1024  # a signature over more is verified in stage 2
+
+
 class C2paDetector(Detector):
     """See the module docstring."""
 
@@ -117,6 +120,13 @@ class C2paDetector(Detector):
     def applies(self, asset: Asset, ctx: AssetContext) -> bool:
         return (asset.kind in MEDIA_KINDS or asset.media_type in OTHER_TYPES
                 or (asset.kind == "sidecar" and asset.media_type == C2PA_STORE_TYPE))
+
+    def stage(self, asset: Asset, options: Options) -> int:
+        """Reading a manifest is a structure read; verifying its signature hashes the whole
+        file, cheap for a still, not for a master: files that big are checked in stage 2."""
+        cfg = self.settings(options)
+        verifies = cfg["verify_all"] or asset.size <= cfg["verify_limit_mb"] * rd.MIB
+        return 2 if verifies and asset.size > STAGE1_VERIFY_BYTES else 1
 
     def about(self) -> dict[str, str]:
         """Results depend on the shared vocabularies, the validation-code table and c2pa-rs."""

@@ -221,6 +221,15 @@ class MetadataDetector(Detector):
         return asset.kind == "other" and (asset.ext in _MEDIA_EXTS
                                           or asset.media_type in TEXT_TYPES)
 
+    def stage(self, asset: Asset, options: Options) -> int:
+        """The native walkers are structure reads (stage 1); ExifTool (``--deep``, or a format
+        only it reads: MXF, PSD, MKV...) costs a process round trip per file (stage 2)."""
+        if self.settings(options)["deep"]:
+            return 2
+        only_exiftool = (asset.kind in self.kinds and asset.media_type not in NATIVE
+                         and asset.media_type not in NO_METADATA)
+        return 2 if only_exiftool else 1
+
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
         show = ctx.options.show_prompts
         pack = load_pack()

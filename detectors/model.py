@@ -283,6 +283,7 @@ class Scanned:
     errors: tuple[ScanError, ...] = ()  # the pipeline's own (walk, read, worker)
     sha256: str | None = None  # known content hash (from the cache, or taken while extracting)
     members: tuple[Scanned, ...] = ()  # an archive's members, in stored order
+    deferred: tuple[str, ...] = ()  # stage 1: detectors (or "archive") left to stage 2
 
 
 @dataclass(frozen=True)

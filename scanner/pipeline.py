@@ -12,7 +12,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
-from detectors.api import AssetContext, Incomplete, NotApplicable, Shared
+from detectors.api import AssetContext, Incomplete, NotApplicable, Options, Shared
 from detectors.formats import registry
 from detectors.formats.sniff import (
     SNIFF_BYTES,
@@ -102,10 +102,43 @@ def run_detector(loaded: Loaded, asset: Asset, ctx: AssetContext) -> Outcome:
                    time.perf_counter() - start)
 
 
+def stage_of(loaded: Loaded, asset: Asset, options: Options) -> int:
+    """The detector's stage for this file (1 cheap, 2 costly; a plugin without ``stage``
+    runs in stage 1)."""
+    det = loaded.detector
+    stage = getattr(det, "stage", None)
+    if det is None or not callable(stage):
+        return 1
+    try:
+        return 2 if stage(asset, options) == 2 else 1
+    except Exception:  # noqa: BLE001 - a plugin bug: run it at once, where it is contained
+        return 1
+
+
+def triage(loaded: Loaded, asset: Asset, ctx: AssetContext) -> Outcome | None:
+    """Stage 1's look at a costly detector: its cheap ``applies`` test only. An outcome when
+    it does not apply (kept, so stage 2 skips the file), None when stage 2 must run it."""
+    det = loaded.detector
+    if det is None or not loaded.available:
+        return Outcome(loaded.name, UNAVAILABLE, notes=(loaded.reason,))
+    try:
+        if det.applies(asset, ctx):
+            return None
+    except NotApplicable as exc:
+        return Outcome(det.name, NOT_APPLICABLE, notes=(str(exc), *ctx.take_notes()))
+    except Exception:  # noqa: BLE001 - decided again (and reported) when stage 2 runs it
+        return None
+    return Outcome(det.name, NOT_APPLICABLE, notes=(f"kind {asset.kind}", *ctx.take_notes()))
+
+
 def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared,
-               archives: ArchiveSettings | None = None, nesting: Nesting | None = None) -> Scanned:
+               archives: ArchiveSettings | None = None, nesting: Nesting | None = None,
+               stage: int | None = None) -> Scanned:
     """Sniff ``asset`` and run ``detectors`` on it; the raw material of its result. An archive
-    is looked inside: each member is scanned the same way (``Scanned.members``)."""
+    is looked inside: each member is scanned the same way (``Scanned.members``). ``stage=1``
+    runs only what is cheap for this file: a costly detector is triaged (``triage``) and, when
+    it applies, left out of the outcomes (``Scanned.deferred``) for stage 2; an archive is
+    left whole to stage 2."""
     if asset.skip_reason:
         return Scanned(asset)
     if asset.walk_error:
@@ -122,10 +155,25 @@ def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared,
         return Scanned(asset, errors=(ScanError(
             READ, f"empty file (0 bytes) named as {asset.media_type}"),))
     if asset.kind == ARCHIVE:
+        if stage == 1:
+            return Scanned(asset, deferred=("archive",))
         settings = archives or ArchiveSettings()
 
         def member(a: Asset, n: Nesting) -> Scanned:
             return scan_asset(a, detectors, shared, settings, n)
 
         return scan_archive(asset, member, settings, shared.heartbeat, nesting)
-    return Scanned(asset, tuple(run_detector(d, asset, ctx) for d in detectors))
+    if stage != 1:
+        return Scanned(asset, tuple(run_detector(d, asset, ctx) for d in detectors))
+    outcomes: list[Outcome] = []
+    deferred: list[str] = []
+    for d in detectors:
+        if stage_of(d, asset, shared.options) == 1:
+            outcomes.append(run_detector(d, asset, ctx))
+            continue
+        triaged = triage(d, asset, ctx)
+        if triaged is None:
+            deferred.append(d.name)
+        else:
+            outcomes.append(triaged)
+    return Scanned(asset, tuple(outcomes), deferred=tuple(deferred))

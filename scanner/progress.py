@@ -31,6 +31,7 @@ class Progress:
         self.done = 0
         self.found = {AI: 0, REVIEW: 0, ERROR: 0}
         self.total: int | None = None
+        self.stage = 0  # of a staged scan (0: not staged)
         self.t0 = time.monotonic()
         self._last = 0.0
         self._stop = False
@@ -59,6 +60,8 @@ class Progress:
         if found:
             parts.append(found)
         text = " · ".join(parts)
+        if self.stage:
+            text = f"stage {self.stage}/2 · {text}"
         if current:
             text += f" · {current}"
         width = shutil.get_terminal_size((100, 20)).columns - 1
@@ -78,6 +81,17 @@ class Progress:
             current = display_path(result.asset.path) if result is not None else ""
             self.out.write("\r\033[K" + self.line(current))
             self.out.flush()
+
+    def restart(self, stage: int) -> None:
+        """A new stage of a staged scan: the same files again, counted from zero."""
+        self.stage = stage
+        self.done = 0
+        self.found = {AI: 0, REVIEW: 0, ERROR: 0}
+        self.t0 = time.monotonic()
+
+    def clear(self) -> None:
+        self.out.write("\r\033[K")
+        self.out.flush()
 
     def close(self) -> None:
         self._stop = True

@@ -72,6 +72,9 @@ class ScanConfig:
     archives: ArchiveSettings = field(default_factory=ArchiveSettings)  # limits, temp dir
     sequence_sample: int = 1  # check one frame in N of image sequences (1: every frame)
     verify_imf: bool = False  # hash every IMF asset against its packing list (a full read)
+    # Cheap detectors over the whole tree first, costly ones after (see ``run_scan``); the
+    # CLI stages, the Python API does not unless asked.
+    staged: bool = False
 
 
 def _under(path: str, root: str) -> bool:
@@ -114,15 +117,17 @@ class _Engine:
     """Feeds walked assets through the cache and the workers, in walk order."""
 
     def __init__(self, config: ScanConfig, detectors: list[Loaded], walker: Walker,
-                 archives: ArchiveSettings) -> None:
+                 archives: ArchiveSettings, cache_path: str | None = None,
+                 pool: WorkerPool | None = None, stage: int | None = None) -> None:
         self.config = config
         self.archives = archives
         self.detectors = detectors
         self.walker = walker
+        self.stage = stage  # 1: the cheap pass of a staged scan (see ``run_scan``)
         self.order = {d.name: i for i, d in enumerate(detectors)}
         self.tokens = detector_tokens(detectors, config.options)
-        self.cache = ScanCache(config.cache_path) if config.cache_path else None
-        self.pool: WorkerPool | None = None
+        self.cache = ScanCache(cache_path) if cache_path else None
+        self.pool = pool
 
     def _items(self) -> Iterator[WorkItem]:
         seq = 0
@@ -145,11 +150,11 @@ class _Engine:
                 seq += 1
                 parts = found.get(id(asset))
                 if parts is None:
-                    yield WorkItem(seq, asset)
+                    yield WorkItem(seq, asset, stage=self.stage)
                     continue
                 missing = tuple(n for n in self.tokens if n not in parts.per_detector)
                 if missing:
-                    yield WorkItem(seq, asset, only=missing, cached=parts)
+                    yield WorkItem(seq, asset, only=missing, cached=parts, stage=self.stage)
                     continue
                 known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
                                             notes=parts.notes, pixels=parts.pixels)
@@ -159,9 +164,8 @@ class _Engine:
     def results(self, shared: Shared) -> Iterator[Scanned]:
         items = self._items()
         if self.config.jobs > 0:
-            self.pool = WorkerPool(self.config.jobs, self.detectors, self.config.options,
-                                   timeout=self.config.options.file_timeout,
-                                   memory_limit=self.config.memory_limit, archives=self.archives)
+            if self.pool is None:
+                self.pool = new_pool(self.config, self.detectors, self.archives)
             pairs: Iterable[tuple[WorkItem, Scanned]] = self.pool.map(items)
         else:
             pairs = self._serial(items, shared)
@@ -176,7 +180,7 @@ class _Engine:
                 yield item, item.done
                 continue
             dets = self.detectors if item.only is None else [by_name[n] for n in item.only]
-            yield item, scan_asset(item.asset, dets, shared, self.archives)
+            yield item, scan_asset(item.asset, dets, shared, self.archives, stage=item.stage)
 
     def _finish(self, item: WorkItem, scanned: Scanned) -> Scanned:
         """Merge cached outcomes in (detector order), and store what was newly read."""
@@ -230,17 +234,66 @@ class _Engine:
         yield assemble_archive(scanned, children)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
         if self.cache is not None:
             self.cache.close()
 
 
+def new_pool(config: ScanConfig, detectors: list[Loaded],
+             archives: ArchiveSettings) -> WorkerPool:
+    return WorkerPool(config.jobs, detectors, config.options,
+                      timeout=config.options.file_timeout, memory_limit=config.memory_limit,
+                      archives=archives)
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What the cheap first stage of a staged scan found, for the operator (``on_stage``)."""
+
+    files: int
+    seconds: float
+    verdicts: dict[str, int]  # so far: costly detectors and archives not yet run
+    deferred: int  # files (archives included) that stage 2 reads
+
+
+def _stage_one(config: ScanConfig, detectors: list[Loaded], archives: ArchiveSettings,
+               cache_path: str, pool: WorkerPool | None, shared: Shared,
+               on_tick: Callable[[int, AssetResult], None] | None) -> tuple[StageReport, int]:
+    """The cheap pass over the whole tree: every stage-1 detector and each costly one's
+    ``applies`` test, stored in the cache that the full pass then reads (so nothing is read
+    twice). Returns what it found and how many files came from the user's cache."""
+    t0 = time.perf_counter()
+    walker = Walker(config.excludes, config.follow_symlinks, config.sequence_sample)
+    engine = _Engine(config, detectors, walker, archives, cache_path, pool, stage=1)
+    verdicts: dict[str, int] = {}
+    files = deferred = 0
+    try:
+        for scanned in engine.results(shared):
+            files += 1
+            deferred += bool(scanned.deferred)
+            result = assemble(scanned, config.policy)
+            if scanned.deferred != ("archive",):  # an archive is looked inside in stage 2
+                verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+            if on_tick is not None:
+                on_tick(1, result)
+        hits = engine.cache.hits if engine.cache is not None else 0
+    finally:
+        engine.close()
+    return StageReport(files, round(time.perf_counter() - t0, 3), verdicts, deferred), hits
+
+
 def run_scan(config: ScanConfig,
              on_result: Callable[[AssetResult], None] | None = None,
-             detectors: list[Loaded] | None = None) -> Report:
+             detectors: list[Loaded] | None = None,
+             on_stage: Callable[[StageReport], None] | None = None,
+             on_tick: Callable[[int, AssetResult], None] | None = None) -> Report:
     """Scan, calling ``on_result`` for each result in walk order. Ctrl-C stops cleanly: what
-    was done is reported and the run counts as incomplete (exit 2)."""
+    was done is reported and the run counts as incomplete (exit 2).
+
+    A staged scan (``config.staged``, a folder among the roots) first runs the cheap
+    detectors over the whole tree (``on_tick(1, result)`` per file, ``on_stage`` at the end:
+    metadata verdicts within seconds), then the full pass, which reads the cheap outcomes
+    back from the cache and runs only the costly detectors that apply (``on_tick(2, ...)``
+    and ``on_result``)."""
     started = _now()
     t0 = time.perf_counter()
     detectors = detectors if detectors is not None else select_detectors(config)
@@ -256,8 +309,13 @@ def run_scan(config: ScanConfig,
     # worker was killed mid-copy
     archives = dataclasses.replace(config.archives, temp_dir=run_tmp,
                                    excludes=config.archives.excludes or config.excludes)
-    engine = _Engine(config, detectors, walker, archives)
+    staged = config.staged and any(os.path.isdir(r) for r in config.roots)
+    cache_path = config.cache_path or (os.path.join(run_tmp, "stages.sqlite") if staged
+                                       else None)
+    pool = new_pool(config, detectors, archives) if config.jobs > 0 else None
+    engine = _Engine(config, detectors, walker, archives, cache_path, pool)
     checked = [False] * len(config.roots)
+    user_hits: int | None = None
 
     def take(result: AssetResult) -> None:
         add_to_summary(summary, result)
@@ -272,11 +330,21 @@ def run_scan(config: ScanConfig,
 
     interrupted = False
     try:
+        if staged:
+            assert cache_path is not None
+            report, hits = _stage_one(config, detectors, archives, cache_path, pool, shared,
+                                      on_tick)
+            user_hits = hits if config.cache_path else 0
+            if on_stage is not None:
+                on_stage(report)
         for result in config.replay:
             take(result)
         for scanned in engine.results(shared):
             for result in engine.assembled(scanned):
-                take(packages.annotate(result))
+                result = packages.annotate(result)
+                if on_tick is not None:
+                    on_tick(2, result)
+                take(result)
         for result in packages.results():  # once every package and file is known
             take(result)
     except KeyboardInterrupt:
@@ -285,8 +353,11 @@ def run_scan(config: ScanConfig,
     finally:
         shared.close()
         engine.close()
+        if pool is not None:
+            pool.close()
         shutil.rmtree(run_tmp, ignore_errors=True)
-    summary.cache_hits = engine.cache.hits if engine.cache is not None else 0
+    summary.cache_hits = user_hits if user_hits is not None else (
+        engine.cache.hits if engine.cache is not None else 0)
     summary.excluded = walker.stats.excluded
     summary.duration_s = round(time.perf_counter() - t0, 3)
     summary.interrupted = interrupted
@@ -297,8 +368,8 @@ def run_scan(config: ScanConfig,
             warnings.append(f"nothing was checked under {root}: no file any detector reads "
                             "(empty or unmounted?); pass --allow-empty to accept that")
     summary.exit_code = 2 if interrupted else exit_code(summary)
-    if engine.pool is not None and engine.pool.restarts:
-        warnings.append(f"{engine.pool.restarts} worker process(es) replaced during the scan")
+    if pool is not None and pool.restarts:
+        warnings.append(f"{pool.restarts} worker process(es) replaced during the scan")
     warnings.extend(w for w in config.policy.warnings if w not in warnings)
     warnings.extend(packages.warnings)
     return Report(tool=tool_info(detectors), started=started, finished=_now(), roots=list(config.roots),

@@ -40,7 +40,7 @@ from scanner.progress import Progress
 from scanner.reports import FILE_NAMES, FORMATS, writer_for
 from scanner.reports.table import summary_lines
 from scanner.resume import ResumeError, load_previous, replay, run_header, written_sequences
-from scanner.runner import run_scan
+from scanner.runner import StageReport, run_scan
 from scanner.sequences import Sequencer
 from scanner.usererror import UserError
 
@@ -324,6 +324,9 @@ def _resume_hint(targets: list[tuple[str, str]]) -> str:
               show_default=True,
               help="Check one frame in N of each image sequence (the first and last always); "
                    "the others are listed as not checked.")
+@click.option("--stages/--no-stages", default=True,
+              help="Cheap checks (sniffing, C2PA, metadata) on the whole tree first, then the "
+                   "costly ones (pixels, deep reads, large C2PA hashes); default on.")
 @click.option("--verify-imf", is_flag=True,
               help="Hash every IMF package asset against its packing list (reads each in "
                    "full).")
@@ -347,7 +350,8 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
          policy_path: str | None, jobs: int | None, memory_limit: int, cache_path: str | None,
          no_cache: bool, resume: bool, allow_empty: bool, temp_dir: str | None,
          archive_member_limit: int | None, archive_depth: int | None, sequence_sample: int,
-         group_sequences: bool, verify_imf: bool, **detector_flags: Any) -> None:
+         group_sequences: bool, verify_imf: bool, stages: bool,
+         **detector_flags: Any) -> None:
     """Scan files and folders for AI-generated media.
 
     Exit codes: 0 nothing blocking, 1 blocking findings, 2 incomplete scan or usage error."""
@@ -387,7 +391,7 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
             memory_limit=memory_limit * 1024 * 1024, cache_path=cache,
             allow_empty=allow_empty, keep_results=False, baseline=baseline,
             archives=_archive_settings(temp_dir, archive_member_limit, archive_depth),
-            sequence_sample=sequence_sample, verify_imf=verify_imf)
+            sequence_sample=sequence_sample, verify_imf=verify_imf, staged=stages)
         header = run_header(config, detectors)
         replayed: list = []
         summarised: frozenset[str] = frozenset()
@@ -446,12 +450,25 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                 sequencer.add(result)
             else:
                 to_writers(result)
+
+        def on_tick(stage: int, result: AssetResult) -> None:
             if bar:
+                if stage != bar.stage:
+                    bar.restart(stage)
                 bar.tick(result)
+
+        def on_stage(done: StageReport) -> None:
+            if bar:
+                bar.clear()
+            # on a terminal (or asked): the whole tree's metadata verdicts while stage 2 runs
+            if (show_progress or verbose) and not quiet and done.deferred:
+                err.write(stage_line(done) + "\n")
+                err.flush()
 
         try:
             with _stop_on_sigterm():
-                report = run_scan(config, on_result=on_result, detectors=detectors)
+                report = run_scan(config, on_result=on_result, detectors=detectors,
+                                  on_stage=on_stage, on_tick=on_tick)
         finally:
             if bar:
                 bar.close()
@@ -468,6 +485,15 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                   f"{_resume_hint(targets)}\n")
     code = report.summary.exit_code
     sys.exit(0 if exit_zero and code == 1 else code)
+
+
+def stage_line(done: StageReport) -> str:
+    """What stage 1 found, while stage 2 runs: the metadata verdicts of the whole tree."""
+    found = [f"{done.verdicts[v]:,} {what}" for v, what in (
+        ("ai", "AI-marked"), ("review", "for review")) if done.verdicts.get(v)]
+    return (f"Stage 1 of 2 (sniffing, C2PA, metadata): {done.files:,} files in "
+            f"{done.seconds:.1f} s: {', '.join(found) or 'no AI marker'} so far; stage 2 "
+            f"(pixels, deep reads, archives): {done.deferred:,} files")
 
 
 def _archive_settings(temp_dir: str | None, member_mb: int | None,

@@ -43,6 +43,7 @@ class WorkItem:
     only: tuple[str, ...] | None = None  # run just these detectors (the rest came from cache)
     done: Scanned | None = None  # already known (cache hit): passes through in order
     cached: Any = None  # scanner.cache.CachedParts merged by the runner; not used by workers
+    stage: int | None = None  # 1: the cheap pass of a staged scan
 
 
 def _die_with_parent() -> None:
@@ -137,7 +138,7 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
                 state[1] = time.monotonic()
                 state[0] = float(item.seq)
                 dets = detectors if item.only is None else [by_name[n] for n in item.only]
-                result = scan_asset(item.asset, dets, shared, archives)
+                result = scan_asset(item.asset, dets, shared, archives, stage=item.stage)
                 state[0] = -1.0
                 outbox.put(item.seq, result)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
