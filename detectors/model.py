@@ -358,7 +358,9 @@ def result_from_dict(d: dict[str, Any], mtime_ns: int = 0, dev: int = 0,
     asset = Asset(path=path_from_fields(d), size=int(d["size"]), mtime_ns=mtime_ns,
                   kind=d["kind"], media_type=d.get("media_type", "application/octet-stream"),
                   dev=dev, inode=inode, notes=tuple(d.get("notes") or ()),
-                  skip_reason=d.get("skip_reason"), container=d.get("archive"))
+                  skip_reason=d.get("skip_reason"), container=d.get("archive"),
+                  pixels=(d["dimensions"][0], d["dimensions"][1]) if d.get("dimensions")
+                  else None)
     return AssetResult(asset=asset, verdict=d["verdict"],
                        findings=tuple(Finding.from_dict(f) for f in d.get("findings") or []),
                        errors=tuple(ScanError.from_dict(e) for e in d.get("errors") or []),

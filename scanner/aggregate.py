@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from detectors.formats.sniff import CLUTTER_TYPES
 from detectors.model import (
@@ -131,27 +131,45 @@ def add_to_summary(summary: Summary, result: AssetResult) -> None:
             summary.verdicts[ERROR] = summary.verdicts.get(ERROR, 0) + 1
             summary.kinds[result.asset.kind] = summary.kinds.get(result.asset.kind, 0) + 1
         return
-    summary.files += 1
-    summary.bytes += result.asset.size
-    summary.verdicts[result.verdict] = summary.verdicts.get(result.verdict, 0) + 1
-    summary.kinds[result.asset.kind] = summary.kinds.get(result.asset.kind, 0) + 1
+    add_brief(summary, brief_of(result))
+
+
+def brief_of(result: AssetResult) -> dict[str, Any]:
+    """What one file adds to the summary (and what a stored result needs to be reported
+    without decoding it): verdict, kind, media type, size, skip reason, blocking, and per
+    detector applied / failed / findings."""
+    per: dict[str, list[int]] = {}
     for cov in result.coverage:
-        d = summary.detectors.setdefault(cov.detector, {"applied": 0, "failed": 0, "findings": 0})
-        if cov.status == APPLIED:
-            d["applied"] += 1
-        elif cov.status == FAILED:
-            d["failed"] += 1
+        d = per.setdefault(cov.detector, [0, 0, 0])
+        d[0] += cov.status == APPLIED
+        d[1] += cov.status == FAILED
     for f in result.findings:
-        d = summary.detectors.setdefault(f.detector, {"applied": 0, "failed": 0, "findings": 0})
-        d["findings"] += 1
-    if result.verdict == SKIPPED and result.asset.media_type in CLUTTER_TYPES:
+        per.setdefault(f.detector, [0, 0, 0])[2] += 1
+    approved = sum(1 for f in result.findings
+                   if f.approval is not None and f.approval.source != "baseline")
+    baselined = sum(1 for f in result.findings
+                    if f.approval is not None and f.approval.source == "baseline")
+    return {"v": result.verdict, "k": result.asset.kind, "m": result.asset.media_type,
+            "s": result.asset.size, "r": result.asset.skip_reason, "b": result.blocking,
+            "d": per, "a": approved, "bl": baselined}
+
+
+def add_brief(summary: Summary, brief: dict[str, Any]) -> None:
+    """Add one file to the summary (``brief_of``): the single place counts are made."""
+    summary.files += 1
+    summary.bytes += brief["s"]
+    summary.verdicts[brief["v"]] = summary.verdicts.get(brief["v"], 0) + 1
+    summary.kinds[brief["k"]] = summary.kinds.get(brief["k"], 0) + 1
+    for det, (applied, failed, findings) in brief["d"].items():
+        d = summary.detectors.setdefault(det, {"applied": 0, "failed": 0, "findings": 0})
+        d["applied"] += applied
+        d["failed"] += failed
+        d["findings"] += findings
+    if brief["v"] == SKIPPED and brief["m"] in CLUTTER_TYPES:
         summary.clutter_skipped += 1
-    for f in result.findings:
-        if f.approval is not None and f.approval.source == "baseline":
-            summary.baselined_findings += 1
-        elif f.approval is not None:
-            summary.approved_findings += 1
-    if result.blocking:
+    summary.approved_findings += brief["a"]
+    summary.baselined_findings += brief["bl"]
+    if brief["b"]:
         summary.blocking_assets += 1
 
 
@@ -172,6 +190,6 @@ def exit_code(summary: Summary) -> int:
     return 0
 
 
-__all__ = ["MEDIA_KINDS", "NOT_MEDIA", "add_to_summary", "assemble", "assemble_archive",
-           "asset_verdict",
+__all__ = ["MEDIA_KINDS", "NOT_MEDIA", "add_brief", "add_to_summary", "assemble",
+           "assemble_archive", "asset_verdict", "brief_of",
            "exit_code", "overall_verdict"]

@@ -13,21 +13,25 @@ be the machine's, e.g. a timeout).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from detectors.formats import registry
 from detectors.model import FAILED, UNAVAILABLE, Asset, Outcome, Scanned
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (
     dev INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
     kind TEXT, media_type TEXT, notes TEXT, pixels TEXT, sha256 TEXT,
-    detections TEXT,  -- {detector: {token, coverage, findings, errors}}
+    tokens TEXT,      -- "detector=token" lines of the stored outcomes (read without JSON)
+    detections TEXT,  -- {detector: {coverage, findings, errors}}
+    final_key TEXT, verdict TEXT, final TEXT, brief TEXT,  -- a clean result as reported
     PRIMARY KEY (dev, inode));
 """
 LOOKUP_CHUNK = 400  # assets per SELECT (well under SQLite's bound-parameter limit)
@@ -40,14 +44,42 @@ def default_path() -> str:
 
 @dataclass
 class CachedParts:
-    """What the cache knew about one file: its classification and some detectors' results."""
+    """What the cache knew about one file: its classification, which detectors' stored
+    outcomes are current (``valid``: their token matches), and, when every one is and the
+    result was clean, that result as reported (``final``, ``brief``; its ``verdict``).
+    Outcomes are fetched and decoded only when asked for (``per_detector``): a warm rescan
+    of clean files never touches them."""
 
     kind: str
     media_type: str
-    notes: tuple[str, ...]
+    notes_json: str
     sha256: str | None
-    per_detector: dict[str, Outcome] = field(default_factory=dict)
+    valid: frozenset[str]
+    fetch: Callable[[], str]  # the stored outcomes' JSON
     pixels: tuple[int, int] | None = None
+    verdict: str | None = None  # of the stored clean result (``final``), when there is one
+    final: str | None = None  # the result's JSON without its path (see scanner.stored)
+    brief: str | None = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.notes_json))
+
+    @functools.cached_property
+    def per_detector(self) -> dict[str, Outcome]:
+        stored = json.loads(self.fetch())
+        return {det: Outcome.from_dict(entry) for det, entry in stored.items()
+                if det in self.valid}
+
+
+def _token_text(tokens: dict[str, str]) -> str:
+    return "\n".join(f"{d}={t}" for d, t in sorted(tokens.items()))
+
+
+def _tokens(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    return dict(line.split("=", 1) for line in text.split("\n") if "=" in line)
 
 
 class ScanCache:
@@ -81,39 +113,64 @@ class ScanCache:
             pass
         self.db.close()
 
-    def lookup_many(self, assets: list[Asset],
-                    tokens: dict[str, str]) -> list[CachedParts | None]:
-        """One query per chunk of assets (a warm rescan is mostly this)."""
+    def lookup_many(self, assets: list[Asset], tokens: dict[str, str],
+                    final_key: str | None = None,
+                    want_final: bool = True) -> list[CachedParts | None]:
+        """One query per chunk of assets (a warm rescan is mostly this). The stored outcomes
+        stay in the database until asked for; the stored result text (``final``) comes only
+        with ``want_final``."""
         rows: dict[tuple[int, int], tuple] = {}
-        for i in range(0, len(assets), LOOKUP_CHUNK):
-            chunk = assets[i:i + LOOKUP_CHUNK]
-            keys = [x for a in chunk for x in (a.dev, a.inode)]
-            where = " OR ".join(["(dev=? AND inode=?)"] * len(chunk))
-            for row in self.db.execute(
-                    "SELECT dev, inode, size, mtime_ns, ctime_ns, kind, media_type, notes, "
-                    f"sha256, detections, pixels FROM files WHERE {where}", keys):
-                rows[(row[0], row[1])] = row
-        return [self._parts(a, rows.get((a.dev, a.inode)), tokens) for a in assets]
+        by_dev: dict[int, list[int]] = {}
+        for a in assets:
+            by_dev.setdefault(a.dev, []).append(a.inode)
+        fresh = final_key if final_key is not None else "\0"
+        texts = "final, brief" if want_final else "NULL, NULL"
+        for dev, inodes in by_dev.items():  # one device per tree, usually: one query per chunk
+            for i in range(0, len(inodes), LOOKUP_CHUNK):
+                chunk = inodes[i:i + LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for row in self.db.execute(
+                        "SELECT dev, inode, size, mtime_ns, ctime_ns, kind, media_type, notes, "
+                        "sha256, tokens, pixels, final_key = ?, verdict, "
+                        f"{texts} FROM files WHERE dev=? AND inode IN ({marks})",
+                        [fresh, dev, *chunk]):
+                    rows[(row[0], row[1])] = row
+        current = _token_text(tokens)
+        every = frozenset(tokens)
+        return [self._parts(a, rows.get((a.dev, a.inode)), tokens, current, every)
+                for a in assets]
 
-    def lookup(self, asset: Asset, tokens: dict[str, str]) -> CachedParts | None:
-        return self.lookup_many([asset], tokens)[0]
+    def lookup(self, asset: Asset, tokens: dict[str, str],
+               final_key: str | None = None) -> CachedParts | None:
+        return self.lookup_many([asset], tokens, final_key)[0]
 
-    def _parts(self, asset: Asset, row: tuple | None,
-               tokens: dict[str, str]) -> CachedParts | None:
+    def _detections(self, asset: Asset) -> Callable[[], str]:
+        def fetch() -> str:
+            row = self.db.execute("SELECT detections FROM files WHERE dev=? AND inode=?",
+                                  (asset.dev, asset.inode)).fetchone()
+            return row[0] if row and row[0] else "{}"
+        return fetch
+
+    def _parts(self, asset: Asset, row: tuple | None, tokens: dict[str, str], current: str,
+               every: frozenset[str]) -> CachedParts | None:
         if row is None or row[2:5] != (asset.size, asset.mtime_ns, asset.ctime_ns):
             self.misses += 1
             return None
-        pixels = json.loads(row[10]) if row[10] else None
-        parts = CachedParts(row[5], row[6], tuple(json.loads(row[7])), row[8],
-                            pixels=(pixels[0], pixels[1]) if pixels else None)
-        for det, entry in json.loads(row[9]).items():
-            if tokens.get(det) == entry.pop("token", None):
-                parts.per_detector[det] = Outcome.from_dict(entry)
-        if len(parts.per_detector) == len(tokens):
-            self.hits += 1
+        if row[9] == current:  # the usual answer: every detector's outcome is current
+            valid = every
         else:
-            self.misses += 1
-        return parts
+            stored = _tokens(row[9])
+            valid = frozenset(d for d, t in stored.items() if tokens.get(d) == t)
+        complete = len(valid) == len(tokens)
+        self.hits += complete
+        self.misses += not complete
+        clean_stored = complete and bool(row[11])
+        pixels = json.loads(row[10]) if row[10] else None
+        return CachedParts(row[5], row[6], row[7], row[8], valid, self._detections(asset),
+                           (pixels[0], pixels[1]) if pixels else None,
+                           row[12] if clean_stored else None,
+                           row[13] if clean_stored else None,
+                           row[14] if clean_stored else None)
 
     def store(self, original: Asset, scanned: Scanned, tokens: dict[str, str]) -> None:
         """Store the (merged) outcomes of an unchanged file (re-stat to make sure). Failed or
@@ -130,13 +187,30 @@ class ScanCache:
         for o in scanned.outcomes:
             if o.detector not in tokens or o.status in (FAILED, UNAVAILABLE):
                 continue
-            detections[o.detector] = {"token": tokens[o.detector], **o.to_dict()}
+            detections[o.detector] = o.to_dict()
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (original.dev, original.inode, original.size, original.mtime_ns, original.ctime_ns,
              a.kind, a.media_type, json.dumps(a.notes),
              json.dumps(list(a.pixels)) if a.pixels else None, scanned.sha256,
-             json.dumps(detections)))
+             _token_text({d: tokens[d] for d in detections}), json.dumps(detections),
+             None, None, None, None))
+        self._tick()
+
+    def set_final(self, asset: Asset, final_key: str, verdict: str, final: str,
+                  brief: str) -> None:
+        """Keep a clean result as it was reported (its JSON without the path, and its summary
+        counts), so a rescan of the unchanged file writes it as it is: no decoding, no
+        rebuilding. ``final_key`` names everything besides the detectors' outcomes that
+        shaped it (the policy); ``store`` clears it whenever the outcomes change."""
+        self.db.execute(
+            "UPDATE files SET final_key=?, verdict=?, final=?, brief=? WHERE dev=? AND inode=? "
+            "AND size=? AND mtime_ns=? AND ctime_ns=?",
+            (final_key, verdict, final, brief, asset.dev, asset.inode, asset.size,
+             asset.mtime_ns, asset.ctime_ns))
+        self._tick()
+
+    def _tick(self) -> None:
         self._pending += 1
         if self._pending >= 500:
             self.db.execute("COMMIT")

@@ -41,6 +41,7 @@ from scanner.packages import (
     uses_of,
     verify_hashes,
 )
+from scanner.stored import Reported, full
 
 IMF_TYPE = "application/x-imf-package"
 ASSETMAP = "assetmap.xml"
@@ -67,14 +68,15 @@ class PackageScan:
         except (OSError, ValueError) as exc:  # content problems are values; this is I/O
             self.warnings.append(f"IMF package {path}: cannot be read: {exc}")
 
-    def annotate(self, result: AssetResult) -> AssetResult:
-        """``result`` with how the packages known so far use its file."""
-        if not self.packages or result.asset.container is not None:
-            return result
-        path = result.asset.path
+    def annotate(self, reported: Reported) -> Reported:
+        """``reported`` with how the packages known so far use its file."""
+        if not self.packages or reported.asset.container is not None:
+            return reported
+        path = reported.asset.path
         package = package_of(self.packages, path)
         if package is None:
-            return result
+            return reported
+        result = full(reported)
         counts = self._files.setdefault(package.root, Counter())
         counts[result.verdict] += 1
         self._blocking[package.root] += result.blocking

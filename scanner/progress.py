@@ -13,7 +13,8 @@ import threading
 import time
 from typing import TextIO
 
-from detectors.model import AI, ARCHIVE, ERROR, PACKAGE, REVIEW, AssetResult, display_path
+from detectors.model import AI, ARCHIVE, ERROR, PACKAGE, REVIEW, display_path
+from scanner.stored import Reported
 from scanner.walk import Walker
 
 
@@ -67,7 +68,7 @@ class Progress:
         width = shutil.get_terminal_size((100, 20)).columns - 1
         return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
 
-    def tick(self, result: AssetResult | None = None) -> None:
+    def tick(self, result: Reported | None = None) -> None:
         member = result is not None and (result.asset.container is not None
                                          or result.asset.kind == PACKAGE)
         if not member:  # the total counts files of the tree; an archive is one when done

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
 import os
 import shutil
 import tempfile
@@ -30,9 +31,11 @@ from detectors.model import (
 )
 from detectors.registry import Loaded, load_all
 from scanner.aggregate import (
+    add_brief,
     add_to_summary,
     assemble,
     assemble_archive,
+    brief_of,
     exit_code,
     overall_verdict,
 )
@@ -42,6 +45,15 @@ from scanner.cache import ScanCache
 from scanner.package_scan import PackageScan
 from scanner.pipeline import scan_asset
 from scanner.policy import Policy
+from scanner.stored import (
+    Reported,
+    StoredResult,
+    body_of,
+    final_key,
+    full,
+    storable,
+    stored_result,
+)
 from scanner.versions import tool_info
 from scanner.walk import Walker
 from scanner.workers import WorkerPool, WorkItem
@@ -113,6 +125,11 @@ def detector_tokens(detectors: list[Loaded], options: Options) -> dict[str, str]
     return out
 
 
+# A work item whose clean result the cache holds as reported (see ``scanner.stored``).
+STORED = Scanned(Asset("", 0, 0, "other"))
+WARM_PROBE = 512  # files a staged scan looks at before deciding the tree is unchanged
+
+
 class _Engine:
     """Feeds walked assets through the cache and the workers, in walk order."""
 
@@ -128,6 +145,9 @@ class _Engine:
         self.tokens = detector_tokens(detectors, config.options)
         self.cache = ScanCache(cache_path) if cache_path else None
         self.pool = pool
+        self.dispatched = 0  # files handed to detectors (not served from the cache)
+        self.final_key = final_key(config.policy.digest, config.policy.fail_on,
+                                   config.hash_all)
 
     def _items(self) -> Iterator[WorkItem]:
         seq = 0
@@ -143,25 +163,33 @@ class _Engine:
             if not chunk:
                 return
             cacheable = [a for a in chunk if not (a.skip_reason or a.walk_error)]
-            found = dict(zip(map(id, cacheable),
-                             self.cache.lookup_many(cacheable, self.tokens), strict=True)) \
-                if self.cache and cacheable else {}
+            found = dict(zip(map(id, cacheable), self.cache.lookup_many(
+                cacheable, self.tokens, self.final_key, want_final=self.stage != 1),
+                strict=True)) if self.cache and cacheable else {}
             for asset in chunk:
                 seq += 1
                 parts = found.get(id(asset))
+                if parts is None and (asset.skip_reason or asset.walk_error):
+                    yield WorkItem(seq, asset, stage=self.stage)  # nothing to read
+                    continue
                 if parts is None:
+                    self.dispatched += 1
                     yield WorkItem(seq, asset, stage=self.stage)
                     continue
-                missing = tuple(n for n in self.tokens if n not in parts.per_detector)
+                missing = tuple(n for n in self.tokens if n not in parts.valid)
                 if missing:
+                    self.dispatched += 1
                     yield WorkItem(seq, asset, only=missing, cached=parts, stage=self.stage)
+                    continue
+                if parts.verdict is not None:  # a clean result, reported as it is
+                    yield WorkItem(seq, asset, done=STORED, cached=parts)
                     continue
                 known = dataclasses.replace(asset, kind=parts.kind, media_type=parts.media_type,
                                             notes=parts.notes, pixels=parts.pixels)
                 yield WorkItem(seq, asset, done=Scanned(known, sha256=parts.sha256),
                                cached=parts)
 
-    def results(self, shared: Shared) -> Iterator[Scanned]:
+    def results(self, shared: Shared) -> Iterator[Scanned | StoredResult]:
         items = self._items()
         if self.config.jobs > 0:
             if self.pool is None:
@@ -182,9 +210,12 @@ class _Engine:
             dets = self.detectors if item.only is None else [by_name[n] for n in item.only]
             yield item, scan_asset(item.asset, dets, shared, self.archives, stage=item.stage)
 
-    def _finish(self, item: WorkItem, scanned: Scanned) -> Scanned:
-        """Merge cached outcomes in (detector order), and store what was newly read."""
+    def _finish(self, item: WorkItem, scanned: Scanned) -> Scanned | StoredResult:
+        """Merge cached outcomes in (detector order), and store what was newly read. A clean
+        result stored as reported comes back as it is (``StoredResult``)."""
         parts = item.cached
+        if scanned is STORED and parts is not None:
+            return stored_result(item.asset, parts)
         if parts is not None:
             outcomes = sorted((*parts.per_detector.values(), *scanned.outcomes),
                               key=lambda o: self.order.get(o.detector, len(self.order)))
@@ -215,6 +246,13 @@ class _Engine:
         if self.cache is not None:
             self.cache.set_sha256(asset, sha)
         return sha, []
+
+    def keep_final(self, result: AssetResult) -> None:
+        """Store a clean result as reported, for the next scan (``scanner.stored``)."""
+        if self.cache is None or self.final_key is None or not storable(result):
+            return
+        self.cache.set_final(result.asset, self.final_key, result.verdict, body_of(result),
+                             json.dumps(brief_of(result), ensure_ascii=False))
 
     def assembled(self, scanned: Scanned) -> Iterator[AssetResult]:
         """The results of one scanned asset: an archive's members first (depth first), then
@@ -257,10 +295,12 @@ class StageReport:
 
 def _stage_one(config: ScanConfig, detectors: list[Loaded], archives: ArchiveSettings,
                cache_path: str, pool: WorkerPool | None, shared: Shared,
-               on_tick: Callable[[int, AssetResult], None] | None) -> tuple[StageReport, int]:
+               on_tick: Callable[[int, Reported], None] | None
+               ) -> tuple[StageReport | None, int]:
     """The cheap pass over the whole tree: every stage-1 detector and each costly one's
     ``applies`` test, stored in the cache that the full pass then reads (so nothing is read
-    twice). Returns what it found and how many files came from the user's cache."""
+    twice). Returns what it found and how many files came from the user's cache; None when
+    the first ``WARM_PROBE`` files were all unchanged and clean (a warm rescan: no stage)."""
     t0 = time.perf_counter()
     walker = Walker(config.excludes, config.follow_symlinks, config.sequence_sample)
     engine = _Engine(config, detectors, walker, archives, cache_path, pool, stage=1)
@@ -269,6 +309,13 @@ def _stage_one(config: ScanConfig, detectors: list[Loaded], archives: ArchiveSet
     try:
         for scanned in engine.results(shared):
             files += 1
+            if files == WARM_PROBE and not engine.dispatched:
+                return None, 0  # a warm rescan: one pass serves it (twice would be waste)
+            if isinstance(scanned, StoredResult):  # clean and unchanged: nothing to do
+                verdicts[scanned.verdict] = verdicts.get(scanned.verdict, 0) + 1
+                if on_tick is not None:
+                    on_tick(1, scanned)
+                continue
             deferred += bool(scanned.deferred)
             result = assemble(scanned, config.policy)
             if scanned.deferred != ("archive",):  # an archive is looked inside in stage 2
@@ -285,7 +332,8 @@ def run_scan(config: ScanConfig,
              on_result: Callable[[AssetResult], None] | None = None,
              detectors: list[Loaded] | None = None,
              on_stage: Callable[[StageReport], None] | None = None,
-             on_tick: Callable[[int, AssetResult], None] | None = None) -> Report:
+             on_tick: Callable[[int, Reported], None] | None = None,
+             on_reported: Callable[[Reported], None] | None = None) -> Report:
     """Scan, calling ``on_result`` for each result in walk order. Ctrl-C stops cleanly: what
     was done is reported and the run counts as incomplete (exit 2).
 
@@ -293,7 +341,9 @@ def run_scan(config: ScanConfig,
     detectors over the whole tree (``on_tick(1, result)`` per file, ``on_stage`` at the end:
     metadata verdicts within seconds), then the full pass, which reads the cheap outcomes
     back from the cache and runs only the costly detectors that apply (``on_tick(2, ...)``
-    and ``on_result``)."""
+    and ``on_result``). ``on_reported`` gets results as they are: a clean result served from
+    the cache as a ``StoredResult`` (report writers take its line without decoding it);
+    ``on_result`` always gets the full ``AssetResult``."""
     started = _now()
     t0 = time.perf_counter()
     detectors = detectors if detectors is not None else select_detectors(config)
@@ -317,16 +367,21 @@ def run_scan(config: ScanConfig,
     checked = [False] * len(config.roots)
     user_hits: int | None = None
 
-    def take(result: AssetResult) -> None:
-        add_to_summary(summary, result)
+    def take(result: Reported) -> None:
+        if isinstance(result, StoredResult):
+            add_brief(summary, result.brief)
+        else:
+            add_to_summary(summary, result)
         if result.verdict != "skipped":
             for i, root in enumerate(config.roots):
                 if not checked[i] and _under(result.asset.path, root):
                     checked[i] = True
+        if on_reported is not None:
+            on_reported(result)
         if on_result is not None:
-            on_result(result)
+            on_result(full(result))
         if config.keep_results:
-            kept.append(result)
+            kept.append(result.result if isinstance(result, StoredResult) else result)
 
     interrupted = False
     try:
@@ -334,17 +389,22 @@ def run_scan(config: ScanConfig,
             assert cache_path is not None
             report, hits = _stage_one(config, detectors, archives, cache_path, pool, shared,
                                       on_tick)
-            user_hits = hits if config.cache_path else 0
-            if on_stage is not None:
-                on_stage(report)
-        for result in config.replay:
-            take(result)
+            if report is not None:
+                user_hits = hits if config.cache_path else 0
+                if on_stage is not None:
+                    on_stage(report)
+        for replayed in config.replay:
+            take(replayed)
         for scanned in engine.results(shared):
-            for result in engine.assembled(scanned):
-                result = packages.annotate(result)
+            built: Iterable[Reported] = [scanned] if isinstance(scanned, StoredResult) else \
+                engine.assembled(scanned)
+            for one in built:
+                annotated = packages.annotate(one)
+                if annotated is one and isinstance(one, AssetResult):
+                    engine.keep_final(one)
                 if on_tick is not None:
-                    on_tick(2, result)
-                take(result)
+                    on_tick(2, annotated)
+                take(annotated)
         for result in packages.results():  # once every package and file is known
             take(result)
     except KeyboardInterrupt:

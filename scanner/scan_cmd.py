@@ -29,7 +29,7 @@ import click
 
 from detectors.api import Option
 from detectors.formats.archive import Limits
-from detectors.model import AssetResult, display_path
+from detectors.model import display_path
 from detectors.registry import load_all
 from scanner import userconfig
 from scanner.archives import ArchiveSettings
@@ -42,6 +42,7 @@ from scanner.reports.table import summary_lines
 from scanner.resume import ResumeError, load_previous, replay, run_header, written_sequences
 from scanner.runner import StageReport, run_scan
 from scanner.sequences import Sequencer
+from scanner.stored import Reported, StoredResult
 from scanner.usererror import UserError
 
 GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
@@ -430,9 +431,9 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
         per_asset = [w for (w, _), (name, _) in zip(writers, targets, strict=True)
                      if name != "jsonl"]
 
-        def to_writers(result: AssetResult) -> None:
+        def to_writers(result: Reported) -> None:
             for w in per_asset:
-                w.add(result)
+                deliver(w, result)
             if result.sequence is not None:
                 for w, resumed in per_file:
                     add_sequence = getattr(w, "add_sequence", None)
@@ -442,16 +443,16 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
 
         sequencer = Sequencer(to_writers) if group_sequences else None
 
-        def on_result(result: AssetResult) -> None:
+        def on_result(result: Reported) -> None:
             for w, resumed in per_file:
                 if not (resumed and id(result) in replayed_ids):
-                    w.add(result)
+                    deliver(w, result)
             if sequencer is not None:
                 sequencer.add(result)
             else:
                 to_writers(result)
 
-        def on_tick(stage: int, result: AssetResult) -> None:
+        def on_tick(stage: int, result: Reported) -> None:
             if bar:
                 if stage != bar.stage:
                     bar.restart(stage)
@@ -467,7 +468,7 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
 
         try:
             with _stop_on_sigterm():
-                report = run_scan(config, on_result=on_result, detectors=detectors,
+                report = run_scan(config, on_reported=on_result, detectors=detectors,
                                   on_stage=on_stage, on_tick=on_tick)
         finally:
             if bar:
@@ -485,6 +486,19 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                   f"{_resume_hint(targets)}\n")
     code = report.summary.exit_code
     sys.exit(0 if exit_zero and code == 1 else code)
+
+
+def deliver(writer: Any, result: Reported) -> None:
+    """A result to a report writer: a stored clean result whole to a writer that takes it
+    (``add_stored``: the JSONL line as it is), decoded for the others."""
+    if isinstance(result, StoredResult):
+        add_stored = getattr(writer, "add_stored", None)
+        if callable(add_stored):
+            add_stored(result)
+            return
+        writer.add(result.result)
+        return
+    writer.add(result)
 
 
 def stage_line(done: StageReport) -> str:

@@ -35,6 +35,7 @@ from detectors.model import (
     ScanError,
 )
 from detectors.model import Sequence as SequenceInfo
+from scanner.stored import Reported, full
 
 MIN_FRAMES = 5  # fewer numbered files (v001, v002, v003 of a still) are not a sequence
 MAX_BUFFER = 50_000  # results held for one folder before its sequences are cut
@@ -54,6 +55,9 @@ class FrameName(NamedTuple):
 
 def parse_frame(path: str) -> FrameName | None:
     """The frame number in ``path``'s name when it could be one frame of a still sequence."""
+    dot = path.rfind(".")
+    if dot < 1 or not path[dot - 1].isdigit():  # most names: no digit before the extension
+        return None
     folder, name = os.path.split(path)
     m = FRAME.match(name)
     if m is None:
@@ -77,15 +81,15 @@ def sample_frames(names: Sequence[str], every: int) -> set[str]:
             runs.setdefault((f.prefix, f.ext), []).append((f.number, name))
     out: set[str] = set()
     for frames in runs.values():
-        if len(frames) < MIN_FRAMES:
-            continue
         frames.sort()
+        if len(frames) < MIN_FRAMES or len(frames) * 2 < frames[-1][0] - frames[0][0] + 1:
+            continue  # not a sequence (see ``_dense``)
         last = len(frames) - 1
         out.update(name for i, (_, name) in enumerate(frames) if i % every and i != last)
     return out
 
 
-def _key(result: AssetResult) -> tuple[str, str, str] | None:
+def _key(result: Reported) -> tuple[str, str, str] | None:
     if result.asset.kind != "image" and result.verdict not in ("error", SKIPPED):
         return None
     if result.asset.skip_reason and not result.asset.skip_reason.startswith("not checked: "):
@@ -185,17 +189,24 @@ def _coverage(frames: Sequence[AssetResult]) -> tuple[Coverage, ...]:
     return tuple(out)
 
 
+def _dense(frames: list[Reported]) -> bool:
+    """Numbered files that are mostly consecutive (half of the range at least): a sequence,
+    not a folder of ``asset00002.png``, ``asset00008.png``... of unrelated stills."""
+    numbers = [f.number for f in (parse_frame(r.asset.path) for r in frames) if f is not None]
+    return len(numbers) * 2 >= max(numbers) - min(numbers) + 1
+
+
 class Sequencer:
     """Sits between the runner and the report writers: passes results on in walk order, with
     the frames of each sequence replaced by one result (at the first frame's place)."""
 
-    def __init__(self, emit: Callable[[AssetResult], None], min_frames: int = MIN_FRAMES) -> None:
+    def __init__(self, emit: Callable[[Reported], None], min_frames: int = MIN_FRAMES) -> None:
         self.emit = emit
         self.min_frames = min_frames
         self.folder: str | None = None
-        self.held: list[AssetResult] = []
+        self.held: list[Reported] = []
 
-    def add(self, result: AssetResult) -> None:
+    def add(self, result: Reported) -> None:
         folder = os.path.dirname(result.asset.path)
         if folder != self.folder:
             self.flush()
@@ -214,12 +225,12 @@ class Sequencer:
         starts: dict[int, list[int]] = {}
         inside: set[int] = set()
         for idx in runs.values():
-            if len(idx) >= self.min_frames:
+            if len(idx) >= self.min_frames and _dense([held[j] for j in idx]):
                 starts[idx[0]] = idx
                 inside.update(idx)
         for i, r in enumerate(held):
             if i in starts:
-                self.emit(group([held[j] for j in starts[i]]))
+                self.emit(group([full(held[j]) for j in starts[i]]))
             elif i not in inside:
                 self.emit(r)
 
@@ -227,7 +238,7 @@ class Sequencer:
 def grouped(results: Iterable[AssetResult], min_frames: int = MIN_FRAMES) -> list[AssetResult]:
     """``results`` with sequences grouped (for the Python API: ``grouped(report.results)``)."""
     out: list[AssetResult] = []
-    seq = Sequencer(out.append, min_frames)
+    seq = Sequencer(lambda r: out.append(full(r)), min_frames)
     for r in results:
         seq.add(r)
     seq.flush()

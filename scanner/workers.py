@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import dataclasses
 import multiprocessing as mp
 import os
 import signal
@@ -292,8 +293,9 @@ class WorkerPool:
                         continue
                     batch = [pending.popleft() for _ in range(min(self.batch, len(pending)))]
                     w.inflight.extend(batch)
-                    try:
-                        w.conn.send(batch)
+                    try:  # what the runner keeps for an item (cache parts) stays here
+                        w.conn.send([dataclasses.replace(i, cached=None) if i.cached is not None
+                                     else i for i in batch])
                     except (BrokenPipeError, OSError):
                         pass  # noticed below through the sentinel
                 # emit what is ready, in order

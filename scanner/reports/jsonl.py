@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from detectors.model import AssetResult, Report
 from scanner.reports.json_report import headline_dict
+from scanner.stored import StoredResult
 
 
 class JsonlWriter:
@@ -23,6 +24,11 @@ class JsonlWriter:
     def add(self, result: AssetResult) -> None:
         line = {"type": "result", **result.to_dict()}
         self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def add_stored(self, stored: StoredResult) -> None:
+        """A clean result served from the cache: its line as it was written."""
+        self.out.write(stored.line() + "\n")
         self.out.flush()
 
     def add_sequence(self, result: AssetResult) -> None:

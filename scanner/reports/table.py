@@ -28,6 +28,7 @@ from detectors.model import (
     display_path,
 )
 from scanner.headline import FAIL, INCOMPLETE, PASS, headline
+from scanner.stored import StoredResult
 
 ORDER = {AI: 0, REVIEW: 1, ERROR: 2}
 CLEAN_MEANING = ("'clean' means no AI marker was found by the detectors that ran; "
@@ -98,6 +99,12 @@ class TableWriter:
                 result.asset.path)
         elif result.verdict in ORDER:
             self.flagged.append(result)
+
+    def add_stored(self, stored: StoredResult) -> None:
+        """A stored clean or skipped result: the table lists only the skipped by path."""
+        if stored.verdict == SKIPPED:
+            self.skipped.setdefault(stored.asset.skip_reason or "not scanned", []).append(
+                stored.asset.path)
 
     def _paint(self, text: str, verdict: str) -> str:
         return f"\033[{_COLOURS[verdict]}m{text}\033[0m" if self.colour else text
