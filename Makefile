@@ -8,11 +8,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 setup: system-deps $(BIN)/deliverscan
 
-# (PYTHONWARNINGS: setuptools explains editable installs at length on every run.)
+# (PYTHONWARNINGS: setuptools explains editable installs at length on every run. compileall:
+# byte code even where PYTHONDONTWRITEBYTECODE is set, so no run compiles the sources again.)
 $(BIN)/deliverscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q scanner detectors
 	touch $@
 
 # ExifTool drives the deep metadata tier; ffmpeg is only needed to regenerate fixtures.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from detectors.model import (
     AI,
@@ -28,20 +29,10 @@ from detectors.model import (
     AssetResult,
     ScanError,
 )
-from scanner.packages import (
-    ERROR as PROBLEM_ERROR,
-)
-from scanner.packages import (
-    WARNING,
-    Package,
-    Problem,
-    load_package,
-    package_of,
-    resolve_references,
-    uses_of,
-    verify_hashes,
-)
 from scanner.stored import Reported, full
+
+if TYPE_CHECKING:  # the IMF layer is imported when a package is met (most scans meet none)
+    from scanner.packages import Package, Problem
 
 IMF_TYPE = "application/x-imf-package"
 ASSETMAP = "assetmap.xml"
@@ -63,6 +54,8 @@ class PackageScan:
         """Walker hook: a folder was listed; an ``ASSETMAP.xml`` makes it a package root."""
         if not any(n.lower() == ASSETMAP for n in names):
             return
+        from scanner.packages import load_package
+
         try:
             self.packages.append(load_package(path))
         except (OSError, ValueError) as exc:  # content problems are values; this is I/O
@@ -72,6 +65,8 @@ class PackageScan:
         """``reported`` with how the packages known so far use its file."""
         if not self.packages or reported.asset.container is not None:
             return reported
+        from scanner.packages import package_of, uses_of
+
         path = reported.asset.path
         package = package_of(self.packages, path)
         if package is None:
@@ -101,6 +96,10 @@ class PackageScan:
 
     def results(self) -> list[AssetResult]:
         """One result per package, made once every package of the scan is known."""
+        if not self.packages:
+            return []
+        from scanner.packages import resolve_references, verify_hashes
+
         self.packages = resolve_references(self.packages)
         out = []
         for package in self.packages:
@@ -111,6 +110,9 @@ class PackageScan:
         return out
 
     def _result(self, package: Package, problems: list[Problem]) -> AssetResult:
+        from scanner.packages import ERROR as PROBLEM_ERROR
+        from scanner.packages import WARNING
+
         counts = self._files.get(package.root, Counter())
         errors = tuple(ScanError("imf", f"{p.message} [{p.code}]") for p in problems
                        if p.severity == PROBLEM_ERROR)

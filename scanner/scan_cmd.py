@@ -40,7 +40,7 @@ from scanner.progress import Progress
 from scanner.reports import FILE_NAMES, FORMATS, writer_for
 from scanner.reports.table import summary_lines
 from scanner.resume import ResumeError, load_previous, replay, run_header, written_sequences
-from scanner.runner import StageReport, run_scan
+from scanner.runner import ScanConfig, StageReport, run_scan
 from scanner.sequences import Sequencer
 from scanner.stored import Reported, StoredResult
 from scanner.usererror import UserError
@@ -311,7 +311,8 @@ def _resume_hint(targets: list[tuple[str, str]]) -> str:
               envvar="DELIVERSCAN_POLICY", show_envvar=True,
               help="Policy TOML: fail_on, rule modes, approvals. Never read from the scanned tree.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=None,
-              help="Worker processes (default: all cores; 0 = in this process, no time limit).")
+              help="Worker processes (default: all cores; a few named files: this process, "
+                   "under a watchdog; 0 = this process, no time limit).")
 @click.option("--memory-limit", type=click.IntRange(min=64), default=2048, show_default=True,
               metavar="MB", help="Per-worker memory limit; a file that exceeds it is an error.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
@@ -388,7 +389,7 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
             roots, policy=policy_path, fail_on_review=fail_on == "review", options=core,
             settings=given, defaults=defaults, defaults_file=cfg.path, excludes=excludes,
             follow_symlinks=follow_symlinks, enable=enable, disable=disable,
-            jobs=(os.cpu_count() or 1) if jobs is None else jobs,
+            jobs=_default_jobs(roots) if jobs is None else jobs,
             memory_limit=memory_limit * 1024 * 1024, cache_path=cache,
             allow_empty=allow_empty, keep_results=False, baseline=baseline,
             archives=_archive_settings(temp_dir, archive_member_limit, archive_depth),
@@ -467,7 +468,7 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                 err.flush()
 
         try:
-            with _stop_on_sigterm():
+            with _stop_on_sigterm(), _watchdog(config, roots):
                 report = run_scan(config, on_reported=on_result, detectors=detectors,
                                   on_stage=on_stage, on_tick=on_tick)
         finally:
@@ -486,6 +487,43 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
                   f"{_resume_hint(targets)}\n")
     code = report.summary.exit_code
     sys.exit(0 if exit_zero and code == 1 else code)
+
+
+FEW_FILES = 8  # named files a scan reads in its own process (no worker to start)
+
+
+def _default_jobs(roots: list[str]) -> int:
+    """All cores; but a scan of a few named files (how an asset manager calls it, one asset
+    at a time) runs in this process: starting a worker costs more than reading them."""
+    if len(roots) <= FEW_FILES and all(os.path.isfile(r) for r in roots):
+        return 0
+    return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _watchdog(config: ScanConfig, roots: list[str]) -> Iterator[None]:
+    """The per-file time limit for a scan in this process (no worker to kill): past the
+    limit for all its files, the scan stops with exit 2 and says so. Never a hang."""
+    if config.jobs != 0 or config.options.file_timeout <= 0 or \
+            not all(os.path.isfile(r) for r in roots):
+        yield
+        return
+    limit = config.options.file_timeout * len(roots) + 5
+
+    def fire() -> None:
+        sys.stderr.write(f"deliverscan: {len(roots)} file(s) took longer than {limit:g} s "
+                         f"({config.options.file_timeout:g} s per file): stopped; the scan is "
+                         "incomplete (exit 2)\n")
+        sys.stderr.flush()
+        os._exit(2)
+
+    timer = threading.Timer(limit, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def deliver(writer: Any, result: Reported) -> None:

@@ -370,3 +370,25 @@ def test_explain_several_files_and_the_whole_manifest_store(tmp_path: Path) -> N
     assert "claim_generator_info" in full and "validation" in full
     doc = json.loads(run("explain", str(signed), str(plain), "--format", "json").stdout)
     assert isinstance(doc, list) and doc[0]["explain"]["c2pa"]["manifest_store"]["manifests"]
+
+
+def test_a_few_named_files_run_in_process_under_a_watchdog(tmp_path: Path) -> None:
+    """How an asset manager calls it (one file): no worker to start, yet never a hang."""
+    slow = tmp_path / "z_slow.bin"
+    slow.write_bytes(b"SLEEP")  # the test plugin sleeps on it
+    env = {**os.environ, "PYTHONPATH": str(PLUGIN_DIR)}
+    start = time.monotonic()
+    res = subprocess.run([EXE, "scan", str(slow), "--no-cache", "--timeout", "1"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "took longer than 6 s (1 s per file): stopped" in res.stderr
+    assert time.monotonic() - start < 100  # a hang guard (the plugin sleeps 600 s)
+    fine = tmp_path / "ok" / "a.png"
+    clean_png(fine)
+    res = subprocess.run([EXE, "scan", str(fine), "--no-cache", "--verbose"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "workers: in this process" in res.stderr
+    many = subprocess.run([EXE, "scan", str(fine.parent), "--no-cache", "--verbose"],
+                          capture_output=True, text=True, timeout=120)
+    assert "workers: " in many.stderr and "workers: in this process" not in many.stderr
