@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from detectors.model import Asset, Finding
+from detectors.remote import info as remote_info
+from detectors.remote import is_remote, open_remote
+from detectors.remote import names as remote_names
 
 T = TypeVar("T")
 
@@ -157,8 +160,11 @@ def open_readonly(path: str) -> Any:
 
     ``O_NONBLOCK`` so that a FIFO swapped in after the walk cannot block us, ``O_NOFOLLOW`` so a
     symlink swapped in is not followed, then ``fstat`` to insist on a regular file; ``O_NOATIME``
-    where permitted so scanning does not even touch access times.
+    where permitted so scanning does not even touch access times. A store URL
+    (``s3://...``) is opened read-only through fsspec (``detectors.remote``).
     """
+    if is_remote(path):
+        return open_remote(path)
     flags = (os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
              | getattr(os, "O_CLOEXEC", 0))
     noatime = getattr(os, "O_NOATIME", 0)
@@ -218,6 +224,9 @@ class AssetContext:
         if offset + n <= len(self.head) or len(self.head) < HEAD_SIZE:
             return self.head[offset:offset + n]
         with self.open() as fh:
+            if is_remote(self.asset.fs_path):  # a ranged read of the object
+                fh.seek(offset)
+                return bytes(fh.read(n))
             return os.pread(fh.fileno(), n, offset)
 
     def memo(self, key: str, factory: Callable[[], T]) -> T:
@@ -239,19 +248,36 @@ class AssetContext:
         notes, self._notes = self._notes, []
         return notes
 
+    @property
+    def neighbourhood(self) -> str:
+        """The path sidecars of this asset are named after: the file itself, an archive
+        member's copy (its sidecars are copied beside it), but for an object-store file read
+        from a local copy, its place in the store (where its sidecars are)."""
+        a = self.asset
+        return a.path if is_remote(a.path) and a.container is None else a.fs_path
+
     def sidecar(self, ext: str) -> str | None:
         """Path of ``<stem><ext>`` (or upper-case ext) next to the asset when it is a regular
         file, else None."""
-        stem, _ = os.path.splitext(self.asset.fs_path)
+        stem, _ = os.path.splitext(self.neighbourhood)
         return self.sibling(stem + ext) or self.sibling(stem + ext.upper())
 
     def sibling(self, path: str) -> str | None:
         """``path`` if it names a regular file in the asset's directory, else None. Looks in a
         cached listing of the directory first: detectors ask for several sidecar names per
         file, and a miss (the usual answer) then costs no system call."""
-        names = _dir_names(os.path.dirname(path))
+        folder = os.path.dirname(path)
+        if folder == os.path.dirname(self.neighbourhood):  # the usual case: one listing check
+            names = self.memo("sibling-names", lambda: _dir_names(folder))  # per asset
+        else:
+            names = _dir_names(folder)
         if names is not None and os.path.basename(path) not in names:
             return None
+        if is_remote(path):
+            try:
+                return path if remote_info(path).get("type") == "file" else None
+            except OSError:
+                return None
         try:
             st = os.stat(path, follow_symlinks=False)
         except OSError:
@@ -267,6 +293,8 @@ def _dir_names(dirpath: str) -> frozenset[str] | None:
     """Names in ``dirpath`` (a small per-process LRU keyed by the directory's mtime), or None
     when it cannot be listed or is too large to keep."""
     dirpath = dirpath or "."
+    if is_remote(dirpath):
+        return remote_names(dirpath)
     try:
         mtime = os.stat(dirpath).st_mtime_ns
         hit = _LISTINGS.get(dirpath)
@@ -384,6 +412,12 @@ class Detector(abc.ABC):
         ``ctx.head``): it also decides, in stage 1, whether a costly detector is needed at all.
         May raise :class:`NotApplicable` to say why not."""
         return asset.kind in self.kinds
+
+    def needs_path(self, asset: Asset, options: Options) -> bool:
+        """Whether reading ``asset`` needs a file on the local disk (a decoder or tool that
+        opens a path): for a file in an object store, the scanner then makes a bounded
+        temporary copy. Readers of the head and of ranges (``ctx.open``) need none."""
+        return self.reads in ("pixels", "essence")
 
     def stage(self, asset: Asset, options: Options) -> int:
         """1 when reading ``asset`` is cheap (header or structure reads), 2 when costly (the

@@ -41,6 +41,8 @@ from detectors.formats import gen_sidecar, registry
 from detectors.formats.native import Collector, Source
 from detectors.formats.xmp import EXIFTOOL_GROUPS, MAX_PACKET, parse_xmp
 from detectors.model import Asset, Field, Finding
+from detectors.remote import info as remote_info
+from detectors.remote import is_remote
 from detectors.rules import Pack, RuleError, load_pack, to_finding
 from detectors.vocab import dst_version, vendor_version
 
@@ -117,8 +119,8 @@ def read_generator_sidecar(opener: Callable[[], Any], size: int, head: bytes,
 
 
 def _read_sidecar_file(path: str, where: str) -> Collector:
-    return read_generator_sidecar(functools.partial(open_readonly, path),
-                                  os.stat(path).st_size, b"", where)
+    size = int(remote_info(path).get("size") or 0) if is_remote(path) else os.stat(path).st_size
+    return read_generator_sidecar(functools.partial(open_readonly, path), size, b"", where)
 
 
 def _exiftool_driver(ctx: AssetContext, program: str | None) -> Any:
@@ -221,6 +223,10 @@ class MetadataDetector(Detector):
         return asset.kind == "other" and (asset.ext in _MEDIA_EXTS
                                           or asset.media_type in TEXT_TYPES)
 
+    def needs_path(self, asset: Asset, options: Options) -> bool:
+        """ExifTool reads a path (the deep tier); the native walkers read ranges."""
+        return self.stage(asset, options) == 2
+
     def stage(self, asset: Asset, options: Options) -> int:
         """The native walkers are structure reads (stage 1); ExifTool (``--deep``, or a format
         only it reads: MXF, PSD, MKV...) costs a process round trip per file (stage 2)."""
@@ -248,8 +254,8 @@ class MetadataDetector(Detector):
         else:
             problems += self._asset_fields(asset, ctx, groups)
             # Lightroom/ExifTool name sidecars <stem>.xmp; darktable/digiKam <name>.<ext>.xmp
-            sidecar = (ctx.sidecar(".xmp") or ctx.sibling(asset.fs_path + ".xmp")
-                       or ctx.sibling(asset.fs_path + ".XMP"))
+            sidecar = (ctx.sidecar(".xmp") or ctx.sibling(ctx.neighbourhood + ".xmp")
+                       or ctx.sibling(ctx.neighbourhood + ".XMP"))
             if sidecar:
                 name = os.path.basename(sidecar)
                 res = ctx.memo("metadata.sidecar", lambda: read_xmp_file(
@@ -366,7 +372,7 @@ def generator_sidecars(asset: Asset, ctx: AssetContext) -> list[str]:
     """Generator sidecar files next to ``asset`` (same stem). ``ctx.sibling`` answers from a
     cached listing of the directory: a miss (the usual answer) costs a stat of the directory
     (is the listing current?), never a listing per file."""
-    stem = os.path.splitext(asset.fs_path)[0]
+    stem = os.path.splitext(ctx.neighbourhood)[0]
     found: list[str] = []
     for suffix in GENERATOR_SIDECARS:
         path = ctx.sibling(stem + suffix)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from detectors.formats import registry
 from detectors.model import FAILED, UNAVAILABLE, Asset, Outcome, Scanned
+from detectors.remote import is_remote
 
 SCHEMA_VERSION = 7
 SCHEMA = """
@@ -83,12 +84,18 @@ def _tokens(text: str | None) -> dict[str, str]:
 
 
 class ScanCache:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, private: bool = False) -> None:
+        """``private``: a scan's own staging cache, deleted after the scan (no --cache): no
+        journal, no syncing; a crash loses nothing anyone keeps."""
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        if private:
+            self.db.execute("PRAGMA journal_mode=OFF")
+            self.db.execute("PRAGMA synchronous=OFF")
+        else:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
         if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             # an older layout: start over (a cache only ever costs a re-read)
             self.db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS detections;")
@@ -176,13 +183,14 @@ class ScanCache:
         """Store the (merged) outcomes of an unchanged file (re-stat to make sure). Failed or
         unavailable detector runs are left out: the failure may be the machine's."""
         a = scanned.asset
-        try:
-            st = os.stat(a.path, follow_symlinks=False)
-        except OSError:
-            return
-        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
-                original.size, original.mtime_ns, original.ctime_ns, original.inode):
-            return  # changed while being scanned: do not trust this result later
+        if not is_remote(a.path):  # an object's identity is its listed ETag/version
+            try:
+                st = os.stat(a.path, follow_symlinks=False)
+            except OSError:
+                return
+            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
+                    original.size, original.mtime_ns, original.ctime_ns, original.inode):
+                return  # changed while being scanned: do not trust this result later
         detections = {}
         for o in scanned.outcomes:
             if o.detector not in tokens or o.status in (FAILED, UNAVAILABLE):

@@ -17,8 +17,10 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from detectors import remote
 from detectors.api import ConfigError, Options
 from detectors.registry import Catalog, Loaded, load_all
+from detectors.remote import is_remote
 from scanner.archives import ArchiveSettings
 from scanner.policy import Policy, PolicyError
 from scanner.runner import ScanConfig, select_detectors
@@ -50,6 +52,9 @@ def check_roots(roots: list[str]) -> None:
     if not roots:
         raise SetupError("nothing to scan: give at least one file or folder")
     for root in roots:
+        if is_remote(root):
+            _check_remote(root)
+            continue
         try:
             st = os.stat(root)
         except OSError as exc:
@@ -64,6 +69,23 @@ def check_roots(roots: list[str]) -> None:
             if empty:
                 raise SetupError(f"{root} is an empty folder (unmounted?); pass --allow-empty "
                                  "to accept a delivery with nothing in it")
+
+
+def _check_remote(root: str, allow_empty: bool = False) -> None:
+    """An object-store root must be reachable (fsspec, credentials) and, unless allowed,
+    hold something: a wrong bucket or prefix must not pass as an empty delivery."""
+    try:
+        fs = remote.filesystem(root)
+        if not fs.exists(root):
+            raise SetupError(f"{root}: no such object or prefix (or no access to it)")
+        if not allow_empty and fs.isdir(root) and not fs.ls(root, detail=False):
+            raise SetupError(f"{root} is an empty prefix; pass --allow-empty to accept it")
+    except SetupError:
+        raise
+    except OSError as exc:
+        raise SetupError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - each backend raises its own types
+        raise SetupError(f"{root}: cannot reach it: {type(exc).__name__}: {exc}") from None
 
 
 def parse_setting(text: str) -> tuple[str, str, str]:
@@ -149,7 +171,9 @@ def configure(roots: list[str], *, policy: Policy | str | os.PathLike[str] | Non
         check_roots(roots)
     else:
         for root in roots:
-            if not os.path.lexists(root):
+            if is_remote(root):
+                _check_remote(root, allow_empty=True)
+            elif not os.path.lexists(root):
                 raise SetupError(f"{root}: no such file or folder")
     pol.warn_if_inside(roots)
     arch = config.get("archives") or ArchiveSettings()
@@ -185,6 +209,8 @@ def root_containing(path: str, roots: list[str]) -> str | None:
     not: a scan never writes to what it scans)."""
     full = os.path.realpath(path)
     for root in roots:
+        if is_remote(root):
+            continue  # a local file is never inside an object store
         base = os.path.realpath(root)
         if full == base or full.startswith(base.rstrip(os.sep) + os.sep):
             return root

@@ -9,10 +9,19 @@ this process or in a worker process unchanged.
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 import time
 from collections.abc import Sequence
 
-from detectors.api import AssetContext, Incomplete, NotApplicable, Options, Shared
+from detectors.api import (
+    AssetContext,
+    Incomplete,
+    NotApplicable,
+    Options,
+    Shared,
+    open_readonly,
+)
 from detectors.formats import registry
 from detectors.formats.sniff import (
     SNIFF_BYTES,
@@ -37,7 +46,8 @@ from detectors.model import (
     Scanned,
 )
 from detectors.registry import Loaded
-from scanner.archives import ArchiveSettings, Nesting, scan_archive
+from detectors.remote import is_remote
+from scanner.archives import COPY_CHUNK, ArchiveSettings, Nesting, scan_archive
 
 
 def classify(asset: Asset, ctx: AssetContext) -> Asset:
@@ -102,6 +112,38 @@ def run_detector(loaded: Loaded, asset: Asset, ctx: AssetContext) -> Outcome:
                    time.perf_counter() - start)
 
 
+def _needs_path(loaded: Loaded, asset: Asset, options: Options) -> bool:
+    det = loaded.detector
+    needs = getattr(det, "needs_path", None)
+    if det is None or not callable(needs):
+        return True  # a plugin that does not say: give it a file
+    try:
+        return bool(needs(asset, options))
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _local_copy(asset: Asset, settings: ArchiveSettings) -> str:
+    """``asset`` (in an object store) copied to the scan's temporary folder, bounded."""
+    limit = settings.limits.max_member_bytes
+    if asset.size > limit:
+        raise OSError(f"{asset.size:,} bytes: over the {limit:,}-byte limit for a local copy")
+    fd, path = tempfile.mkstemp(prefix="remote-", suffix=asset.ext[:16],
+                                dir=settings.temp_dir)
+    try:
+        with os.fdopen(fd, "wb") as out, open_readonly(asset.path) as src:
+            done = 0
+            while chunk := src.read(COPY_CHUNK):
+                done += len(chunk)
+                if done > limit:
+                    raise OSError(f"over the {limit:,}-byte limit for a local copy")
+                out.write(chunk)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
 def stage_of(loaded: Loaded, asset: Asset, options: Options) -> int:
     """The detector's stage for this file (1 cheap, 2 costly; a plugin without ``stage``
     runs in stage 1)."""
@@ -154,6 +196,24 @@ def scan_asset(asset: Asset, detectors: Sequence[Loaded], shared: Shared,
     if not ctx.head and asset.kind in MEDIA_KINDS:
         return Scanned(asset, errors=(ScanError(
             READ, f"empty file (0 bytes) named as {asset.media_type}"),))
+    if stage != 1 and is_remote(asset.path) and asset.extracted is None and (
+            asset.kind == ARCHIVE or any(_needs_path(d, asset, shared.options)
+                                         for d in detectors)):
+        # an object-store file a reader needs on disk (ExifTool, a decoder, an archive):
+        # a bounded temporary copy, removed once the file is scanned
+        try:
+            copy = _local_copy(asset, archives or ArchiveSettings())
+        except OSError as exc:
+            return Scanned(asset, errors=(ScanError(READ, f"cannot copy for reading: "
+                                                          f"{_describe(exc)}"),))
+        try:
+            return scan_asset(dataclasses.replace(asset, extracted=copy), detectors, shared,
+                              archives, nesting, stage)
+        finally:
+            try:
+                os.unlink(copy)
+            except OSError:
+                pass
     if asset.kind == ARCHIVE:
         if stage == 1:
             return Scanned(asset, deferred=("archive",))

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from detectors.api import Options, Shared, default_token, sha256_file
 from detectors.model import (
@@ -87,6 +88,9 @@ class ScanConfig:
     # Cheap detectors over the whole tree first, costly ones after (see ``run_scan``); the
     # CLI stages, the Python API does not unless asked.
     staged: bool = False
+    # A Dask scheduler ("tcp://host:8786") or "local:N" (a LocalCluster of N workers): the
+    # files that need reading are scanned there (scanner.cluster); None: this machine.
+    cluster: str | None = None
 
 
 def _under(path: str, root: str) -> bool:
@@ -135,7 +139,8 @@ class _Engine:
 
     def __init__(self, config: ScanConfig, detectors: list[Loaded], walker: Walker,
                  archives: ArchiveSettings, cache_path: str | None = None,
-                 pool: WorkerPool | None = None, stage: int | None = None) -> None:
+                 pool: WorkerPool | None = None, stage: int | None = None,
+                 private: bool = False) -> None:
         self.config = config
         self.archives = archives
         self.detectors = detectors
@@ -143,7 +148,7 @@ class _Engine:
         self.stage = stage  # 1: the cheap pass of a staged scan (see ``run_scan``)
         self.order = {d.name: i for i, d in enumerate(detectors)}
         self.tokens = detector_tokens(detectors, config.options)
-        self.cache = ScanCache(cache_path) if cache_path else None
+        self.cache = ScanCache(cache_path, private) if cache_path else None
         self.pool = pool
         self.dispatched = 0  # files handed to detectors (not served from the cache)
         self.final_key = final_key(config.policy.digest, config.policy.fail_on,
@@ -191,7 +196,7 @@ class _Engine:
 
     def results(self, shared: Shared) -> Iterator[Scanned | StoredResult]:
         items = self._items()
-        if self.config.jobs > 0:
+        if self.pool is not None or self.config.jobs > 0:
             if self.pool is None:
                 self.pool = new_pool(self.config, self.detectors, self.archives)
             pairs: Iterable[tuple[WorkItem, Scanned]] = self.pool.map(items)
@@ -277,7 +282,13 @@ class _Engine:
 
 
 def new_pool(config: ScanConfig, detectors: list[Loaded],
-             archives: ArchiveSettings) -> WorkerPool:
+             archives: ArchiveSettings) -> Any:
+    """Worker processes on this machine, or a Dask cluster (``config.cluster``)."""
+    if config.cluster:
+        from scanner.cluster import ClusterPool
+
+        return ClusterPool(config.cluster, detectors, config.options, archives,
+                           config.options.file_timeout, config.memory_limit)
     return WorkerPool(config.jobs, detectors, config.options,
                       timeout=config.options.file_timeout, memory_limit=config.memory_limit,
                       archives=archives)
@@ -303,7 +314,8 @@ def _stage_one(config: ScanConfig, detectors: list[Loaded], archives: ArchiveSet
     the first ``WARM_PROBE`` files were all unchanged and clean (a warm rescan: no stage)."""
     t0 = time.perf_counter()
     walker = Walker(config.excludes, config.follow_symlinks, config.sequence_sample)
-    engine = _Engine(config, detectors, walker, archives, cache_path, pool, stage=1)
+    engine = _Engine(config, detectors, walker, archives, cache_path, pool, stage=1,
+                     private=config.cache_path is None)
     verdicts: dict[str, int] = {}
     files = deferred = 0
     try:
@@ -320,6 +332,8 @@ def _stage_one(config: ScanConfig, detectors: list[Loaded], archives: ArchiveSet
             result = assemble(scanned, config.policy)
             if scanned.deferred != ("archive",):  # an archive is looked inside in stage 2
                 verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+            if not scanned.deferred:  # complete already: stage 2 reports it as stored
+                engine.keep_final(result)
             if on_tick is not None:
                 on_tick(1, result)
         hits = engine.cache.hits if engine.cache is not None else 0
@@ -362,8 +376,10 @@ def run_scan(config: ScanConfig,
     staged = config.staged and any(os.path.isdir(r) for r in config.roots)
     cache_path = config.cache_path or (os.path.join(run_tmp, "stages.sqlite") if staged
                                        else None)
-    pool = new_pool(config, detectors, archives) if config.jobs > 0 else None
-    engine = _Engine(config, detectors, walker, archives, cache_path, pool)
+    pool = new_pool(config, detectors, archives) if config.jobs > 0 or config.cluster \
+        else None
+    engine = _Engine(config, detectors, walker, archives, cache_path, pool,
+                     private=config.cache_path is None)
     checked = [False] * len(config.roots)
     user_hits: int | None = None
 

@@ -35,6 +35,7 @@ from scanner import userconfig
 from scanner.archives import ArchiveSettings
 from scanner.baseline import Baseline, BaselineError
 from scanner.cache import default_path as default_cache_path
+from scanner.cluster import ClusterError
 from scanner.configure import SetupError, configure, parse_setting, root_containing
 from scanner.progress import Progress
 from scanner.reports import FILE_NAMES, FORMATS, writer_for
@@ -326,6 +327,9 @@ def _resume_hint(targets: list[tuple[str, str]]) -> str:
               show_default=True,
               help="Check one frame in N of each image sequence (the first and last always); "
                    "the others are listed as not checked.")
+@click.option("--cluster", metavar="ADDRESS", default=None,
+              help="Scan on a Dask cluster: tcp://scheduler:8786, or local:N for N local "
+                   "worker processes (pip install deliverscan[dask]).")
 @click.option("--stages/--no-stages", default=True,
               help="Cheap checks (sniffing, C2PA, metadata) on the whole tree first, then the "
                    "costly ones (pixels, deep reads, large C2PA hashes); default on.")
@@ -352,7 +356,7 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
          policy_path: str | None, jobs: int | None, memory_limit: int, cache_path: str | None,
          no_cache: bool, resume: bool, allow_empty: bool, temp_dir: str | None,
          archive_member_limit: int | None, archive_depth: int | None, sequence_sample: int,
-         group_sequences: bool, verify_imf: bool, stages: bool,
+         group_sequences: bool, verify_imf: bool, stages: bool, cluster: str | None,
          **detector_flags: Any) -> None:
     """Scan files and folders for AI-generated media.
 
@@ -393,7 +397,8 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
             memory_limit=memory_limit * 1024 * 1024, cache_path=cache,
             allow_empty=allow_empty, keep_results=False, baseline=baseline,
             archives=_archive_settings(temp_dir, archive_member_limit, archive_depth),
-            sequence_sample=sequence_sample, verify_imf=verify_imf, staged=stages)
+            sequence_sample=sequence_sample, verify_imf=verify_imf, staged=stages,
+            cluster=cluster)
         header = run_header(config, detectors)
         replayed: list = []
         summarised: frozenset[str] = frozenset()
@@ -469,8 +474,11 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
 
         try:
             with _stop_on_sigterm(), _watchdog(config, roots):
-                report = run_scan(config, on_reported=on_result, detectors=detectors,
-                                  on_stage=on_stage, on_tick=on_tick)
+                try:
+                    report = run_scan(config, on_reported=on_result, detectors=detectors,
+                                      on_stage=on_stage, on_tick=on_tick)
+                except ClusterError as exc:
+                    raise UserError(str(exc)) from None
         finally:
             if bar:
                 bar.close()

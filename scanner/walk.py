@@ -15,8 +15,11 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from detectors import remote
 from detectors.model import Asset
+from detectors.remote import is_remote
 from scanner.sequences import SAMPLED, sample_frames
 
 EXCLUDED_TYPE = "inode/x-excluded"
@@ -63,6 +66,9 @@ class Walker:
             yield from self._root(root)
 
     def _root(self, root: str) -> Iterator[Asset]:
+        if is_remote(root):
+            yield from self._remote(root)
+            return
         # A root named on the command line is the user's explicit choice: follow it.
         try:
             st = os.stat(root)
@@ -122,6 +128,52 @@ class Walker:
                 yield from self._dir(child, ancestors | {key})
             else:
                 yield from self._file(child, st)
+
+    def _remote(self, root: str) -> Iterator[Asset]:
+        """An object-store root (``s3://bucket/prefix``): the store's own listing, folder by
+        folder in name order like a disk walk (memory bounded by one folder's listing)."""
+        try:
+            fs = remote.filesystem(root)
+            top = dict(fs.info(root))
+        except FileNotFoundError:
+            yield _error(root, "no such object or prefix")
+            return
+        except Exception as exc:  # noqa: BLE001 - each backend raises its own types
+            yield _error(root, f"cannot list: {type(exc).__name__}: {exc}")
+            return
+        proto = remote.scheme(root) or ""
+        if top.get("type") != "directory":
+            yield self._object(root, top)
+            return
+        yield from self._remote_dir(fs, proto, root.rstrip("/"))
+
+    def _remote_dir(self, fs: Any, proto: str, folder: str) -> Iterator[Asset]:
+        try:
+            entries = sorted(fs.ls(folder, detail=True), key=lambda e: str(e["name"]))
+        except Exception as exc:  # noqa: BLE001
+            yield _error(folder, f"cannot list: {type(exc).__name__}: {exc}")
+            return
+        for entry in entries:  # in name order, a folder walked where it sorts (as on disk)
+            name = str(entry["name"]).rstrip("/")
+            url = name if remote.scheme(name) else f"{proto}://{name}"
+            if url.rstrip("/") == folder:
+                continue  # some stores list the prefix itself
+            base = url.rsplit("/", 1)[-1]
+            pattern = _excluded(url, base, self.excludes) if self.excludes else None
+            if pattern is not None:
+                self.stats.excluded += 1
+                yield Asset(path=url, size=0, mtime_ns=0, kind="other",
+                            media_type=EXCLUDED_TYPE,
+                            skip_reason=f"excluded by --exclude {pattern!r} (not scanned)")
+            elif entry.get("type") == "directory":
+                yield from self._remote_dir(fs, proto, url)
+            else:
+                yield self._object(url, entry)
+
+    def _object(self, url: str, entry: dict[str, Any]) -> Asset:
+        dev, ino, mtime, ctime = remote.identity(url, entry)
+        return Asset(path=url, size=int(entry.get("size") or 0), mtime_ns=mtime, kind="unknown",
+                     dev=dev, inode=ino, ctime_ns=ctime)
 
     def _file(self, path: str, st: os.stat_result) -> Iterator[Asset]:
         reason = _special_reason(st.st_mode)

@@ -20,6 +20,7 @@ from urllib.parse import quote_from_bytes
 
 from detectors.model import AI, SKIPPED, Approval, AssetResult, Finding, Report
 from detectors.registry import catalog
+from detectors.remote import is_remote
 from scanner.headline import headline
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -28,7 +29,10 @@ SRCROOT = "SRCROOT"
 
 def artifact_location(path: str) -> dict[str, str]:
     """A file URI for ``path``: absolute paths as ``file://``, relative ones against SRCROOT.
-    Bytes are percent-encoded exactly, so undecodable names survive."""
+    Bytes are percent-encoded exactly, so undecodable names survive. An object-store URL
+    (``s3://bucket/key``) is its own URI."""
+    if is_remote(path):
+        return {"uri": path}
     if os.path.isabs(path):
         return {"uri": Path(path).as_uri()}
     norm = os.path.normpath(path).replace(os.sep, "/")

@@ -47,6 +47,8 @@ class MarkerDetector(Detector):
             raise RuntimeError("detector exploded on BOOM")
         if b"SLEEP" in head:
             time.sleep(600)
+        if b"NAP" in head:  # a file that takes a moment (a scan long enough to disturb)
+            time.sleep(0.05)
         if b"SEGV" in head:
             ctypes.string_at(0)  # a real segfault, as a native reader bug would cause
         if b"HOG" in head:
