@@ -13,7 +13,16 @@ of the mark under common handling, and cost per megapixel.
 - Survival: the committed marked fixtures, plus (with ``--ref-python``, an interpreter that has
   ``invisible-watermark``) every clean real photo ≥ 256×256 and 24 synthetic images marked with
   all four payloads through their generators' pipelines (``fixtures/gen_watermark.py
-  --mark-dir``), then re-saved as PNG, JPEG q95/q90, resized and cropped.
+  --mark-dir``), then re-saved as PNG, JPEG q95/q90, resized and cropped. Each case is scored
+  twice: every variant read in full at any size (the decoder's reach), and through the
+  detector's path (the size table on the picture's size, then the progressive read); the
+  verdicts must agree wherever the size table admits the picture.
+- Early stops: on every clean real and synthetic image, the progressive read's verdict against
+  a full read's (and the share of variant-blocks it decoded); video fixtures against all their
+  frames pooled.
+- Cost: ms per megapixel (best of 5) of the analysis and of the detector, and per file on
+  delivery-like files (H.264 clips of 720×1280, 2750×1834 and 3840×2160 made with the ffmpeg
+  CLI when present, a 24 MP JPEG, a 12 MP TIFF). Results: ``bench/results/watermark.md``.
 
 Prints tables and writes ``--json`` (default ``/tmp/bench_watermark.json``).
 """
@@ -52,7 +61,9 @@ from detectors.watermark import (  # noqa: E402
     binomial_tail,
     dwtdct,  # noqa: E402
     load_payloads,
+    sizes,
 )
+from detectors.watermark.payloads import BAND_VERDICT  # noqa: E402
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 FIXTURES = ROOT / "fixtures"
@@ -158,8 +169,17 @@ class Stats:
         self.max_frac: dict[str, float] = defaultdict(float)
         self.examples: list[str] = []
         self.near: list[tuple[float, float, int, str, str]] = []
+        self.early_diff: list[str] = []  # verdict of the progressive read differs from a full one
+        self.read_share: list[float] = []  # share of variant-blocks the progressive read decoded
 
-    def add(self, label: str, analysis: Analysis) -> None:
+    def add(self, label: str, analysis: Analysis, early: Analysis | None = None) -> None:
+        """``analysis``: every variant read in full; ``early``: the detector's progressive read
+        of the same pixels, whose verdict must be the same."""
+        if early is not None:
+            if verdict(early) != verdict(analysis):
+                self.early_diff.append(f"{label}: full {verdict(analysis)}, early "
+                                       f"{verdict(early)}")
+            self.read_share.append(read_share(early))
         self.files += 1
         best_band = None
         best_no_z = None
@@ -196,7 +216,29 @@ class Stats:
                 "max_match_fraction": {k: round(v, 3) for k, v in sorted(self.max_frac.items())},
                 "examples": self.examples,
                 "bit_banded_max_z": sorted(self.near, reverse=True)[:5],
-                "bit_banded_max_ratio": sorted(self.near, key=lambda t: -t[1])[:5]}
+                "bit_banded_max_ratio": sorted(self.near, key=lambda t: -t[1])[:5],
+                "early_stop_verdict_differs": self.early_diff,
+                "early_stop_mean_share_read": (round(float(np.mean(self.read_share)), 3)
+                                               if self.read_share else None)}
+
+
+def verdict(a: Analysis) -> str:
+    """What the detector would conclude from ``a``: the strongest band's verdict, or none."""
+    bands = [m.band for m in a.best() if m.band]
+    if not bands:
+        return "none"
+    return BAND_VERDICT[min(bands, key=BANDS.index)]
+
+
+def read_share(a: Analysis) -> float:
+    """Share of (variant, block) votes a progressive read decoded (1.0: all)."""
+    return (sum(a.dropped.values()) + len(a.variants) - len(a.dropped)) / len(a.variants)
+
+
+def admitted(img: np.ndarray) -> bool:
+    """The detector's size rule (``detectors/data/watermark_sizes.toml``) on a still."""
+    h, w = img.shape[:2]
+    return bool(sizes.admitting(w, h, "image"))
 
 
 # ---- real files ---------------------------------------------------------------------------
@@ -329,6 +371,47 @@ def marked_sources(ref_python: str | None, real: list[Path], tmp: Path) -> list[
     return out
 
 
+def _clip(path: Path, w: int, h: int, seconds: float = 3.0) -> bool:
+    """An H.264 clip like the issue's delivery tree (24 fps, one keyframe, noisy test
+    pattern), made with the ffmpeg CLI when there is one."""
+    if not shutil.which("ffmpeg"):
+        return False
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={w}x{h}:rate=24:duration={seconds}", "-vf",
+                    "noise=alls=20:allf=t", "-c:v", "libx264", "-preset", "veryfast", "-crf",
+                    "20", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return True
+
+
+def delivery_costs(det: WatermarkDetector, shared: Shared) -> dict[str, Any]:
+    """Per-file cost on files like the issue's delivery tree (best of 3): H.264 clips of
+    720×1280, 2750×1834 and 3840×2160, a 24 MP JPEG and a 12 MP TIFF (what the detector
+    concludes is shown too: a size outside the table is "n/a" without a decode)."""
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(5)
+    with tempfile.TemporaryDirectory() as tmpd:
+        files = []
+        for w, h in ((720, 1280), (2750, 1834), (3840, 2160)):
+            p = Path(tmpd) / f"clip_{w}x{h}.mp4"
+            if _clip(p, w, h):
+                files.append(p)
+        for (w, h), ext in (((6000, 4000), ".jpg"), ((4000, 3000), ".tif")):
+            p = Path(tmpd) / f"still_{w}x{h}{ext}"
+            img = cv2.GaussianBlur(rng.integers(0, 256, (h // 4, w // 4, 3), dtype=np.uint8),
+                                   (0, 0), 1)
+            cv2.imwrite(str(p), cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC))
+            files.append(p)
+        for p in files:
+            runs = []
+            for _ in range(3):
+                t = time.perf_counter()
+                status, detail = run_detector(det, shared, p)
+                runs.append(time.perf_counter() - t)
+            out[p.name] = {"ms": round(min(runs) * 1e3, 1), "result": status,
+                           "detail": detail if isinstance(detail, str) else detail[-1:]}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--synthetic", type=int, default=3000)
@@ -358,20 +441,28 @@ def main() -> int:
 
     for h, w in ((1024, 1024), (2160, 3840)):
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        costs[f"decode_only_{w}x{h}"] = best_of(lambda img=img: analyse(img, payloads),
+        costs[f"decode_only_{w}x{h}"] = best_of(lambda img=img: analyse(img, payloads, False),
                                                 h * w / 1e6)
+        costs[f"decode_progressive_{w}x{h}"] = best_of(lambda img=img: analyse(img, payloads),
+                                                       h * w / 1e6)
     with tempfile.TemporaryDirectory() as tmpd:
+        any_size = Shared(Options(settings={"watermark": {"any_size": True}}))
         for ext in (".png", ".jpg"):
-            path = Path(tmpd) / f"cost{ext}"
-            cv2.imwrite(str(path), cv2.GaussianBlur(rng.integers(0, 256, (2160, 3840, 3),
-                                                                 dtype=np.uint8), (0, 0), 2))
-            costs[f"detector_{ext[1:]}_3840x2160"] = best_of(
-                lambda path=path: run_detector(det, shared, path), 3840 * 2160 / 1e6)
+            for h, w in ((1024, 1024), (2160, 3840)):
+                path = Path(tmpd) / f"cost{w}{ext}"
+                cv2.imwrite(str(path), cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3),
+                                                                     dtype=np.uint8), (0, 0), 2))
+                costs[f"detector_{ext[1:]}_{w}x{h}"] = best_of(
+                    lambda path=path: run_detector(det, shared, path), w * h / 1e6)
+                costs[f"detector_any_size_{ext[1:]}_{w}x{h}"] = best_of(
+                    lambda path=path: run_detector(det, any_size, path), w * h / 1e6)
         fix = FIXTURES / "watermark" / "svd_ffv1.mkv"
         costs["detector_video_6_frames_ms_total"] = best_of(
             lambda: run_detector(det, shared, fix), 1.0, 3)
     report["cost_ms_per_mp"] = costs
     print("cost (ms per megapixel):", costs)
+    report["delivery_tree_ms_per_file"] = delivery_costs(det, shared)
+    print("delivery-like files (ms per file):", report["delivery_tree_ms_per_file"])
 
     # clean real files
     roots = clean_roots(args.extra)
@@ -402,7 +493,7 @@ def main() -> int:
     for p in real_files:
         img = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if img is not None and img.shape[0] * img.shape[1] >= dwtdct.MIN_PIXELS:
-            real_cf.add(str(p), analyse(img, payloads))
+            real_cf.add(str(p), analyse(img, payloads, False), analyse(img, payloads))
     report["clean_real_rules"] = real_cf.row("real")
 
     # synthetic
@@ -411,9 +502,10 @@ def main() -> int:
     t0 = time.perf_counter()
     for seed in range(args.synthetic):
         kind, img = synthetic(seed)
-        a = analyse(img, payloads)
-        per_kind[kind].add(f"seed {seed} {kind}", a)
-        total.add(f"seed {seed} {kind}", a)
+        a = analyse(img, payloads, False)
+        early = analyse(img, payloads)
+        per_kind[kind].add(f"seed {seed} {kind}", a, early)
+        total.add(f"seed {seed} {kind}", a, early)
     report["synthetic"] = {"total": total.row("synthetic"),
                            "per_kind": {k: v.row(k) for k, v in sorted(per_kind.items())},
                            "seconds": round(time.perf_counter() - t0, 1)}
@@ -429,6 +521,7 @@ def main() -> int:
         sources = marked_sources(args.ref_python, real_files, Path(tmpd))
         table: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         zs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        path_diff: list[str] = []
         for payload, path in sources:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             for deg, f in DEGRADATIONS.items():
@@ -436,9 +529,24 @@ def main() -> int:
                 if out.shape[0] * out.shape[1] < dwtdct.MIN_PIXELS:
                     table[deg][payload]["too_small"] += 1
                     continue
-                a = analyse(out, payloads)
+                a = analyse(out, payloads, False)  # every variant in full, any size
                 hit = next((m for m in a.best() if m.payload.name == payload), None)
                 band = hit.band if hit else None
+                # the detector's path: the size rule on the header, then the progressive read
+                early: Analysis | None = analyse(out, payloads) if admitted(out) else None
+                if early is None:
+                    table[deg][payload]["outside_sizes"] += 1
+                hit_e = (next((m for m in early.best() if m.payload.name == payload), None)
+                         if early is not None else None)
+                band_e = hit_e.band if hit_e else None
+                if band_e in ("very_likely", "likely"):
+                    table[deg][payload]["ai_detector"] += 1
+                if early is not None:
+                    table[deg][payload]["share_read_x1000"] += round(1000 * read_share(early))
+                if (early is None and verdict(a) != "none") or (
+                        early is not None and verdict(early) != verdict(a)):
+                    path_diff.append(f"{path.name} {deg}: full {verdict(a)}, detector "
+                                     f"{'outside sizes' if early is None else verdict(early)}")
                 if hit is not None and hit.payload.band(hit.matched):
                     # z and ratio of every case the bit count alone bands
                     zs[deg].append((round(hit.z, 1), round(hit.ratio, 2)))
@@ -452,6 +560,7 @@ def main() -> int:
                 if lib.matched >= lib.payload.thresholds["likely"]:
                     table[deg][payload]["library_ai"] += 1
     report["survival"] = {deg: {p: dict(c) for p, c in v.items()} for deg, v in table.items()}
+    report["survival_detector_path_differs"] = path_diff
     report["survival_sources"] = len(sources)
     report["survival_z_when_bits_band"] = {d: sorted(v)[:10] for d, v in zs.items()}
     report["survival_ratio_when_bits_band"] = {d: sorted(v, key=lambda t: t[1])[:10]
@@ -464,9 +573,11 @@ def main() -> int:
         print(f"clean {name}, bit-banded tests: max z {r['bit_banded_max_z'][:3]}")
         print(f"clean {name}, bit-banded tests: max ratio {r['bit_banded_max_ratio'][:3]}")
     names = [p.name for p in payloads]
-    print(f"survival over {len(sources)} marked images; per payload: ai/any band/n, ai rate, "
-          "(lib: ai by the library decoder alone: bgr, uint8, bits only)")
-    print(f"{'handling':<16}" + "".join(f"{n:>24}" for n in names))
+    print(f"survival over {len(sources)} marked images; per payload: ai/any band/n, ai rate "
+          "(every variant read in full, any size), then det: ai through the detector's path "
+          "(size rule + progressive read), out: outside the size table, lib: ai by the "
+          "library decoder alone (bgr, uint8, bits only)")
+    print(f"{'handling':<16}" + "".join(f"{n:>36}" for n in names))
     for deg in DEGRADATIONS:
         cells = []
         for n in names:
@@ -474,13 +585,31 @@ def main() -> int:
             total_n = c["n"] or 1
             anyb = c["n"] - c["none"]
             cells.append(f"{c['ai']}/{anyb}/{c['n']} {100 * c['ai'] / total_n:>3.0f}%"
-                         f" (lib {c['library_ai']})")
-        print(f"{deg:<16}" + "".join(f"{x:>24}" for x in cells))
+                         f" det {c['ai_detector']} out {c['outside_sizes']}"
+                         f" lib {c['library_ai']}")
+        print(f"{deg:<16}" + "".join(f"{x:>36}" for x in cells))
+    print(f"detector path vs full read, verdicts that differ: {len(path_diff)}")
+    for line in path_diff[:20]:
+        print("  ", line)
+    for name, st in [("real", real_cf), ("synthetic", total)]:
+        r = st.row(name)
+        print(f"clean {name}: progressive read differs from full read on "
+              f"{len(r['early_stop_verdict_differs'])} files; mean share of variant-blocks "
+              f"read {r['early_stop_mean_share_read']}")
 
     # video fixtures through the detector
     vids = {}
     for name in ("svd_ffv1.mkv", "svd_h264.mp4", "clean_ffv1.mkv"):
         vids[name] = run_detector(det, shared, FIXTURES / "watermark" / name)[0]
+        pooled = Analysis(payloads)  # every frame, no early stop: the verdict must agree
+        cap = cv2.VideoCapture(str(FIXTURES / "watermark" / name))
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            pooled.add(frame)
+        cap.release()
+        vids[name + " (all frames pooled, no early stop)"] = verdict(pooled)
     report["video"] = vids
     print("video fixtures:", vids)
     Path(args.json).write_text(json.dumps(report, indent=1, default=str))

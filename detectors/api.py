@@ -413,6 +413,12 @@ class Detector(abc.ABC):
         May raise :class:`NotApplicable` to say why not."""
         return asset.kind in self.kinds
 
+    def precheck(self, asset: Asset, ctx: AssetContext) -> str | None:
+        """For a costly detector: the cheap test, run in stage 1 on every file (settings,
+        header dimensions; never the costly read). A reason when this file will not be read
+        (a not-applicable outcome saying so), None when it may be. Default: None."""
+        return None
+
     def needs_path(self, asset: Asset, options: Options) -> bool:
         """Whether reading ``asset`` needs a file on the local disk (a decoder or tool that
         opens a path): for a file in an object store, the scanner then makes a bounded

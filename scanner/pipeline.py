@@ -158,14 +158,19 @@ def stage_of(loaded: Loaded, asset: Asset, options: Options) -> int:
 
 
 def triage(loaded: Loaded, asset: Asset, ctx: AssetContext) -> Outcome | None:
-    """Stage 1's look at a costly detector: its cheap ``applies`` test only. An outcome when
-    it does not apply (kept, so stage 2 skips the file), None when stage 2 must run it."""
+    """Stage 1's look at a costly detector: its cheap tests only (``applies``, then
+    ``precheck``: header dimensions and the like). An outcome when it will not read the file
+    (kept, so stage 2 skips it), None when stage 2 must run it."""
     det = loaded.detector
     if det is None or not loaded.available:
         return Outcome(loaded.name, UNAVAILABLE, notes=(loaded.reason,))
     try:
         if det.applies(asset, ctx):
-            return None
+            precheck = getattr(det, "precheck", None)
+            why = precheck(asset, ctx) if callable(precheck) else None
+            if why is None:
+                return None
+            return Outcome(det.name, NOT_APPLICABLE, notes=(why, *ctx.take_notes()))
     except NotApplicable as exc:
         return Outcome(det.name, NOT_APPLICABLE, notes=(str(exc), *ctx.take_notes()))
     except Exception:  # noqa: BLE001 - decided again (and reported) when stage 2 runs it

@@ -110,7 +110,9 @@ def test_diffusers_rgb_order_is_found_in_the_rgb_variant_only() -> None:
     (f,) = scan(FIX / "sdxl_diffusers_rgb_512.png").findings
     v = f.evidence["variants"]
     assert f.evidence["channel_order"] == "rgb"
-    assert max(v["bgr/uint8"]["z"], v["bgr/float"]["z"]) < Z_MIN
+    # the BGR reads are either stopped early as clearly null or read to the end below Z_MIN
+    for variant in ("bgr/uint8", "bgr/float"):
+        assert variant in f.evidence["stopped_variants"] or v[variant]["z"] < Z_MIN
 
 
 def test_video_frames_are_sampled_and_pooled() -> None:

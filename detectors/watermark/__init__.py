@@ -5,14 +5,39 @@ thresholds: ``detectors/data/watermark_payloads.toml``; method: the ``invisible-
 library, https://github.com/ShieldMnt/invisible-watermark).
 
 What is decoded
-    Images (first frame of multi-frame files) up to ``max_pixels`` (default 40 MP), read in full
-    with OpenCV as Stability's ``detect.py`` reads them (Pillow as fallback); the header is read
-    first, so files over the limit are not read at all. Videos: a handful of frames spread over
-    the clip (default 6, at most ``video_seconds``, default 10 s, OpenCV/FFmpeg), their block
-    votes pooled (SVD marks every frame). The decoder needs rows×cols ≥ 256×256 (the library's
-    own check). Too small, too large or switched off is a qualified "not checked" in coverage.
+    Only pictures that can still carry an intact mark. The mark survives only at the size a
+    generator wrote it or a bottom/right crop of that (any resize and any top/left crop destroy
+    it, see the survival table below), so the header's dimensions are checked first against
+    the size table ``detectors/data/watermark_sizes.toml`` (``sizes.py``: each marking path's
+    native sizes and practical ceiling, with its source): stills up to 3082 px a side / 9.5 MP
+    (SD reference grids and the SD 2.x x4 upscaler; single outputs up to 2048 px / 4.2 MP),
+    video frames up to 2048 px / 4.2 MP (SVD, and stills assembled into clips). A camera-size
+    still or a 4K/2.7K frame is "not applicable" with a note saying why, before any pixel is
+    decoded: PNG/JPEG headers, Pillow's lazy open for other stills, the ``moov`` box headers
+    of MP4/MOV (``headers.py``), OpenCV's header read for other containers. ``precheck`` is
+    that cheap test (``reads = "pixels"``). ``any_size = true`` decodes every size again.
+
+    Images (first frame of multi-frame files) within the table and ``max_pixels`` (default
+    40 MP) are read in full with OpenCV as Stability's ``detect.py`` reads them (Pillow as
+    fallback). Videos: a handful of frames spread over the clip (default 6, at most
+    ``video_seconds``, default 10 s, OpenCV/FFmpeg; clips up to 300 frames are read front to
+    back, decoding only, since every seek decodes again from the last keyframe), their block
+    votes pooled (SVD marks every frame). The decoder needs rows×cols ≥ 256×256 (the
+    library's own check). Too small, too large or switched off is a qualified "not checked".
     Settings (a policy's ``[detectors.watermark]``, or ``--set watermark.<key>=…``):
-    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``.
+    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``, ``any_size``.
+
+Early stops
+    A still is read in four interleaved parts of its block rows (every fourth 8-line band, so
+    each part spans the picture; votes bit-identical to a whole read), cheap uint8 reads
+    first; a variant whose votes are clearly null after a part is not read further. A clip
+    stops after the frames read so far are clearly null. "Clearly null" is the binomial
+    reasoning of the bands: the consistency z is a normal approximation with standard error
+    1 that grows as sqrt(votes), and a band needs z ≥ ``Z_MIN``; the votes are clearly null
+    when sqrt(total / seen) × (z + 2) < ``Z_MIN`` for every payload of the variant (for a clip:
+    every variant), i.e. even a mark two standard errors stronger than the one seen could not
+    reach a band. On the bench's clean and marked sets no verdict changed (results:
+    ``bench/results/watermark.md``).
 
 Variants tried (12 tests per file)
     Both channel orders: the file as BGR, as the library expects, and as RGB (diffusers hands RGB
@@ -95,11 +120,13 @@ Measured (``bench/bench_watermark.py --synthetic 3000 --extra DIR``, 2026-11-25)
     noise); six 320×256 video frames 340 ms.
 
 Cost
-    The decode needs every pixel: a full read, bounded (``max_pixels``, frames, time budget) and
-    reported in coverage. Policy can turn it off (``max_pixels = 0``; ``mode = "off"`` drops the
-    findings); ``--disable watermark`` skips the detector.
+    The decode needs every pixel: a full read, bounded (size table, ``max_pixels``, frames,
+    time budget) and reported in coverage. Measured before/after the size table and the early
+    stops in ``bench/results/watermark.md``. Policy can turn it off (``max_pixels = 0``;
+    ``mode = "off"`` drops the findings); ``--disable watermark`` skips the detector.
 """
 
+from detectors.watermark import sizes
 from detectors.watermark.analysis import (
     NULL_PATTERNS,
     R_MIN,
@@ -121,4 +148,4 @@ from detectors.watermark.payloads import (
 
 __all__ = ["BANDS", "DATA", "NULL_PATTERNS", "R_MIN", "Z_MIN", "Analysis", "Match", "Payload",
            "WatermarkDetector", "analyse", "binomial_tail", "derive_threshold", "load_payloads",
-           "null_patterns"]
+           "null_patterns", "sizes"]

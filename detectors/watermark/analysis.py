@@ -4,6 +4,7 @@ null spread, and the band."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +24,23 @@ else:
 Z_MIN = 6.0
 R_MIN = 6.0
 NULL_PATTERNS = 256
+
+# Early stopping ("clearly null"). ``Tally.zscore`` is the normal approximation of a binomial
+# two-proportion test: its standard error is 1 and, with the evidence spread evenly, it grows
+# as sqrt(blocks). Votes seen so far are clearly null when even a mark two standard errors
+# stronger than what they show could not reach the Z_MIN every band needs once the unseen
+# part were pooled in: sqrt(total / seen) * (z + STOP_SIGMAS) < Z_MIN. Used for a variant after
+# a quarter, a half and three quarters of a still's block rows (``GROUPS``, interleaved so each
+# part spreads over the whole picture), and for a clip after each sampled frame.
+STOP_SIGMAS = 2.0
+GROUPS = 4
+
+
+def clearly_null(z: float, seen: float, total: float) -> bool:
+    """True when a z from ``seen`` of ``total`` equal parts (frames) cannot reach ``Z_MIN``
+    however the rest turn out, short of a mark more than ``STOP_SIGMAS`` standard errors
+    stronger than the one seen (see ``STOP_SIGMAS``)."""
+    return math.sqrt(total / seen) * (z + STOP_SIGMAS) < Z_MIN
 
 
 def null_patterns(payload: np.ndarray, count: int = NULL_PATTERNS) -> np.ndarray:
@@ -90,7 +108,11 @@ class Match:
 
 
 class Analysis:
-    """Pooled block votes of one file's frames, for every payload and variant."""
+    """Pooled block votes of one file's frames, for every payload and variant (one colour
+    conversion per channel order serves both U centrings). A still added with
+    ``progressive`` is read in ``GROUPS`` interleaved parts of its block rows, and a variant whose votes are clearly null after a part is not read
+    further (``dropped``; it takes no part in ``best``). Votes are bit-identical to a whole
+    read (``dwtdct.group_votes``), so a variant that is read to the end scores the same."""
 
     def __init__(self, payloads: Iterable[Payload]) -> None:
         self.payloads = tuple(payloads)
@@ -99,30 +121,71 @@ class Analysis:
                                key=lambda v: (dwtdct.DOMAINS.index(v[1]), v[0]))
         self.matches = [Match(p, order, domain, dwtdct.Tally.empty(p.length))
                         for p in self.payloads for domain in p.domains for order in dwtdct.ORDERS]
+        self.dropped: dict[tuple[str, str], float] = {}  # variant -> share of blocks read
         self.frames = 0
         self.blocks = 0
         self.pixels = 0
 
-    def add(self, image: np.ndarray) -> None:
-        """Add one 8-bit BGR frame (at least 65,536 pixels)."""
-        for order, domain in self.variants:
-            votes = dwtdct.block_votes(image, order, domain)
-            for m in self.matches:
-                if m.order == order and m.domain == domain:
-                    m.tally += dwtdct.tally(votes, m.payload.length)
+    def _of(self, order: str, domain: str) -> list[Match]:
+        return [m for m in self.matches if m.order == order and m.domain == domain]
+
+    def add(self, image: np.ndarray, progressive: bool = False) -> None:
+        """Add one 8-bit BGR frame (at least 65,536 pixels); ``progressive`` for a still
+        read alone (see the class docstring)."""
+        if progressive and self.frames:
+            raise ValueError("a progressive read takes one frame")
+        groups = GROUPS if progressive else 1
+        total = (image.shape[0] // 8) * (image.shape[1] // 4 * 4 // 8)
+        seen = 0
+        for group in range(groups):
+            bands, numbers = ((image, None) if groups == 1
+                              else dwtdct.group_bands(image, group, groups))
+            for order in dwtdct.ORDERS:
+                domains = [d for o, d in self.variants
+                           if o == order and (o, d) not in self.dropped]
+                if not domains:
+                    continue
+                u = dwtdct.u_plane(bands, order)  # one conversion for both centrings
+                for domain in domains:
+                    votes = dwtdct.plane_votes(u, domain)
+                    for m in self._of(order, domain):
+                        m.tally += dwtdct.tally(votes, m.payload.length, numbers)
+            seen += total if numbers is None else int(numbers.size)
+            if group < groups - 1 and 0 < seen < total:
+                for order, domain in self.variants:
+                    if (order, domain) not in self.dropped and all(
+                            clearly_null(m.z, seen, total) for m in self._of(order, domain)):
+                        self.dropped[(order, domain)] = seen / total
         self.frames += 1
-        self.blocks += int(votes.size)
+        self.blocks += total
         self.pixels += int(image.shape[0] * image.shape[1])
 
+    @property
+    def done(self) -> list[Match]:
+        """The matches read to the end (dropped variants left out)."""
+        return [m for m in self.matches if (m.order, m.domain) not in self.dropped]
+
+    def clearly_null(self, total_frames: int) -> bool:
+        """True when the frames pooled so far are clearly null for every payload and variant
+        (``clearly_null``), so the other ``total_frames - frames`` need not be read."""
+        return self.frames > 0 and all(clearly_null(m.z, self.frames, total_frames)
+                                       for m in self.done)
+
     def best(self) -> list[Match]:
-        """Best variant per payload, in payload-table order."""
+        """Best variant read to the end per payload, in payload-table order (None-free: a
+        payload whose every variant was dropped is represented by its best dropped one,
+        which cannot band)."""
         out = []
         for p in self.payloads:
-            out.append(max((m for m in self.matches if m.payload is p), key=Match.rank))
+            pool = [m for m in self.done if m.payload is p] or [
+                m for m in self.matches if m.payload is p]
+            out.append(max(pool, key=Match.rank))
         return out
 
 
-def analyse(image: np.ndarray, payloads: Iterable[Payload]) -> Analysis:
+def analyse(image: np.ndarray, payloads: Iterable[Payload], progressive: bool = True) -> Analysis:
+    """One still image, read as the detector reads it (``progressive``: clearly null variants
+    are not read to the end; False reads every variant in full)."""
     a = Analysis(payloads)
-    a.add(image)
+    a.add(image, progressive)
     return a

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from detectors.api import AssetContext, Detector, Incomplete, NotApplicable, Option, RuleInfo
 from detectors.lazy import lazy
 from detectors.model import Asset, Finding, truncate
-from detectors.watermark import pixels
+from detectors.watermark import headers, pixels, sizes
 from detectors.watermark.analysis import R_MIN, Z_MIN, Analysis, Match
 from detectors.watermark.payloads import (
     BAND_RULE,
@@ -53,6 +53,9 @@ class WatermarkDetector(Detector):
     description: ClassVar[str] = ("invisible-watermark dwtDct marks of SD 1.x/2.x, SDXL/SVD and "
                                   "FLUX.1 reference code, decoded from pixels (full read)")
     order: ClassVar[int] = 30
+    # What a run reads (staging: "header" | "structure" | "file" | "pixels" | "essence"); the
+    # cheap test that runs first is ``precheck`` (header dimensions only).
+    reads: ClassVar[str] = "pixels"
     options: ClassVar[tuple[Option, ...]] = (
         Option("max_pixels", int, DEFAULT_MAX_PIXELS, "Largest image or frame decoded "
                "(pixels); 0 turns the pixel decode off.", minimum=0),
@@ -60,11 +63,14 @@ class WatermarkDetector(Detector):
                "video.", minimum=0),
         Option("video_seconds", float, DEFAULT_VIDEO_SECONDS, "Time budget per video (s).",
                minimum=0),
+        Option("any_size", bool, False, "Decode pictures of any size up to max_pixels, not "
+               "only sizes a marking generator writes (detectors/data/watermark_sizes.toml)."),
     )
 
     def __init__(self) -> None:
         self._payloads: tuple[Any, ...] | None = None
         self._table_digest = hashlib.sha256(DATA.read_bytes()).hexdigest()[:12]
+        self._sizes_digest = hashlib.sha256(sizes.DATA.read_bytes()).hexdigest()[:12]
 
     @property
     def payloads(self) -> tuple[Any, ...]:
@@ -87,7 +93,8 @@ class WatermarkDetector(Detector):
         return "partial", "pixels where OpenCV or Pillow decode this variant"
 
     def about(self) -> dict[str, str]:
-        return {"payload table": self._table_digest, "consistency": f"Z{Z_MIN} R{R_MIN}"}
+        return {"payload table": self._table_digest, "size table": self._sizes_digest,
+                "consistency": f"Z{Z_MIN} R{R_MIN}"}
 
     def rules(self) -> list[RuleInfo]:
         """Three bands per payload, named in the payload table (read without NumPy)."""
@@ -101,17 +108,41 @@ class WatermarkDetector(Detector):
                 for p in table["payload"] for band in BANDS]
 
     # -- detection ----------------------------------------------------------------------------
-    def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
+    def precheck(self, asset: Asset, ctx: AssetContext) -> str | None:
+        """The cheap applicability test, run first: settings, then header dimensions (PNG/JPEG
+        header parsers, Pillow's lazy open, MP4/MOV box headers; never a pixel). A reason
+        when the file will not be decoded (``NotApplicable`` in ``detect``), None when it
+        may be (or when only the decoder can tell its size)."""
         cfg = self.settings(ctx.options)
         if cfg["max_pixels"] <= 0:
-            raise NotApplicable("pixel watermark decode turned off (max_pixels = 0)")
+            return "pixel watermark decode turned off (max_pixels = 0)"
         if asset.media_type == "image/svg+xml":
-            raise NotApplicable("vector image: no pixels to decode")
-        analysis = Analysis(self.payloads)
+            return "vector image: no pixels to decode"
+        if asset.kind == "video" and cfg["video_frames"] <= 0:
+            return "video frame decode turned off (video_frames = 0)"
+        if cfg["any_size"] or asset.kind not in self.kinds:
+            return None
+        try:
+            size = (headers.video_size(ctx) if asset.kind == "video"
+                    else headers.image_size(ctx))
+        except Exception:  # noqa: BLE001 - detect() reads it again and reports it
+            return None
+        if size is None:
+            return None
+        try:
+            pixels.gate(size[0], size[1], asset.kind, cfg)
+        except NotApplicable as exc:
+            return str(exc)
+        return None
+
+    def detect(self, asset: Asset, ctx: AssetContext) -> Iterator[Finding]:
+        cfg = self.settings(ctx.options)
+        reason = self.precheck(asset, ctx)  # nothing decoded before this says yes
+        if reason is not None:
+            raise NotApplicable(reason)
         shortfall = ""
+        analysis = Analysis(self.payloads)
         if asset.kind == "video":
-            if cfg["video_frames"] <= 0:
-                raise NotApplicable("video frame decode turned off (video_frames = 0)")
             where, frames, shortfall = pixels.read_video(ctx, analysis, cfg)
         else:
             where, frames = pixels.read_image(ctx, analysis, cfg)
@@ -121,8 +152,10 @@ class WatermarkDetector(Detector):
         best = ", ".join(f"{m.payload.name} {m.matched}/{m.payload.length}"
                          for m in analysis.best())
         # No timing here: results must be deterministic. Cost per MP is measured by the bench.
+        dropped = (f"; {len(analysis.dropped)} stopped early, clearly null"
+                   if analysis.dropped else "")
         ctx.note(f"pixel watermark decode: {where} ({analysis.pixels / 1e6:.2f} MP, "
-                 f"{len(analysis.variants)} variants), best bit agreement {best}")
+                 f"{len(analysis.variants)} variants{dropped}), best bit agreement {best}")
         if shortfall:  # after the findings: those stand, the "no mark" does not
             raise Incomplete(shortfall)
 
@@ -155,7 +188,9 @@ class WatermarkDetector(Detector):
             "blocks": int(best.tally.totals.sum()),
             "frames": frames,
             "variants": {f"{m.order}/{m.domain}": {"matched_bits": m.matched, "z": round(m.z, 2)}
-                         for m in analysis.matches if m.payload is p},
+                         for m in analysis.done if m.payload is p},
+            "stopped_variants": {f"{o}/{d}": round(share, 3)
+                                 for (o, d), share in sorted(analysis.dropped.items())},
             "other_payloads": {m.payload.name: {"matched_bits": m.matched, "z": round(m.z, 2),
                                                 "band": m.band}
                                for m in analysis.best() if m is not best},

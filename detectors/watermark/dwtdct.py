@@ -83,28 +83,60 @@ def _ll_votes(ll: np.ndarray) -> np.ndarray:
     return (np.remainder(peak, SCALE) > SCALE * 0.5).astype(np.uint8)
 
 
-def block_votes(image: np.ndarray, order: str = "bgr", domain: str = "uint8") -> np.ndarray:
-    """Per-block votes of an 8-bit 3-channel image read as ``order`` ("bgr": as OpenCV reads
-    files, the library's convention; "rgb": the same array taken as RGB, which is what an
-    encoder that was handed RGB as if it were BGR produced), with U centred as ``domain``
-    says (``"uint8"`` is exactly the library's decode)."""
+def u_plane(image: np.ndarray, order: str = "bgr") -> np.ndarray:
+    """The 8-bit U plane of ``image`` read as ``order`` ("bgr": as OpenCV reads files, the
+    library's convention; "rgb": the same array taken as RGB, which is what an encoder that
+    was handed RGB as if it were BGR produced), cut to the lines and columns whole blocks
+    cover. One conversion serves both U centrings of an order (``plane_votes``)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"need an 8-bit 3-channel image, got {image.dtype} {image.shape}")
-    code = getattr(cv2, _CONVERSIONS[order])
-    offset = _U_OFFSET[domain]
-    rows, cols = image.shape[0] // 4 * 4, image.shape[1] // 4 * 4
     # LL has rows/2 lines; complete blocks cover the first (rows/2)//4*4 of them, i.e. the first
-    # rows//8*8 image lines. Stripes of STRIPE_ROWS lines map to whole block rows.
-    used = rows // 8 * 8
+    # rows//8*8 image lines (and the first cols//4*4 columns).
+    used, cols = image.shape[0] // 8 * 8, image.shape[1] // 4 * 4
+    return cv2.cvtColor(image[:used, :cols], getattr(cv2, _CONVERSIONS[order]))[:, :, 1]
+
+
+def plane_votes(u: np.ndarray, domain: str = "uint8") -> np.ndarray:
+    """Per-block votes of a ``u_plane`` with U centred as ``domain`` says (``"uint8"`` is
+    exactly the library's decode), in stripes of ``STRIPE_ROWS`` lines (whole block rows) so
+    the float64 work stays bounded on large frames."""
+    offset = _U_OFFSET[domain]
     parts: list[np.ndarray] = []
-    for top in range(0, used, STRIPE_ROWS):
-        stripe = image[top: min(top + STRIPE_ROWS, used), :cols]
-        u = cv2.cvtColor(stripe, code)[:, :, 1]
-        plane = u if offset == 0.0 else u.astype(np.float64) - offset
+    for top in range(0, u.shape[0], STRIPE_ROWS):
+        stripe = u[top: top + STRIPE_ROWS]
+        plane = stripe if offset == 0.0 else stripe.astype(np.float64) - offset
         parts.append(_ll_votes(haar_ll(plane)))
     if not parts:
         return np.zeros(0, dtype=np.uint8)
     return np.concatenate(parts)
+
+
+def block_votes(image: np.ndarray, order: str = "bgr", domain: str = "uint8") -> np.ndarray:
+    """Per-block votes of an 8-bit 3-channel image read as ``order`` with U centred as
+    ``domain`` says (see ``u_plane`` and ``plane_votes``)."""
+    return plane_votes(u_plane(image, order), domain)
+
+
+def group_bands(image: np.ndarray, group: int, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-line bands of the block rows ``r`` with ``r % groups == group``, stacked into
+    one picture, and the whole-image block number of each of its blocks. Whole bands keep
+    every Haar pair and 4×4 block intact, so their votes are bit-identical to the ones a
+    whole read gives those blocks; groups spread evenly over the picture."""
+    rows, cols = image.shape[0] // 8 * 8, image.shape[1] // 4 * 4
+    nbr, nbc = rows // 8, cols // 8
+    picked = np.arange(group, nbr, groups)
+    if picked.size == 0 or nbc == 0:
+        return image[:0, :cols], np.zeros(0, dtype=np.int64)
+    bands = image[:rows, :cols].reshape(nbr, 8, cols, 3)[picked].reshape(-1, cols, 3)
+    numbers = (picked[:, None] * nbc + np.arange(nbc)[None, :]).reshape(-1)
+    return bands, numbers
+
+
+def group_votes(image: np.ndarray, order: str, domain: str, group: int,
+                groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """``block_votes`` of one ``group_bands`` group, with the block numbers of its votes."""
+    bands, numbers = group_bands(image, group, groups)
+    return block_votes(bands, order, domain), numbers
 
 
 @dataclass
@@ -165,9 +197,10 @@ class Tally:
         return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def tally(votes: np.ndarray, length: int) -> Tally:
-    """Group one frame's block votes by bit position (block ``n`` → bit ``n mod length``)."""
-    positions = np.arange(votes.size) % length
+def tally(votes: np.ndarray, length: int, numbers: np.ndarray | None = None) -> Tally:
+    """Group one frame's block votes by bit position (block ``n`` → bit ``n mod length``;
+    ``numbers``: the block numbers of ``votes`` when they are not 0, 1, 2...)."""
+    positions = (np.arange(votes.size) if numbers is None else numbers) % length
     ones = np.bincount(positions, weights=votes, minlength=length).astype(np.int64)
     totals = np.bincount(positions, minlength=length).astype(np.int64)
     return Tally(ones, totals)

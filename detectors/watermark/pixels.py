@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import time
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from detectors.api import AssetContext, Incomplete, NotApplicable
 from detectors.formats import registry
 from detectors.lazy import lazy
-from detectors.watermark import dwtdct
+from detectors.watermark import dwtdct, headers, sizes
 from detectors.watermark.analysis import Analysis
 
 if TYPE_CHECKING:
@@ -34,64 +32,53 @@ def _bgr_from_pillow(data: bytes) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-class _TooLarge(Exception):
-    """The header declares more pixels than Pillow agrees to open (its bomb limit)."""
-
-
-def _image_size(media_type: str, data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, frames) from the header (no pixel decode), or None when Pillow does not
-    know the format. Raises ``_TooLarge`` past Pillow's bomb limit. The format's own header
-    parser first (microseconds: most images in a delivery are PNG or JPEG), Pillow next."""
-    quick = registry.dimensions(media_type, data)
-    if quick is not None:
-        return quick
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # decompression-bomb warnings: we bound it ourselves
-            with Image.open(io.BytesIO(data)) as im:
-                return im.size[0], im.size[1], int(getattr(im, "n_frames", 1) or 1)
-    except Image.DecompressionBombError as exc:
-        raise _TooLarge(str(exc)) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        return None
-    except (IndexError, TypeError, struct.error) as exc:
-        # Pillow's GIF/TIFF header code on damaged files (found by fuzzing)
-        raise Incomplete(f"image header unreadable: {type(exc).__name__}: {exc}") from exc
+def gate(width: int, height: int, kind: str, cfg: dict[str, Any]) -> str | None:
+    """The size rules, on header dimensions: ``NotApplicable`` below the decoder's minimum or
+    outside every size a marking generator writes (``sizes``; off with ``any_size``), else
+    the "not checked" note when above ``max_pixels`` (a limit of this run), else None."""
+    what = "frames are" if kind == "video" else "is"
+    if 0 < width * height < dwtdct.MIN_PIXELS:
+        raise NotApplicable(f"{width}×{height} {what} below the decoder's 256×256 minimum")
+    if not cfg.get("any_size", False):
+        reason = sizes.outside_reason(width, height, kind)
+        if reason is not None:
+            raise NotApplicable(reason)
+    if width * height > cfg["max_pixels"]:
+        return (f"pixel watermark not checked: {width}×{height} {what} above the "
+                f"{cfg['max_pixels']}-pixel limit")
+    return None
 
 
 def read_image(ctx: AssetContext, analysis: Analysis,
                cfg: dict[str, Any]) -> tuple[str, list[int]]:
+    """Decode one still into ``analysis``, after the header has passed ``gate``."""
     max_pixels = cfg["max_pixels"]
     limit = max_pixels * 8 + 16 * 1024 * 1024  # 16-bit RGBA uncompressed, plus headers
+    try:
+        size = headers.image_size(ctx)  # the header decides before the pixels
+    except headers.TooLarge:
+        size = None
+        if cfg.get("any_size", False):
+            ctx.note(f"pixel watermark not checked: declared size is above the {max_pixels}-"
+                     "pixel limit (and Pillow's decompression-bomb limit)")
+            return "not checked", []
+        raise NotApplicable(f"pixel watermark not checked: declared size is above Pillow's "
+                            "decompression-bomb limit, larger than any marking generator "
+                            f"writes ({sizes.TABLE_NAME}), and resizing destroys the "
+                            "mark") from None
+    if size is not None:
+        width, height, nframes = size
+        skip = gate(width, height, "image", cfg)
+        if skip:
+            ctx.note(skip)
+            return "not checked", []
+        if nframes > 1:
+            ctx.note(f"pixel watermark: first of {nframes} frames only")
     if ctx.asset.size > limit:
         ctx.note(f"pixel watermark not checked: file larger than {limit} bytes "
                  f"(max_pixels {max_pixels})")
         return "not checked", []
-    data: bytes | None = None
-    try:
-        media_type = ctx.asset.media_type
-        size = _image_size(media_type, ctx.head)  # the header decides before the pixels
-        if size is None:
-            data = _read_all(ctx, limit)
-            size = _image_size(media_type, data)
-    except _TooLarge:
-        ctx.note(f"pixel watermark not checked: declared size is above the {max_pixels}-pixel "
-                 "limit (and Pillow's decompression-bomb limit)")
-        return "not checked", []
-    if size is not None:
-        width, height, nframes = size
-        if width * height > max_pixels:
-            ctx.note(f"pixel watermark not checked: {width}×{height} is above the "
-                     f"{max_pixels}-pixel limit")
-            return "not checked", []
-        if width * height < dwtdct.MIN_PIXELS:
-            raise NotApplicable(f"{width}×{height} is below the decoder's 256×256 minimum")
-        if nframes > 1:
-            ctx.note(f"pixel watermark: first of {nframes} frames only")
-    if data is None:
-        data = _read_all(ctx, limit)
+    data = _read_all(ctx, limit)
     try:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:  # e.g. OpenCV's own pixel-count guard on a format Pillow cannot size
@@ -113,14 +100,13 @@ def read_image(ctx: AssetContext, analysis: Analysis,
         bgr = cv2.convertScaleAbs(bgr, alpha=255.0 / 65535.0 if bgr.dtype == np.uint16
                                   else 255.0)
     height, width = bgr.shape[:2]
-    if width * height < dwtdct.MIN_PIXELS:
-        raise NotApplicable(f"{width}×{height} is below the decoder's 256×256 minimum")
-    if width * height > max_pixels:
-        ctx.note(f"pixel watermark not checked: {width}×{height} is above the "
-                 f"{max_pixels}-pixel limit")
+    skip = gate(width, height, "image", cfg)  # again: no header told us, or it lied
+    if skip:
+        ctx.note(skip)
         return "not checked", []
-    analysis.add(bgr)
+    analysis.add(bgr, progressive=True)
     return f"pixels {width}×{height}", [0]
+
 
 def _read_all(ctx: AssetContext, limit: int) -> bytes:
     with ctx.open() as fh:
@@ -129,8 +115,31 @@ def _read_all(ctx: AssetContext, limit: int) -> bytes:
         raise Incomplete(f"file grew past {limit} bytes while being read")
     return data
 
+# Clips up to this many frames (12 s at 25 fps) are read front to back (``grab`` decodes
+# without converting; only sampled frames are converted): every seek decodes again from the
+# previous keyframe, which in a short H.264 clip is often its only one (bench: six seeks in a
+# 3 s clip with one keyframe took 9-18 s, bench/results/watermark.md).
+SEQUENTIAL_FRAMES = 300
+
+
+def positions(count: int, wanted: int) -> list[int]:
+    """Frame numbers sampled from a clip of ``count`` frames (0: unknown): ``wanted`` spread
+    evenly (the middle of each of ``wanted`` equal parts), or all of a short clip."""
+    if count >= wanted:
+        return [int((i + 0.5) * count / wanted) for i in range(wanted)]
+    return list(range(count if count > 0 else wanted))
+
+
 def read_video(ctx: AssetContext, analysis: Analysis,
                cfg: dict[str, Any]) -> tuple[str, list[int], str]:
+    """Sample frames into ``analysis`` after the header has passed ``gate``; stop once the
+    frames read are clearly null (``Analysis.clearly_null``)."""
+    header = headers.video_size(ctx)  # MP4/MOV: box headers only, nothing decoded
+    if header is not None:
+        skip = gate(header[0], header[1], "video", cfg)
+        if skip:
+            ctx.note(skip)
+            return "not checked", [], ""
     deadline = time.monotonic() + cfg["video_seconds"]
     with ctx.open() as fh:
         proc = f"/proc/self/fd/{fh.fileno()}"
@@ -143,43 +152,12 @@ def read_video(ctx: AssetContext, analysis: Analysis,
             width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
             height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
             count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-            if 0 < width * height < dwtdct.MIN_PIXELS:
-                raise NotApplicable(f"{width}×{height} frames are below the decoder's "
-                                    "256×256 minimum")
-            if width * height > cfg["max_pixels"]:
-                ctx.note(f"pixel watermark not checked: {width}×{height} frames are above "
-                         f"the {cfg['max_pixels']}-pixel limit")
+            skip = gate(width, height, "video", cfg)  # OpenCV's header read, no frame yet
+            if skip:
+                ctx.note(skip)
                 return "not checked", [], ""
-            wanted = cfg["video_frames"]
-            seek = count >= wanted
-            if seek:  # spread over the clip
-                positions = [int((i + 0.5) * count / wanted) for i in range(wanted)]
-            else:  # short clip, or length unknown (count 0): read from the start
-                positions = list(range(count if count > 0 else wanted))
-            used: list[int] = []
-            failed = 0
-            for pos in positions:
-                if time.monotonic() > deadline:
-                    ctx.note(f"pixel watermark: time budget of {cfg['video_seconds']} s "
-                             f"reached after {len(used)} frame(s)")
-                    break
-                if seek:
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, pos)
-                ok, frame = cap.read()
-                if not ok or frame is None:
-                    if seek:
-                        failed += 1
-                        continue
-                    if count > 0:  # the stream ended before its declared length
-                        failed = len(positions) - len(used)
-                    break
-                if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-                    failed += 1
-                    continue
-                if frame.shape[0] * frame.shape[1] < dwtdct.MIN_PIXELS:
-                    raise NotApplicable("frames are below the decoder's 256×256 minimum")
-                analysis.add(frame)
-                used.append(pos)
+            wanted = positions(count, cfg["video_frames"])
+            used, failed = _sample(cap, wanted, count, analysis, ctx, cfg, deadline)
         finally:
             cap.release()
     if not used:
@@ -193,3 +171,48 @@ def read_video(ctx: AssetContext, analysis: Analysis,
             shortfall = (f"only {len(used)} of {len(used) + failed} sampled video frames "
                          "could be decoded")
     return f"frames {width}×{height} at {used} of {count}", used, shortfall
+
+
+def _sample(cap: Any, wanted: list[int], count: int, analysis: Analysis, ctx: AssetContext,
+            cfg: dict[str, Any], deadline: float) -> tuple[list[int], int]:
+    """Read the ``wanted`` frames (front to back for short clips, else by seeking) into
+    ``analysis``; (frames used, frames that failed)."""
+    sequential = count <= 0 or wanted[-1] < SEQUENTIAL_FRAMES
+    used: list[int] = []
+    failed = 0
+    at = 0  # next frame a sequential read returns
+    for pos in wanted:
+        if time.monotonic() > deadline:
+            ctx.note(f"pixel watermark: time budget of {cfg['video_seconds']} s "
+                     f"reached after {len(used)} frame(s)")
+            break
+        if analysis.clearly_null(len(wanted)):
+            ctx.note(f"pixel watermark: stopped after {len(used)} of {len(wanted)} sampled "
+                     "frames, their votes clearly null (no payload could reach a band)")
+            break
+        ok = True
+        if sequential:
+            while ok and at < pos:
+                ok = cap.grab()
+                at += 1
+        elif count >= len(wanted):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, pos)
+        frame = None
+        if ok:
+            ok, frame = cap.read()
+            at += 1
+        if not ok or frame is None:
+            if not sequential:
+                failed += 1
+                continue
+            if count > 0:  # the stream ended before its declared length
+                failed = len(wanted) - len(used)
+            break
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            failed += 1
+            continue
+        if frame.shape[0] * frame.shape[1] < dwtdct.MIN_PIXELS:
+            raise NotApplicable("frames are below the decoder's 256×256 minimum")
+        analysis.add(frame)
+        used.append(pos)
+    return used, failed
