@@ -155,7 +155,11 @@ def brief_of(result: AssetResult) -> dict[str, Any]:
 
 
 def add_brief(summary: Summary, brief: dict[str, Any]) -> None:
-    """Add one file to the summary (``brief_of``): the single place counts are made."""
+    """Add one file to the summary (``brief_of``): the single place counts are made. An
+    archive served as stored (never with errors of its own) counts as an archive only."""
+    if brief["k"] == ARCHIVE:
+        summary.archives += 1
+        return
     summary.files += 1
     summary.bytes += brief["s"]
     summary.verdicts[brief["v"]] = summary.verdicts.get(brief["v"], 0) + 1

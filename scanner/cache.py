@@ -14,6 +14,7 @@ be the machine's, e.g. a timeout).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import sqlite3
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from detectors.formats import registry
-from detectors.model import FAILED, UNAVAILABLE, Asset, Outcome, Scanned
+from detectors.model import ARCHIVE, FAILED, UNAVAILABLE, Asset, Outcome, Scanned
 from detectors.remote import is_remote
 
 SCHEMA_VERSION = 7
@@ -71,6 +72,13 @@ class CachedParts:
         stored = json.loads(self.fetch())
         return {det: Outcome.from_dict(entry) for det, entry in stored.items()
                 if det in self.valid}
+
+
+def archive_key(final_key: str, path: str) -> str:
+    """An archive's stored expansion names its members by the archive's path: valid only
+    for the same key and the same path spelling."""
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
+    return f"{final_key}:{digest}"
 
 
 def _token_text(tokens: dict[str, str]) -> str:
@@ -130,7 +138,6 @@ class ScanCache:
         by_dev: dict[int, list[int]] = {}
         for a in assets:
             by_dev.setdefault(a.dev, []).append(a.inode)
-        fresh = final_key if final_key is not None else "\0"
         texts = "final, brief" if want_final else "NULL, NULL"
         for dev, inodes in by_dev.items():  # one device per tree, usually: one query per chunk
             for i in range(0, len(inodes), LOOKUP_CHUNK):
@@ -138,13 +145,13 @@ class ScanCache:
                 marks = ",".join("?" * len(chunk))
                 for row in self.db.execute(
                         "SELECT dev, inode, size, mtime_ns, ctime_ns, kind, media_type, notes, "
-                        "sha256, tokens, pixels, final_key = ?, verdict, "
+                        "sha256, tokens, pixels, final_key, verdict, "
                         f"{texts} FROM files WHERE dev=? AND inode IN ({marks})",
-                        [fresh, dev, *chunk]):
+                        [dev, *chunk]):
                     rows[(row[0], row[1])] = row
         current = _token_text(tokens)
         every = frozenset(tokens)
-        return [self._parts(a, rows.get((a.dev, a.inode)), tokens, current, every)
+        return [self._parts(a, rows.get((a.dev, a.inode)), tokens, current, every, final_key)
                 for a in assets]
 
     def lookup(self, asset: Asset, tokens: dict[str, str],
@@ -159,7 +166,7 @@ class ScanCache:
         return fetch
 
     def _parts(self, asset: Asset, row: tuple | None, tokens: dict[str, str], current: str,
-               every: frozenset[str]) -> CachedParts | None:
+               every: frozenset[str], final_key: str | None = None) -> CachedParts | None:
         if row is None or row[2:5] != (asset.size, asset.mtime_ns, asset.ctime_ns):
             self.misses += 1
             return None
@@ -171,7 +178,9 @@ class ScanCache:
         complete = len(valid) == len(tokens)
         self.hits += complete
         self.misses += not complete
-        clean_stored = complete and bool(row[11])
+        fresh = final_key is not None and row[11] is not None and (
+            row[11] == final_key or row[11] == archive_key(final_key, asset.path))
+        clean_stored = complete and fresh
         pixels = json.loads(row[10]) if row[10] else None
         return CachedParts(row[5], row[6], row[7], row[8], valid, self._detections(asset),
                            (pixels[0], pixels[1]) if pixels else None,
@@ -203,6 +212,25 @@ class ScanCache:
              json.dumps(list(a.pixels)) if a.pixels else None, scanned.sha256,
              _token_text({d: tokens[d] for d in detections}), json.dumps(detections),
              None, None, None, None))
+        self._tick()
+
+    def set_archive(self, asset: Asset, tokens: dict[str, str], final_key: str, final: str,
+                    brief: str) -> None:
+        """Keep an archive looked inside as reported (``scanner.stored.expansion``): valid
+        while the archive file, every detector's token and the policy are unchanged."""
+        if not is_remote(asset.path):
+            try:
+                st = os.stat(asset.path, follow_symlinks=False)
+            except OSError:
+                return
+            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
+                    asset.size, asset.mtime_ns, asset.ctime_ns, asset.inode):
+                return
+        self.db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns, ARCHIVE,
+             asset.media_type, "[]", None, None, _token_text(tokens), "{}",
+             archive_key(final_key, asset.path), ARCHIVE, final, brief))
         self._tick()
 
     def set_final(self, asset: Asset, final_key: str, verdict: str, final: str,

@@ -48,11 +48,15 @@ from scanner.pipeline import scan_asset
 from scanner.policy import Policy
 from scanner.stored import (
     Reported,
+    StoredArchive,
     StoredResult,
     body_of,
+    expansion,
     final_key,
     full,
+    member_storable,
     storable,
+    stored_archive,
     stored_result,
 )
 from scanner.versions import tool_info
@@ -134,6 +138,11 @@ STORED = Scanned(Asset("", 0, 0, "other"))
 WARM_PROBE = 512  # files a staged scan looks at before deciding the tree is unchanged
 
 
+def _nested(scanned: Scanned) -> int:
+    """Results an archive's nested archives add beyond its direct members."""
+    return sum(len(m.members) + _nested(m) for m in scanned.members if m.members)
+
+
 class _Engine:
     """Feeds walked assets through the cache and the workers, in walk order."""
 
@@ -182,6 +191,10 @@ class _Engine:
                     yield WorkItem(seq, asset, stage=self.stage)
                     continue
                 missing = tuple(n for n in self.tokens if n not in parts.valid)
+                if missing and parts.kind == ARCHIVE:  # looked inside again, whole
+                    self.dispatched += 1
+                    yield WorkItem(seq, asset, stage=self.stage)
+                    continue
                 if missing:
                     self.dispatched += 1
                     yield WorkItem(seq, asset, only=missing, cached=parts, stage=self.stage)
@@ -194,7 +207,7 @@ class _Engine:
                 yield WorkItem(seq, asset, done=Scanned(known, sha256=parts.sha256),
                                cached=parts)
 
-    def results(self, shared: Shared) -> Iterator[Scanned | StoredResult]:
+    def results(self, shared: Shared) -> Iterator[Scanned | StoredResult | StoredArchive]:
         items = self._items()
         if self.pool is not None or self.config.jobs > 0:
             if self.pool is None:
@@ -215,11 +228,14 @@ class _Engine:
             dets = self.detectors if item.only is None else [by_name[n] for n in item.only]
             yield item, scan_asset(item.asset, dets, shared, self.archives, stage=item.stage)
 
-    def _finish(self, item: WorkItem, scanned: Scanned) -> Scanned | StoredResult:
+    def _finish(self, item: WorkItem,
+                scanned: Scanned) -> Scanned | StoredResult | StoredArchive:
         """Merge cached outcomes in (detector order), and store what was newly read. A clean
         result stored as reported comes back as it is (``StoredResult``)."""
         parts = item.cached
         if scanned is STORED and parts is not None:
+            if parts.verdict == ARCHIVE:
+                return stored_archive(item.asset, parts)
             return stored_result(item.asset, parts)
         if parts is not None:
             outcomes = sorted((*parts.per_detector.values(), *scanned.outcomes),
@@ -252,9 +268,24 @@ class _Engine:
             self.cache.set_sha256(asset, sha)
         return sha, []
 
+    @property
+    def findings_ok(self) -> bool:
+        """Results with findings may be stored too when only the policy's rule modes judge
+        them: no approvals (dated, per content) and no baseline."""
+        return not self.config.policy.approvals and self.config.baseline is None
+
+    def keep_archive(self, archive: Asset, results: list[AssetResult]) -> None:
+        """Store an archive looked inside (members, then its own result), for the next scan."""
+        if self.cache is None or self.final_key is None or not results or archive.dev == 0 \
+                or not all(member_storable(r, self.findings_ok) for r in results):
+            return
+        text, brief = expansion(archive, results)
+        self.cache.set_archive(archive, self.tokens, self.final_key, text, brief)
+
     def keep_final(self, result: AssetResult) -> None:
-        """Store a clean result as reported, for the next scan (``scanner.stored``)."""
-        if self.cache is None or self.final_key is None or not storable(result):
+        """Store a result as reported, for the next scan (``scanner.stored``)."""
+        if self.cache is None or self.final_key is None or \
+                not storable(result, self.findings_ok):
             return
         self.cache.set_final(result.asset, self.final_key, result.verdict, body_of(result),
                              json.dumps(brief_of(result), ensure_ascii=False))
@@ -323,6 +354,8 @@ def _stage_one(config: ScanConfig, detectors: list[Loaded], archives: ArchiveSet
             files += 1
             if files == WARM_PROBE and not engine.dispatched:
                 return None, 0  # a warm rescan: one pass serves it (twice would be waste)
+            if isinstance(scanned, StoredArchive):  # unchanged: nothing to do
+                continue
             if isinstance(scanned, StoredResult):  # clean and unchanged: nothing to do
                 verdicts[scanned.verdict] = verdicts.get(scanned.verdict, 0) + 1
                 if on_tick is not None:
@@ -412,15 +445,25 @@ def run_scan(config: ScanConfig,
         for replayed in config.replay:
             take(replayed)
         for scanned in engine.results(shared):
-            built: Iterable[Reported] = [scanned] if isinstance(scanned, StoredResult) else \
-                engine.assembled(scanned)
+            built: Iterable[Reported]
+            if isinstance(scanned, StoredArchive):
+                built = scanned.results
+            elif isinstance(scanned, StoredResult):
+                built = [scanned]
+            else:
+                built = engine.assembled(scanned)
+            expanded: list[AssetResult] = []
             for one in built:
                 annotated = packages.annotate(one)
                 if annotated is one and isinstance(one, AssetResult):
                     engine.keep_final(one)
+                    expanded.append(one)
                 if on_tick is not None:
                     on_tick(2, annotated)
                 take(annotated)
+            if isinstance(scanned, Scanned) and scanned.asset.kind == ARCHIVE and \
+                    len(expanded) == len(scanned.members) + 1 + _nested(scanned):
+                engine.keep_archive(scanned.asset, expanded)
         for result in packages.results():  # once every package and file is known
             take(result)
     except KeyboardInterrupt:

@@ -39,14 +39,21 @@ def final_key(policy_digest: str, fail_on: frozenset[str], hash_all: bool) -> st
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def storable(result: AssetResult) -> bool:
-    """Whether ``result`` may be served as it is next time: clean or skipped, nothing found,
-    nothing failed, a file of the tree itself (not an archive member, archive, package or
-    sequence), walked from disk (``dev`` known)."""
+def storable(result: AssetResult, findings_ok: bool = False) -> bool:
+    """Whether ``result`` may be served as it is next time: clean or skipped (or, when
+    ``findings_ok``: a policy without approvals and no baseline, so nothing but the policy's
+    rule modes judges a finding), nothing failed, a file of the tree itself (not an archive
+    member, archive, package or sequence), walked from disk (``dev`` known)."""
     a = result.asset
-    return (result.verdict in (CLEAN, SKIPPED) and not result.findings and not result.errors
-            and result.sequence is None and a.container is None
-            and a.kind not in (ARCHIVE, PACKAGE) and not a.walk_error and a.dev != 0)
+    return (member_storable(result, findings_ok) and a.container is None
+            and a.kind not in (ARCHIVE, PACKAGE) and a.dev != 0)
+
+
+def member_storable(result: AssetResult, findings_ok: bool = False) -> bool:
+    """``storable``'s test for an archive member (or a nested archive's own result)."""
+    clean = result.verdict in (CLEAN, SKIPPED) and not result.findings
+    return ((clean or findings_ok) and not result.errors and result.sequence is None
+            and not result.asset.walk_error)
 
 
 def body_of(result: AssetResult) -> str:
@@ -112,3 +119,47 @@ def stored_result(walked: Asset, parts: Any) -> StoredResult:
                   media_type=brief["m"], dev=walked.dev, inode=walked.inode,
                   ctime_ns=walked.ctime_ns, skip_reason=brief["r"])
     return StoredResult(asset, parts.final or "{}", brief)
+
+
+@dataclass
+class StoredArchive:
+    """An archive looked inside by an earlier scan, unchanged since: its members' results
+    and its own, served as stored (members first, as the runner reports them)."""
+
+    results: list[StoredResult]
+
+
+def expansion(archive: Asset, results: list[AssetResult]) -> tuple[str, str]:
+    """An archive's results (members first, its own last) as stored: (text, own brief)."""
+    from scanner.aggregate import brief_of
+
+    prefix = archive.path
+    rows = []
+    for r in results[:-1]:
+        container = r.asset.container or prefix
+        rows.append([r.asset.path[len(prefix):], container[len(prefix):], body_of(r),
+                     brief_of(r)])
+    own = results[-1]
+    return (json.dumps({"path": prefix, "members": rows, "own": body_of(own)},
+                       ensure_ascii=False), json.dumps(brief_of(own), ensure_ascii=False))
+
+
+def stored_archive(walked: Asset, parts: Any) -> StoredArchive:
+    """The stored archive (empty when only its verdict was fetched: the cheap first stage).
+    Its key names the archive's path (``cache.archive_key``): member paths are composed from
+    the path it was walked under now, which is the one it was stored under."""
+    if parts.final is None or parts.brief is None:
+        return StoredArchive([])
+    doc = json.loads(parts.final)
+    out = []
+    for suffix, container, body, brief in doc["members"]:
+        asset = Asset(path=walked.path + suffix, size=brief["s"], mtime_ns=0, kind=brief["k"],
+                      media_type=brief["m"], skip_reason=brief["r"],
+                      container=walked.path + container)
+        out.append(StoredResult(asset, body, brief))
+    brief = json.loads(parts.brief)
+    own = Asset(path=walked.path, size=brief["s"], mtime_ns=walked.mtime_ns, kind=brief["k"],
+                media_type=brief["m"], dev=walked.dev, inode=walked.inode,
+                ctime_ns=walked.ctime_ns, skip_reason=brief["r"])
+    out.append(StoredResult(own, doc["own"], brief))
+    return StoredArchive(out)

@@ -89,3 +89,37 @@ def test_a_warm_tree_is_scanned_in_one_pass(tmp_path: Path) -> None:
         assert report.summary.exit_code == 0 and report.summary.files == 600
     assert len(stages) == 1  # the cold scan was staged; the warm ones needed no stage 1
     assert report.summary.cache_hits == 600
+
+
+def test_archives_are_served_as_stored_under_their_own_path(tmp_path: Path) -> None:
+    tree = tmp_path / "d"
+    tree.mkdir()
+    for name in ("clean_turnover.tgz", "clip.mov.gz", "turnover.zip", "encrypted.zip"):
+        shutil.copy(FIX / "archives" / name, tree / name)
+    cache = tmp_path / "c.sqlite"
+    runs = [_scan(tree, cache, tmp_path / f"r{i}.jsonl") for i in range(3)]
+    assert {r.returncode for r in runs} == {2}  # the encrypted member
+    assert _lines(tmp_path / "r0.jsonl") == _lines(tmp_path / "r2.jsonl")
+    # the same archives under another spelling of the root: looked inside again, and the
+    # member paths say where they are now
+    other = tmp_path / "again"
+    other.symlink_to(tree)
+    _scan(other, cache, tmp_path / "o.jsonl")
+    members = [json.loads(x)["path"] for x in (tmp_path / "o.jsonl").read_text().splitlines()
+               if json.loads(x).get("archive")]
+    assert members and all(p.startswith(str(other) + "/") for p in members)
+
+
+def test_a_stored_archive_is_no_work_for_a_warm_scan(tmp_path: Path) -> None:
+    tree = tmp_path / "d"
+    for i in range(600):
+        (tree / f"s{i // 100}").mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIX / "meta" / "clean.png", tree / f"s{i // 100}" / f"still_{i}.png")
+    shutil.copy(FIX / "archives" / "clip.mov.gz", tree / "s0" / "clip.mov.gz")
+    cache = str(tmp_path / "c.sqlite")
+    stages: list[StageReport] = []
+    for _ in range(3):
+        config, detectors = configure([str(tree)], jobs=1, staged=True, cache_path=cache)
+        report = run_scan(config, detectors=detectors, on_stage=stages.append)
+        assert report.summary.exit_code == 1 and report.summary.archives == 1
+    assert len(stages) == 1  # only the cold scan had work: the archive was stored by it
