@@ -148,16 +148,23 @@ def test_excludes_apply_inside_archives() -> None:
     assert not any("temp_score" in p for p in by)
 
 
-def test_an_archive_is_never_served_from_the_cache(tmp_path: Path) -> None:
+def test_an_archive_is_looked_inside_again_when_it_or_a_detector_changes(
+        tmp_path: Path) -> None:
     tree = tmp_path / "d"
     tree.mkdir()
-    shutil.copy(ARCHIVES / "clip.mov.gz", tree)
+    shutil.copy(ARCHIVES / "clip.mov.gz", tree / "a.gz")
     cache = str(tmp_path / "cache.sqlite")
     first = scanner.scan([str(tree)], cache_path=cache)
-    second = scanner.scan([str(tree)], cache_path=cache)
+    second = scanner.scan([str(tree)], cache_path=cache)  # served as stored
     assert [(r.asset.path, r.verdict) for r in first.results] == \
         [(r.asset.path, r.verdict) for r in second.results]
-    assert second.summary.exit_code == 1 and second.summary.cache_hits == 0
+    assert second.summary.exit_code == 1 and second.summary.cache_hits == 1
+    # a detector setting changes: the stored members are not reused (no half-old archive)
+    third = scanner.scan([str(tree)], cache_path=cache, settings={"metadata": {"deep": True}})
+    assert third.summary.cache_hits == 0 and third.summary.exit_code == 1
+    shutil.copy(ARCHIVES / "clean_turnover.tgz", tree / "a.gz")  # the archive changes
+    fourth = scanner.scan([str(tree)], cache_path=cache)
+    assert fourth.summary.cache_hits == 0 and fourth.summary.exit_code == 0
 
 
 def test_resume_drops_the_members_of_an_archive_it_did_not_finish() -> None:
