@@ -17,9 +17,13 @@ command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
 # strace proves the scan opens no network socket; setpriv drops root's permission override.
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
-# Only to regenerate fixtures (make fixtures): heif-enc for HEIC.
+# Only to regenerate fixtures (make fixtures): heif-enc for HEIC, zip for a ZipCrypto member,
+# ImageMagick for Cineon (OpenEXR/DPX need oiiotool: pip install openimageio, see
+# fixtures/gen_delivery.py).
 if [ "${DELIVERSCAN_FIXTURE_TOOLS:-}" = "1" ]; then
   command -v heif-enc >/dev/null 2>&1 || missing="$missing libheif-examples"
+  command -v zip >/dev/null 2>&1 || missing="$missing zip"
+  command -v convert >/dev/null 2>&1 || missing="$missing imagemagick"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ]; then
