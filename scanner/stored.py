@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors.model import (
+    AI,
     ARCHIVE,
     CLEAN,
     PACKAGE,
+    REVIEW,
     SKIPPED,
     Asset,
     AssetResult,
+    Finding,
     path_fields,
     result_from_dict,
 )
@@ -74,9 +77,12 @@ class StoredResult:
     body: str
     brief: dict[str, Any]
 
-    findings = ()
-    errors = ()
+    errors = ()  # a result with errors is never stored
     sequence = None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.result.findings if self.brief["v"] in (AI, REVIEW) else ()
 
     @property
     def verdict(self) -> str:

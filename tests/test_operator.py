@@ -285,8 +285,8 @@ def test_ctrl_c_says_how_far_and_how_to_continue(tmp_path: Path, sig: signal.Sig
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    proc = subprocess.Popen([EXE, "scan", str(tree), "--no-cache", "--jobs", "1", "--format",
-                             "jsonl", "-o", str(out)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([EXE, "scan", str(tree), "--no-cache", "--jobs", "1", "--no-stages",
+                             "--format", "jsonl", "-o", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

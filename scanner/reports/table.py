@@ -101,8 +101,10 @@ class TableWriter:
             self.flagged.append(result)
 
     def add_stored(self, stored: StoredResult) -> None:
-        """A stored clean or skipped result: the table lists only the skipped by path."""
-        if stored.verdict == SKIPPED:
+        """A stored result: a clean one is not listed, a skipped one by path only."""
+        if stored.verdict in ORDER:
+            self.add(stored.result)
+        elif stored.verdict == SKIPPED:
             self.skipped.setdefault(stored.asset.skip_reason or "not scanned", []).append(
                 stored.asset.path)
 
