@@ -3,7 +3,11 @@
 Builds transformed copies of registered material at run time and reports recall per
 transform and the false-match rate against unrelated material, with the number of queries
 each rate rests on; then times a 1080p H.264 program against a 1,000-entry register and
-extrapolates to a 2-hour program. Writes ``bench/results/register.md``.
+extrapolates to a 2-hour program; then the finished-programme case (``register_programme``:
+temp clips cut into a 1080p programme through each conform/finish transform, ProRes MOV,
+H.264 MP4 and DNxHD MXF at 25 and 23.976 fps with a start timecode; per-class recall, in/out
+error in frames, false matches, x real time per codec) and the look-up cost at 1k/10k/100k
+entries (``register_scale``). Writes ``bench/results/register.md``.
 
     .venv/bin/python -m bench.bench_register            # full run (a few minutes, 2 cores)
     .venv/bin/python -m bench.bench_register --quick    # small sizes while developing
@@ -654,7 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", action="append", default=[], metavar="DIR",
                     help="more natural images to use (repeatable)")
     ap.add_argument("--no-write", action="store_true", help="do not write results/register.md")
-    ap.add_argument("--only", choices=("image", "video", "audio", "speed"), action="append",
+    ap.add_argument("--only", choices=("image", "video", "audio", "speed", "programme", "scale"),
+                    action="append",
                     help="run only these sections (implies --no-write)")
     args = ap.parse_args(argv)
     quick = args.quick
@@ -670,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(naturals)} distinct natural images")
     with tempfile.TemporaryDirectory(prefix="bench-register-") as tmp:
         work = Path(tmp)
-        only = set(args.only or ("image", "video", "audio", "speed"))
+        only = set(args.only or ("image", "video", "audio", "speed", "programme", "scale"))
         img_rows: list[Row] = []
         img_info: dict[str, object] = {"positives": 0, "negatives": 0}
         vid_rows: list[Row] = []
@@ -685,6 +690,18 @@ def main(argv: list[str] | None = None) -> int:
             aud_rows = bench_audio(work, 3 if quick else 10, log)
         if "speed" in only:
             speed = bench_speed(work, 100 if quick else 1000, 20 if quick else 60, log)
+        programme: list[str] = []
+        scale: list[str] = []
+        if "programme" in only:
+            from bench import register_programme  # noqa: PLC0415
+
+            programme = register_programme.run(naturals, 1 if quick else len(
+                register_programme.ENCODES), log)
+        if "scale" in only:
+            from bench import register_scale  # noqa: PLC0415
+
+            scale = (register_scale.pdq_scale((1000, 10000) if quick else (1000, 10000, 100000))
+                     + register_scale.feature_scale((100, 1000) if quick else (1000, 10000)))
     targets = {"composite": 0.80, "mixed": 0.80}
     lines = [
         "# Register robustness benchmark",
@@ -720,6 +737,11 @@ def main(argv: list[str] | None = None) -> int:
                 tgt = None
             lines.append(_fmt(r, tgt))
     lines += ["", "## Speed (one core)", "", *speed, ""]
+    if programme:
+        lines += ["## Finished programme (conform + finish, 1080p, five encodes)", "",
+                  *programme, ""]
+    if scale:
+        lines += ["## Look-up cost against register size", "", *scale, ""]
     text = "\n".join(lines)
     print(text)
     if not args.no_write and not args.only:

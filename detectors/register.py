@@ -4,12 +4,15 @@ deliverables by content, after its metadata is gone.
 Off by default; ``scan --register reg.db`` (or ``path`` in a policy's ``[detectors.register]``)
 turns it on. Every match is a ``matched``-tier ``ai`` finding that cites
 the registered entry (id, path, tool, note, SHA-256, what the other detectors said about it at
-registration), the distance or score, the matched region for partial matches, and time ranges
-(HH:MM:SS.mmm) in the deliverable and in the registered asset for video and audio.
+registration), the distance or score, the matched region for partial matches (with small
+side-by-side thumbnails), and for video and audio the in and out points as SMPTE timecode at
+the file's own rate and start timecode, in the deliverable and in the registered asset
+(picture boundaries refined to the exact frame).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import sqlite3
@@ -29,12 +32,13 @@ from detectors.api import (
     sha256_file,
 )
 from detectors.lazy import lazy
-from detectors.model import AI, Asset, Finding, truncate
+from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
 if TYPE_CHECKING:
     from detectors.fingerprint import audio as audio_fp
     from detectors.fingerprint import extract, store
     from detectors.fingerprint import matcher as m
+    from detectors.fingerprint import timecode as tc
     from detectors.fingerprint import video as video_fp
     from detectors.fingerprint.store import Entry
 else:  # fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) detector first runs
@@ -42,16 +46,54 @@ else:  # fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) det
     audio_fp = lazy("detectors.fingerprint.audio")
     extract = lazy("detectors.fingerprint.extract")
     m = lazy("detectors.fingerprint.matcher")
+    tc = lazy("detectors.fingerprint.timecode")
     video_fp = lazy("detectors.fingerprint.video")
 
 
 EXACT_LIMIT = 256 * 1024 * 1024  # hash whole files up to this size for an identical-bytes check
-LOCAL_EVERY = 5.0  # seconds between local-feature checks of unmatched video frames
+LOCAL_EVERY = 2.0  # seconds between local-feature checks of unmatched video frames
 
 
-def _tc_range(start: float, end: float) -> dict[str, Any]:
-    return {"start": video_fp.timecode(start), "end": video_fp.timecode(end),
-            "start_s": round(start, 3), "end_s": round(end, 3)}
+def _tc_range(timing: tc.Timing, start: float, end: float, start_frame: int | None = None,
+              end_frame: int | None = None) -> dict[str, Any]:
+    """In and out points as SMPTE labels at the file's rate from its start timecode:
+    ``start`` is the first matching frame, ``end`` the last, ``out`` the frame after it (an
+    EDL's exclusive out point); frame numbers count from the file's first frame."""
+    sf = timing.frame_at(start) if start_frame is None else start_frame
+    ef = max(sf, timing.frame_at(end) if end_frame is None else end_frame)
+    base = timing.start_frame
+    return {"start": timing.label(base + sf), "end": timing.label(base + ef),
+            "out": timing.label(base + ef + 1), "start_frame": sf, "end_frame": ef,
+            "start_s": round(start, 3), "end_s": round(end, 3),
+            "rate": timing.describe()["rate"], "drop_frame": timing.drop}
+
+
+def _entry_timing(entry: Entry) -> tc.Timing:
+    return tc.Timing.from_description(entry.timing or {})
+
+
+def confidence(evidence: dict[str, Any]) -> float:
+    """0-1 strength of a match from its own measure, for policy to threshold.
+
+    Why these scales: unrelated natural images never came closer than PDQ distance 90 in the
+    benchmark's negative set, and a real re-encode lands under 24; chance ORB consensus
+    stays near the 14-inlier floor while a real insert gives 40+; chance audio alignments
+    reach 20-34 hits at one instant while a used cue gives 100+ spread over time."""
+    method = evidence.get("method")
+    if method in ("sha256",):
+        return 1.0
+    if method == "pdq":
+        d = evidence.get("distance", evidence.get("best_distance"))
+        return round(max(0.0, min(1.0, (90 - float(d if d is not None else 90)) / 66)), 3)
+    if method in ("orb+ransac", "local"):
+        return round(min(1.0, float(evidence.get("inliers", 0)) / 40), 3)
+    if method == "landmarks":
+        return round(min(1.0, float(evidence.get("aligned_hits", 0)) / 100), 3)
+    return 0.5
+
+
+def _data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii") if jpeg else ""
 
 
 def _registration_summary(entry: Entry) -> str:
@@ -96,20 +138,24 @@ def _describe(entry: Entry) -> str:
 
 class RegisterDetector(Detector):
     name: ClassVar[str] = "register"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio"})
     description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features and audio "
                                   "landmarks against registered content")
     default_enabled: ClassVar[bool] = False
     order: ClassVar[int] = 40
+    reads: ClassVar[str] = "essence"  # decoded frames and audio: stage 2
     options: ClassVar[tuple[Option, ...]] = (
         Option("path", str, None, "Temp-AI asset register (SQLite) to match content against.",
                flag="--register", metavar="FILE", envvar="DELIVERSCAN_REGISTER", path=True,
                enables=True),
+        Option("review_below", float, 0.5, "Matches with a confidence (0-1) under this are "
+               "'review' instead of 'ai'.", minimum=0.0),
     )
     # content matching decodes whole programmes (a 2-hour master takes about as long as it
     # plays): the 30 s hostile-file limit would cut every long master off
     file_time_needed: ClassVar[float | None] = 6 * 3600.0
+    _review_below: float = 0.5
 
     def cache_token(self, options: Options) -> str:
         """A match depends on what the register holds: any entry added or removed re-runs the
@@ -149,6 +195,7 @@ class RegisterDetector(Detector):
             raise Incomplete(str(exc)) from exc
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:
+        self._review_below = float(self.settings(ctx.options)["review_below"])
         reg = self._register(ctx)
         if not reg.entries:
             ctx.note("register is empty")
@@ -169,7 +216,8 @@ class RegisterDetector(Detector):
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
                 lm = audio_fp.fingerprint(asset.fs_path, is_wav=extract.is_wav(asset.media_type))
-                yield from self._audio(reg.match_audio(lm), "audio", skip)
+                timing = tc.probe(asset.fs_path)
+                yield from self._audio(reg, reg.match_audio(lm), "audio", skip, timing)
         except (extract.MediaError, video_fp.VideoError, audio_fp.DecodeError) as exc:
             raise Incomplete(f"cannot decode for fingerprinting: {exc}") from exc
 
@@ -185,7 +233,21 @@ class RegisterDetector(Detector):
             if im.entry.id in skip:
                 continue
             ev: dict[str, Any]
-            if im.method == "pdq":
+            if im.method == "pdq" and im.region is not None:
+                x0, y0, x1, y1 = im.region
+                ev = {"method": "pdq", "distance": im.distance,
+                      "threshold": m.PDQ_INSET_RADIUS, "variant": im.variant,
+                      "quality": im.quality, "found_in": "framed inset of a composite",
+                      "region": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0,
+                                 "units": "pixels", "image_width": int(rgb.shape[1]),
+                                 "image_height": int(rgb.shape[0])},
+                      "thumbnails": self._thumbs(reg, im.entry,
+                                                 extract.thumbnail(rgb, im.region))}
+                yield self._finding(
+                    "register.pdq", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
+                    f"contains {_describe(im.entry)} in a framed inset {x1 - x0}x{y1 - y0} at "
+                    f"({x0},{y0}): PDQ distance {im.distance}/256, {im.variant}", ev)
+            elif im.method == "pdq":
                 ev = {"method": "pdq", "distance": im.distance, "threshold": m.PDQ_RADIUS,
                       "variant": im.variant, "quality": im.quality}
                 how = f"PDQ distance {im.distance}/256" + (
@@ -199,7 +261,11 @@ class RegisterDetector(Detector):
                 ev = {"method": "orb+ransac", "inliers": lm.inliers, "matches": lm.matches,
                       "min_inliers": m.feat.MIN_INLIERS, "scale": round(lm.scale, 3),
                       "region": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0,
-                                 "coverage": lm.coverage}}
+                                 "coverage": lm.coverage, "units": "pixels",
+                                 "image_width": int(rgb.shape[1]),
+                                 "image_height": int(rgb.shape[0])},
+                      "thumbnails": self._thumbs(reg, im.entry,
+                                                 extract.thumbnail(rgb, lm.region))}
                 yield self._finding(
                     "register.local", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
                     f"contains {_describe(im.entry)} in region {x1 - x0}x{y1 - y0} at "
@@ -209,7 +275,10 @@ class RegisterDetector(Detector):
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
         has_audio = audio_fp.has_audio_stream(asset.fs_path)
-        frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
+        timing = ctx.memo("register:timing", lambda: tc.probe(asset.fs_path))
+        vi = video_fp.info(asset.fs_path)
+        frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE,
+                                 max_side=extract.FRAME_SIDE)
         try:
             runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY)
         except video_fp.VideoError:
@@ -218,34 +287,65 @@ class RegisterDetector(Detector):
             runs, stats = [], None
             ctx.note("no decodable picture: only the audio track was checked")
         if stats is not None:
-            ctx.note(f"{stats['frames']} frames sampled (1 fps + cuts), "
+            ctx.note(f"{stats['frames']} frames sampled ({extract.SCAN_RATE:g} fps + cuts), "
                      f"{stats['low_quality']} too flat to hash, "
-                     f"{stats['local_checked']} checked for partial use")
+                     f"{stats['local_checked']} checked for partial use; timecode "
+                     f"{timing.describe()['start']} at {timing.describe()['rate']} fps "
+                     f"({timing.describe()['start_source']})")
             if stats["frames"] == 0 and not has_audio:
                 raise Incomplete("no video frame could be decoded")
         for run in runs:
             if run.entry.id in skip:
                 continue
-            yield self._range_finding(run, "video")
+            try:
+                reg.refine(run, asset.fs_path, 1.0 / extract.SCAN_RATE)
+            except video_fp.VideoError as exc:
+                ctx.note(f"boundaries of the match with #{run.entry.id} not refined: {exc}")
+            yield self._range_finding(reg, run, "video", timing, (vi.width, vi.height))
         if has_audio:
             lm = audio_fp.fingerprint(asset.fs_path, is_wav=False)
-            yield from self._audio(reg.match_audio(lm), "audio-track", skip)
+            yield from self._audio(reg, reg.match_audio(lm), "audio-track", skip, timing)
         elif not audio_fp.pyav_available():
             ctx.note("audio track not checked: PyAV is not installed")
 
-    def _audio(self, runs: list[m.RangeMatch], where: str, skip: set[int]
-               ) -> Iterator[Finding]:
+    def _audio(self, reg: m.Register, runs: list[m.RangeMatch], where: str, skip: set[int],
+               timing: tc.Timing) -> Iterator[Finding]:
         for run in runs:
             if run.entry.id not in skip:
-                yield self._range_finding(run, where)
+                yield self._range_finding(reg, run, where, timing, None)
 
-    def _range_finding(self, run: m.RangeMatch, where: str) -> Finding:
-        rng = _tc_range(run.start, run.end)
+    def _thumbs(self, reg: m.Register, entry: Entry, deliverable: bytes) -> dict[str, Any]:
+        """Side by side: the matched region of the deliverable and the registered asset."""
+        return {"deliverable": _data_uri(deliverable),
+                "registered": _data_uri(reg.store.thumbnail(entry.id)),
+                "format": "image/jpeg", "max_side": extract.THUMB_SIDE}
+
+    def _range_finding(self, reg: m.Register, run: m.RangeMatch, where: str,
+                       timing: tc.Timing, size: tuple[int, int] | None) -> Finding:
+        rng = _tc_range(timing, run.start, run.end, run.start_frame, run.end_frame)
         ev: dict[str, Any] = {"method": run.method, "deliverable_range": rng,
-                              "samples": run.samples}
+                              "samples": run.samples, "timecode": timing.describe()}
         if run.ref_start is not None and run.ref_end is not None:
-            ev["register_range"] = _tc_range(run.ref_start, run.ref_end)
-        ev.update(run.detail)
+            ev["register_range"] = _tc_range(_entry_timing(run.entry), run.ref_start,
+                                             run.ref_end)
+        detail = dict(run.detail)
+        region = detail.pop("region", None)
+        if isinstance(region, dict):
+            thumb = region.pop("thumbnail", b"")
+            if size is not None and size[0] > 0:
+                w, h = size
+                region = {**region, "pixels": {
+                    "x": round(float(region["x"]) * w), "y": round(float(region["y"]) * h),
+                    "width": round(float(region["width"]) * w),
+                    "height": round(float(region["height"]) * h),
+                    "frame_width": w, "frame_height": h}}
+            at = region.get("at_s")
+            if isinstance(at, float | int):
+                region["at"] = timing.at(float(at))
+            ev["region"] = region
+            ev["thumbnails"] = self._thumbs(reg, run.entry, thumb if isinstance(thumb, bytes)
+                                            else b"")
+        ev.update(detail)
         if run.method == "pdq":
             ev.update({"best_distance": run.best_distance, "median_distance": run.score,
                        "threshold": m.PDQ_RADIUS, "sampling": "1 fps + scene cuts"})
@@ -268,8 +368,10 @@ class RegisterDetector(Detector):
 
     def _finding(self, rule: str, location: str, entry: Entry, message: str,
                  evidence: dict[str, Any]) -> Finding:
-        ev = {"entry": entry.summary(), **evidence,
+        conf = confidence(evidence)
+        ev = {"entry": entry.summary(), **evidence, "confidence": conf,
               "registration_findings": entry.evidence[:5]}
         value = truncate(f"register #{entry.id} sha256:{entry.sha256[:16]} {entry.path}")
-        return Finding(self.name, rule, AI, "matched", location, value,
+        verdict = AI if conf >= self._review_below else REVIEW
+        return Finding(self.name, rule, verdict, "matched", location, value,
                        truncate(message + _registration_summary(entry), 600), ev)

@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import os
 import sys
+from fractions import Fraction
 from typing import Any
 
 import click
@@ -184,6 +185,120 @@ def info_cmd(ref: str | None, register_path: str, as_json: bool) -> None:
         if isinstance(value, (dict, list)):
             value = json.dumps(value, sort_keys=True)
         click.echo(f"{key:<22} {value}")
+
+
+_EXPORT_COLUMNS = ("event", "deliverable", "rule", "kind", "rec_in", "rec_out", "rec_last",
+                   "start_frame", "end_frame", "rate", "drop_frame", "entry_id", "entry_path",
+                   "entry_sha256", "tool", "src_in", "src_out", "region_x", "region_y",
+                   "region_width", "region_height", "confidence", "message")
+
+
+def _reel(text: str) -> str:
+    """An EDL reel name: CMX3600 allows 8 characters of A-Z, 0-9 and _."""
+    out = "".join(c if c.isalnum() and c.isascii() else "_" for c in text.upper())
+    return (out or "AX")[:8]
+
+
+def matched_ranges(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every register match of a JSON report as one row (time ranges and still regions)."""
+    rows: list[dict[str, Any]] = []
+    for result in report.get("results") or []:
+        frames = [result, *(result.get("sequence") or {}).get("frames", [])]
+        for res in frames:
+            for f in res.get("findings") or []:
+                if f.get("detector") != "register":
+                    continue
+                ev = f.get("evidence") or {}
+                d = ev.get("deliverable_range") or {}
+                r = ev.get("register_range") or {}
+                entry = ev.get("entry") or {}
+                reg = ev.get("region") or {}
+                px = reg.get("pixels") or (reg if reg.get("units") == "pixels" else {})
+                rows.append({
+                    "event": len(rows) + 1, "deliverable": res.get("path", ""),
+                    "rule": f.get("rule", ""), "kind": str(f.get("location", "")).split(":")[0],
+                    "rec_in": d.get("start", ""), "rec_out": d.get("out", ""),
+                    "rec_last": d.get("end", ""), "start_frame": d.get("start_frame", ""),
+                    "end_frame": d.get("end_frame", ""), "rate": d.get("rate", ""),
+                    "drop_frame": d.get("drop_frame", ""), "entry_id": entry.get("id", ""),
+                    "entry_path": entry.get("path", ""), "entry_sha256": entry.get("sha256", ""),
+                    "tool": entry.get("tool", ""), "src_in": r.get("start", ""),
+                    "src_out": r.get("out", ""), "region_x": px.get("x", ""),
+                    "region_y": px.get("y", ""), "region_width": px.get("width", ""),
+                    "region_height": px.get("height", ""),
+                    "confidence": ev.get("confidence", ""), "message": f.get("message", "")})
+    return rows
+
+
+def edl(rows: list[dict[str, Any]], title: str) -> str:
+    """CMX3600 EDL of the timed matches: one cut event per matched range, the source being the
+    registered temp asset (its own timecode when it has one) and the record side the
+    deliverable; a comment line names the deliverable and the entry."""
+    timed = [r for r in rows if r["rec_in"] and r["rec_out"]]
+    drop = any(r["drop_frame"] is True for r in timed)
+    lines = [f"TITLE: {title[:70]}", f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
+    for n, r in enumerate(timed, 1):
+        track = "V" if r["kind"] == "video" else "A"
+        src_in = r["src_in"] or "00:00:00:00"
+        src_out = r["src_out"] or _still_source_out(r)
+        lines.append(f"{n:03d}  {_reel('TEMP' + str(r['entry_id'])):<8} {track:<5} C        "
+                     f"{src_in} {src_out} {r['rec_in']} {r['rec_out']}")
+        lines.append(f"* FROM CLIP NAME: {os.path.basename(str(r['entry_path']))}")
+        lines.append(f"* DELIVERABLE: {r['deliverable']}")
+        lines.append(f"* REGISTER #{r['entry_id']} {str(r['entry_sha256'])[:16]} {r['rule']}"
+                     + (f" TOOL {r['tool']}" if r["tool"] else ""))
+        lines.append("")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _still_source_out(r: dict[str, Any]) -> str:
+    """A still has no source timecode: its source side runs from 00:00:00:00 for as many
+    frames as it is on screen in the deliverable."""
+    from detectors.fingerprint.timecode import Timing  # noqa: PLC0415
+
+    try:
+        num, _, den = str(r["rate"] or "25").partition("/")
+        timing = Timing.make(Fraction(int(num), int(den or 1)))
+        timing = Timing(timing.rate, 0, bool(r["drop_frame"] is True), "assumed")
+        return timing.label(int(r["end_frame"]) - int(r["start_frame"]) + 1)
+    except (ValueError, TypeError, ZeroDivisionError):
+        return "00:00:00:00"
+
+
+@register.command("export-matches")
+@click.argument("report_path", metavar="REPORT.json", type=click.Path(exists=True,
+                                                                      dir_okay=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+              help="matches.edl (CMX3600) or matches.csv; '-' writes CSV to stdout.")
+def export_matches_cmd(report_path: str, output: str) -> None:
+    """Matched ranges of a JSON scan report as an EDL (CMX3600) or CSV for the edit suite."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    try:
+        with open(report_path, encoding="utf-8") as fh:
+            report = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {report_path}: {exc}") from None
+    if not isinstance(report, dict) or "results" not in report:
+        raise UserError(f"{report_path} is not a JSON scan report (scan --format json)")
+    rows = matched_ranges(report)
+    if output.lower().endswith(".edl"):
+        text = edl(rows, f"deliverscan register matches {os.path.basename(report_path)}")
+    elif output == "-" or output.lower().endswith(".csv"):
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=_EXPORT_COLUMNS, lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+        text = buf.getvalue()
+    else:
+        raise UserError("the output must end in .edl or .csv")
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        click.echo(f"{len(rows)} match(es) written to {output}", err=True)
 
 
 commands = [register]

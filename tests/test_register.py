@@ -88,7 +88,7 @@ def test_add_list_info_remove_and_idempotence(tmp_path: Path) -> None:
     assert len(_entries(db)) == 2
     info = json.loads(runner.invoke(main, ["register", "info", "--json", "--register",
                                            str(db)]).output)
-    assert info["kinds"] == {"audio": 1, "image": 1} and info["counts"]["pdq"] == 8
+    assert info["kinds"] == {"audio": 1, "image": 1} and info["counts"]["pdq"] == 19  # 8 dihedral, 6 crops, 5 cells
     one = json.loads(runner.invoke(main, ["register", "info", rows[0]["sha256"][:12], "--json",
                                           "--register", str(db)]).output)
     assert one["id"] == 1 and one["fingerprints"]["audio"] > 500

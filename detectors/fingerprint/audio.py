@@ -34,6 +34,12 @@ FANOUT = 6
 TARGET_DT = (1, 48)  # frames after the anchor
 TARGET_DF = 96  # bins either side
 REGISTER_SHIFTS = 4  # analysis-grid phases stored per registered audio
+# Playback speeds (per mille) at which registered audio is also fingerprinted: varispeed,
+# PAL speed-up (25/24 = +4.2 %) and slow-down move every spectral peak by the same factor, and
+# a landmark hash keeps exact frequency bins, so the register carries the cue at 1 % steps
+# over +-5 % (registration pays, once; a scan costs the same).
+REGISTER_SPEEDS = (1000, 990, 1010, 980, 1020, 970, 1030, 960, 1040, 950, 1050)
+SPEED_MAX_SECONDS = 1800.0  # longer registered audio is kept at its own speed only
 WAV_BLOCK = 1 << 16  # sample frames per read
 
 
@@ -49,6 +55,7 @@ class Landmarks:
     frames: np.ndarray  # int32, anchor frame index (FRAME_S seconds each)
     duration: float
     peaks: int
+    speed: np.ndarray | None = None  # int32 per mille per hash (registered variants); None = 1000
 
 
 def _lowpass(ratio: float) -> np.ndarray:
@@ -340,3 +347,33 @@ def fingerprint_samples(x: np.ndarray, shifts: int = 1) -> Landmarks:
     x = x.astype(np.float32)
     parts = [landmarks_from_blocks(iter([x[k * HOP // shifts:]])) for k in range(shifts)]
     return merge(parts) if shifts > 1 else parts[0]
+
+
+def varispeed(x: np.ndarray, speed: float) -> np.ndarray:
+    """``x`` played ``speed`` times as fast (pitch and tempo together, like tape or a PAL
+    speed-up): sample n of the result is sample n * speed of the input."""
+    n = int(len(x) / speed)
+    return np.interp(np.arange(n) * speed, np.arange(len(x)), x).astype(np.float32)
+
+
+def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGISTER_SPEEDS,
+                       shifts: int = REGISTER_SHIFTS) -> Landmarks:
+    """Landmarks of registered audio at its own speed (all grid phases) and at ``speeds``
+    (per mille), each hash tagged with its speed. Holds the decoded audio in memory (8 kHz
+    mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS`` keeps only speed 1."""
+    own = fingerprint(path, is_wav, shifts=shifts)
+    own.speed = np.full(len(own.hashes), 1000, np.int32)
+    if own.duration > SPEED_MAX_SECONDS or len(speeds) <= 1:
+        return own
+    x = np.concatenate([b for b in decode(path, is_wav)] or [np.zeros(0, np.float32)])
+    parts = [own]
+    for sp in speeds:
+        if sp == 1000:
+            continue
+        lm = fingerprint_samples(varispeed(x, sp / 1000))
+        lm.speed = np.full(len(lm.hashes), sp, np.int32)
+        parts.append(lm)
+    return Landmarks(np.concatenate([p.hashes for p in parts]),
+                     np.concatenate([p.frames for p in parts]), own.duration,
+                     sum(p.peaks for p in parts),
+                     np.concatenate([p.speed for p in parts if p.speed is not None]))

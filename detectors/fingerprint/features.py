@@ -26,6 +26,7 @@ MIN_INLIER_RATIO = 0.25
 CANDIDATES = 8  # entries verified per query
 MIN_SIDE = 48
 LSH_ABOVE = 20000  # descriptors; under this a brute-force matcher is exact and fast enough
+KNN = 4  # neighbours per query descriptor (the ratio test looks past the same entry's)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class FeatureIndex:
     def __init__(self, items: list[tuple[int, Features]]) -> None:
         self.items = [(ref, f) for ref, f in items if len(f.descriptors) >= MIN_INLIERS]
         self.matcher: Any = None  # an OpenCV FLANN (LSH) or brute-force Hamming matcher
+        self.refs = [ref for ref, _ in self.items]
         if not self.items:
             self.owner = np.zeros(0, np.int64)
             return
@@ -96,22 +98,29 @@ class FeatureIndex:
         """Registered images found in ``feats``' image, best first."""
         if self.matcher is None or len(feats.descriptors) < MIN_INLIERS:
             return []
-        knn = self.matcher.knnMatch(feats.descriptors, k=2)
+        knn = self.matcher.knnMatch(feats.descriptors, k=KNN)
         q_idx, t_idx = [], []
-        for pair in knn:
-            if len(pair) < 2:
+        refs = self.refs
+        for cands in knn:
+            if not cands:
                 continue
-            m, n = pair
-            # Lowe's ratio test over the whole index: a descriptor that is about as close to
-            # two stored ones says nothing about which entry it belongs to.
-            if m.distance < RATIO * n.distance and m.distance <= 64:
+            m = cands[0]
+            if m.distance > 64:
+                continue
+            # Lowe's ratio test against the nearest descriptor of *another* registered
+            # entry: frames of one registered clip share descriptors, which says nothing
+            # against the clip; a descriptor about as close to two entries says nothing
+            # about which one it belongs to.
+            other = next((n for n in cands[1:] if refs[self.owner[n.trainIdx]]
+                          != refs[self.owner[m.trainIdx]]), None)
+            if other is None or m.distance < RATIO * other.distance:
                 q_idx.append(m.queryIdx)
                 t_idx.append(m.trainIdx)
-            elif n.distance <= DUPLICATE_DIST and self.owner[m.trainIdx] != self.owner[n.trainIdx]:
+            elif other.distance <= DUPLICATE_DIST:
                 # ... unless both are near-exact matches in two entries: the same content
                 # registered twice (an upscale and its source); each gets the vote.
-                q_idx += [m.queryIdx, n.queryIdx]
-                t_idx += [m.trainIdx, n.trainIdx]
+                q_idx += [m.queryIdx, other.queryIdx]
+                t_idx += [m.trainIdx, other.trainIdx]
         if len(q_idx) < MIN_INLIERS:
             return []
         q = np.array(q_idx)

@@ -7,20 +7,22 @@ bench/results/register.md for the recall and false-match rates they give).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import extract
 from detectors.fingerprint import features as feat
-from detectors.fingerprint import pdq
-from detectors.fingerprint.index import PdqIndex
+from detectors.fingerprint import video as video_fp
+from detectors.fingerprint.index import PdqIndex, as_words
 from detectors.fingerprint.store import Entry, RegisterStore
 from detectors.fingerprint.video import Frame
 
 PDQ_RADIUS = 40  # Hamming distance (of 256) for a whole-image / frame match (bench-tuned)
+PDQ_INSET_RADIUS = 32  # stricter for cells of a composite: many hashes per query
 PDQ_SINGLE_FRAME = 24  # stricter bound when a video run rests on one sampled frame
 MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
@@ -30,6 +32,12 @@ AUDIO_MIN_FRACTION = 0.01  # ... and that share of the deliverable's landmarks o
 AUDIO_MIN_SPREAD = 4  # ... spread over at least this many distinct half-second bins
 AUDIO_SLACK = 1  # frames either side of the best offset
 AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
+REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this size
+REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
+# Frame-to-entry distance still counted as "the entry" while refining: registered clips are
+# hashed at 2 fps, and a fast zoom drifts 40-60 bits between those samples, while the frame
+# after a cut sits 100+ away (unrelated pictures: never under 90 in the benchmark)
+REFINE_RADIUS = 72
 
 
 @dataclass
@@ -40,6 +48,7 @@ class ImageMatch:
     variant: str = "original"
     quality: int | None = None
     local: feat.LocalMatch | None = None
+    region: tuple[int, int, int, int] | None = None  # the inset hashed, for PDQ of a part
 
 
 @dataclass
@@ -56,6 +65,8 @@ class RangeMatch:
     best_distance: int | None = None
     score: float = 0.0
     detail: dict[str, object] = field(default_factory=dict)
+    start_frame: int | None = None  # exact first and last matching frames once refined
+    end_frame: int | None = None
 
 
 class Register:
@@ -92,7 +103,7 @@ class Register:
         """Registered assets in a still: whole-image PDQ first, local features if none.
 
         Returns the matches and the query's PDQ quality."""
-        res = pdq.pdq_rgb(rgb, dihedral=False)
+        res = extract.query_hash(rgb)
         out: list[ImageMatch] = []
         if res.quality >= MIN_QUALITY:
             best: dict[int, ImageMatch] = {}
@@ -100,8 +111,10 @@ class Register:
                 eid = int(self.pdq_entry[row])
                 if eid not in best or dist < (best[eid].distance or 0):
                     best[eid] = ImageMatch(self.entries[eid], "pdq", dist,
-                                           pdq.DIHEDRAL[int(self.pdq_variant[row])], res.quality)
+                                           _variant(int(self.pdq_variant[row])), res.quality)
             out = sorted(best.values(), key=lambda m: (m.distance, m.entry.id))
+        if not out:
+            out = self._insets(rgb)
         if not out and local:
             q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
             seen: set[int] = set()
@@ -112,6 +125,22 @@ class Register:
                 out.append(ImageMatch(self.entries[lm.ref], "local", local=lm,
                                       quality=res.quality))
         return out, res.quality
+
+    def _insets(self, rgb: np.ndarray) -> list[ImageMatch]:
+        """Registered stills in framed cells of a composite (key art), by PDQ per cell."""
+        best: dict[int, ImageMatch] = {}
+        for box in extract.insets(rgb):
+            x0, y0, x1, y1 = box
+            res = extract.query_hash(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+            if res.quality < MIN_QUALITY:
+                continue
+            for row, dist in self.pdq_lookup(res.hash, PDQ_INSET_RADIUS):
+                eid = int(self.pdq_entry[row])
+                if eid not in best or dist < (best[eid].distance or 0):
+                    best[eid] = ImageMatch(self.entries[eid], "pdq", dist,
+                                           _variant(int(self.pdq_variant[row])), res.quality,
+                                           region=box)
+        return sorted(best.values(), key=lambda m: (m.distance, m.entry.id))
 
     # -- video -----------------------------------------------------------------------------
     def match_frames(self, frames: Iterable[Frame], local_every: float = 0.0
@@ -126,7 +155,7 @@ class Register:
         next_local = 0.0
         for fr in frames:
             stats["frames"] += 1
-            res = pdq.pdq_rgb(fr.rgb, dihedral=False)
+            res = extract.query_hash(fr.rgb)
             found = False
             if res.quality >= MIN_QUALITY:
                 best: dict[int, tuple[int, float]] = {}
@@ -151,7 +180,9 @@ class Register:
                     regions[(fr.t, lm.ref)] = {
                         "x": round(x0 / w, 4), "y": round(y0 / h, 4),
                         "width": round((x1 - x0) / w, 4), "height": round((y1 - y0) / h, 4),
-                        "coverage": lm.coverage, "units": "fraction of frame"}
+                        "coverage": lm.coverage, "units": "fraction of frame",
+                        "at_s": round(fr.t, 3),
+                        "thumbnail": extract.thumbnail(fr.rgb, lm.region)}
         runs = _runs(hits, self.entries)
         for run in runs:
             if run.method == "local":
@@ -162,61 +193,155 @@ class Register:
                     run.detail["region"] = widest[1]
         return runs, stats
 
+    # -- frame-accurate boundaries ---------------------------------------------------------
+    def frame_test(self, run: RangeMatch) -> Callable[[np.ndarray], bool]:
+        """Whether one decoded frame shows the run's registered entry, by the run's method."""
+        if run.method == "pdq":
+            rows = np.nonzero(self.pdq_entry == run.entry.id)[0]
+            words = self.pdq_index.words[rows]
+
+            def by_pdq(rgb: np.ndarray) -> bool:
+                # one known entry, not the whole register: a flatter frame than a lookup
+                # would trust still says which side of the cut it is on
+                res = extract.query_hash(rgb)
+                if res.quality < REFINE_MIN_QUALITY or not len(words):
+                    return False
+                d = np.bitwise_count(words ^ as_words([res.hash])[0]).sum(axis=1)
+                return bool(d.min() <= REFINE_RADIUS)
+            return by_pdq
+        index = feat.FeatureIndex([(eid, f) for eid, _t, f in
+                                   self.store.feature_rows(run.entry.id)])
+
+        def by_features(rgb: np.ndarray) -> bool:
+            return bool(index.query(feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)))
+        return by_features
+
+    def refine(self, run: RangeMatch, path: str, step: float) -> None:
+        """Move a run's ends from its samples to the exact first and last matching frames.
+
+        Why: samples are ``step`` seconds apart, so the true in point lies after the last
+        sample that did not match and at or before the first that did. Every frame of that
+        window is decoded and tested; the in point is the earliest frame from which every
+        frame up to the first matched sample matches (and the out point likewise), so one
+        stray frame far from the shot does not stretch the range."""
+        test = self.frame_test(run)
+        side = REFINE_SIDE if run.method == "pdq" else feat.QUERY_SIDE
+        before = list(video_fp.frames_between(path, max(0.0, run.start - step), run.start,
+                                              side))
+        first = _extent(reversed(before), test)
+        after = list(video_fp.frames_between(path, run.end, run.end + step, side))
+        last = _extent(iter(after), test)
+        shift_in = shift_out = 0.0
+        if first is not None:
+            shift_in = first.t - run.start
+            run.start, run.start_frame = first.t, first.index
+        elif before:
+            run.start_frame = before[-1].index
+        if last is not None:
+            shift_out = last.t - run.end
+            run.end, run.end_frame = last.t, last.index
+        elif after:
+            run.end_frame = after[0].index
+        if run.ref_start is not None and run.ref_end is not None:
+            run.ref_start = max(0.0, run.ref_start + shift_in)
+            run.ref_end = run.ref_end + shift_out
+        run.detail["boundaries"] = "frame-accurate (every frame tested around the samples)"
+
     # -- audio -----------------------------------------------------------------------------
     def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
         """Registered audio (or video soundtracks) heard in the deliverable, with offsets."""
         if len(lm.hashes) == 0:
             return []
-        qf, ent, rf = self.store.audio_hits(lm.hashes, lm.frames)
+        qf, ent, rf, spd = self.store.audio_hits(lm.hashes, lm.frames)
         if len(qf) == 0:
             return []
         delta = rf - qf
         qsorted = np.sort(lm.frames)
         out: list[RangeMatch] = []
         for eid in np.unique(ent):
-            sel = ent == eid
-            d, q = delta[sel], qf[sel]
-            if len(d) < AUDIO_MIN_HITS:
-                continue
-            lo = int(d.min())
-            counts = np.bincount(d - lo)
-            smooth = np.convolve(counts, np.ones(2 * AUDIO_SLACK + 1, dtype=np.int64), "same")
+            cands: list[tuple[int, float, float, int, int, int]] = []
+            for sp in np.unique(spd[ent == eid]):
+                sel = (ent == eid) & (spd == sp)
+                cands += _audio_offsets(delta[sel], qf[sel], qsorted, int(sp))
+            # the same use heard at neighbouring speeds: keep the strongest
+            cands.sort(key=lambda c: (-c[0], abs(c[5] - 1000)))
             accepted: list[tuple[float, float]] = []
-            for _ in range(AUDIO_MAX_OCCURRENCES * 3):
-                peak = int(np.argmax(smooth))
-                score = int(smooth[peak])
-                if score < AUDIO_MIN_HITS or len(accepted) >= AUDIO_MAX_OCCURRENCES:
+            for score, start, end, off, in_range, sp in cands:
+                if len(accepted) >= AUDIO_MAX_OCCURRENCES:
                     break
-                # suppress this offset's neighbourhood for the next round
-                smooth[max(0, peak - 4 * AUDIO_SLACK - 2): peak + 4 * AUDIO_SLACK + 3] = 0
-                off = peak + lo
-                qs = q[np.abs(d - off) <= AUDIO_SLACK]
-                start = float(qs.min()) * audio_fp.FRAME_S
-                end = float(qs.max()) * audio_fp.FRAME_S
                 # Repetitive music also aligns at its period: a weaker offset over the same
                 # stretch of the deliverable is that, not a second use of the cue.
                 if any(_overlap((start, end), a) > 0.5 for a in accepted):
                     continue
-                # One chord can pair up with itself many times at a single instant; a real
-                # use of a cue keeps agreeing over time.
-                spread = len(np.unique((qs * audio_fp.FRAME_S / 0.5).astype(np.int64)))
-                if spread < AUDIO_MIN_SPREAD:
-                    continue
-                # Music in one key and tempo shares note pairs by chance; those hits scatter
-                # over the whole deliverable, a real use concentrates them.
-                in_range = int(np.searchsorted(qsorted, qs.max(), "right")
-                               - np.searchsorted(qsorted, qs.min(), "left"))
-                if score < AUDIO_MIN_FRACTION * in_range:
-                    continue
                 accepted.append((start, end))
+                factor = sp / 1000
+                # registered frames of a speed variant are on its own timeline: the cue's
+                # own time is that times the speed
                 out.append(RangeMatch(
                     self.entries[int(eid)], "landmarks", start, end,
-                    ref_start=start + off * audio_fp.FRAME_S,
-                    ref_end=end + off * audio_fp.FRAME_S, samples=score, score=score,
+                    ref_start=(start + off * audio_fp.FRAME_S) * factor,
+                    ref_end=(end + off * audio_fp.FRAME_S) * factor, samples=score,
+                    score=score,
                     detail={"offset_s": round(off * audio_fp.FRAME_S, 3),
-                            "aligned_hits": score, "landmarks_in_range": in_range}))
+                            "aligned_hits": score, "landmarks_in_range": in_range,
+                            "speed": factor}))
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out
+
+
+def _audio_offsets(d: np.ndarray, q: np.ndarray, qsorted: np.ndarray, speed: int = 1000
+                   ) -> list[tuple[int, float, float, int, int, int]]:
+    """Candidate uses of one registered audio at one speed: (score, start s, end s, offset in
+    frames, deliverable landmarks over the range, speed) for each offset peak that passes."""
+    if len(d) < AUDIO_MIN_HITS:
+        return []
+    lo = int(d.min())
+    counts = np.bincount(d - lo)
+    smooth = np.convolve(counts, np.ones(2 * AUDIO_SLACK + 1, dtype=np.int64), "same")
+    out: list[tuple[int, float, float, int, int, int]] = []
+    for _ in range(AUDIO_MAX_OCCURRENCES * 3):
+        peak = int(np.argmax(smooth))
+        score = int(smooth[peak])
+        if score < AUDIO_MIN_HITS or len(out) >= AUDIO_MAX_OCCURRENCES:
+            break
+        # suppress this offset's neighbourhood for the next round
+        smooth[max(0, peak - 4 * AUDIO_SLACK - 2): peak + 4 * AUDIO_SLACK + 3] = 0
+        off = peak + lo
+        qs = q[np.abs(d - off) <= AUDIO_SLACK]
+        start = float(qs.min()) * audio_fp.FRAME_S
+        end = float(qs.max()) * audio_fp.FRAME_S
+        # One chord can pair up with itself many times at a single instant; a real use of a
+        # cue keeps agreeing over time.
+        spread = len(np.unique((qs * audio_fp.FRAME_S / 0.5).astype(np.int64)))
+        if spread < AUDIO_MIN_SPREAD:
+            continue
+        # Music in one key and tempo shares note pairs by chance; those hits scatter over the
+        # whole deliverable, a real use concentrates them.
+        in_range = int(np.searchsorted(qsorted, qs.max(), "right")
+                       - np.searchsorted(qsorted, qs.min(), "left"))
+        if score < AUDIO_MIN_FRACTION * in_range:
+            continue
+        out.append((score, start, end, off, in_range, speed))
+    return out
+
+
+def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]) -> Frame | None:
+    """The farthest frame of an unbroken matching stretch, walking away from a matched sample;
+    one failing frame between matching ones (a dropout, a flash) does not end it."""
+    last: Frame | None = None
+    pending = False
+    for fr in frames:
+        if test(fr.rgb):
+            last, pending = fr, False
+        elif pending:
+            break
+        else:
+            pending = True
+    return last
+
+
+def _variant(v: int) -> str:
+    return extract.VARIANTS[v] if 0 <= v < len(extract.VARIANTS) else f"variant-{v}"
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -22,11 +22,12 @@ from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import features as feat
 from detectors.fingerprint.extract import Fingerprint
 
-SCHEMA = 1
+SCHEMA = 2
 PARAMS = {
-    "pdq": "pdq-256/numpy-1",
-    "audio": f"landmark-1/sr{audio_fp.SR}/nfft{audio_fp.NFFT}/hop{audio_fp.HOP}",
-    "features": "orb-32",
+    "pdq": "pdq-256/numpy-1/area160/bars-stripped/variants-14/cells-5",
+    "audio": f"landmark-1/sr{audio_fp.SR}/nfft{audio_fp.NFFT}/hop{audio_fp.HOP}/speeds-"
+             + ",".join(map(str, audio_fp.REGISTER_SPEEDS)),
+    "features": "orb-32/video-frames-1",
 }
 JOIN_BATCH = 100_000
 
@@ -45,7 +46,9 @@ CREATE TABLE IF NOT EXISTS entries (
     width INTEGER, height INTEGER, duration REAL,
     verdict TEXT NOT NULL DEFAULT '',
     evidence TEXT NOT NULL DEFAULT '[]',
-    notes TEXT NOT NULL DEFAULT '[]'
+    notes TEXT NOT NULL DEFAULT '[]',
+    timing TEXT NOT NULL DEFAULT '{}',
+    thumb BLOB
 );
 CREATE TABLE IF NOT EXISTS pdq (
     entry INTEGER NOT NULL, t REAL, variant INTEGER NOT NULL, quality INTEGER NOT NULL,
@@ -58,7 +61,8 @@ CREATE TABLE IF NOT EXISTS features (
 );
 CREATE INDEX IF NOT EXISTS features_entry ON features(entry);
 CREATE TABLE IF NOT EXISTS audio (hash INTEGER NOT NULL, entry INTEGER NOT NULL,
-                                  frame INTEGER NOT NULL);
+                                  frame INTEGER NOT NULL,
+                                  speed INTEGER NOT NULL DEFAULT 1000);
 CREATE INDEX IF NOT EXISTS audio_hash ON audio(hash);
 CREATE INDEX IF NOT EXISTS audio_entry ON audio(entry);
 """
@@ -85,6 +89,7 @@ class Entry:
     verdict: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timing: dict[str, Any] = field(default_factory=dict)  # rate, drop frame, start timecode
 
     def summary(self) -> dict[str, Any]:
         """What a match finding cites: enough to find and judge the registered asset."""
@@ -94,14 +99,15 @@ class Entry:
 
 
 _COLS = ("id, sha256, kind, media_type, path, size, tool, note, added, width, height, "
-         "duration, verdict, evidence, notes")
+         "duration, verdict, evidence, notes, timing")
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
     (eid, sha, kind, media_type, path, size, tool, note, added, width, height, duration,
      verdict) = row[:13]
     return Entry(eid, sha, kind, media_type, path, size, tool, note, added, width, height,
-                 duration, verdict, json.loads(row[13]), json.loads(row[14]))
+                 duration, verdict, json.loads(row[13]), json.loads(row[14]),
+                 json.loads(row[15]))
 
 
 class RegisterStore:
@@ -140,7 +146,9 @@ class RegisterStore:
             return
         meta = dict(self.db.execute("SELECT key, value FROM meta"))
         if meta.get("schema") != str(SCHEMA):
-            raise RegisterError(f"register schema {meta.get('schema')!r}, expected {SCHEMA}")
+            raise RegisterError(f"register schema {meta.get('schema')!r}, expected {SCHEMA}: "
+                                "rebuild it with this version (register add the temp "
+                                "material again into a new file)")
         if json.loads(meta.get("params", "{}")) != PARAMS:
             raise RegisterError("register was built with other fingerprint parameters "
                                 f"({meta.get('params')}); rebuild it with this version")
@@ -173,6 +181,11 @@ class RegisterStore:
                                (ref + "%",)).fetchall()
         return _entry(rows[0]) if len(rows) == 1 else None
 
+    def thumbnail(self, eid: int) -> bytes:
+        """The small JPEG kept at registration (empty when there is none)."""
+        row = self.db.execute("SELECT thumb FROM entries WHERE id = ?", (eid,)).fetchone()
+        return bytes(row[0]) if row and row[0] else b""
+
     def entries(self) -> list[Entry]:
         return [_entry(r) for r in self.db.execute(f"SELECT {_COLS} FROM entries ORDER BY id")]
 
@@ -182,11 +195,12 @@ class RegisterStore:
         with self.db:
             cur = self.db.execute(
                 "INSERT INTO entries (sha256, kind, media_type, path, size, tool, note, added, "
-                "width, height, duration, verdict, evidence, notes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "width, height, duration, verdict, evidence, notes, timing, thumb) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (sha256, fp.kind, media_type, path, size, tool, note, added, fp.width,
                  fp.height, fp.duration, verdict, json.dumps(evidence, sort_keys=True),
-                 json.dumps(fp.notes)))
+                 json.dumps(fp.notes), json.dumps(fp.timing, sort_keys=True),
+                 fp.thumb or None))
             eid = int(cur.lastrowid or 0)
             self.db.executemany(
                 "INSERT INTO pdq (entry, t, variant, quality, hash) VALUES (?, ?, ?, ?, ?)",
@@ -196,10 +210,13 @@ class RegisterStore:
                 self.db.execute("INSERT INTO features VALUES (?, ?, ?, ?, ?, ?)",
                                 (eid, t, f.width, f.height, pts, desc))
             if fp.audio is not None and len(fp.audio.hashes):
+                n = len(fp.audio.hashes)
+                speed = (fp.audio.speed if fp.audio.speed is not None
+                         else np.full(n, 1000, np.int32))
                 self.db.executemany(
-                    "INSERT INTO audio (hash, entry, frame) VALUES (?, ?, ?)",
-                    zip(fp.audio.hashes.tolist(), [eid] * len(fp.audio.hashes),
-                        fp.audio.frames.tolist(), strict=True))
+                    "INSERT INTO audio (hash, entry, frame, speed) VALUES (?, ?, ?, ?)",
+                    zip(fp.audio.hashes.tolist(), [eid] * n, fp.audio.frames.tolist(),
+                        speed.tolist(), strict=True))
         return eid
 
     def remove(self, eid: int) -> bool:
@@ -235,21 +252,24 @@ class RegisterStore:
         quality = np.array([r[3] for r in rows], dtype=np.int64)
         return entry, t, variant, quality, [bytes(r[4]) for r in rows]
 
-    def feature_rows(self) -> Iterator[tuple[int, float | None, feat.Features]]:
+    def feature_rows(self, entry: int | None = None
+                     ) -> Iterator[tuple[int, float | None, feat.Features]]:
+        where, args = ("WHERE entry = ? ", (entry,)) if entry is not None else ("", ())
         for eid, t, w, h, pts, desc in self.db.execute(
                 "SELECT entry, t, width, height, points, descriptors FROM features "
-                "ORDER BY entry, t"):
+                f"{where}ORDER BY entry, t", args):
             yield int(eid), t, feat.unpack(pts, desc, int(w), int(h))
 
     def audio_hits(self, hashes: np.ndarray, frames: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query frame, entry, registered frame) for every landmark hash in common.
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(query frame, entry, registered frame, speed) for every landmark hash in common.
 
         The query's hashes go into a TEMP table in batches and are joined on the hash index,
         so the cost follows the query, not the register."""
         out_q: list[np.ndarray] = []
         out_e: list[np.ndarray] = []
         out_r: list[np.ndarray] = []
+        out_s: list[np.ndarray] = []
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (hash INTEGER, frame INTEGER)")
         try:
             for start in range(0, len(hashes), JOIN_BATCH):
@@ -259,16 +279,18 @@ class RegisterStore:
                     zip(hashes[start:start + JOIN_BATCH].tolist(),
                         frames[start:start + JOIN_BATCH].tolist(), strict=True))
                 rows = self.db.execute(
-                    "SELECT q.frame, a.entry, a.frame FROM temp.q AS q "
+                    "SELECT q.frame, a.entry, a.frame, a.speed FROM temp.q AS q "
                     "JOIN audio AS a ON a.hash = q.hash").fetchall()
                 if rows:
                     arr = np.array(rows, dtype=np.int64)
                     out_q.append(arr[:, 0])
                     out_e.append(arr[:, 1])
                     out_r.append(arr[:, 2])
+                    out_s.append(arr[:, 3])
         finally:
             self.db.execute("DROP TABLE IF EXISTS temp.q")
         if not out_q:
             z = np.zeros(0, np.int64)
-            return z, z, z
-        return np.concatenate(out_q), np.concatenate(out_e), np.concatenate(out_r)
+            return z, z, z, z
+        return (np.concatenate(out_q), np.concatenate(out_e), np.concatenate(out_r),
+                np.concatenate(out_s))

@@ -1,10 +1,19 @@
-"""Video frame sampling for fingerprinting: a steady rate plus scene cuts, with timestamps.
+"""Video frame sampling for fingerprinting (PyAV): a steady rate plus scene cuts, with exact
+frame numbers, and every frame of a short window for frame-accurate boundaries.
 
-Why both: a steady ~1 fps gives every shot a hashed frame and bounds the work on a long
-program; a cut check on small thumbnails at a higher rate catches short inserts (a still held
-for two seconds, a re-cut clip) right at their first frame so their timecode is exact.
-Frames come out downscaled (longest side ``max_side``): PDQ and ORB work on small images, and
-a 1080p or 4K master costs no more memory than a 720p one.
+Why this shape: matching needs a hashed frame per second or so, not every frame, and decoding
+is most of a scan's cost. So the sampler decodes as little as the codec allows:
+
+- intra-only codecs (ProRes, DNxHD/HR, JPEG 2000, MJPEG...): every frame is its own picture, so
+  only the packets of the sampled frames are decoded; the rest are read and dropped;
+- long-GOP codecs (H.264, HEVC, MPEG-2...): every reference frame must be decoded, but
+  non-reference frames (most B-frames) are skipped; decoding uses FFmpeg's threads;
+- scaling to the small working size happens in FFmpeg's scaler together with the colour
+  conversion, never on a full-size RGB copy.
+
+Cut checks on 32x32 thumbnails at ``CUT_RATE`` (long-GOP only: there the frames are decoded
+anyway) give shots their first frame; the matcher then refines every matched range to the exact
+frame with :func:`frames_between`, which decodes every frame of a one-second window.
 """
 
 from __future__ import annotations
@@ -12,11 +21,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
 
-import cv2
 import numpy as np
 
-CUT_RATE = 4.0  # thumbnails per second for the cut check
+from detectors.api import open_readonly
+
+CUT_RATE = 4.0  # thumbnails per second for the cut check (long-GOP)
 CUT_THRESHOLD = 28.0  # mean absolute difference (0-255) between 32x32 grey thumbnails
 
 
@@ -26,9 +38,10 @@ class VideoError(Exception):
 
 @dataclass
 class Frame:
-    t: float  # seconds from the start
+    t: float  # seconds from the first frame
     rgb: np.ndarray  # HxWx3 uint8, downscaled
     cut: bool  # sampled because a cut was detected
+    index: int = -1  # frame number from the first frame (at the stream's rate)
 
 
 @dataclass
@@ -37,6 +50,8 @@ class VideoInfo:
     frames: int
     width: int
     height: int
+    codec: str = ""
+    intra_only: bool = False
 
     @property
     def duration(self) -> float:
@@ -52,74 +67,162 @@ def timecode(seconds: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
-def _open(path: str) -> cv2.VideoCapture:
-    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    if not cap.isOpened():
-        raise VideoError("OpenCV/FFmpeg cannot open this video")
-    return cap
+def _av() -> Any:
+    import av  # noqa: PLC0415 - loaded with the (opt-in) register detector
+
+    return av
+
+
+class _Reader:
+    """One open video stream with its time base and rate."""
+
+    def __init__(self, path: str) -> None:
+        av = _av()
+        self.fh = open_readonly(path)
+        try:
+            self.c = av.open(self.fh, mode="r")
+        except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many types
+            self.fh.close()
+            raise VideoError(f"FFmpeg cannot open this video: {exc}") from exc
+        if not self.c.streams.video:
+            self.close()
+            raise VideoError("no video stream")
+        self.s = self.c.streams.video[0]
+        rate = self.s.average_rate or self.s.guessed_rate or self.s.base_rate
+        fps = Fraction(rate) if rate else Fraction(0)
+        self.fps = float(fps) if fps > 0 and math.isfinite(float(fps)) else 25.0
+        self.tb = float(self.s.time_base) if self.s.time_base else 1.0 / self.fps
+        self.t0 = float(self.s.start_time or 0) * self.tb
+        cc = self.s.codec_context
+        self.codec = str(cc.name)
+        try:
+            self.intra = bool(cc.codec.intra_only)
+        except AttributeError:  # pragma: no cover - older PyAV
+            self.intra = False
+        self.width, self.height = int(cc.width or 0), int(cc.height or 0)
+        self.frames = int(self.s.frames or 0)
+        if not self.frames and self.s.duration:
+            self.frames = int(round(float(self.s.duration) * self.tb * self.fps))
+        if not self.frames and self.c.duration:
+            self.frames = int(round(self.c.duration / 1_000_000 * self.fps))
+
+    def close(self) -> None:
+        try:
+            self.c.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self.fh.close()
+
+    def time(self, frame: Any, fallback: int) -> tuple[float, int]:
+        """Seconds from the first frame and the frame number."""
+        if frame.pts is None:
+            return fallback / self.fps, fallback
+        t = float(frame.pts) * self.tb - self.t0
+        return t, int(round(t * self.fps))
+
+    def small(self, frame: Any, max_side: int) -> np.ndarray:
+        w, h = int(frame.width), int(frame.height)
+        scale = min(1.0, max_side / max(w, h))
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        return np.ascontiguousarray(frame.reformat(width=nw, height=nh, format="rgb24",
+                                                   interpolation="AREA").to_ndarray())
 
 
 def info(path: str) -> VideoInfo:
-    cap = _open(path)
+    r = _Reader(path)
     try:
-        return VideoInfo(float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
-                         int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
-                         int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
-                         int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        return VideoInfo(r.fps, r.frames, r.width, r.height, r.codec, r.intra)
     finally:
-        cap.release()
+        r.close()
 
 
-def _shrink(bgr: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = bgr.shape[:2]
-    scale = max_side / max(h, w)
-    if scale < 1.0:
-        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                         interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+def _thumb(frame: Any) -> np.ndarray:
+    return frame.reformat(width=32, height=32, format="gray",
+                          interpolation="AREA").to_ndarray().astype(np.int16)
 
 
 def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
-           max_seconds: float | None = None) -> Iterator[Frame]:
-    """Frames at ``rate`` per second, plus the first frame after each detected cut."""
-    cap = _open(path)
+           max_seconds: float | None = None, fast: bool = True) -> Iterator[Frame]:
+    """Frames at ``rate`` per second, plus the first frame after each detected cut.
+
+    ``fast`` lets the decoder skip what sampling does not need (see the module text)."""
+    av = _av()
+    r = _Reader(path)
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not (fps > 0 and math.isfinite(fps)):
-            fps = 25.0  # unknown rate: timestamps from the decoder below still hold
+        s = r.s
+        s.thread_type = "AUTO"
+        intra = fast and r.intra
+        if fast and not intra:
+            s.codec_context.skip_frame = "NONREF"
         step = 1.0 / rate
         cut_step = 1.0 / CUT_RATE
+        do_cuts = cuts and not intra
         next_t, next_cut_t = 0.0, 0.0
         prev_thumb: np.ndarray | None = None
         last_emit = -1e9
-        index = -1
-        while True:
-            if not cap.grab():
-                break
-            index += 1
-            pos = cap.get(cv2.CAP_PROP_POS_MSEC)
-            t = pos / 1000.0 if pos and pos > 0 else index / fps
-            if max_seconds is not None and t > max_seconds:
-                break
-            want = t + 1e-6 >= next_t
-            check = cuts and t + 1e-6 >= next_cut_t
-            if not (want or check):
-                continue
-            ok, bgr = cap.retrieve()
-            if not ok or bgr is None:
-                raise VideoError(f"decode failed at {timecode(t)}")
-            is_cut = False
-            if check:
-                next_cut_t = t + cut_step
-                thumb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (32, 32),
-                                   interpolation=cv2.INTER_AREA).astype(np.int16)
-                if prev_thumb is not None:
-                    is_cut = float(np.abs(thumb - prev_thumb).mean()) > CUT_THRESHOLD
-                prev_thumb = thumb
-            if want or (is_cut and t - last_emit > cut_step):
-                if want:
-                    next_t += step * max(1, math.floor((t - next_t) / step) + 1)
-                last_emit = t
-                yield Frame(t, _shrink(bgr, max_side), is_cut and not want)
+        count = -1
+        half = 0.5 / r.fps
+
+        def frames() -> Iterator[Any]:
+            if not intra:
+                yield from r.c.decode(s)
+                return
+            # every packet is a whole picture: decode only those at sample times
+            for pkt in r.c.demux(s):
+                if pkt.pts is not None and pkt.size:
+                    t = float(pkt.pts) * r.tb - r.t0
+                    if t + half < next_t:
+                        continue
+                yield from pkt.decode()
+
+        try:
+            for fr in frames():
+                count += 1
+                t, index = r.time(fr, count)
+                if max_seconds is not None and t > max_seconds:
+                    break
+                want = t + half >= next_t
+                check = do_cuts and t + half >= next_cut_t
+                if not (want or check):
+                    continue
+                is_cut = False
+                if check:
+                    next_cut_t = t + cut_step
+                    thumb = _thumb(fr)
+                    if prev_thumb is not None:
+                        is_cut = float(np.abs(thumb - prev_thumb).mean()) > CUT_THRESHOLD
+                    prev_thumb = thumb
+                if want or (is_cut and t - last_emit > cut_step):
+                    if want:
+                        next_t += step * max(1, math.floor((t + half - next_t) / step) + 1)
+                    last_emit = t
+                    yield Frame(t, r.small(fr, max_side), is_cut and not want, index)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"decode failed after {timecode(max(last_emit, 0))}: "
+                             f"{exc}") from exc
     finally:
-        cap.release()
+        r.close()
+
+
+def frames_between(path: str, start: float, end: float, max_side: int = 256
+                   ) -> Iterator[Frame]:
+    """Every frame shown from ``start`` to ``end`` seconds (a short window: boundaries)."""
+    av = _av()
+    r = _Reader(path)
+    try:
+        s = r.s
+        s.thread_type = "AUTO"
+        target = max(0.0, start - 0.5 / r.fps)
+        try:
+            r.c.seek(int((target + r.t0) / r.tb), stream=s, backward=True, any_frame=False)
+            for fr in r.c.decode(s):
+                t, index = r.time(fr, 0)
+                if t + 0.5 / r.fps < start:
+                    continue
+                if t > end + 0.5 / r.fps:
+                    break
+                yield Frame(t, r.small(fr, max_side), False, index)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"decode failed near {timecode(start)}: {exc}") from exc
+    finally:
+        r.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,6 +84,28 @@ def _table(cols: Sequence[tuple[str, str]], rows: Sequence[str], cls: str = "tbl
     body = "".join(rows) if not cls else "<tbody>" + "".join(rows) + "</tbody>"
     return (f"<table class='{cls or 'tbl'}'><colgroup>{widths}</colgroup><thead><tr>{heads}</tr>"
             f"</thead>{body}</table>")
+
+
+_THUMB_URI = re.compile(r"^data:image/jpeg;base64,[A-Za-z0-9+/=]{1,200000}$")
+
+
+def _thumbs(ev: dict[str, Any]) -> str:
+    """A register match: the matched region of the deliverable beside the registered temp
+    asset (small JPEGs the detector made), so a person checks it at a glance."""
+    t = ev.get("thumbnails")
+    if not isinstance(t, dict):
+        return ""
+    cells = [f"<figure class=pair><img src='{uri}' alt='{_e(label)}' loading=lazy>"
+             f"<figcaption>{_e(label)}</figcaption></figure>"
+             for key, label in (("deliverable", "in the deliverable"),
+                                ("registered", "registered temp asset"))
+             if isinstance(uri := t.get(key), str) and _THUMB_URI.match(uri)]
+    reg = ev.get("region") or {}
+    px = reg.get("pixels") or (reg if reg.get("units") == "pixels" else None)
+    cap = (f"<div class=mut>region x={_e(px['x'])} y={_e(px['y'])} {_e(px['width'])}×"
+           f"{_e(px['height'])} px{' at ' + _e(reg['at']) if reg.get('at') else ''}</div>"
+           if px else "")
+    return f"<div class=pairs>{''.join(cells)}</div>{cap}" if cells else ""
 
 
 def _n(count: int) -> str:
@@ -291,8 +314,8 @@ class HtmlWriter:
         a = f.approval
         cls = "finding" + (" approved" if a else "") + (" review" if f.verdict == REVIEW else "")
         chain = chain_lines(f.evidence)
-        evidence = {k: v for k, v in f.evidence.items()
-                    if not (chain and (k in CHAIN_KEYS or k in ("path", "manifest_path")))}
+        evidence = {k: v for k, v in f.evidence.items() if k != "thumbnails"
+                    and not (chain and (k in CHAIN_KEYS or k in ("path", "manifest_path")))}
         parts = [f"<div class='{cls}'><p class=msg><b>{_e(f.verdict.upper())}</b> "
                  f"{_e(f.message)}", f' <span class="badge b-approved">APPROVED {_e(a.ref)}</span>'
                  if a else "", "</p><dl>",
@@ -306,6 +329,7 @@ class HtmlWriter:
         if chain:
             parts.append("<div>C2PA manifest chain:</div><pre class=tree>"
                          + _e("\n".join(chain)) + "</pre>")
+        parts.append(_thumbs(f.evidence))
         if evidence:
             parts.append("<div>Evidence:</div>" + _tree(evidence))
         return "".join(parts) + "</div>"

@@ -95,6 +95,7 @@ details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:0 10
 summary{cursor:pointer;padding:7px 0;font-weight:600;overflow-wrap:anywhere}
 .mut{color:var(--mut)}
 .seq{margin-top:4px;font-size:13px;color:#3c4043}
+.pairs{display:flex;gap:8px}.pair{margin:0}.pair img{max-width:160px;border:1px solid #ccc}
 a{color:#1a56c4}
 ul.tree{margin:2px 0 2px 18px;padding:0}ul.tree li{list-style:square}
 ul.files{margin:0 0 8px;padding:0;list-style:none;columns:340px auto;column-gap:24px}
