@@ -65,6 +65,15 @@ UNBOUND_ORIGIN = "embedded, read on its own"
 STAGE1_VERIFY_BYTES = 64 * 1024 * 1024  # a signature over more is verified in stage 2
 
 
+def _proven_contexts(anchors: str | None) -> rd.Contexts:
+    """Reader contexts, made only once the self-test has proved (in this process) that the
+    network-off settings are in force: no file is read by c2pa-rs before that."""
+    ok, why = rd.self_test_once()
+    if not ok:
+        raise RuntimeError(why)
+    return rd.Contexts(anchors)
+
+
 class C2paDetector(Detector):
     """See the module docstring."""
 
@@ -86,7 +95,14 @@ class C2paDetector(Detector):
     )
 
     def available(self) -> tuple[bool, str]:
-        return rd.self_test()
+        """Installed? (cheap: nothing imported). The offline self-test runs before the first
+        reader context of a process is made (``_contexts``): a scan whose files hold no C2PA
+        store never imports c2pa-python at all."""
+        import importlib.util
+
+        if importlib.util.find_spec("c2pa") is None:
+            return False, "c2pa-python not installed"
+        return True, ""
 
     def check_options(self, options: Options) -> None:
         """Trust anchors must be a readable PEM bundle of X.509 certificates (checked by
@@ -195,7 +211,7 @@ class C2paDetector(Detector):
     def _contexts(self, ctx: AssetContext) -> rd.Contexts:
         # Keyed by PID: a Shared that crossed a fork must not hand out the parent's Contexts.
         key = f"c2pa.contexts.{os.getpid()}"
-        return ctx.shared.get(key, lambda: rd.Contexts(self._anchors(ctx)),
+        return ctx.shared.get(key, lambda: _proven_contexts(self._anchors(ctx)),
                               lambda c: c.close())
 
     def detect(self, asset: Asset, ctx: AssetContext) -> Iterable[Finding]:

@@ -255,6 +255,17 @@ def _data(name: str) -> bytes:
     return resources.files("detectors.data").joinpath(name).read_bytes()
 
 
+_SELF_TEST: dict[int, tuple[bool, str]] = {}
+
+
+def self_test_once() -> tuple[bool, str]:
+    """``self_test`` once per process (its answer kept)."""
+    pid = os.getpid()
+    if pid not in _SELF_TEST:
+        _SELF_TEST[pid] = self_test()
+    return _SELF_TEST[pid]
+
+
 def self_test() -> tuple[bool, str]:
     """Prove the network-off settings are in force before any file is read.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import json
 import os
 import shutil
@@ -156,12 +157,16 @@ class _Engine:
         self.walker = walker
         self.stage = stage  # 1: the cheap pass of a staged scan (see ``run_scan``)
         self.order = {d.name: i for i, d in enumerate(detectors)}
-        self.tokens = detector_tokens(detectors, config.options)
         self.cache = ScanCache(cache_path, private) if cache_path else None
         self.pool = pool
         self.dispatched = 0  # files handed to detectors (not served from the cache)
         self.final_key = final_key(config.policy.digest, config.policy.fail_on,
                                    config.hash_all)
+
+    @functools.cached_property
+    def tokens(self) -> dict[str, str]:
+        """Every detector's cache token (only a scan with a cache needs them)."""
+        return detector_tokens(self.detectors, self.config.options)
 
     def _items(self) -> Iterator[WorkItem]:
         seq = 0

@@ -399,7 +399,10 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
             archives=_archive_settings(temp_dir, archive_member_limit, archive_depth),
             sequence_sample=sequence_sample, verify_imf=verify_imf, staged=stages,
             cluster=cluster)
-        header = run_header(config, detectors)
+        # the run line of a JSONL report (and what --resume checks): every detector's cache
+        # token, which costs a rule pack load: only made when a JSONL report is written
+        header = run_header(config, detectors) if any(n == "jsonl" for n, _ in targets) \
+            else {}
         replayed: list = []
         summarised: frozenset[str] = frozenset()
         if resume_path is not None:

@@ -165,7 +165,8 @@ def _key_regex(key: str) -> re.Pattern[str]:
 def _samples(raw: Any, fields: tuple[str, ...], rid: str) -> tuple[Sample, ...]:
     if not isinstance(raw, list):
         raise RuleError(f"rule {rid}: samples must be an array of inline tables")
-    patterns = [_key_regex(k) for k in fields]
+    exact = {k.lower() for k in fields if "*" not in k}
+    patterns = [_key_regex(k) for k in fields if "*" in k]  # the few wildcard keys only
     out = []
     for n, item in enumerate(raw, 1):
         where = f"rule {rid}: sample {n}"
@@ -177,7 +178,7 @@ def _samples(raw: Any, fields: tuple[str, ...], rid: str) -> tuple[Sample, ...]:
         key, value, fires = item.get("field"), item.get("value"), item.get("fires")
         if not isinstance(key, str) or not key:
             raise RuleError(f"{where}: field must be a non-empty string")
-        if not any(p.fullmatch(key.lower()) for p in patterns):
+        if key.lower() not in exact and not any(p.fullmatch(key.lower()) for p in patterns):
             raise RuleError(f"{where}: field {key!r} is not one of the rule's fields {list(fields)}")
         if not isinstance(value, str):
             raise RuleError(f"{where}: value must be a string")
