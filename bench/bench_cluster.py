@@ -18,6 +18,7 @@ Takes ~2 minutes. Needs the [dask] and [s3] extras (make setup installs them).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pickle
 import shutil
@@ -29,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from scanner.cluster import BATCH
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,10 +72,10 @@ def per_file(paths: list[str], kind: str) -> tuple[float, int, int]:
     run_batch(config, items[:8])  # start the worker's child process, warm its imports
     t0 = time.perf_counter()
     out = []
-    for i in range(0, len(items), 64):
-        out += run_batch(config, items[i:i + 64])
+    for i in range(0, len(items), BATCH):
+        out += run_batch(config, items[i:i + BATCH])
     elapsed = time.perf_counter() - t0
-    sent = sum(len(pickle.dumps(items[i:i + 64])) for i in range(0, len(items), 64))
+    sent = sum(len(pickle.dumps(items[i:i + BATCH])) for i in range(0, len(items), BATCH))
     back = len(pickle.dumps(out))
     return len(items) / elapsed, sent // len(items), back // len(items)
 
@@ -165,7 +168,7 @@ def model(overhead: float, cheap: float, costly: float, batch: int, bytes_per_fi
         bound = "cores" if rate == n * per_core else ("scheduler" if rate == sched else "storage")
         lines.append(f"| {n} | {n * per_core:,.0f} | {sched:,.0f} | {store:,.0f} | "
                      f"{rate:,.0f} ({bound}) | {10_000_000 / rate / 3600:,.1f} h |")
-    need = 10_000_000 / (8 * 3600) / per_core
+    need = math.ceil(10_000_000 / (8 * 3600) / per_core)
     lines.append("")
     lines.append(f"Cores for 10 M files in an 8-hour night at this mix: **{need:,.0f}** "
                  f"({per_core:,.0f} files/s per core; {costly_share:.0%} of files in the costly "
@@ -202,8 +205,8 @@ def main() -> int:
             f"| cheap stage, one worker core | {cheap:,.0f} files/s |",
             f"| costly stage (pixel decode of marked stills), one worker core | "
             f"{costly:,.1f} files/s |",
-            f"| batch of 64 files: overhead share (cheap stage) | "
-            f"{overhead / (64 / cheap):.1%} |",
+            f"| batch of {BATCH} files (the default): overhead share (cheap stage) | "
+            f"{overhead / (BATCH / cheap):.1%} |",
             f"| client → worker per file (pickled work item) | {sent} bytes |",
             f"| worker → client per file (pickled result) | {back} bytes |",
             f"| object store: bytes read per file (ranged reads) | "
@@ -213,7 +216,7 @@ def main() -> int:
             f"| object store scan, in process (moto on 127.0.0.1) | "
             f"{s3['files_per_s']:,.0f} files/s |",
             "", "## Capacity model (1 GB/s storage, 2 % of files costly)", "",
-            *model(overhead, cheap, costly, 64, s3["bytes_per_file"], 1e9, 0.02), "",
+            *model(overhead, cheap, costly, BATCH, s3["bytes_per_file"], 1e9, 0.02), "",
         ]
         Path(args.out).write_text("\n".join(lines) + "\n")
         print("\n".join(lines))

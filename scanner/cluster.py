@@ -30,7 +30,7 @@ from detectors.registry import Loaded
 from scanner.archives import ArchiveSettings
 from scanner.workers import WorkerPool, WorkItem
 
-BATCH = 64  # files per task: Dask's ~1-2 ms per task stays under ~5 % of a batch's work
+BATCH = 256  # files per task: Dask's ~3 ms per task stays under ~5 % of a batch's cheap work
 _POOLS: dict[str, WorkerPool] = {}  # on a Dask worker: one child process per scan config
 
 

@@ -82,12 +82,20 @@ class _Outbox:
         self._items: list[tuple[int, Scanned]] = []
         self._cond = threading.Condition()
         self._closed = False
+        self._flush = False
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self._thread.start()
 
     def put(self, seq: int, result: Scanned) -> None:
         with self._cond:
             self._items.append((seq, result))
+            self._cond.notify()
+
+    def flush(self) -> None:
+        """Send now: the worker has finished what it was given (the parent hands out the
+        next batch only when results come back, so waiting here would idle the worker)."""
+        with self._cond:
+            self._flush = True
             self._cond.notify()
 
     def close(self) -> None:
@@ -104,8 +112,10 @@ class _Outbox:
                     if not self._items and self._closed:
                         return
                     # let a burst of quick files gather into one message
-                    self._cond.wait_for(lambda: self._closed, timeout=SEND_EVERY)
+                    self._cond.wait_for(lambda: self._closed or self._flush,
+                                        timeout=SEND_EVERY)
                     items, self._items = self._items, []
+                    self._flush = False
                 if items:
                     self._conn.send(("done", items))
         except BaseException:  # noqa: BLE001 - a result that cannot travel must not hang the
@@ -142,6 +152,7 @@ def _worker_main(conn: Connection, state: Any, detectors: list[Loaded],
                 result = scan_asset(item.asset, dets, shared, archives, stage=item.stage)
                 state[0] = -1.0
                 outbox.put(item.seq, result)
+            outbox.flush()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     finally:
@@ -289,7 +300,8 @@ class WorkerPool:
                     self._spawn()
                 # hand out batches to ready workers
                 for w in self._workers:
-                    if not w.ready or len(w.inflight) >= self.batch or not pending:
+                    # two batches in hand: the next one waits in the pipe, never the worker
+                    if not w.ready or len(w.inflight) >= 2 * self.batch or not pending:
                         continue
                     batch = [pending.popleft() for _ in range(min(self.batch, len(pending)))]
                     w.inflight.extend(batch)
