@@ -330,9 +330,10 @@ def _resume_hint(targets: list[tuple[str, str]]) -> str:
 @click.option("--cluster", metavar="ADDRESS", default=None,
               help="Scan on a Dask cluster: tcp://scheduler:8786, or local:N for N local "
                    "worker processes (pip install deliverscan[dask]).")
-@click.option("--stages/--no-stages", default=True,
+@click.option("--stages/--no-stages", default=None,
               help="Cheap checks (sniffing, C2PA, metadata) on the whole tree first, then the "
-                   "costly ones (pixels, deep reads, large C2PA hashes); default on.")
+                   "costly ones (pixels, deep reads, large C2PA hashes); default: when someone "
+                   "watches (a terminal, --verbose); a batch run takes one pass, faster.")
 @click.option("--verify-imf", is_flag=True,
               help="Hash every IMF package asset against its packing list (reads each in "
                    "full).")
@@ -356,7 +357,7 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
          policy_path: str | None, jobs: int | None, memory_limit: int, cache_path: str | None,
          no_cache: bool, resume: bool, allow_empty: bool, temp_dir: str | None,
          archive_member_limit: int | None, archive_depth: int | None, sequence_sample: int,
-         group_sequences: bool, verify_imf: bool, stages: bool, cluster: str | None,
+         group_sequences: bool, verify_imf: bool, stages: bool | None, cluster: str | None,
          **detector_flags: Any) -> None:
     """Scan files and folders for AI-generated media.
 
@@ -397,7 +398,8 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
             memory_limit=memory_limit * 1024 * 1024, cache_path=cache,
             allow_empty=allow_empty, keep_results=False, baseline=baseline,
             archives=_archive_settings(temp_dir, archive_member_limit, archive_depth),
-            sequence_sample=sequence_sample, verify_imf=verify_imf, staged=stages,
+            sequence_sample=sequence_sample, verify_imf=verify_imf,
+            staged=_watched(progress, quiet, verbose) if stages is None else stages,
             cluster=cluster)
         # the run line of a JSONL report (and what --resume checks): every detector's cache
         # token, which costs a rule pack load: only made when a JSONL report is written
@@ -501,6 +503,16 @@ def scan(paths: tuple[str, ...], from_file: str | None, null: bool, fmt: str | N
 
 
 FEW_FILES = 8  # named files a scan reads in its own process (no worker to start)
+
+
+def _watched(progress: bool | None, quiet: bool, verbose: bool) -> bool:
+    """Someone watches this scan (progress on a terminal, or --verbose): stage it, so the
+    whole tree's metadata verdicts come first. A batch run takes one pass: staging costs a
+    second walk and a cache round trip per file (2.4 -> 4.6 s for 10,000 files without
+    pixel work)."""
+    if quiet:
+        return False
+    return verbose or (sys.stderr.isatty() if progress is None else progress)
 
 
 def _default_jobs(roots: list[str]) -> int:
