@@ -331,6 +331,11 @@ DEGRADATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "jpeg_q95": _jpeg(95),
     "jpeg_q95_444": _jpeg(95, True),
     "jpeg_q90": _jpeg(90),
+    # lower qualities: measured to see whether a JPEG's quantisation could gate the decode (it
+    # cannot: the mark's step of 36 outlives q75 when the chroma is kept at full resolution)
+    "jpeg_q85": _jpeg(85),
+    "jpeg_q75": _jpeg(75),
+    "jpeg_q75_444": _jpeg(75, True),
     "resize_0.5": _resize(0.5),
     "resize_0.9": _resize(0.9),
     "resize_1.5": _resize(1.5),
