@@ -11,9 +11,11 @@ naming any: their settings, their rule ids, the versions of what they depend on.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from detectors.api import Detector, Option, RuleInfo
 
@@ -89,15 +91,22 @@ def _wrap(obj: object, source: str) -> Loaded:
     return Loaded(det.name, source, det)
 
 
+@functools.lru_cache(maxsize=4)
+def _entry_points(path: tuple[str, ...]) -> tuple[tuple[EntryPoint, str], ...]:
+    """(entry point, distribution name) of every detector the distributions on ``path``
+    (``sys.path``) declare, read once per path: the lookup parses the metadata of every
+    installed distribution (~9 ms of a one-file scan's start-up each time)."""
+    found = [(ep, getattr(ep.dist, "name", "?") if ep.dist else "?")
+             for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    return tuple(sorted(found, key=lambda pair: (pair[1] != OWN_DIST, pair[0].name)))
+
+
 def load_all(include_plugins: bool = True) -> list[Loaded]:
     """Every detector this installation knows, by run order then name (deliverscan's own
     first among equals); ``include_plugins=False`` keeps deliverscan's own only."""
     out: list[Loaded] = []
     seen: set[str] = set()
-    eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
-                 key=lambda e: (getattr(e.dist, "name", "") != OWN_DIST, e.name))
-    for ep in eps:
-        dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
+    for ep, dist in _entry_points(tuple(sys.path)):
         source = "builtin" if dist == OWN_DIST else f"plugin:{dist}"
         if source != "builtin" and not include_plugins:
             continue
