@@ -3,8 +3,10 @@
 Keyed by (device, inode, size, mtime_ns, ctime_ns): any write changes mtime, and ctime too,
 which unlike mtime cannot be set back by a user (``touch -d``), so an edited file whose size and
 mtime were restored still misses — the cache feeds approvals, which must not be fooled. (A
-rename also changes ctime and costs one re-read.)
-and stored *per detector* with that detector's cache token (version + rule pack + options that
+rename also changes ctime and costs one re-read.) An entry also names the file's path and its
+sidecars' stat (``scanner.identity``): a result is served only for the same name with the same
+neighbours, and never on a file system whose ctime is not a real change time (FAT, exFAT,
+FUSE). Entries are stored *per detector* with that detector's cache token (version + rule pack + options that
 change its results), so a new rule pack re-runs only the detector that uses it. Lives outside
 the scanned tree (user cache dir or ``--cache PATH``), never inside it. A file that changed
 while it was being scanned is not stored. Failed detector runs are not stored (the failure may
@@ -13,6 +15,7 @@ be the machine's, e.g. a timeout).
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
@@ -24,8 +27,9 @@ from dataclasses import dataclass
 from detectors.formats import registry
 from detectors.model import ARCHIVE, FAILED, UNAVAILABLE, Asset, Outcome, Scanned
 from detectors.remote import is_remote
+from scanner.identity import Identity
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (
@@ -34,8 +38,10 @@ CREATE TABLE IF NOT EXISTS files (
     tokens TEXT,      -- "detector=token" lines of the stored outcomes (read without JSON)
     detections TEXT,  -- {detector: {coverage, findings, errors}}
     final_key TEXT, verdict TEXT, final TEXT, brief TEXT,  -- a clean result as reported
+    context TEXT,     -- scanner.identity: the path and the sidecars' stat it stood on
     PRIMARY KEY (dev, inode));
 """
+CONTEXTS_KEPT = 262_144  # files looked up and not yet stored (far above any batch window)
 LOOKUP_CHUNK = 400  # assets per SELECT (well under SQLite's bound-parameter limit)
 
 
@@ -117,6 +123,12 @@ class ScanCache:
             self.db.execute("DELETE FROM files")
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('formats', ?)", (formats,))
         self._pending = 0
+        self.identity = Identity()
+        # context of each file looked up and not served whole, by (dev, inode, path): what a
+        # result stored for it must stand on (computed before the file was read). Bounded:
+        # only files in flight need theirs; an entry evicted early only costs a re-read.
+        self._contexts: collections.OrderedDict[tuple[int, int, str], str] = \
+            collections.OrderedDict()
         self.hits = 0
         self.misses = 0
         self.db.execute("BEGIN")
@@ -136,8 +148,12 @@ class ScanCache:
         with ``want_final``."""
         rows: dict[tuple[int, int], tuple] = {}
         by_dev: dict[int, list[int]] = {}
+        contexts: list[str | None] = []
         for a in assets:
-            by_dev.setdefault(a.dev, []).append(a.inode)
+            trusted = self.identity.trusted(a)
+            contexts.append(self.identity.context(a) if trusted else None)
+            if trusted:
+                by_dev.setdefault(a.dev, []).append(a.inode)
         texts = "final, brief" if want_final else "NULL, NULL"
         for dev, inodes in by_dev.items():  # one device per tree, usually: one query per chunk
             for i in range(0, len(inodes), LOOKUP_CHUNK):
@@ -146,13 +162,25 @@ class ScanCache:
                 for row in self.db.execute(
                         "SELECT dev, inode, size, mtime_ns, ctime_ns, kind, media_type, notes, "
                         "sha256, tokens, pixels, final_key, verdict, "
-                        f"{texts} FROM files WHERE dev=? AND inode IN ({marks})",
+                        f"{texts}, context FROM files WHERE dev=? AND inode IN ({marks})",
                         [dev, *chunk]):
                     rows[(row[0], row[1])] = row
         current = _token_text(tokens)
         every = frozenset(tokens)
-        return [self._parts(a, rows.get((a.dev, a.inode)), tokens, current, every, final_key)
-                for a in assets]
+        out: list[CachedParts | None] = []
+        for a, context in zip(assets, contexts, strict=True):
+            if context is None:  # a file system the stat key cannot vouch for: always read
+                self.misses += 1
+                out.append(None)
+                continue
+            parts = self._parts(a, rows.get((a.dev, a.inode)), tokens, current, every,
+                                final_key, context)
+            if parts is None or parts.verdict is None:  # it will be read (and stored)
+                self._contexts[(a.dev, a.inode, a.path)] = context
+                if len(self._contexts) > CONTEXTS_KEPT:
+                    self._contexts.popitem(last=False)
+            out.append(parts)
+        return out
 
     def lookup(self, asset: Asset, tokens: dict[str, str],
                final_key: str | None = None) -> CachedParts | None:
@@ -166,8 +194,10 @@ class ScanCache:
         return fetch
 
     def _parts(self, asset: Asset, row: tuple | None, tokens: dict[str, str], current: str,
-               every: frozenset[str], final_key: str | None = None) -> CachedParts | None:
-        if row is None or row[2:5] != (asset.size, asset.mtime_ns, asset.ctime_ns):
+               every: frozenset[str], final_key: str | None,
+               context: str) -> CachedParts | None:
+        if row is None or row[2:5] != (asset.size, asset.mtime_ns, asset.ctime_ns) or \
+                row[15] != context:
             self.misses += 1
             return None
         if row[9] == current:  # the usual answer: every detector's outcome is current
@@ -192,45 +222,35 @@ class ScanCache:
         """Store the (merged) outcomes of an unchanged file (re-stat to make sure). Failed or
         unavailable detector runs are left out: the failure may be the machine's."""
         a = scanned.asset
-        if not is_remote(a.path):  # an object's identity is its listed ETag/version
-            try:
-                st = os.stat(a.path, follow_symlinks=False)
-            except OSError:
-                return
-            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
-                    original.size, original.mtime_ns, original.ctime_ns, original.inode):
-                return  # changed while being scanned: do not trust this result later
+        context = self._unchanged(original)
+        if context is None:
+            return
         detections = {}
         for o in scanned.outcomes:
             if o.detector not in tokens or o.status in (FAILED, UNAVAILABLE):
                 continue
             detections[o.detector] = o.to_dict()
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (original.dev, original.inode, original.size, original.mtime_ns, original.ctime_ns,
              a.kind, a.media_type, json.dumps(a.notes),
              json.dumps(list(a.pixels)) if a.pixels else None, scanned.sha256,
              _token_text({d: tokens[d] for d in detections}), json.dumps(detections),
-             None, None, None, None))
+             None, None, None, None, context))
         self._tick()
 
     def set_archive(self, asset: Asset, tokens: dict[str, str], final_key: str, final: str,
                     brief: str) -> None:
         """Keep an archive looked inside as reported (``scanner.stored.expansion``): valid
         while the archive file, every detector's token and the policy are unchanged."""
-        if not is_remote(asset.path):
-            try:
-                st = os.stat(asset.path, follow_symlinks=False)
-            except OSError:
-                return
-            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
-                    asset.size, asset.mtime_ns, asset.ctime_ns, asset.inode):
-                return
+        context = self._unchanged(asset)
+        if context is None:
+            return
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns, ARCHIVE,
              asset.media_type, "[]", None, None, _token_text(tokens), "{}",
-             archive_key(final_key, asset.path), ARCHIVE, final, brief))
+             archive_key(final_key, asset.path), ARCHIVE, final, brief, context))
         self._tick()
 
     def set_final(self, asset: Asset, final_key: str, verdict: str, final: str,
@@ -241,10 +261,30 @@ class ScanCache:
         shaped it (the policy); ``store`` clears it whenever the outcomes change."""
         self.db.execute(
             "UPDATE files SET final_key=?, verdict=?, final=?, brief=? WHERE dev=? AND inode=? "
-            "AND size=? AND mtime_ns=? AND ctime_ns=?",
+            "AND size=? AND mtime_ns=? AND ctime_ns=? AND context=?",
             (final_key, verdict, final, brief, asset.dev, asset.inode, asset.size,
-             asset.mtime_ns, asset.ctime_ns))
+             asset.mtime_ns, asset.ctime_ns, self._contexts.get(
+                 (asset.dev, asset.inode, asset.path))))
         self._tick()
+
+    def _unchanged(self, original: Asset) -> str | None:
+        """The context ``original`` was looked up under, when the file and its neighbours
+        are still as they were then (re-stat, re-digest); None: do not store (changed while
+        being scanned, or never looked up, or on a file system the key cannot vouch for)."""
+        context = self._contexts.get((original.dev, original.inode, original.path))
+        if context is None:
+            return None
+        if not is_remote(original.path):  # an object's identity is its listed ETag/version
+            try:
+                st = os.stat(original.path, follow_symlinks=False)
+            except OSError:
+                return None
+            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != (
+                    original.size, original.mtime_ns, original.ctime_ns, original.inode):
+                return None
+        if self.identity.context(original) != context:
+            return None
+        return context
 
     def _tick(self) -> None:
         self._pending += 1
@@ -256,5 +296,6 @@ class ScanCache:
     def set_sha256(self, asset: Asset, sha256: str) -> None:
         self.db.execute(
             "UPDATE files SET sha256=? WHERE dev=? AND inode=? AND size=? AND mtime_ns=? "
-            "AND ctime_ns=?",
-            (sha256, asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns))
+            "AND ctime_ns=? AND context=?",
+            (sha256, asset.dev, asset.inode, asset.size, asset.mtime_ns, asset.ctime_ns,
+             self._contexts.get((asset.dev, asset.inode, asset.path))))

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as _dt
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import tomllib
@@ -156,8 +157,14 @@ class Policy:
 
     @property
     def digest(self) -> str:
-        """Identifies the policy's effect on results (the source text, or the defaults)."""
-        return self.text_sha256 or f"default fail_on={','.join(sorted(self.fail_on))}"
+        """Identifies the policy's effect on results: everything ``judge`` reads (a policy
+        built in code has no source text, and one loaded from text can be changed after)."""
+        effective = [self.text_sha256, sorted(self.fail_on), self.default_mode,
+                     sorted(self.detector_modes.items()), sorted(self.rule_modes.items()),
+                     self.detector_options, [dataclasses.astuple(a) for a in self.approvals],
+                     self.today.isoformat() if self.today else None]
+        text = json.dumps(effective, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @classmethod
     def default(cls, fail_on_review: bool = False) -> Policy:

@@ -60,7 +60,7 @@ from scanner.stored import (
     stored_archive,
     stored_result,
 )
-from scanner.versions import tool_info
+from scanner.versions import dist_version, tool_info
 from scanner.walk import Walker
 from scanner.workers import WorkerPool, WorkItem
 
@@ -129,9 +129,21 @@ def detector_tokens(detectors: list[Loaded], options: Options) -> dict[str, str]
         if item.detector is None:
             continue
         token = getattr(item.detector, "cache_token", None)
-        out[item.name] = token(options) if callable(token) else default_token(
-            item.detector, options)
+        text = token(options) if callable(token) else default_token(item.detector, options)
+        # and the release of the code: a fix shipped without a detector version bump must
+        # not leave the old code's "clean" in place
+        dist = "deliverscan" if item.source == "builtin" else item.source.partition(":")[2]
+        out[item.name] = f"{text}|{dist}={dist_version(dist) or '?'}"
     return out
+
+
+def _judging(config: ScanConfig) -> str:
+    """What, besides the policy, judges a stored result: the baseline's entries and the
+    exclusions (they decide which archive members are read)."""
+    b = config.baseline
+    entries = [sorted(b.by_path), sorted(b.by_content)] if b is not None else None
+    return json.dumps([entries, sorted(config.excludes),
+                       sorted(config.archives.excludes or config.excludes)])
 
 
 # A work item whose clean result the cache holds as reported (see ``scanner.stored``).
@@ -161,7 +173,7 @@ class _Engine:
         self.pool = pool
         self.dispatched = 0  # files handed to detectors (not served from the cache)
         self.final_key = final_key(config.policy.digest, config.policy.fail_on,
-                                   config.hash_all)
+                                   config.hash_all, _judging(config))
 
     @functools.cached_property
     def tokens(self) -> dict[str, str]:
@@ -196,7 +208,10 @@ class _Engine:
                     yield WorkItem(seq, asset, stage=self.stage)
                     continue
                 missing = tuple(n for n in self.tokens if n not in parts.valid)
-                if missing and parts.kind == ARCHIVE:  # looked inside again, whole
+                if parts.kind == ARCHIVE and (missing or parts.verdict is None):
+                    # looked inside again, whole: a detector changed, or what was stored
+                    # names another path, policy or exclusion (an archive's outcomes alone
+                    # say nothing of its members)
                     self.dispatched += 1
                     yield WorkItem(seq, asset, stage=self.stage)
                     continue
@@ -496,5 +511,8 @@ def run_scan(config: ScanConfig,
         warnings.append(f"{pool.restarts} worker process(es) replaced during the scan")
     warnings.extend(w for w in config.policy.warnings if w not in warnings)
     warnings.extend(packages.warnings)
+    if engine.cache is not None and config.cache_path:
+        warnings.extend(f"cache not used on a {reason} (e.g. {path}): every file there is read"
+                        for reason, path in engine.cache.identity.untrusted.items())
     return Report(tool=tool_info(detectors), started=started, finished=_now(), roots=list(config.roots),
                   summary=summary, results=kept, warnings=warnings + walker.stats.warnings)

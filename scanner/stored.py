@@ -37,8 +37,11 @@ from detectors.model import (
 FORMAT = "1"  # bump when AssetResult.to_dict changes shape: stored lines are then rebuilt
 
 
-def final_key(policy_digest: str, fail_on: frozenset[str], hash_all: bool) -> str:
-    text = json.dumps([FORMAT, policy_digest, sorted(fail_on), hash_all])
+def final_key(policy_digest: str, fail_on: frozenset[str], hash_all: bool,
+              judging: str = "") -> str:
+    """Names everything besides the detectors' outcomes that shapes a reported result: the
+    policy, what blocks, hashing, and ``judging`` (baseline entries, exclusions)."""
+    text = json.dumps([FORMAT, policy_digest, sorted(fail_on), hash_all, judging])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -15,7 +15,7 @@ from detectors.registry import Catalog, Loaded, catalog
 DATA_KEYS = ("rules", "dst", "vendors")
 
 
-def _dist_version(name: str) -> str | None:
+def dist_version(name: str) -> str | None:
     try:
         return version(name)
     except PackageNotFoundError:
@@ -31,7 +31,7 @@ def tool_info(detectors: list[Loaded] | None = None) -> dict[str, str | None]:
     found = merged.get("ExifTool")
     return {
         "name": "deliverscan",
-        "version": _dist_version("deliverscan") or "0+unknown",
+        "version": dist_version("deliverscan") or "0+unknown",
         "c2pa_python": merged.get("c2pa-python"),
         "exiftool": None if found in (None, "not found") else found,
         "rulepack": ", ".join(f"{k} {merged[k]}" for k in DATA_KEYS if k in merged),
@@ -41,7 +41,7 @@ def tool_info(detectors: list[Loaded] | None = None) -> dict[str, str | None]:
 def version_lines(cat: Catalog | None = None) -> list[str]:
     """``deliverscan --version``: the tool, then each detector and what it depends on."""
     cat = cat or catalog()
-    lines = [f"deliverscan {_dist_version('deliverscan') or '0+unknown'}"]
+    lines = [f"deliverscan {dist_version('deliverscan') or '0+unknown'}"]
     for name, about in cat.about().items():
         item = cat.get(name)
         parts = ", ".join(f"{k} {v}" for k, v in about.items())

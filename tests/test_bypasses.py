@@ -269,3 +269,169 @@ def test_bypass_setup_mistakes_fail_once_before_the_scan(tmp_path: Path, case: s
     assert "Traceback" not in res.stderr
     assert {"missing root": "not-mounted", "bad register": "not a register",
             "bad anchors": "not a PEM bundle"}[case] in res.stderr
+
+
+# --- the cache: a stored result stands on more than the file's own stat ---------------------
+
+A1111_PNG = FIXTURES / "meta" / "a1111_parameters.png"
+
+
+def _verdicts(report: scanner.Report, root: Path) -> dict[str, str]:
+    return {os.path.relpath(r.asset.path, root): r.verdict for r in report.results}
+
+
+def _zip_tree(tmp_path: Path) -> Path:
+    import zipfile
+
+    tree = tmp_path / "tree"
+    (tree / "reel1").mkdir(parents=True)
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(tree / "plate.png")
+    with zipfile.ZipFile(tree / "reel1" / "turnover.zip", "w") as z:
+        z.write(A1111_PNG, "frames/shot.png")
+    return tree
+
+
+@pytest.mark.parametrize("change", ["root spelled relative", "parent folder renamed",
+                                    "fail_on widened"])
+def test_bypass_cached_archive_reported_skipped_without_its_members(
+        tmp_path: Path, change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached archive whose stored expansion named another path or policy was served as
+    "skipped: archive holds no media file" with exit 0: its members were never opened."""
+    tree = _zip_tree(tmp_path)
+    cache = str(tmp_path / "cache.sqlite")
+    first = scanner.scan([str(tree)], cache_path=cache)
+    assert first.summary.exit_code == 1
+    root, kwargs = str(tree), {}
+    if change == "root spelled relative":
+        monkeypatch.chdir(tmp_path)
+        root = "tree"
+    elif change == "parent folder renamed":
+        (tree / "reel1").rename(tree / "reel2")
+    else:
+        kwargs = {"fail_on_review": True}
+    again = scanner.scan([root], cache_path=cache, **kwargs)
+    member = next(r for r in again.results if r.asset.path.endswith("!/frames/shot.png"))
+    assert member.verdict == "ai"
+    assert again.summary.exit_code == 1
+
+
+def test_bypass_cached_archive_keeps_members_excluded_by_an_earlier_run(tmp_path: Path) -> None:
+    """Members excluded by ``--exclude`` in one run stayed "excluded" once the exclusion was
+    dropped: the stored archive's key did not name the exclusions."""
+    tree = _zip_tree(tmp_path)
+    cache = str(tmp_path / "cache.sqlite")
+    assert scanner.scan([str(tree)], cache_path=cache, excludes=("shot.png",)
+                        ).summary.exit_code == 0
+    again = scanner.scan([str(tree)], cache_path=cache)
+    assert again.summary.exit_code == 1
+    assert _verdicts(again, tree)["reel1/turnover.zip!/frames/shot.png"] == "ai"
+
+
+def test_bypass_sidecar_added_beside_a_cached_clean_file(tmp_path: Path) -> None:
+    """An AI XMP sidecar put next to an unchanged, cached JPEG left the JPEG "clean" (and
+    with the sidecar itself excluded, the run passed): the cache key named only the file."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(FIXTURES / "meta" / "sidecar_asset.jpg", tree)
+    cache = str(tmp_path / "cache.sqlite")
+    assert _verdicts(scanner.scan([str(tree)], cache_path=cache), tree) == {
+        "sidecar_asset.jpg": "clean"}
+    shutil.copy(FIXTURES / "meta" / "sidecar_asset.xmp", tree)
+    again = scanner.scan([str(tree)], cache_path=cache, excludes=("*.xmp",))
+    assert _verdicts(again, tree)["sidecar_asset.jpg"] == "ai"
+    assert again.summary.exit_code == 1
+
+
+def test_bypass_hard_link_under_another_name_serves_the_other_names_result(
+        tmp_path: Path) -> None:
+    """One inode, two names: ``a_reel.mov`` (unreadable: an error) and ``z_copy.bin`` (not
+    media: skipped). The warm run served the skipped result for the ``.mov`` and exited 0."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(tree / "clean.png")
+    (tree / "a_reel.mov").write_bytes(os.urandom(4096))
+    os.link(tree / "a_reel.mov", tree / "z_copy.bin")
+    cache = str(tmp_path / "cache.sqlite")
+    for _ in range(2):
+        report = scanner.scan([str(tree)], cache_path=cache)
+        assert _verdicts(report, tree)["a_reel.mov"] == "error"
+        assert report.summary.exit_code == 2
+
+
+def test_bypass_hard_link_in_another_folder_without_its_sidecar(tmp_path: Path) -> None:
+    """The same JPEG linked into two folders, only one holding its AI XMP sidecar: the warm
+    run served one folder's result for the other."""
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
+    (tree / "b").mkdir()
+    shutil.copy(FIXTURES / "meta" / "sidecar_asset.jpg", tree / "b" / "sidecar_asset.jpg")
+    os.link(tree / "b" / "sidecar_asset.jpg", tree / "a" / "sidecar_asset.jpg")
+    shutil.copy(FIXTURES / "meta" / "sidecar_asset.xmp", tree / "a" / "sidecar_asset.xmp")
+    cache = str(tmp_path / "cache.sqlite")
+    for _ in range(2):
+        got = _verdicts(scanner.scan([str(tree)], cache_path=cache), tree)
+        assert got["a/sidecar_asset.jpg"] == "ai" and got["b/sidecar_asset.jpg"] == "clean"
+
+
+def test_bypass_python_api_policy_change_served_a_stored_clean(tmp_path: Path) -> None:
+    """A ``Policy`` built in code has no source text, so its rule modes were not in the
+    stored result's key: after a run with a rule off, the default policy got the stored
+    "clean" (exit 0) for an A1111 PNG."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(A1111_PNG, tree / "a1111.png")
+    cache = str(tmp_path / "cache.sqlite")
+    relaxed = Policy(rule_modes={"meta.a1111.parameters": "off"})
+    assert scanner.scan([str(tree)], cache_path=cache, policy=relaxed).summary.exit_code == 0
+    assert scanner.scan([str(tree)], cache_path=cache).summary.exit_code == 1
+
+
+def test_stored_result_with_findings_is_judged_again_under_a_baseline(tmp_path: Path) -> None:
+    """A result with findings stored without a baseline was served as it was under
+    ``--baseline`` (blocking although the baseline accepts it): the key did not name it."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(A1111_PNG, tree / "a1111.png")
+    cache = str(tmp_path / "cache.sqlite")
+    report, base = tmp_path / "r.json", tmp_path / "b.json"
+    assert run("scan", str(tree), "--no-cache", "-q", "-o", str(report), "--format", "json"
+               ).returncode == 1
+    assert run("baseline", "create", str(report), "-o", str(base)).returncode == 0
+    assert run("scan", str(tree), "--cache", cache, "-q").returncode == 1
+    assert run("scan", str(tree), "--cache", cache, "-q", "--baseline", str(base)
+               ).returncode == 0
+
+
+def test_bypass_cache_on_a_file_system_without_change_times(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """exFAT keeps no ctime (the driver reports the mtime): an edit with the mtime set back
+    was served the stored "clean". On such file systems (read from the mount table) the cache
+    is not used, and the report says so."""
+    from scanner import identity
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(A1111_PNG, tree / "a1111.png")
+    table = [("/", "ext4"), (str(tmp_path), "exfat")]
+    monkeypatch.setattr(identity, "_mount_table", lambda: table)
+    cache = str(tmp_path / "cache.sqlite")
+    scanner.scan([str(tree)], cache_path=cache)
+    again = scanner.scan([str(tree)], cache_path=cache)
+    assert again.summary.cache_hits == 0
+    assert any("cache not used on a exfat file system" in w for w in again.warnings)
+    monkeypatch.setattr(identity, "_mount_table", lambda: [("/", "ext4")])
+    scanner.scan([str(tree)], cache_path=cache)
+    assert scanner.scan([str(tree)], cache_path=cache).summary.cache_hits == 1
+
+
+def test_mount_table_lines_are_read_as_the_kernel_writes_them() -> None:
+    from scanner.identity import fstype_of, mounts
+
+    text = ("36 35 98:0 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+            "40 36 8:17 / /media/shuttle\\040drive rw,nosuid - exfat /dev/sdb1 rw\n"
+            "41 36 0:50 / /mnt/rclone rw - fuse.rclone remote: rw\n")
+    table = mounts(text)
+    assert table == [("/", "ext4"), ("/media/shuttle drive", "exfat"),
+                     ("/mnt/rclone", "fuse.rclone")]
+    assert fstype_of("/media/shuttle drive/ep1", table) == "exfat"
+    assert fstype_of("/media/shuttle drivex", table) == "ext4"
