@@ -384,6 +384,7 @@ class Summary:
     approved_findings: int = 0  # waived by a recorded approval of the policy
     baselined_findings: int = 0  # accepted by a baseline (--baseline)
     blocking_assets: int = 0
+    incomplete: int = 0  # files not fully read, whatever their verdict (exit 2)
     duration_s: float = 0.0
     interrupted: bool = False  # stopped by Ctrl-C/SIGTERM: the report holds what was done
     verdict: str = CLEAN

@@ -4,6 +4,10 @@ test alone.
 
 Verdict order: ``ai`` > ``review`` > ``error`` > ``clean``; ``skipped`` when nothing could
 apply. A media file no detector could read is ``error``, never ``clean``.
+
+A file that could not be fully read is *incomplete* whatever its verdict: a flagged file with
+errors still makes the run incomplete (exit 2), or a review finding would hide the part of it
+nobody read. The summary counts them (``incomplete``) apart from the ``error`` verdicts.
 """
 
 from __future__ import annotations
@@ -130,14 +134,15 @@ def add_to_summary(summary: Summary, result: AssetResult) -> None:
             summary.bytes += result.asset.size
             summary.verdicts[ERROR] = summary.verdicts.get(ERROR, 0) + 1
             summary.kinds[result.asset.kind] = summary.kinds.get(result.asset.kind, 0) + 1
+            _add_incomplete(summary)
         return
     add_brief(summary, brief_of(result))
 
 
 def brief_of(result: AssetResult) -> dict[str, Any]:
     """What one file adds to the summary (and what a stored result needs to be reported
-    without decoding it): verdict, kind, media type, size, skip reason, blocking, and per
-    detector applied / failed / findings."""
+    without decoding it): verdict, kind, media type, size, skip reason, blocking, whether it
+    could not be fully read (``i``), and per detector applied / failed / findings."""
     per: dict[str, list[int]] = {}
     for cov in result.coverage:
         d = per.setdefault(cov.detector, [0, 0, 0])
@@ -151,7 +156,8 @@ def brief_of(result: AssetResult) -> dict[str, Any]:
                     if f.approval is not None and f.approval.source == "baseline")
     return {"v": result.verdict, "k": result.asset.kind, "m": result.asset.media_type,
             "s": result.asset.size, "r": result.asset.skip_reason, "b": result.blocking,
-            "d": per, "a": approved, "bl": baselined}
+            "d": per, "a": approved, "bl": baselined,
+            "i": bool(result.errors or result.asset.walk_error or result.verdict == ERROR)}
 
 
 def add_brief(summary: Summary, brief: dict[str, Any]) -> None:
@@ -175,6 +181,20 @@ def add_brief(summary: Summary, brief: dict[str, Any]) -> None:
     summary.baselined_findings += brief["bl"]
     if brief["b"]:
         summary.blocking_assets += 1
+    # a brief stored before "i" existed: only results without errors are stored, so its
+    # verdict says it all
+    if brief.get("i", brief["v"] == ERROR):
+        _add_incomplete(summary)
+
+
+def incomplete(summary: Summary) -> int:
+    """Files that could not be fully read, whatever their verdict (at least the ``error``
+    verdicts, for a summary built by hand)."""
+    return max(summary.incomplete, summary.verdicts.get(ERROR, 0))
+
+
+def _add_incomplete(summary: Summary) -> None:
+    summary.incomplete += 1
 
 
 def overall_verdict(summary: Summary) -> str:
@@ -186,8 +206,9 @@ def overall_verdict(summary: Summary) -> str:
 
 def exit_code(summary: Summary) -> int:
     """The one exit-code rule: 0 nothing blocking, 1 blocking findings, 2 incomplete scan (any
-    error, or a root where nothing was checked), which outranks 1."""
-    if summary.verdicts.get(ERROR) or summary.empty_roots:
+    file that could not be fully read, flagged or not, or a root where nothing was checked),
+    which outranks 1."""
+    if incomplete(summary) or summary.empty_roots:
         return 2
     if summary.blocking_assets:
         return 1
@@ -196,4 +217,4 @@ def exit_code(summary: Summary) -> int:
 
 __all__ = ["MEDIA_KINDS", "NOT_MEDIA", "add_brief", "add_to_summary", "assemble",
            "assemble_archive", "asset_verdict", "brief_of",
-           "exit_code", "overall_verdict"]
+           "exit_code", "incomplete", "overall_verdict"]

@@ -1,6 +1,7 @@
 """The run's verdict in words, the same in every report (table, HTML, JUnit, SARIF, the summary
 on stderr): a title that never contradicts the counts, and every fact that matters (blocking,
-approved, for review, not checked, roots with nothing checked).
+approved, for review, not checked, flagged yet not checked in full, roots with nothing
+checked).
 
 A title alone hid facts before ("NO AI MARKERS FOUND" above "2 ai" that were approved,
 "SCAN INCOMPLETE" hiding 2,450 blocking files): here the title comes from the exit code and the
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from detectors.model import AI, ERROR, REVIEW, Summary
+from scanner.aggregate import incomplete
 
 PASS, FAIL, INCOMPLETE = "pass", "fail", "incomplete"
 
@@ -35,6 +37,7 @@ def headline(s: Summary) -> Headline:
     """Title and facts for a finished (or interrupted) run."""
     blocking = s.blocking_assets
     errors = s.verdicts.get(ERROR, 0)
+    flagged_unread = incomplete(s) - errors  # flagged (ai, review) yet not fully read
     ai = s.verdicts.get(AI, 0)
     review = s.verdicts.get(REVIEW, 0)
     facts = []
@@ -53,6 +56,8 @@ def headline(s: Summary) -> Headline:
         facts.append(f"{_n(review, 'file')} for review")
     if errors:
         facts.append(f"{_n(errors, 'file')} could not be checked")
+    if flagged_unread:
+        facts.append(f"{_n(flagged_unread, 'flagged file')} could not be checked in full")
     for root in s.empty_roots:
         facts.append(f"nothing checked under {root}")
     if s.exit_code == 2:

@@ -7,6 +7,11 @@ optional user area, Cineon 2048 bytes), so only those bytes are read, never the 
 Byte order (``SDPX``/``XPDS``, Cineon's magic either way round) only matters for the header's
 size fields; the text fields are bytes.
 
+Fail closed on a cut file: a DPX shorter than the total file size its header states (offset
+16), or than the offset of its image data, is a *problem* ("truncated"), never clean; the
+fields that were read are still reported. (A frame cut in its pixel data would otherwise pass:
+nothing past the header is read.)
+
 What is covered: DPX file information (file name, creation time, creator, project,
 copyright), the description of each image element, source information (source file name and
 time, input device name and serial), film information (format, frame id, slate) and the user
@@ -30,6 +35,7 @@ DPX_MAGIC = (b"SDPX", b"XPDS")
 CINEON_MAGIC = (b"\x80\x2a\x5f\xd7", b"\xd7\x5f\x2a\x80")
 HEADER = 2048
 USER_LIMIT = 1024 * 1024  # SMPTE 268M: the user-defined area is at most 1 MiB
+UNDEFINED = 0xFFFFFFFF  # SMPTE 268M: an unset 32-bit field
 
 # (field, offset, length): file information, then image source information.
 DPX_FILE = (("ImageFileName", 36, 100), ("CreateDate", 136, 24), ("Creator", 160, 100),
@@ -72,7 +78,7 @@ def _dpx(src: Source, out: Collector) -> None:
     if head[:4] not in DPX_MAGIC:
         raise FormatError("not a DPX file")
     end = ">" if head[:4] == b"SDPX" else "<"
-    image_at, _version, _size, _ditto, generic, industry, user = struct.unpack(
+    image_at, _version, total, _ditto, generic, industry, user = struct.unpack(
         f"{end}I8sIIIII", head[4:36])
     if generic < 768 or generic > image_at:
         raise FormatError(f"generic header length {generic} is not within the header "
@@ -103,6 +109,18 @@ def _dpx(src: Source, out: Collector) -> None:
         raw = body[32:].rstrip(b"\x00")
         if raw and all(b >= 0x20 or b in (9, 10, 13) for b in raw):
             out.add("dpx:UserData", text(raw), f"DPX user data at {hexoff(at + 32)}")
+    _check_size(src, total, image_at, out)
+
+
+def _check_size(src: Source, total: int, image_at: int, out: Collector) -> None:
+    """A problem when the file is shorter than its header says (the total file size at
+    offset 16, when set) or ends before its image data starts. A file longer than stated is
+    not cut (some writers pad), so it passes."""
+    if total not in (0, UNDEFINED) and src.size < total:
+        out.problem(f"DPX: truncated: header says {total} bytes, file has {src.size}")
+    elif image_at not in (0, UNDEFINED) and src.size <= image_at:
+        out.problem(f"DPX: truncated: image data starts at {hexoff(image_at)}, file has "
+                    f"{src.size} bytes")
 
 
 def read_cineon(src: Source, out: Collector) -> None:

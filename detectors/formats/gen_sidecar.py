@@ -20,9 +20,11 @@ What was found becomes canonical fields that the rule pack judges like the PNG c
 Bounded: the caller reads at most ``MAX_BYTES``; JSON nesting deeper than Python's recursion
 guard or ``MAX_DEPTH``, more than ``MAX_VALUES`` values and embedded JSON strings past
 ``EMBEDDED_BUDGET`` characters are not walked. Fail closed where it matters: a file that is not
-valid JSON, too deep or too large to read whole, yet carries ComfyUI graph keys, is a *problem*
-(the scan reports it as an error) rather than "not a sidecar"; an ordinary JSON or text is
-simply not one.
+valid JSON or too deep, yet carries ComfyUI graph keys, is a *problem* (the scan reports it as
+an error) rather than "not a sidecar"; an ordinary JSON or text is simply not one. Any JSON or
+text larger than ``MAX_BYTES`` is a problem too ("could not be checked in full"): a graph or an
+infotext can sit past the part that was read, so "no graph keys in the first 16 MiB" proves
+nothing about the file.
 """
 
 from __future__ import annotations
@@ -88,17 +90,21 @@ def parse_sidecar(data: bytes, size: int, where: str) -> Collector:
         # the rule pack decides (an EDL saying "Steps: 3" is no infotext)
         out.add(PARAMETERS, text.rstrip("\r\n"), f"{where} (text)")
     if not whole:
-        out.note(f"{where}: {size} bytes, only the first {len(data)} checked for an infotext")
+        out.problem(f"{where}: {size}-byte text is over the {MAX_BYTES}-byte sidecar limit: "
+                    f"could not be checked in full (only the first {len(data)} bytes were "
+                    "checked for an infotext)")
     return out
 
 
 def _too_large(text: str, size: int, where: str, out: Collector) -> None:
+    """A JSON over the limit is never "not a sidecar": its graph can sit past what was read."""
     if has_graph_tokens(text):
         out.problem(f"{where}: {size}-byte JSON holds ComfyUI graph keys but is over the "
                     f"{MAX_BYTES}-byte sidecar limit; not judged")
     else:
-        out.note(f"{where}: {size}-byte JSON over the {MAX_BYTES}-byte sidecar limit; its first "
-                 f"{len(text)} characters hold no ComfyUI graph keys")
+        out.problem(f"{where}: {size}-byte JSON is over the {MAX_BYTES}-byte sidecar limit: "
+                    f"could not be checked in full (its first {len(text)} characters hold no "
+                    "ComfyUI graph keys)")
 
 
 def _json_sidecar(text: str, where: str, out: Collector) -> None:
