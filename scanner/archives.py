@@ -105,7 +105,7 @@ def _scan(asset: Asset, scan_member: ScanMember, nesting: Nesting) -> Scanned:
     results: list[Scanned] = []
     errors: list[ScanError] = []
     folders: dict[str, str] = {}  # member folder -> its temporary folder
-    kept: dict[str, str] = {}  # member name -> copy kept (sidecars)
+    kept: dict[int, str] = {}  # member's index -> copy kept (sidecars)
 
     def folder_of(name: str) -> str:
         parent = _parent(name)
@@ -117,14 +117,13 @@ def _scan(asset: Asset, scan_member: ScanMember, nesting: Nesting) -> Scanned:
         with open_members(asset.fs_path, asset.media_type, nesting.budget,
                           name=os.path.basename(asset.path)) as entries:
             if isinstance(entries, list):  # random access: sidecars first
-                for m in entries:
-                    if _sidecar_like(m):
-                        copy = _keep(m, folder_of(m.name), nesting)
-                        if copy:
-                            kept[m.name] = copy
-            for member in entries:
+                for i in _sidecars(entries, folder_of):
+                    copy = _keep(entries[i], folder_of(entries[i].name), nesting)
+                    if copy:
+                        kept[i] = copy
+            for i, member in enumerate(entries):
                 nesting.heartbeat()
-                scanned = _member(asset, member, scan_member, nesting, folder_of, kept)
+                scanned = _member(asset, member, scan_member, nesting, folder_of, kept.get(i))
                 if scanned is not None:
                     results.append(scanned)
     except ArchiveError as exc:
@@ -156,6 +155,18 @@ def _sidecar_like(m: Member) -> bool:
     return (m.type == "file" and m.problem is None and m.size is not None
             and m.size <= SIDECAR_KEEP
             and os.path.splitext(m.name)[1].lower() in SIDECAR_EXTS)
+
+
+def _sidecars(entries: list[Member], folder_of: Callable[[str], str]) -> list[int]:
+    """The sidecar-like members to keep beside the others, by index. Of entries that would be
+    copied to one place (a name stored twice) the last is kept, as an extractor leaves it; the
+    earlier ones are each read from their own bytes, in a folder of their own, when their turn
+    comes."""
+    last: dict[str, int] = {}
+    for i, m in enumerate(entries):
+        if _sidecar_like(m):
+            last[os.path.join(folder_of(m.name), _safe_name(m.name))] = i
+    return sorted(last.values())
 
 
 def _keep(m: Member, folder: str, nesting: Nesting) -> str | None:
@@ -199,9 +210,11 @@ def _remove(path: str) -> None:
 
 
 def _member(archive: Asset, m: Member, scan_member: ScanMember, nesting: Nesting,
-            folder_of: Callable[[str], str], kept: dict[str, str]) -> Scanned | None:
+            folder_of: Callable[[str], str], kept: str | None) -> Scanned | None:
+    """One member scanned from its own bytes (``kept``: the copy made already, a sidecar)."""
     logical = f"{archive.path}!/{m.name}"
-    base = Asset(path=logical, size=m.size or 0, mtime_ns=0, kind="other", container=archive.path)
+    base = Asset(path=logical, size=m.size or 0, mtime_ns=0, kind="other", container=archive.path,
+                 notes=(m.note,) if m.note else ())
     if m.type == "dir":
         return None
     pattern = next((p for p in nesting.settings.excludes
@@ -216,7 +229,7 @@ def _member(archive: Asset, m: Member, scan_member: ScanMember, nesting: Nesting
             f"{what} inside the archive: not followed")))
     if m.problem is not None:
         return _unread(base, m.problem)
-    dest = kept.get(m.name)
+    dest = kept
     sha: str | None = None
     if dest is not None:
         size = os.path.getsize(dest)
@@ -243,7 +256,7 @@ def _member(archive: Asset, m: Member, scan_member: ScanMember, nesting: Nesting
     try:
         scanned = scan_member(member, nesting)
     finally:
-        if m.name not in kept:
+        if kept is None:
             _remove(dest)
     if sha is None:
         sha = _sha_of(dest) if os.path.exists(dest) else None
@@ -257,7 +270,8 @@ def _unread(base: Asset, why: str) -> Scanned:
     kind = registry.kind_of(named[0]) if named else "other"
     media_type = named[0] if named else UNKNOWN
     notes = (f"kind from the name ({base.ext}): the content could not be read",) if named else ()
-    return Scanned(dataclasses.replace(base, kind=kind, media_type=media_type, notes=notes),
+    return Scanned(dataclasses.replace(base, kind=kind, media_type=media_type,
+                                       notes=base.notes + notes),
                    errors=(ScanError(READ, why),))
 
 

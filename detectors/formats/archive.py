@@ -8,6 +8,13 @@ and total size, expansion ratio and nesting depth are limited (``Limits``). What
 is said, never skipped quietly: an encrypted member, an unsupported compression method or
 archive format (7-Zip, RAR) is a ``problem`` the scan reports as "could not be checked".
 
+Extractors disagree on the edges of a format, and a member one of them writes out is a member
+we check: an entry is read as a file unless no extractor would write its bytes (a ZIP entry
+flagged as a symlink, a TAR entry of a type nobody knows: both are extracted as regular files by
+common tools), every entry with a duplicated name is read from its own bytes, and an archive
+must be whole: bytes no member accounts for (a second archive in front of a ZIP or after a
+TAR's end, a TAR header that does not check out, a truncated stream) are an error.
+
 Member names are reported as stored; they are never used as file system paths (whoever
 extracts a member names the copy itself), so ``../`` or absolute names cannot escape anywhere.
 """
@@ -21,6 +28,7 @@ import io
 import lzma
 import os
 import stat
+import struct
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +53,12 @@ UNSUPPORTED = {SEVEN_ZIP: "7-Zip", RAR: "RAR"}
 # ZIP methods Python's zipfile decompresses: stored, deflate, bzip2, LZMA.
 ZIP_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "LZMA"}
 CHUNK = 1024 * 1024
+# A ZIP local file header: signature, version, flags, method, time, date, CRC-32, compressed
+# size, size, name length, extra field length (APPNOTE 4.3.7).
+LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+ZIP_END = b"PK\x05\x06"  # end of central directory record (22 bytes + comment)
+DESCRIPTOR_MAX = 24  # a data descriptor: signature, CRC-32, ZIP64 sizes
+SPAN_MARKERS = (b"PK\x07\x08", b"PK00")  # a split/spanned archive's 4-byte first marker
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,8 @@ class Budget:
 @dataclass
 class Member:
     """One entry. ``type`` is ``file``, ``dir``, ``link`` or ``special``; ``problem`` says why a
-    file cannot be read; ``compressed`` is its compressed size when the format says (ZIP)."""
+    file cannot be read; ``compressed`` is its compressed size when the format says (ZIP);
+    ``note`` says how an entry stored as something else came to be read as a file."""
 
     name: str
     type: str
@@ -94,6 +109,7 @@ class Member:
     compressed: int | None = None
     problem: str | None = None
     opener: Callable[[], io.RawIOBase] | None = None
+    note: str | None = None
 
     def open(self) -> io.RawIOBase:
         if self.opener is None:
@@ -196,13 +212,20 @@ def open_members(path: str | BinaryIO, media_type: str, budget: Budget,
     a caller may take sidecars first); for streams (TAR, compressed files) they come one by
     one and a member's data is readable only until the next is asked for. ``name`` is the
     archive's own file name (the member name of a single compressed file). Iterating may
-    raise ``ArchiveError``."""
+    raise ``ArchiveError``, and so may leaving the context: bytes of a ZIP that no member
+    covers are found on opening but reported once its members are checked (what they hold is
+    known then; the archive is an error either way), as a TAR's bad end is found after its
+    last member."""
     if media_type in UNSUPPORTED:
         raise ArchiveError(f"{UNSUPPORTED[media_type]} archives cannot be looked inside: "
                            "extract them and scan the contents")
     if media_type == ZIP:
         with _open_zip(path) as zf:
-            yield _zip_members(zf, budget)
+            members = _zip_members(zf, budget)
+            uncovered = _check_layout(zf)
+            yield members
+        if uncovered:
+            raise ArchiveError(uncovered)
         return
     if media_type != TAR and media_type not in COMPRESSED:
         raise ArchiveError(f"not an archive type we read ({media_type})")
@@ -315,18 +338,19 @@ def _zip_members(zf: zipfile.ZipFile, budget: Budget) -> list[Member]:
     if len(infos) + budget.members > budget.limits.max_members:
         raise ArchiveError(f"{len(infos):,} members: over the limit of "
                            f"{budget.limits.max_members:,}")
-    _check_overlap(infos)
     out = []
     for info in infos:
         budget.count_member()
-        mode = info.external_attr >> 16
         if _is_dir(info):
             out.append(Member(info.filename, "dir"))
             continue
-        if mode and stat.S_ISLNK(mode):
-            out.append(Member(info.filename, "link", info.file_size))
-            continue
         member = Member(info.filename, "file", info.file_size, info.compress_size)
+        mode = info.external_attr >> 16
+        if mode and stat.S_ISLNK(mode):
+            # Only the mode says "symlink"; Python's extractall, 7-Zip on Windows and others
+            # write such an entry as a regular file holding its bytes, so they are checked.
+            member.note = ("stored as a symbolic link: its bytes are checked as a file "
+                           "(extractors without link support write them out as one)")
         if info.flag_bits & 0x1:
             member.problem = "encrypted: cannot be checked"
         elif info.compress_type not in ZIP_METHODS:
@@ -349,21 +373,73 @@ def _zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: Member,
     return opener
 
 
-def _check_overlap(infos: list[zipfile.ZipInfo]) -> None:
-    """Members whose data overlap (one compressed block referenced many times) are how the
-    densest zip bombs work; real archivers never write them. Each member's end is a lower
-    bound (local header without its extra field, the name's length in characters), so only a
-    true overlap is flagged."""
-    spans = sorted((i.header_offset, i.header_offset + 30 + len(i.filename) + i.compress_size)
-                   for i in infos if not _is_dir(i))
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-        if start < end:
+def _check_layout(zf: zipfile.ZipFile) -> str | None:
+    """Every byte of a ZIP must belong to a member (local header, data, data descriptor), to
+    the central directory or to the end records. Extractors find members differently (most by
+    the central directory at the end, streaming ones by walking local headers from the start),
+    so bytes none of ours covers (a whole other ZIP in front, data appended after the end
+    record, a gap between members) may be members to another tool: they are reported, never
+    passed over. Members whose data overlap are how the densest zip bombs work: real
+    archivers never write them, and nothing is read (``ArchiveError``). Returns what is not
+    covered, or None."""
+    fp = zf.fp
+    start_dir = getattr(zf, "start_dir", None)  # where zipfile found the central directory
+    if fp is None or not isinstance(start_dir, int):
+        raise ArchiveError("damaged ZIP: its layout cannot be checked")
+    try:
+        size = fp.seek(0, os.SEEK_END)
+        spans = sorted(_zip_span(fp, info) for info in zf.infolist())
+        fp.seek(0)
+        pos = 4 if fp.read(4) in SPAN_MARKERS else 0
+        fp.seek(max(size - 22 - 0xFFFF, 0))
+        tail = fp.read()
+    except (OSError, ValueError, struct.error) as exc:
+        raise ArchiveError(f"damaged ZIP: {exc}") from None
+    uncovered, slack = 0, 0  # slack: a data descriptor may follow the member before
+    for start, end, descriptor in [*spans, (start_dir, start_dir, 0)]:
+        if start < pos:
             raise ArchiveError("members overlap in the file (a zip bomb or a damaged archive)")
+        if start - pos > slack:
+            uncovered += start - pos
+        pos, slack = end, descriptor
+    at = tail.rfind(ZIP_END)  # the end record zipfile read (it searches the same way)
+    after = len(tail) - (at + 22 + int.from_bytes(tail[at + 20:at + 22], "little")) \
+        if at >= 0 and len(tail) >= at + 22 else 0
+    problems = []
+    if uncovered:
+        problems.append(f"{uncovered:,} bytes not covered by any member (another archive "
+                        "in front, or data between members): not checked")
+    if after > 0:
+        problems.append(f"data after the end of the archive: {after:,} bytes not checked")
+    return "; ".join(problems) or None
+
+
+def _zip_span(fp: IO[bytes], info: zipfile.ZipInfo) -> tuple[int, int, int]:
+    """Where a member lies: start of its local header, end of its data, and how long a data
+    descriptor after it may be. The local header says how long its name and extra field are;
+    when the sizes are not deferred to a descriptor it must agree with the central directory
+    (a streaming extractor goes by the local header)."""
+    if info.header_offset < 0:
+        raise ArchiveError(f"damaged ZIP: {info.filename!r} lies outside the file")
+    fp.seek(info.header_offset)
+    head = fp.read(LOCAL_HEADER.size)
+    if len(head) < LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
+        raise ArchiveError(f"damaged ZIP: no local header for {info.filename!r}")
+    _, _, flags, _, _, _, _, csize, usize, nlen, elen = LOCAL_HEADER.unpack(head)
+    deferred = bool(flags & 0x08)
+    if not deferred and 0xFFFFFFFF not in (csize, usize) and \
+            (csize, usize) != (info.compress_size, info.file_size):
+        raise ArchiveError(f"damaged ZIP: the local header of {info.filename!r} and the "
+                           "central directory give different sizes (extractors would "
+                           "disagree on its content)")
+    end = info.header_offset + LOCAL_HEADER.size + nlen + elen + info.compress_size
+    return info.header_offset, end, DESCRIPTOR_MAX if deferred else 0
 
 
 def _tar_members(fh: BinaryIO, budget: Budget, raw_pos: Callable[[], int]) -> Iterator[Member]:
+    tap = _Tap(fh)
     try:
-        tf = tarfile.open(fileobj=fh, mode="r|")
+        tf = tarfile.open(fileobj=tap, mode="r|")
     except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError) as exc:
         raise ArchiveError(f"damaged TAR: {exc}") from None
     with tf:
@@ -374,18 +450,118 @@ def _tar_members(fh: BinaryIO, budget: Budget, raw_pos: Callable[[], int]) -> It
                 raise ArchiveError(f"damaged or truncated TAR after {budget.members} "
                                    f"member(s): {exc}") from None
             if info is None:
+                _check_tar_end(tap, tf.offset, budget, raw_pos)
                 return
             budget.count_member()
             if info.isdir():
                 yield Member(info.name, "dir")
             elif info.issym() or info.islnk():
                 yield Member(info.name, "link", 0)
-            elif not info.isreg():
+            elif info.isdev():  # character or block device, FIFO: no data of their own
                 yield Member(info.name, "special", 0)
             else:
                 member = Member(info.name, "file", info.size)
+                if not info.isreg():
+                    # GNU tar (and tarfile) extract an entry of a type they do not know as a
+                    # regular file with its data: so it is read as one.
+                    kind = info.type.decode("latin-1")
+                    member.note = (f"TAR entry type {kind!r} is not a known type: read as a "
+                                   "regular file (GNU tar extracts it as one)")
                 member.opener = _tar_opener(tf, info, member, budget, raw_pos)
                 yield member
+
+
+class _Tap(io.RawIOBase):
+    """A TAR stream as tarfile reads it, the last bytes handed over kept. tarfile takes a
+    header it cannot read (bad checksum, cut short) after the first as the end of the archive,
+    without a word; the bytes where it stopped are looked at again (``_check_tar_end``)."""
+
+    KEEP = 8 * tarfile.RECORDSIZE  # tarfile reads ahead at most one record past a header
+
+    def __init__(self, inner: BinaryIO | io.RawIOBase) -> None:
+        self.inner = inner
+        self.pos = 0  # bytes handed over
+        self.kept = bytearray()  # the last of them, ending at ``pos``
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buf)) or b""
+        n = len(data)
+        buf[:n] = data
+        self.pos += n
+        self.kept += data
+        if len(self.kept) > 2 * self.KEEP:
+            del self.kept[:-self.KEEP]
+        return n
+
+    def since(self, offset: int) -> bytes | None:
+        """The bytes handed over from ``offset`` on (b"" past the end), None if no longer
+        kept."""
+        first = self.pos - len(self.kept)
+        if offset < first:
+            return None
+        return bytes(self.kept[offset - first:])
+
+
+def _check_tar_end(tap: _Tap, offset: int, budget: Budget, raw_pos: Callable[[], int]) -> None:
+    """Where tarfile stopped (``offset``) must be the end of the archive: a zero block, then
+    nothing but zeros. GNU tar reports a header that does not check out ("Skipping to next
+    header") and a stream that ends early, and reads what follows; another archive appended
+    after the end is extracted by ``tar -i`` and others. So anything else is an error naming
+    the bytes that were not checked."""
+    head = tap.since(offset)
+    if head is None:
+        raise ArchiveError("the end of the TAR could not be checked")
+    if offset > tap.pos:
+        raise ArchiveError(f"truncated TAR: it ends {offset - tap.pos:,} bytes into the "
+                           "data of its last member")
+    marker = Member("(end of archive)", "file")  # the rest is counted against the limits
+    rest = Counted(tap, marker, budget, raw_pos)
+    block = head[:tarfile.BLOCKSIZE]
+    while len(block) < tarfile.BLOCKSIZE:
+        more = _more(rest, tarfile.BLOCKSIZE - len(block))
+        if not more:
+            break
+        block += more
+    if not block:
+        raise ArchiveError("truncated TAR: it ends without the end-of-archive marker")
+    after = head[len(block):]
+    if block.count(0) != len(block):
+        raise ArchiveError(f"damaged or truncated TAR: the header at byte {offset:,} (after "
+                           f"{budget.members} member(s)) is not valid: "
+                           f"{_count_rest(len(block) + len(after), rest):,} bytes not checked")
+    for chunk in _chunks(after, rest):
+        data = chunk.lstrip(b"\0")
+        if data:
+            raise ArchiveError("data after the end of the archive: "
+                               f"{_count_rest(len(data), rest):,} bytes not checked")
+
+
+def _chunks(kept: bytes, rest: Counted) -> Iterator[bytes]:
+    if kept:
+        yield kept
+    while chunk := _more(rest, CHUNK):
+        yield chunk
+
+
+def _more(rest: Counted, n: int) -> bytes:
+    try:
+        return rest.read(n) or b""
+    except MemberError as exc:
+        raise ArchiveError(f"after the end of the TAR: {exc}") from None
+
+
+def _count_rest(seen: int, rest: Counted) -> int:
+    """``seen`` bytes and all that is left after them (read through, within the limits)."""
+    n = seen
+    try:
+        while chunk := _more(rest, CHUNK):
+            n += len(chunk)
+    except ArchiveError:
+        pass  # the count is then a lower bound; the archive is an error anyway
+    return n
 
 
 def _tar_opener(tf: tarfile.TarFile, info: tarfile.TarInfo, member: Member, budget: Budget,
