@@ -129,22 +129,51 @@ def c2pa_carriers(src: Source) -> tuple[str, str]:
     raise FormatError("JPEG walk ended without SOS or EOI")
 
 
-def dimensions(head: bytes) -> tuple[int, int, int] | None:
-    """(width, height, 1) from the first SOF segment in the head, or None."""
+def header_size(head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) from the SOF segment in the head, or None (no SOF before the head
+    ends or the walk loses the marker sequence: ask a decoder). Walks the markers as
+    ``segments`` does (``NO_LENGTH``: TEM and RST carry no length, so a length read after one
+    would land wherever a forger planted a fake SOF) up to SOS; ``FormatError`` on a second
+    SOF, which decoders refuse (libjpeg: "two SOF markers"), so its size decides nothing."""
     if not head.startswith(b"\xff\xd8"):
         return None
+    size: tuple[int, int, int] | None = None
+    sof_at = -1
     pos = 2
-    while pos + 9 <= len(head) and head[pos] == 0xFF:
+    while pos + 4 <= len(head) and head[pos] == 0xFF:
         marker = head[pos + 1]
-        if marker in _SOF:
-            height = int.from_bytes(head[pos + 5:pos + 7], "big")
-            width = int.from_bytes(head[pos + 7:pos + 9], "big")
-            return (width, height, 1) if width and height else None
-        if marker == 0xFF:
+        if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        pos += 2 + int.from_bytes(head[pos + 2:pos + 4], "big")
-    return None
+        if marker in NO_LENGTH:
+            pos += 2
+            continue
+        if marker in (SOS, EOI) or marker == 0x00:
+            break
+        seg_len = int.from_bytes(head[pos + 2:pos + 4], "big")
+        if seg_len < 2:
+            return None
+        if marker in _SOF:
+            if sof_at >= 0:
+                raise FormatError(f"second SOF marker at {hexoff(pos)} (first at "
+                                  f"{hexoff(sof_at)})")
+            if pos + 9 > len(head):
+                return None
+            sof_at = pos
+            height = int.from_bytes(head[pos + 5:pos + 7], "big")
+            width = int.from_bytes(head[pos + 7:pos + 9], "big")
+            size = (width, height, 1) if width and height else None
+        pos += 2 + seg_len
+    return size
+
+
+def dimensions(head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) from the SOF header (``header_size``), or None, also where the
+    header contradicts itself (two SOF markers): a size no decoder agrees with is no size."""
+    try:
+        return header_size(head)
+    except FormatError:
+        return None
 
 
 def _extended_part(body: bytes, extended: dict[bytes, dict[int, bytes]], sizes: dict[bytes, int],

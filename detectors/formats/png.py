@@ -115,11 +115,42 @@ def c2pa_carriers(src: Source) -> tuple[str, str]:
     return c2pa.ABSENT, "PNG: all chunks to IEND, no caBX"
 
 
-def dimensions(head: bytes) -> tuple[int, int, int] | None:
-    """(width, height, 1) of a still PNG from IHDR (an APNG: ask a decoder)."""
-    if head.startswith(SIGNATURE) and head[12:16] == b"IHDR" and b"acTL" not in head:
-        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), 1
+def header_size(head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) of a still PNG from IHDR, after walking the chunk headers in the
+    head up to the first IDAT; None when a decoder must tell: an APNG (``acTL``, whose
+    frames Pillow counts), or a walk that leaves the head before IDAT (an ``acTL`` or another
+    IHDR may follow). ``FormatError`` on a second IHDR: Pillow takes the last one before
+    IDAT, libpng refuses the file, so no IHDR is "the" size (a fake first IHDR of 8000×8000
+    would otherwise hide a decodable 512×512 picture)."""
+    if not head.startswith(SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    size: tuple[int, int, int] | None = None
+    animated = False
+    pos = 8
+    while pos + 8 <= len(head):
+        length, ctype = struct.unpack(">I4s", head[pos:pos + 8])
+        if ctype in (b"IDAT", b"IEND"):
+            return None if animated else size
+        if ctype == b"IHDR":
+            if size is not None:
+                raise FormatError(f"second IHDR chunk at {hexoff(pos)}")
+            if length < 13 or pos + 16 > len(head):
+                return None
+            size = (int.from_bytes(head[pos + 8:pos + 12], "big"),
+                    int.from_bytes(head[pos + 12:pos + 16], "big"), 1)
+        elif ctype == b"acTL":
+            animated = True
+        pos += 12 + length
     return None
+
+
+def dimensions(head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, 1) of a still PNG (``header_size``), or None: an APNG, a header past
+    the head, or one that contradicts itself (two IHDR chunks): ask a decoder."""
+    try:
+        return header_size(head)
+    except FormatError:
+        return None
 
 
 def _after(seen_idat: bool) -> str:

@@ -13,19 +13,26 @@ What is decoded
     (SD reference grids and the SD 2.x x4 upscaler; single outputs up to 2048 px / 4.2 MP),
     video frames up to 2048 px / 4.2 MP (SVD, and stills assembled into clips). A camera-size
     still or a 4K/2.7K frame is "not applicable" with a note saying why, before any pixel is
-    decoded: PNG/JPEG headers, Pillow's lazy open for other stills, the ``moov`` box headers
-    of MP4/MOV (``headers.py``), OpenCV's header read for other containers. ``precheck`` is
-    that cheap test (``reads = "pixels"``). ``any_size = true`` decodes every size again.
+    decoded: PNG/JPEG headers (a header that contradicts itself, two SOF or two IHDR, is an
+    error), Pillow's lazy open for other stills (``headers.py``). ``precheck`` is that cheap
+    test (``reads = "pixels"``). A video is sized by its decoder, never by the container alone
+    (a forged ``stsd`` would hide the stream): FFmpeg's size of every video stream after reading
+    the codec headers (PyAV), then OpenCV's; a second video stream that could carry a mark is not
+    decoded and makes the scan incomplete. Pixels are read as stored (EXIF Orientation and
+    video rotation metadata are not applied: turning the picture moves the mark).
+    ``any_size = true`` decodes every size again.
 
-    Images (first frame of multi-frame files) within the table and ``max_pixels`` (default
-    40 MP) are read in full with OpenCV as Stability's ``detect.py`` reads them (Pillow as
+    Images within the table and ``max_pixels`` (default 40 MP) are read in full (a multi-frame
+    still: every frame or page within the table, each on its own, up to ``image_frames``,
+    default 8; more is an incomplete scan) with OpenCV as Stability's ``detect.py`` reads them (Pillow as
     fallback). Videos: a handful of frames spread over the clip (default 6, at most
     ``video_seconds``, default 10 s, OpenCV/FFmpeg; clips up to 300 frames are read front to
     back, decoding only, since every seek decodes again from the last keyframe), their block
     votes pooled (SVD marks every frame). The decoder needs rows×cols ≥ 256×256 (the
     library's own check). Too small, too large or switched off is a qualified "not checked".
     Settings (a policy's ``[detectors.watermark]``, or ``--set watermark.<key>=…``):
-    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``, ``any_size``.
+    ``max_pixels`` (0 = off), ``video_frames`` (0 = no video), ``video_seconds``,
+    ``image_frames``, ``any_size``.
 
 Early stops
     A still is read in four interleaved parts of its block rows (every fourth 8-line band, so

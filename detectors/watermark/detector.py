@@ -31,6 +31,7 @@ else:
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_VIDEO_FRAMES = 6
 DEFAULT_VIDEO_SECONDS = 10.0
+DEFAULT_IMAGE_FRAMES = 64
 
 
 def _format_bits(bits: np.ndarray) -> str:
@@ -63,6 +64,9 @@ class WatermarkDetector(Detector):
                "video.", minimum=0),
         Option("video_seconds", float, DEFAULT_VIDEO_SECONDS, "Time budget per video (s).",
                minimum=0),
+        Option("image_frames", int, DEFAULT_IMAGE_FRAMES, "Frames/pages decoded per multi-"
+               "frame still (animated PNG/WebP/GIF, multi-page TIFF), each within the size "
+               "table; more such frames make the scan incomplete.", minimum=1),
         Option("any_size", bool, False, "Decode pictures of any size up to max_pixels, not "
                "only sizes a marking generator writes (detectors/data/watermark_sizes.toml)."),
     )
@@ -109,10 +113,12 @@ class WatermarkDetector(Detector):
 
     # -- detection ----------------------------------------------------------------------------
     def precheck(self, asset: Asset, ctx: AssetContext) -> str | None:
-        """The cheap applicability test, run first: settings, then header dimensions (PNG/JPEG
-        header parsers, Pillow's lazy open, MP4/MOV box headers; never a pixel). A reason
-        when the file will not be decoded (``NotApplicable`` in ``detect``), None when it
-        may be (or when only the decoder can tell its size)."""
+        """The cheap applicability test, run first: settings, then a still's header dimensions
+        (PNG/JPEG header parsers, Pillow's lazy open; never a pixel). A reason when the file
+        will not be decoded (``NotApplicable`` in ``detect``), None when it may be, or when
+        only a decoder can tell: a video (its container's size is the muxer's word, and a
+        forged ``stsd`` would hide the stream: ``pixels.read_video`` asks the decoder) and
+        the pages of a multi-page still (sized one by one in ``pixels.read_frames``)."""
         cfg = self.settings(ctx.options)
         if cfg["max_pixels"] <= 0:
             return "pixel watermark decode turned off (max_pixels = 0)"
@@ -120,14 +126,13 @@ class WatermarkDetector(Detector):
             return "vector image: no pixels to decode"
         if asset.kind == "video" and cfg["video_frames"] <= 0:
             return "video frame decode turned off (video_frames = 0)"
-        if cfg["any_size"] or asset.kind not in self.kinds:
+        if cfg["any_size"] or asset.kind != "image":
             return None
         try:
-            size = (headers.video_size(ctx) if asset.kind == "video"
-                    else headers.image_size(ctx))
+            size = headers.image_size(ctx)
         except Exception:  # noqa: BLE001 - detect() reads it again and reports it
             return None
-        if size is None:
+        if size is None or (size[2] > 1 and asset.media_type not in headers.CANVAS):
             return None
         try:
             pixels.gate(size[0], size[1], asset.kind, cfg)
@@ -140,33 +145,43 @@ class WatermarkDetector(Detector):
         reason = self.precheck(asset, ctx)  # nothing decoded before this says yes
         if reason is not None:
             raise NotApplicable(reason)
-        shortfall = ""
-        analysis = Analysis(self.payloads)
         if asset.kind == "video":
+            analysis = Analysis(self.payloads)
             where, frames, shortfall = pixels.read_video(ctx, analysis, cfg)
+            pictures = [pixels.Picture(analysis, where, frames)] if analysis.frames else []
         else:
-            where, frames = pixels.read_image(ctx, analysis, cfg)
-        if not analysis.frames:
-            return
-        yield from self._findings(analysis, where, frames)
-        best = ", ".join(f"{m.payload.name} {m.matched}/{m.payload.length}"
-                         for m in analysis.best())
-        # No timing here: results must be deterministic. Cost per MP is measured by the bench.
-        dropped = (f"; {len(analysis.dropped)} stopped early, clearly null"
-                   if analysis.dropped else "")
-        ctx.note(f"pixel watermark decode: {where} ({analysis.pixels / 1e6:.2f} MP, "
-                 f"{len(analysis.variants)} variants{dropped}), best bit agreement {best}")
+            pictures, shortfall = pixels.read_image(ctx, self.payloads, cfg)
+        found = [(pic, best) for pic in pictures if (best := self._best(pic.analysis))]
+        if found:  # one finding per file: the least likely by chance over its pictures
+            pic, best = min(found, key=lambda f: self._chance(f[1]))
+            yield self._finding(pic.analysis, best, pic.where, pic.frames)
+        for pic in pictures:
+            analysis = pic.analysis
+            best_text = ", ".join(f"{m.payload.name} {m.matched}/{m.payload.length}"
+                                  for m in analysis.best())
+            # No timing here: results must be deterministic. Cost per MP: see the bench.
+            dropped = (f"; {len(analysis.dropped)} stopped early, clearly null"
+                       if analysis.dropped else "")
+            ctx.note(f"pixel watermark decode: {pic.where} ({analysis.pixels / 1e6:.2f} MP, "
+                     f"{len(analysis.variants)} variants{dropped}), best bit agreement "
+                     f"{best_text}")
         if shortfall:  # after the findings: those stand, the "no mark" does not
             raise Incomplete(shortfall)
 
-    def _findings(self, analysis: Analysis, where: str, frames: list[int]) -> Iterator[Finding]:
-        """At most one finding: the banded payload least likely by chance. The marks cannot
-        coexist (a second encode rewrites the same coefficients), and ASCII payloads share
-        structure (every byte's top bit is 0), so an SD 2.x mark also lifts the SD 1.x count."""
+    @staticmethod
+    def _chance(m: Match) -> tuple[float, float]:
+        return binomial_tail(m.payload.length, m.matched), -m.z
+
+    def _best(self, analysis: Analysis) -> Match | None:
+        """The banded payload least likely by chance, or None. The marks cannot coexist (a
+        second encode rewrites the same coefficients), and ASCII payloads share structure
+        (every byte's top bit is 0), so an SD 2.x mark also lifts the SD 1.x count."""
         banded = [m for m in analysis.best() if m.band is not None]
-        if not banded:
-            return
-        best = min(banded, key=lambda m: (binomial_tail(m.payload.length, m.matched), -m.z))
+        return min(banded, key=self._chance) if banded else None
+
+    def _finding(self, analysis: Analysis, best: Match, where: str,
+                 frames: list[int]) -> Finding:
+        """The finding for ``best``, the banded match ``_best`` chose in ``analysis``."""
         p = best.payload
         band = best.band
         assert band is not None
@@ -200,7 +215,7 @@ class WatermarkDetector(Detector):
             evidence["decoded_text"] = text
         value = f"{best.matched}/{p.length} bits match {p.name} payload"
         value += f" {p.value!r} (decoded {text!r})" if text is not None else f" {p.value}"
-        yield Finding(
+        return Finding(
             detector=self.name,
             rule=f"watermark.{p.name}.{BAND_RULE[band]}",
             verdict=BAND_VERDICT[band],

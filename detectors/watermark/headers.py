@@ -1,26 +1,37 @@
 """Picture sizes from headers alone, so the size rule (``sizes``) decides before any pixel is
-decoded: PNG/JPEG through the formats' own header parsers, other stills through Pillow's lazy
+decoded: PNG/JPEG through the formats' own header parsers (strict here: a header that
+contradicts itself is an unreadable header, never a size), other stills through Pillow's lazy
 ``open`` on the file (it parses the header and seeks to TIFF directories; pixels load only on
-``load()``), and MP4/MOV video through a bounded walk of the ``moov`` box headers (``tkhd``
-is display geometry; the coded size the decoder returns is in the ``stsd`` sample entry).
+``load()``).
 
-A video format this walk does not know (Matroska, AVI, MXF...) is sized by OpenCV's header read
-in ``pixels.read_video``, still before any frame is read."""
+Video is sized by the decoder, never by the container alone: the ``stsd`` sample entry of an
+MP4/MOV (``video_size``, a bounded walk of the ``moov`` box headers) is whatever the muxer, or a
+forger, wrote there, while the decoder returns the size in the codec's own headers (the H.264
+SPS). ``video_streams`` asks FFmpeg (PyAV) for every video stream's decoded size, before any
+frame is read by the detector; the box walk only counts video tracks when PyAV cannot."""
 
 from __future__ import annotations
 
 import os
 import struct
 import warnings
+from dataclasses import dataclass
 
 from detectors.api import AssetContext, Incomplete
-from detectors.formats import registry
+from detectors.formats import jpeg, png, registry
+from detectors.formats.native import FormatError
 
 # ISO BMFF brands whose media types this walk reads (others fall back to OpenCV's probe).
 BMFF_VIDEO = frozenset({"video/mp4", "video/quicktime", "video/x-m4v", "video/3gpp",
                         "video/3gpp2"})
 MAX_BOXES = 4096
 VIDEO_HANDLER = b"vide"
+# Header parsers that refuse a self-contradicting header (two SOF / two IHDR), which the
+# registry's lenient ``dimensions`` turns into "no size".
+STRICT = {"image/jpeg": jpeg.header_size, "image/png": png.header_size}
+# Formats whose every frame is the header's canvas (animations are composited onto it), so the
+# first frame's size is every frame's; pages of other multi-frame files (TIFF, MPO) differ.
+CANVAS = frozenset({"image/png", "image/gif", "image/webp"})
 # VisualSampleEntry (ISO/IEC 14496-12 §12.1.3): after the 8-byte box header, 6 reserved bytes,
 # data_reference_index (2), pre_defined/reserved (16), then width and height (2 each).
 _ENTRY_WH = 8 + 6 + 2 + 16
@@ -35,7 +46,12 @@ def image_size(ctx: AssetContext) -> tuple[int, int, int] | None:
     knows the format (the caller decodes, then applies the same rules). Raises ``TooLarge``
     past Pillow's bomb limit and ``Incomplete`` on a header Pillow chokes on."""
     media_type = ctx.asset.media_type
-    quick = registry.dimensions(media_type, ctx.head)
+    strict = STRICT.get(media_type)
+    try:
+        quick = (strict(ctx.head) if strict is not None
+                 else registry.dimensions(media_type, ctx.head))
+    except FormatError as exc:
+        raise Incomplete(f"image header unreadable: {exc}") from exc
     if quick is not None:
         return quick
     from PIL import Image, UnidentifiedImageError
@@ -54,15 +70,53 @@ def image_size(ctx: AssetContext) -> tuple[int, int, int] | None:
         raise Incomplete(f"image header unreadable: {type(exc).__name__}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Stream:
+    """One video stream as FFmpeg's decoder sizes it (0 × 0: it could not tell)."""
+
+    index: int
+    width: int
+    height: int
+    attached_pic: bool  # a cover picture muxed as a one-frame stream
+
+    def name(self) -> str:
+        size = f"{self.width}×{self.height}" if self.width and self.height else "size unknown"
+        what = "attached picture" if self.attached_pic else "video stream"
+        return f"{what} #{self.index} ({size})"
+
+
+def video_streams(source: str) -> list[Stream]:
+    """Every video stream of the file at ``source``, in stream order (OpenCV decodes the first),
+    sized by FFmpeg after it has read the codec headers (PyAV: ``avformat_find_stream_info``;
+    no frame reaches Python). Raises ``OSError``/``ValueError`` when FFmpeg cannot open it."""
+    import av
+
+    try:
+        with av.open(source) as container:
+            return [Stream(s.index, int(s.codec_context.width or 0),
+                           int(s.codec_context.height or 0),
+                           bool(s.disposition & av.stream.Disposition.attached_pic))
+                    for s in container.streams.video]
+    except av.FFmpegError as exc:  # (its text names the path: /proc/self/fd/N, not stable)
+        raise ValueError(f"FFmpeg (PyAV) cannot open it: {exc.strerror}") from exc
+
+
 def video_size(ctx: AssetContext) -> tuple[int, int, int] | None:
     """(width, height, samples) of the first video track of an MP4/MOV from its box headers
     (a few dozen small reads wherever ``moov`` sits), or None: not BMFF, no video track, or a
-    layout this walk does not follow."""
+    layout this walk does not follow. The container's word only, which a forger can change
+    without touching the stream: it may admit a clip, never rule one out."""
+    return next((t for t in video_tracks(ctx) or () if t[0] and t[1]), None)
+
+
+def video_tracks(ctx: AssetContext) -> list[tuple[int, int, int]] | None:
+    """(width, height, samples) of every video track of an MP4/MOV from its box headers, or
+    None when the walk cannot tell (not BMFF, or a layout it does not follow)."""
     if ctx.asset.media_type not in BMFF_VIDEO:
         return None
     try:
         with ctx.open() as fh:
-            return _Walk(fh.fileno(), os.fstat(fh.fileno()).st_size).video()
+            return _Walk(fh.fileno(), os.fstat(fh.fileno()).st_size).tracks()
     except (OSError, _Malformed):
         return None
 
@@ -108,10 +162,11 @@ class _Walk:
                 return b, e
         return None
 
-    def video(self) -> tuple[int, int, int] | None:
+    def tracks(self) -> list[tuple[int, int, int]] | None:
         moov = self.child(0, self.size, b"moov")
         if moov is None:
             return None
+        out = []
         for kind, start, end in self.children(*moov):
             if kind != b"trak":
                 continue
@@ -123,13 +178,13 @@ class _Walk:
             stbl = minf and self.child(*minf, b"stbl")
             stsd = stbl and self.child(*stbl, b"stsd")
             if not stbl or not stsd or stsd[1] - stsd[0] < 8 + _ENTRY_WH + 4:
+                out.append((0, 0, 0))  # a video track all the same
                 continue
             width, height = struct.unpack(">HH", self.read(stsd[0] + 8 + _ENTRY_WH, 4))
             stsz = self.child(*stbl, b"stsz")
             count = 0
             if stsz and stsz[1] - stsz[0] >= 12:
                 (count,) = struct.unpack(">I", self.read(stsz[0] + 8, 4))
-            if width and height:
-                return width, height, count
-        return None
+            out.append((width, height, count) if width and height else (0, 0, count))
+        return out
 
