@@ -148,12 +148,11 @@ class ScanCache:
         with ``want_final``."""
         rows: dict[tuple[int, int], tuple] = {}
         by_dev: dict[int, list[int]] = {}
-        contexts: list[str | None] = []
-        for a in assets:
-            trusted = self.identity.trusted(a)
-            contexts.append(self.identity.context(a) if trusted else None)
-            if trusted:
-                by_dev.setdefault(a.dev, []).append(a.inode)
+        trusted = [a for a in assets if self.identity.trusted(a)]
+        known = dict(zip(map(id, trusted), self.identity.contexts(trusted), strict=True))
+        contexts = [known.get(id(a)) for a in assets]
+        for a in trusted:
+            by_dev.setdefault(a.dev, []).append(a.inode)
         texts = "final, brief" if want_final else "NULL, NULL"
         for dev, inodes in by_dev.items():  # one device per tree, usually: one query per chunk
             for i in range(0, len(inodes), LOOKUP_CHUNK):

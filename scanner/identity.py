@@ -25,6 +25,7 @@ import collections
 import hashlib
 import os
 import stat
+from typing import Any
 
 from detectors.model import Asset
 from detectors.remote import filesystem, is_remote
@@ -97,19 +98,35 @@ class Identity:
 
     def context(self, asset: Asset) -> str:
         """Digest of the absolute path and the stat of the file's namesakes in its folder."""
-        path = asset.path if is_remote(asset.path) else os.path.abspath(asset.path)
-        folder, name = os.path.split(path)
-        stem = os.path.splitext(name)[0] or name
-        h = hashlib.sha256(os.fsencode(path))
-        for other, sig in self._namesakes(folder, stem, name):
-            h.update(b"\0" + os.fsencode(other) + b"\0" + sig.encode())
-        return h.hexdigest()[:20]
+        return self.contexts([asset], fresh=True)[0]
 
-    def _namesakes(self, folder: str, stem: str, name: str) -> list[tuple[str, str]]:
+    def contexts(self, assets: list[Asset], fresh: bool = False) -> list[str]:
+        """``context`` of each asset, the folder's listing and absolute path worked out once
+        per folder of the batch (a warm rescan does this for every file). ``fresh``: list
+        the folder again if it changed since it was last listed (one stat of the folder)."""
+        folders: dict[str, tuple[Any, list[str] | None, str]] = {}
+        out = []
+        for a in assets:
+            folder, name = os.path.split(a.path)
+            known = folders.get(folder)
+            if known is None:
+                where = folder if is_remote(a.path) else os.path.abspath(folder or ".")
+                base = hashlib.sha256(os.fsencode(where))
+                known = folders[folder] = (base, self._listing(where, fresh), where)
+            base, names, where = known
+            h = base.copy()
+            h.update(b"/" + os.fsencode(name))
+            stem = os.path.splitext(name)[0] or name
+            for other, sig in self._namesakes(names, where, stem, name):
+                h.update(b"\0" + os.fsencode(other) + b"\0" + sig.encode())
+            out.append(h.hexdigest()[:20])
+        return out
+
+    def _namesakes(self, names: list[str] | None, folder: str, stem: str,
+                   name: str) -> list[tuple[str, str]]:
         """Every other name in the folder that is the stem followed by ``.`` or ``_`` (how
         sidecars are named: ``shot.xmp``, ``shot.jpg.xmp``, ``shot_api.json``), with its
         stat signature."""
-        names = self._listing(folder)
         if names is None:
             return [("?", "unlistable")]  # a folder that cannot be listed never matches
         out = []
@@ -121,18 +138,18 @@ class Identity:
                     out.append((other, self._signature(folder, other)))
         return out
 
-    def _listing(self, folder: str) -> list[str] | None:
-        """Sorted names of ``folder``, kept for the recent folders while the folder's mtime
-        holds (a walk goes folder by folder, so a few suffice)."""
-        if is_remote(folder):
-            key_time = 0
-        else:
+    def _listing(self, folder: str, fresh: bool) -> list[str] | None:
+        """Sorted names of ``folder``. A batch of lookups follows the walk that just listed
+        the folder, so a kept listing serves it; ``fresh`` checks the folder's mtime first
+        (what a store does: it must see a sidecar added while the file was read)."""
+        hit = self._listings.get(folder)
+        key_time = 0
+        if fresh and not is_remote(folder):
             try:
-                key_time = os.stat(folder or ".").st_mtime_ns
+                key_time = os.stat(folder).st_mtime_ns
             except OSError:
                 return None
-        hit = self._listings.get(folder)
-        if hit is not None and hit[0] == key_time:
+        if hit is not None and (not fresh or hit[0] == key_time):
             self._listings.move_to_end(folder)
             return hit[1]
         try:
@@ -140,7 +157,8 @@ class Identity:
                 names = sorted(p.rstrip("/").rsplit("/", 1)[-1]
                                for p in filesystem(folder).ls(folder, detail=False))
             else:
-                names = sorted(os.listdir(folder or "."))
+                key_time = os.stat(folder).st_mtime_ns
+                names = sorted(os.listdir(folder))
         except Exception:  # noqa: BLE001 - any backend's failure: no listing, no match
             return None
         self._listings[folder] = (key_time, names)
