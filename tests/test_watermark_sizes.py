@@ -7,6 +7,7 @@ frames of a clip) give the same verdicts as reading everything."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -158,10 +159,21 @@ def test_12mp_tiff_is_skipped_on_its_header(tmp_path: Path,
     assert notes == [IMAGE_NOTE.format(w=4000, h=3000, mp="12.0")]
 
 
+def _h264(path: Path, w: int, h: int) -> Path:
+    """A real H.264 MP4 (x264 through the ffmpeg CLI, as cameras and NLEs write them)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={w}x{h}:rate=24:duration=0.25", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+@pytest.mark.tool("ffmpeg")
 @pytest.mark.parametrize(("w", "h"), [(3840, 2160), (2750, 1834)])
 def test_uhd_and_2k7_clips_are_skipped_on_box_headers(tmp_path: Path, w: int, h: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _clip(tmp_path / f"clip_{w}x{h}.mp4", w, h)
+    """An H.264 clip whose SPS confirms its sample entry's size is ruled out from the boxes
+    alone: no decoder opened, no frame decoded."""
+    path = _h264(tmp_path / f"clip_{w}x{h}.mp4", w, h)
     for name in ("VideoCapture", "imdecode"):
         monkeypatch.setattr(cv2, name, _trap)
     monkeypatch.setattr(dwtdct, "block_votes", _trap)
@@ -171,6 +183,15 @@ def test_uhd_and_2k7_clips_are_skipped_on_box_headers(tmp_path: Path, w: int, h:
     status, notes = coverage(result)
     assert status == NOT_APPLICABLE and result.findings == ()
     assert notes == [VIDEO_NOTE.format(w=w, h=h, mp=f"{w * h / 1e6:.1f}")]
+
+
+def test_a_clip_of_another_codec_is_sized_by_its_decoder(tmp_path: Path) -> None:
+    """MPEG-4 Part 2 (no SPS read here): the sample entry's size is only the muxer's word, so
+    OpenCV's decoder sizes the stream before it is ruled out."""
+    path = _clip(tmp_path / "clip_3840x2160.mp4", 3840, 2160)
+    status, notes = coverage(scan(path))
+    assert status == NOT_APPLICABLE
+    assert notes == [VIDEO_NOTE.format(w=3840, h=2160, mp="8.3")]
 
 
 def test_precheck_reads_headers_only_and_reads_is_declared(tmp_path: Path,

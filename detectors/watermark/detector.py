@@ -117,8 +117,10 @@ class WatermarkDetector(Detector):
         (PNG/JPEG header parsers, Pillow's lazy open; never a pixel). A reason when the file
         will not be decoded (``NotApplicable`` in ``detect``), None when it may be, or when
         only a decoder can tell: a video (its container's size is the muxer's word, and a
-        forged ``stsd`` would hide the stream: ``pixels.read_video`` asks the decoder) and
-        the pages of a multi-page still (sized one by one in ``pixels.read_frames``)."""
+        forged ``stsd`` would hide the stream: ``pixels.read_video`` asks the decoder) unless
+        it is a one-track MP4/MOV whose H.264 SPS confirms that size
+        (``headers.confirmed_video_size``), and the pages of a multi-page still (sized one by
+        one in ``pixels.read_frames``)."""
         cfg = self.settings(ctx.options)
         if cfg["max_pixels"] <= 0:
             return "pixel watermark decode turned off (max_pixels = 0)"
@@ -126,7 +128,16 @@ class WatermarkDetector(Detector):
             return "vector image: no pixels to decode"
         if asset.kind == "video" and cfg["video_frames"] <= 0:
             return "video frame decode turned off (video_frames = 0)"
-        if cfg["any_size"] or asset.kind != "image":
+        if cfg["any_size"] or asset.kind not in ("image", "video"):
+            return None
+        if asset.kind == "video":
+            confirmed = headers.confirmed_video_size(ctx)
+            if confirmed is None:
+                return None
+            try:
+                pixels.gate(*confirmed, "video", cfg)
+            except NotApplicable as exc:
+                return str(exc)
             return None
         try:
             size = headers.image_size(ctx)

@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from detectors.api import AssetContext, Incomplete
 from detectors.formats import jpeg, png, registry
 from detectors.formats.native import FormatError
+from detectors.watermark import h264
 
 # ISO BMFF brands whose media types this walk reads (others fall back to OpenCV's probe).
 BMFF_VIDEO = frozenset({"video/mp4", "video/quicktime", "video/x-m4v", "video/3gpp",
                         "video/3gpp2"})
 MAX_BOXES = 4096
 VIDEO_HANDLER = b"vide"
+# Track handlers that never hold pictures (sound, text, subtitles, timecode, metadata, hint,
+# closed captions): every other track counts as one a decoder might show.
+NOT_PICTURE = frozenset({b"soun", b"text", b"sbtl", b"subt", b"tmcd", b"meta", b"hint",
+                         b"clcp", b"sdsm", b"odsm"})
 # Header parsers that refuse a self-contradicting header (two SOF / two IHDR), which the
 # registry's lenient ``dimensions`` turns into "no size".
 STRICT = {"image/jpeg": jpeg.header_size, "image/png": png.header_size}
@@ -109,6 +114,23 @@ def video_size(ctx: AssetContext) -> tuple[int, int, int] | None:
     return next((t for t in video_tracks(ctx) or () if t[0] and t[1]), None)
 
 
+def confirmed_video_size(ctx: AssetContext) -> tuple[int, int] | None:
+    """The picture size of an MP4/MOV with one track that may hold pictures, when that
+    track's H.264 SPS confirms its sample entry (``_Walk.picture_tracks``): the size the
+    decoder will use, read from the boxes (a few small reads, no decoder loaded). None: not
+    BMFF, more or other tracks, another codec, or no agreement: only a decoder can tell."""
+    if ctx.asset.media_type not in BMFF_VIDEO:
+        return None
+    try:
+        with ctx.open() as fh:
+            tracks = _Walk(fh.fileno(), os.fstat(fh.fileno()).st_size).picture_tracks()
+    except (OSError, _Malformed, struct.error):
+        return None
+    if not tracks or len(tracks) != 1 or not tracks[0][3]:
+        return None
+    return tracks[0][0], tracks[0][1]
+
+
 def video_tracks(ctx: AssetContext) -> list[tuple[int, int, int]] | None:
     """(width, height, samples) of every video track of an MP4/MOV from its box headers, or
     None when the walk cannot tell (not BMFF, or a layout it does not follow)."""
@@ -163,28 +185,88 @@ class _Walk:
         return None
 
     def tracks(self) -> list[tuple[int, int, int]] | None:
-        moov = self.child(0, self.size, b"moov")
+        return [t[:3] for t in self.picture_tracks() or ()] if self.moov() else None
+
+    def moov(self) -> tuple[int, int] | None:
+        return self.child(0, self.size, b"moov")
+
+    def picture_tracks(self) -> list[tuple[int, int, int, bool]] | None:
+        """(width, height, samples, sps_confirmed) of every track that may hold pictures:
+        'vide' tracks, and any of a handler that is not known to hold none (0 × 0: unknown).
+        ``sps_confirmed``: an 'avc1' entry whose SPS (in avcC and in the first sample, when it
+        carries one) gives the same size as the entry: the size the decoder will use."""
+        moov = self.moov()
         if moov is None:
             return None
-        out = []
+        out: list[tuple[int, int, int, bool]] = []
         for kind, start, end in self.children(*moov):
             if kind != b"trak":
                 continue
             mdia = self.child(start, end, b"mdia")
-            hdlr = mdia and self.child(*mdia, b"hdlr")
-            if not mdia or not hdlr or self.read(hdlr[0] + 8, 4) != VIDEO_HANDLER:
+            if mdia is None:
+                out.append((0, 0, 0, False))
+                continue
+            hdlr = self.child(*mdia, b"hdlr")
+            handler = self.read(hdlr[0] + 8, 4) if hdlr and hdlr[1] - hdlr[0] >= 12 else b""
+            if handler in NOT_PICTURE:
                 continue
             minf = self.child(*mdia, b"minf")
             stbl = minf and self.child(*minf, b"stbl")
             stsd = stbl and self.child(*stbl, b"stsd")
-            if not stbl or not stsd or stsd[1] - stsd[0] < 8 + _ENTRY_WH + 4:
-                out.append((0, 0, 0))  # a video track all the same
+            if handler != VIDEO_HANDLER or not stbl or not stsd or \
+                    stsd[1] - stsd[0] < 8 + _ENTRY_WH + 4:
+                out.append((0, 0, 0, False))  # 'auxv', 'pict', unknown: may be pictures
                 continue
             width, height = struct.unpack(">HH", self.read(stsd[0] + 8 + _ENTRY_WH, 4))
             stsz = self.child(*stbl, b"stsz")
             count = 0
             if stsz and stsz[1] - stsz[0] >= 12:
                 (count,) = struct.unpack(">I", self.read(stsz[0] + 8, 4))
-            out.append((width, height, count) if width and height else (0, 0, count))
+            if not (width and height):
+                out.append((0, 0, count, False))
+                continue
+            confirmed = self._sps_agrees(stsd, stbl, stsz, (width, height))
+            out.append((width, height, count, confirmed))
         return out
+
+    def _sps_agrees(self, stsd: tuple[int, int], stbl: tuple[int, int],
+                    stsz: tuple[int, int] | None, size: tuple[int, int]) -> bool:
+        """Whether the H.264 decoder will size the track's pictures as its sample entry
+        says: a single 'avc1' entry, every SPS of its avcC and of its first sample agreeing
+        (an in-band SPS replaces avcC's). Anything else, or anything unreadable: False."""
+        (entries,) = struct.unpack(">I", self.read(stsd[0] + 4, 4))
+        entry = stsd[0] + 8
+        esize, etype = struct.unpack(">I4s", self.read(entry, 8))
+        if entries != 1 or etype != b"avc1" or esize < 8 + 78 or entry + esize > stsd[1]:
+            return False
+        avcc = self.child(entry + 8 + 78, entry + esize, b"avcC")
+        if avcc is None or avcc[1] - avcc[0] > 65536:
+            return False
+        try:
+            sets, length_size = h264.avcc_sps(self.read(avcc[0], avcc[1] - avcc[0]))
+            sets += h264.stream_sps(self._first_sample(stbl, stsz), length_size)
+            return bool(sets) and all(h264.sps_size(nal) == size for nal in sets)
+        except ValueError:
+            return False
+
+    def _first_sample(self, stbl: tuple[int, int], stsz: tuple[int, int] | None) -> bytes:
+        """The track's first sample (its first 1 MiB): where a stream's own SPS would be."""
+        if stsz is None or stsz[1] - stsz[0] < 12:
+            raise ValueError("no sample sizes")
+        fixed, count = struct.unpack(">II", self.read(stsz[0] + 4, 8))
+        if count == 0:
+            return b""
+        first = fixed or struct.unpack(">I", self.read(stsz[0] + 12, 4))[0]
+        stco = self.child(*stbl, b"stco")
+        co64 = None if stco else self.child(*stbl, b"co64")
+        if stco and stco[1] - stco[0] >= 12:
+            (offset,) = struct.unpack(">I", self.read(stco[0] + 8, 4))
+        elif co64 and co64[1] - co64[0] >= 16:
+            (offset,) = struct.unpack(">Q", self.read(co64[0] + 8, 8))
+        else:
+            raise ValueError("no chunk offsets")
+        n = min(first, 1 << 20)
+        if offset + n > self.size:
+            raise ValueError("first sample past the end of the file")
+        return self.read(offset, n)
 

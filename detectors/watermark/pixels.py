@@ -290,13 +290,18 @@ class _Streams:
 
 
 def _other_streams(ctx: AssetContext, source: str, cfg: dict[str, Any]) -> _Streams:
-    """FFmpeg's list of the file's video streams (``headers.video_streams``); when FFmpeg
-    cannot list them, the MP4/MOV box walk counts the video tracks, and more than one (or a
-    container it cannot walk) leaves the others unknown, so unchecked."""
+    """The video streams besides the one OpenCV decodes. An MP4/MOV whose box walk finds one
+    video track has none (OpenCV's own size then gates it: no second decoder library is
+    loaded, ~20 MB per worker); otherwise FFmpeg lists them (``headers.video_streams``, its
+    size of the first decided before OpenCV opens it); when FFmpeg cannot list them, more
+    than one track in the box walk (or a container it cannot walk) leaves the others
+    unknown, so unchecked."""
+    tracks = headers.video_tracks(ctx)
+    if tracks is not None and len(tracks) == 1:
+        return _Streams(None, [])
     try:
         streams = headers.video_streams(source)
     except (OSError, ValueError) as exc:
-        tracks = headers.video_tracks(ctx)
         if tracks is not None and len(tracks) <= 1:
             return _Streams(None, [])
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
