@@ -118,6 +118,34 @@ def test_a4_second_video_track_is_not_left_unchecked(tmp_path: Path) -> None:
 
 
 @pytest.mark.tool("ffmpeg")
+def test_a4_second_video_stream_of_an_avi_is_not_left_unchecked(tmp_path: Path) -> None:
+    """The same in an AVI, whose stream headers are counted without a second decoder
+    library: two 'vids' streams go to FFmpeg's stream list, one to OpenCV alone."""
+    path = tmp_path / "two.avi"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=2560x1440:rate=8", "-i", str(MARKED_CLIP),
+            "-map", "0:v", "-map", "1:v", "-frames:v", "2", "-c:v", "ffv1", str(path))
+    _error(scan(path), "video stream #1 (320×256) not checked")
+    one = tmp_path / "one.avi"
+    _ffmpeg("-i", str(MARKED_CLIP), "-c:v", "ffv1", str(one))
+    _flagged(scan(one))
+
+
+@pytest.mark.tool("ffmpeg")
+def test_a4_second_video_track_of_a_matroska_file_is_not_left_unchecked(tmp_path: Path) -> None:
+    """And in Matroska, whose Tracks element is read from the head (an audio track beside
+    them is not a picture track)."""
+    path = tmp_path / "two.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=2560x1440:rate=8", "-i", str(MARKED_CLIP),
+            "-f", "lavfi", "-i", "sine=duration=1", "-map", "0:v", "-map", "1:v", "-map",
+            "2:a", "-frames:v", "2", "-c:v", "ffv1", str(path))
+    _error(scan(path), "video stream #1 (320×256) not checked")
+    one = tmp_path / "one.mkv"
+    _ffmpeg("-i", str(MARKED_CLIP), "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "ffv1",
+            "-shortest", str(one))
+    _flagged(scan(one))
+
+
+@pytest.mark.tool("ffmpeg")
 def test_a5_mp4_rotation_metadata_is_not_applied(tmp_path: Path) -> None:
     path = tmp_path / "rot90.mp4"
     _ffmpeg("-i", str(MARKED_CLIP), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(path))

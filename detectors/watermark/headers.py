@@ -132,8 +132,13 @@ def confirmed_video_size(ctx: AssetContext) -> tuple[int, int] | None:
 
 
 def video_tracks(ctx: AssetContext) -> list[tuple[int, int, int]] | None:
-    """(width, height, samples) of every video track of an MP4/MOV from its box headers, or
-    None when the walk cannot tell (not BMFF, or a layout it does not follow)."""
+    """(width, height, samples) of every video track of an MP4/MOV from its box headers (an
+    AVI's video streams from its stream headers, sizes unknown), or None when the walk cannot
+    tell (another container, or a layout it does not follow)."""
+    if ctx.asset.media_type in ("video/x-msvideo", "video/x-matroska", "video/webm"):
+        count = (avi_video_streams(ctx.head) if ctx.asset.media_type == "video/x-msvideo"
+                 else matroska_video_tracks(ctx.head))
+        return None if count is None else [(0, 0, 0)] * count
     if ctx.asset.media_type not in BMFF_VIDEO:
         return None
     try:
@@ -141,6 +146,103 @@ def video_tracks(ctx: AssetContext) -> list[tuple[int, int, int]] | None:
             return _Walk(fh.fileno(), os.fstat(fh.fileno()).st_size).tracks()
     except (OSError, _Malformed):
         return None
+
+
+AVI_PICTURE = (b"vids", b"iavs")  # stream types a decoder shows (video, interleaved DV)
+
+
+def avi_video_streams(head: bytes) -> int | None:
+    """How many video streams an AVI's header list declares (``strh`` fccType), read from the
+    file's head; None when the header list is not all there or not as the format says."""
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI " or head[12:16] != b"LIST" or \
+            head[20:24] != b"hdrl":
+        return None
+    end = 20 + int.from_bytes(head[16:20], "little")
+    if end > len(head):
+        return None
+    count, p = 0, 24
+    while p + 8 <= end:
+        kind, size = head[p:p + 4], int.from_bytes(head[p + 4:p + 8], "little")
+        if kind == b"LIST" and head[p + 8:p + 12] == b"strl":
+            q = p + 12
+            if head[q:q + 4] != b"strh" or q + 12 > end:
+                return None
+            count += head[q + 8:q + 12] in AVI_PICTURE
+        p += 8 + size + (size & 1)
+    return count if p == end or p == end + 1 else None
+
+
+_EBML, _SEGMENT, _TRACKS, _TRACK_ENTRY, _TRACK_TYPE, _CLUSTER = (
+    0x1A45DFA3, 0x18538067, 0x1654AE6B, 0xAE, 0x83, 0x1F43B675)
+
+
+def _vint(data: bytes, p: int, keep_marker: bool) -> tuple[int, int]:
+    """An EBML variable-length integer at ``p``: (value, length); all ones = unknown (-1)."""
+    if p >= len(data) or data[p] == 0:
+        raise ValueError("EBML: bad length")
+    n = 8 - data[p].bit_length() + 1
+    if p + n > len(data):
+        raise ValueError("EBML: cut")
+    raw = int.from_bytes(data[p:p + n], "big")
+    if keep_marker:
+        return raw, n
+    value = raw & ((1 << (7 * n)) - 1)
+    return (-1 if value == (1 << (7 * n)) - 1 else value), n
+
+
+def matroska_video_tracks(head: bytes) -> int | None:
+    """How many video tracks (TrackType 1) a Matroska/WebM file's Tracks element declares,
+    read from the file's head; None when Tracks is not all there before the first Cluster,
+    or the layout is not as the format says (a decoder library then lists the streams)."""
+    try:
+        ident, n = _vint(head, 0, True)
+        if ident != _EBML:
+            return None
+        size, m = _vint(head, n, False)
+        p = n + m + size
+        ident, n = _vint(head, p, True)
+        if ident != _SEGMENT:
+            return None
+        _, m = _vint(head, p + n, False)
+        p += n + m
+        while p < len(head):
+            ident, n = _vint(head, p, True)
+            size, m = _vint(head, p + n, False)
+            body = p + n + m
+            if ident == _CLUSTER or size < 0:
+                return None
+            if ident == _TRACKS:
+                if body + size > len(head):
+                    return None
+                return _count_video(head[body:body + size])
+            p = body + size
+    except ValueError:
+        return None
+    return None
+
+
+def _count_video(tracks: bytes) -> int | None:
+    count, p = 0, 0
+    while p < len(tracks):
+        ident, n = _vint(tracks, p, True)
+        size, m = _vint(tracks, p + n, False)
+        body = p + n + m
+        if size < 0 or body + size > len(tracks):
+            return None
+        if ident == _TRACK_ENTRY:
+            q, kind = body, None
+            while q < body + size:
+                sub, a = _vint(tracks, q, True)
+                length, b = _vint(tracks, q + a, False)
+                if length < 0 or q + a + b + length > body + size:
+                    return None
+                if sub == _TRACK_TYPE:
+                    kind = int.from_bytes(tracks[q + a + b:q + a + b + length], "big")
+                q += a + b + length
+            if kind is None or kind == 1:  # no type said: may be pictures
+                count += 1
+        p = body + size
+    return count
 
 
 class _Malformed(Exception):

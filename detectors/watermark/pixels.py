@@ -297,7 +297,7 @@ def _other_streams(ctx: AssetContext, source: str, cfg: dict[str, Any]) -> _Stre
     than one track in the box walk (or a container it cannot walk) leaves the others
     unknown, so unchecked."""
     tracks = headers.video_tracks(ctx)
-    if tracks is not None and len(tracks) == 1:
+    if tracks is not None and len(tracks) <= 1:  # none: OpenCV finds nothing to open either
         return _Streams(None, [])
     try:
         streams = headers.video_streams(source)
