@@ -68,3 +68,13 @@ def test_a_forged_sample_entry_is_not_confirmed(tmp_path: Path) -> None:
 def test_damaged_sps_is_refused(junk: bytes) -> None:
     with pytest.raises(ValueError):
         h264.sps_size(junk)
+
+
+@pytest.mark.parametrize("profile", [134, 135, 139, 144])
+def test_profiles_decoders_read_differently_give_no_size(profile: int) -> None:
+    """The spec and FFmpeg disagree on which of these carry chroma format and scaling lists,
+    so the fields after them are read differently: no size, the decoder decides."""
+    sps = bytearray(bytes.fromhex("6764000aacd94141fb0110000003001000000303c0f1224c80"))
+    sps[1] = profile
+    with pytest.raises(ValueError):
+        h264.sps_size(bytes(sps))

@@ -9,8 +9,12 @@ past the end of the NAL unit raises ``ValueError``.
 
 from __future__ import annotations
 
-# profile_idc values whose SPS carries chroma format, bit depths and scaling matrices
-_HIGH = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+# profile_idc values whose SPS carries chroma format, bit depths and scaling matrices (the
+# ones the spec and FFmpeg's h264_ps.c agree on); for the disputed ones (the spec adds 134,
+# 135 and 139, FFmpeg reads 144 so) the fields that follow are read differently, so no size
+# is given: only the decoder can say.
+_HIGH = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138})
+_DISPUTED = frozenset({134, 135, 139, 144})
 SPS = 7  # nal_unit_type of a sequence parameter set
 
 
@@ -68,6 +72,8 @@ def sps_size(nal: bytes) -> tuple[int, int]:
         raise ValueError("not an SPS NAL unit")
     bits = _Bits(rbsp(nal))
     profile = bits.u(8)
+    if profile in _DISPUTED:
+        raise ValueError(f"SPS: profile_idc {profile} is read differently by decoders")
     bits.u(16)  # constraint flags, level_idc
     bits.ue()  # seq_parameter_set_id
     chroma = 1

@@ -29,8 +29,15 @@ MAX_BOXES = 4096
 VIDEO_HANDLER = b"vide"
 # Track handlers that never hold pictures (sound, text, subtitles, timecode, metadata, hint,
 # closed captions): every other track counts as one a decoder might show.
-NOT_PICTURE = frozenset({b"soun", b"text", b"sbtl", b"subt", b"tmcd", b"meta", b"hint",
-                         b"clcp", b"sdsm", b"odsm"})
+# FFmpeg's MOV demuxer forces a stream type from these handlers only; for any other it goes
+# by the sample entry's code, so an 'avc1' entry under a 'meta' handler is a video stream.
+NOT_PICTURE = frozenset({b"soun", b"subp", b"clcp"})
+# Sample entry codes that are never pictures (timecode, timed text, captions, metadata).
+NOT_PICTURE_ENTRIES = frozenset({b"tmcd", b"tx3g", b"text", b"c608", b"c708", b"wvtt",
+                                 b"stpp", b"mebx", b"mett", b"metx", b"rtp ", b"mp4a"})
+# Boxes an 'avc1' entry may carry for its size to be confirmed (anything else, e.g. a box
+# where FFmpeg reads a QuickTime palette header, leaves the size to the decoder).
+AVC1_CHILDREN = frozenset({b"avcC", b"btrt", b"pasp", b"colr"})
 # Header parsers that refuse a self-contradicting header (two SOF / two IHDR), which the
 # registry's lenient ``dimensions`` turns into "no size".
 STRICT = {"image/jpeg": jpeg.header_size, "image/png": png.header_size}
@@ -132,13 +139,10 @@ def confirmed_video_size(ctx: AssetContext) -> tuple[int, int] | None:
 
 
 def video_tracks(ctx: AssetContext) -> list[tuple[int, int, int]] | None:
-    """(width, height, samples) of every video track of an MP4/MOV from its box headers (an
-    AVI's video streams from its stream headers, sizes unknown), or None when the walk cannot
-    tell (another container, or a layout it does not follow)."""
-    if ctx.asset.media_type in ("video/x-msvideo", "video/x-matroska", "video/webm"):
-        count = (avi_video_streams(ctx.head) if ctx.asset.media_type == "video/x-msvideo"
-                 else matroska_video_tracks(ctx.head))
-        return None if count is None else [(0, 0, 0)] * count
+    """(width, height, samples) of every track of an MP4/MOV that may hold pictures, from its
+    box headers, or None when the walk cannot tell (another container: FFmpeg lists those,
+    whose demuxers resync past what a strict walk would stop at; or a layout it does not
+    follow)."""
     if ctx.asset.media_type not in BMFF_VIDEO:
         return None
     try:
@@ -146,103 +150,6 @@ def video_tracks(ctx: AssetContext) -> list[tuple[int, int, int]] | None:
             return _Walk(fh.fileno(), os.fstat(fh.fileno()).st_size).tracks()
     except (OSError, _Malformed):
         return None
-
-
-AVI_PICTURE = (b"vids", b"iavs")  # stream types a decoder shows (video, interleaved DV)
-
-
-def avi_video_streams(head: bytes) -> int | None:
-    """How many video streams an AVI's header list declares (``strh`` fccType), read from the
-    file's head; None when the header list is not all there or not as the format says."""
-    if head[:4] != b"RIFF" or head[8:12] != b"AVI " or head[12:16] != b"LIST" or \
-            head[20:24] != b"hdrl":
-        return None
-    end = 20 + int.from_bytes(head[16:20], "little")
-    if end > len(head):
-        return None
-    count, p = 0, 24
-    while p + 8 <= end:
-        kind, size = head[p:p + 4], int.from_bytes(head[p + 4:p + 8], "little")
-        if kind == b"LIST" and head[p + 8:p + 12] == b"strl":
-            q = p + 12
-            if head[q:q + 4] != b"strh" or q + 12 > end:
-                return None
-            count += head[q + 8:q + 12] in AVI_PICTURE
-        p += 8 + size + (size & 1)
-    return count if p == end or p == end + 1 else None
-
-
-_EBML, _SEGMENT, _TRACKS, _TRACK_ENTRY, _TRACK_TYPE, _CLUSTER = (
-    0x1A45DFA3, 0x18538067, 0x1654AE6B, 0xAE, 0x83, 0x1F43B675)
-
-
-def _vint(data: bytes, p: int, keep_marker: bool) -> tuple[int, int]:
-    """An EBML variable-length integer at ``p``: (value, length); all ones = unknown (-1)."""
-    if p >= len(data) or data[p] == 0:
-        raise ValueError("EBML: bad length")
-    n = 8 - data[p].bit_length() + 1
-    if p + n > len(data):
-        raise ValueError("EBML: cut")
-    raw = int.from_bytes(data[p:p + n], "big")
-    if keep_marker:
-        return raw, n
-    value = raw & ((1 << (7 * n)) - 1)
-    return (-1 if value == (1 << (7 * n)) - 1 else value), n
-
-
-def matroska_video_tracks(head: bytes) -> int | None:
-    """How many video tracks (TrackType 1) a Matroska/WebM file's Tracks element declares,
-    read from the file's head; None when Tracks is not all there before the first Cluster,
-    or the layout is not as the format says (a decoder library then lists the streams)."""
-    try:
-        ident, n = _vint(head, 0, True)
-        if ident != _EBML:
-            return None
-        size, m = _vint(head, n, False)
-        p = n + m + size
-        ident, n = _vint(head, p, True)
-        if ident != _SEGMENT:
-            return None
-        _, m = _vint(head, p + n, False)
-        p += n + m
-        while p < len(head):
-            ident, n = _vint(head, p, True)
-            size, m = _vint(head, p + n, False)
-            body = p + n + m
-            if ident == _CLUSTER or size < 0:
-                return None
-            if ident == _TRACKS:
-                if body + size > len(head):
-                    return None
-                return _count_video(head[body:body + size])
-            p = body + size
-    except ValueError:
-        return None
-    return None
-
-
-def _count_video(tracks: bytes) -> int | None:
-    count, p = 0, 0
-    while p < len(tracks):
-        ident, n = _vint(tracks, p, True)
-        size, m = _vint(tracks, p + n, False)
-        body = p + n + m
-        if size < 0 or body + size > len(tracks):
-            return None
-        if ident == _TRACK_ENTRY:
-            q, kind = body, None
-            while q < body + size:
-                sub, a = _vint(tracks, q, True)
-                length, b = _vint(tracks, q + a, False)
-                if length < 0 or q + a + b + length > body + size:
-                    return None
-                if sub == _TRACK_TYPE:
-                    kind = int.from_bytes(tracks[q + a + b:q + a + b + length], "big")
-                q += a + b + length
-            if kind is None or kind == 1:  # no type said: may be pictures
-                count += 1
-        p = body + size
-    return count
 
 
 class _Malformed(Exception):
@@ -292,6 +199,12 @@ class _Walk:
     def moov(self) -> tuple[int, int] | None:
         return self.child(0, self.size, b"moov")
 
+    def moov_or_raise(self) -> tuple[int, int]:
+        moov = self.moov()
+        if moov is None:
+            raise _Malformed("no moov")
+        return moov
+
     def picture_tracks(self) -> list[tuple[int, int, int, bool]] | None:
         """(width, height, samples, sps_confirmed) of every track that may hold pictures:
         'vide' tracks, and any of a handler that is not known to hold none (0 × 0: unknown).
@@ -317,7 +230,10 @@ class _Walk:
             stsd = stbl and self.child(*stbl, b"stsd")
             if handler != VIDEO_HANDLER or not stbl or not stsd or \
                     stsd[1] - stsd[0] < 8 + _ENTRY_WH + 4:
-                out.append((0, 0, 0, False))  # 'auxv', 'pict', unknown: may be pictures
+                entry = self.read(stsd[0] + 12, 4) if stsd and stsd[1] - stsd[0] >= 16 \
+                    else b""
+                if entry not in NOT_PICTURE_ENTRIES:  # 'auxv', 'pict', unknown: may be
+                    out.append((0, 0, 0, False))
                 continue
             width, height = struct.unpack(">HH", self.read(stsd[0] + 8 + _ENTRY_WH, 4))
             stsz = self.child(*stbl, b"stsz")
@@ -336,13 +252,22 @@ class _Walk:
         """Whether the H.264 decoder will size the track's pictures as its sample entry
         says: a single 'avc1' entry, every SPS of its avcC and of its first sample agreeing
         (an in-band SPS replaces avcC's). Anything else, or anything unreadable: False."""
+        if self.child(*self.moov_or_raise(), b"mvex") is not None:
+            return False  # fragmented: the samples (and their SPS) are in the fragments
         (entries,) = struct.unpack(">I", self.read(stsd[0] + 4, 4))
         entry = stsd[0] + 8
         esize, etype = struct.unpack(">I4s", self.read(entry, 8))
         if entries != 1 or etype != b"avc1" or esize < 8 + 78 or entry + esize > stsd[1]:
             return False
-        avcc = self.child(entry + 8 + 78, entry + esize, b"avcC")
-        if avcc is None or avcc[1] - avcc[0] > 65536:
+        depth, table = struct.unpack(">Hh", self.read(entry + 8 + 74, 4))
+        if depth != 0x18 or table != -1:  # ISO 14496-15: no palette, nothing read before
+            return False
+        kids = self.children(entry + 8 + 78, entry + esize)
+        if not kids or any(k not in AVC1_CHILDREN for k, _, _ in kids) or \
+                [k for k, _, _ in kids].count(b"avcC") != 1:
+            return False
+        avcc = next((b, e) for k, b, e in kids if k == b"avcC")
+        if avcc[1] - avcc[0] > 65536:
             return False
         try:
             sets, length_size = h264.avcc_sps(self.read(avcc[0], avcc[1] - avcc[0]))
@@ -357,7 +282,7 @@ class _Walk:
             raise ValueError("no sample sizes")
         fixed, count = struct.unpack(">II", self.read(stsz[0] + 4, 8))
         if count == 0:
-            return b""
+            raise ValueError("no samples in the track itself")
         first = fixed or struct.unpack(">I", self.read(stsz[0] + 12, 4))[0]
         stco = self.child(*stbl, b"stco")
         co64 = None if stco else self.child(*stbl, b"co64")
