@@ -21,7 +21,7 @@ from detectors.api import AssetContext, Options, Shared
 from detectors.model import APPLIED, NOT_APPLICABLE, Asset
 from detectors.watermark import Analysis, WatermarkDetector, analyse, dwtdct, load_payloads
 from detectors.watermark import sizes as wm_sizes
-from detectors.watermark.headers import video_size
+from detectors.watermark.headers import video_tracks
 from tests.test_watermark import CONTROLS, FIX, MANIFEST, MARKED, coverage, scan
 
 PAYLOADS = load_payloads()
@@ -214,7 +214,7 @@ def test_mp4_box_walk_gives_the_coded_size(tmp_path: Path) -> None:
                        (_clip(tmp_path / "c.mp4", 1024, 576, 4), (1024, 576, 4))):
         st = path.stat()
         asset = Asset(str(path), st.st_size, st.st_mtime_ns, "video", "video/mp4")
-        assert video_size(AssetContext(asset, Shared(Options()))) == want
+        assert video_tracks(AssetContext(asset, Shared(Options()))) == [want]
 
 
 def test_any_size_decodes_outside_the_table(tmp_path: Path) -> None:

@@ -5,10 +5,12 @@ contradicts itself is an unreadable header, never a size), other stills through 
 ``load()``).
 
 Video is sized by the decoder, never by the container alone: the ``stsd`` sample entry of an
-MP4/MOV (``video_size``, a bounded walk of the ``moov`` box headers) is whatever the muxer, or a
-forger, wrote there, while the decoder returns the size in the codec's own headers (the H.264
-SPS). ``video_streams`` asks FFmpeg (PyAV) for every video stream's decoded size, before any
-frame is read by the detector; the box walk only counts video tracks when PyAV cannot."""
+MP4/MOV (a bounded walk of the ``moov`` box headers) is whatever the muxer, or a forger, wrote
+there, while the decoder returns the size in the codec's own headers (the H.264 SPS). The walk
+counts an MP4/MOV's picture tracks, and ``confirmed_video_size`` gives a one-track file's size
+only where its SPS (``h264``) says the same as the entry; otherwise OpenCV's header read, or
+FFmpeg's stream list (``video_streams``, PyAV) for other containers and several tracks,
+sizes the streams before any frame is read."""
 
 from __future__ import annotations
 
@@ -111,14 +113,6 @@ def video_streams(source: str) -> list[Stream]:
                     for s in container.streams.video]
     except av.FFmpegError as exc:  # (its text names the path: /proc/self/fd/N, not stable)
         raise ValueError(f"FFmpeg (PyAV) cannot open it: {exc.strerror}") from exc
-
-
-def video_size(ctx: AssetContext) -> tuple[int, int, int] | None:
-    """(width, height, samples) of the first video track of an MP4/MOV from its box headers
-    (a few dozen small reads wherever ``moov`` sits), or None: not BMFF, no video track, or a
-    layout this walk does not follow. The container's word only, which a forger can change
-    without touching the stream: it may admit a clip, never rule one out."""
-    return next((t for t in video_tracks(ctx) or () if t[0] and t[1]), None)
 
 
 def confirmed_video_size(ctx: AssetContext) -> tuple[int, int] | None:
