@@ -289,7 +289,10 @@ class RegisterDetector(Detector):
         if stats is not None:
             ctx.note(f"{stats['frames']} frames sampled ({extract.SCAN_RATE:g} fps + cuts), "
                      f"{stats['low_quality']} too flat to hash, "
-                     f"{stats['local_checked']} checked for partial use; timecode "
+                     f"{stats['local_checked']} checked for partial use, "
+                     f"{stats['window_checked']} for picture-in-picture windows "
+                     f"({stats['window_us'] / 1000 / max(1, stats['window_checked']):.1f}"
+                     " ms each); timecode "
                      f"{timing.describe()['start']} at {timing.describe()['rate']} fps "
                      f"({timing.describe()['start_source']})")
             if stats["frames"] == 0 and not has_audio:
@@ -347,9 +350,16 @@ class RegisterDetector(Detector):
                                             else b"")
         ev.update(detail)
         if run.method == "pdq":
+            window = ev.get("found_in") == m.WINDOW_FOUND_IN
             ev.update({"best_distance": run.best_distance, "median_distance": run.score,
-                       "threshold": m.PDQ_RADIUS, "sampling": "1 fps + scene cuts"})
+                       "threshold": m.PDQ_INSET_RADIUS if window else m.PDQ_RADIUS,
+                       "sampling": "1 fps + scene cuts"})
             how = f"{run.samples} sampled frame(s), best PDQ distance {run.best_distance}/256"
+            if window and isinstance(ev.get("region"), dict):
+                px = ev["region"].get("pixels") or {}
+                at = (f" {px['width']}x{px['height']} at ({px['x']},{px['y']})"
+                      if px else "")
+                how = f"picture-in-picture window{at}, " + how
         elif run.method == "local":
             ev.update({"inliers": int(run.score), "sampling": f"every {LOCAL_EVERY:g} s + cuts"})
             how = f"partial use, {int(run.score)} consistent local features"

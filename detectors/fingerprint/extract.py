@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -317,3 +318,112 @@ def fingerprint_file(path: str, kind: str, media_type: str) -> Fingerprint:
     except (video_fp.VideoError, audio_fp.DecodeError, cv2.error) as exc:
         raise MediaError(str(exc)) from exc
     raise MediaError(f"cannot fingerprint kind {kind!r}")
+
+
+WINDOW_MIN = 0.04  # share of the frame a picture-in-picture window must cover
+WINDOW_MAX = 0.7  # ... and at most (a larger one is the frame itself, for whole-frame PDQ)
+WINDOW_SIDE_SUPPORT = 0.7  # share of each side of the box that must lie on a straight edge
+WINDOWS_MAX = 6
+
+
+def windows(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Picture-in-picture windows in a video frame: (x0, y0, x1, y1) boxes just inside
+    rectangles whose four sides are long straight edges, largest first.
+
+    Why not :func:`insets`: over a textured background (gravel, foliage, crowds) Canny's
+    edges of the texture touch the window's outline and its contour is never a clean
+    quadrilateral. Long horizontal and vertical runs of gradient survive a morphological
+    opening with a line as long as a tenth of the frame; texture does not. A window's side
+    is such a run (its border, or the step between inset and background)."""
+    gray = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape[:2]
+    if min(h, w) < 64:
+        return []
+    g = gray.astype(np.int16)
+    gy = np.zeros_like(g)
+    gx = np.zeros_like(g)
+    gy[1:] = np.abs(g[1:] - g[:-1])
+    gx[:, 1:] = np.abs(g[:, 1:] - g[:, :-1])
+    # a side is a step of at least this much (0-255), the same along its length
+    hmask = (gy >= 24).astype(np.uint8)
+    vmask = (gx >= 24).astype(np.uint8)
+    lh, lv = max(12, w // 10), max(12, h // 10)
+    hl = cv2.morphologyEx(hmask, cv2.MORPH_OPEN, np.ones((1, lh), np.uint8))
+    vl = cv2.morphologyEx(vmask, cv2.MORPH_OPEN, np.ones((lv, 1), np.uint8))
+    # a step can be split over two rows/columns (a soft or sub-pixel edge): close by 1 px
+    hl = cv2.dilate(hl, np.ones((3, 1), np.uint8))
+    vl = cv2.dilate(vl, np.ones((1, 3), np.uint8))
+    hsegs = _segments(hl)
+    vsegs = [(y0, y1, x0, x1) for x0, x1, y0, y1 in _segments(vl.T)]  # as (x range, y)
+    boxes: list[tuple[int, int, int, int]] = []
+    # two horizontal sides, then the vertical sides between them: a window whatever else
+    # (a horizon, a building edge) touches its outline
+    for i, (ax0, ax1, ay0, ay1) in enumerate(hsegs):
+        for bx0, bx1, by0, by1 in hsegs[i + 1:]:
+            top, bottom = (ay0, by1) if ay0 < by0 else (by0, ay1)
+            left, right = max(ax0, bx0), min(ax1, bx1)
+            if bottom - top < lv or right - left < lh:
+                continue
+            cols = [(x0 + x1) // 2 for x0, x1, y0, y1 in vsegs
+                    if left - 3 <= (x0 + x1) // 2 <= right + 3
+                    and min(y1, bottom) - max(y0, top) >= WINDOW_SIDE_SUPPORT * (bottom - top)]
+            if len(cols) < 2:
+                continue
+            x, x1, y, y1 = min(cols) - 1, max(cols) + 1, top, bottom
+            bw, bh = x1 - x + 1, y1 - y + 1
+            if not WINDOW_MIN * w * h <= bw * bh <= WINDOW_MAX * w * h:
+                continue
+            if not 0.25 <= bw / max(bh, 1) <= 4:
+                continue
+            sides = (hl[y:y + 3, x:x1 + 1].max(axis=0),
+                     hl[max(0, y1 - 2):y1 + 1, x:x1 + 1].max(axis=0),
+                     vl[y:y1 + 1, x:x + 3].max(axis=1), vl[y:y1 + 1, max(0, x1 - 2):x1 + 1].max(axis=1))
+            if min(float(sd.mean()) for sd in sides) < WINDOW_SIDE_SUPPORT:
+                continue
+            box = _inside(hmask, vmask, x, y, x1, y1)
+            if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+                continue
+            if any(_iou(box, b) > 0.8 for b in boxes):
+                continue
+            boxes.append(box)
+    boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    return boxes[:WINDOWS_MAX]
+
+
+def _inside(hmask: np.ndarray, vmask: np.ndarray, x0: int, y0: int, x1: int, y1: int
+            ) -> tuple[int, int, int, int]:
+    """The picture inside a window's outline (x1, y1 inclusive): each side moves inward past
+    the rows/columns that are mostly edge (a border line has two: into it and out of it),
+    then one pixel more. Why exact: a flat inset's PDQ moves 20-30 bits with one pixel of
+    border left in. (``hmask[r]`` is the step between rows r-1 and r; ``vmask`` likewise.)"""
+    lim_y, lim_x = max(2, (y1 - y0) // 8), max(2, (x1 - x0) // 8)
+
+    def innermost(cov: Any, start: int, step: int, lim: int) -> int | None:
+        last = None
+        for k in range(lim):
+            if float(cov(start + step * k).mean()) >= 0.4:
+                last = k
+            elif last is not None and k - last > 1:  # a border wider than a pixel: a gap
+                break
+        return last
+
+    def rows(r: int) -> np.ndarray:
+        return hmask[r, x0:x1 + 1]
+
+    def cols(c: int) -> np.ndarray:
+        return vmask[y0:y1 + 1, c]
+
+    t, b = innermost(rows, y0, 1, lim_y), innermost(rows, y1, -1, lim_y)
+    left, right = innermost(cols, x0, 1, lim_x), innermost(cols, x1, -1, lim_x)
+    return (x0 + (2 if left is None else left + 1), y0 + (2 if t is None else t + 1),
+            x1 + 1 - (2 if right is None else right + 2),
+            y1 + 1 - (2 if b is None else b + 2))
+
+
+def _segments(lines: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(x0, x1, y0, y1) of each connected run of a line mask, longest first (at most 40)."""
+    n, _lab, stats, _c = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    segs = [(int(x), int(x + bw - 1), int(y), int(y + bh - 1))
+            for x, y, bw, bh, _a in stats[1:]]
+    segs.sort(key=lambda sg: sg[0] - sg[1])
+    return sorted(segs[:40], key=lambda sg: sg[2])

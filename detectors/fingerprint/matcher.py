@@ -7,6 +7,7 @@ bench/results/register.md for the recall and false-match rates they give).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, 
 # hashed at 2 fps, and a fast zoom drifts 40-60 bits between those samples, while the frame
 # after a cut sits 100+ away (unrelated pictures: never under 90 in the benchmark)
 REFINE_RADIUS = 72
+WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 
 @dataclass
@@ -150,7 +152,8 @@ class Register:
         ``local_every``: seconds between local-feature checks of frames that PDQ did not
         match (0 = never); cut frames are always checked when it is non-zero."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
-        stats = {"frames": 0, "low_quality": 0, "local_checked": 0}
+        stats = {"frames": 0, "low_quality": 0, "local_checked": 0, "window_checked": 0,
+                 "window_us": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         for fr in frames:
@@ -168,30 +171,57 @@ class Register:
                     found = True
             else:
                 stats["low_quality"] += 1
+            if not found:
+                t0 = time.perf_counter()
+                for box, eid, dist, rt in self._windows(fr.rgb):
+                    hits.append((fr.t, eid, rt, dist, "window"))
+                    found = True
+                    prev = regions.get((fr.t, eid))
+                    if prev is None or dist < int(prev.get("distance", 999)):
+                        regions[(fr.t, eid)] = _region(fr, box, distance=dist)
+                stats["window_checked"] += 1
+                stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
             if not found and local_every > 0 and (fr.cut or fr.t >= next_local):
                 next_local = fr.t + local_every
                 stats["local_checked"] += 1
                 q = feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
                 for lm in self.features().query(q)[:1]:
                     hits.append((fr.t, lm.ref, float("nan"), -lm.inliers, "local"))
-                    x0, y0, x1, y1 = lm.region
-                    # region in the sampled (downscaled) frame, as fractions of its size
-                    h, w = fr.rgb.shape[:2]
-                    regions[(fr.t, lm.ref)] = {
-                        "x": round(x0 / w, 4), "y": round(y0 / h, 4),
-                        "width": round((x1 - x0) / w, 4), "height": round((y1 - y0) / h, 4),
-                        "coverage": lm.coverage, "units": "fraction of frame",
-                        "at_s": round(fr.t, 3),
-                        "thumbnail": extract.thumbnail(fr.rgb, lm.region)}
+                    regions[(fr.t, lm.ref)] = _region(fr, lm.region, coverage=lm.coverage)
         runs = _runs(hits, self.entries)
         for run in runs:
+            mine = [r for r in regions.items() if r[0][1] == run.entry.id
+                    and run.start <= r[0][0] <= run.end]
             if run.method == "local":
-                widest = max((r for r in regions.items() if r[0][1] == run.entry.id
-                               and run.start <= r[0][0] <= run.end),
-                              key=lambda r: float(r[1]["coverage"]), default=None)
+                widest = max(mine, key=lambda r: float(r[1]["coverage"]), default=None)
                 if widest is not None:
                     run.detail["region"] = widest[1]
+            elif run.detail.get("found_in") == WINDOW_FOUND_IN and mine:
+                # the window of the best-matching sample: where a person looks to confirm
+                run.detail["region"] = min(mine, key=lambda r: int(r[1]["distance"]))[1]
         return runs, stats
+
+    def _windows(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, float]]:
+        """Registered stills or clip frames inside picture-in-picture windows of a frame:
+        (box, entry, PDQ distance, registered time) of the nearest hash per entry and box.
+
+        Why PDQ of the window and not local features: an inset is a whole picture scaled
+        down, so its own PDQ is the registered frame's; ORB needs texture that a flat or
+        soft inset (sky, fog, a microscope image) does not have, and a busy background takes
+        the features."""
+        out = []
+        for box in extract.windows(rgb):
+            x0, y0, x1, y1 = box
+            res = extract.query_hash(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+            if res.quality < MIN_QUALITY:
+                continue
+            best: dict[int, tuple[int, float]] = {}
+            for row, dist in self.pdq_lookup(res.hash, PDQ_INSET_RADIUS):
+                eid = int(self.pdq_entry[row])
+                if eid not in best or dist < best[eid][0]:
+                    best[eid] = (dist, float(self.pdq_t[row]))
+            out += [(box, eid, d, rt) for eid, (d, rt) in best.items()]
+        return out
 
     # -- frame-accurate boundaries ---------------------------------------------------------
     def frame_test(self, run: RangeMatch) -> Callable[[np.ndarray], bool]:
@@ -199,8 +229,14 @@ class Register:
         if run.method == "pdq":
             rows = np.nonzero(self.pdq_entry == run.entry.id)[0]
             words = self.pdq_index.words[rows]
+            region = run.detail.get("region")
+            window = (run.detail.get("found_in") == WINDOW_FOUND_IN
+                      and isinstance(region, dict))
 
             def by_pdq(rgb: np.ndarray) -> bool:
+                if window:
+                    assert isinstance(region, dict)
+                    rgb = _crop_fraction(rgb, region)  # the picture-in-picture window
                 # one known entry, not the whole register: a flatter frame than a lookup
                 # would trust still says which side of the cut it is on
                 res = extract.query_hash(rgb)
@@ -226,6 +262,8 @@ class Register:
         stray frame far from the shot does not stretch the range."""
         test = self.frame_test(run)
         side = REFINE_SIDE if run.method == "pdq" else feat.QUERY_SIDE
+        if run.detail.get("found_in") == WINDOW_FOUND_IN:
+            side = extract.FRAME_SIDE  # the window is a part of the frame: as sampled
         before = list(video_fp.frames_between(path, max(0.0, run.start - step), run.start,
                                               side))
         first = _extent(reversed(before), test)
@@ -340,6 +378,29 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]) -> Fram
     return last
 
 
+def _region(fr: Frame, box: tuple[int, int, int, int], **extra: Any) -> dict[str, Any]:
+    """A matched region of a sampled (downscaled) frame, as fractions of its size."""
+    x0, y0, x1, y1 = box
+    h, w = fr.rgb.shape[:2]
+    out: dict[str, Any] = {
+        "x": round(x0 / w, 4), "y": round(y0 / h, 4),
+        "width": round((x1 - x0) / w, 4), "height": round((y1 - y0) / h, 4)}
+    if "coverage" not in extra:
+        extra["coverage"] = round((x1 - x0) * (y1 - y0) / max(1, w * h), 4)
+    out.update(extra)
+    out.update({"units": "fraction of frame", "at_s": round(fr.t, 3),
+                "thumbnail": extract.thumbnail(fr.rgb, box)})
+    return out
+
+
+def _crop_fraction(rgb: np.ndarray, region: dict[str, Any]) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    x0, y0 = round(float(region["x"]) * w), round(float(region["y"]) * h)
+    x1 = x0 + max(8, round(float(region["width"]) * w))
+    y1 = y0 + max(8, round(float(region["height"]) * h))
+    return np.ascontiguousarray(rgb[y0:y1, x0:x1])
+
+
 def _variant(v: int) -> str:
     return extract.VARIANTS[v] if 0 <= v < len(extract.VARIANTS) else f"variant-{v}"
 
@@ -375,7 +436,7 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
             if not placed:
                 runs.append([h])
         for run in runs:
-            pdq_d = [h[3] for h in run if h[4] == "pdq"]
+            pdq_d = [h[3] for h in run if h[4] in ("pdq", "window")]
             method = "pdq" if pdq_d else "local"
             if method == "pdq" and len(run) == 1 and pdq_d[0] > PDQ_SINGLE_FRAME:
                 continue
@@ -386,6 +447,8 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
                             best_distance=min(pdq_d) if pdq_d else None,
                             score=float(np.median(pdq_d)) if pdq_d else float(
                                 -min(h[3] for h in run)))
+            if pdq_d and all(h[4] == "window" for h in run):
+                rm.detail["found_in"] = WINDOW_FOUND_IN
             if refs:
                 offsets = [h[0] - h[2] for h in run if not np.isnan(h[2])]
                 rm.detail["offset_s"] = round(float(np.median(offsets)), 3)

@@ -1,0 +1,156 @@
+"""Picture-in-picture: a registered temp clip scaled to 40 % and placed over other footage is
+found with its time range (frame-accurate) and its window's region; an unrelated registered
+clip and an unrelated programme are not matched. Media are made with ffmpeg at test time."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from detectors.api import Options, Shared
+from detectors.fingerprint import extract
+from detectors.model import AssetResult
+from detectors.registry import load_spec
+from fixtures.gen_register import synth_image
+from scanner.cli import main
+from scanner.pipeline import scan_asset
+from scanner.walk import Walker
+from tests.helpers import judged
+
+pytestmark = pytest.mark.tool("ffmpeg")
+
+FPS = 25
+SIZE = (640, 360)
+PIP = (352, 24, 256, 144)  # x, y, width, height of the 40 % window in the programme
+PIP_FIRST, PIP_LAST = 50, 124  # frames of the programme showing it (2 s filler before)
+
+
+def _zoom(still: np.ndarray, seconds: float, seed: int) -> list[np.ndarray]:
+    """A slow pan/zoom over a still: the look of a generated temp clip."""
+    rng = np.random.default_rng(seed)
+    h, w = still.shape[:2]
+    n = int(seconds * FPS)
+    z0, z1 = rng.uniform(0.85, 0.95), rng.uniform(0.75, 0.85)
+    out = []
+    for i in range(n):
+        a = i / max(n - 1, 1)
+        z = z0 + (z1 - z0) * a
+        cw, ch = int(w * z), int(h * z)
+        x, y = int((w - cw) * (0.3 + 0.4 * a)), (h - ch) // 2
+        out.append(cv2.resize(still[y:y + ch, x:x + cw], SIZE, interpolation=cv2.INTER_AREA))
+    return out
+
+
+def _encode(path: Path, frames: Iterable[np.ndarray], codec: list[str]) -> None:
+    w, h = SIZE
+    proc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt",
+                             "rgb24", "-s", f"{w}x{h}", "-r", str(FPS), "-i", "-", *codec,
+                             str(path)], stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    for f in frames:
+        proc.stdin.write(np.ascontiguousarray(f).tobytes())
+    proc.stdin.close()
+    assert proc.wait() == 0
+
+
+H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+
+
+def _pip(clip: list[np.ndarray], bg: list[np.ndarray], border: bool) -> list[np.ndarray]:
+    x, y, w, h = PIP
+    out = []
+    for f, b in zip(clip, bg, strict=False):
+        o = b.copy()
+        o[y:y + h, x:x + w] = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+        if border:
+            cv2.rectangle(o, (x - 2, y - 2), (x + w + 1, y + h + 1), (255, 255, 255), 2)
+        out.append(o)
+    return out
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("pip")
+    temp = _zoom(synth_image(301, 960, 540), 3.5, 1)
+    other = _zoom(synth_image(302, 960, 540), 3.5, 2)
+    _encode(d / "temp_clip.mp4", temp, H264)
+    _encode(d / "other_temp.mp4", other, H264)
+    db = d / "reg.db"
+    res = CliRunner().invoke(main, ["register", "add", str(d / "temp_clip.mp4"),
+                                    str(d / "other_temp.mp4"), "--register", str(db)])
+    assert res.exit_code == 0, res.output
+
+    def programme(name: str, inset: bool, border: bool) -> Path:
+        before = _zoom(synth_image(310, 960, 540), 2.0, 3)
+        bg = _zoom(synth_image(311, 960, 540), 3.0, 4)
+        after = _zoom(synth_image(312, 960, 540), 2.0, 5)
+        middle = _pip(temp[:75], bg, border) if inset else bg
+        path = d / name
+        _encode(path, [*before, *middle, *after], H264 + ["-g", "25"])
+        return path
+
+    return {"db": db, "pip": programme("pip.mp4", True, True),
+            "pip_borderless": programme("pip_borderless.mp4", True, False),
+            "plain": programme("plain.mp4", False, False)}
+
+
+def _scan(db: Path, path: Path) -> AssetResult:
+    det = load_spec("detectors.register:RegisterDetector")
+    assert det is not None
+    opts = Options()
+    opts.settings["register"] = {"path": str(db)}
+    shared = Shared(opts)
+    try:
+        (asset,) = list(Walker().walk([str(path)]))
+        return judged(scan_asset(asset, [det], shared))
+    finally:
+        shared.close()
+
+
+@pytest.mark.parametrize("name", ["pip", "pip_borderless"])
+def test_picture_in_picture_is_found_with_its_range_and_region(media: dict[str, Path],
+                                                               name: str) -> None:
+    res = _scan(media["db"], media[name])
+    assert res.verdict == "ai"
+    (f,) = res.findings  # the temp clip only: the unrelated registered clip is not matched
+    ev = f.evidence
+    assert ev["entry"]["path"].endswith("temp_clip.mp4")
+    d = ev["deliverable_range"]
+    px = ev["region"]["pixels"]
+    x, y, w, h = PIP
+    if name == "pip":  # a framed window: PDQ of the window, frame-accurate in and out
+        assert f.rule == "register.video.pdq"
+        assert ev["found_in"] == "picture-in-picture window"
+        assert abs(d["start_frame"] - PIP_FIRST) <= 1 and abs(d["end_frame"] - PIP_LAST) <= 1
+        assert abs(px["x"] - x) <= 6 and abs(px["y"] - y) <= 6
+        assert abs(px["width"] - w) <= 12 and abs(px["height"] - h) <= 12
+    else:  # no outline to find: local features (ORB + RANSAC) of the textured inset
+        assert f.rule == "register.video.local"
+        assert abs(d["start_frame"] - PIP_FIRST) <= 2 and abs(d["end_frame"] - PIP_LAST) <= 2
+        # the outline of the registered keyframe mapped into the frame (the clip zooms)
+        assert abs(px["x"] - x) <= 40 and abs(px["y"] - y) <= 40
+        assert 0.7 * w <= px["width"] <= 1.4 * w and 0.7 * h <= px["height"] <= 1.4 * h
+    assert ev["thumbnails"]["deliverable"].startswith("data:image/jpeg;base64,")
+    assert ev["confidence"] >= 0.5
+
+
+def test_unrelated_programme_is_not_matched(media: dict[str, Path]) -> None:
+    assert _scan(media["db"], media["plain"]).findings == ()
+
+
+def test_window_finder_ignores_texture_and_finds_the_window() -> None:
+    rng = np.random.default_rng(7)
+    gravel = rng.integers(0, 255, (288, 512), np.uint8)
+    gravel = cv2.cvtColor(cv2.GaussianBlur(gravel, (3, 3), 0), cv2.COLOR_GRAY2RGB)
+    assert extract.windows(gravel) == []
+    framed = gravel.copy()
+    framed[20:120, 290:490] = 128  # a flat inset with a 1 px white border
+    cv2.rectangle(framed, (289, 19), (490, 120), (255, 255, 255), 1)
+    ((x0, y0, x1, y1),) = extract.windows(framed)
+    assert 290 <= x0 <= 292 and 20 <= y0 <= 22 and 488 <= x1 <= 490 and 118 <= y1 <= 120
