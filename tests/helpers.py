@@ -8,10 +8,11 @@ from typing import Any
 
 from detectors.api import Detector, Options, Shared
 from detectors.model import Asset, AssetResult, Scanned
-from detectors.registry import Loaded
+from detectors.registry import Loaded, load_spec
 from scanner.aggregate import assemble
 from scanner.pipeline import scan_asset
 from scanner.policy import Policy
+from scanner.walk import Walker
 
 
 def scan_loaded(loaded: list[Loaded], path: Path | str, options: Options | None = None,
@@ -42,3 +43,16 @@ def scan_with(detector: Detector, path: Path | str, **options: Any) -> AssetResu
     settings, e.g. ``deep=True``)."""
     return scan_loaded([Loaded(detector.name, "builtin", detector, True)], path,
                        options_for(detector.name, **options))
+
+
+def register_scan(db: Path | str, path: Path | str, **settings: Any) -> AssetResult:
+    """``path`` scanned by the register detector alone against the register at ``db`` (plus
+    its other ``settings``), walked as a scan walks it, judged under the default policy."""
+    det = load_spec("detectors.register:RegisterDetector")
+    assert det is not None and det.available
+    shared = Shared(Options(settings={"register": {"path": str(db), **settings}}))
+    try:
+        (asset,) = list(Walker().walk([str(path)]))
+        return judged(scan_asset(asset, [det], shared))
+    finally:
+        shared.close()

@@ -13,12 +13,9 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import judged
+from helpers import register_scan
 from PIL import Image
 
-from detectors.api import Options, Shared
-from detectors.model import AssetResult
-from detectors.registry import load_spec
 from fixtures.gen_register import (
     synth_clip_frames,
     synth_image,
@@ -27,8 +24,6 @@ from fixtures.gen_register import (
     write_wav,
 )
 from scanner.cli import main
-from scanner.pipeline import scan_asset
-from scanner.walk import Walker
 from tests.conftest import FIXTURES
 
 REG = FIXTURES / "register"
@@ -43,19 +38,6 @@ def register_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                     "--note", "previs"])
     assert res.exit_code == 0, res.output
     return db
-
-
-def _scan(db: Path, path: Path) -> AssetResult:
-    det = load_spec("detectors.register:RegisterDetector")
-    assert det is not None and det.available
-    opts = Options()
-    opts.settings["register"] = {"path": str(db)}
-    shared = Shared(opts)
-    try:
-        (asset,) = list(Walker().walk([str(path)]))
-        return judged(scan_asset(asset, [det], shared))
-    finally:
-        shared.close()
 
 
 def _entries(db: Path) -> list[dict]:
@@ -119,7 +101,7 @@ def test_registration_keeps_other_detectors_evidence(tmp_path: Path, corpus: Pat
     shutil.copy(src, tmp_path / "final.jpg")
     (Image.open(src).convert("RGB").resize((300, 300))
      .save(tmp_path / "final.jpg", quality=70))
-    res = _scan(db, tmp_path / "final.jpg")
+    res = register_scan(db, tmp_path / "final.jpg")
     (f,) = res.findings
     assert f.evidence["registration_findings"] == row["registration_findings"]
     assert "at registration it was flagged" in f.message
@@ -128,7 +110,7 @@ def test_registration_keeps_other_detectors_evidence(tmp_path: Path, corpus: Pat
 def test_image_flipped_jpeg_is_matched(register_db: Path, tmp_path: Path) -> None:
     rgb = np.asarray(Image.open(REG / "temp_concept.png").convert("RGB"))
     Image.fromarray(rgb[:, ::-1]).resize((240, 180)).save(tmp_path / "final.jpg", quality=60)
-    res = _scan(register_db, tmp_path / "final.jpg")
+    res = register_scan(register_db, tmp_path / "final.jpg")
     assert res.verdict == "ai"
     (f,) = res.findings
     assert (f.detector, f.rule, f.tier, f.verdict) == ("register", "register.pdq", "matched", "ai")
@@ -140,7 +122,7 @@ def test_image_flipped_jpeg_is_matched(register_db: Path, tmp_path: Path) -> Non
 
 def test_identical_file_is_an_exact_match(register_db: Path, tmp_path: Path) -> None:
     shutil.copy(REG / "temp_concept.png", tmp_path / "renamed.png")
-    res = _scan(register_db, tmp_path / "renamed.png")
+    res = register_scan(register_db, tmp_path / "renamed.png")
     assert [f.rule for f in res.findings] == ["register.exact"]
 
 
@@ -150,7 +132,7 @@ def test_composited_element_is_found_with_its_region(register_db: Path, tmp_path
     scaled = cv2.resize(element, (720, 540), interpolation=cv2.INTER_AREA)  # 42 % of the frame
     frame[100:640, 400:1120] = scaled
     Image.fromarray(frame).save(tmp_path / "comp.jpg", quality=85)
-    res = _scan(register_db, tmp_path / "comp.jpg")
+    res = register_scan(register_db, tmp_path / "comp.jpg")
     (f,) = res.findings
     assert f.rule == "register.local" and f.tier == "matched"
     region = f.evidence["region"]
@@ -160,12 +142,12 @@ def test_composited_element_is_found_with_its_region(register_db: Path, tmp_path
 
 
 def test_unrelated_media_is_not_matched(register_db: Path, tmp_path: Path) -> None:
-    assert _scan(register_db, REG / "unrelated.png").findings == ()
+    assert register_scan(register_db, REG / "unrelated.png").findings == ()
     write_wav(tmp_path / "other.wav", synth_music(77, 20.0))
-    res = _scan(register_db, tmp_path / "other.wav")
+    res = register_scan(register_db, tmp_path / "other.wav")
     assert res.findings == () and res.verdict == "clean"
     write_video(tmp_path / "other.mp4", synth_clip_frames(9, 4.0, 12.0, (192, 144)), 12.0)
-    assert _scan(register_db, tmp_path / "other.mp4").findings == ()
+    assert register_scan(register_db, tmp_path / "other.mp4").findings == ()
 
 
 def test_audio_cue_under_dialogue_in_a_stem_has_timecodes(register_db: Path,
@@ -176,7 +158,7 @@ def test_audio_cue_under_dialogue_in_a_stem_has_timecodes(register_db: Path,
     at = int(21.25 * 8000)
     stem[at:at + len(cue)] += 0.5 * cue
     write_wav(tmp_path / "stem.wav", stem / np.abs(stem).max() * 0.9)
-    res = _scan(register_db, tmp_path / "stem.wav")
+    res = register_scan(register_db, tmp_path / "stem.wav")
     (f,) = res.findings
     assert f.rule == "register.audio.landmarks"
     d, r = f.evidence["deliverable_range"], f.evidence["register_range"]
@@ -199,7 +181,7 @@ def test_video_clip_and_still_inside_a_program_have_timecodes(register_db: Path,
     program += [still] * int(2 * fps)  # the registered still held for 2 s at 14 s
     program += synth_clip_frames(62, 3.0, fps, size)
     write_video(tmp_path / "program.mp4", program, fps)
-    res = _scan(register_db, tmp_path / "program.mp4")
+    res = register_scan(register_db, tmp_path / "program.mp4")
     by_name = {Path(f.evidence["entry"]["path"]).name: f for f in res.findings}
     assert set(by_name) == {"temp_clip.mp4", "temp_concept.png"}, [f.message for f in res.findings]
     clip_f = by_name["temp_clip.mp4"]
@@ -220,12 +202,12 @@ def test_register_file_is_portable_and_errors_are_not_clean(register_db: Path,
     moved.parent.mkdir()
     shutil.copy(register_db, moved)
     shutil.copy(REG / "temp_concept.png", tmp_path / "x.png")
-    assert [f.rule for f in _scan(moved, tmp_path / "x.png").findings] == ["register.exact"]
-    res = _scan(tmp_path / "missing.db", tmp_path / "x.png")
+    assert [f.rule for f in register_scan(moved, tmp_path / "x.png").findings] == ["register.exact"]
+    res = register_scan(tmp_path / "missing.db", tmp_path / "x.png")
     assert res.verdict == "error" and "register not found" in res.errors[0].message
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite at all" * 100)
-    res = _scan(junk, tmp_path / "x.png")
+    res = register_scan(junk, tmp_path / "x.png")
     assert res.verdict == "error" and "not a register" in res.errors[0].message
 
 
@@ -270,7 +252,7 @@ def test_video_soundtrack_is_checked_for_registered_audio(register_db: Path,
                 out.mux(pkt)
         for pkt in aus.encode(None):
             out.mux(pkt)
-    res = _scan(register_db, path)
+    res = register_scan(register_db, path)
     (f,) = res.findings
     assert f.rule == "register.audio.landmarks" and f.location.startswith("audio-track:")
     assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(3.0, abs=1.0)
@@ -290,7 +272,7 @@ def test_still_composited_into_a_shot_is_found_with_region(register_db: Path,
         f[60:300, 250 + i // 4:570 + i // 4] = element
         frames.append(f)
     write_video(tmp_path / "shot.mp4", frames, fps)
-    res = _scan(register_db, tmp_path / "shot.mp4")
+    res = register_scan(register_db, tmp_path / "shot.mp4")
     (f,) = res.findings
     assert f.rule == "register.video.local"
     assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(4.0, abs=1.0)

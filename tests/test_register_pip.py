@@ -13,15 +13,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from detectors.api import Options, Shared
 from detectors.fingerprint import extract
-from detectors.model import AssetResult
-from detectors.registry import load_spec
 from fixtures.gen_register import synth_image
 from scanner.cli import main
-from scanner.pipeline import scan_asset
-from scanner.walk import Walker
-from tests.helpers import judged
+from tests.helpers import register_scan
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -100,23 +95,10 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "plain": programme("plain.mp4", False, False)}
 
 
-def _scan(db: Path, path: Path) -> AssetResult:
-    det = load_spec("detectors.register:RegisterDetector")
-    assert det is not None
-    opts = Options()
-    opts.settings["register"] = {"path": str(db)}
-    shared = Shared(opts)
-    try:
-        (asset,) = list(Walker().walk([str(path)]))
-        return judged(scan_asset(asset, [det], shared))
-    finally:
-        shared.close()
-
-
 @pytest.mark.parametrize("name", ["pip", "pip_borderless"])
 def test_picture_in_picture_is_found_with_its_range_and_region(media: dict[str, Path],
                                                                name: str) -> None:
-    res = _scan(media["db"], media[name])
+    res = register_scan(media["db"], media[name])
     assert res.verdict == "ai"
     (f,) = res.findings  # the temp clip only: the unrelated registered clip is not matched
     ev = f.evidence
@@ -141,7 +123,7 @@ def test_picture_in_picture_is_found_with_its_range_and_region(media: dict[str, 
 
 
 def test_unrelated_programme_is_not_matched(media: dict[str, Path]) -> None:
-    assert _scan(media["db"], media["plain"]).findings == ()
+    assert register_scan(media["db"], media["plain"]).findings == ()
 
 
 def test_window_finder_ignores_texture_and_finds_the_window() -> None:

@@ -13,16 +13,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
-from detectors.api import Options, Shared
 from detectors.fingerprint import audio, extract
-from detectors.model import AssetResult
-from detectors.registry import load_spec
 from fixtures.gen_register import synth_clip_frames, synth_image, synth_music, write_wav
 from scanner.cli import main
-from scanner.pipeline import scan_asset
-from scanner.walk import Walker
 from tests.conftest import FIXTURES
-from tests.helpers import judged
+from tests.helpers import register_scan
 
 REG = FIXTURES / "register"
 
@@ -34,19 +29,6 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                     str(REG / "temp_cue.wav"), "--register", str(path)])
     assert res.exit_code == 0, res.output
     return path
-
-
-def _scan(db: Path, path: Path, **settings: object) -> AssetResult:
-    det = load_spec("detectors.register:RegisterDetector")
-    assert det is not None
-    opts = Options()
-    opts.settings["register"] = {"path": str(db), "review_below": 0.5, **settings}
-    shared = Shared(opts)
-    try:
-        (asset,) = list(Walker().walk([str(path)]))
-        return judged(scan_asset(asset, [det], shared))
-    finally:
-        shared.close()
 
 
 def test_bars_are_found_and_stripped() -> None:
@@ -79,7 +61,7 @@ def test_letterboxed_titled_and_reframed_still_is_matched(db: Path, tmp_path: Pa
     for name, pic in (("reframed", reframed), ("boxed", boxed),
                       ("titled", np.asarray(titled))):
         Image.fromarray(pic).save(tmp_path / f"{name}.jpg", quality=80)
-        res = _scan(db, tmp_path / f"{name}.jpg")
+        res = register_scan(db, tmp_path / f"{name}.jpg")
         assert res.verdict == "ai", name
         f = res.findings[0]
         assert f.rule in ("register.pdq", "register.local"), name
@@ -96,7 +78,7 @@ def test_pal_speed_up_of_a_cue_under_music_is_found_with_its_speed(db: Path,
     at = int(11.0 * 8000)
     stem[at:at + len(fast)] += 0.5 * fast  # -6 dB against the music
     write_wav(tmp_path / "stem.wav", stem / np.abs(stem).max() * 0.9)
-    res = _scan(db, tmp_path / "stem.wav")
+    res = register_scan(db, tmp_path / "stem.wav")
     (f,) = res.findings
     assert f.rule == "register.audio.landmarks"
     assert f.evidence["speed"] == pytest.approx(1.04, abs=0.011)
@@ -110,8 +92,8 @@ def test_pal_speed_up_of_a_cue_under_music_is_found_with_its_speed(db: Path,
 def test_review_grey_band_by_confidence(db: Path, tmp_path: Path) -> None:
     still = np.asarray(Image.open(REG / "temp_concept.png").convert("RGB"))
     Image.fromarray(still).resize((240, 180)).save(tmp_path / "a.jpg", quality=70)
-    assert _scan(db, tmp_path / "a.jpg").verdict == "ai"
-    res = _scan(db, tmp_path / "a.jpg", review_below=1.01)  # nothing is that sure
+    assert register_scan(db, tmp_path / "a.jpg").verdict == "ai"
+    res = register_scan(db, tmp_path / "a.jpg", review_below=1.01)  # nothing is that sure
     assert res.verdict == "review" and res.findings[0].verdict == "review"
 
 
@@ -120,7 +102,7 @@ def test_unrelated_programme_has_no_match(db: Path, tmp_path: Path) -> None:
     from fixtures.gen_register import write_video
 
     write_video(tmp_path / "other.mp4", frames, 12.0)
-    assert _scan(db, tmp_path / "other.mp4").findings == ()
+    assert register_scan(db, tmp_path / "other.mp4").findings == ()
 
 
 def test_still_in_a_key_art_grid_cell_is_found_with_its_region(db: Path,
@@ -136,7 +118,7 @@ def test_still_in_a_key_art_grid_cell_is_found_with_its_region(db: Path,
         poster[y - 6:y + h + 6, x - 6:x + w + 6] = (20, 20, 20)
         poster[y:y + h, x:x + w] = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)
     Image.fromarray(poster).save(tmp_path / "poster.jpg", quality=85)
-    res = _scan(db, tmp_path / "poster.jpg")
+    res = register_scan(db, tmp_path / "poster.jpg")
     (f,) = res.findings
     assert f.rule == "register.pdq" and f.evidence["found_in"].startswith("framed inset")
     r = f.evidence["region"]
