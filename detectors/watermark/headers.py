@@ -188,25 +188,18 @@ class _Walk:
         return None
 
     def tracks(self) -> list[tuple[int, int, int]] | None:
-        return [t[:3] for t in self.picture_tracks() or ()] if self.moov() else None
-
-    def moov(self) -> tuple[int, int] | None:
-        return self.child(0, self.size, b"moov")
-
-    def moov_or_raise(self) -> tuple[int, int]:
-        moov = self.moov()
-        if moov is None:
-            raise _Malformed("no moov")
-        return moov
+        found = self.picture_tracks()
+        return None if found is None else [t[:3] for t in found]
 
     def picture_tracks(self) -> list[tuple[int, int, int, bool]] | None:
         """(width, height, samples, sps_confirmed) of every track that may hold pictures:
         'vide' tracks, and any of a handler that is not known to hold none (0 × 0: unknown).
         ``sps_confirmed``: an 'avc1' entry whose SPS (in avcC and in the first sample, when it
         carries one) gives the same size as the entry: the size the decoder will use."""
-        moov = self.moov()
+        moov = self.child(0, self.size, b"moov")
         if moov is None:
             return None
+        fragmented = self.child(*moov, b"mvex") is not None
         out: list[tuple[int, int, int, bool]] = []
         for kind, start, end in self.children(*moov):
             if kind != b"trak":
@@ -237,7 +230,8 @@ class _Walk:
             if not (width and height):
                 out.append((0, 0, count, False))
                 continue
-            confirmed = self._sps_agrees(stsd, stbl, stsz, (width, height))
+            # fragmented: the samples (and their SPS) are in the fragments, not checked here
+            confirmed = not fragmented and self._sps_agrees(stsd, stbl, stsz, (width, height))
             out.append((width, height, count, confirmed))
         return out
 
@@ -246,8 +240,6 @@ class _Walk:
         """Whether the H.264 decoder will size the track's pictures as its sample entry
         says: a single 'avc1' entry, every SPS of its avcC and of its first sample agreeing
         (an in-band SPS replaces avcC's). Anything else, or anything unreadable: False."""
-        if self.child(*self.moov_or_raise(), b"mvex") is not None:
-            return False  # fragmented: the samples (and their SPS) are in the fragments
         (entries,) = struct.unpack(">I", self.read(stsd[0] + 4, 4))
         entry = stsd[0] + 8
         esize, etype = struct.unpack(">I4s", self.read(entry, 8))
