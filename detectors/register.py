@@ -215,9 +215,12 @@ class RegisterDetector(Detector):
             elif asset.kind == "video":
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
-                lm = audio_fp.fingerprint(asset.fs_path, is_wav=extract.is_wav(asset.media_type))
                 timing = tc.probe(asset.fs_path)
-                yield from self._audio(reg, reg.match_audio(lm), "audio", skip, timing)
+                if extract.is_wav(asset.media_type):
+                    lm = audio_fp.fingerprint(asset.fs_path, is_wav=True)
+                    yield from self._audio(reg, reg.match_audio(lm), "audio", skip, timing)
+                else:
+                    yield from self._streams(reg, asset.fs_path, "audio", skip, timing)
         except (extract.MediaError, video_fp.VideoError, audio_fp.DecodeError) as exc:
             raise Incomplete(f"cannot decode for fingerprinting: {exc}") from exc
 
@@ -306,16 +309,28 @@ class RegisterDetector(Detector):
                 ctx.note(f"boundaries of the match with #{run.entry.id} not refined: {exc}")
             yield self._range_finding(reg, run, "video", timing, (vi.width, vi.height))
         if has_audio:
-            lm = audio_fp.fingerprint(asset.fs_path, is_wav=False)
-            yield from self._audio(reg, reg.match_audio(lm), "audio-track", skip, timing)
+            yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
         elif not audio_fp.pyav_available():
             ctx.note("audio track not checked: PyAV is not installed")
 
     def _audio(self, reg: m.Register, runs: list[m.RangeMatch], where: str, skip: set[int],
-               timing: tc.Timing) -> Iterator[Finding]:
+               timing: tc.Timing, stream: str | None = None) -> Iterator[Finding]:
         for run in runs:
             if run.entry.id not in skip:
-                yield self._range_finding(reg, run, where, timing, None)
+                f = self._range_finding(reg, run, where, timing, None)
+                if stream is not None:
+                    f.evidence["audio_stream"] = stream
+                yield f
+
+    def _streams(self, reg: m.Register, path: str, where: str, skip: set[int],
+                 timing: tc.Timing) -> Iterator[Finding]:
+        """Every audio stream on its own (stems and languages are separate tracks); with more
+        than one, the location names the track: ``audio-track-3:01:00:10:00-...``."""
+        streams = audio_fp.stream_landmarks(path)
+        for st in streams:
+            name = where if len(streams) == 1 else f"{where}-{st.number}"
+            yield from self._audio(reg, reg.match_audio(st.landmarks), name, skip, timing,
+                                   st.label)
 
     def _thumbs(self, reg: m.Register, entry: Entry, deliverable: bytes) -> dict[str, Any]:
         """Side by side: the matched region of the deliverable and the registered asset."""

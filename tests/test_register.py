@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import wave
 from pathlib import Path
 
@@ -279,3 +280,36 @@ def test_still_composited_into_a_shot_is_found_with_region(register_db: Path,
     region = f.evidence["region"]
     assert region["x"] == pytest.approx(250 / 640, abs=0.03)
     assert region["width"] == pytest.approx(0.5, abs=0.03)
+
+
+@pytest.mark.tool("ffmpeg")
+def test_temp_audio_on_a_later_track_of_a_master_is_found(register_db: Path,
+                                                          tmp_path: Path) -> None:
+    """Masters carry stems as separate tracks: a cue on track 3 of a MOV (tracks 1 and 2
+    other music) is found there, and the finding names the track."""
+    sr = 8000
+    with wave.open(str(REG / "temp_cue.wav"), "rb") as w:
+        cue = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+    tracks = []
+    for k in range(3):
+        x = 0.5 * synth_music(300 + k, 16.0, sr)
+        if k == 2:
+            x = np.zeros(16 * sr, dtype=np.float32)
+            x[4 * sr:4 * sr + len(cue)] = 0.8 * cue[: 12 * sr]
+        p = tmp_path / f"t{k}.wav"
+        write_wav(p, x, sr)
+        tracks.append(p)
+    still = tmp_path / "still.png"
+    Image.fromarray(synth_image(71, 160, 120)).save(still)
+    master = tmp_path / "master.mov"
+    inputs = [a for p in tracks for a in ("-i", str(p))]
+    maps = [a for k in range(1, 4) for a in ("-map", str(k))]
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-framerate", "12", "-i",
+                    str(still), *inputs, "-map", "0", *maps, "-t", "16", "-c:v", "mjpeg",
+                    "-c:a", "pcm_s16le", "-ar", "48000", str(master)], check=True)
+    res = register_scan(register_db, master)
+    (f,) = res.findings
+    assert f.rule == "register.audio.landmarks"
+    assert f.location.startswith("audio-track-3:")
+    assert f.evidence["audio_stream"].startswith("track 3")
+    assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(4.0, abs=1.0)

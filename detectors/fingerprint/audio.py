@@ -240,39 +240,113 @@ def _peaks(spec: np.ndarray, first: int, lo: int, hi: int) -> list[tuple[int, in
     return out
 
 
+class _Builder:
+    """Landmarks of one signal fed block by block: peaks in ~60 s spectrogram blocks with a
+    margin so that peaks at block edges see their whole neighbourhood, paired at the end.
+
+    Push-style (not a generator consumer) so that one demux pass can feed every audio stream
+    of a container its own builder."""
+
+    def __init__(self, max_seconds: float | None = None) -> None:
+        self.margin = PEAK_DT
+        self.need = (BLOCK_FRAMES + 2 * self.margin - 1) * HOP + NFFT
+        self.start_frame = -self.margin  # frame of pending[0] (negative: leading silence)
+        self.pending = np.zeros(self.margin * HOP, dtype=np.float32)
+        self.peaks: list[tuple[int, int, float]] = []
+        self.total = 0
+        self.limit = int(max_seconds * SR) if max_seconds else None
+        self.done = False
+
+    def feed(self, block: np.ndarray) -> bool:
+        """Add samples; False once ``max_seconds`` are in (the rest is not wanted)."""
+        if self.done:
+            return False
+        self.total += len(block)
+        if self.limit is not None and self.total > self.limit:
+            block = block[: max(len(block) - (self.total - self.limit), 0)]
+            self.done = True
+        self.pending = np.concatenate([self.pending, block])
+        while len(self.pending) >= self.need:
+            spec = _spectrogram(self.pending[:self.need])
+            self.peaks.extend(_peaks(spec, self.start_frame, self.margin,
+                                     self.margin + BLOCK_FRAMES))
+            self.pending = self.pending[BLOCK_FRAMES * HOP:]
+            self.start_frame += BLOCK_FRAMES
+        return not self.done
+
+    def finish(self) -> Landmarks:
+        tail = np.concatenate([self.pending,
+                               np.zeros(self.margin * HOP + NFFT, dtype=np.float32)])
+        spec = _spectrogram(tail)
+        peaks = self.peaks + _peaks(spec, self.start_frame, self.margin, spec.shape[0])
+        total = min(self.total, self.limit) if self.limit else self.total
+        duration = total / SR
+        last_frame = int(duration / FRAME_S)
+        return _pair([p for p in peaks if 0 <= p[0] <= last_frame], duration)
+
+
 def landmarks_from_blocks(blocks: Iterator[np.ndarray], max_seconds: float | None = None
                           ) -> Landmarks:
-    """Peaks, then anchor/target pairs. Streams the samples in ~60 s spectrogram blocks with
-    a margin so that peaks at block edges see their whole neighbourhood."""
-    margin = PEAK_DT
-    need = (BLOCK_FRAMES + 2 * margin - 1) * HOP + NFFT
-    pending = np.zeros(0, dtype=np.float32)
-    start_frame = -margin  # frame number of pending[0] (negative: virtual leading silence)
-    pending = np.zeros(margin * HOP, dtype=np.float32)
-    peaks: list[tuple[int, int, float]] = []
-    total = 0
-    limit = int(max_seconds * SR) if max_seconds else None
-    done = False
+    """Landmarks of a stream of mono blocks at ``SR``."""
+    b = _Builder(max_seconds)
     for block in blocks:
-        total += len(block)
-        if limit is not None and total > limit:
-            block = block[: max(len(block) - (total - limit), 0)]
-            done = True
-        pending = np.concatenate([pending, block])
-        while len(pending) >= need:
-            spec = _spectrogram(pending[:need])
-            peaks.extend(_peaks(spec, start_frame, margin, margin + BLOCK_FRAMES))
-            pending = pending[BLOCK_FRAMES * HOP:]
-            start_frame += BLOCK_FRAMES
-        if done:
+        if not b.feed(block):
             break
-    pending = np.concatenate([pending, np.zeros(margin * HOP + NFFT, dtype=np.float32)])
-    spec = _spectrogram(pending)
-    peaks.extend(_peaks(spec, start_frame, margin, spec.shape[0]))
-    duration = min(total, limit) / SR if limit else total / SR
-    last_frame = int(duration / FRAME_S)
-    peaks = [p for p in peaks if 0 <= p[0] <= last_frame]
-    return _pair(peaks, duration)
+    return b.finish()
+
+
+@dataclass
+class StreamLandmarks:
+    """The landmarks of one audio stream of a container."""
+
+    number: int  # 1-based among the container's audio streams
+    label: str  # what a person sees in a player: number, title, language, channels
+    landmarks: Landmarks
+
+
+def stream_landmarks(path: str) -> list[StreamLandmarks]:
+    """Landmarks of every audio stream of a container, in one demux pass.
+
+    Why every stream: masters carry stems and languages as separate tracks (MXF and MOV often
+    one mono track per channel); reading only the first would let temp audio on track 3 pass
+    unseen. One pass, because re-reading a large master once per track costs more than all
+    the audio decoding together."""
+    try:
+        import av  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise DecodeError("PyAV is not installed: only WAV audio can be decoded") from exc
+    with open_readonly(path) as fh:
+        try:
+            container = av.open(fh, mode="r")
+        except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many types
+            raise DecodeError(f"cannot open: {exc}") from exc
+        with container:
+            streams = list(container.streams.audio)
+            if not streams:
+                raise DecodeError("no audio stream")
+            builders = {s.index: _Builder() for s in streams}
+            resamplers = {s.index: av.AudioResampler(format="flt", layout="mono", rate=SR)
+                          for s in streams}
+            try:
+                for pkt in container.demux(*streams):
+                    idx = pkt.stream.index
+                    for frame in pkt.decode():
+                        for out in resamplers[idx].resample(frame):
+                            builders[idx].feed(out.to_ndarray().reshape(-1).astype(np.float32))
+                for idx, rs in resamplers.items():
+                    for out in rs.resample(None):
+                        builders[idx].feed(out.to_ndarray().reshape(-1).astype(np.float32))
+            except av.error.FFmpegError as exc:
+                raise DecodeError(f"decode failed: {exc}") from exc
+            out_list = []
+            for n, s in enumerate(streams, 1):
+                meta = {k.lower(): v for k, v in (s.metadata or {}).items()}
+                bits = [f"track {n}"]
+                bits += [str(meta[k]) for k in ("title", "handler_name", "language")
+                         if meta.get(k) and str(meta[k]) not in ("und", "SoundHandler")][:2]
+                bits.append(f"{s.codec_context.channels or '?'} ch")
+                out_list.append(StreamLandmarks(n, ", ".join(bits), builders[s.index].finish()))
+            return out_list
 
 
 def _pair(peaks: list[tuple[int, int, float]], duration: float) -> Landmarks:
