@@ -19,7 +19,7 @@ frame with :func:`frames_between`, which decodes every frame of a one-second win
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -78,6 +78,7 @@ class _Reader:
 
     def __init__(self, path: str) -> None:
         av = _av()
+        self.path = path
         self.fh = open_readonly(path)
         try:
             self.c = av.open(self.fh, mode="r")
@@ -105,6 +106,14 @@ class _Reader:
             self.frames = int(round(float(self.s.duration) * self.tb * self.fps))
         if not self.frames and self.c.duration:
             self.frames = int(round(self.c.duration / 1_000_000 * self.fps))
+
+    def reopen(self) -> None:
+        """The same file again, read from its start (after a seek that cannot be trusted)."""
+        threads = self.s.thread_type
+        self.close()
+        fresh = _Reader(self.path)
+        self.fh, self.c, self.s = fresh.fh, fresh.c, fresh.s
+        self.s.thread_type = threads
 
     def close(self) -> None:
         try:
@@ -150,8 +159,10 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
     r = _Reader(path)
     try:
         s = r.s
-        s.thread_type = "AUTO"
         intra = fast and r.intra
+        # frame threads hold pictures back: with packets skipped, each sample would cost
+        # two or three decodes; an intra picture splits into slices instead
+        s.thread_type = "SLICE" if intra else "AUTO"
         if fast and not intra:
             s.codec_context.skip_frame = "NONREF"
         step = 1.0 / rate
@@ -167,13 +178,7 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
             if not intra:
                 yield from r.c.decode(s)
                 return
-            # every packet is a whole picture: decode only those at sample times
-            for pkt in r.c.demux(s):
-                if pkt.pts is not None and pkt.size:
-                    t = float(pkt.pts) * r.tb - r.t0
-                    if t + half < next_t:
-                        continue
-                yield from pkt.decode()
+            yield from _intra_frames(r, lambda: next_t)
 
         try:
             for fr in frames():
@@ -202,6 +207,61 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                              f"{exc}") from exc
     finally:
         r.close()
+
+
+SEEK_AHEAD = 0.25  # seconds to the next sample beyond which the sampler jumps by the index
+
+
+def _intra_frames(r: _Reader, want: Callable[[], float]) -> Iterator[Any]:
+    """Decoded pictures of an intra-only stream at (or just after) the times ``want()``
+    names, reading only their packets.
+
+    Every packet is a whole picture, so the rest need not be decoded, nor even read: where
+    the next sample is more than ``SEEK_AHEAD`` away the container's index (MOV, MP4, MXF)
+    jumps there, which saves reading most of a large master. Fail closed: if a jump lands
+    after the wanted time (a broken index), the file is read again in order from its start;
+    if a packet has no time, or the index only lands far before the wanted time, jumping
+    stops and the rest is read in order."""
+    half = 0.5 / r.fps
+    jump = r.c.format.name not in ("rawvideo", "image2")
+    last_t = 0.0  # time of the last packet read in order
+    while True:
+        target = want()
+        landed: float | None = None
+        if jump and target - last_t > SEEK_AHEAD:
+            try:
+                r.c.seek(int((target + r.t0) / r.tb), stream=r.s, backward=True,
+                         any_frame=False)
+                r.s.codec_context.flush_buffers()
+                landed = target
+            except Exception:  # noqa: BLE001 - FFmpeg errors come in many types
+                jump = False
+        restart = False
+        for pkt in r.c.demux(r.s):
+            if pkt.pts is None or not pkt.size:
+                if pkt.size and jump:  # no time: read this file in order from here on
+                    jump = False
+                yield from pkt.decode()
+                continue
+            t = float(pkt.pts) * r.tb - r.t0
+            if landed is not None:
+                if t + SEEK_AHEAD < landed:  # a coarse index: jumping does not help here
+                    jump = False
+                if t > landed + half:  # overshot: read in order from the start instead
+                    jump, restart = False, True
+                    r.reopen()
+                    break
+                landed = None
+            last_t = t
+            target = want()
+            if t + half < target:
+                if jump and target - t > SEEK_AHEAD:
+                    restart = True
+                    break
+                continue
+            yield from pkt.decode()
+        if not restart:
+            return
 
 
 def frames_between(path: str, start: float, end: float, max_side: int = 256

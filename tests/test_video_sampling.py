@@ -1,0 +1,102 @@
+"""The sampler of the register reads only the packets it needs from intra-only video (and
+jumps by the container's index): it must still hand over exactly the frames a full decode
+would, in every container, or a temp shot could fall between what was looked at."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.fingerprint import video as video_fp
+
+
+def _numbered_frames(n: int, w: int = 256, h: int = 144) -> bytes:
+    """Frames whose content says their number (a bar whose position moves each frame)."""
+    out = bytearray()
+    for k in range(n):
+        f = np.full((h, w, 3), 40, np.uint8)
+        f[:, (k * 3) % w: (k * 3) % w + 3] = 250
+        f[: h // 2, :, 1] = (k * 7) % 256
+        out += f.tobytes()
+    return bytes(out)
+
+
+@pytest.mark.tool("ffmpeg")
+@pytest.mark.parametrize(("ext", "codec"), [
+    ("mov", ["-c:v", "prores_ks", "-profile:v", "0"]),
+    ("mov", ["-c:v", "mjpeg"]),
+    ("mxf", ["-c:v", "jpeg2000", "-pix_fmt", "yuv422p"]),
+    ("mxf", ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]),
+    ("avi", ["-c:v", "mjpeg"]),
+    ("mkv", ["-c:v", "mjpeg"]),
+    ("mkv", ["-c:v", "ffv1"]),
+])
+def test_intra_sampling_equals_a_full_decode(tmp_path: Path, ext: str, codec: list[str]
+                                             ) -> None:
+    n = 250  # 10 s at 25 fps
+    path = tmp_path / f"clip.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "256x144", "-r", "25", "-i", "-", *codec, str(path)],
+                   input=_numbered_frames(n), check=True)
+    assert video_fp.info(str(path)).intra_only or codec[1] == "ffv1"
+    for rate in (1.0, 3.0):
+        fast = list(video_fp.sample(str(path), rate=rate, cuts=False))
+        full = list(video_fp.sample(str(path), rate=rate, cuts=False, fast=False))
+        assert [f.index for f in fast] == [f.index for f in full]
+        assert len(fast) >= int(n / 25 * rate)
+        for a, b in zip(fast, full, strict=True):
+            assert np.array_equal(a.rgb, b.rgb), (ext, codec, a.index)
+
+
+class _Packet:
+    def __init__(self, k: int) -> None:
+        self.pts, self.size, self.k = k, 1, k
+
+    def decode(self) -> list[int]:
+        return [self.k]
+
+
+class _LyingIndex:
+    """A container whose index lands ``lie`` frames after where a seek asks (a broken
+    index): the sampler must notice and read in order instead of skipping pictures."""
+
+    def __init__(self, n: int, lie: int) -> None:
+        self.n, self.lie, self.pos = n, lie, 0
+        self.seeks = 0
+        self.format = type("F", (), {"name": "mov,mp4"})()
+
+    def reopen(self) -> None:
+        self.pos = 0
+
+    def seek(self, pts: int, **_: object) -> None:
+        self.seeks += 1
+        self.pos = min(self.n, pts + self.lie)
+
+    def demux(self, _s: object) -> object:
+        while self.pos < self.n:
+            self.pos += 1
+            yield _Packet(self.pos - 1)
+
+
+def _fake_reader(c: _LyingIndex) -> video_fp._Reader:
+    r = video_fp._Reader.__new__(video_fp._Reader)
+    r.c = c  # type: ignore[assignment]
+    r.s = type("S", (), {"codec_context": type("C", (), {"flush_buffers": lambda self: None})()})()
+    r.fps, r.tb, r.t0 = 25.0, 1 / 25, 0.0
+    r.reopen = c.reopen  # type: ignore[method-assign]
+    return r
+
+
+@pytest.mark.parametrize("lie", [0, 3, 40])
+def test_a_seek_that_overshoots_falls_back_to_reading_in_order(lie: int) -> None:
+    c = _LyingIndex(250, lie)
+    want = [0.0]
+    got = []
+    for k in video_fp._intra_frames(_fake_reader(c), lambda: want[0]):
+        got.append(k)
+        want[0] = k / 25 + 1.0
+    assert got == list(range(0, 250, 25))  # every wanted frame, none later than asked
+    assert c.seeks >= 1
