@@ -313,3 +313,29 @@ def test_temp_audio_on_a_later_track_of_a_master_is_found(register_db: Path,
     assert f.location.startswith("audio-track-3:")
     assert f.evidence["audio_stream"].startswith("track 3")
     assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(4.0, abs=1.0)
+
+
+@pytest.mark.tool("ffmpeg")
+def test_temp_audio_registered_from_a_later_track_is_found(tmp_path: Path) -> None:
+    """A temp clip registered with its VO on track 2 (music on track 1): the VO alone in a
+    final's stem is found."""
+    sr = 8000
+    music, vo = 0.5 * synth_music(401, 14.0, sr), 0.5 * synth_music(402, 14.0, sr)
+    write_wav(tmp_path / "m.wav", music, sr)
+    write_wav(tmp_path / "v.wav", vo, sr)
+    still = tmp_path / "still.png"
+    Image.fromarray(synth_image(72, 160, 120)).save(still)
+    temp = tmp_path / "temp_clip.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-framerate", "12", "-i",
+                    str(still), "-i", str(tmp_path / "m.wav"), "-i", str(tmp_path / "v.wav"),
+                    "-map", "0", "-map", "1", "-map", "2", "-t", "14", "-c:v", "mjpeg",
+                    "-c:a", "pcm_s16le", str(temp)], check=True)
+    db = tmp_path / "reg.db"
+    res = CliRunner().invoke(main, ["register", "add", str(temp), "--register", str(db)])
+    assert res.exit_code == 0, res.output
+    stem = np.zeros(20 * sr, dtype=np.float32)
+    stem[5 * sr:5 * sr + 10 * sr] = vo[2 * sr:12 * sr]
+    write_wav(tmp_path / "final_dialogue_stem.wav", stem, sr)
+    found = register_scan(db, tmp_path / "final_dialogue_stem.wav").findings
+    assert [f.rule for f in found] == ["register.audio.landmarks"]
+    assert found[0].evidence["deliverable_range"]["start_s"] == pytest.approx(5.0, abs=1.0)

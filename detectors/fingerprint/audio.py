@@ -175,20 +175,38 @@ def pyav_available() -> bool:
 
 def has_audio_stream(path: str) -> bool:
     """Whether a container (e.g. a video) carries audio that PyAV can read."""
+    return audio_streams(path) > 0
+
+
+def audio_streams(path: str) -> int:
+    """How many audio streams a container carries (0 if PyAV cannot read it)."""
     try:
         import av  # noqa: PLC0415
     except ImportError:
-        return False
+        return 0
     try:
         with open_readonly(path) as fh, av.open(fh, mode="r") as c:
-            return bool(c.streams.audio)
+            return len(c.streams.audio)
     except Exception:  # noqa: BLE001
-        return False
+        return 0
 
 
-def decode(path: str, is_wav: bool) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at ``SR``. WAV via the standard library when it can read it."""
-    if is_wav:
+def union(parts: list[Landmarks]) -> Landmarks:
+    """Landmarks of several tracks of one file on its one timeline (speeds kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    speed = [p.speed if p.speed is not None else np.full(len(p.hashes), 1000, np.int32)
+             for p in parts]
+    return Landmarks(np.concatenate([p.hashes for p in parts]),
+                     np.concatenate([p.frames for p in parts]),
+                     max(p.duration for p in parts), sum(p.peaks for p in parts),
+                     np.concatenate(speed))
+
+
+def decode(path: str, is_wav: bool, stream: int | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at ``SR``. WAV via the standard library when it can read it;
+    ``stream``: which audio stream of a container (0-based, default the first)."""
+    if is_wav and not stream:
         try:
             yield from _wav_blocks(path)
             return
@@ -199,7 +217,7 @@ def decode(path: str, is_wav: bool) -> Iterator[np.ndarray]:
         except DecodeError as exc:
             raise DecodeError(f"WAV: {wav_error}; FFmpeg: {exc}") from exc
         return
-    yield from _av_blocks(path)
+    yield from _av_blocks(path, stream)
 
 
 def _spectrogram(x: np.ndarray) -> np.ndarray:
@@ -403,16 +421,16 @@ def merge(parts: list[Landmarks]) -> Landmarks:
 
 
 def fingerprint(path: str, is_wav: bool, max_seconds: float | None = None,
-                shifts: int = 1) -> Landmarks:
+                shifts: int = 1, stream: int | None = None) -> Landmarks:
     """Landmarks of a whole file (streamed).
 
     ``shifts`` > 1 also analyses the audio with the frame grid moved by fractions of a hop and
     keeps the union: a cue placed at any sample offset inside a deliverable then meets a grid
     phase close to its own (the register pays this, once per entry, instead of every scan)."""
-    parts = [landmarks_from_blocks(decode(path, is_wav), max_seconds)]
+    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds)]
     for k in range(1, shifts):
-        parts.append(landmarks_from_blocks(_skip(decode(path, is_wav), k * HOP // shifts),
-                                           max_seconds))
+        parts.append(landmarks_from_blocks(_skip(decode(path, is_wav, stream),
+                                                 k * HOP // shifts), max_seconds))
     return merge(parts) if shifts > 1 else parts[0]
 
 
@@ -431,15 +449,16 @@ def varispeed(x: np.ndarray, speed: float) -> np.ndarray:
 
 
 def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGISTER_SPEEDS,
-                       shifts: int = REGISTER_SHIFTS) -> Landmarks:
+                       shifts: int = REGISTER_SHIFTS, stream: int | None = None) -> Landmarks:
     """Landmarks of registered audio at its own speed (all grid phases) and at ``speeds``
     (per mille), each hash tagged with its speed. Holds the decoded audio in memory (8 kHz
     mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS`` keeps only speed 1."""
-    own = fingerprint(path, is_wav, shifts=shifts)
+    own = fingerprint(path, is_wav, shifts=shifts, stream=stream)
     own.speed = np.full(len(own.hashes), 1000, np.int32)
     if own.duration > SPEED_MAX_SECONDS or len(speeds) <= 1:
         return own
-    x = np.concatenate([b for b in decode(path, is_wav)] or [np.zeros(0, np.float32)])
+    x = np.concatenate([b for b in decode(path, is_wav, stream)]
+                       or [np.zeros(0, np.float32)])
     parts = [own]
     for sp in speeds:
         if sp == 1000:

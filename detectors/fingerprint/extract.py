@@ -288,13 +288,18 @@ def fingerprint_video(path: str) -> Fingerprint:
     fp.duration = max(vi.duration, last_t)
     if not fp.pdq:
         fp.notes.append("no frame with enough detail to hash")
-    if audio_fp.has_audio_stream(path):
-        fp.audio = audio_fp.fingerprint_speeds(path, is_wav=False)
+    # every track: a temp clip's VO may sit on track 2 beside its music
+    tracks = audio_fp.audio_streams(path)
+    if tracks:
+        fp.audio = audio_fp.union([audio_fp.fingerprint_speeds(path, is_wav=False, stream=i)
+                                   for i in range(tracks)])
     return fp
 
 
 def fingerprint_audio(path: str, is_wav: bool) -> Fingerprint:
-    lm = audio_fp.fingerprint_speeds(path, is_wav=is_wav)
+    tracks = 1 if is_wav else max(1, audio_fp.audio_streams(path))
+    lm = audio_fp.union([audio_fp.fingerprint_speeds(path, is_wav=is_wav, stream=i or None)
+                         for i in range(tracks)])
     fp = Fingerprint("audio", duration=lm.duration, audio=lm)
     fp.timing = tc.probe(path).describe()
     if len(lm.hashes) < 50:
