@@ -66,5 +66,10 @@ bench-cluster: $(BIN)/deliverscan
 bench-metadata: $(BIN)/deliverscan
 	$(BIN)/python -m bench.bench_metadata
 
+# The temp-AI register (issue 18): the finished programme (5 encodes with sound, held-out
+# split, ~15 min), then the per-transform table (~15 min). espeak-ng speaks the VO; the
+# pictures are fetched from PyPI once (scikit-image's wheel). bench/results/register.md
 bench-register: $(BIN)/deliverscan
+	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
+	$(BIN)/python -m bench.register_programme
 	$(BIN)/python -m bench.bench_register

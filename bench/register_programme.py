@@ -9,11 +9,19 @@ scanned by the register detector exactly as ``deliverscan scan --register`` does
 per-class recall, false matches (a finding that overlaps no insert of its entry), in/out
 error in frames, and scan speed (x real time). Repeat runs and take the minimum time: the
 machine is shared.
+
+The sound (``bench/programme_audio.py``): temp VO and music cues under a dialogue, music and
+ambience bed; the MOV and MXF masters carry the mix and the dialogue and music stems as three
+tracks, the MP4 the mix as AAC; the stems are also scanned as WAV files.
+
+Images are split by a hash of their name: ``--split held-out`` (the default, what
+``bench/results/register.md`` reports) and ``--split tune`` never share a picture.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -26,7 +34,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.bench_register import _grade, _ken_burns, natural_images
+from bench import programme_audio as pa
+from bench.bench_register import _grade, _ken_burns, fetch_skimage_data, natural_images
 from detectors.api import Options, Shared
 from detectors.fingerprint import extract
 from detectors.fingerprint.store import RegisterStore
@@ -108,12 +117,20 @@ def _transform(cls: str, clip: list[np.ndarray], bg: list[np.ndarray]) -> list[n
     return clip
 
 
-def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: list[str]) -> int:
-    """Stream RGB frames into the ffmpeg program (a programme never sits in memory)."""
+def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: list[str],
+            audio: list[Path] | None = None) -> int:
+    """Stream RGB frames into the ffmpeg program (a programme never sits in memory); each
+    ``audio`` file becomes a track of its own."""
     w, h = HD
+    audio = audio or []
+    ins = [a for p in audio for a in ("-i", str(p))]
+    maps = ["-map", "0:v", *[a for k in range(len(audio)) for a in ("-map", f"{k + 1}:a")]]
+    if audio:
+        maps += (["-c:a", "aac", "-b:a", "256k"] if path.suffix == ".mp4"
+                 else ["-c:a", "pcm_s24le"])
     proc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt",
-                             "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *codec,
-                             str(path)], stdin=subprocess.PIPE)
+                             "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *ins,
+                             *maps, *codec, str(path)], stdin=subprocess.PIPE)
     assert proc.stdin is not None
     n = 0
     for f in frames:
@@ -132,14 +149,20 @@ class Programme:
     inserts: list[Insert]
     render: Callable[[], Iterator[np.ndarray]]
     frames: int
+    sound: pa.Sound | None = None
+    stems: dict[str, Path] | None = None
 
 
 def build(work: Path, naturals: list[tuple[str, np.ndarray]], fps: float,
-          log: Callable[[str], None]) -> Programme:
+          log: Callable[[str], None], audio: bool = True) -> Programme:
     """Register the temp clips (once per rate) and plan the programme (rendered lazily)."""
     db = work / f"prog{round(fps * 1000)}.db"
-    pos = naturals[0::2]
-    neg = naturals[1::2]
+    # one picture per temp insert (a picture used twice would be one entry found in another
+    # entry's insert); the rest are the unregistered shots
+    pos = naturals[:len(CLASSES)]
+    neg = naturals[len(CLASSES):]
+    if len(neg) < 2:
+        raise SystemExit(f"{len(naturals)} natural images: need {len(CLASSES) + 2} (--images)")
 
     def temp_clip(i: int) -> list[np.ndarray]:
         return _ken_burns(pos[i % len(pos)][1], INSERT_S + 0.5, fps, HD, 700 + i)
@@ -154,6 +177,7 @@ def build(work: Path, naturals: list[tuple[str, np.ndarray]], fps: float,
             ids.append(store.add(sha256=f"temp{i}-{fps}", media_type="video/mp4",
                                  path=str(path), size=0, tool="bench", note=cls,
                                  added="bench", verdict="clean", evidence=[], fp=fp))
+        sound = pa.build(work, store, _frames_total(fps) / fps, log) if audio else None
     filler_n = len(_ken_burns(neg[0][1], FILLER_S, fps, (64, 36), 0))
     n_ins = int(INSERT_S * fps)
     inserts: list[Insert] = []
@@ -172,8 +196,21 @@ def build(work: Path, naturals: list[tuple[str, np.ndarray]], fps: float,
             yield from _transform(cls, temp_clip(i)[:n_ins], bg)
         yield from _ken_burns(neg[-1][1], FILLER_S, fps, HD, 999)
 
+    assert total == _frames_total(fps)
     log(f"programme at {fps:.3f} fps: {total} frames, {len(inserts)} inserts")
-    return Programme(fps, db, inserts, render, total)
+    stems = None
+    if sound is not None:
+        sdir = work / f"sound{round(fps * 1000)}"
+        sdir.mkdir(exist_ok=True)
+        stems = pa.write(sdir, sound)
+    return Programme(fps, db, inserts, render, total, sound, stems)
+
+
+def _frames_total(fps: float) -> int:
+    filler_n = int(FILLER_S * fps)
+    n_ins = int(INSERT_S * fps)
+    return (len(CLASSES) + 1) * filler_n + sum(
+        n_ins if c != "speed +4 %" else int(round(n_ins / 1.04)) for c in CLASSES)
 
 
 def scan(db: Path, path: Path) -> tuple[list[dict[str, object]], float]:
@@ -195,53 +232,103 @@ def scan(db: Path, path: Path) -> tuple[list[dict[str, object]], float]:
     return [f.to_dict() for oc in res.outcomes for f in oc.findings], took
 
 
+def _video_score(findings: list[dict[str, object]], inserts: list[Insert],
+                 hits: dict[int, bool], tc_err: list[int], log: Callable[[str], None]) -> int:
+    """Mark inserts found by picture findings; returns the false picture matches."""
+    false = 0
+    for f in findings:
+        ev = f["evidence"]
+        assert isinstance(ev, dict)
+        d = ev.get("deliverable_range") or {}
+        eid = (ev.get("entry") or {}).get("id")
+        ok = False
+        for i, ins in enumerate(inserts):
+            if ins.entry != eid or not d:
+                continue
+            if d["start_frame"] <= ins.last and d["end_frame"] >= ins.first:
+                ok = True
+                if not hits[i]:
+                    hits[i] = True
+                    tc_err += [abs(d["start_frame"] - ins.first),
+                               abs(d["end_frame"] - ins.last)]
+        if not ok:
+            false += 1
+            log(f"  false: {f['location']} {str(f['message'])[:120]}")
+    return false
+
+
 def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
-        log: Callable[[str], None]) -> list[str]:
+        log: Callable[[str], None], audio: bool = True) -> list[str]:
     """Build, encode and scan the programme; the report lines (markdown)."""
     per_class: dict[str, list[int]] = {c: [0, 0] for c in CLASSES}
+    audio_rows: dict[str, list[int]] = {}
     tc_err: list[int] = []
+    audio_err: list[float] = []
     false = 0
+    audio_false = 0
     lines = []
+    stem_speed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-prog-") as tmp:
         work = Path(tmp)
         built: dict[float, Programme] = {}
         for name, ext, fps, codec in ENCODES[:encodes]:
             if fps not in built:
-                built[fps] = build(work, naturals, fps, log)
+                built[fps] = build(work, naturals, fps, log, audio)
+                prog = built[fps]
+                if prog.stems is not None and prog.sound is not None:
+                    for stem in ("dialogue", "music"):
+                        found_s, took_s = scan(prog.db, prog.stems[stem])
+                        dur_s = len(prog.sound.mix) / pa.SR
+                        stem_speed.append(f"{stem} stem WAV {dur_s:.0f} s in {took_s:.2f} s "
+                                          f"({dur_s / took_s:.0f}x)")
+                        mine = [a for a in prog.sound.inserts if a.stem == stem]
+                        got: dict[int, bool] = {}
+                        audio_false += pa.score(found_s, mine, got, [])
+                        for k, a in enumerate(mine):
+                            row = audio_rows.setdefault(f"{a.cls} (its {stem} stem, WAV)",
+                                                        [0, 0])
+                            row[0] += bool(got.get(k))
+                            row[1] += 1
             prog = built[fps]
             inserts, db = prog.inserts, prog.db
             out = work / f"programme_{round(fps)}.{ext}"
-            n = _encode(out, prog.render(), fps, [*codec, "-timecode", "01:00:00:00"])
+            tracks = ([] if prog.stems is None else [prog.stems["mix"]] if ext == "mp4"
+                      else [prog.stems["mix"], prog.stems["dialogue"], prog.stems["music"]])
+            n = _encode(out, prog.render(), fps, [*codec, "-timecode", "01:00:00:00"], tracks)
             assert n == prog.frames, (n, prog.frames)
             dur = n / fps
             found, took = scan(db, out)
             took = min(took, scan(db, out)[1])  # shared machine: the better of two runs
             hits = {i: False for i in range(len(inserts))}
-            for f in found:
-                ev = f["evidence"]
-                assert isinstance(ev, dict)
-                d = ev.get("deliverable_range") or {}
-                eid = (ev.get("entry") or {}).get("id")
-                ok = False
-                for i, ins in enumerate(inserts):
-                    if ins.entry != eid or not d:
-                        continue
-                    if d["start_frame"] <= ins.last and d["end_frame"] >= ins.first:
-                        ok = True
-                        if not hits[i]:
-                            hits[i] = True
-                            tc_err += [abs(d["start_frame"] - ins.first),
-                                       abs(d["end_frame"] - ins.last)]
-                if not ok:
-                    false += 1
-                    log(f"  false: {f['location']} {f['message'][:120]}")
+            pic = [f for f in found if not str(f["location"]).startswith("audio")]
+            snd = [f for f in found if str(f["location"]).startswith("audio")]
+            false += _video_score(pic, inserts, hits, tc_err, log)
             for i, ins in enumerate(inserts):
                 per_class[ins.cls][1] += 1
                 per_class[ins.cls][0] += hits[i]
             missed = [inserts[i].cls for i, h in hits.items() if not h]
-            line = (f"- {name}: {dur:.0f} s programme scanned in {took:.1f} s "
-                    f"({dur / took:.1f}x real time); {sum(hits.values())}/{len(inserts)} "
-                    f"inserts found" + (f" (missed: {', '.join(missed)})" if missed else ""))
+            a_found = ""
+            if prog.sound is not None:
+                ains = prog.sound.inserts
+                mix = "audio-track" if len(tracks) == 1 else "audio-track-1"
+                for track in sorted({str(f["location"]).split(":")[0] for f in snd} | {mix}):
+                    mine_f = [f for f in snd if str(f["location"]).split(":")[0] == track]
+                    got = {}
+                    if track == mix:
+                        audio_false += pa.score(mine_f, ains, got, audio_err)
+                        for k, a in enumerate(ains):
+                            row = audio_rows.setdefault(f"{a.cls} (programme mix)", [0, 0])
+                            row[0] += bool(got.get(k))
+                            row[1] += 1
+                        a_found = f"; sound {sum(got.values())}/{len(ains)} in the mix"
+                    else:  # a stem track: only what was mixed into that stem counts
+                        stem = "dialogue" if track.endswith("-2") else "music"
+                        mine = [a for a in ains if a.stem == stem]
+                        audio_false += pa.score(mine_f, mine, got, [])
+            line = (f"- {name}: {dur:.0f} s programme ({len(tracks)} audio track(s)) scanned "
+                    f"in {took:.1f} s ({dur / took:.1f}x real time); {sum(hits.values())}/"
+                    f"{len(inserts)} picture inserts found"
+                    + (f" (missed: {', '.join(missed)})" if missed else "") + a_found)
             log(line)
             lines.append(line)
             out.unlink()
@@ -252,8 +339,31 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         within = sum(e <= 1 for e in tc_err)
         lines += ["", f"In/out points of found inserts: {within}/{len(tc_err)} within ±1 frame, "
                   f"max error {max(tc_err)} frames, mean {np.mean(tc_err):.2f}."]
-    lines.append(f"False matches (findings overlapping no insert of their entry): {false}.")
+    lines.append(f"False picture matches (findings overlapping no insert of their entry): "
+                 f"{false}.")
+    if audio_rows:
+        lines += ["", "| temp audio class | found | n |", "| --- | --- | --- |"]
+        for c, (h, n) in audio_rows.items():
+            lines.append(f"| {c} | {100 * h / max(n, 1):.0f} % | {h}/{n} |")
+        if audio_err:
+            lines += ["", f"Audio in/out points (programme mix): {sum(e <= 0.5 for e in audio_err)}"
+                      f"/{len(audio_err)} within 0.5 s, max error {max(audio_err):.2f} s, "
+                      f"mean {np.mean(audio_err):.2f} s."]
+        lines.append(f"False audio matches: {audio_false}. Stem scans: "
+                     + "; ".join(stem_speed) + ".")
     return lines
+
+
+def split(naturals: list[tuple[str, np.ndarray]], which: str) -> list[tuple[str, np.ndarray]]:
+    """A fixed half of the pictures by a hash of the file name: the tune and held-out halves
+    never share a picture, whatever else is installed."""
+    if which == "all":
+        return naturals
+
+    def part(name: str) -> str:  # a third to tune on, two thirds held out
+        return "tune" if hashlib.sha256(Path(name).name.encode()).digest()[0] % 3 == 0 \
+            else "held-out"
+    return [n for n in naturals if part(n[0]) == which]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,14 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encodes", type=int, default=len(ENCODES))
     ap.add_argument("--images", action="append", default=[], metavar="DIR",
                     help="more natural images (e.g. scikit-image's data folder)")
+    ap.add_argument("--split", choices=("held-out", "tune", "all"), default="held-out")
+    ap.add_argument("--no-audio", action="store_true", help="picture only")
     args = ap.parse_args(argv)
 
     def log(s: str) -> None:
         print(s, file=sys.stderr, flush=True)
 
-    naturals = natural_images(args.images)
-    log(f"{len(naturals)} natural images")
-    print("\n".join(run(naturals, args.encodes, log)))
+    try:
+        fetch_skimage_data()
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"scikit-image's pictures not fetched ({exc}): fewer natural images")
+    naturals = split(natural_images(args.images), args.split)
+    log(f"{len(naturals)} natural images ({args.split} split)")
+    if not pa.have_speech() and not args.no_audio:
+        log("espeak-ng missing: the temp VO classes are not measured")
+    print("\n".join(run(naturals, args.encodes, log, not args.no_audio)))
     return 0
 
 

@@ -5,8 +5,8 @@
 # without a password; otherwise say exactly what to run. Never fails the setup: the scanner runs
 # without ExifTool (native tier only) and says so in its reports.
 #
-# Every program a test runs must be checked for here, outside the opt-in FIXTURE block: the
-# test suite refuses to start any other (tests/tools.py parses this file).
+# Every program a test runs must be checked for here, outside the opt-in FIXTURE and BENCH
+# blocks: the test suite refuses to start any other (tests/tools.py parses this file).
 set -u
 missing=""
 command -v exiftool >/dev/null 2>&1 || missing="$missing libimage-exiftool-perl"
@@ -24,6 +24,11 @@ if [ "${DELIVERSCAN_FIXTURE_TOOLS:-}" = "1" ]; then
   command -v heif-enc >/dev/null 2>&1 || missing="$missing libheif-examples"
   command -v zip >/dev/null 2>&1 || missing="$missing zip"
   command -v convert >/dev/null 2>&1 || missing="$missing imagemagick"
+fi
+# Only for the register benchmark (make bench-register): espeak-ng speaks the temp VO and the
+# dialogue it is mixed under.
+if [ "${DELIVERSCAN_BENCH_TOOLS:-}" = "1" ]; then
+  command -v espeak-ng >/dev/null 2>&1 || missing="$missing espeak-ng"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ]; then

@@ -25,11 +25,11 @@ BASE = frozenset({"sh", "bash", "env", "true", "false", "sleep", "kill", "timeou
 @cache
 def setup_installs() -> frozenset[str]:
     """Programs the setup script installs by default (``command -v X`` checks), skipping the
-    blocks that only run for ``make fixtures``."""
+    blocks that only run for ``make fixtures`` and ``make bench-register``."""
     names: set[str] = set()
     opt_in = False
     for line in SETUP_SCRIPT.read_text(encoding="utf-8").splitlines():
-        if re.match(r"\s*if .*FIXTURE", line):
+        if re.match(r"\s*if .*(FIXTURE|BENCH)_TOOLS", line):
             opt_in = True
         elif opt_in and re.match(r"\s*fi\b", line):
             opt_in = False
