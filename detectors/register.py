@@ -279,7 +279,15 @@ class RegisterDetector(Detector):
                skip: set[int]) -> Iterator[Finding]:
         has_audio = audio_fp.has_audio_stream(asset.fs_path)
         timing = ctx.memo("register:timing", lambda: tc.probe(asset.fs_path))
-        vi = video_fp.info(asset.fs_path)
+        try:
+            vi = video_fp.info(asset.fs_path)
+        except video_fp.VideoError:
+            if not has_audio:
+                raise
+            # an audio-only container of a video family (IMF/Avid audio MXF, M4A-like MOV)
+            ctx.note("no picture stream: the audio tracks were checked")
+            yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
+            return
         frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE,
                                  max_side=extract.FRAME_SIDE)
         try:

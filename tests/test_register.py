@@ -339,3 +339,22 @@ def test_temp_audio_registered_from_a_later_track_is_found(tmp_path: Path) -> No
     found = register_scan(db, tmp_path / "final_dialogue_stem.wav").findings
     assert [f.rule for f in found] == ["register.audio.landmarks"]
     assert found[0].evidence["deliverable_range"]["start_s"] == pytest.approx(5.0, abs=1.0)
+
+
+@pytest.mark.tool("ffmpeg")
+def test_audio_only_mxf_is_checked_not_refused(register_db: Path, tmp_path: Path) -> None:
+    """An audio-only MXF (Avid OP-Atom, IMF audio track files) sniffs as a video container
+    with no picture: its audio is checked instead of the scan ending incomplete."""
+    mxf = tmp_path / "A01_dialogue.mxf"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(REG / "temp_cue.wav"), "-af",
+                    "adelay=3000,apad=pad_dur=3", "-ar", "48000", "-c:a", "pcm_s24le", "-f",
+                    "mxf_opatom", str(mxf)], check=True)
+    res = register_scan(register_db, mxf)
+    assert [f.rule for f in res.findings] == ["register.audio.landmarks"]
+    assert res.findings[0].evidence["deliverable_range"]["start_s"] == pytest.approx(3.0, abs=1.0)
+    # ... and such a file can be registered: its audio is the temp material
+    db = tmp_path / "reg.db"
+    out = CliRunner().invoke(main, ["register", "add", str(mxf), "--register", str(db)])
+    assert out.exit_code == 0, out.output
+    found = register_scan(db, REG / "temp_cue.wav").findings
+    assert [f.rule for f in found] == ["register.audio.landmarks"]

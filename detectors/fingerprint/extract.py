@@ -317,6 +317,9 @@ def fingerprint_file(path: str, kind: str, media_type: str) -> Fingerprint:
         if kind == "image":
             return fingerprint_image(load_rgb(path))
         if kind == "video":
+            if not video_fp.has_picture(path) and audio_fp.has_audio_stream(path):
+                # an audio-only container of a video family (IMF/Avid audio MXF)
+                return fingerprint_audio(path, is_wav=False)
             return fingerprint_video(path)
         if kind == "audio":
             return fingerprint_audio(path, is_wav(media_type))

@@ -137,6 +137,16 @@ class _Reader:
                                                    interpolation="AREA").to_ndarray())
 
 
+def has_picture(path: str) -> bool:
+    """Whether FFmpeg finds a video stream (False for audio-only MXF/MOV or an unreadable
+    file: the caller's next step reports what is wrong with it)."""
+    try:
+        _Reader(path).close()
+    except VideoError:
+        return False
+    return True
+
+
 def info(path: str) -> VideoInfo:
     r = _Reader(path)
     try:
