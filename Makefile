@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
-	bench-cluster bench-metadata bench-register fuzz clean
+	bench-cluster bench-metadata bench-register bench-register-negatives fuzz clean
 
 setup: system-deps $(BIN)/deliverscan
 
@@ -73,3 +73,9 @@ bench-register: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m bench.register_programme
 	$(BIN)/python -m bench.bench_register
+
+# The register's false matches on every unrelated picture, clip and sound found offline plus
+# derived footage (~25 min on 2 cores): bench/results/register-negatives.md
+bench-register-negatives: $(BIN)/deliverscan
+	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
+	$(BIN)/python -m bench.register_negatives
