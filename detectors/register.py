@@ -291,7 +291,8 @@ class RegisterDetector(Detector):
         frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE,
                                  max_side=extract.FRAME_SIDE)
         try:
-            runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY)
+            runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY,
+                                           path=asset.fs_path)
         except video_fp.VideoError:
             if not has_audio:
                 raise

@@ -7,11 +7,13 @@ bench/results/register.md for the recall and false-match rates they give).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
@@ -39,6 +41,24 @@ REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, 
 # hashed at 2 fps, and a fast zoom drifts 40-60 bits between those samples, while the frame
 # after a cut sits 100+ away (unrelated pictures: never under 90 in the benchmark)
 REFINE_RADIUS = 72
+# How far refinement may walk from a run's outer sample, in seconds: past the one sampling step,
+# because the neighbouring sample can show the entry and still not have matched (a PDQ miss on
+# unstable texture; a local-feature check runs only every few seconds), and the walk stops at
+# the first real boundary anyway, so only a matching stretch costs decoding
+REFINE_REACH = 4.0
+# Failing frames tolerated in a row while refining, if no cut separates them from the last
+# matching frame: PDQ of fine periodic texture (a chessboard under a slow zoom) swings 60-86
+# bits between neighbouring frames of one shot, up to 4 frames in a row in the benchmark
+REFINE_GAP = 6
+# Mean absolute difference (0-255) of 32x32 grey thumbnails that counts as a hard cut: the
+# benchmark's cuts are 22-56, steps inside its shots up to 20 (the stepping chessboard zoom).
+# A missed cut only lets the walk test up to REFINE_GAP frames more; ends still must match
+REFINE_CUT = 20.0
+# A sampled frame this close to an entry, though not within PDQ_RADIUS, gets a second look:
+# the frames around it are hashed (see Register._second_look). Unrelated frames of the benchmark
+# programmes never came under 86 of any entry, every frame tested; so it costs nothing there
+# but the wider look-up (a linear scan: ~4 ms per unmatched sample at 140,000 hashes)
+SECOND_LOOK_RADIUS = REFINE_RADIUS
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 
@@ -145,15 +165,16 @@ class Register:
         return sorted(best.values(), key=lambda m: (m.distance, m.entry.id))
 
     # -- video -----------------------------------------------------------------------------
-    def match_frames(self, frames: Iterable[Frame], local_every: float = 0.0
-                     ) -> tuple[list[RangeMatch], dict[str, int]]:
+    def match_frames(self, frames: Iterable[Frame], local_every: float = 0.0,
+                     path: str | None = None) -> tuple[list[RangeMatch], dict[str, int]]:
         """Runs of sampled frames matching registered stills or clips.
 
         ``local_every``: seconds between local-feature checks of frames that PDQ did not
-        match (0 = never); cut frames are always checked when it is non-zero."""
+        match (0 = never); cut frames are always checked when it is non-zero. ``path``: the
+        video the frames come from, for a second look around near misses (none without)."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0, "window_checked": 0,
-                 "window_us": 0}
+                 "window_us": 0, "second_look": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         for fr in frames:
@@ -169,6 +190,13 @@ class Register:
                 for eid, (dist, rt) in best.items():
                     hits.append((fr.t, eid, rt, dist, "pdq"))
                     found = True
+                if not found and path is not None:
+                    near = self._near(res.hash)
+                    if near:
+                        stats["second_look"] += 1
+                        for t, eid, rt, dist in self._second_look(path, fr.t, near):
+                            hits.append((t, eid, rt, dist, "pdq"))
+                            found = True
             else:
                 stats["low_quality"] += 1
             if not found:
@@ -200,6 +228,39 @@ class Register:
                 # the window of the best-matching sample: where a person looks to confirm
                 run.detail["region"] = min(mine, key=lambda r: int(r[1]["distance"]))[1]
         return runs, stats
+
+    def _near(self, h: bytes) -> list[int]:
+        """Entries within ``SECOND_LOOK_RADIUS`` of a hash that matched none."""
+        return sorted({int(self.pdq_entry[row])
+                       for row, _d in self.pdq_lookup(h, SECOND_LOOK_RADIUS)})
+
+    def _second_look(self, path: str, t: float, entries: list[int]
+                     ) -> list[tuple[float, int, float, int]]:
+        """(frame time, entry, registered time, distance) of the nearest frame within half a
+        registered sampling interval of ``t`` for each of ``entries``, if within PDQ_RADIUS.
+
+        Why: registered clips keep hashes at ``REGISTER_RATE`` only, and the PDQ of fine
+        periodic texture (a chessboard under a slow zoom) moves 50-80 bits within two frames.
+        A 1 fps sample then matches only when it lands on a registered frame: at 25 fps with
+        inserts on whole seconds it does, after a conform to 23.976 it lands two frames off
+        (54-64 bits) and the shot is missed. One of the frames around the sample is the
+        registered one. Nothing is loosened: a frame must still match within PDQ_RADIUS."""
+        half = 0.5 / extract.REGISTER_RATE
+        rows = np.nonzero(np.isin(self.pdq_entry, entries))[0]
+        words = self.pdq_index.words[rows]
+        best: dict[int, tuple[int, float, float]] = {}
+        for fr in video_fp.frames_between(path, max(0.0, t - half), t + half,
+                                          extract.FRAME_SIDE):
+            res = extract.query_hash(fr.rgb)
+            if res.quality < MIN_QUALITY:
+                continue
+            d = np.bitwise_count(words ^ as_words([res.hash])[0]).sum(axis=1)
+            for eid in entries:
+                sel = np.nonzero(self.pdq_entry[rows] == eid)[0]
+                i = int(sel[np.argmin(d[sel])])
+                if d[i] <= PDQ_RADIUS and (eid not in best or d[i] < best[eid][0]):
+                    best[eid] = (int(d[i]), fr.t, float(self.pdq_t[rows[i]]))
+        return [(ft, eid, rt, dist) for eid, (dist, ft, rt) in sorted(best.items())]
 
     def _windows(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, float]]:
         """Registered stills or clip frames inside picture-in-picture windows of a frame:
@@ -255,31 +316,31 @@ class Register:
     def refine(self, run: RangeMatch, path: str, step: float) -> None:
         """Move a run's ends from its samples to the exact first and last matching frames.
 
-        Why: samples are ``step`` seconds apart, so the true in point lies after the last
-        sample that did not match and at or before the first that did. Every frame of that
-        window is decoded and tested; the in point is the earliest frame from which every
-        frame up to the first matched sample matches (and the out point likewise), so one
-        stray frame far from the shot does not stretch the range."""
+        Why: samples are ``step`` seconds apart, so the true in point lies before the first
+        sample that matched, usually within one step, but further when the samples next to
+        the run showed the entry and still did not match (see ``REFINE_REACH``). Every frame
+        walking outward from the run's outer samples is decoded and tested; the in point is
+        the earliest frame of the unbroken matching stretch (and the out point likewise), so
+        one stray frame far from the shot does not stretch the range."""
         test = self.frame_test(run)
-        side = REFINE_SIDE if run.method == "pdq" else feat.QUERY_SIDE
+        side = REFINE_SIDE if run.method == "pdq" else extract.FRAME_SIDE
         if run.detail.get("found_in") == WINDOW_FOUND_IN:
             side = extract.FRAME_SIDE  # the window is a part of the frame: as sampled
-        before = list(video_fp.frames_between(path, max(0.0, run.start - step), run.start,
-                                              side))
-        first = _extent(reversed(before), test)
-        after = list(video_fp.frames_between(path, run.end, run.end + step, side))
-        last = _extent(iter(after), test)
+        # local features at the size the scan matched them at (the sampled frames' size):
+        # ORB at another scale finds other keypoints and another inlier share
+        first, at_start = _extent(_walk(path, run.start, -step, side), test)
+        last, at_end = _extent(_walk(path, run.end, step, side), test)
         shift_in = shift_out = 0.0
         if first is not None:
             shift_in = first.t - run.start
             run.start, run.start_frame = first.t, first.index
-        elif before:
-            run.start_frame = before[-1].index
+        elif at_start is not None:
+            run.start_frame = at_start.index
         if last is not None:
             shift_out = last.t - run.end
             run.end, run.end_frame = last.t, last.index
-        elif after:
-            run.end_frame = after[0].index
+        elif at_end is not None:
+            run.end_frame = at_end.index
         if run.ref_start is not None and run.ref_end is not None:
             run.ref_start = max(0.0, run.ref_start + shift_in)
             run.ref_end = run.ref_end + shift_out
@@ -363,19 +424,95 @@ def _audio_offsets(d: np.ndarray, q: np.ndarray, qsorted: np.ndarray, speed: int
     return out
 
 
-def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]) -> Frame | None:
-    """The farthest frame of an unbroken matching stretch, walking away from a matched sample;
-    one failing frame between matching ones (a dropout, a flash) does not end it."""
+def _walk(path: str, t: float, step: float, side: int) -> Iterator[Frame]:
+    """Every frame from the one at ``t`` outward (backward if ``step`` < 0), one ``step``
+    window decoded at a time and only as far as the caller reads, at most ``REFINE_REACH``."""
+    reach = abs(step) * max(1, math.ceil(REFINE_REACH / abs(step) - 1e-9))
+    seen: int | None = None
+    k = 0
+    while (k + 1) * abs(step) <= reach + 1e-9:
+        lo, hi = sorted((t + k * step, t + (k + 1) * step))
+        if hi < 0:
+            return
+        window = list(video_fp.frames_between(path, max(0.0, lo), hi, side))
+        if step < 0:
+            window.reverse()
+        fresh = [fr for fr in window if seen is None
+                 or (fr.index < seen if step < 0 else fr.index > seen)]
+        if not fresh:
+            return  # the file's start or end
+        yield from fresh
+        seen = fresh[-1].index
+        k += 1
+
+
+def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]
+            ) -> tuple[Frame | None, Frame | None]:
+    """The farthest frame of an unbroken matching stretch, walking away from a matched
+    sample, and the first frame walked (the sample itself, the fallback when none matches).
+
+    Failing frames do not end the stretch while they continue the last matching frame's
+    shot, up to ``REFINE_GAP`` in a row: PDQ of fine texture swings far between neighbouring
+    frames, and a dropout or a flash fails one frame. A failing frame past a hard cut
+    (``REFINE_CUT``) ends it after all, unless it is the only one (a one-frame flash).
+
+    Only every ``REFINE_GAP + 1``-th frame is tested while they match and no cut lies between
+    them: by the rule above the frames in between could not end the stretch, so the answer is
+    the same as testing each (a local-feature test costs ~0.1 s a frame)."""
     last: Frame | None = None
-    pending = False
-    for fr in frames:
+    start: Frame | None = None
+    prev: np.ndarray | None = None
+    gap = 0
+    crossed = False
+    batch: list[tuple[Frame, bool]] = []
+
+    def step(fr: Frame, cut: bool) -> bool:
+        """The frame-by-frame rule; True when the stretch has ended."""
+        nonlocal last, gap, crossed
         if test(fr.rgb):
-            last, pending = fr, False
-        elif pending:
+            last, gap, crossed = fr, 0, False
+            return False
+        gap += 1
+        crossed = crossed or cut
+        return gap > REFINE_GAP or (crossed and gap > 1)
+
+    for fr in frames:
+        thumb = _thumb(fr.rgb)
+        cut = prev is not None and float(np.abs(thumb - prev).mean()) > REFINE_CUT
+        prev = thumb
+        if start is None:
+            start = fr
+        batch.append((fr, cut))
+        if gap == 0 and not any(c for _f, c in batch):
+            if len(batch) <= REFINE_GAP:
+                continue  # tested only if the batch does not end on a matching frame
+            if test(fr.rgb):
+                last = fr
+                batch.clear()
+                continue
+            # the newest frame failed: the skipped ones decide, in order, then it counts
+            for f, c in batch[:-1]:
+                if step(f, c):
+                    return last, start
+            gap += 1
+            batch.clear()
+            if gap > REFINE_GAP or (crossed and gap > 1):
+                return last, start
+            continue
+        for f, c in batch:
+            if step(f, c):
+                return last, start
+        batch.clear()
+    for f, c in batch:
+        if step(f, c):
             break
-        else:
-            pending = True
-    return last
+    return last, start
+
+
+def _thumb(rgb: np.ndarray) -> np.ndarray:
+    """32x32 grey thumbnail (int16) for the cut check between neighbouring frames."""
+    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    return cv2.resize(g, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
 def _region(fr: Frame, box: tuple[int, int, int, int], **extra: Any) -> dict[str, Any]:
