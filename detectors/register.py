@@ -75,10 +75,11 @@ def _entry_timing(entry: Entry) -> tc.Timing:
 def confidence(evidence: dict[str, Any]) -> float:
     """0-1 strength of a match from its own measure, for policy to threshold.
 
-    Why these scales: unrelated natural images never came closer than PDQ distance 90 in the
-    benchmark's negative set, and a real re-encode lands under 24; chance ORB consensus
-    stays near the 14-inlier floor while a real insert gives 40+; chance audio alignments
-    reach 20-34 hits at one instant while a used cue gives 100+ spread over time."""
+    Why these scales: a real re-encode lands under PDQ distance 24 and unrelated pictures
+    stay far above the 40 a match needs (nearest of 860 unrelated stills 70, of 493 unrelated
+    video frames 82: bench/results/register-negatives.md); chance ORB consensus stays near
+    the 14-inlier floor while a real insert gives 40+; chance audio alignments (music in a
+    cue's key and tempo) reach 30-53 hits while a used cue gives 100+ spread over time."""
     method = evidence.get("method")
     if method in ("sha256",):
         return 1.0

@@ -39,7 +39,7 @@ REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this s
 REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
 # Frame-to-entry distance still counted as "the entry" while refining: registered clips are
 # hashed at 2 fps, and a fast zoom drifts 40-60 bits between those samples, while the frame
-# after a cut sits 100+ away (unrelated pictures: never under 90 in the benchmark)
+# after a cut sits 100+ away (unrelated frames: never under 86 in the programme benchmark)
 REFINE_RADIUS = 72
 # How far refinement may walk from a run's outer sample, in seconds: past the one sampling step,
 # because the neighbouring sample can show the entry and still not have matched (a PDQ miss on

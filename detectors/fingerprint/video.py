@@ -5,7 +5,8 @@ Why this shape: matching needs a hashed frame per second or so, not every frame,
 is most of a scan's cost. So the sampler decodes as little as the codec allows:
 
 - intra-only codecs (ProRes, DNxHD/HR, JPEG 2000, MJPEG...): every frame is its own picture, so
-  only the packets of the sampled frames are decoded; the rest are read and dropped;
+  only the packets of the sampled frames are read and decoded (the container's index jumps
+  between them);
 - long-GOP codecs (H.264, HEVC, MPEG-2...): every reference frame must be decoded, but
   non-reference frames (most B-frames) are skipped; decoding uses FFmpeg's threads;
 - scaling to the small working size happens in FFmpeg's scaler together with the colour
@@ -13,7 +14,8 @@ is most of a scan's cost. So the sampler decodes as little as the codec allows:
 
 Cut checks on 32x32 thumbnails at ``CUT_RATE`` (long-GOP only: there the frames are decoded
 anyway) give shots their first frame; the matcher then refines every matched range to the exact
-frame with :func:`frames_between`, which decodes every frame of a one-second window.
+frame with :func:`frames_between`, which decodes every frame of a window walked outward from
+the run's outer samples (``matcher.Register.refine``).
 """
 
 from __future__ import annotations
