@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import audio_match as am
 from detectors.fingerprint import extract, pdq
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
@@ -556,7 +557,8 @@ def bench_audio(work: Path, cues: int, log: Callable[[str], None]) -> list[Row]:
     reg = m.Register(str(db))
 
     def scan(path: Path) -> list[m.RangeMatch]:
-        return reg.match_audio(audio_fp.fingerprint(str(path), is_wav=path.suffix == ".wav"))
+        return reg.match_audio(audio_fp.fingerprint(str(path), is_wav=path.suffix == ".wav",
+                                                    density=am.QUERY))
 
     names = ["MP3 128 kb/s", "48 -> 44.1 kHz", "+6 dB (clipping)", "-6 dB",
              "10 s excerpt (offset within ±1 s)", "mixed under speech at 0 dB SNR",
@@ -739,10 +741,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Thresholds: PDQ Hamming ≤ {m.PDQ_RADIUS}/256 (≤ {m.PDQ_SINGLE_FRAME} when a video "
         f"run rests on one frame), query PDQ quality ≥ {m.MIN_QUALITY}; local features ≥ "
-        f"{m.feat.MIN_INLIERS} RANSAC inliers of a similarity transform; audio ≥ "
-        f"{m.AUDIO_MIN_HITS} landmark hits at one offset, spread over ≥ {m.AUDIO_MIN_SPREAD} "
-        f"half-second bins, and ≥ {m.AUDIO_MIN_FRACTION:.0%} of the deliverable's landmarks "
-        "over the matched range.",
+        f"{m.feat.MIN_INLIERS} RANSAC inliers of a similarity transform; audio: a segment of "
+        f"≥ {am.MIN_SECONDS:g} s whose aligned hits exceed {am.CHANCE_WEIGHT:g}x the chance "
+        f"level at neighbouring offsets by ≥ {am.ACCEPT_EXCESS:g} (review from "
+        f"{am.REVIEW_EXCESS:g}; detectors/fingerprint/audio_match.py).",
         "",
         f"Images: {img_info['positives']} distinct natural images registered (each a "
         f"positive per transform), {img_info['negatives']} held out as unrelated material; "

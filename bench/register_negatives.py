@@ -73,6 +73,7 @@ from bench.bench_register import (
 from bench.register_programme import CLASSES, HD, _encode, _title, _transform
 from detectors.api import Options, Shared
 from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import audio_match as am
 from detectors.fingerprint import extract, pdq
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
@@ -151,7 +152,7 @@ class Result:
     part: tuple[int, int] | None = None  # ... of an inset or picture-in-picture window
     votes: int = 0  # most ratio-test votes a local-feature candidate got (>= 14 to be verified)
     inliers_rejected: int = 0  # most RANSAC inliers of a candidate the verification refused
-    audio_hits: int = 0  # best aligned landmark hits at one offset (before spread/density)
+    audio_hits: float = 0.0  # best audio excess score of any segment (audio_match.segments)
     seconds: float = 0.0
 
 
@@ -173,7 +174,7 @@ class Probe:
         self.part: tuple[int, int] | None = None
         self.votes = 0
         self.inliers_rejected = 0
-        self.audio_hits = 0
+        self.audio_hits = 0.0
         self.frames = 0
 
     @contextmanager
@@ -182,7 +183,7 @@ class Probe:
         orig_lookup = m.Register.pdq_lookup
         orig_frames = m.Register.match_frames
         orig_verify = feat._verify
-        orig_offsets = m._audio_offsets
+        orig_segments = am.segments
 
         def lookup(reg: m.Register, h: bytes, radius: int = m.PDQ_RADIUS
                    ) -> list[tuple[int, int]]:
@@ -215,26 +216,22 @@ class Probe:
                     probe.inliers_rejected = max(probe.inliers_rejected, int(mask.sum()))
             return out
 
-        def offsets(d: np.ndarray, q: np.ndarray, qsorted: np.ndarray, speed: int = 1000
-                    ) -> list[tuple[int, float, float, int, int, int]]:
-            if len(d):
-                counts = np.bincount(d - int(d.min()))
-                k = np.ones(2 * m.AUDIO_SLACK + 1, dtype=np.int64)
-                probe.audio_hits = max(probe.audio_hits,
-                                       int(np.convolve(counts, k, "same").max()))
-            return orig_offsets(d, q, qsorted, speed)
+        def segments(*args: Any, **kw: Any) -> list[am.Segment]:
+            segs = orig_segments(*args, **kw)
+            probe.audio_hits = max([probe.audio_hits, *(s.excess for s in segs)])
+            return segs
 
         setattr(m.Register, "pdq_lookup", lookup)  # noqa: B010 - patched on purpose
         setattr(m.Register, "match_frames", frames)  # noqa: B010
         setattr(feat, "_verify", verify)  # noqa: B010
-        setattr(m, "_audio_offsets", offsets)  # noqa: B010
+        setattr(am, "segments", segments)  # noqa: B010
         try:
             yield
         finally:
             setattr(m.Register, "pdq_lookup", orig_lookup)  # noqa: B010
             setattr(m.Register, "match_frames", orig_frames)  # noqa: B010
             setattr(feat, "_verify", orig_verify)  # noqa: B010
-            setattr(m, "_audio_offsets", orig_offsets)  # noqa: B010
+            setattr(am, "segments", orig_segments)  # noqa: B010
 
 
 # ----------------------------------------------------------------------------------------------
@@ -724,8 +721,9 @@ def report(results: list[Result], db: Path, reg_counts: dict[str, int], excluded
         f"Thresholds as shipped: PDQ ≤ {m.PDQ_RADIUS} (whole image or frame), ≤ "
         f"{m.PDQ_SINGLE_FRAME} when a video run rests on one sampled frame, ≤ "
         f"{m.PDQ_INSET_RADIUS} for framed insets and picture-in-picture windows, query quality "
-        f"≥ {m.MIN_QUALITY}; local features ≥ {feat.MIN_INLIERS} RANSAC inliers; audio ≥ "
-        f"{m.AUDIO_MIN_HITS} aligned landmark hits over ≥ {m.AUDIO_MIN_SPREAD} half-second bins.",
+        f"≥ {m.MIN_QUALITY}; local features ≥ {feat.MIN_INLIERS} RANSAC inliers; audio: excess "
+        f"hits over the chance level ≥ {am.ACCEPT_EXCESS:g} (review ≥ {am.REVIEW_EXCESS:g}) "
+        f"in a segment ≥ {am.MIN_SECONDS:g} s (detectors/fingerprint/audio_match.py).",
         "",
         "## Register",
         "",
@@ -866,12 +864,12 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                        f"{feat.MIN_INLIERS} ratio-test votes")
     if audio:
         best = max(audio, key=lambda r: r.audio_hits)
-        hits = np.array([r.audio_hits for r in audio])
-        out.append(f"- audio: best aligned landmark hits at one offset (before the spread and "
-                   f"density tests) {best.audio_hits} ({best.neg.path.name}, {best.neg.group}; "
-                   f"threshold {m.AUDIO_MIN_HITS}); median {int(np.median(hits))}, files ≥ "
-                   f"{m.AUDIO_MIN_HITS // 2}: {int((hits >= m.AUDIO_MIN_HITS // 2).sum())}, ≥ "
-                   f"{m.AUDIO_MIN_HITS}: {int((hits >= m.AUDIO_MIN_HITS).sum())}")
+        ex = np.array([r.audio_hits for r in audio])
+        out.append(f"- audio: best excess score of any segment {best.audio_hits:.1f} "
+                   f"({best.neg.path.name}, {best.neg.group}; match at {am.ACCEPT_EXCESS:g}, "
+                   f"review at {am.REVIEW_EXCESS:g}); median {float(np.median(ex)):.1f}, files "
+                   f"≥ {am.REVIEW_EXCESS:g}: {int((ex >= am.REVIEW_EXCESS).sum())}, ≥ "
+                   f"{am.ACCEPT_EXCESS:g}: {int((ex >= am.ACCEPT_EXCESS).sum())}")
     return out
 
 

@@ -36,7 +36,7 @@ from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
 if TYPE_CHECKING:
     from detectors.fingerprint import audio as audio_fp
-    from detectors.fingerprint import extract, store
+    from detectors.fingerprint import audio_match, extract, store
     from detectors.fingerprint import matcher as m
     from detectors.fingerprint import timecode as tc
     from detectors.fingerprint import video as video_fp
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 else:  # fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) detector first runs
     store = lazy("detectors.fingerprint.store")
     audio_fp = lazy("detectors.fingerprint.audio")
+    audio_match = lazy("detectors.fingerprint.audio_match")
     extract = lazy("detectors.fingerprint.extract")
     m = lazy("detectors.fingerprint.matcher")
     tc = lazy("detectors.fingerprint.timecode")
@@ -89,6 +90,8 @@ def confidence(evidence: dict[str, Any]) -> float:
     if method in ("orb+ransac", "local"):
         return round(min(1.0, float(evidence.get("inliers", 0)) / 40), 3)
     if method == "landmarks":
+        if "match_confidence" in evidence:  # audio_match: 0.5 at its match threshold
+            return round(float(evidence["match_confidence"]), 3)
         return round(min(1.0, float(evidence.get("aligned_hits", 0)) / 100), 3)
     return 0.5
 
@@ -218,7 +221,8 @@ class RegisterDetector(Detector):
             elif asset.kind == "audio":
                 timing = tc.probe(asset.fs_path)
                 if extract.is_wav(asset.media_type):
-                    lm = audio_fp.fingerprint(asset.fs_path, is_wav=True)
+                    lm = audio_fp.fingerprint(asset.fs_path, is_wav=True,
+                                              density=audio_match.QUERY)
                     yield from self._audio(reg, reg.match_audio(lm), "audio", skip, timing)
                 else:
                     yield from self._streams(reg, asset.fs_path, "audio", skip, timing)
@@ -336,7 +340,7 @@ class RegisterDetector(Detector):
                  timing: tc.Timing) -> Iterator[Finding]:
         """Every audio stream on its own (stems and languages are separate tracks); with more
         than one, the location names the track: ``audio-track-3:01:00:10:00-...``."""
-        streams = audio_fp.stream_landmarks(path)
+        streams = audio_fp.stream_landmarks(path, density=audio_match.QUERY)
         for st in streams:
             name = where if len(streams) == 1 else f"{where}-{st.number}"
             yield from self._audio(reg, reg.match_audio(st.landmarks), name, skip, timing,
@@ -389,8 +393,10 @@ class RegisterDetector(Detector):
             ev.update({"inliers": int(run.score), "sampling": f"every {LOCAL_EVERY:g} s + cuts"})
             how = f"partial use, {int(run.score)} consistent local features"
         else:
-            ev.update({"min_hits": m.AUDIO_MIN_HITS})
-            how = f"{int(run.score)} aligned audio landmarks"
+            ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
+                       "review_excess_hits": audio_match.REVIEW_EXCESS})
+            how = (f"{int(run.score)} aligned audio landmarks "
+                   f"({ev.get('excess_hits')} over the chance level)")
         span = f"{rng['start']}-{rng['end']}"
         ref = ""
         if "register_range" in ev:

@@ -43,6 +43,19 @@ SPEED_MAX_SECONDS = 1800.0  # longer registered audio is kept at its own speed o
 WAV_BLOCK = 1 << 16  # sample frames per read
 
 
+@dataclass(frozen=True)
+class Density:
+    """Landmark analysis density: peaks kept per second, the local-maximum neighbourhood
+    (half-sizes in frames and bins) and targets paired per anchor. Registers use the module
+    constants; a scan analyses the deliverable denser (``audio_match.QUERY``). ``None``
+    below means the registered density."""
+
+    peaks_per_s: int = PEAKS_PER_S
+    peak_dt: int = PEAK_DT
+    peak_df: int = PEAK_DF
+    fanout: int = FANOUT
+
+
 class DecodeError(Exception):
     """The audio could not be decoded (corrupt, unsupported, or PyAV missing)."""
 
@@ -234,12 +247,17 @@ def _spectrogram(x: np.ndarray) -> np.ndarray:
 _KERNEL = np.ones((2 * PEAK_DT + 1, 2 * PEAK_DF + 1), dtype=np.uint8)
 
 
-def _peaks(spec: np.ndarray, first: int, lo: int, hi: int) -> list[tuple[int, int, float]]:
+def _peaks(spec: np.ndarray, first: int, lo: int, hi: int, density: Density | None = None
+           ) -> list[tuple[int, int, float]]:
     """Local maxima of ``spec`` rows lo..hi (frames), density-capped per second."""
     if spec.shape[0] == 0:
         return []
+    kernel, cap = _KERNEL, PEAKS_PER_S
+    if density is not None:
+        kernel = np.ones((2 * density.peak_dt + 1, 2 * density.peak_df + 1), dtype=np.uint8)
+        cap = density.peaks_per_s
     band = np.ascontiguousarray(spec[:, MIN_BIN:MAX_BIN])
-    local_max = cv2.dilate(band, _KERNEL)
+    local_max = cv2.dilate(band, kernel)
     floor = np.median(band) + 2.0  # well above the typical level: ignore noise-floor wiggles
     t, f = np.nonzero((band == local_max) & (band > floor))
     keep = (t >= lo) & (t < hi)
@@ -252,8 +270,8 @@ def _peaks(spec: np.ndarray, first: int, lo: int, hi: int) -> list[tuple[int, in
     sec = t // per_sec
     for s in np.unique(sec):
         sel = np.nonzero(sec == s)[0]
-        if sel.size > PEAKS_PER_S:
-            sel = sel[np.argsort(-vals[sel])[:PEAKS_PER_S]]
+        if sel.size > cap:
+            sel = sel[np.argsort(-vals[sel])[:cap]]
         out.extend((int(first + t[i]), int(f[i] + MIN_BIN), float(vals[i])) for i in sel)
     return out
 
@@ -265,8 +283,10 @@ class _Builder:
     Push-style (not a generator consumer) so that one demux pass can feed every audio stream
     of a container its own builder."""
 
-    def __init__(self, max_seconds: float | None = None) -> None:
-        self.margin = PEAK_DT
+    def __init__(self, max_seconds: float | None = None, density: Density | None = None
+                 ) -> None:
+        self.density = density
+        self.margin = max(PEAK_DT, density.peak_dt if density else 0)
         self.need = (BLOCK_FRAMES + 2 * self.margin - 1) * HOP + NFFT
         self.start_frame = -self.margin  # frame of pending[0] (negative: leading silence)
         self.pending = np.zeros(self.margin * HOP, dtype=np.float32)
@@ -287,7 +307,7 @@ class _Builder:
         while len(self.pending) >= self.need:
             spec = _spectrogram(self.pending[:self.need])
             self.peaks.extend(_peaks(spec, self.start_frame, self.margin,
-                                     self.margin + BLOCK_FRAMES))
+                                     self.margin + BLOCK_FRAMES, self.density))
             self.pending = self.pending[BLOCK_FRAMES * HOP:]
             self.start_frame += BLOCK_FRAMES
         return not self.done
@@ -296,17 +316,18 @@ class _Builder:
         tail = np.concatenate([self.pending,
                                np.zeros(self.margin * HOP + NFFT, dtype=np.float32)])
         spec = _spectrogram(tail)
-        peaks = self.peaks + _peaks(spec, self.start_frame, self.margin, spec.shape[0])
+        peaks = self.peaks + _peaks(spec, self.start_frame, self.margin, spec.shape[0],
+                                    self.density)
         total = min(self.total, self.limit) if self.limit else self.total
         duration = total / SR
         last_frame = int(duration / FRAME_S)
-        return _pair([p for p in peaks if 0 <= p[0] <= last_frame], duration)
+        return _pair([p for p in peaks if 0 <= p[0] <= last_frame], duration, self.density)
 
 
-def landmarks_from_blocks(blocks: Iterator[np.ndarray], max_seconds: float | None = None
-                          ) -> Landmarks:
+def landmarks_from_blocks(blocks: Iterator[np.ndarray], max_seconds: float | None = None,
+                          density: Density | None = None) -> Landmarks:
     """Landmarks of a stream of mono blocks at ``SR``."""
-    b = _Builder(max_seconds)
+    b = _Builder(max_seconds, density)
     for block in blocks:
         if not b.feed(block):
             break
@@ -322,7 +343,7 @@ class StreamLandmarks:
     landmarks: Landmarks
 
 
-def stream_landmarks(path: str) -> list[StreamLandmarks]:
+def stream_landmarks(path: str, density: Density | None = None) -> list[StreamLandmarks]:
     """Landmarks of every audio stream of a container, in one demux pass.
 
     Why every stream: masters carry stems and languages as separate tracks (MXF and MOV often
@@ -342,7 +363,7 @@ def stream_landmarks(path: str) -> list[StreamLandmarks]:
             streams = list(container.streams.audio)
             if not streams:
                 raise DecodeError("no audio stream")
-            builders = {s.index: _Builder() for s in streams}
+            builders = {s.index: _Builder(density=density) for s in streams}
             resamplers = {s.index: av.AudioResampler(format="flt", layout="mono", rate=SR)
                           for s in streams}
             try:
@@ -367,7 +388,10 @@ def stream_landmarks(path: str) -> list[StreamLandmarks]:
             return out_list
 
 
-def _pair(peaks: list[tuple[int, int, float]], duration: float) -> Landmarks:
+def _pair(peaks: list[tuple[int, int, float]], duration: float,
+          density: Density | None = None) -> Landmarks:
+    fanout = density.fanout if density else FANOUT
+    per_s = density.peaks_per_s if density else PEAKS_PER_S
     if not peaks:
         return Landmarks(np.zeros(0, np.uint32), np.zeros(0, np.int32), duration, 0)
     arr = np.array([(p[0], p[1]) for p in peaks], dtype=np.int64)
@@ -377,7 +401,7 @@ def _pair(peaks: list[tuple[int, int, float]], duration: float) -> Landmarks:
     frames: list[np.ndarray] = []
     n = len(t)
     # For each anchor, the first FANOUT peaks in its target zone (vectorised over a window).
-    window = PEAKS_PER_S * 2 + 8
+    window = per_s * 2 + 8
     for k in range(1, window + 1):
         j = np.arange(n) + k
         ok = j < n
@@ -394,7 +418,7 @@ def _pair(peaks: list[tuple[int, int, float]], duration: float) -> Landmarks:
         pairs = pairs[order]
         first = np.r_[0, np.nonzero(np.diff(pairs[:, 0]))[0] + 1]
         rank = np.arange(len(pairs)) - np.repeat(first, np.diff(np.r_[first, len(pairs)]))
-        pairs = pairs[rank < FANOUT]
+        pairs = pairs[rank < fanout]
     a, b = pairs[:, 0], pairs[:, 1]
     h = ((f[a] & 0x1FF) << 15) | ((f[b] & 0x1FF) << 6) | ((t[b] - t[a]) & 0x3F)
     frames.append(t[a])
@@ -421,13 +445,14 @@ def merge(parts: list[Landmarks]) -> Landmarks:
 
 
 def fingerprint(path: str, is_wav: bool, max_seconds: float | None = None,
-                shifts: int = 1, stream: int | None = None) -> Landmarks:
+                shifts: int = 1, stream: int | None = None, density: Density | None = None
+                ) -> Landmarks:
     """Landmarks of a whole file (streamed).
 
     ``shifts`` > 1 also analyses the audio with the frame grid moved by fractions of a hop and
     keeps the union: a cue placed at any sample offset inside a deliverable then meets a grid
     phase close to its own (the register pays this, once per entry, instead of every scan)."""
-    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds)]
+    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds, density)]
     for k in range(1, shifts):
         parts.append(landmarks_from_blocks(_skip(decode(path, is_wav, stream),
                                                  k * HOP // shifts), max_seconds))

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
-from detectors.fingerprint import extract
+from detectors.fingerprint import audio_match, extract
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.index import PdqIndex, as_words
@@ -30,10 +30,6 @@ PDQ_SINGLE_FRAME = 24  # stricter bound when a video run rests on one sampled fr
 MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
 OFFSET_SLACK = 1.5  # seconds of disagreement in (deliverable - registered) time within a run
-AUDIO_MIN_HITS = 30  # aligned landmark hits for an audio match
-AUDIO_MIN_FRACTION = 0.01  # ... and that share of the deliverable's landmarks over the range
-AUDIO_MIN_SPREAD = 4  # ... spread over at least this many distinct half-second bins
-AUDIO_SLACK = 1  # frames either side of the best offset
 AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
 REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this size
 REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
@@ -328,8 +324,12 @@ class Register:
             side = extract.FRAME_SIDE  # the window is a part of the frame: as sampled
         # local features at the size the scan matched them at (the sampled frames' size):
         # ORB at another scale finds other keypoints and another inlier share
-        first, at_start = _extent(_walk(path, run.start, -step, side), test)
-        last, at_end = _extent(_walk(path, run.end, step, side), test)
+        # Intra-only pictures are decoded one by one after a cheap seek: quarter-second
+        # windows decode little past the boundary; long-GOP seeks cost a GOP each, so
+        # there a window is the whole sampling step
+        win = step / 4 if video_fp.info(path).intra_only else step
+        first, at_start = _extent(_walk(path, run.start, -win, side), test)
+        last, at_end = _extent(_walk(path, run.end, win, side), test)
         shift_in = shift_out = 0.0
         if first is not None:
             shift_in = first.t - run.start
@@ -348,80 +348,36 @@ class Register:
 
     # -- audio -----------------------------------------------------------------------------
     def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
-        """Registered audio (or video soundtracks) heard in the deliverable, with offsets."""
+        """Registered audio (or video soundtracks) heard in the deliverable, with offsets.
+
+        The decision is ``audio_match.match`` (segments of hits agreeing on one offset, scored
+        by their excess over the entry's chance level); ``lm`` should be analysed at
+        ``audio_match.QUERY`` density (``audio.fingerprint(..., density=audio_match.QUERY)``).
+        Segments in the grey band come back too, with ``match_confidence`` under
+        ``audio_match.ACCEPT``."""
         if len(lm.hashes) == 0:
             return []
         qf, ent, rf, spd = self.store.audio_hits(lm.hashes, lm.frames)
         if len(qf) == 0:
             return []
-        delta = rf - qf
-        qsorted = np.sort(lm.frames)
         out: list[RangeMatch] = []
-        for eid in np.unique(ent):
-            cands: list[tuple[int, float, float, int, int, int]] = []
-            for sp in np.unique(spd[ent == eid]):
-                sel = (ent == eid) & (spd == sp)
-                cands += _audio_offsets(delta[sel], qf[sel], qsorted, int(sp))
-            # the same use heard at neighbouring speeds: keep the strongest
-            cands.sort(key=lambda c: (-c[0], abs(c[5] - 1000)))
-            accepted: list[tuple[float, float]] = []
-            for score, start, end, off, in_range, sp in cands:
-                if len(accepted) >= AUDIO_MAX_OCCURRENCES:
-                    break
-                # Repetitive music also aligns at its period: a weaker offset over the same
-                # stretch of the deliverable is that, not a second use of the cue.
-                if any(_overlap((start, end), a) > 0.5 for a in accepted):
-                    continue
-                accepted.append((start, end))
-                factor = sp / 1000
-                # registered frames of a speed variant are on its own timeline: the cue's
-                # own time is that times the speed
-                out.append(RangeMatch(
-                    self.entries[int(eid)], "landmarks", start, end,
-                    ref_start=(start + off * audio_fp.FRAME_S) * factor,
-                    ref_end=(end + off * audio_fp.FRAME_S) * factor, samples=score,
-                    score=score,
-                    detail={"offset_s": round(off * audio_fp.FRAME_S, 3),
-                            "aligned_hits": score, "landmarks_in_range": in_range,
-                            "speed": factor}))
+        per_entry: dict[int, int] = {}
+        for seg in audio_match.match(qf, ent, rf, spd):
+            if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
+                    AUDIO_MAX_OCCURRENCES:
+                continue
+            per_entry[seg.entry] = per_entry.get(seg.entry, 0) + 1
+            out.append(RangeMatch(
+                self.entries[seg.entry], "landmarks", seg.start, seg.end,
+                ref_start=seg.ref_start, ref_end=seg.ref_end, samples=seg.hits,
+                score=seg.hits,
+                detail={"offset_s": round(seg.offset * audio_fp.FRAME_S, 3),
+                        "aligned_hits": seg.hits, "chance_level": round(seg.chance, 2),
+                        "excess_hits": round(seg.excess, 1),
+                        "coverage": round(seg.coverage, 3), "speed": seg.speed / 1000,
+                        "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out
-
-
-def _audio_offsets(d: np.ndarray, q: np.ndarray, qsorted: np.ndarray, speed: int = 1000
-                   ) -> list[tuple[int, float, float, int, int, int]]:
-    """Candidate uses of one registered audio at one speed: (score, start s, end s, offset in
-    frames, deliverable landmarks over the range, speed) for each offset peak that passes."""
-    if len(d) < AUDIO_MIN_HITS:
-        return []
-    lo = int(d.min())
-    counts = np.bincount(d - lo)
-    smooth = np.convolve(counts, np.ones(2 * AUDIO_SLACK + 1, dtype=np.int64), "same")
-    out: list[tuple[int, float, float, int, int, int]] = []
-    for _ in range(AUDIO_MAX_OCCURRENCES * 3):
-        peak = int(np.argmax(smooth))
-        score = int(smooth[peak])
-        if score < AUDIO_MIN_HITS or len(out) >= AUDIO_MAX_OCCURRENCES:
-            break
-        # suppress this offset's neighbourhood for the next round
-        smooth[max(0, peak - 4 * AUDIO_SLACK - 2): peak + 4 * AUDIO_SLACK + 3] = 0
-        off = peak + lo
-        qs = q[np.abs(d - off) <= AUDIO_SLACK]
-        start = float(qs.min()) * audio_fp.FRAME_S
-        end = float(qs.max()) * audio_fp.FRAME_S
-        # One chord can pair up with itself many times at a single instant; a real use of a
-        # cue keeps agreeing over time.
-        spread = len(np.unique((qs * audio_fp.FRAME_S / 0.5).astype(np.int64)))
-        if spread < AUDIO_MIN_SPREAD:
-            continue
-        # Music in one key and tempo shares note pairs by chance; those hits scatter over the
-        # whole deliverable, a real use concentrates them.
-        in_range = int(np.searchsorted(qsorted, qs.max(), "right")
-                       - np.searchsorted(qsorted, qs.min(), "left"))
-        if score < AUDIO_MIN_FRACTION * in_range:
-            continue
-        out.append((score, start, end, off, in_range, speed))
-    return out
 
 
 def _walk(path: str, t: float, step: float, side: int) -> Iterator[Frame]:
@@ -540,13 +496,6 @@ def _crop_fraction(rgb: np.ndarray, region: dict[str, Any]) -> np.ndarray:
 
 def _variant(v: int) -> str:
     return extract.VARIANTS[v] if 0 <= v < len(extract.VARIANTS) else f"variant-{v}"
-
-
-def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Overlap of two time ranges as a fraction of the shorter one."""
-    inter = min(a[1], b[1]) - max(a[0], b[0])
-    shorter = max(min(a[1] - a[0], b[1] - b[0]), 1e-6)
-    return max(inter, 0.0) / shorter
 
 
 def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Entry]
