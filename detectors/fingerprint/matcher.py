@@ -220,9 +220,11 @@ class Register:
                 widest = max(mine, key=lambda r: float(r[1]["coverage"]), default=None)
                 if widest is not None:
                     run.detail["region"] = widest[1]
-            elif run.detail.get("found_in") == WINDOW_FOUND_IN and mine:
+            elif run.detail.get("found_in") == WINDOW_FOUND_IN:
                 # the window of the best-matching sample: where a person looks to confirm
-                run.detail["region"] = min(mine, key=lambda r: int(r[1]["distance"]))[1]
+                windows = [r for r in mine if "distance" in r[1]]
+                if windows:
+                    run.detail["region"] = min(windows, key=lambda r: int(r[1]["distance"]))[1]
         return runs, stats
 
     def _near(self, h: bytes) -> list[int]:
@@ -290,10 +292,7 @@ class Register:
             window = (run.detail.get("found_in") == WINDOW_FOUND_IN
                       and isinstance(region, dict))
 
-            def by_pdq(rgb: np.ndarray) -> bool:
-                if window:
-                    assert isinstance(region, dict)
-                    rgb = _crop_fraction(rgb, region)  # the picture-in-picture window
+            def near(rgb: np.ndarray) -> bool:
                 # one known entry, not the whole register: a flatter frame than a lookup
                 # would trust still says which side of the cut it is on
                 res = extract.query_hash(rgb)
@@ -301,6 +300,13 @@ class Register:
                     return False
                 d = np.bitwise_count(words ^ as_words([res.hash])[0]).sum(axis=1)
                 return bool(d.min() <= REFINE_RADIUS)
+
+            def by_pdq(rgb: np.ndarray) -> bool:
+                if window:  # the picture-in-picture window, else the whole frame (a run
+                    # can rest on both: a second look hashes whole frames)
+                    assert isinstance(region, dict)
+                    return near(_crop_fraction(rgb, region)) or near(rgb)
+                return near(rgb)
             return by_pdq
         index = feat.FeatureIndex([(eid, f) for eid, _t, f in
                                    self.store.feature_rows(run.entry.id)])
@@ -533,7 +539,7 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
                             best_distance=min(pdq_d) if pdq_d else None,
                             score=float(np.median(pdq_d)) if pdq_d else float(
                                 -min(h[3] for h in run)))
-            if pdq_d and all(h[4] == "window" for h in run):
+            if any(h[4] == "window" for h in run):
                 rm.detail["found_in"] = WINDOW_FOUND_IN
             if refs:
                 offsets = [h[0] - h[2] for h in run if not np.isnan(h[2])]
