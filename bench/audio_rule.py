@@ -338,30 +338,8 @@ def positives(work: Path, reg: MemRegister, odd: int, trials: int = 5, shift: in
 
 
 def same_key(params_seed: int, notes_seed: int, seconds: float, sr: int = GEN_SR) -> np.ndarray:
-    """``synth_music`` with the key, tuning, tempo and timbre of ``params_seed`` and the notes
-    of ``notes_seed``: unrelated music in the same key and tempo as a registered cue."""
-    p = np.random.default_rng(params_seed)
-    rng = np.random.default_rng(notes_seed)
-    n = int(seconds * sr)
-    out = np.zeros(n, dtype=np.float64)
-    root = 196.0 * 2 ** ((p.integers(0, 12) + p.uniform(-0.3, 0.3)) / 12)
-    scale = root * 2 ** (np.array([0, 2, 3, 5, 7, 8, 10, 12, 14, 15, 17, 19]) / 12)
-    beat = p.uniform(0.09, 0.16)
-    weights = p.uniform(0.2, 1.0, 5) / np.arange(1, 6)
-    t0 = 0
-    while t0 < n:
-        dur = int(sr * beat * rng.choice([1, 2, 2, 4]))
-        t = np.arange(min(dur, n - t0)) / sr
-        f0 = rng.choice(scale)
-        env = np.exp(-t * rng.uniform(2, 6)) * np.minimum(1, t * 200)
-        note = sum(weights[k - 1] * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6))
-                   for k in range(1, 6))
-        out[t0:t0 + len(t)] += env * (note + 0.4 * np.sin(2 * np.pi * (f0 / 4) * t))
-        if rng.random() < 0.5:
-            k = min(len(t), int(0.03 * sr))
-            out[t0:t0 + k] += rng.normal(0, 0.3, k) * np.exp(-np.arange(k) / (0.008 * sr))
-        t0 += dur
-    return (0.8 * out / max(1e-9, np.abs(out).max())).astype(np.float32)
+    """Unrelated music in the same key and tempo as a registered cue."""
+    return synth_music(params_seed, seconds, sr, notes_seed=notes_seed)
 
 
 MUSIC_HOWS = ("plain WAV", "MP3 128k", "varispeed", "two pieces mixed", "under noise")

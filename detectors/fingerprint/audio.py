@@ -15,6 +15,7 @@ from __future__ import annotations
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -152,7 +153,10 @@ def _wav_blocks(path: str) -> Iterator[np.ndarray]:
             yield tail[: max(wanted - before, 0)]
 
 
-def _av_blocks(path: str, stream_index: int | None = None) -> Iterator[np.ndarray]:
+def _av_streams(path: str, which: int | None = None
+               ) -> Iterator[tuple[list[Any], Iterator[tuple[int, np.ndarray]]]]:
+    """The audio streams of a container (all, or the ``which``-th) and a generator of
+    (position in that list, mono float32 block at ``SR``) over one demux pass."""
     try:
         import av  # noqa: PLC0415 - optional dependency
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -163,19 +167,34 @@ def _av_blocks(path: str, stream_index: int | None = None) -> Iterator[np.ndarra
         except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many types
             raise DecodeError(f"cannot open: {exc}") from exc
         with container:
-            streams = container.streams.audio
+            streams = list(container.streams.audio)
             if not streams:
                 raise DecodeError("no audio stream")
-            stream = streams[stream_index or 0]
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=SR)
-            try:
-                for frame in container.decode(stream):
-                    for out in resampler.resample(frame):
-                        yield out.to_ndarray().reshape(-1).astype(np.float32)
-                for out in resampler.resample(None):
-                    yield out.to_ndarray().reshape(-1).astype(np.float32)
-            except av.error.FFmpegError as exc:
-                raise DecodeError(f"decode failed: {exc}") from exc
+            if which is not None:
+                streams = [streams[which]]
+            pos = {s.index: k for k, s in enumerate(streams)}
+
+            def blocks() -> Iterator[tuple[int, np.ndarray]]:
+                resamplers = [av.AudioResampler(format="flt", layout="mono", rate=SR)
+                              for _ in streams]
+                try:
+                    for pkt in container.demux(*streams):
+                        k = pos[pkt.stream.index]
+                        for frame in pkt.decode():
+                            for out in resamplers[k].resample(frame):
+                                yield k, out.to_ndarray().reshape(-1).astype(np.float32)
+                    for k, rs in enumerate(resamplers):
+                        for out in rs.resample(None):
+                            yield k, out.to_ndarray().reshape(-1).astype(np.float32)
+                except av.error.FFmpegError as exc:
+                    raise DecodeError(f"decode failed: {exc}") from exc
+            yield streams, blocks()
+
+
+def _av_blocks(path: str, stream_index: int | None = None) -> Iterator[np.ndarray]:
+    for _streams, blocks in _av_streams(path, stream_index or 0):
+        for _k, block in blocks:
+            yield block
 
 
 def pyav_available() -> bool:
@@ -350,42 +369,20 @@ def stream_landmarks(path: str, density: Density | None = None) -> list[StreamLa
     one mono track per channel); reading only the first would let temp audio on track 3 pass
     unseen. One pass, because re-reading a large master once per track costs more than all
     the audio decoding together."""
-    try:
-        import av  # noqa: PLC0415 - optional dependency
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise DecodeError("PyAV is not installed: only WAV audio can be decoded") from exc
-    with open_readonly(path) as fh:
-        try:
-            container = av.open(fh, mode="r")
-        except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many types
-            raise DecodeError(f"cannot open: {exc}") from exc
-        with container:
-            streams = list(container.streams.audio)
-            if not streams:
-                raise DecodeError("no audio stream")
-            builders = {s.index: _Builder(density=density) for s in streams}
-            resamplers = {s.index: av.AudioResampler(format="flt", layout="mono", rate=SR)
-                          for s in streams}
-            try:
-                for pkt in container.demux(*streams):
-                    idx = pkt.stream.index
-                    for frame in pkt.decode():
-                        for out in resamplers[idx].resample(frame):
-                            builders[idx].feed(out.to_ndarray().reshape(-1).astype(np.float32))
-                for idx, rs in resamplers.items():
-                    for out in rs.resample(None):
-                        builders[idx].feed(out.to_ndarray().reshape(-1).astype(np.float32))
-            except av.error.FFmpegError as exc:
-                raise DecodeError(f"decode failed: {exc}") from exc
-            out_list = []
-            for n, s in enumerate(streams, 1):
-                meta = {k.lower(): v for k, v in (s.metadata or {}).items()}
-                bits = [f"track {n}"]
-                bits += [str(meta[k]) for k in ("title", "handler_name", "language")
-                         if meta.get(k) and str(meta[k]) not in ("und", "SoundHandler")][:2]
-                bits.append(f"{s.codec_context.channels or '?'} ch")
-                out_list.append(StreamLandmarks(n, ", ".join(bits), builders[s.index].finish()))
-            return out_list
+    for streams, blocks in _av_streams(path):
+        builders = [_Builder(density=density) for _ in streams]
+        for k, block in blocks:
+            builders[k].feed(block)
+        out = []
+        for n, s in enumerate(streams, 1):
+            meta = {k.lower(): v for k, v in (s.metadata or {}).items()}
+            bits = [f"track {n}"]
+            bits += [str(meta[k]) for k in ("title", "handler_name", "language")
+                     if meta.get(k) and str(meta[k]) not in ("und", "SoundHandler")][:2]
+            bits.append(f"{s.codec_context.channels or '?'} ch")
+            out.append(StreamLandmarks(n, ", ".join(bits), builders[n - 1].finish()))
+        return out
+    return []  # pragma: no cover - _av_streams yields once or raises
 
 
 def _pair(peaks: list[tuple[int, int, float]], duration: float,
