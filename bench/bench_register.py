@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import wave
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,24 +61,10 @@ SKIMAGE_DATA = ROOT / "bench" / "results" / "tmp" / "skimage-data"
 
 
 def fetch_skimage_data(dest: Path = SKIMAGE_DATA) -> Path:
-    """scikit-image's sample pictures (public domain / CC0 photographs and micrographs, 27
-    distinct natural images), extracted once from its wheel (``pip download``: PyPI only)."""
-    from bench.make_real_tree import SKIMAGE_PIN  # noqa: PLC0415 - one pin for both benches
+    """scikit-image's sample pictures (27 distinct natural images), fetched once."""
+    from bench.make_real_tree import fetch_skimage_data as fetch  # noqa: PLC0415
 
-    if dest.is_dir() and any(dest.iterdir()):
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                        "--only-binary", ":all:", "-d", tmp, SKIMAGE_PIN], check=True,
-                       timeout=900)
-        (wheel,) = Path(tmp).glob("scikit_image-*.whl")
-        with zipfile.ZipFile(wheel) as zf:
-            for name in zf.namelist():
-                p = Path(name)
-                if p.parts[:2] == ("skimage", "data") and p.suffix.lower() in IMAGE_EXTS:
-                    (dest / p.name).write_bytes(zf.read(name))
-    return dest
+    return fetch(dest)
 
 
 def _image_files(extra: list[str]) -> list[Path]:

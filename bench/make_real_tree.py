@@ -130,30 +130,43 @@ def run(cmd: list[str]) -> None:
 # Real photographs
 
 
-def fetch_photos(dest: Path) -> dict[str, Path]:
-    """The photographs, from an importable scikit-image or its wheel (``pip download``)."""
+def fetch_skimage_data(dest: Path) -> Path:
+    """scikit-image's sample pictures (public domain / CC0 photographs and micrographs),
+    extracted once from its wheel (``pip download``: PyPI only) into ``dest``."""
+    if dest.is_dir() and any(dest.iterdir()):
+        return dest
     dest.mkdir(parents=True, exist_ok=True)
-    out = {name: dest / name for name in PHOTOS}
-    if all(p.is_file() for p in out.values()):
-        return out
-    try:
-        import skimage  # noqa: PLC0415 - optional: only its data files are used
-
-        data = Path(skimage.__file__).parent / "data"
-        if all((data / n).is_file() for n in PHOTOS):
-            for n in PHOTOS:
-                shutil.copyfile(data / n, out[n])
-            return out
-    except ImportError:
-        pass
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
                         "--only-binary", ":all:", "-d", tmp, SKIMAGE_PIN], check=True,
                        timeout=900)
         (wheel,) = Path(tmp).glob("scikit_image-*.whl")
         with zipfile.ZipFile(wheel) as zf:
-            for n in PHOTOS:
-                out[n].write_bytes(zf.read(f"skimage/data/{n}"))
+            for name in zf.namelist():
+                p = Path(name)
+                if p.parts[:2] == ("skimage", "data") and p.suffix.lower() in (
+                        ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
+                    (dest / p.name).write_bytes(zf.read(name))
+    return dest
+
+
+def fetch_photos(dest: Path) -> dict[str, Path]:
+    """The photographs, from an importable scikit-image or its wheel (``pip download``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {name: dest / name for name in PHOTOS}
+    if all(p.is_file() for p in out.values()):
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            import skimage  # noqa: PLC0415 - optional: only its data files are used
+
+            data = Path(skimage.__file__).parent / "data"
+        except ImportError:
+            data = Path(tmp) / "none"
+        if not all((data / n).is_file() for n in PHOTOS):
+            data = fetch_skimage_data(Path(tmp) / "data")
+        for n in PHOTOS:
+            shutil.copyfile(data / n, out[n])
     return out
 
 
