@@ -56,3 +56,46 @@ def register_scan(db: Path | str, path: Path | str, **settings: Any) -> AssetRes
         return judged(scan_asset(asset, [det], shared))
     finally:
         shared.close()
+
+
+def pan_zoom(still: Any, n: int, size: tuple[int, int], seed: int,
+             zoom: tuple[tuple[float, float], tuple[float, float]] = ((0.75, 0.9), (0.6, 0.75)),
+             pan: tuple[float, float] = (0.2, 0.6)) -> list[Any]:
+    """``n`` frames of a slow pan/zoom over a still (integer crops: the picture steps, as a
+    generated temp clip's does): zoom from a draw in ``zoom[0]`` to one in ``zoom[1]``, the
+    crop moving from ``pan[0]`` across ``pan[1]`` of the free width."""
+    import cv2  # noqa: PLC0415 - only the register tests need OpenCV and NumPy here
+    import numpy as np  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    h, w = still.shape[:2]
+    z0, z1 = rng.uniform(*zoom[0]), rng.uniform(*zoom[1])
+    out = []
+    for i in range(n):
+        a = i / max(n - 1, 1)
+        z = z0 + (z1 - z0) * a
+        cw, ch = int(w * z), int(h * z)
+        x, y = int((w - cw) * (pan[0] + pan[1] * a)), (h - ch) // 2
+        out.append(cv2.resize(still[y:y + ch, x:x + cw], size, interpolation=cv2.INTER_AREA))
+    return out
+
+
+def encode_frames(path: Path, frames: Any, fps: float, codec: list[str]) -> Path:
+    """RGB frames streamed into the ffmpeg program (which ``make setup`` installs)."""
+    import subprocess  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    proc: subprocess.Popen[bytes] | None = None
+    for f in frames:
+        if proc is None:
+            h, w = f.shape[:2]
+            proc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo",
+                                     "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps),
+                                     "-i", "-", *codec, str(path)], stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(np.ascontiguousarray(f).tobytes())
+    assert proc is not None and proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait() == 0
+    return path

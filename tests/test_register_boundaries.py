@@ -6,7 +6,6 @@ size the scan matched them, and near misses get a second look at the frames arou
 from __future__ import annotations
 
 import random
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.store import RegisterStore
 from detectors.fingerprint.video import Frame
 from fixtures.gen_register import synth_image
+from tests.helpers import encode_frames, pan_zoom
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -28,28 +28,11 @@ NTSC_FILM = 24000 / 1001
 
 
 def _zoom(still: np.ndarray, n: int, size: tuple[int, int], seed: int) -> list[np.ndarray]:
-    """A slow pan/zoom over a still (integer crops: the picture steps, as the bench's do)."""
-    rng = np.random.default_rng(seed)
-    h, w = still.shape[:2]
-    z0, z1 = rng.uniform(0.75, 0.9), rng.uniform(0.6, 0.75)
-    out = []
-    for i in range(n):
-        a = i / max(n - 1, 1)
-        z = z0 + (z1 - z0) * a
-        cw, ch = int(w * z), int(h * z)
-        x, y = int((w - cw) * (0.2 + 0.6 * a)), (h - ch) // 2
-        out.append(cv2.resize(still[y:y + ch, x:x + cw], size, interpolation=cv2.INTER_AREA))
-    return out
+    return pan_zoom(still, n, size, seed)  # the bench's zoom ranges: the picture steps
 
 
 def _encode(path: Path, frames: Iterable[np.ndarray], fps: float, codec: list[str]) -> Path:
-    frames = list(frames)
-    h, w = frames[0].shape[:2]
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                    "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *codec, str(path)],
-                   input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames),
-                   check=True)
-    return path
+    return encode_frames(path, frames, fps, codec)
 
 
 H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]

@@ -4,7 +4,6 @@ clip and an unrelated programme are not matched. Media are made with ffmpeg at t
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from click.testing import CliRunner
 from detectors.fingerprint import extract
 from fixtures.gen_register import synth_image
 from scanner.cli import main
-from tests.helpers import register_scan
+from tests.helpers import encode_frames, pan_zoom, register_scan
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -28,30 +27,12 @@ PIP_FIRST, PIP_LAST = 50, 124  # frames of the programme showing it (2 s filler 
 
 def _zoom(still: np.ndarray, seconds: float, seed: int) -> list[np.ndarray]:
     """A slow pan/zoom over a still: the look of a generated temp clip."""
-    rng = np.random.default_rng(seed)
-    h, w = still.shape[:2]
-    n = int(seconds * FPS)
-    z0, z1 = rng.uniform(0.85, 0.95), rng.uniform(0.75, 0.85)
-    out = []
-    for i in range(n):
-        a = i / max(n - 1, 1)
-        z = z0 + (z1 - z0) * a
-        cw, ch = int(w * z), int(h * z)
-        x, y = int((w - cw) * (0.3 + 0.4 * a)), (h - ch) // 2
-        out.append(cv2.resize(still[y:y + ch, x:x + cw], SIZE, interpolation=cv2.INTER_AREA))
-    return out
+    return pan_zoom(still, int(seconds * FPS), SIZE, seed, ((0.85, 0.95), (0.75, 0.85)),
+                    (0.3, 0.4))
 
 
 def _encode(path: Path, frames: Iterable[np.ndarray], codec: list[str]) -> None:
-    w, h = SIZE
-    proc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt",
-                             "rgb24", "-s", f"{w}x{h}", "-r", str(FPS), "-i", "-", *codec,
-                             str(path)], stdin=subprocess.PIPE)
-    assert proc.stdin is not None
-    for f in frames:
-        proc.stdin.write(np.ascontiguousarray(f).tobytes())
-    proc.stdin.close()
-    assert proc.wait() == 0
+    encode_frames(path, frames, FPS, codec)
 
 
 H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
