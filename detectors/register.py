@@ -79,8 +79,8 @@ def confidence(evidence: dict[str, Any]) -> float:
     Why these scales: a real re-encode lands under PDQ distance 24 and unrelated pictures
     stay far above the 40 a match needs (nearest of 860 unrelated stills 70, of 493 unrelated
     video frames 82: bench/results/register-negatives.md); chance ORB consensus stays near
-    the 14-inlier floor while a real insert gives 40+; chance audio alignments (music in a
-    cue's key and tempo) reach 30-53 hits while a used cue gives 100+ spread over time."""
+    the 14-inlier floor while a real insert gives 40+; audio uses ``audio_match``'s own
+    confidence (0.5 at its match threshold of hits over the entry's chance level)."""
     method = evidence.get("method")
     if method in ("sha256",):
         return 1.0
