@@ -147,25 +147,3 @@ def write(work: Path, sound: Sound) -> dict[str, Path]:
         out[name] = p
     return out
 
-
-def score(findings: list[dict[str, object]], inserts: list[AudioInsert],
-          found: dict[int, bool], errors: list[float]) -> int:
-    """Mark inserts found by audio findings; the range errors (s) of first finds; returns
-    the number of false audio matches (a finding overlapping no insert of its entry)."""
-    false = 0
-    for f in findings:
-        ev = f["evidence"]
-        assert isinstance(ev, dict)
-        d = ev.get("deliverable_range") or {}
-        eid = (ev.get("entry") or {}).get("id")
-        ok = False
-        for i, ins in enumerate(inserts):
-            if ins.entry != eid or not d:
-                continue
-            if d["start_s"] <= ins.end and d["end_s"] >= ins.start:
-                ok = True
-                if not found.get(i):
-                    found[i] = True
-                    errors += [abs(d["start_s"] - ins.start), abs(d["end_s"] - ins.end)]
-        false += not ok
-    return false

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -230,33 +231,57 @@ def scan(db: Path, path: Path) -> tuple[list[dict[str, object]], float]:
     return [f.to_dict() for oc in res.outcomes for f in oc.findings], took
 
 
-def _video_score(findings: list[dict[str, object]], inserts: list[Insert],
-                 hits: dict[int, bool], tc_err: list[int], log: Callable[[str], None]) -> int:
-    """Mark inserts found by picture findings; returns the false picture matches."""
-    false = 0
+def _mark(findings: list[dict[str, object]], inserts: list[tuple[int, float, float]],
+          keys: tuple[str, str], found: dict[int, bool], errors: list[float]
+          ) -> tuple[list[dict[str, object]], list[tuple[int, dict[str, Any], list[float]]]]:
+    """Findings against inserts (entry, first, last) on the deliverable-range ``keys`` (frames
+    or seconds): marks the inserts found and adds the in/out errors of first finds. Returns
+    the false matches (findings overlapping no insert of their entry) and the first finds
+    (insert index, evidence, errors)."""
+    false: list[dict[str, object]] = []
+    first: list[tuple[int, dict[str, Any], list[float]]] = []
     for f in findings:
         ev = f["evidence"]
         assert isinstance(ev, dict)
         d = ev.get("deliverable_range") or {}
         eid = (ev.get("entry") or {}).get("id")
         ok = False
-        for i, ins in enumerate(inserts):
-            if ins.entry != eid or not d:
+        for i, (entry, lo, hi) in enumerate(inserts):
+            if entry != eid or not d:
                 continue
-            if d["start_frame"] <= ins.last and d["end_frame"] >= ins.first:
+            if d[keys[0]] <= hi and d[keys[1]] >= lo:
                 ok = True
-                if not hits[i]:
-                    hits[i] = True
-                    errs = [abs(d["start_frame"] - ins.first), abs(d["end_frame"] - ins.last)]
-                    tc_err += errs
-                    if max(errs) > 1:
-                        log(f"  {ins.cls}: frames {d['start_frame']}-{d['end_frame']} for "
-                            f"{ins.first}-{ins.last} ({ev.get('method')}"
-                            f"{', ' + str(ev['found_in']) if ev.get('found_in') else ''})")
+                if not found.get(i):
+                    found[i] = True
+                    errs = [abs(d[keys[0]] - lo), abs(d[keys[1]] - hi)]
+                    errors += errs
+                    first.append((i, ev, errs))
         if not ok:
-            false += 1
-            log(f"  false: {f['location']} {str(f['message'])[:120]}")
-    return false
+            false.append(f)
+    return false, first
+
+
+def _video_score(findings: list[dict[str, object]], inserts: list[Insert],
+                 hits: dict[int, bool], tc_err: list[float], log: Callable[[str], None]) -> int:
+    """Mark inserts found by picture findings; returns the false picture matches."""
+    false, first = _mark(findings, [(i.entry, i.first, i.last) for i in inserts],
+                         ("start_frame", "end_frame"), hits, tc_err)
+    for f in false:
+        log(f"  false: {f['location']} {str(f['message'])[:120]}")
+    for i, ev, errs in first:
+        if max(errs) > 1:
+            d, ins = ev["deliverable_range"], inserts[i]
+            log(f"  {ins.cls}: frames {d['start_frame']}-{d['end_frame']} for "
+                f"{ins.first}-{ins.last} ({ev.get('method')}"
+                f"{', ' + str(ev['found_in']) if ev.get('found_in') else ''})")
+    return len(false)
+
+
+def _audio_score(findings: list[dict[str, object]], inserts: list[pa.AudioInsert],
+                 found: dict[int, bool], errors: list[float]) -> int:
+    """Mark temp audio inserts found; returns the false audio matches."""
+    return len(_mark(findings, [(a.entry, a.start, a.end) for a in inserts],
+                     ("start_s", "end_s"), found, errors)[0])
 
 
 def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
@@ -265,7 +290,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
     """Build, encode and scan the programme; the report lines (markdown)."""
     per_class: dict[str, list[int]] = {c: [0, 0] for c in CLASSES}
     audio_rows: dict[str, list[int]] = {}
-    tc_err: list[int] = []
+    tc_err: list[float] = []
     audio_err: list[float] = []
     false = 0
     audio_false = 0
@@ -287,7 +312,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                                           f"({dur_s / took_s:.0f}x)")
                         mine = [a for a in prog.sound.inserts if a.stem == stem]
                         got: dict[int, bool] = {}
-                        audio_false += pa.score(found_s, mine, got, [])
+                        audio_false += _audio_score(found_s, mine, got, [])
                         for k, a in enumerate(mine):
                             row = audio_rows.setdefault(f"{a.cls} (its {stem} stem, WAV)",
                                                         [0, 0])
@@ -331,7 +356,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                     mine_f = [f for f in snd if str(f["location"]).split(":")[0] == track]
                     got = {}
                     if track == mix:
-                        audio_false += pa.score(mine_f, ains, got, audio_err)
+                        audio_false += _audio_score(mine_f, ains, got, audio_err)
                         for k, a in enumerate(ains):
                             row = audio_rows.setdefault(f"{a.cls} (programme mix)", [0, 0])
                             row[0] += bool(got.get(k))
@@ -340,7 +365,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                     else:  # a stem track: only what was mixed into that stem counts
                         stem = "dialogue" if track.endswith("-2") else "music"
                         mine = [a for a in ains if a.stem == stem]
-                        audio_false += pa.score(mine_f, mine, got, [])
+                        audio_false += _audio_score(mine_f, mine, got, [])
             line = (f"- {name}: {dur:.0f} s programme ({len(tracks)} audio track(s)) scanned "
                     f"in {took:.1f} s ({dur / took:.1f}x real time); {sum(hits.values())}/"
                     f"{len(inserts)} picture inserts found"
