@@ -222,3 +222,33 @@ def test_local_features_find_scaled_element_and_its_region() -> None:
     assert abs(x0 - 300) <= 8 and abs(y0 - 60) <= 8 and abs(x1 - 876) <= 8 and abs(y1 - 492) <= 8
     assert found[0].scale == pytest.approx(1.44, rel=0.03)
     assert index.query(features.extract(synth_image(14, 960, 540), 1024, 3000)) == []
+
+
+def test_large_register_short_lists_by_visual_words_and_still_finds_the_element(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past EXACT_UP_TO registered frames only a short list chosen by visual words is
+    verified: the element is still found, with its region, and far fewer frames are matched
+    than the register holds."""
+    element = synth_image(11, 400, 300)
+    items = [(1, features.extract(element, features.REGISTER_SIDE, features.REGISTER_FEATURES))]
+    items += [(100 + k, features.extract(synth_image(200 + k, 320, 240), features.REGISTER_SIDE,
+                                         600)) for k in range(3 * features.SHORTLIST)]
+    index = features.FeatureIndex(items)
+    assert index.inverted is not None
+    verified: list[int] = []
+    real_match = features._match
+
+    def counting(rows: list[tuple[int, features.Features]], *a: object) -> object:
+        verified.append(len(rows))
+        return real_match(rows, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(features, "_match", counting)
+    frame = synth_image(13, 960, 540)
+    frame[60:276, 60:348] = cv2.resize(element, (288, 216), interpolation=cv2.INTER_AREA)
+    q = features.extract(frame, features.QUERY_SIDE, features.QUERY_FEATURES)
+    found = index.query(q)
+    assert [m.ref for m in found][:1] == [1]
+    x0, y0, x1, y1 = found[0].region
+    assert abs(x0 - 60) <= 8 and abs(y0 - 60) <= 8 and abs(x1 - 348) <= 8 and abs(y1 - 276) <= 8
+    assert verified and verified[0] < len(items) // 2
+    assert index.query(features.extract(synth_image(14, 960, 540), 1024, 3000)) == []
