@@ -3,6 +3,7 @@ landmarks with offsets, video sampling with timecodes, local features with regio
 
 from __future__ import annotations
 
+import sqlite3
 import wave
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from detectors.fingerprint import audio, features, pdq, video
-from detectors.fingerprint.extract import load_rgb
+from detectors.fingerprint import audio, features, pdq, video, vocabulary
+from detectors.fingerprint.extract import Fingerprint, load_rgb
 from detectors.fingerprint.index import LINEAR_BELOW, PdqIndex, distances
+from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_image, synth_music
 from tests.conftest import CORPUS, FIXTURES
 
@@ -252,3 +254,33 @@ def test_large_register_short_lists_by_visual_words_and_still_finds_the_element(
     assert abs(x0 - 60) <= 8 and abs(y0 - 60) <= 8 and abs(x1 - 348) <= 8 and abs(y1 - 276) <= 8
     assert verified and verified[0] < len(items) // 2
     assert index.query(features.extract(synth_image(14, 960, 540), 1024, 3000)) == []
+
+
+def test_register_keeps_visual_words_and_reads_registers_without_them(tmp_path: Path) -> None:
+    """Words are stored at registration for the shipped vocabulary; a register written
+    before they were (no table) or for another vocabulary gets them computed instead."""
+    f = features.extract(synth_image(21, 400, 300), features.REGISTER_SIDE,
+                         features.REGISTER_FEATURES)
+    db = str(tmp_path / "r.db")
+    with RegisterStore(db, readonly=False, create=True) as store:
+        store.add(sha256="a" * 64, media_type="image/png", path="a.png", size=1, tool="t",
+                  note="", added="now", verdict="clean", evidence=[],
+                  fp=Fingerprint("image", 400, 300, features=[(None, f)]))
+    with RegisterStore(db) as store:
+        ((eid, got, words),) = store.feature_items()
+    assert words is not None
+    assert np.array_equal(words, vocabulary.load().words(f.descriptors))
+    assert np.array_equal(got.descriptors, f.descriptors)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE feature_words SET vocab = 'another'")
+    with RegisterStore(db) as store:
+        assert store.feature_items()[0][2] is None
+    with con:
+        con.execute("DROP TABLE feature_words")
+    con.close()
+    with RegisterStore(db) as store:  # read-only: the table is not created, words are None
+        ((_, got2, words2),) = store.feature_items()
+    assert words2 is None and np.array_equal(got2.descriptors, f.descriptors)
+    with RegisterStore(db, readonly=False) as store:
+        assert store.remove(eid)

@@ -107,10 +107,9 @@ class Register:
     # -- images ----------------------------------------------------------------------------
     def features(self) -> feat.FeatureIndex:
         if self._features is None:
-            items = []
-            for eid, _t, f in self.store.feature_rows():
-                items.append((eid, f))
-            self._features = feat.FeatureIndex(items)
+            rows = self.store.feature_items()
+            self._features = feat.FeatureIndex([(eid, f) for eid, f, _w in rows],
+                                               [w for _e, _f, w in rows])
         return self._features
 
     def pdq_lookup(self, h: bytes, radius: int = PDQ_RADIUS) -> list[tuple[int, int]]:

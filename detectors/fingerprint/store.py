@@ -20,6 +20,7 @@ import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import features as feat
+from detectors.fingerprint import vocabulary
 from detectors.fingerprint.extract import Fingerprint
 
 SCHEMA = 2
@@ -65,6 +66,15 @@ CREATE TABLE IF NOT EXISTS audio (hash INTEGER NOT NULL, entry INTEGER NOT NULL,
                                   speed INTEGER NOT NULL DEFAULT 1000);
 CREATE INDEX IF NOT EXISTS audio_hash ON audio(hash);
 CREATE INDEX IF NOT EXISTS audio_entry ON audio(entry);
+"""
+# The visual words of each features row, so that opening a large register does not quantise
+# every descriptor again (10,000 entries: 6 million descriptors, ~14 s). Added within schema
+# 2: created on any writable open; where absent, or for another vocabulary, the words are
+# computed when the register is opened.
+_WORDS_DDL = """
+CREATE TABLE IF NOT EXISTS feature_words (feature INTEGER PRIMARY KEY, entry INTEGER NOT NULL,
+                                          vocab TEXT NOT NULL, words BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS feature_words_entry ON feature_words(entry);
 """
 
 
@@ -140,7 +150,7 @@ class RegisterStore:
             if readonly:
                 raise RegisterError(f"not a register (no meta table): {self.path}")
             with self.db:
-                self.db.executescript(_DDL)
+                self.db.executescript(_DDL + _WORDS_DDL)
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)",
                                     [("schema", str(SCHEMA)), ("params", json.dumps(PARAMS))])
             return
@@ -152,6 +162,9 @@ class RegisterStore:
         if json.loads(meta.get("params", "{}")) != PARAMS:
             raise RegisterError("register was built with other fingerprint parameters "
                                 f"({meta.get('params')}); rebuild it with this version")
+        if not readonly:
+            with self.db:
+                self.db.executescript(_WORDS_DDL)
 
     def close(self) -> None:
         self.db.close()
@@ -205,10 +218,14 @@ class RegisterStore:
             self.db.executemany(
                 "INSERT INTO pdq (entry, t, variant, quality, hash) VALUES (?, ?, ?, ?, ?)",
                 [(eid, t, v, q, h) for t, v, q, h in fp.pdq])
+            vocab = vocabulary.load()
             for t, f in fp.features:
                 pts, desc = feat.pack(f)
-                self.db.execute("INSERT INTO features VALUES (?, ?, ?, ?, ?, ?)",
-                                (eid, t, f.width, f.height, pts, desc))
+                row = self.db.execute("INSERT INTO features VALUES (?, ?, ?, ?, ?, ?)",
+                                      (eid, t, f.width, f.height, pts, desc)).lastrowid
+                self.db.execute("INSERT INTO feature_words VALUES (?, ?, ?, ?)",
+                                (row, eid, vocab.id,
+                                 vocab.words(f.descriptors).astype("<i4").tobytes()))
             if fp.audio is not None and len(fp.audio.hashes):
                 n = len(fp.audio.hashes)
                 speed = (fp.audio.speed if fp.audio.speed is not None
@@ -221,7 +238,7 @@ class RegisterStore:
 
     def remove(self, eid: int) -> bool:
         with self.db:
-            for table in ("pdq", "features", "audio"):
+            for table in ("pdq", "features", "feature_words", "audio"):
                 self.db.execute(f"DELETE FROM {table} WHERE entry = ?", (eid,))
             cur = self.db.execute("DELETE FROM entries WHERE id = ?", (eid,))
         return cur.rowcount > 0
@@ -259,6 +276,25 @@ class RegisterStore:
                 "SELECT entry, t, width, height, points, descriptors FROM features "
                 f"{where}ORDER BY entry, t", args):
             yield int(eid), t, feat.unpack(pts, desc, int(w), int(h))
+
+    def feature_items(self) -> list[tuple[int, feat.Features, np.ndarray | None]]:
+        """(entry, features, visual words or None) of every features row: the words stored
+        at registration for the shipped vocabulary, None where they must be computed."""
+        has_words = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'feature_words'").fetchone() is not None
+        join = ("LEFT JOIN feature_words AS w ON w.feature = f.rowid AND w.vocab = ? "
+                if has_words else "")
+        sql = ("SELECT f.entry, f.width, f.height, f.points, f.descriptors, "
+               f"{'w.words' if has_words else 'NULL'} FROM features AS f {join}"
+               "ORDER BY f.entry, f.t")
+        out = []
+        for eid, w, h, pts, desc, words in self.db.execute(
+                sql, (vocabulary.load().id,) if has_words else ()):
+            f = feat.unpack(pts, desc, int(w), int(h))
+            wd = np.frombuffer(words, "<i4").astype(np.int32) if words is not None else None
+            out.append((int(eid), f, wd if wd is None or len(wd) == len(f.descriptors)
+                        else None))
+        return out
 
     def audio_hits(self, hashes: np.ndarray, frames: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
