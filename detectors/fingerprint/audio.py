@@ -33,6 +33,7 @@ PEAKS_PER_S = 30  # density cap: strongest local maxima kept per second
 MIN_BIN, MAX_BIN = 8, 500  # ~60 Hz .. 3.9 kHz
 FANOUT = 6
 TARGET_DT = (1, 48)  # frames after the anchor
+DT_MASK = 0x3F  # a hash's low bits: frames from anchor to target (TARGET_DT fits)
 TARGET_DF = 96  # bins either side
 REGISTER_SHIFTS = 4  # analysis-grid phases stored per registered audio
 # Playback speeds (per mille) at which registered audio is also fingerprinted: varispeed,
@@ -417,7 +418,7 @@ def _pair(peaks: list[tuple[int, int, float]], duration: float,
         rank = np.arange(len(pairs)) - np.repeat(first, np.diff(np.r_[first, len(pairs)]))
         pairs = pairs[rank < fanout]
     a, b = pairs[:, 0], pairs[:, 1]
-    h = ((f[a] & 0x1FF) << 15) | ((f[b] & 0x1FF) << 6) | ((t[b] - t[a]) & 0x3F)
+    h = ((f[a] & 0x1FF) << 15) | ((f[b] & 0x1FF) << 6) | ((t[b] - t[a]) & DT_MASK)
     frames.append(t[a])
     return Landmarks(h.astype(np.uint32), t[a].astype(np.int32), duration, n)
 

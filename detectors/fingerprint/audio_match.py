@@ -36,6 +36,7 @@ import numpy as np
 from detectors.fingerprint import audio as audio_fp
 
 FRAME_S = audio_fp.FRAME_S
+WINDOW_S = audio_fp.NFFT / audio_fp.SR  # one analysis window (a frame's time is its start)
 Density = audio_fp.Density
 REGISTER = Density()  # what registers were built with (unchanged)
 QUERY = Density(peaks_per_s=60, peak_dt=4, peak_df=8, fanout=20)  # the deliverable side
@@ -87,12 +88,13 @@ def landmarks(x: np.ndarray, d: Density = QUERY) -> audio_fp.Landmarks:
 
 
 # -- decision -------------------------------------------------------------------------------
-def _split(q: np.ndarray, r: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _split(q: np.ndarray, r: np.ndarray, t: np.ndarray
+           ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Aligned hits split where the deliverable has a gap longer than ``GAP_S``."""
     o = np.argsort(q, kind="stable")
-    q, r = q[o], r[o]
+    q, r, t = q[o], r[o], t[o]
     cut = np.nonzero(np.diff(q) > GAP_S / FRAME_S)[0] + 1
-    return list(zip(np.split(q, cut), np.split(r, cut), strict=True))
+    return list(zip(np.split(q, cut), np.split(r, cut), np.split(t, cut), strict=True))
 
 
 def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) -> float:
@@ -111,18 +113,25 @@ def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) 
 
 
 def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
-             min_hits: int | None = None, min_seconds: float | None = None
-             ) -> list[Segment]:
+             min_hits: int | None = None, min_seconds: float | None = None,
+             dt: np.ndarray | None = None) -> list[Segment]:
     """Every candidate segment with its measures (no decision): for each entry and speed,
-    the ``MAX_PEAKS`` strongest offsets, their hits split at gaps of the deliverable."""
+    the ``MAX_PEAKS`` strongest offsets, their hits split at gaps of the deliverable.
+
+    ``dt``: each hit's frames from anchor to target peak (the hash's low bits). A segment
+    then ends at its last aligned *target* peak, not its last anchor: a hash's anchor comes
+    up to 1.5 s before the sound it pairs with, and ending on anchors put out points
+    0.2-0.7 s early even in a clean stem (measured with bench/programme_audio.py: 0.1-0.3 s
+    now)."""
     floor = MIN_HITS if min_hits is None else min_hits
     shortest = MIN_SECONDS if min_seconds is None else min_seconds
     out: list[Segment] = []
     if len(qf) == 0:
         return out
+    tail = np.zeros(len(qf), np.int64) if dt is None else np.asarray(dt, np.int64)
     qf, ent, rf, spd = (np.asarray(a, np.int64) for a in (qf, ent, rf, spd))
     order = np.lexsort((spd, ent))
-    qf, ent, rf, spd = qf[order], ent[order], rf[order], spd[order]
+    qf, ent, rf, spd, tail = qf[order], ent[order], rf[order], spd[order], tail[order]
     delta = rf - qf
     change = (np.diff(ent) != 0) | (np.diff(spd) != 0)
     bounds = np.r_[0, np.nonzero(change)[0] + 1, len(qf)]
@@ -132,7 +141,7 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
         if b1 - b0 < floor:
             continue
         eid, sp = int(ent[b0]), int(spd[b0])
-        d, q, r = delta[b0:b1], qf[b0:b1], rf[b0:b1]
+        d, q, r, tl = delta[b0:b1], qf[b0:b1], rf[b0:b1], tail[b0:b1]
         lo = int(d.min())
         work = np.convolve(np.bincount(d - lo), kern, "same")
         for _ in range(MAX_PEAKS):
@@ -142,9 +151,12 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
             work[max(0, peak - 4 * SLACK - 2): peak + 4 * SLACK + 3] = 0
             off = peak + lo
             sel = np.abs(d - off) <= SLACK
-            for qs, rs in _split(q[sel], r[sel]):
+            for qs, rs, ts in _split(q[sel], r[sel], tl[sel]):
                 n = len(np.unique(qs * (1 << 32) + rs))
-                start, end = float(qs[0]) * FRAME_S, float(qs[-1]) * FRAME_S
+                # from the start of the first aligned anchor's analysis window to the end of
+                # the last aligned target's: the span of the windows that hold the matches
+                start = float(qs[0]) * FRAME_S
+                end = float((qs + ts).max()) * FRAME_S + WINDOW_S
                 if n < floor or end - start < shortest:
                     continue
                 bins = (qs * FRAME_S / BIN_S).astype(np.int64)
@@ -203,12 +215,86 @@ def decide(segs: list[Segment]) -> list[Segment]:
     return out
 
 
-def match(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray
-          ) -> list[Segment]:
+def match(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
+          dt: np.ndarray | None = None) -> list[Segment]:
     """The decision on the look-up's hits (``RegisterStore.audio_hits``): the segments to
     report, each with a ``confidence``: ``ACCEPT`` and above a match, ``REVIEW`` up to
     ``ACCEPT`` the grey band a person should listen to."""
-    return decide(segments(qf, ent, rf, spd))
+    return decide(segments(qf, ent, rf, spd, dt=dt))
+
+
+# -- edges ------------------------------------------------------------------------------------
+EDGE_BIN = 8  # frames (0.26 s) per step when an edge is walked outward
+EDGE_REACH_S = 3.0  # how far past the aligned hashes an edge may move
+EDGE_RATE = 0.2  # share of the registered peaks of a step found in the deliverable ...
+EDGE_CHANCE = 4.0  # ... and at least this many times the share at unrelated offsets
+EDGE_MIN_PEAKS = 5  # registered peaks a step needs to be judged at all
+
+
+def peaks(hashes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """N x 2 (frame, bin) of the spectral peaks behind landmark hashes: every hash names
+    its anchor (frame, f1) and its target (frame + dt, f2)."""
+    h = hashes.astype(np.int64)
+    f = frames.astype(np.int64)
+    pts = np.r_[np.c_[f, (h >> 15) & 0x1FF], np.c_[f + (h & audio_fp.DT_MASK), (h >> 6) & 0x1FF]]
+    return np.unique(pts, axis=0) if len(pts) else pts.reshape(0, 2)
+
+
+def _hits_at(query: np.ndarray, ref: np.ndarray, offset: int) -> np.ndarray:
+    """For each registered peak: is there a deliverable peak within a frame and a bin of it
+    at ``offset`` (registered frame - deliverable frame)?"""
+    if not len(ref) or not len(query):
+        return np.zeros(len(ref), bool)
+    t0 = int(min(query[:, 0].min(), ref[:, 0].min() - offset)) - 2
+    t1 = int(max(query[:, 0].max(), ref[:, 0].max() - offset)) + 2
+    grid = np.zeros((t1 - t0 + 1, 514), bool)
+    for dt in (-1, 0, 1):
+        for df in (-1, 0, 1):
+            t = query[:, 0] - t0 + dt
+            f = query[:, 1] + df + 1
+            grid[np.clip(t, 0, t1 - t0), np.clip(f, 0, 513)] = True
+    return grid[ref[:, 0] - offset - t0, ref[:, 1] + 1]
+
+
+def refine_edges(seg: Segment, query: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    """(start, end) in the deliverable with each edge walked outward while the registered
+    peaks, at the segment's offset, keep turning up in the deliverable's peaks.
+
+    Why: a segment ends where its last *pair* of peaks aligns, and a cue under a mix loses
+    pairs first (both peaks must survive): single peaks survive twice as often. Which share
+    counts as present is measured against the same peaks at unrelated offsets (chance), so a
+    busy mix does not walk an edge into the rest of the programme. ``query`` and ``ref``:
+    ``peaks`` of the deliverable and of the entry's landmarks at the segment's speed."""
+    if not len(ref) or not len(query):
+        return seg.start, seg.end
+    off = seg.offset
+    hit = _hits_at(query, ref, off)
+    shifted = [_hits_at(query, ref, off + k) for k in (-97, -61, 53, 89)]
+    chance = float(np.mean([h.mean() for h in shifted]))
+    bar = max(EDGE_RATE, EDGE_CHANCE * chance)
+    qt = ref[:, 0] - off  # registered peaks on the deliverable's frames
+    reach = int(EDGE_REACH_S / FRAME_S)
+
+    def walk(edge: int, step: int) -> int:
+        """The outermost found peak of the steps that stay over the bar, one after the
+        other from the edge (a step straddling the real edge passes on its inner part:
+        the edge moves to its last found peak, not to the step's end)."""
+        best = edge
+        for k in range(1, reach // EDGE_BIN + 1):
+            lo = edge + (k - 1) * EDGE_BIN if step > 0 else edge - k * EDGE_BIN
+            sel = (qt >= lo) & (qt < lo + EDGE_BIN)
+            if int(sel.sum()) < EDGE_MIN_PEAKS or hit[sel].mean() < bar:
+                break
+            found = qt[sel & hit]
+            best = int(found.max()) + 1 if step > 0 else int(found.min())
+        return best
+
+    start_f = int(round(seg.start / FRAME_S))
+    end_f = int(round((seg.end - WINDOW_S) / FRAME_S)) + 1
+    new_start = walk(start_f, -1)
+    new_end = walk(end_f, +1)
+    return (min(seg.start, new_start * FRAME_S),
+            max(seg.end, (new_end - 1) * FRAME_S + WINDOW_S))
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:

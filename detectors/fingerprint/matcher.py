@@ -362,16 +362,24 @@ class Register:
         ``audio_match.ACCEPT``."""
         if len(lm.hashes) == 0:
             return []
-        qf, ent, rf, spd = self.store.audio_hits(lm.hashes, lm.frames)
-        if len(qf) == 0:
+        # the look-up carries a payload per query hash: its anchor frame and, in the low bits,
+        # the frames to its target peak (the hash's own low bits), for where a segment ends
+        dt_span = audio_fp.DT_MASK + 1
+        payload = lm.frames.astype(np.int64) * dt_span + (lm.hashes.astype(np.int64)
+                                                           & (audio_fp.DT_MASK))
+        packed, ent, rf, spd = self.store.audio_hits(lm.hashes, payload)
+        if len(packed) == 0:
             return []
+        qf, dt = packed // dt_span, packed % dt_span
         out: list[RangeMatch] = []
         per_entry: dict[int, int] = {}
-        for seg in audio_match.match(qf, ent, rf, spd):
+        q_peaks = audio_match.peaks(lm.hashes, lm.frames)
+        for seg in audio_match.match(qf, ent, rf, spd, dt=dt):
             if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
                     AUDIO_MAX_OCCURRENCES:
                 continue
             per_entry[seg.entry] = per_entry.get(seg.entry, 0) + 1
+            self._audio_edges(seg, q_peaks)
             out.append(RangeMatch(
                 self.entries[seg.entry], "landmarks", seg.start, seg.end,
                 ref_start=seg.ref_start, ref_end=seg.ref_end, samples=seg.hits,
@@ -383,6 +391,22 @@ class Register:
                         "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out
+
+
+    def _audio_edges(self, seg: audio_match.Segment, q_peaks: np.ndarray) -> None:
+        """Walk the segment's edges outward on single peaks (``audio_match.refine_edges``);
+        the registered range moves with them."""
+        reach = int((audio_match.EDGE_REACH_S + 2) / audio_fp.FRAME_S)
+        lo = int(seg.start / audio_fp.FRAME_S) + seg.offset - reach
+        hi = int(seg.end / audio_fp.FRAME_S) + seg.offset + reach
+        h, f = self.store.audio_rows(seg.entry, seg.speed, lo, hi)
+        near = q_peaks[(q_peaks[:, 0] >= lo - seg.offset - 60)
+                       & (q_peaks[:, 0] <= hi - seg.offset + 60)]
+        start, end = audio_match.refine_edges(seg, near, audio_match.peaks(h, f))
+        factor = seg.speed / 1000
+        seg.ref_start += (start - seg.start) * factor
+        seg.ref_end += (end - seg.end) * factor
+        seg.start, seg.end = start, end
 
 
 def _walk(path: str, t: float, step: float, side: int) -> Iterator[Frame]:

@@ -296,6 +296,17 @@ class RegisterStore:
                         else None))
         return out
 
+    def audio_rows(self, entry: int, speed: int, lo: int, hi: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, anchor frames) of one entry at one registered speed, frames in [lo, hi]."""
+        rows = self.db.execute("SELECT hash, frame FROM audio WHERE entry = ? AND speed = ? "
+                               "AND frame BETWEEN ? AND ?", (entry, speed, lo, hi)).fetchall()
+        if not rows:
+            z = np.zeros(0, np.int64)
+            return z, z
+        a = np.array(rows, dtype=np.int64)
+        return a[:, 0], a[:, 1]
+
     def audio_hits(self, hashes: np.ndarray, frames: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(query frame, entry, registered frame, speed) for every landmark hash in common.
