@@ -39,6 +39,7 @@ from bench import programme_audio as pa
 from bench.bench_register import _grade, _ken_burns, fetch_skimage_data, natural_images
 from detectors.api import Options, Shared
 from detectors.fingerprint import extract
+from detectors.fingerprint.matcher import Register
 from detectors.fingerprint.store import RegisterStore
 from detectors.registry import load_spec
 from scanner.pipeline import scan_asset
@@ -284,10 +285,52 @@ def _audio_score(findings: list[dict[str, object]], inserts: list[pa.AudioInsert
                      ("start_s", "end_s"), found, errors)[0])
 
 
+def padding(pictures: list[tuple[str, np.ndarray]], n: int, log: Callable[[str], None]
+            ) -> list[extract.Fingerprint]:
+    """``n`` still entries that are random crops (at most 640 px) of ``pictures``: what a
+    register of many unrelated temp stills costs a scan that matches none of them."""
+    rng = np.random.default_rng(17)
+    t0 = time.perf_counter()
+    out = []
+    for k in range(n):
+        rgb = pictures[k % len(pictures)][1]
+        h, w = rgb.shape[:2]
+        cw, ch = int(w * rng.uniform(.3, 1)), int(h * rng.uniform(.3, 1))
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        crop = rgb[y:y + ch, x:x + cw]
+        s = min(1.0, 640 / max(crop.shape[:2]))
+        if s < 1:
+            crop = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)),
+                              interpolation=cv2.INTER_AREA)
+        out.append(extract.fingerprint_image(np.ascontiguousarray(crop)))
+    log(f"{n:,} padding entries fingerprinted in {time.perf_counter() - t0:.0f} s")
+    return out
+
+
+def pad(db: Path, fps: list[extract.Fingerprint], log: Callable[[str], None]) -> None:
+    t0 = time.perf_counter()
+    with RegisterStore(str(db), readonly=False) as store:
+        for k, fp in enumerate(fps):
+            store.add(sha256=f"pad{k}", media_type="image/png", path=f"pad{k}.png", size=0,
+                      tool="bench", note="padding", added="bench", verdict="clean",
+                      evidence=[], fp=fp)
+    t1 = time.perf_counter()
+    reg = Register(str(db))
+    t2 = time.perf_counter()
+    index = reg.features()
+    t3 = time.perf_counter()
+    log(f"{db.name}: padded in {t1 - t0:.0f} s; {len(reg.entries):,} entries, "
+        f"{reg.pdq_index.size:,} PDQ hashes, {len(index.items):,} feature frames; "
+        f"opened in {t2 - t1:.1f} s + local-feature index {t3 - t2:.1f} s")
+    reg.close()
+
+
 def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         log: Callable[[str], None], audio: bool = True,
-        others: list[tuple[str, np.ndarray]] | None = None) -> list[str]:
-    """Build, encode and scan the programme; the report lines (markdown)."""
+        others: list[tuple[str, np.ndarray]] | None = None,
+        padded: list[extract.Fingerprint] | None = None) -> list[str]:
+    """Build, encode and scan the programme; the report lines (markdown). ``padded``: more
+    unrelated entries added to every register scanned against."""
     per_class: dict[str, list[int]] = {c: [0, 0] for c in CLASSES}
     audio_rows: dict[str, list[int]] = {}
     tc_err: list[float] = []
@@ -304,6 +347,8 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
             if fps not in built:
                 built[fps] = build(work, naturals, fps, log, audio)
                 prog = built[fps]
+                if padded:
+                    pad(prog.db, padded, log)
                 if prog.stems is not None and prog.sound is not None:
                     for stem in ("dialogue", "music"):
                         found_s, took_s = scan(prog.db, prog.stems[stem])
@@ -336,6 +381,8 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                     bdir = work / f"base{round(fps * 1000)}"
                     bdir.mkdir()
                     bases[fps] = build(bdir, others, fps, log, audio=False).db
+                    if padded:
+                        pad(bases[fps], padded, log)
                 bfound, btook = scan(bases[fps], out)
                 btook = min(btook, scan(bases[fps], out)[1])
                 base = (f"; {dur / btook:.1f}x against a register of other clips "
@@ -414,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="more natural images (e.g. scikit-image's data folder)")
     ap.add_argument("--split", choices=("held-out", "tune", "all"), default="held-out")
     ap.add_argument("--no-audio", action="store_true", help="picture only")
+    ap.add_argument("--pad", type=int, default=0, metavar="N",
+                    help="add N unrelated still entries (crops of the other split's "
+                         "pictures) to every register: the cost of a large register")
     args = ap.parse_args(argv)
 
     def log(s: str) -> None:
@@ -432,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(naturals)} natural images ({args.split} split)")
     if not pa.have_speech() and not args.no_audio:
         log("espeak-ng missing: the temp VO classes are not measured")
-    print("\n".join(run(naturals, args.encodes, log, not args.no_audio, others)))
+    padded = padding(others, args.pad, log) if args.pad else None
+    print("\n".join(run(naturals, args.encodes, log, not args.no_audio, others, padded)))
     return 0
 
 
