@@ -532,7 +532,7 @@ def report(res: list[Measured], split: str, took: float) -> str:
                         for e, s, en, _ in r.old) for r in pos)
     secs = sum(r.seconds for r in res)
     worst = max(((s.excess, s.hits, s.chance, r.q.name) for r in neg for s in r.segs
-                 if s.end - s.start >= am.MIN_SECONDS), default=None)
+                 if s.span >= am.MIN_SECONDS), default=None)
     if worst:
         lines += ["", f"Nearest negative: excess {worst[0]:.1f} ({worst[1]} aligned hits, "
                   f"chance level {worst[2]:.1f}) in {worst[3]}; a match needs "

@@ -74,6 +74,11 @@ class Segment:
     coverage: float  # share of half-second bins of [start, end] with a hit
     raw: int  # hashes in common at the offset (a chord pairing with itself counts many)
     confidence: float = 0.0
+    span: float = 0.0  # s from the first to the last aligned anchor: what the rule measures
+
+    def __post_init__(self) -> None:
+        if not self.span:
+            self.span = self.end - self.start
 
     @property
     def excess(self) -> float:
@@ -157,7 +162,8 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
                 # the last aligned target's: the span of the windows that hold the matches
                 start = float(qs[0]) * FRAME_S
                 end = float((qs + ts).max()) * FRAME_S + WINDOW_S
-                if n < floor or end - start < shortest:
+                span = float(qs[-1] - qs[0]) * FRAME_S  # the tuned length: anchors only
+                if n < floor or span < shortest:
                     continue
                 bins = (qs * FRAME_S / BIN_S).astype(np.int64)
                 factor = sp / 1000
@@ -167,7 +173,7 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
                     ref_end=(end + off * FRAME_S) * factor,
                     chance=_chance(d, q, peak, lo, int(qs[0]) - pad, int(qs[-1]) + pad),
                     coverage=len(np.unique(bins)) / (int(bins[-1] - bins[0]) + 1),
-                    raw=len(qs)))
+                    raw=len(qs), span=span))
     return out
 
 
@@ -201,7 +207,7 @@ def decide(segs: list[Segment]) -> list[Segment]:
     """The segments reported (confidence at least ``REVIEW``), strongest first, per entry one
     per stretch of the deliverable (neighbouring speeds and the music's own period give
     weaker copies of a use); parts of one use split by a pause are joined."""
-    kept = [s for s in segs if s.end - s.start >= MIN_SECONDS and s.excess >= REVIEW_EXCESS]
+    kept = [s for s in segs if s.span >= MIN_SECONDS and s.excess >= REVIEW_EXCESS]
     for s in kept:
         s.confidence = score(s)
     kept = _join(kept)
