@@ -204,8 +204,9 @@ class Probe:
             return runs, stats
 
         def verify(ref: int, reg: feat.Features, src: np.ndarray, dst: np.ndarray,
-                   query: feat.Features) -> feat.LocalMatch | None:
-            out = orig_verify(ref, reg, src, dst, query)
+                   query: feat.Features, min_inliers: int = feat.MIN_INLIERS
+                   ) -> feat.LocalMatch | None:
+            out = orig_verify(ref, reg, src, dst, query, min_inliers)
             probe.votes = max(probe.votes, len(src))
             if out is None:  # how close the refused candidate came (RANSAC re-run)
                 reproj = max(3.0, 0.006 * max(query.width, query.height))
@@ -721,7 +722,9 @@ def report(results: list[Result], db: Path, reg_counts: dict[str, int], excluded
         f"Thresholds as shipped: PDQ ≤ {m.PDQ_RADIUS} (whole image or frame), ≤ "
         f"{m.PDQ_SINGLE_FRAME} when a video run rests on one sampled frame, ≤ "
         f"{m.PDQ_INSET_RADIUS} for framed insets and picture-in-picture windows, query quality "
-        f"≥ {m.MIN_QUALITY}; local features ≥ {feat.MIN_INLIERS} RANSAC inliers; audio: excess "
+        f"≥ {m.MIN_QUALITY}; local features ≥ {feat.MIN_INLIERS} RANSAC inliers "
+        f"(≥ {feat.MIN_INLIERS_SHORTLIST} past {feat.EXACT_UP_TO} registered frames, where "
+        "a visual-word short list is verified); audio: excess "
         f"hits over the chance level ≥ {am.ACCEPT_EXCESS:g} (review ≥ {am.REVIEW_EXCESS:g}) "
         f"in a segment ≥ {am.MIN_SECONDS:g} s (detectors/fingerprint/audio_match.py).",
         "",

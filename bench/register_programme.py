@@ -220,6 +220,10 @@ def scan(db: Path, path: Path) -> tuple[list[dict[str, object]], float]:
     opts.settings["register"] = {"path": str(db)}
     shared = Shared(opts)
     try:
+        # opened (and its local-feature index built) once per worker, not per file: a scan's
+        # time here is the file's; ``pad`` logs what opening costs
+        shared.get(f"register:{db}", lambda: Register(str(db)),
+                   close=lambda r: r.close()).features()
         (asset,) = list(Walker().walk([str(path)]))
         t0 = time.perf_counter()
         res = scan_asset(asset, [det], shared)
