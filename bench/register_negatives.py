@@ -860,7 +860,8 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                        f"{feat.MIN_INLIERS} ratio-test votes (most votes "
                        f"{max(r.votes for r in v)}); most RANSAC inliers of a refused "
                        f"candidate {best.inliers_rejected} ({best.neg.path.name}; threshold "
-                       f"{feat.MIN_INLIERS}, refused for too few, a low inlier ratio, "
+                       f"{feat.MIN_INLIERS}, {feat.MIN_INLIERS_SHORTLIST} from a short list; "
+                       "refused for too few, a low inlier ratio, "
                        "clustered inliers or scale)")
         else:
             out.append(f"- local features, {label}: no candidate reached "

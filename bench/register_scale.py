@@ -17,6 +17,7 @@ import numpy as np
 from bench.bench_register import fetch_skimage_data, natural_images
 from bench.register_programme import split
 from detectors.fingerprint import features as feat
+from detectors.fingerprint import vocabulary
 from detectors.fingerprint.index import PdqIndex
 from detectors.fingerprint.matcher import PDQ_RADIUS
 
@@ -125,18 +126,28 @@ def feature_scale(sizes: tuple[int, ...], log: Callable[[str], None]) -> list[st
     crops = [feat.extract(_crop(others[k % len(others)][1], rng), feat.REGISTER_SIDE, 600)
              for k in range(real_n)]
     log(f"{real_n:,} crops' features in {time.perf_counter() - t0:.0f} s")
+    vocab = vocabulary.load()
+    crop_words = [vocab.words(f.descriptors) for f in crops]
+    reg_words = [vocab.words(f.descriptors) for _, f in regs]
     out = []
     for label, n in [("exhaustive (no short list)", 0)] + [(f"{n:,} frames", n) for n in sizes]:
         dist: list[feat.Features] = []
+        words: list[np.ndarray | None] = list(reg_words)
+        t0 = time.perf_counter()
         for k in range(n):
             f = crops[k % real_n]
+            w = crop_words[k % real_n]
             if k >= real_n:
                 flip = np.packbits(rng.random((len(f.descriptors), 256)) < 0.02, axis=1)
                 f = feat.Features(f.points, f.descriptors ^ flip, f.width, f.height)
+                w = vocab.words(f.descriptors)
             dist.append(f)
+            words.append(w)
+        if n > real_n:
+            log(f"{n - real_n:,} perturbed copies made in {time.perf_counter() - t0:.0f} s")
         items = regs + [(1000 + k, f) for k, f in enumerate(dist)]
         t0 = time.perf_counter()
-        index = feat.FeatureIndex(items)
+        index = feat.FeatureIndex(items, words)  # words as stored at registration
         build = time.perf_counter() - t0
         times: list[float] = []
         found: dict[str, list[int]] = {}
@@ -154,7 +165,7 @@ def feature_scale(sizes: tuple[int, ...], log: Callable[[str], None]) -> list[st
                    f"{1000 * float(np.percentile(times, 95)):.0f} ms p95 per checked frame | "
                    f"index built in {build:.1f} s; found: {classes} |")
         log(out[-1])
-        del index, items, dist
+        del index, items, dist, words
     return out
 
 
