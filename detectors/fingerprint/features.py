@@ -33,6 +33,7 @@ MIN_SIDE = 48
 EXACT_UP_TO = 32  # registered frames: up to this many, every one is matched exhaustively
 SHORTLIST = 64  # past that, registered frames verified per query (best scores of the words)
 REGION_SHORTLIST = 8  # ... and the best of each quarter and of the centre of the query
+QUERY_NODES = 2  # first-level nodes a query descriptor is searched in
 STOP_SHARE = 0.05  # words in more of the registered frames than this share are skipped ...
 STOP_MIN = 200  # ... if in more frames than this
 KNN = 4  # neighbours per query descriptor (the ratio test looks past the same entry's)
@@ -114,7 +115,7 @@ class FeatureIndex:
         top = vocab.size // vocab.branching
         return _match([self.items[r] for r in rows], feats,
                       ([self.inverted.words[r] // top for r in rows], vocab.nearest_top(
-                          feats.descriptors, 2)))
+                          feats.descriptors, QUERY_NODES)))
 
 
 class Inverted:
