@@ -17,6 +17,7 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from detectors.api import (
@@ -267,7 +268,7 @@ class RegisterDetector(Detector):
                 assert lm is not None
                 x0, y0, x1, y1 = lm.region
                 ev = {"method": "orb+ransac", "inliers": lm.inliers, "matches": lm.matches,
-                      "min_inliers": m.feat.MIN_INLIERS, "scale": round(lm.scale, 3),
+                      "min_inliers": lm.min_inliers, "scale": round(lm.scale, 3),
                       "region": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0,
                                  "coverage": lm.coverage, "units": "pixels",
                                  "image_width": int(rgb.shape[1]),
@@ -293,6 +294,21 @@ class RegisterDetector(Detector):
             ctx.note("no picture stream: the audio tracks were checked")
             yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
             return
+        # The sound's landmarks are computed on a second thread while the picture is
+        # matched (decoding and the STFT release the GIL): on one master file the two
+        # cores work at once. The register is only read on this thread.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-audio") as pool:
+            sound = (pool.submit(audio_fp.stream_landmarks, asset.fs_path,
+                                 density=audio_match.QUERY) if has_audio else None)
+            yield from self._picture(asset, ctx, reg, skip, timing, vi, has_audio)
+            if sound is not None:
+                yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing,
+                                         sound.result())
+            elif not audio_fp.pyav_available():
+                ctx.note("audio track not checked: PyAV is not installed")
+
+    def _picture(self, asset: Asset, ctx: AssetContext, reg: m.Register, skip: set[int],
+                 timing: tc.Timing, vi: Any, has_audio: bool) -> Iterator[Finding]:
         frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE,
                                  max_side=extract.FRAME_SIDE)
         try:
@@ -322,10 +338,6 @@ class RegisterDetector(Detector):
             except video_fp.VideoError as exc:
                 ctx.note(f"boundaries of the match with #{run.entry.id} not refined: {exc}")
             yield self._range_finding(reg, run, "video", timing, (vi.width, vi.height))
-        if has_audio:
-            yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
-        elif not audio_fp.pyav_available():
-            ctx.note("audio track not checked: PyAV is not installed")
 
     def _audio(self, reg: m.Register, runs: list[m.RangeMatch], where: str, skip: set[int],
                timing: tc.Timing, stream: str | None = None) -> Iterator[Finding]:
@@ -337,10 +349,12 @@ class RegisterDetector(Detector):
                 yield f
 
     def _streams(self, reg: m.Register, path: str, where: str, skip: set[int],
-                 timing: tc.Timing) -> Iterator[Finding]:
+                 timing: tc.Timing, streams: list[Any] | None = None) -> Iterator[Finding]:
         """Every audio stream on its own (stems and languages are separate tracks); with more
-        than one, the location names the track: ``audio-track-3:01:00:10:00-...``."""
-        streams = audio_fp.stream_landmarks(path, density=audio_match.QUERY)
+        than one, the location names the track: ``audio-track-3:01:00:10:00-...``.
+        ``streams``: their landmarks, if already computed."""
+        if streams is None:
+            streams = audio_fp.stream_landmarks(path, density=audio_match.QUERY)
         for st in streams:
             name = where if len(streams) == 1 else f"{where}-{st.number}"
             yield from self._audio(reg, reg.match_audio(st.landmarks), name, skip, timing,

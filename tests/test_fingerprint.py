@@ -253,6 +253,7 @@ def test_large_register_short_lists_by_visual_words_and_still_finds_the_element(
     x0, y0, x1, y1 = found[0].region
     assert abs(x0 - 60) <= 8 and abs(y0 - 60) <= 8 and abs(x1 - 348) <= 8 and abs(y1 - 276) <= 8
     assert verified and verified[0] < len(items) // 2
+    assert found[0].min_inliers == features.MIN_INLIERS_SHORTLIST
     assert index.query(features.extract(synth_image(14, 960, 540), 1024, 3000)) == []
 
 

@@ -57,6 +57,7 @@ class LocalMatch:
     scale: float
     region: tuple[int, int, int, int]  # x0, y0, x1, y1 in the query image
     coverage: float  # fraction of the query image covered by the region
+    min_inliers: int = MIN_INLIERS  # the floor it was held to (higher from a short list)
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
@@ -316,7 +317,8 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     area = max(0.0, (x1 - x0) * (y1 - y0))
     coverage = area / max(1, query.width * query.height)
     return LocalMatch(ref, inliers, len(src), scale,
-                      (int(x0), int(y0), int(round(x1)), int(round(y1))), round(coverage, 4))
+                      (int(x0), int(y0), int(round(x1)), int(round(y1))), round(coverage, 4),
+                      min_inliers)
 
 
 def pack(feats: Features) -> tuple[bytes, bytes]:
