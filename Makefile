@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
-	bench-cluster bench-metadata bench-register bench-register-negatives fuzz clean
+	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives fuzz \
+	clean
 
 setup: system-deps $(BIN)/deliverscan
 
@@ -73,6 +74,14 @@ bench-register: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m bench.register_programme
 	$(BIN)/python -m bench.bench_register
+
+# Look-up cost against register size: PDQ at 1k/10k/100k entries, the local-feature check at
+# 1k/10k/100k registered frames of natural pictures with planted inserts (~6 min, 8 GB);
+# then the programme against a register padded with 10,000 unrelated stills (~12 min).
+bench-register-scale: $(BIN)/deliverscan
+	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
+	$(BIN)/python -m bench.register_scale
+	$(BIN)/python -m bench.register_programme --encodes 3 --pad 10000
 
 # The register's false matches on every unrelated picture, clip and sound found offline plus
 # derived footage (~25 min on 2 cores): bench/results/register-negatives.md
