@@ -261,21 +261,27 @@ def _grouped_pairs(query: np.ndarray, query_top: np.ndarray, descs: np.ndarray,
     query descriptors whose two nearest first-level centroids include its own. A sixteenth
     of the pairs per group, an eighth in all, and 0.8-0.9 of true correspondences fall in
     one first-level node (measured on the benchmark's pictures), about all in the two."""
-    qs, ts, ds = [], [], []
-    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+    qs: list[np.ndarray] = []
+    ts: list[np.ndarray] = []
+    ds: list[np.ndarray] = []
     for g in np.unique(desc_top):
         tsel = np.flatnonzero(desc_top == g)
         qsel = np.flatnonzero((query_top == g).any(axis=1))
         if not len(qsel):
             continue
-        for cands in bf.knnMatch(query[qsel], descs[tsel], k=KNN):
-            for m in cands:
-                qs.append(qsel[m.queryIdx])
-                ts.append(tsel[m.trainIdx])
-                ds.append(m.distance)
+        k = min(KNN, len(tsel))
+        # the k nearest as arrays (no DMatch objects to walk in Python)
+        dist, nidx = cv2.batchDistance(query[qsel], descs[tsel], cv2.CV_32S,
+                                       normType=cv2.NORM_HAMMING, K=k, update=0,
+                                       crosscheck=False)
+        ok = nidx.reshape(-1) >= 0
+        qs.append(np.repeat(qsel, k)[ok])
+        ts.append(tsel[nidx.reshape(-1)[ok]])
+        ds.append(dist.reshape(-1)[ok])
     if not qs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    qi, ti, dist = np.array(qs), np.array(ts), np.array(ds)
+    qi, ti = np.concatenate(qs), np.concatenate(ts)
+    dist = np.concatenate(ds).astype(np.float64)
     o = np.lexsort((dist, qi))
     qi, ti, dist = qi[o], ti[o], dist[o]
     firsts = np.r_[0, np.flatnonzero(np.diff(qi)) + 1]
