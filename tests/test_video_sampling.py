@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detectors.fingerprint import extract, pdq
 from detectors.fingerprint import video as video_fp
 
 
@@ -100,3 +101,38 @@ def test_a_seek_that_overshoots_falls_back_to_reading_in_order(lie: int) -> None
         want[0] = k / 25 + 1.0
     assert got == list(range(0, 250, 25))  # every wanted frame, none later than asked
     assert c.seeks >= 1
+
+
+@pytest.mark.tool("ffmpeg")
+def test_jpeg2000_is_decoded_at_the_coarsest_level_still_large_enough(tmp_path: Path) -> None:
+    """A JPEG 2000 master is decoded at half size when 512 px are hashed (1080p: 177 ms a
+    frame in full, 65 ms at half size): the sampled frames are the same size as from a full
+    decode and hash (PDQ, what the register matches) within a few bits of them."""
+    path = tmp_path / "j2k.mxf"
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (90, 160, 3)).astype(np.uint8)
+    frames = bytearray()
+    for k in range(30):  # 1.2 s at 25 fps (MXF's rates) of 1280x720 detail, moving
+        f = np.kron(np.roll(base, k, axis=1), np.ones((8, 8, 1), np.uint8))
+        frames += np.ascontiguousarray(f).tobytes()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "1280x720", "-r", "25", "-i", "-", "-c:v", "jpeg2000", "-pix_fmt",
+                    "yuv422p", str(path)], input=bytes(frames), check=True)
+    r = video_fp._Reader(str(path))
+    try:
+        r.reduce(512)
+        assert r.lowres == 1
+        first = next(r.c.decode(r.s))
+        assert (first.width, first.height) == (640, 360)
+    finally:
+        r.close()
+    fast = list(video_fp.sample(str(path), rate=1.0, cuts=False))
+    full = list(video_fp.sample(str(path), rate=1.0, cuts=False, fast=False))
+    assert [f.index for f in fast] == [f.index for f in full] and len(fast) == 2
+    for a, b in zip(fast, full, strict=True):
+        assert a.rgb.shape == b.rgb.shape == (288, 512, 3)
+        ha, hb = extract.query_hash(a.rgb), extract.query_hash(b.rgb)
+        assert ha.quality >= 50 and pdq.hamming(ha.hash, hb.hash) <= 16
+    # refinement windows (256 px) go one level further down
+    window = list(video_fp.frames_between(str(path), 0.0, 0.08, max_side=256))
+    assert [f.index for f in window] == [0, 1, 2] and window[0].rgb.shape == (144, 256, 3)
