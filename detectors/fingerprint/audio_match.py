@@ -73,12 +73,8 @@ class Segment:
     chance: float  # the entry's mean hits at neighbouring offsets over the same stretch
     coverage: float  # share of half-second bins of [start, end] with a hit
     raw: int  # hashes in common at the offset (a chord pairing with itself counts many)
+    span: float  # s from the first to the last aligned anchor: the length the rule measures
     confidence: float = 0.0
-    span: float = 0.0  # s from the first to the last aligned anchor: what the rule measures
-
-    def __post_init__(self) -> None:
-        if not self.span:
-            self.span = self.end - self.start
 
     @property
     def excess(self) -> float:

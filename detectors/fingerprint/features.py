@@ -88,16 +88,15 @@ class FeatureIndex:
     Up to ``EXACT_UP_TO`` registered frames, every one is verified: one brute-force matcher
     over all descriptors, votes per entry, RANSAC per candidate. Past that, an inverted file
     of visual words (``vocabulary``) scores every registered frame by the idf-weighted words
-    it shares with the query, and only the best ``SHORTLIST`` are verified, by the same rule
-    on descriptors that share a node of the word tree: the
-    cost of a query follows the query, not the register (one brute-force pass over all
-    descriptors took 16 s at 10,000 entries)."""
+    it shares with the query (``_regions_shortlist``), and only the best are verified, by the
+    same rule with the neighbour search split by the word tree's first level: the cost of a
+    query follows the query, not the register (one pass over all descriptors took 16 s at
+    10,000 entries)."""
 
     def __init__(self, items: list[tuple[int, Features]],
                  words: list[np.ndarray | None] | None = None) -> None:
         keep = [i for i, (_, f) in enumerate(items) if len(f.descriptors) >= MIN_INLIERS]
         self.items = [items[i] for i in keep]
-        self.refs = [ref for ref, _ in self.items]
         self.inverted: Inverted | None = None
         if len(self.items) > EXACT_UP_TO:
             given = [words[i] for i in keep] if words is not None else [None] * len(keep)
@@ -182,13 +181,13 @@ def _regions_shortlist(inverted: Inverted, q_words: np.ndarray, feats: Features)
 
 
 def _match(items: list[tuple[int, Features]], feats: Features,
-           words: tuple[list[np.ndarray], np.ndarray] | None = None) -> list[LocalMatch]:
+           nodes: tuple[list[np.ndarray], np.ndarray] | None = None) -> list[LocalMatch]:
     """Match the query against ``items``, vote per registered frame, RANSAC per candidate.
 
-    Correspondences come from a brute-force nearest-neighbour search, or, given ``words``
-    (each item's and the query's), from descriptors that fall in the same node of the word
-    tree one level above the leaves, nearest first: the same rule at a fraction of the cost,
-    so a longer short list can be verified."""
+    Correspondences come from a brute-force nearest-neighbour search over all of ``items``,
+    or, given ``nodes`` (the first-level word-tree node of each item's descriptors, and the
+    ``QUERY_NODES`` nearest of each query descriptor), from the same search split by node
+    (``_grouped_pairs``), with a stricter inlier floor."""
     if not items:
         return []
     descs = np.concatenate([f.descriptors for _, f in items])
@@ -196,10 +195,10 @@ def _match(items: list[tuple[int, Features]], feats: Features,
                             for i, (_, f) in enumerate(items)])
     offset = np.r_[0, np.cumsum([len(f.descriptors) for _, f in items])]
     refs = np.array([ref for ref, _ in items])
-    if words is None:
+    if nodes is None:
         q, t = _knn_pairs(feats.descriptors, descs, refs[owner])
     else:
-        q, t = _grouped_pairs(feats.descriptors, words[1], descs, np.concatenate(words[0]),
+        q, t = _grouped_pairs(feats.descriptors, nodes[1], descs, np.concatenate(nodes[0]),
                               refs[owner])
     if len(q) < MIN_INLIERS:
         return []
@@ -214,7 +213,7 @@ def _match(items: list[tuple[int, Features]], feats: Features,
         src = reg.points[t[sel] - offset[cand]]
         dst = feats.points[q[sel]]
         match = _verify(ref, reg, src, dst, feats,
-                        MIN_INLIERS if words is None else MIN_INLIERS_SHORTLIST)
+                        MIN_INLIERS if nodes is None else MIN_INLIERS_SHORTLIST)
         if match is not None:
             out.append(match)
     out.sort(key=lambda m: -m.inliers)

@@ -365,8 +365,8 @@ class Register:
         # the look-up carries a payload per query hash: its anchor frame and, in the low bits,
         # the frames to its target peak (the hash's own low bits), for where a segment ends
         dt_span = audio_fp.DT_MASK + 1
-        payload = lm.frames.astype(np.int64) * dt_span + (lm.hashes.astype(np.int64)
-                                                           & (audio_fp.DT_MASK))
+        payload = (lm.frames.astype(np.int64) * dt_span
+                   + (lm.hashes.astype(np.int64) & audio_fp.DT_MASK))
         packed, ent, rf, spd = self.store.audio_hits(lm.hashes, payload)
         if len(packed) == 0:
             return []

@@ -7,7 +7,7 @@ word by descending the tree costs the same whatever the register holds, and an i
 of words then names the few registered frames worth verifying. The vocabulary only orders
 that short list: a match is still decided by exact descriptor matching and a geometric check.
 
-The tree is trained once (``python -m scripts.train_orb_vocabulary``) and stored in
+The tree is trained once (``python -m bench.train_orb_vocabulary``) and stored in
 ``detectors/data/orb_words.npz``; its id is part of what the register records about word ids.
 """
 
