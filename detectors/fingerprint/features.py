@@ -31,7 +31,7 @@ MIN_INLIER_RATIO = 0.25
 CANDIDATES = 8  # entries verified per query
 MIN_SIDE = 48
 EXACT_UP_TO = 32  # registered frames: up to this many, every one is matched exhaustively
-SHORTLIST = 64  # past that, registered frames verified per query (best scores of the words)
+SHORTLIST = 32  # past that, the best-scoring registered frames verified per query ...
 REGION_SHORTLIST = 8  # ... and the best of each quarter and of the centre of the query
 QUERY_NODES = 2  # first-level nodes a query descriptor is searched in
 STOP_SHARE = 0.05  # words in more of the registered frames than this share are skipped ...
@@ -171,7 +171,7 @@ def _regions_shortlist(inverted: Inverted, q_words: np.ndarray, feats: Features)
     """The best registered frames for the whole query and for each of its quarters and its
     centre: a picture inset in a corner is a small share of the whole frame's words, which
     frames of the surrounding footage outscore, but a large share of its quarter's."""
-    rows = inverted.shortlist(q_words, SHORTLIST // 2)
+    rows = inverted.shortlist(q_words, SHORTLIST)
     x = feats.points[:, 0] / max(1, feats.width)
     y = feats.points[:, 1] / max(1, feats.height)
     for x0, y0 in ((0, 0), (0.5, 0), (0, 0.5), (0.5, 0.5), (0.25, 0.25)):
