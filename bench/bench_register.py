@@ -152,6 +152,15 @@ def _gamma(rgb: np.ndarray, g: float) -> np.ndarray:
     return lut[rgb]
 
 
+def random_crop(rgb: np.ndarray, rng: np.random.Generator, least: float = 0.3) -> np.ndarray:
+    """A random window of ``rgb``, each side ``least``-1 of the picture's (the benchmarks'
+    unrelated register entries and the vocabulary's training variants)."""
+    h, w = rgb.shape[:2]
+    cw, ch = int(w * rng.uniform(least, 1)), int(h * rng.uniform(least, 1))
+    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    return rgb[y:y + ch, x:x + cw]
+
+
 def _grade(rgb: np.ndarray) -> np.ndarray:
     """A teal-and-orange grade: per-channel gains, lifted blacks, more contrast."""
     x = rgb.astype(np.float32) / 255

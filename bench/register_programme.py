@@ -36,7 +36,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench import programme_audio as pa
-from bench.bench_register import _grade, _ken_burns, fetch_skimage_data, natural_images
+from bench.bench_register import (
+    _grade,
+    _ken_burns,
+    fetch_skimage_data,
+    natural_images,
+    random_crop,
+)
 from detectors.api import Options, Shared
 from detectors.fingerprint import extract
 from detectors.fingerprint.matcher import Register
@@ -297,11 +303,7 @@ def padding(pictures: list[tuple[str, np.ndarray]], n: int, log: Callable[[str],
     t0 = time.perf_counter()
     out = []
     for k in range(n):
-        rgb = pictures[k % len(pictures)][1]
-        h, w = rgb.shape[:2]
-        cw, ch = int(w * rng.uniform(.3, 1)), int(h * rng.uniform(.3, 1))
-        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-        crop = rgb[y:y + ch, x:x + cw]
+        crop = random_crop(pictures[k % len(pictures)][1], rng)
         s = min(1.0, 640 / max(crop.shape[:2]))
         if s < 1:
             crop = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from bench.bench_register import fetch_skimage_data, natural_images
+from bench.bench_register import fetch_skimage_data, natural_images, random_crop
 from bench.register_programme import split
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import vocabulary
@@ -95,13 +95,6 @@ def _queries(planted: list[np.ndarray], backs: list[np.ndarray]) -> list[Query]:
     return out
 
 
-def _crop(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    cw, ch = int(w * rng.uniform(.3, 1)), int(h * rng.uniform(.3, 1))
-    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    return rgb[y:y + ch, x:x + cw]
-
-
 def feature_scale(sizes: tuple[int, ...], log: Callable[[str], None]) -> list[str]:
     """The local-feature check against registers of natural pictures' frames.
 
@@ -123,7 +116,8 @@ def feature_scale(sizes: tuple[int, ...], log: Callable[[str], None]) -> list[st
             for i, (_, rgb) in enumerate(planted)]
     real_n = min(max(sizes), 10_000)
     t0 = time.perf_counter()
-    crops = [feat.extract(_crop(others[k % len(others)][1], rng), feat.REGISTER_SIDE, 600)
+    crops = [feat.extract(random_crop(others[k % len(others)][1], rng), feat.REGISTER_SIDE,
+                          600)
              for k in range(real_n)]
     log(f"{real_n:,} crops' features in {time.perf_counter() - t0:.0f} s")
     vocab = vocabulary.load()

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.bench_register import fetch_skimage_data, natural_images
+from bench.bench_register import fetch_skimage_data, natural_images, random_crop
 from bench.register_programme import split
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import vocabulary as vocab
@@ -44,11 +44,8 @@ def pictures() -> list[tuple[str, np.ndarray]]:
 
 
 def variants(rgb: np.ndarray, n: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    h, w = rgb.shape[:2]
     for _ in range(n):
-        cw, ch = (int(w * rng.uniform(0.4, 1.0)), int(h * rng.uniform(0.4, 1.0)))
-        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-        img = rgb[y:y + ch, x:x + cw]
+        img = random_crop(rgb, rng, 0.4)
         side = rng.uniform(240, 1600)
         s = side / max(img.shape[:2])
         img = cv2.resize(img, (max(8, round(img.shape[1] * s)), max(8, round(img.shape[0] * s))),
@@ -67,9 +64,8 @@ def variants(rgb: np.ndarray, n: int, rng: np.random.Generator) -> Iterator[np.n
             np.uint8)
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img),
                                [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-        yield img
+        dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        yield img if dec is None else np.asarray(dec)
 
 
 def descriptors(pics: list[tuple[str, np.ndarray]], per_picture: int,
