@@ -184,10 +184,10 @@ def _match(items: list[tuple[int, Features]], feats: Features,
            nodes: tuple[list[np.ndarray], np.ndarray] | None = None) -> list[LocalMatch]:
     """Match the query against ``items``, vote per registered frame, RANSAC per candidate.
 
-    Correspondences come from a brute-force nearest-neighbour search over all of ``items``,
-    or, given ``nodes`` (the first-level word-tree node of each item's descriptors, and the
+    Correspondences come from one nearest-neighbour search over all of ``items``, or, given
+    ``nodes`` (the first-level word-tree node of each item's descriptors, and the
     ``QUERY_NODES`` nearest of each query descriptor), from the same search split by node
-    (``_grouped_pairs``), with a stricter inlier floor."""
+    (``_pairs``), with a stricter inlier floor."""
     if not items:
         return []
     descs = np.concatenate([f.descriptors for _, f in items])
@@ -195,11 +195,11 @@ def _match(items: list[tuple[int, Features]], feats: Features,
                             for i, (_, f) in enumerate(items)])
     offset = np.r_[0, np.cumsum([len(f.descriptors) for _, f in items])]
     refs = np.array([ref for ref, _ in items])
-    if nodes is None:
-        q, t = _knn_pairs(feats.descriptors, descs, refs[owner])
-    else:
-        q, t = _grouped_pairs(feats.descriptors, nodes[1], descs, np.concatenate(nodes[0]),
-                              refs[owner])
+    floor = MIN_INLIERS if nodes is None else MIN_INLIERS_SHORTLIST
+    if nodes is None:  # one group: every query descriptor against every registered one
+        nodes = ([np.zeros(len(descs), np.int64)], np.zeros((len(feats.descriptors), 1),
+                                                            np.int64))
+    q, t = _pairs(feats.descriptors, nodes[1], descs, np.concatenate(nodes[0]), refs[owner])
     if len(q) < MIN_INLIERS:
         return []
     owners = owner[t]
@@ -212,8 +212,7 @@ def _match(items: list[tuple[int, Features]], feats: Features,
         ref, reg = items[cand]
         src = reg.points[t[sel] - offset[cand]]
         dst = feats.points[q[sel]]
-        match = _verify(ref, reg, src, dst, feats,
-                        MIN_INLIERS if nodes is None else MIN_INLIERS_SHORTLIST)
+        match = _verify(ref, reg, src, dst, feats, floor)
         if match is not None:
             out.append(match)
     out.sort(key=lambda m: -m.inliers)
@@ -234,30 +233,15 @@ def _ratio(q: np.ndarray, best_t: np.ndarray, best_d: np.ndarray, other_t: np.nd
             np.r_[best_t[alone], best_t[twice], other_t[twice]])
 
 
-def _knn_pairs(query: np.ndarray, descs: np.ndarray, ref_of: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, descs, k=KNN)
-    rows = []
-    for cands in knn:
-        if not cands:
-            continue
-        m = cands[0]
-        other = next((n for n in cands[1:] if ref_of[n.trainIdx] != ref_of[m.trainIdx]), None)
-        rows.append((m.queryIdx, m.trainIdx, m.distance,
-                     -1 if other is None else other.trainIdx,
-                     -1.0 if other is None else other.distance))
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a = np.array(rows, dtype=np.float64)
-    return _ratio(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2],
-                  a[:, 3].astype(np.int64), a[:, 4])
+def _pairs(query: np.ndarray, query_top: np.ndarray, descs: np.ndarray,
+           desc_top: np.ndarray, ref_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query, registered) descriptor pairs: each query descriptor's ``KNN`` nearest
+    registered ones, Lowe's ratio test against the nearest of another entry (``_ratio``).
 
-
-def _grouped_pairs(query: np.ndarray, query_top: np.ndarray, descs: np.ndarray,
-                   desc_top: np.ndarray, ref_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The exhaustive rule (nearest neighbours, ratio test against other entries) with the
-    search split by the word tree's first level: a registered descriptor is searched only by
-    query descriptors whose two nearest first-level centroids include its own. A sixteenth
+    The search is split by group (``desc_top``; ``query_top``: the groups each query
+    descriptor is searched in). Exhaustive matching is one group; a short list groups by the
+    word tree's first level: a registered descriptor is searched only by query descriptors
+    whose two nearest first-level centroids include its own. A sixteenth
     of the pairs per group, an eighth in all, and 0.8-0.9 of true correspondences fall in
     one first-level node (measured on the benchmark's pictures), about all in the two."""
     qs: list[np.ndarray] = []
