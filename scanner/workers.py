@@ -82,6 +82,9 @@ def _quiet_native_stderr() -> None:
         os.close(devnull)
 
 
+# Files from this size on are handed to a worker alone and nothing is queued behind them: a
+# video master or a long stem takes seconds to hours, a still milliseconds.
+LARGE_FILE = 8 * 1024 * 1024
 SEND_EVERY = 0.05  # seconds: finished results travel in small bundles, not one message each
 
 
@@ -286,6 +289,26 @@ class WorkerPool:
         self._workers.remove(w)
         self.restarts += 1
 
+    def _may_take(self, w: _Worker, pending: int) -> bool:
+        """Whether ``w`` gets another batch now. An idle worker always does. A busy one gets a
+        second batch (it then waits in the pipe, never the worker) only while there is a full
+        batch for every worker and it holds no large file: a delivery of a few masters must
+        not queue behind one worker while the other has nothing, nor stills behind a master."""
+        if not w.inflight:
+            return True
+        return (len(w.inflight) < 2 * self.batch and pending >= self.batch * self.jobs
+                and all(i.asset.size < LARGE_FILE for i in w.inflight))
+
+    def _batch(self, pending: collections.deque[WorkItem]) -> list[WorkItem]:
+        """The next batch: up to ``batch`` files but no more than a fair share of what is
+        pending, and a file of ``LARGE_FILE`` or more alone (its scan dwarfs a message)."""
+        share = max(1, min(self.batch, -(-len(pending) // self.jobs)))
+        out = [pending.popleft()]
+        while len(out) < share and pending and out[0].asset.size < LARGE_FILE \
+                and pending[0].asset.size < LARGE_FILE:
+            out.append(pending.popleft())
+        return out
+
     def map(self, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, Scanned]]:
         feed = iter(items)
         pending: collections.deque[WorkItem] = collections.deque()
@@ -315,10 +338,9 @@ class WorkerPool:
                     self._spawn()
                 # hand out batches to ready workers
                 for w in self._workers:
-                    # two batches in hand: the next one waits in the pipe, never the worker
-                    if not w.ready or len(w.inflight) >= 2 * self.batch or not pending:
+                    if not w.ready or not pending or not self._may_take(w, len(pending)):
                         continue
-                    batch = [pending.popleft() for _ in range(min(self.batch, len(pending)))]
+                    batch = self._batch(pending)
                     w.inflight.extend(batch)
                     try:  # what the runner keeps for an item (cache parts) stays here
                         w.conn.send([dataclasses.replace(i, cached=None) if i.cached is not None

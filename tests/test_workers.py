@@ -65,3 +65,33 @@ def test_memory_hog_is_stopped(tmp_path: Path, marker_only) -> None:  # type: ig
     assert by["f04_hog.bin"].verdict == "error"
     assert "memory limit of 400 MB" in by["f04_hog.bin"].errors[0].message
     assert by["f00.bin"].verdict == "ai"
+
+
+def test_a_few_large_files_are_read_by_every_worker(tmp_path: Path, marker_only,  # type: ignore[no-untyped-def]
+                                                    monkeypatch) -> None:
+    """A delivery of a few masters: each large file goes to a worker alone, none waits behind
+    another in one worker's batch. Each file here finishes only while a second worker reads
+    another one (``PAIR``); handed out as one batch of four, all four were errors."""
+    from scanner.workers import LARGE_FILE
+
+    tree = tmp_path / "delivery"
+    tree.mkdir()
+    for i in range(4):
+        with (tree / f"master{i}.mov").open("wb") as fh:
+            fh.write(b"PAIR" + (b"AI-MARK" if i == 2 else b""))
+            fh.truncate(LARGE_FILE)  # sparse: large to the scheduler, nothing on disk
+    monkeypatch.setenv("DSFAKE_PAIRS", str(tmp_path / "pairs.log"))
+    report = _scan(tree, marker_only)
+    assert [r.verdict for r in report.results] == ["clean", "clean", "ai", "clean"]
+    assert len(set((tmp_path / "pairs.log").read_text().split())) == 2
+
+
+def test_a_few_small_files_are_shared_out(tmp_path: Path, marker_only,  # type: ignore[no-untyped-def]
+                                          monkeypatch) -> None:
+    """Four stills and two workers: two each (a fair share), not a batch of four for the
+    worker that started first."""
+    for i in range(4):
+        (tmp_path / f"still{i}.bin").write_bytes(b"PAIR")
+    monkeypatch.setenv("DSFAKE_PAIRS", str(tmp_path.parent / f"{tmp_path.name}-pairs.log"))
+    report = _scan(tmp_path, marker_only)
+    assert [r.verdict for r in report.results] == ["clean"] * 4

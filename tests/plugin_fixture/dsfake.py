@@ -3,7 +3,8 @@ misbehaves on demand (sleeps, crashes, hogs memory) to test the worker pool.
 
 Loaded through the real entry-point mechanism (tests/plugin_fixture/dsfake-0.1.dist-info).
 If ``DSFAKE_LOG`` is set, every detect() call appends the file's path to that log (outside the
-scanned tree), so tests can see which files were really re-read."""
+scanned tree), so tests can see which files were really re-read. ``DSFAKE_PAIRS``: the log
+that files holding ``PAIR`` meet in (``_pair``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from collections.abc import Iterator
 from detectors import AssetContext, Detector, Finding, Incomplete
 from detectors.api import Option, RuleInfo
 from detectors.model import Asset
+
+
+def _pair(log: str) -> None:
+    """Note this process in ``log`` and wait until a second process has noted itself: files
+    that only finish when two workers read at once (how the pool spreads a few large files)."""
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with open(log, encoding="utf-8") as fh:
+            if len(set(fh.read().split())) >= 2:
+                return
+        time.sleep(0.02)
+    raise Incomplete("no other worker read a PAIR file within 20 s")
 
 
 class MarkerDetector(Detector):
@@ -47,6 +62,8 @@ class MarkerDetector(Detector):
             raise RuntimeError("detector exploded on BOOM")
         if b"SLEEP" in head:
             time.sleep(600)
+        if b"PAIR" in head:  # wait (up to 20 s) until another worker is on a PAIR file too
+            _pair(os.environ["DSFAKE_PAIRS"])
         if b"NAP" in head:  # a file that takes a moment (a scan long enough to disturb)
             time.sleep(0.05)
         if b"SEGV" in head:
