@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,7 @@ REFINE_CUT = 20.0
 # programmes never came under 86 of any entry, every frame tested; so it costs nothing there
 # but the wider look-up (a linear scan: ~4 ms per unmatched sample at 140,000 hashes)
 SECOND_LOOK_RADIUS = REFINE_RADIUS
+LOCAL_PENDING = 2  # frames waiting for (or in) a local-feature check on the worker thread
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 
@@ -172,6 +175,51 @@ class Register:
                  "window_us": 0, "second_look": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
+        # Local-feature checks (ORB extraction and the short-listed match: the largest cost of
+        # an unmatched scan) run on a second thread while this one decodes and hashes the next
+        # frames; OpenCV and NumPy release the GIL. Their hits are only used once every frame
+        # is seen; this thread waits only when LOCAL_PENDING checks are outstanding.
+        index = self.features() if local_every > 0 else None
+        pending: deque[tuple[Frame, Future[list[feat.LocalMatch]]]] = deque()
+
+        def collect(block: int) -> None:
+            while len(pending) > block:
+                fr_done, fut = pending.popleft()
+                for lm in fut.result()[:1]:
+                    hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers, "local"))
+                    regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
+                                                           coverage=lm.coverage)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
+            for fr in self._scan_frames(frames, hits, stats, regions, path):
+                if index is None or not (fr.cut or fr.t >= next_local):
+                    continue
+                next_local = fr.t + local_every
+                stats["local_checked"] += 1
+                pending.append((fr, pool.submit(_local_check, index, fr.rgb)))
+                collect(LOCAL_PENDING - 1)
+            collect(0)
+        runs = _runs(hits, self.entries)
+        for run in runs:
+            mine = [r for r in regions.items() if r[0][1] == run.entry.id
+                    and run.start <= r[0][0] <= run.end]
+            if run.method == "local":
+                widest = max(mine, key=lambda r: float(r[1]["coverage"]), default=None)
+                if widest is not None:
+                    run.detail["region"] = widest[1]
+            elif run.detail.get("found_in") == WINDOW_FOUND_IN:
+                # the window of the best-matching sample: where a person looks to confirm
+                windows = [r for r in mine if "distance" in r[1]]
+                if windows:
+                    run.detail["region"] = min(windows, key=lambda r: int(r[1]["distance"]))[1]
+        return runs, stats
+
+    def _scan_frames(self, frames: Iterable[Frame],
+                     hits: list[tuple[float, int, float, int, str]], stats: dict[str, int],
+                     regions: dict[tuple[float, int], dict[str, Any]], path: str | None
+                     ) -> Iterator[Frame]:
+        """PDQ of each frame (then a second look around near misses, then its windows); the
+        frames none of them matched, for a local-feature check (``match_frames``)."""
         for fr in frames:
             stats["frames"] += 1
             res = extract.query_hash(fr.rgb)
@@ -204,27 +252,8 @@ class Register:
                         regions[(fr.t, eid)] = _region(fr, box, distance=dist)
                 stats["window_checked"] += 1
                 stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
-            if not found and local_every > 0 and (fr.cut or fr.t >= next_local):
-                next_local = fr.t + local_every
-                stats["local_checked"] += 1
-                q = feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
-                for lm in self.features().query(q)[:1]:
-                    hits.append((fr.t, lm.ref, float("nan"), -lm.inliers, "local"))
-                    regions[(fr.t, lm.ref)] = _region(fr, lm.region, coverage=lm.coverage)
-        runs = _runs(hits, self.entries)
-        for run in runs:
-            mine = [r for r in regions.items() if r[0][1] == run.entry.id
-                    and run.start <= r[0][0] <= run.end]
-            if run.method == "local":
-                widest = max(mine, key=lambda r: float(r[1]["coverage"]), default=None)
-                if widest is not None:
-                    run.detail["region"] = widest[1]
-            elif run.detail.get("found_in") == WINDOW_FOUND_IN:
-                # the window of the best-matching sample: where a person looks to confirm
-                windows = [r for r in mine if "distance" in r[1]]
-                if windows:
-                    run.detail["region"] = min(windows, key=lambda r: int(r[1]["distance"]))[1]
-        return runs, stats
+            if not found:
+                yield fr
 
     def _near(self, h: bytes) -> list[int]:
         """Entries within ``SECOND_LOOK_RADIUS`` of a hash that matched none."""
@@ -498,6 +527,12 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
     """32x32 grey thumbnail (int16) for the cut check between neighbouring frames."""
     g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
     return cv2.resize(g, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+
+def _local_check(index: feat.FeatureIndex, rgb: np.ndarray) -> list[feat.LocalMatch]:
+    """Registered pictures found by local features in one frame (runs on a worker thread)."""
+    return index.query(feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES))
 
 
 def _region(fr: Frame, box: tuple[int, int, int, int], **extra: Any) -> dict[str, Any]:
