@@ -77,11 +77,13 @@ bench-register: $(BIN)/deliverscan
 
 # Look-up cost against register size: PDQ at 1k/10k/100k entries, the local-feature check at
 # 1k/10k/100k registered frames of natural pictures with planted inserts (~6 min, 8 GB);
-# then the programme against a register padded with 10,000 unrelated stills (~12 min).
+# then the programme against a register padded with 10,000 unrelated stills, each encode
+# alone and the three with their stems as one delivery through the CLI at -j 1 and -j 2
+# (~13 min).
 bench-register-scale: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m bench.register_scale
-	$(BIN)/python -m bench.register_programme --encodes 3 --pad 10000
+	$(BIN)/python -m bench.register_programme --encodes 3 --pad 10000 --delivery
 
 # The register's false matches on every unrelated picture, clip and sound found offline plus
 # derived footage (~25 min on 2 cores): bench/results/register-negatives.md

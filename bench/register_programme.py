@@ -14,6 +14,10 @@ The sound (``bench/programme_audio.py``): temp VO and music cues under a dialogu
 ambience bed; the MOV and MXF masters carry the mix and the dialogue and music stems as three
 tracks, the MP4 the mix as AAC; the stems are also scanned as WAV files.
 
+``--delivery`` also puts each frame rate's encodes and its dialogue and music stems in one
+folder and times ``deliverscan scan`` on it (every default detector plus the register, a fresh
+process) with one and with two workers: what a delivery check costs end to end.
+
 Images are split by a hash of their name: ``--split held-out`` (the default, what
 ``bench/results/register.md`` reports) and ``--split tune`` never share a picture.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -331,12 +336,51 @@ def pad(db: Path, fps: list[extract.Fingerprint], log: Callable[[str], None]) ->
     reg.close()
 
 
+def delivery(folder: Path, db: Path, seconds: float, jobs: int) -> tuple[float, int]:
+    """Wall time of ``deliverscan scan FOLDER --register DB -j JOBS`` (a fresh process: start-up,
+    opening the register in every worker and the reports included) and its exit code;
+    ``seconds``: the programme time in the folder (for the log line only)."""
+    exe = Path(sys.executable).with_name("deliverscan")
+    cmd = [str(exe), "scan", str(folder), "--register", str(db), "-j", str(jobs),
+           "--no-cache", "-q", "--format", "json", "-o", str(folder.parent / "report.json")]
+    t0 = time.perf_counter()
+    rc = subprocess.run(cmd, check=False).returncode
+    took = time.perf_counter() - t0
+    print(f"delivery {folder.name} -j {jobs}: {seconds:.0f} s of programme in {took:.1f} s "
+          f"(exit {rc})", file=sys.stderr, flush=True)
+    return took, rc
+
+
+def _delivery_lines(folders: dict[float, tuple[Path, float, int]],
+                    dbs: dict[str, dict[float, Path]]) -> list[str]:
+    """The whole delivery per frame rate (every encode of it plus the dialogue and music stem
+    WAVs in one folder), scanned by the CLI with one and with two workers."""
+    lines = ["", "Whole delivery through the CLI (`deliverscan scan DIR --register DB -j N "
+             "--no-cache`, wall time of the process; x real time = programme seconds of the "
+             "encodes / wall time, the stems' scan time included but not their length):", ""]
+    for fps, (folder, secs, n) in folders.items():
+        for what, by_fps in dbs.items():
+            db = by_fps.get(fps)
+            if db is None:
+                continue
+            for jobs in (1, 2):
+                runs = [delivery(folder, db, secs, jobs) for _ in range(2)]
+                took = min(t for t, _ in runs)
+                codes = "/".join(str(rc) for rc in sorted({rc for _, rc in runs}))
+                stems = len(list(folder.glob("*.wav")))
+                lines.append(f"- {fps:g} fps, {n} encodes + {stems} stem WAVs, register {what}: "
+                             f"`-j {jobs}` {took:.1f} s, **{secs / took:.1f}x real time** "
+                             f"(exit {codes})")
+    return lines
+
+
 def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         log: Callable[[str], None], audio: bool = True,
         others: list[tuple[str, np.ndarray]] | None = None,
-        padded: list[extract.Fingerprint] | None = None) -> list[str]:
+        padded: list[extract.Fingerprint] | None = None, whole: bool = False) -> list[str]:
     """Build, encode and scan the programme; the report lines (markdown). ``padded``: more
-    unrelated entries added to every register scanned against."""
+    unrelated entries added to every register scanned against. ``whole``: also time the
+    whole delivery of each frame rate through the CLI (``_delivery_lines``)."""
     per_class: dict[str, list[int]] = {c: [0, 0] for c in CLASSES}
     audio_rows: dict[str, list[int]] = {}
     tc_err: list[float] = []
@@ -349,6 +393,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         work = Path(tmp)
         built: dict[float, Programme] = {}
         bases: dict[float, Path] = {}
+        folders: dict[float, tuple[Path, float, int]] = {}
         for name, ext, fps, codec in ENCODES[:encodes]:
             if fps not in built:
                 built[fps] = build(work, naturals, fps, log, audio)
@@ -425,7 +470,22 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                     + (f" (missed: {', '.join(missed)})" if missed else "") + a_found + base)
             log(line)
             lines.append(line)
-            out.unlink()
+            if not whole:
+                out.unlink()
+                continue
+            folder, secs, n_enc = folders.get(fps, (work / f"delivery{round(fps * 1000)}",
+                                                    0.0, 0))
+            if not folder.exists():
+                folder.mkdir()
+                for stem in ("dialogue", "music"):
+                    if prog.stems is not None:
+                        shutil.copy(prog.stems[stem], folder / prog.stems[stem].name)
+            out.rename(folder / out.name)
+            folders[fps] = (folder, secs + dur, n_enc + 1)
+        if whole:
+            lines += _delivery_lines(folders, {"of the programme's temp assets":
+                                               {f: p.db for f, p in built.items()},
+                                               "of other clips": bases})
     lines += ["", "| transform class | found | n |", "| --- | --- | --- |"]
     for c, (h, n) in per_class.items():
         lines.append(f"| {c} | {100 * h / max(n, 1):.0f} % | {h}/{n} |")
@@ -470,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pad", type=int, default=0, metavar="N",
                     help="add N unrelated still entries (crops of the other split's "
                          "pictures) to every register: the cost of a large register")
+    ap.add_argument("--delivery", action="store_true",
+                    help="also scan each frame rate's encodes and stems as one delivery "
+                         "folder through the CLI, with one and two workers")
     args = ap.parse_args(argv)
 
     def log(s: str) -> None:
@@ -489,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     if not pa.have_speech() and not args.no_audio:
         log("espeak-ng missing: the temp VO classes are not measured")
     padded = padding(others, args.pad, log) if args.pad else None
-    print("\n".join(run(naturals, args.encodes, log, not args.no_audio, others, padded)))
+    print("\n".join(run(naturals, args.encodes, log, not args.no_audio, others, padded,
+                         args.delivery)))
     return 0
 
 
