@@ -25,6 +25,7 @@ Images are split by a hash of their name: ``--split held-out`` (the default, wha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -377,10 +378,12 @@ def _delivery_lines(folders: dict[float, tuple[Path, float, int]],
 def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         log: Callable[[str], None], audio: bool = True,
         others: list[tuple[str, np.ndarray]] | None = None,
-        padded: list[extract.Fingerprint] | None = None, whole: bool = False) -> list[str]:
+        padded: list[extract.Fingerprint] | None = None, whole: bool = False,
+        keep: Path | None = None) -> list[str]:
     """Build, encode and scan the programme; the report lines (markdown). ``padded``: more
     unrelated entries added to every register scanned against. ``whole``: also time the
-    whole delivery of each frame rate through the CLI (``_delivery_lines``)."""
+    whole delivery of each frame rate through the CLI (``_delivery_lines``). ``keep``: work
+    there and leave it (registers, stems, the delivery folders) for scans by hand."""
     per_class: dict[str, list[int]] = {c: [0, 0] for c in CLASSES}
     audio_rows: dict[str, list[int]] = {}
     tc_err: list[float] = []
@@ -389,7 +392,8 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
     audio_false = 0
     lines = []
     stem_speed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-prog-") as tmp:
+    with (contextlib.nullcontext(str(keep)) if keep else
+          tempfile.TemporaryDirectory(prefix="bench-prog-")) as tmp:
         work = Path(tmp)
         built: dict[float, Programme] = {}
         bases: dict[float, Path] = {}
@@ -533,7 +537,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delivery", action="store_true",
                     help="also scan each frame rate's encodes and stems as one delivery "
                          "folder through the CLI, with one and two workers")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="build in DIR (new or empty) and leave it there")
     args = ap.parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        if any(args.keep.iterdir()):
+            raise SystemExit(f"--keep {args.keep}: not empty")
 
     def log(s: str) -> None:
         print(s, file=sys.stderr, flush=True)
@@ -553,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         log("espeak-ng missing: the temp VO classes are not measured")
     padded = padding(others, args.pad, log) if args.pad else None
     print("\n".join(run(naturals, args.encodes, log, not args.no_audio, others, padded,
-                         args.delivery)))
+                         args.delivery, args.keep)))
     return 0
 
 
