@@ -90,7 +90,7 @@ def test_index_multi_index_hashing_agrees_with_linear_scan() -> None:
     rng = np.random.default_rng(7)
     base = rng.integers(0, 256, (LINEAR_BELOW + 500, 32), dtype=np.uint8)
     idx = PdqIndex(base)
-    assert idx._tables is not None  # the probing path, not the linear fallback
+    assert idx._order is not None  # the probing path, not the linear fallback
     for row in (0, 17, LINEAR_BELOW + 3):
         q = base[row].copy()
         bits = rng.choice(256, 27, replace=False)

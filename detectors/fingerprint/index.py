@@ -9,6 +9,7 @@ scan instead (same answers, cheaper there).
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import combinations
 
 import numpy as np
@@ -33,26 +34,28 @@ def distances(words: np.ndarray, query: bytes) -> np.ndarray:
 
 
 class PdqIndex:
-    """Hashes with payload row numbers; ``query`` returns rows within a Hamming radius."""
+    """Hashes with payload row numbers; ``query`` returns rows within a Hamming radius.
+
+    Each chunk's table is the rows sorted by that chunk's value plus where every one of the
+    65,536 values starts in that order: a probe is two array reads, and all the probes of a
+    query (16 chunks x every value within the chunk radius) are gathered in one vectorised
+    step (Python dicts of arrays took twice as long per query and to build)."""
 
     def __init__(self, hashes: list[bytes] | np.ndarray) -> None:
         self.words = as_words(hashes) if len(hashes) else np.zeros((0, 4), dtype=np.uint64)
         self.size = int(self.words.shape[0])
-        self._tables: list[dict[int, np.ndarray]] | None = None
+        self._order: np.ndarray | None = None  # 16 x N: per chunk, rows by chunk value
+        self._starts: np.ndarray | None = None  # 16 x 65,537: first position of each value
         if self.size >= LINEAR_BELOW:
             self._build()
 
     def _build(self) -> None:
-        chunks = self._chunks(self.words)
-        tables: list[dict[int, np.ndarray]] = []
-        for c in range(CHUNKS):
-            col = chunks[:, c]
-            order = np.argsort(col, kind="stable")
-            values, starts = np.unique(col[order], return_index=True)
-            ends = np.append(starts[1:], len(order))
-            tables.append({int(v): order[s:e] for v, s, e in zip(values, starts, ends,
-                                                                  strict=True)})
-        self._tables = tables
+        # one row of 16-bit values per chunk: NumPy sorts those by radix, 6x faster than
+        # sorting the columns of the int64 chunk table
+        chunks = np.ascontiguousarray(self._chunks(self.words).T.astype(np.uint16))
+        self._order = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
+        self._starts = np.stack([np.r_[0, np.cumsum(np.bincount(row, minlength=1 << 16))]
+                                 for row in chunks]).astype(np.int64)
 
     @staticmethod
     def _chunks(words: np.ndarray) -> np.ndarray:
@@ -65,31 +68,34 @@ class PdqIndex:
         """(row, distance) of every stored hash within ``radius`` of ``h``, nearest first."""
         if self.size == 0:
             return []
+        q = as_words([h])
         per_chunk = radius // CHUNKS
-        if self._tables is None or per_chunk > 2:
+        if self._order is None or self._starts is None or per_chunk > 2:
             d = distances(self.words, h)
             rows = np.nonzero(d <= radius)[0]
-        else:
-            qchunks = self._chunks(as_words([h]))[0]
-            found: list[np.ndarray] = []
-            flips = [0]
-            for r in range(1, per_chunk + 1):
-                flips.extend(sum(1 << b for b in combo) for combo in combinations(range(16), r))
-            for c in range(CHUNKS):
-                table = self._tables[c]
-                base = int(qchunks[c])
-                for f in flips:
-                    hit = table.get(base ^ f)
-                    if hit is not None:
-                        found.append(hit)
-            if not found:
-                return []
-            rows = np.unique(np.concatenate(found))
-            d_rows = np.bitwise_count(self.words[rows] ^ as_words([h])[0]).sum(axis=1)
-            keep = d_rows <= radius
-            return sorted(((int(r), int(x)) for r, x in zip(rows[keep], d_rows[keep],
-                                                              strict=True)),
-                          key=lambda x: (x[1], x[0]))
-        out = [(int(r), int(d[r])) for r in rows]
-        out.sort(key=lambda x: (x[1], x[0]))
-        return out
+            out = [(int(r), int(d[r])) for r in rows]
+            out.sort(key=lambda x: (x[1], x[0]))
+            return out
+        # every chunk value within per_chunk bits of the query's, for each chunk
+        keys = self._chunks(q)[0][:, None] ^ _flips(per_chunk)[None, :]
+        lo = np.take_along_axis(self._starts, keys, axis=1).ravel()
+        n = np.take_along_axis(self._starts, keys + 1, axis=1).ravel() - lo
+        total = int(n.sum())
+        if not total:
+            return []
+        chunk = np.repeat(np.repeat(np.arange(CHUNKS), keys.shape[1]), n)
+        pos = np.repeat(lo - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(total)
+        rows = np.unique(self._order[chunk, pos])
+        d_rows = np.bitwise_count(self.words[rows] ^ q[0]).sum(axis=1)
+        keep = d_rows <= radius
+        return sorted(((int(r), int(x)) for r, x in zip(rows[keep], d_rows[keep], strict=True)),
+                      key=lambda x: (x[1], x[0]))
+
+
+@cache
+def _flips(bits: int) -> np.ndarray:
+    """Every 16-bit mask with at most ``bits`` bits set."""
+    masks = [0]
+    for r in range(1, bits + 1):
+        masks.extend(sum(1 << b for b in combo) for combo in combinations(range(16), r))
+    return np.array(masks, np.int64)
