@@ -1,5 +1,5 @@
 """Look-up cost against register size (``python -m bench.register_scale``): per-frame PDQ
-look-up (multi-index hashing) with 1k / 10k / 100k entries of 14 hashes each (random hashes:
+look-up (an exact scan) with 1k / 10k / 100k entries of 14 hashes each (random hashes:
 the timing of the index), and the ORB local-feature check against 1k / 10k / 100k registered
 frames of natural pictures, with the share of planted pictures it still finds."""
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from detectors.fingerprint import audio, features, pdq, video, vocabulary
 from detectors.fingerprint.extract import Fingerprint, load_rgb
-from detectors.fingerprint.index import LINEAR_BELOW, PdqIndex, distances
+from detectors.fingerprint.index import PdqIndex
 from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_image, synth_music
 from tests.conftest import CORPUS, FIXTURES
@@ -86,21 +86,22 @@ def test_pdq_hex_roundtrip_and_tiny_images() -> None:
         pdq.from_hex("00")
 
 
-def test_index_multi_index_hashing_agrees_with_linear_scan() -> None:
+def test_index_finds_every_hash_within_the_radius_nearest_first() -> None:
     rng = np.random.default_rng(7)
-    base = rng.integers(0, 256, (LINEAR_BELOW + 500, 32), dtype=np.uint8)
+    base = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    base[100] = base[17]  # a duplicate: ties are ordered by row
     idx = PdqIndex(base)
-    assert idx._order is not None  # the probing path, not the linear fallback
-    for row in (0, 17, LINEAR_BELOW + 3):
-        q = base[row].copy()
-        bits = rng.choice(256, 27, replace=False)
-        for b in bits:
-            q[b // 8] ^= np.uint8(1 << (b % 8))
-        got = idx.query(q.tobytes(), 31)
-        d = distances(idx.words, q.tobytes())
-        expect = sorted((int(r), int(d[r])) for r in np.nonzero(d <= 31)[0])
-        assert sorted(got) == expect and (row, 27) in got
-    assert idx.query(base[5].tobytes(), 0) == [(5, 0)]
+    bits = np.unpackbits(base, axis=1)
+    for row, flips, radius in ((0, 27, 31), (17, 5, 40), (4999, 60, 72), (3, 0, 0)):
+        q = bits[row].copy()
+        q[rng.choice(256, flips, replace=False)] ^= 1
+        got = idx.query(np.packbits(q).tobytes(), radius)
+        d = (bits != q).sum(axis=1)  # bit by bit, nothing shared with the index
+        expect = sorted(((int(r), int(d[r])) for r in np.flatnonzero(d <= radius)),
+                        key=lambda x: (x[1], x[0]))
+        assert got == expect and (row, flips) in got
+    assert idx.query(base[17].tobytes(), 0) == [(17, 0), (100, 0)]
+    assert PdqIndex(np.zeros((0, 32), np.uint8)).query(bytes(32), 256) == []
 
 
 def _write_wav(path: Path, x: np.ndarray, sr: int, width: int = 2, channels: int = 1) -> None:
