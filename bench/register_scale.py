@@ -199,14 +199,59 @@ def tune_inliers(distractors: int = 1000) -> list[str]:
     return out
 
 
+def tune_shortlist(distractors: int = 10_000,
+                   sizes: tuple[tuple[int, int], ...] = ((32, 8), (16, 6), (8, 4))) -> list[str]:
+    """Finds and time per check of the short-list path for several list sizes (whole frame,
+    each region), the *tune* pictures planted among ``distractors`` frames of held-out ones:
+    what a shorter list would cost, measured on pictures the floor was not chosen on."""
+    rng = np.random.default_rng(5)
+    held = split(natural_images([]), "held-out")
+    planted = split(natural_images([]), "tune")
+    queries = _queries([p for _, p in planted], [b for _, b in held[:4]])
+    regs = [(i, feat.extract(rgb, feat.REGISTER_SIDE, feat.REGISTER_FEATURES))
+            for i, (_, rgb) in enumerate(planted)]
+    crops = [(1000 + k, feat.extract(random_crop(held[4 + k % (len(held) - 4)][1], rng),
+                                     feat.REGISTER_SIDE, 600)) for k in range(distractors)]
+    vocab = vocabulary.load()
+    items = regs + crops
+    index = feat.FeatureIndex(items, [vocab.words(f.descriptors) for _, f in items])
+    out = [f"{len(planted)} tune pictures planted, {distractors:,} distractor frames", "",
+           "| short list (whole + per region) | verified at most | per check (median) | "
+           "found |", "| --- | --- | --- | --- |"]
+    kept = feat.SHORTLIST, feat.REGION_SHORTLIST
+    try:
+        for whole, region in sizes:
+            feat.SHORTLIST, feat.REGION_SHORTLIST = whole, region
+            times: list[float] = []
+            found: dict[str, int] = {}
+            for rep in range(2):
+                for q in queries:
+                    t0 = time.perf_counter()
+                    hits = index.query(q.feats)
+                    times.append(time.perf_counter() - t0)
+                    if not rep:
+                        found[q.cls] = found.get(q.cls, 0) + any(m.ref == q.ref for m in hits)
+            out.append(f"| {whole} + {region} | {whole + 5 * region} | "
+                       f"{1000 * float(np.median(times)):.0f} ms | "
+                       + "; ".join(f"{c} {n}/{len(planted)}" for c, n in found.items()) + " |")
+    finally:
+        feat.SHORTLIST, feat.REGION_SHORTLIST = kept
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tune-inliers", action="store_true",
                     help="only the inliers of true and wrong matches of the tune pictures")
+    ap.add_argument("--tune-shortlist", action="store_true",
+                    help="only finds and cost of shorter lists, tune pictures planted")
     args = ap.parse_args(argv)
     if args.tune_inliers:
         print("\n".join(tune_inliers()))
+        return 0
+    if args.tune_shortlist:
+        print("\n".join(tune_shortlist()))
         return 0
     lines = ["| index | register | cost | notes |", "| --- | --- | --- | --- |"]
     lines += pdq_scale((1000, 10000) if args.quick else (1000, 10000, 100000))
