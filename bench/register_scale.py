@@ -163,34 +163,51 @@ def feature_scale(sizes: tuple[int, ...], log: Callable[[str], None]) -> list[st
     return out
 
 
+@dataclass
+class TuneMaterial:
+    """The *tune* pictures registered and planted in query frames (``_queries``), the
+    held-out ones as backgrounds and as distractor frames (random crops, 600 features)."""
+
+    pictures: int
+    queries: list[Query]
+    planted: list[tuple[int, feat.Features]]
+    distractors: list[tuple[int, feat.Features]]
+
+
+def tune_material(distractors: int, seed: int) -> TuneMaterial:
+    rng = np.random.default_rng(seed)
+    held = split(natural_images([]), "held-out")
+    tune = split(natural_images([]), "tune")
+    return TuneMaterial(
+        len(tune), _queries([p for _, p in tune], [b for _, b in held[:4]]),
+        [(i, feat.extract(rgb, feat.REGISTER_SIDE, feat.REGISTER_FEATURES))
+         for i, (_, rgb) in enumerate(tune)],
+        [(1000 + k, feat.extract(random_crop(held[4 + k % (len(held) - 4)][1], rng),
+                                 feat.REGISTER_SIDE, 600)) for k in range(distractors)])
+
+
 def tune_inliers(distractors: int = 1000) -> list[str]:
     """Inliers of the true and of the best wrong local match per query when the *tune*
-    pictures are planted (the held-out ones are the backgrounds and distractor crops), with
-    every match down to ``MIN_INLIERS`` shown: where the short list's stricter floor
-    (``MIN_INLIERS_SHORTLIST``) sits against data it was not chosen on. 0: not found."""
-    rng = np.random.default_rng(3)
-    held = split(natural_images([]), "held-out")
-    planted = split(natural_images([]), "tune")
-    queries = _queries([p for _, p in planted], [b for _, b in held[:4]])
-    regs = [(i, feat.extract(rgb, feat.REGISTER_SIDE, feat.REGISTER_FEATURES))
-            for i, (_, rgb) in enumerate(planted)]
-    crops = [(1000 + k, feat.extract(random_crop(held[4 + k % (len(held) - 4)][1], rng),
-                                     feat.REGISTER_SIDE, 600)) for k in range(distractors)]
-    out = [f"{len(planted)} tune pictures planted, {distractors:,} distractor frames", "",
+    pictures are planted, with every match down to ``MIN_INLIERS`` shown: where the short
+    list's stricter floor (``MIN_INLIERS_SHORTLIST``, set after a run on held-out pictures)
+    sits against data it was not chosen on. 0: not found."""
+    m = tune_material(distractors, 3)
+    out = [f"{m.pictures} tune pictures planted, {distractors:,} distractor frames", "",
            "| path | query | true match inliers (per picture) | best wrong match |",
            "| --- | --- | --- | --- |"]
     floor = feat.MIN_INLIERS_SHORTLIST
     feat.MIN_INLIERS_SHORTLIST = feat.MIN_INLIERS
     try:
-        for label, items in (("exhaustive", regs), (f"short list ({distractors:,} + planted)",
-                                                    regs + crops)):
+        for label, items in (("exhaustive", m.planted),
+                             (f"short list ({distractors:,} + planted)",
+                              m.planted + m.distractors)):
             index = feat.FeatureIndex(items)
             per: dict[str, list[tuple[int, int]]] = {}
-            for q in queries:
+            for q in m.queries:
                 ms = index.query(q.feats)
                 per.setdefault(q.cls, []).append(
-                    (max((m.inliers for m in ms if m.ref == q.ref), default=0),
-                     max((m.inliers for m in ms if m.ref != q.ref), default=0)))
+                    (max((x.inliers for x in ms if x.ref == q.ref), default=0),
+                     max((x.inliers for x in ms if x.ref != q.ref), default=0)))
             for cls, v in per.items():
                 out.append(f"| {label} | {cls} | {sorted(t for t, _ in v)} | "
                            f"{max(w for _, w in v)} |")
@@ -202,20 +219,11 @@ def tune_inliers(distractors: int = 1000) -> list[str]:
 def tune_shortlist(distractors: int = 10_000,
                    sizes: tuple[tuple[int, int], ...] = ((32, 8), (16, 6), (8, 4))) -> list[str]:
     """Finds and time per check of the short-list path for several list sizes (whole frame,
-    each region), the *tune* pictures planted among ``distractors`` frames of held-out ones:
-    what a shorter list would cost, measured on pictures the floor was not chosen on."""
-    rng = np.random.default_rng(5)
-    held = split(natural_images([]), "held-out")
-    planted = split(natural_images([]), "tune")
-    queries = _queries([p for _, p in planted], [b for _, b in held[:4]])
-    regs = [(i, feat.extract(rgb, feat.REGISTER_SIDE, feat.REGISTER_FEATURES))
-            for i, (_, rgb) in enumerate(planted)]
-    crops = [(1000 + k, feat.extract(random_crop(held[4 + k % (len(held) - 4)][1], rng),
-                                     feat.REGISTER_SIDE, 600)) for k in range(distractors)]
-    vocab = vocabulary.load()
-    items = regs + crops
-    index = feat.FeatureIndex(items, [vocab.words(f.descriptors) for _, f in items])
-    out = [f"{len(planted)} tune pictures planted, {distractors:,} distractor frames", "",
+    each region), the *tune* pictures planted among ``distractors`` frames: what a shorter
+    list would cost, on pictures the shipped sizes were not chosen on."""
+    m = tune_material(distractors, 5)
+    index = feat.FeatureIndex(m.planted + m.distractors)
+    out = [f"{m.pictures} tune pictures planted, {distractors:,} distractor frames", "",
            "| short list (whole + per region) | verified at most | per check (median) | "
            "found |", "| --- | --- | --- | --- |"]
     kept = feat.SHORTLIST, feat.REGION_SHORTLIST
@@ -225,15 +233,15 @@ def tune_shortlist(distractors: int = 10_000,
             times: list[float] = []
             found: dict[str, int] = {}
             for rep in range(2):
-                for q in queries:
+                for q in m.queries:
                     t0 = time.perf_counter()
                     hits = index.query(q.feats)
                     times.append(time.perf_counter() - t0)
                     if not rep:
-                        found[q.cls] = found.get(q.cls, 0) + any(m.ref == q.ref for m in hits)
+                        found[q.cls] = found.get(q.cls, 0) + any(x.ref == q.ref for x in hits)
             out.append(f"| {whole} + {region} | {whole + 5 * region} | "
                        f"{1000 * float(np.median(times)):.0f} ms | "
-                       + "; ".join(f"{c} {n}/{len(planted)}" for c, n in found.items()) + " |")
+                       + "; ".join(f"{c} {n}/{m.pictures}" for c, n in found.items()) + " |")
     finally:
         feat.SHORTLIST, feat.REGION_SHORTLIST = kept
     return out
