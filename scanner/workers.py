@@ -82,9 +82,12 @@ def _quiet_native_stderr() -> None:
         os.close(devnull)
 
 
-# Files from this size on are handed to a worker alone and nothing is queued behind them: a
-# video master or a long stem takes seconds to hours, a still milliseconds.
-LARGE_FILE = 8 * 1024 * 1024
+# Video and audio files, and any file from this size on, are handed to a worker alone and
+# nothing is queued behind them: a master or a stem takes seconds to hours (a 20 MB H.264
+# minute is the slowest file of the delivery benchmark), a still milliseconds; stills of
+# image sequences (DPX, EXR: 12-50 MB a frame) still travel in batches.
+LARGE_FILE = 64 * 1024 * 1024
+HEAVY_KINDS = frozenset({"video", "audio"})
 SEND_EVERY = 0.05  # seconds: finished results travel in small bundles, not one message each
 
 
@@ -225,6 +228,11 @@ def _died_how(proc: mp.process.BaseProcess) -> str:
     return f"exited with code {code}"
 
 
+def _heavy(item: WorkItem) -> bool:
+    """A file whose scan takes seconds or more: video, audio, or ``LARGE_FILE`` and over."""
+    return item.asset.kind in HEAVY_KINDS or item.asset.size >= LARGE_FILE
+
+
 class WorkerPool:
     """Run ``scan_asset`` for work items in ``jobs`` worker processes; yield results in order.
     The pool can serve several ``map`` calls; ``close()`` it when done."""
@@ -292,20 +300,19 @@ class WorkerPool:
     def _may_take(self, w: _Worker, pending: int) -> bool:
         """Whether ``w`` gets another batch now. An idle worker always does. A busy one gets a
         second batch (it then waits in the pipe, never the worker) only while there is a full
-        batch for every worker and it holds no large file: a delivery of a few masters must
+        batch for every worker and it holds no heavy file: a delivery of a few masters must
         not queue behind one worker while the other has nothing, nor stills behind a master."""
         if not w.inflight:
             return True
         return (len(w.inflight) < 2 * self.batch and pending >= self.batch * self.jobs
-                and all(i.asset.size < LARGE_FILE for i in w.inflight))
+                and not any(_heavy(i) for i in w.inflight))
 
     def _batch(self, pending: collections.deque[WorkItem]) -> list[WorkItem]:
         """The next batch: up to ``batch`` files but no more than a fair share of what is
-        pending, and a file of ``LARGE_FILE`` or more alone (its scan dwarfs a message)."""
+        pending, and a heavy file (``_heavy``) alone: its scan dwarfs a message."""
         share = max(1, min(self.batch, -(-len(pending) // self.jobs)))
         out = [pending.popleft()]
-        while len(out) < share and pending and out[0].asset.size < LARGE_FILE \
-                and pending[0].asset.size < LARGE_FILE:
+        while len(out) < share and pending and not _heavy(out[0]) and not _heavy(pending[0]):
             out.append(pending.popleft())
         return out
 

@@ -71,7 +71,8 @@ def test_a_few_large_files_are_read_by_every_worker(tmp_path: Path, marker_only,
                                                     monkeypatch) -> None:
     """A delivery of a few masters: each large file goes to a worker alone, none waits behind
     another in one worker's batch. Each file here finishes only while a second worker reads
-    another one (``PAIR``); handed out as one batch of four, all four were errors."""
+    another one (``PAIR``); handed out as one batch of four, all four were errors. (Sparse
+    files of unknown content: it is their size that makes them heavy.)"""
     from scanner.workers import LARGE_FILE
 
     tree = tmp_path / "delivery"
@@ -95,3 +96,26 @@ def test_a_few_small_files_are_shared_out(tmp_path: Path, marker_only,  # type: 
     monkeypatch.setenv("DSFAKE_PAIRS", str(tmp_path.parent / f"{tmp_path.name}-pairs.log"))
     report = _scan(tmp_path, marker_only)
     assert [r.verdict for r in report.results] == ["clean"] * 4
+
+
+def test_hand_out_sends_video_audio_and_large_files_alone() -> None:
+    """What a worker is handed: a video, an audio file or a file of LARGE_FILE or more alone,
+    stills in batches no bigger than a fair share of what is waiting."""
+    import collections
+
+    from detectors.model import Asset
+    from scanner.workers import LARGE_FILE, WorkerPool, WorkItem
+
+    def item(seq: int, kind: str, size: int = 1000) -> WorkItem:
+        return WorkItem(seq, Asset(f"f{seq}", size, 0, kind))
+
+    pool = WorkerPool(2, [], Options(), batch=8)
+    pending = collections.deque([item(0, "video", 20 * 2**20), item(1, "audio"),
+                                 item(2, "image"), item(3, "image"), item(4, "image"),
+                                 item(5, "other", LARGE_FILE), item(6, "image"),
+                                 item(7, "image")])
+    handed = []
+    while pending:
+        handed.append([i.seq for i in pool._batch(pending)])
+    # 8 waiting, 2 workers: a still batch takes at most ceil(waiting / 2), stops at a heavy file
+    assert handed == [[0], [1], [2, 3, 4], [5], [6], [7]]
