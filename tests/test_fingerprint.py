@@ -159,6 +159,25 @@ def test_audio_landmarks_find_cue_inside_longer_stem_with_offset(tmp_path: Path)
     assert _offsets(reg, unrelated)[0] < hits / 3
 
 
+def test_landmarks_do_not_depend_on_how_the_audio_arrives() -> None:
+    """Decoders hand over a few hundred samples at a time; the landmarks of 75 s (two
+    analysis blocks of a minute) are those of the samples in one piece, and a length limit
+    cuts where it says, whatever the block sizes."""
+    x = 0.5 * synth_music(8, 75.0, audio.SR)
+    whole = audio.landmarks_from_blocks(iter([x]))
+    rng = np.random.default_rng(4)
+    cuts = np.sort(rng.choice(len(x), 3000, replace=False))
+    for blocks in (np.split(x, cuts), np.array_split(x, 2)):
+        got = audio.landmarks_from_blocks(iter(blocks))
+        assert got.duration == whole.duration and got.peaks == whole.peaks
+        assert np.array_equal(got.hashes, whole.hashes)
+        assert np.array_equal(got.frames, whole.frames)
+    limited = audio.landmarks_from_blocks(iter(np.split(x, cuts)), max_seconds=61.0)
+    assert limited.duration == 61.0
+    assert np.array_equal(limited.hashes,
+                          audio.landmarks_from_blocks(iter([x[:61 * audio.SR]])).hashes)
+
+
 def test_resampler_keeps_pitch_and_length() -> None:
     sr_in = 48000
     t = np.arange(sr_in * 2) / sr_in

@@ -310,6 +310,10 @@ class _Builder:
         self.need = (BLOCK_FRAMES + 2 * self.margin - 1) * HOP + NFFT
         self.start_frame = -self.margin  # frame of pending[0] (negative: leading silence)
         self.pending = np.zeros(self.margin * HOP, dtype=np.float32)
+        # blocks not yet joined to ``pending``: decoders hand over a few hundred samples at a
+        # time, and joining each to a buffer of up to a minute copied that minute every time
+        self.parts: list[np.ndarray] = []
+        self.buffered = len(self.pending)  # samples in pending and parts
         self.peaks: list[tuple[int, int, float]] = []
         self.total = 0
         self.limit = int(max_seconds * SR) if max_seconds else None
@@ -323,16 +327,26 @@ class _Builder:
         if self.limit is not None and self.total > self.limit:
             block = block[: max(len(block) - (self.total - self.limit), 0)]
             self.done = True
-        self.pending = np.concatenate([self.pending, block])
+        self.parts.append(block)
+        self.buffered += len(block)
+        if self.buffered < self.need:
+            return not self.done
+        self._join()
         while len(self.pending) >= self.need:
             spec = _spectrogram(self.pending[:self.need])
             self.peaks.extend(_peaks(spec, self.start_frame, self.margin,
                                      self.margin + BLOCK_FRAMES, self.density))
             self.pending = self.pending[BLOCK_FRAMES * HOP:]
             self.start_frame += BLOCK_FRAMES
+        self.buffered = len(self.pending)
         return not self.done
 
+    def _join(self) -> None:
+        self.pending = np.concatenate([self.pending, *self.parts])
+        self.parts = []
+
     def finish(self) -> Landmarks:
+        self._join()
         tail = np.concatenate([self.pending,
                                np.zeros(self.margin * HOP + NFFT, dtype=np.float32)])
         spec = _spectrogram(tail)
