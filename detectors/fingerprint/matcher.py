@@ -22,7 +22,7 @@ from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match, extract
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
-from detectors.fingerprint.index import PdqIndex, as_words
+from detectors.fingerprint.index import PdqIndex, distances
 from detectors.fingerprint.store import Entry, RegisterStore
 from detectors.fingerprint.video import Frame
 
@@ -280,7 +280,7 @@ class Register:
             res = extract.query_hash(fr.rgb)
             if res.quality < MIN_QUALITY:
                 continue
-            d = np.bitwise_count(words ^ as_words([res.hash])[0]).sum(axis=1)
+            d = distances(words, res.hash)
             for eid in entries:
                 sel = np.nonzero(self.pdq_entry[rows] == eid)[0]
                 i = int(sel[np.argmin(d[sel])])
@@ -326,7 +326,7 @@ class Register:
                 res = extract.query_hash(rgb)
                 if res.quality < REFINE_MIN_QUALITY or not len(words):
                     return False
-                d = np.bitwise_count(words ^ as_words([res.hash])[0]).sum(axis=1)
+                d = distances(words, res.hash)
                 return bool(d.min() <= REFINE_RADIUS)
 
             def by_pdq(rgb: np.ndarray) -> bool:
