@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
-	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives fuzz \
+	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives \
+	bench-register-sweep fuzz \
 	clean
 
 setup: system-deps $(BIN)/deliverscan
@@ -84,6 +85,15 @@ bench-register-scale: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m bench.register_scale
 	$(BIN)/python -m bench.register_programme --encodes 3 --pad 10000 --delivery
+
+# Per-class recall over many randomised inserts (40 per class, 9 classes, 1-3 s each, in a
+# 21-minute ProRes programme; ~55 min on 2 cores, most of it making the programme): the raw
+# report goes to bench/results/tmp/register-sweep.md, the commented figures are in
+# bench/results/register-sweep.md
+bench-register-sweep: $(BIN)/deliverscan
+	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
+	mkdir -p bench/results/tmp
+	$(BIN)/python -m bench.register_sweep --out bench/results/tmp/register-sweep.md
 
 # The register's false matches on every unrelated picture, clip and sound found offline plus
 # derived footage (~25 min on 2 cores): bench/results/register-negatives.md

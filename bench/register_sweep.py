@@ -1,0 +1,433 @@
+"""Per-class recall of the temp-AI register over many randomised inserts
+(``python -m bench.register_sweep``).
+
+Why: the finished-programme benchmark (``register_programme``) has one insert per transform
+class and encode, with fixed parameters (crop 15 %, picture-in-picture 40 %, speed +4 %), so
+its "5/5" says little about a rate per class. Here every insert draws its own parameters from
+the ranges issue 18 names (crop up to 25 %, picture-in-picture 25-50 % anywhere in frame,
+speed ±10 %, titles, logos or subtitles anywhere, letterbox or pillarbox, scale and
+reposition, grades of varying strength) and its own length (1-3 s, a random stretch of a 4 s
+registered temp clip), and each class gets ``--per-class`` inserts. The rate per class is
+reported with its exact one-sided 95 % lower bound (Clopper-Pearson), so the table says how
+far the benchmark's size lets it claim.
+
+Material: the held-out pictures (``register_programme.split``) are the temp clips' subjects
+(pan/zoom at 1280x720, H.264, registered); the programme (1080p, the conform scales them up)
+puts each insert between 1-2 s of unregistered shots of the *tune* pictures, in an order that
+keeps two clips of one picture apart. Content is the limit of this benchmark, not its size:
+with ~20 held-out pictures, every picture serves several inserts, and the rate per class is a
+rate over random transforms of those pictures, not over the world's footage.
+
+Scored per insert: found if a finding of its entry overlaps its frames; in/out error in
+frames of the first finding; a finding that overlaps no insert of a clip of *its picture* is a
+false match (one picture's clips share content, so a match of another clip of the same
+picture is reported apart, not as false).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from bench.bench_register import _ken_burns, _write_raw, fetch_skimage_data, natural_images
+from bench.register_programme import HD, _encode, scan, split
+from detectors.fingerprint import extract
+from detectors.fingerprint.store import RegisterStore
+
+CLASSES = ("plain", "grade", "reframe crop 5-25 %", "title / logo / subtitles",
+           "picture-in-picture 25-50 %", "flip", "letterbox / pillarbox", "speed ±2-10 %",
+           "scale 80-95 % + reposition")
+TEMP_SIZE = (1280, 720)  # generated previs is rarely full HD: the conform scales it up
+TEMP_S = 4.0  # registered temp clip length; an insert uses a random 1-3 s of it
+ENCODES = {
+    "prores": ("ProRes 422 LT MOV 25p (prores_aw)", "mov", 25.0,
+               ["-c:v", "prores", "-profile:v", "1", "-pix_fmt", "yuv422p10le"]),
+    "dnxhd": ("DNxHD 120 MXF 25p", "mxf", 25.0,
+              ["-c:v", "dnxhd", "-b:v", "120M", "-pix_fmt", "yuv422p"]),
+    "h264-23976": ("H.264 MP4 23.976p (the 25 fps clips played at 23.976)", "mp4",
+                   24000 / 1001, ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                                  "-pix_fmt", "yuv420p", "-g", "48"]),
+}
+
+
+@dataclass
+class Insert:
+    cls: str
+    picture: int  # index into the temp pictures
+    seed: int  # the temp clip's pan/zoom
+    offset: int  # first temp-clip frame used
+    frames: int  # frames in the programme
+    params: dict[str, Any]
+    entry: int = 0
+    first: int = 0  # programme frames, inclusive
+    last: int = 0
+
+    def describe(self) -> str:
+        ps = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in self.params.items())
+        return f"{self.cls} ({ps}; picture {self.picture}, {self.frames} frames)"
+
+
+# ----------------------------------------------------------------------------------------------
+# random transforms within the issue's ranges
+def draw_params(cls: str, rng: np.random.Generator) -> dict[str, Any]:
+    if cls == "grade":
+        return {"contrast": rng.uniform(0.8, 1.3), "gamma": rng.uniform(0.8, 1.25),
+                "saturation": rng.uniform(0.6, 1.3), "lift": rng.uniform(0.0, 0.06),
+                "r": rng.uniform(0.88, 1.12), "b": rng.uniform(0.88, 1.12)}
+    if cls.startswith("reframe crop"):
+        return {"crop": rng.uniform(0.05, 0.25), "x": rng.uniform(0, 1), "y": rng.uniform(0, 1)}
+    if cls.startswith("title"):
+        return {"kind": str(rng.choice(["lower third", "subtitles", "title card"])),
+                "y": rng.uniform(0.05, 0.85), "size": rng.uniform(0.04, 0.09),
+                "logo": str(rng.choice(["tl", "tr", "bl", "br", "none"]))}
+    if cls.startswith("picture-in-picture"):
+        return {"height": rng.uniform(0.25, 0.5), "x": rng.uniform(0, 1), "y": rng.uniform(0, 1),
+                "border": int(rng.choice([0, 4, 8]))}
+    if cls.startswith("letterbox"):
+        return {"aspect": str(rng.choice(["2.39 letterbox", "1.85 letterbox", "4:3 pillarbox"]))}
+    if cls.startswith("speed"):
+        return {"factor": float(rng.choice([-1, 1]) * rng.uniform(0.02, 0.10) + 1)}
+    if cls.startswith("scale"):
+        return {"scale": rng.uniform(0.8, 0.95), "x": rng.uniform(0, 1), "y": rng.uniform(0, 1)}
+    return {}
+
+
+def _graded(rgb: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+    x = rgb.astype(np.float32) / 255
+    x = (x - 0.5) * p["contrast"] + 0.5
+    x = np.clip(x, 0, 1) ** p["gamma"]
+    grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    x = grey[..., None] + (x - grey[..., None]) * p["saturation"]
+    x = x * np.array([p["r"], 1.0, p["b"]], np.float32) * (1 - p["lift"]) + p["lift"]
+    return np.clip(x * 255, 0, 255).astype(np.uint8)
+
+
+def _text(rgb: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+    im = Image.fromarray(rgb)
+    d = ImageDraw.Draw(im)
+    w, h = im.size
+    size = int(h * p["size"])
+    if p["kind"] == "lower third":
+        y = h * max(0.55, p["y"])
+        d.rectangle([w * 0.06, y, w * 0.7, y + size * 2.4], fill=(12, 12, 40))
+        d.text((w * 0.08, y + size * 0.2), "DR. ANNA MERTENS", fill=(255, 255, 255),
+               font_size=size)
+        d.text((w * 0.08, y + size * 1.3), "Marine biologist", fill=(200, 200, 200),
+               font_size=int(size * 0.8))
+    elif p["kind"] == "subtitles":
+        y = h * max(0.7, p["y"])
+        for k, line in enumerate(("- We have to leave before the tide turns.",
+                                  "- Then go. I'll catch up.")):
+            d.text((w * 0.12, y + k * size * 1.2), line, fill=(255, 255, 255),
+                   font_size=size, stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
+    else:  # a title card over the picture
+        y = h * min(0.75, p["y"])
+        d.text((w * 0.1, y), "THE CROSSING", fill=(255, 240, 200), font_size=size * 2,
+               stroke_width=max(1, size // 8), stroke_fill=(20, 20, 20))
+    if p["logo"] != "none":
+        s = int(h * 0.09)
+        x0 = int(w * 0.04) if p["logo"][1] == "l" else int(w * 0.96) - s
+        y0 = int(h * 0.05) if p["logo"][0] == "t" else int(h * 0.95) - s
+        d.ellipse([x0, y0, x0 + s, y0 + s], fill=(220, 30, 30))
+        d.text((x0 + s * 0.22, y0 + s * 0.25), "TV", fill=(255, 255, 255),
+               font_size=int(s * 0.45))
+    return np.asarray(im)
+
+
+def _placed(rgb: np.ndarray, size: tuple[int, int], p: dict[str, Any],
+            bg: np.ndarray | None, border: int = 0) -> np.ndarray:
+    """``rgb`` scaled to ``size`` and placed at (p["x"], p["y"]) of the free room in a 1080p
+    frame (``bg`` or black)."""
+    w, h = HD
+    out = bg.copy() if bg is not None else np.zeros((h, w, 3), np.uint8)
+    sw, sh = size
+    x = border + int(p["x"] * (w - sw - 2 * border))
+    y = border + int(p["y"] * (h - sh - 2 * border))
+    if border:
+        out[y - border:y + sh + border, x - border:x + sw + border] = 255
+    out[y:y + sh, x:x + sw] = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def transform(ins: Insert, clip: list[np.ndarray], bg: list[np.ndarray]) -> list[np.ndarray]:
+    """The insert's programme frames: its stretch of the temp clip, scaled up to 1080p by the
+    conform, then its class's transform."""
+    w, h = HD
+    p = ins.params
+    if ins.cls.startswith("speed"):
+        src = [clip[min(len(clip) - 1, ins.offset + int(round(i * p["factor"])))]
+               for i in range(ins.frames)]
+    else:
+        src = clip[ins.offset:ins.offset + ins.frames]
+    up = [cv2.resize(f, HD, interpolation=cv2.INTER_LINEAR) for f in src]
+    if ins.cls == "grade":
+        return [_graded(f, p) for f in up]
+    if ins.cls.startswith("reframe crop"):
+        cw, ch = int(w * (1 - p["crop"])), int(h * (1 - p["crop"]))
+        x, y = int(p["x"] * (w - cw)), int(p["y"] * (h - ch))
+        return [cv2.resize(f[y:y + ch, x:x + cw], HD, interpolation=cv2.INTER_LINEAR)
+                for f in up]
+    if ins.cls.startswith("title"):
+        return [_text(f, p) for f in up]
+    if ins.cls.startswith("picture-in-picture"):
+        sh = int(h * p["height"])
+        return [_placed(f, (int(sh * w / h), sh), p, b, p["border"])
+                for f, b in zip(up, bg, strict=False)]
+    if ins.cls == "flip":
+        return [np.ascontiguousarray(f[:, ::-1]) for f in up]
+    if ins.cls.startswith("letterbox"):
+        a = p["aspect"]
+        if a.endswith("pillarbox"):
+            size = (int(h * 4 / 3), h)
+        else:
+            size = (w, int(w / float(a.split()[0])))
+        centre = {"x": 0.5, "y": 0.5}
+        return [_placed(f, size, centre, None) for f in up]
+    if ins.cls.startswith("scale"):
+        size = (int(w * p["scale"]), int(h * p["scale"]))
+        return [_placed(f, size, p, None) for f in up]
+    return up
+
+
+# ----------------------------------------------------------------------------------------------
+# the temp clips and the programme
+def _temp_clip(picture: np.ndarray, seed: int, fps: float) -> list[np.ndarray]:
+    return _ken_burns(picture, TEMP_S, fps, TEMP_SIZE, seed)
+
+
+def _fingerprint_clip(job: tuple[np.ndarray, int, float, str]) -> extract.Fingerprint:
+    """Encode one temp clip (H.264, as a generator hands it over) and fingerprint the file."""
+    picture, seed, fps, path = job
+    _write_raw(Path(path), _temp_clip(picture, seed, fps), fps,
+               ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p"])
+    fp = extract.fingerprint_video(path)
+    Path(path).unlink()
+    return fp
+
+
+def plan(per_class: int, pictures: int, fps: float, seed: int) -> list[Insert]:
+    """``per_class`` inserts of every class, in programme order: consecutive inserts cycle
+    through the pictures, so two clips of one picture are at least ``pictures`` inserts
+    apart; the classes are shuffled over the slots."""
+    rng = np.random.default_rng(seed)
+    classes = [c for c in CLASSES for _ in range(per_class)]
+    rng.shuffle(classes)
+    clip_n = int(TEMP_S * fps)
+    out = []
+    for k, cls in enumerate(classes):
+        params = draw_params(cls, rng)
+        frames = int(round(rng.uniform(1.0, 3.0) * fps))
+        span = int(math.ceil(frames * params.get("factor", 1.0)))
+        offset = int(rng.integers(0, clip_n - span + 1))
+        out.append(Insert(cls, k % pictures, 1000 + k, offset, frames, params))
+    return out
+
+
+def register(db: Path, inserts: list[Insert], pictures: list[tuple[str, np.ndarray]],
+             fps: float, work: Path, log: Callable[[str], None]) -> None:
+    t0 = time.perf_counter()
+    jobs = [(pictures[i.picture][1], i.seed, fps, str(work / f"temp{k}.mp4"))
+            for k, i in enumerate(inserts)]
+    with ProcessPoolExecutor(2) as pool, \
+            RegisterStore(str(db), readonly=False, create=True) as store:
+        for k, (ins, fp) in enumerate(zip(inserts, pool.map(_fingerprint_clip, jobs),
+                                          strict=True)):
+            ins.entry = store.add(sha256=f"sweep{k}", media_type="video/mp4",
+                                  path=f"temp{k}.mp4", size=0, tool="bench",
+                                  note=ins.cls, added="bench", verdict="clean",
+                                  evidence=[], fp=fp)
+    log(f"{len(inserts)} temp clips encoded, fingerprinted and registered in "
+        f"{time.perf_counter() - t0:.0f} s")
+
+
+def render(inserts: list[Insert], pictures: list[tuple[str, np.ndarray]],
+           fillers: list[tuple[str, np.ndarray]], fps: float, seed: int
+           ) -> Iterator[np.ndarray]:
+    """The programme's frames; sets each insert's first and last frame as it goes."""
+    rng = np.random.default_rng(seed + 1)
+    at = 0
+    for k, ins in enumerate(inserts):
+        filler = fillers[k % len(fillers)][1]
+        n = int(round(rng.uniform(1.0, 2.0) * fps))
+        yield from _ken_burns(filler, n / fps + 1e-6, fps, HD, 5000 + k)[:n]
+        at += n
+        bg = (_ken_burns(fillers[(k + 3) % len(fillers)][1], ins.frames / fps + 1e-6, fps, HD,
+                         7000 + k) if ins.cls.startswith("picture-in-picture") else [])
+        clip = _temp_clip(pictures[ins.picture][1], ins.seed, fps)
+        frames = transform(ins, clip, bg)
+        assert len(frames) == ins.frames, (ins.describe(), len(frames))
+        ins.first, ins.last = at, at + ins.frames - 1
+        yield from frames
+        at += ins.frames
+    yield from _ken_burns(fillers[0][1], 1.0, fps, HD, 9999)
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring
+def lower_bound(found: int, n: int, alpha: float = 0.05) -> float:
+    """Exact (Clopper-Pearson) one-sided lower confidence bound of a binomial rate."""
+    if found == 0 or n == 0:
+        return 0.0
+
+    def tail(p: float) -> float:  # P(X >= found | p)
+        return sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(found, n + 1))
+
+    lo, hi = 0.0, found / n
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if tail(mid) < alpha:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def score(findings: list[dict[str, Any]], inserts: list[Insert]
+          ) -> tuple[dict[int, list[int]], list[dict[str, Any]], dict[int, list[str]]]:
+    """Insert index -> in/out error (frames) of its first find; false matches; insert index
+    -> matches of another clip of the same picture over it."""
+    picture_of = {i.entry: i.picture for i in inserts}
+    found: dict[int, list[int]] = {}
+    false: list[dict[str, Any]] = []
+    sibling: dict[int, list[str]] = {}
+    for f in findings:
+        ev = f["evidence"]
+        d = ev.get("deliverable_range") or {}
+        eid = (ev.get("entry") or {}).get("id")
+        if not d or str(f["location"]).startswith("audio"):
+            continue
+        lo, hi = int(d["start_frame"]), int(d["end_frame"])
+        over = [k for k, i in enumerate(inserts) if lo <= i.last and hi >= i.first]
+        own = [k for k in over if inserts[k].entry == eid]
+        for k in own:
+            found.setdefault(k, [abs(lo - inserts[k].first), abs(hi - inserts[k].last)])
+        if own:
+            continue
+        same = [k for k in over if inserts[k].picture == picture_of.get(eid)]
+        for k in same:
+            sibling.setdefault(k, []).append(
+                f"entry {eid}, frames {lo}-{hi} ({ev.get('method')})")
+        if not same:
+            false.append(f)
+    return found, false, sibling
+
+
+def report(name: str, inserts: list[Insert], found: dict[int, list[int]],
+           false: list[dict[str, Any]], sibling: dict[int, list[str]], seconds: float,
+           took: float
+           ) -> list[str]:
+    lines = [f"**{name}**: {seconds / 60:.1f} min programme, {len(inserts)} inserts, scanned "
+             f"in {took:.0f} s ({seconds / took:.1f}x real time).", "",
+             "| transform class | found | n | rate | 95 % lower bound |",
+             "| --- | --- | --- | --- | --- |"]
+    for c in CLASSES:
+        mine = [k for k, i in enumerate(inserts) if i.cls == c]
+        h = sum(k in found for k in mine)
+        lines.append(f"| {c} | {h} | {len(mine)} | {100 * h / max(1, len(mine)):.1f} % | "
+                     f"{100 * lower_bound(h, len(mine)):.1f} % |")
+    h = len(found)
+    lines.append(f"| **all** | {h} | {len(inserts)} | {100 * h / max(1, len(inserts)):.1f} % "
+                 f"| {100 * lower_bound(h, len(inserts)):.1f} % |")
+    errs = [e for v in found.values() for e in v]
+    if errs:
+        lines += ["", f"In/out points of found inserts: {sum(e <= 1 for e in errs)}/{len(errs)} "
+                  f"within ±1 frame, max error {max(errs)} frames."]
+    lines.append(f"False picture matches: {len(false)}; matches of another clip of the same "
+                 f"picture over an insert: {sum(map(len, sibling.values()))}.")
+    missed = [k for k in range(len(inserts)) if k not in found]
+    if missed:
+        lines += ["", "Missed:"] + [
+            f"- {inserts[k].describe()}"
+            + (f"; found as another clip of its picture: {'; '.join(sibling[k])}"
+               if k in sibling else "") for k in missed]
+    far = [(inserts[k], e) for k, e in sorted(found.items()) if max(e) > 1]
+    if far:
+        lines += ["", "In/out points more than a frame off:"] + [
+            f"- {i.describe()}: in {e[0]}, out {e[1]} frames off" for i, e in far]
+    for f in false:
+        lines.append(f"- false: {f['location']} {str(f['message'])[:160]}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-class", type=int, default=40, metavar="N")
+    ap.add_argument("--encode", action="append", choices=sorted(ENCODES),
+                    help="programme encodes (repeatable; default: prores)")
+    ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--images", action="append", default=[], metavar="DIR",
+                    help="more natural images")
+    ap.add_argument("--out", type=Path, help="also write the report here (markdown)")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="build in DIR and leave the register and programmes there")
+    args = ap.parse_args(argv)
+
+    def log(s: str) -> None:
+        print(s, file=sys.stderr, flush=True)
+
+    try:
+        fetch_skimage_data()
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"scikit-image's pictures not fetched ({exc}): fewer natural images")
+    everything = natural_images(args.images)
+    pictures, fillers = split(everything, "held-out"), split(everything, "tune")
+    if len(pictures) < 4 or len(fillers) < 4:
+        raise SystemExit(f"{len(pictures)} held-out / {len(fillers)} tune pictures: too few")
+    log(f"{len(pictures)} held-out pictures for the temp clips, {len(fillers)} tune pictures "
+        "for the unregistered shots")
+    lines = [f"Sweep: {args.per_class} inserts per class, seed {args.seed}, "
+             f"{len(pictures)} held-out pictures (temp clips), {len(fillers)} tune pictures "
+             "(unregistered shots).", ""]
+    t_all = time.perf_counter()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else
+          tempfile.TemporaryDirectory(prefix="bench-sweep-")) as tmp:
+        work = Path(tmp)
+        by_rate: dict[float, tuple[Path, list[Insert]]] = {}
+        for key in args.encode or ["prores"]:
+            name, ext, fps, codec = ENCODES[key]
+            clip_fps = 25.0  # the temp clips; a 23.976 encode plays the same frames slower
+            if clip_fps not in by_rate:
+                inserts = plan(args.per_class, len(pictures), clip_fps, args.seed)
+                db = work / "sweep.db"
+                register(db, inserts, pictures, clip_fps, work, log)
+                by_rate[clip_fps] = (db, inserts)
+            db, inserts = by_rate[clip_fps]
+            out = work / f"programme.{ext}"
+            t0 = time.perf_counter()
+            n = _encode(out, render(inserts, pictures, fillers, clip_fps, args.seed), fps,
+                        [*codec, "-timecode", "01:00:00:00"])
+            log(f"{name}: {n} frames encoded in {time.perf_counter() - t0:.0f} s")
+            findings, took = scan(db, out)
+            found, false, sibling = score(findings, inserts)
+            part = report(name, inserts, found, false, sibling, n / fps, took)
+            log("\n".join(part))
+            lines += [*part, ""]
+            if not args.keep:
+                out.unlink()
+    lines.append(f"Whole run: {(time.perf_counter() - t_all) / 60:.0f} min.")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
