@@ -57,6 +57,14 @@ REFINE_CUT = 20.0
 # programmes never came under 86 of any entry, every frame tested; so it costs nothing there
 # but the wider look-up (~0.8 ms per unmatched sample at 190,000 hashes)
 SECOND_LOOK_RADIUS = REFINE_RADIUS
+# A run resting on one sample farther than PDQ_SINGLE_FRAME (but within its radius) stands
+# if this many frames around the sample (within CONFIRM_S) match the entry within the same
+# radius: an insert of 1-2 s at 1 fps has one sample, and a reframe or a small scale
+# of a textured picture lands at 25-40 bits on it (bench.register_sweep); unrelated frames
+# never came under 70 (bench/results/register-negatives.md), and a chance near-hit on one
+# frame of moving footage does not repeat on a quarter second of its neighbours
+CONFIRM_S = 0.5
+CONFIRM_FRAMES = 6
 LOCAL_PENDING = 2  # frames waiting for (or in) a local-feature check on the worker thread
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
@@ -199,7 +207,11 @@ class Register:
                 pending.append((fr, pool.submit(_local_check, index, fr.rgb)))
                 collect(LOCAL_PENDING - 1)
             collect(0)
-        runs = _runs(hits, self.entries)
+        def confirm(hit: tuple[float, int, float, int, str]) -> int:
+            if path is None:  # frames only, no file to decode the neighbours from
+                return 0
+            return self._confirm(path, hit, regions.get((hit[0], hit[1])))
+        runs = _runs(hits, self.entries, confirm)
         for run in runs:
             mine = [r for r in regions.items() if r[0][1] == run.entry.id
                     and run.start <= r[0][0] <= run.end]
@@ -287,6 +299,26 @@ class Register:
                 if d[i] <= PDQ_RADIUS and (eid not in best or d[i] < best[eid][0]):
                     best[eid] = (int(d[i]), fr.t, float(self.pdq_t[rows[i]]))
         return [(ft, eid, rt, dist) for eid, (dist, ft, rt) in sorted(best.items())]
+
+    def _confirm(self, path: str, hit: tuple[float, int, float, int, str],
+                 region: dict[str, Any] | None) -> int:
+        """Frames within ``CONFIRM_S`` of a lone sample (not counting it) that match its
+        entry within the radius the sample was held to: the whole frame, or the
+        picture-in-picture window the sample was found in."""
+        t, eid, _rt, _d, how = hit
+        window = how == "window" and region is not None
+        radius = PDQ_INSET_RADIUS if window else PDQ_RADIUS
+        words = self.pdq_index.words[np.nonzero(self.pdq_entry == eid)[0]]
+        n = 0
+        for fr in video_fp.frames_between(path, max(0.0, t - CONFIRM_S), t + CONFIRM_S,
+                                          extract.FRAME_SIDE):
+            if abs(fr.t - t) < 1e-6 or not len(words):
+                continue
+            res = extract.query_hash(fr.rgb if region is None or not window
+                                     else _crop_fraction(fr.rgb, region))
+            if res.quality >= MIN_QUALITY and int(distances(words, res.hash).min()) <= radius:
+                n += 1
+        return n
 
     def _windows(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, float]]:
         """Registered stills or clip frames inside picture-in-picture windows of a frame:
@@ -561,9 +593,13 @@ def _variant(v: int) -> str:
     return extract.VARIANTS[v] if 0 <= v < len(extract.VARIANTS) else f"variant-{v}"
 
 
-def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Entry]
+def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Entry],
+          confirm: Callable[[tuple[float, int, float, int, str]], int] | None = None
           ) -> list[RangeMatch]:
-    """Group per-frame hits into time runs per entry (and per offset for registered clips)."""
+    """Group per-frame hits into time runs per entry (and per offset for registered clips).
+
+    A run of one sample farther than ``PDQ_SINGLE_FRAME`` stands only if ``confirm`` (the
+    frames around it that match too) reaches ``CONFIRM_FRAMES``."""
     out: list[RangeMatch] = []
     by_entry: dict[int, list[tuple[float, int, float, int, str]]] = {}
     for h in sorted(hits):
@@ -587,8 +623,11 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
         for run in runs:
             pdq_d = [h[3] for h in run if h[4] in ("pdq", "window")]
             method = "pdq" if pdq_d else "local"
+            confirmed = 0
             if method == "pdq" and len(run) == 1 and pdq_d[0] > PDQ_SINGLE_FRAME:
-                continue
+                confirmed = confirm(run[0]) if confirm is not None else 0
+                if confirmed < CONFIRM_FRAMES:
+                    continue
             refs = [h[2] for h in run if not np.isnan(h[2])]
             rm = RangeMatch(entries[eid], method, run[0][0], run[-1][0],
                             ref_start=min(refs) if refs else None,
@@ -598,6 +637,8 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
                                 -min(h[3] for h in run)))
             if any(h[4] == "window" for h in run):
                 rm.detail["found_in"] = WINDOW_FOUND_IN
+            if confirmed:
+                rm.detail["confirmed_by_frames"] = confirmed
             if refs:
                 offsets = [h[0] - h[2] for h in run if not np.isnan(h[2])]
                 rm.detail["offset_s"] = round(float(np.median(offsets)), 3)
