@@ -136,3 +136,22 @@ def test_jpeg2000_is_decoded_at_the_coarsest_level_still_large_enough(tmp_path: 
     # refinement windows (256 px) go one level further down
     window = list(video_fp.frames_between(str(path), 0.0, 0.08, max_side=256))
     assert [f.index for f in window] == [0, 1, 2] and window[0].rgb.shape == (144, 256, 3)
+
+
+@pytest.mark.tool("ffmpeg")
+def test_registration_samples_the_clips_last_frame(tmp_path: Path) -> None:
+    """A registered clip keeps a hash of its final frame: an insert cut from the clip's tail
+    ends on frames up to a sampling step past the last regular sample otherwise."""
+    n = 99  # 3.96 s at 25 fps: samples at 2 fps land on frames 0, 13, ... 88, not on 98
+    path = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "256x144", "-r", "25", "-i", "-", "-c:v", "libx264", "-preset",
+                    "veryfast", "-pix_fmt", "yuv420p", str(path)],
+                   input=_numbered_frames(n), check=True)
+    plain = list(video_fp.sample(str(path), rate=2.0, cuts=False, fast=False))
+    tail = list(video_fp.sample(str(path), rate=2.0, cuts=False, fast=False, last=True))
+    assert plain[-1].index < n - 1
+    assert [f.index for f in tail] == [f.index for f in plain] + [n - 1]
+    assert tail[-1].t == pytest.approx((n - 1) / 25)
+    times = {t for t, *_rest in extract.fingerprint_video(str(path)).pdq}
+    assert max(times) == pytest.approx((n - 1) / 25, abs=1e-3)

@@ -270,7 +270,8 @@ def fingerprint_video(path: str) -> Fingerprint:
     fp.timing = tc.probe(path).describe()
     last_t = 0.0
     next_feat = 0.0
-    for frame in video_fp.sample(path, rate=REGISTER_RATE, max_side=FRAME_SIDE, fast=False):
+    for frame in video_fp.sample(path, rate=REGISTER_RATE, max_side=FRAME_SIDE, fast=False,
+                                 last=True):
         hashes, quality = register_hashes(frame.rgb)
         last_t = frame.t
         if quality < 50:

@@ -182,10 +182,15 @@ def _thumb(frame: Any) -> np.ndarray:
 
 
 def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
-           max_seconds: float | None = None, fast: bool = True) -> Iterator[Frame]:
+           max_seconds: float | None = None, fast: bool = True, last: bool = False
+           ) -> Iterator[Frame]:
     """Frames at ``rate`` per second, plus the first frame after each detected cut.
 
-    ``fast`` lets the decoder skip what sampling does not need (see the module text)."""
+    ``fast`` lets the decoder skip what sampling does not need (see the module text).
+    ``last`` (only without ``fast``, which may not decode it) adds the final frame when it
+    was not sampled: a registered clip's tail is otherwise up to a sampling step from its
+    nearest hash, and an insert cut from the tail of a fast-moving clip ends on frames that
+    match nothing (the sweep benchmark's out points two frames short)."""
     av = _av()
     r = _Reader(path)
     try:
@@ -213,12 +218,15 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                 return
             yield from _intra_frames(r, lambda: next_t)
 
+        final: tuple[Any, float, int] | None = None  # the newest frame not yielded
         try:
             for fr in frames():
                 count += 1
                 t, index = r.time(fr, count)
                 if max_seconds is not None and t > max_seconds:
+                    final = None
                     break
+                final = (fr, t, index) if last and not fast else None
                 want = t + half >= next_t
                 check = do_cuts and t + half >= next_cut_t
                 if not (want or check):
@@ -234,7 +242,11 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                     if want:
                         next_t += step * max(1, math.floor((t + half - next_t) / step) + 1)
                     last_emit = t
+                    final = None
                     yield Frame(t, r.small(fr, max_side), is_cut and not want, index)
+            if final is not None:
+                fr, t, index = final
+                yield Frame(t, r.small(fr, max_side), False, index)
         except av.error.FFmpegError as exc:
             raise VideoError(f"decode failed after {timecode(max(last_emit, 0))}: "
                              f"{exc}") from exc
