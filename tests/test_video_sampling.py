@@ -155,3 +155,33 @@ def test_registration_samples_the_clips_last_frame(tmp_path: Path) -> None:
     assert tail[-1].t == pytest.approx((n - 1) / 25)
     times = {t for t, *_rest in extract.fingerprint_video(str(path)).pdq}
     assert max(times) == pytest.approx((n - 1) / 25, abs=1e-3)
+
+
+@pytest.mark.tool("ffmpeg")
+def test_intra_samples_flag_the_first_sample_of_each_shot(tmp_path: Path) -> None:
+    """Intra-only sampling decodes nothing between samples, so it cannot see cuts; a sample
+    whose colours differ from the one before as a cut's do is flagged instead (the matcher
+    checks those frames for partial use at once), and a fast pan within a shot is not."""
+    from fixtures.gen_register import synth_image  # noqa: PLC0415
+    from tests.helpers import pan_zoom  # noqa: PLC0415
+
+    shots = [pan_zoom(synth_image(seed, 960, 540), n, (320, 180), seed, pan=(0.0, 1.0))
+             for seed, n in ((731, 55), (732, 60), (733, 35))]  # cuts at 2.2 s and 4.6 s
+    raw = b"".join(np.ascontiguousarray(f).tobytes() for shot in shots for f in shot)
+    path = tmp_path / "shots.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "320x180", "-r", "25", "-i", "-", "-c:v", "prores_ks", "-profile:v", "0",
+                    str(path)], input=raw, check=True)
+    frames = list(video_fp.sample(str(path), rate=1.0))
+    assert [f.t for f in frames] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [f.t for f in frames if f.cut] == [3.0, 5.0]
+    # the pans move the picture between samples as much as a cut would change it: the
+    # thumbnail test of long-GOP streams would flag samples within a shot
+    import cv2  # noqa: PLC0415
+
+    thumbs = [cv2.resize(cv2.cvtColor(f.rgb, cv2.COLOR_RGB2GRAY), (32, 32),
+                         interpolation=cv2.INTER_AREA).astype(np.int16) for f in frames]
+    within = [float(np.abs(a - b).mean()) for k, (a, b) in enumerate(zip(thumbs, thumbs[1:],
+                                                                      strict=False))
+              if k + 1 not in (3, 5)]
+    assert max(within) > video_fp.CUT_THRESHOLD, within
