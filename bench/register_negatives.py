@@ -720,7 +720,8 @@ def report(results: list[Result], db: Path, reg_counts: dict[str, int], excluded
         f"(load average at the end {os.getloadavg()[0]:.1f}).",
         "",
         f"Thresholds as shipped: PDQ ≤ {m.PDQ_RADIUS} (whole image or frame), ≤ "
-        f"{m.PDQ_SINGLE_FRAME} when a video run rests on one sampled frame, ≤ "
+        f"{m.PDQ_SINGLE_FRAME} when a video run rests on one sampled frame (unless "
+        f"{m.CONFIRM_FRAMES} frames within {m.CONFIRM_S:g} s of it match too), ≤ "
         f"{m.PDQ_INSET_RADIUS} for framed insets and picture-in-picture windows, query quality "
         f"≥ {m.MIN_QUALITY}; local features ≥ {feat.MIN_INLIERS} RANSAC inliers "
         f"(≥ {feat.MIN_INLIERS_SHORTLIST} past {feat.EXACT_UP_TO} registered frames, where "
