@@ -344,35 +344,40 @@ class Register:
 
     # -- frame-accurate boundaries ---------------------------------------------------------
     def frame_test(self, run: RangeMatch) -> Callable[[np.ndarray], bool]:
-        """Whether one decoded frame shows the run's registered entry, by the run's method."""
+        """Whether one decoded frame shows the run's registered entry, by the run's method.
+
+        A run found in a region of the frame (a picture-in-picture window, or where local
+        features placed the registered picture) is tested on that region's PDQ first: a
+        small inset's ORB inliers swing around the floor from frame to frame, and the walk
+        stopped short of its in point by up to 64 frames (``bench.register_sweep``)."""
+        words = self.pdq_index.words[np.nonzero(self.pdq_entry == run.entry.id)[0]]
+        region = run.detail.get("region")
+        window = ((run.method == "local" or run.detail.get("found_in") == WINDOW_FOUND_IN)
+                  and isinstance(region, dict))
+
+        def near(rgb: np.ndarray) -> bool:
+            # one known entry, not the whole register: a flatter frame than a lookup
+            # would trust still says which side of the cut it is on
+            res = extract.query_hash(rgb)
+            if res.quality < REFINE_MIN_QUALITY or not len(words):
+                return False
+            return bool(distances(words, res.hash).min() <= REFINE_RADIUS)
+
+        def in_region(rgb: np.ndarray) -> bool:
+            return window and isinstance(region, dict) and near(_crop_fraction(rgb, region))
+
         if run.method == "pdq":
-            rows = np.nonzero(self.pdq_entry == run.entry.id)[0]
-            words = self.pdq_index.words[rows]
-            region = run.detail.get("region")
-            window = (run.detail.get("found_in") == WINDOW_FOUND_IN
-                      and isinstance(region, dict))
-
-            def near(rgb: np.ndarray) -> bool:
-                # one known entry, not the whole register: a flatter frame than a lookup
-                # would trust still says which side of the cut it is on
-                res = extract.query_hash(rgb)
-                if res.quality < REFINE_MIN_QUALITY or not len(words):
-                    return False
-                d = distances(words, res.hash)
-                return bool(d.min() <= REFINE_RADIUS)
-
             def by_pdq(rgb: np.ndarray) -> bool:
-                if window:  # the picture-in-picture window, else the whole frame (a run
-                    # can rest on both: a second look hashes whole frames)
-                    assert isinstance(region, dict)
-                    return near(_crop_fraction(rgb, region)) or near(rgb)
-                return near(rgb)
+                # the window, else the whole frame (a run can rest on both: a second look
+                # hashes whole frames)
+                return in_region(rgb) or near(rgb)
             return by_pdq
         index = feat.FeatureIndex([(eid, f) for eid, _t, f in
                                    self.store.feature_rows(run.entry.id)])
 
         def by_features(rgb: np.ndarray) -> bool:
-            return bool(index.query(feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)))
+            return in_region(rgb) or bool(index.query(feat.extract(
+                rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)))
         return by_features
 
     def refine(self, run: RangeMatch, path: str, step: float) -> None:
