@@ -306,16 +306,18 @@ class Register:
         entry within the radius the sample was held to: the whole frame, or the
         picture-in-picture window the sample was found in."""
         t, eid, _rt, _d, how = hit
-        window = how == "window" and region is not None
-        radius = PDQ_INSET_RADIUS if window else PDQ_RADIUS
+        window = region if how == "window" else None
+        radius = PDQ_INSET_RADIUS if window is not None else PDQ_RADIUS
         words = self.pdq_index.words[np.nonzero(self.pdq_entry == eid)[0]]
+        if not len(words):
+            return 0
         n = 0
         for fr in video_fp.frames_between(path, max(0.0, t - CONFIRM_S), t + CONFIRM_S,
                                           extract.FRAME_SIDE):
-            if abs(fr.t - t) < 1e-6 or not len(words):
-                continue
-            res = extract.query_hash(fr.rgb if region is None or not window
-                                     else _crop_fraction(fr.rgb, region))
+            if abs(fr.t - t) < 1e-6:
+                continue  # the sample itself
+            res = extract.query_hash(fr.rgb if window is None
+                                     else _crop_fraction(fr.rgb, window))
             if res.quality >= MIN_QUALITY and int(distances(words, res.hash).min()) <= radius:
                 n += 1
         return n
