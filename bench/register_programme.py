@@ -524,6 +524,15 @@ def split(naturals: list[tuple[str, np.ndarray]], which: str) -> list[tuple[str,
     return [n for n in naturals if part(n[0]) == which]
 
 
+def pictures(extra: list[str], log: Callable[[str], None]) -> list[tuple[str, np.ndarray]]:
+    """Every natural picture the register benchmarks use (scikit-image's fetched once)."""
+    try:
+        fetch_skimage_data()
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"scikit-image's pictures not fetched ({exc}): fewer natural images")
+    return natural_images(extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--encodes", type=int, default=len(ENCODES))
@@ -548,11 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(s: str) -> None:
         print(s, file=sys.stderr, flush=True)
 
-    try:
-        fetch_skimage_data()
-    except (OSError, subprocess.SubprocessError) as exc:
-        log(f"scikit-image's pictures not fetched ({exc}): fewer natural images")
-    everything = natural_images(args.images)
+    everything = pictures(args.images, log)
     naturals = split(everything, args.split)
     names = {n[0] for n in naturals}
     others = [n for n in everything if n[0] not in names]

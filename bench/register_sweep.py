@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,8 +42,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.bench_register import _ken_burns, _write_raw, fetch_skimage_data, natural_images
+from bench.bench_register import _ken_burns, _write_raw
 from bench.register_programme import HD, _encode, scan, split
+from bench.register_programme import pictures as natural_pictures
 from detectors.fingerprint import extract
 from detectors.fingerprint.store import RegisterStore
 
@@ -375,11 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(s: str) -> None:
         print(s, file=sys.stderr, flush=True)
 
-    try:
-        fetch_skimage_data()
-    except (OSError, subprocess.SubprocessError) as exc:
-        log(f"scikit-image's pictures not fetched ({exc}): fewer natural images")
-    everything = natural_images(args.images)
+    everything = natural_pictures(args.images, log)
     pictures, fillers = split(everything, "held-out"), split(everything, "tune")
     if len(pictures) < 4 or len(fillers) < 4:
         raise SystemExit(f"{len(pictures)} held-out / {len(fillers)} tune pictures: too few")
