@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.bench_register import _ken_burns, _write_raw
+from bench.register_negatives import upper95
 from bench.register_programme import HD, _encode, scan, split
 from bench.register_programme import pictures as natural_pictures
 from detectors.fingerprint import extract
@@ -287,22 +288,10 @@ def render(inserts: list[Insert], pictures: list[tuple[str, np.ndarray]],
 
 # ----------------------------------------------------------------------------------------------
 # scoring
-def lower_bound(found: int, n: int, alpha: float = 0.05) -> float:
-    """Exact (Clopper-Pearson) one-sided lower confidence bound of a binomial rate."""
-    if found == 0 or n == 0:
-        return 0.0
-
-    def tail(p: float) -> float:  # P(X >= found | p)
-        return sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(found, n + 1))
-
-    lo, hi = 0.0, found / n
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if tail(mid) < alpha:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+def lower_bound(found: int, n: int) -> float:
+    """Exact (Clopper-Pearson) one-sided 95 % lower bound of a success rate: one minus the
+    upper bound of the miss rate (``register_negatives.upper95``)."""
+    return 0.0 if n == 0 else 1.0 - upper95(n - found, n)
 
 
 def score(findings: list[dict[str, Any]], inserts: list[Insert]
