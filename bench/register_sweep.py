@@ -239,50 +239,74 @@ def plan(per_class: int, pictures: int, fps: float, seed: int) -> list[Insert]:
     return out
 
 
-def register(work: Path, rounds: list[list[Insert]], pictures: list[tuple[str, np.ndarray]],
-             fps: float, log: Callable[[str], None]) -> list[Path]:
-    """One register per round (its inserts' temp clips); sets each insert's entry id."""
+def register(work: Path, rounds: list[list[Insert]], which: list[int],
+             pictures: list[tuple[str, np.ndarray]], fps: float, reuse: bool,
+             log: Callable[[str], None]) -> dict[int, Path]:
+    """One register per round in ``which`` (its inserts' temp clips); sets each insert's
+    entry id. With ``reuse``, a round's register already in ``work`` is read, not rebuilt."""
     t0 = time.perf_counter()
-    flat = [(r, i) for r, part in enumerate(rounds) for i in part]
+    size = len(rounds[0])
+    dbs = {r: work / f"round{r}.db" for r in which}
+    todo = [r for r in which if not (reuse and dbs[r].exists())]
+    for r in which:
+        if r in todo:
+            dbs[r].unlink(missing_ok=True)
+            continue
+        store = RegisterStore(str(dbs[r]))
+        try:
+            for j, ins in enumerate(rounds[r]):
+                entry = store.by_sha(f"sweep{r * size + j}")
+                assert entry is not None, f"{dbs[r]} lacks insert {r * size + j}"
+                ins.entry = entry.id
+        finally:
+            store.close()
+    flat = [(r, r * size + j, i) for r in todo for j, i in enumerate(rounds[r])]
     jobs = [(pictures[i.picture][1], i.seed, fps, str(work / f"temp{k}.mp4"))
-            for k, (_r, i) in enumerate(flat)]
-    dbs = [work / f"round{r}.db" for r in range(len(rounds))]
-    stores = [RegisterStore(str(db), readonly=False, create=True) for db in dbs]
+            for _r, k, i in flat]
+    stores = {r: RegisterStore(str(dbs[r]), readonly=False, create=True) for r in todo}
     try:
         with ProcessPoolExecutor(2) as pool:
-            for k, ((r, ins), fp) in enumerate(zip(flat, pool.map(_fingerprint_clip, jobs),
-                                                   strict=True)):
+            for (r, k, ins), fp in zip(flat, pool.map(_fingerprint_clip, jobs), strict=True):
                 ins.entry = stores[r].add(sha256=f"sweep{k}", media_type="video/mp4",
                                           path=f"temp{k}.mp4", size=0, tool="bench",
                                           note=ins.cls, added="bench", verdict="clean",
                                           evidence=[], fp=fp)
     finally:
-        for st in stores:
+        for st in stores.values():
             st.close()
     log(f"{len(flat)} temp clips encoded, fingerprinted and registered in "
-        f"{time.perf_counter() - t0:.0f} s ({len(rounds)} registers)")
+        f"{time.perf_counter() - t0:.0f} s ({len(todo)} registers, "
+        f"{len(which) - len(todo)} reused)")
     return dbs
+
+
+def layout(inserts: list[Insert], fps: float, seed: int) -> list[int]:
+    """The frames of unregistered shot before each insert; sets each insert's first and last
+    programme frame (so a kept programme can be scored again without rendering it)."""
+    rng = np.random.default_rng(seed + 1)
+    at = 0
+    gaps = []
+    for ins in inserts:
+        n = int(round(rng.uniform(1.0, 2.0) * fps))
+        gaps.append(n)
+        ins.first, ins.last = at + n, at + n + ins.frames - 1
+        at += n + ins.frames
+    return gaps
 
 
 def render(inserts: list[Insert], pictures: list[tuple[str, np.ndarray]],
            fillers: list[tuple[str, np.ndarray]], fps: float, seed: int
            ) -> Iterator[np.ndarray]:
-    """The programme's frames; sets each insert's first and last frame as it goes."""
-    rng = np.random.default_rng(seed + 1)
-    at = 0
-    for k, ins in enumerate(inserts):
+    """The programme's frames (and its inserts' first and last frames, ``layout``)."""
+    for k, (ins, n) in enumerate(zip(inserts, layout(inserts, fps, seed), strict=True)):
         filler = fillers[k % len(fillers)][1]
-        n = int(round(rng.uniform(1.0, 2.0) * fps))
         yield from _ken_burns(filler, n / fps + 1e-6, fps, HD, 5000 + k)[:n]
-        at += n
         bg = (_ken_burns(fillers[(k + 3) % len(fillers)][1], ins.frames / fps + 1e-6, fps, HD,
                          7000 + k) if ins.cls.startswith("picture-in-picture") else [])
         clip = _temp_clip(pictures[ins.picture][1], ins.seed, fps)
         frames = transform(ins, clip, bg)
         assert len(frames) == ins.frames, (ins.describe(), len(frames))
-        ins.first, ins.last = at, at + ins.frames - 1
         yield from frames
-        at += ins.frames
     yield from _ken_burns(fillers[0][1], 1.0, fps, HD, 9999)
 
 
@@ -359,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="also write the report here (markdown)")
     ap.add_argument("--keep", type=Path, metavar="DIR",
                     help="build in DIR and leave the register and programmes there")
+    ap.add_argument("--rounds", type=lambda v: [int(x) for x in v.split(",")],
+                    metavar="R,R", help="only these rounds (0-based): to look again at a miss")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: scan the registers and programmes already in DIR "
+                         "again instead of rebuilding them (after a matcher change)")
     args = ap.parse_args(argv)
 
     def log(s: str) -> None:
@@ -383,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
         inserts = plan(args.per_class, len(pictures), clip_fps, args.seed)
         # consecutive inserts cycle through the pictures: a round is one cycle
         rounds = [inserts[k:k + len(pictures)] for k in range(0, len(inserts), len(pictures))]
-        dbs = register(work, rounds, pictures, clip_fps, log)
+        which = args.rounds or list(range(len(rounds)))
+        dbs = register(work, rounds, which, pictures, clip_fps, args.reuse and bool(args.keep),
+                       log)
         for key in args.encode or ["prores"]:
             name, ext, fps, codec = ENCODES[key]
             found: dict[int, list[int]] = {}
@@ -391,12 +422,17 @@ def main(argv: list[str] | None = None) -> int:
             frames = 0
             took = 0.0
             t0 = time.perf_counter()
-            for r, (part, db) in enumerate(zip(rounds, dbs, strict=True)):
+            for r in which:
+                part = rounds[r]
                 out = work / f"programme{r}.{ext}"
-                frames += _encode(out, render(part, pictures, fillers, clip_fps,
-                                              args.seed + r), fps,
-                                  [*codec, "-timecode", "01:00:00:00"])
-                findings, t = scan(db, out)
+                if args.reuse and args.keep and out.exists():
+                    layout(part, clip_fps, args.seed + r)
+                    frames += part[-1].last + 1 + int(round(clip_fps))
+                else:
+                    frames += _encode(out, render(part, pictures, fillers, clip_fps,
+                                                  args.seed + r), fps,
+                                      [*codec, "-timecode", "01:00:00:00"])
+                findings, t = scan(dbs[r], out)
                 took += t
                 got, bad = score(findings, part)
                 base = r * len(pictures)
@@ -408,7 +444,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{len(bad)} false")
             log(f"{name}: {frames} frames made, encoded and scanned in "
                 f"{time.perf_counter() - t0:.0f} s")
-            part_lines = report(name, inserts, found, false, frames / fps, took)
+            keys = [r * len(pictures) + j for r in which for j in range(len(rounds[r]))]
+            part_lines = report(name, [inserts[k] for k in keys],
+                                {n: found[k] for n, k in enumerate(keys) if k in found},
+                                false, frames / fps, took)
             log("\n".join(part_lines))
             lines += [*part_lines, ""]
     lines.append(f"Whole run: {(time.perf_counter() - t_all) / 60:.0f} min.")
