@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
-from detectors.fingerprint import audio_match, extract
+from detectors.fingerprint import audio_match, extract, pdq
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.index import PdqIndex, distances
@@ -67,6 +67,9 @@ CONFIRM_S = 0.5
 CONFIRM_FRAMES = 6
 LOCAL_PENDING = 2  # frames waiting for (or in) a local-feature check on the worker thread
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in a sampled frame's pixels
+WindowHit = tuple[Frame, Box, int, int, float]  # frame, window, entry, PDQ distance, ref time
 
 
 @dataclass
@@ -180,7 +183,7 @@ class Register:
         video the frames come from, for a second look around near misses (none without)."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0, "window_checked": 0,
-                 "window_us": 0, "second_look": 0}
+                 "window_us": 0, "second_look": 0, "window_second_look": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         # Local-feature checks (ORB extraction and the short-listed match: the largest cost of
@@ -256,12 +259,16 @@ class Register:
                 stats["low_quality"] += 1
             if not found:
                 t0 = time.perf_counter()
-                for box, eid, dist, rt in self._windows(fr.rgb):
-                    hits.append((fr.t, eid, rt, dist, "window"))
+                window_hits, near_windows = self._windows(fr)
+                if not window_hits and near_windows and path is not None:
+                    stats["window_second_look"] += 1
+                    window_hits = self._window_second_look(path, fr.t, near_windows)
+                for at, box, eid, dist, rt in window_hits:
+                    hits.append((at.t, eid, rt, dist, "window"))
                     found = True
-                    prev = regions.get((fr.t, eid))
+                    prev = regions.get((at.t, eid))
                     if prev is None or dist < int(prev.get("distance", 999)):
-                        regions[(fr.t, eid)] = _region(fr, box, distance=dist)
+                        regions[(at.t, eid)] = _region(at, box, distance=dist)
                 stats["window_checked"] += 1
                 stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
             if not found:
@@ -322,27 +329,57 @@ class Register:
                 n += 1
         return n
 
-    def _windows(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, float]]:
+    def _windows(self, fr: Frame) -> tuple[list[WindowHit], dict[Box, list[int]]]:
         """Registered stills or clip frames inside picture-in-picture windows of a frame:
-        (box, entry, PDQ distance, registered time) of the nearest hash per entry and box.
+        (frame, box, entry, PDQ distance, registered time) of the nearest hash per entry and
+        window; and the windows with entries within ``SECOND_LOOK_RADIUS`` but none within
+        ``PDQ_INSET_RADIUS`` (for ``_window_second_look``).
 
         Why PDQ of the window and not local features: an inset is a whole picture scaled
         down, so its own PDQ is the registered frame's; ORB needs texture that a flat or
         soft inset (sky, fog, a microscope image) does not have, and a busy background takes
         the features."""
         out = []
-        for box in extract.windows(rgb):
-            x0, y0, x1, y1 = box
-            res = extract.query_hash(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
-            if res.quality < MIN_QUALITY:
-                continue
-            best: dict[int, tuple[int, float]] = {}
-            for row, dist in self.pdq_lookup(res.hash, PDQ_INSET_RADIUS):
-                eid = int(self.pdq_entry[row])
-                if eid not in best or dist < best[eid][0]:
-                    best[eid] = (dist, float(self.pdq_t[row]))
-            out += [(box, eid, d, rt) for eid, (d, rt) in best.items()]
-        return out
+        near: dict[Box, list[int]] = {}
+        for box in extract.windows(fr.rgb):
+            best: dict[int, tuple[int, float, Box]] = {}
+            for crop, res in _window_crops(fr.rgb, box):
+                for row, dist in self.pdq_lookup(res.hash, SECOND_LOOK_RADIUS):
+                    eid = int(self.pdq_entry[row])
+                    if eid not in best or dist < best[eid][0]:
+                        best[eid] = (dist, float(self.pdq_t[row]), crop)
+            for eid, (d, rt, crop) in best.items():
+                if d <= PDQ_INSET_RADIUS:
+                    out.append((fr, crop, eid, d, rt))
+                else:
+                    near.setdefault(box, []).append(eid)
+        return out, {} if out else near
+
+    def _window_second_look(self, path: str, t: float, near: dict[Box, list[int]]
+                            ) -> list[WindowHit]:
+        """``_second_look`` for picture-in-picture windows: the same windows in the frames
+        within half a registered sampling interval of ``t``, the nearest hash per entry if
+        within PDQ_INSET_RADIUS. Why: an inset of a moving clip sits between two registered
+        hashes and 36-40 bits from both at the sampled frame, while one of its neighbours
+        is the registered frame itself (6-22 bits, ``bench.register_sweep``). Nothing is
+        loosened: a window must still match within PDQ_INSET_RADIUS."""
+        half = 0.5 / extract.REGISTER_RATE
+        entries = sorted({e for es in near.values() for e in es})
+        rows = np.nonzero(np.isin(self.pdq_entry, entries))[0]
+        words = self.pdq_index.words[rows]
+        row_entry = self.pdq_entry[rows]
+        best: dict[int, tuple[int, Frame, Box, float]] = {}
+        for fr in video_fp.frames_between(path, max(0.0, t - half), t + half,
+                                          extract.FRAME_SIDE):
+            for box, eids in near.items():
+                for crop, res in _window_crops(fr.rgb, box):
+                    d = distances(words, res.hash)
+                    for eid in eids:
+                        sel = np.nonzero(row_entry == eid)[0]
+                        i = int(sel[np.argmin(d[sel])])
+                        if d[i] <= PDQ_INSET_RADIUS and (eid not in best or d[i] < best[eid][0]):
+                            best[eid] = (int(d[i]), fr, crop, float(self.pdq_t[rows[i]]))
+        return [(fr, crop, eid, dist, rt) for eid, (dist, fr, crop, rt) in sorted(best.items())]
 
     # -- frame-accurate boundaries ---------------------------------------------------------
     def frame_test(self, run: RangeMatch) -> Callable[[np.ndarray], bool]:
@@ -586,6 +623,21 @@ def _region(fr: Frame, box: tuple[int, int, int, int], **extra: Any) -> dict[str
     out.update({"units": "fraction of frame", "at_s": round(fr.t, 3),
                 "thumbnail": extract.thumbnail(fr.rgb, box)})
     return out
+
+
+def _window_crops(rgb: np.ndarray, box: Box) -> Iterator[tuple[Box, pdq.PdqResult]]:
+    """PDQ of a picture-in-picture window as ``extract.windows`` cut it out, and one pixel
+    wider on every side (those of quality ``MIN_QUALITY`` and above). Why both: after the
+    sampler's area downscale the window's edge pixel blends border and picture, and a row
+    of picture lost, or of border kept, moves a small inset's PDQ by 10-40 bits; which of
+    the two is nearer differs from inset to inset (``bench.register_sweep``)."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    for crop in (box, (max(0, x0 - 1), max(0, y0 - 1), min(w, x1 + 1), min(h, y1 + 1))):
+        a, b, c, d = crop
+        res = extract.query_hash(np.ascontiguousarray(rgb[b:d, a:c]))
+        if res.quality >= MIN_QUALITY:
+            yield crop, res
 
 
 def _crop_fraction(rgb: np.ndarray, region: dict[str, Any]) -> np.ndarray:

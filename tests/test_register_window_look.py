@@ -1,0 +1,131 @@
+"""Picture-in-picture windows: the window is hashed as cut out and one pixel wider
+(``matcher._window_crops``), and a window near an entry but not within PDQ_INSET_RADIUS gets a
+second look at the frames around the sample (``Register._window_second_look``). Both were
+missed inserts of the sweep benchmark (``bench.register_sweep``: bordered insets at 36-40 bits
+at the sample, 6-22 bits one pixel wider or a few frames on). Real bytes: a registered H.264
+clip and ProRes programmes made with ffmpeg at test time, sampled as the detector samples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detectors.fingerprint import extract
+from detectors.fingerprint import matcher as m
+from detectors.fingerprint import video as video_fp
+from detectors.fingerprint.store import RegisterStore
+from fixtures.gen_register import synth_image
+from tests.helpers import encode_frames, pan_zoom
+
+pytestmark = pytest.mark.tool("ffmpeg")
+
+FPS = 25
+SIZE = (960, 540)
+PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
+SAMPLE = 50  # the one sampled frame (2.0 s) inside each insert
+
+
+def _clip() -> list[np.ndarray]:
+    """A fast zoom over fine detail (a mosaic of small pictures): a window's PDQ moves 30-60
+    bits between the clip's registered frames, as the sweep's natural pictures do."""
+    mosaic = np.concatenate([np.concatenate([synth_image(701 + 4 * r + c, 240, 135)
+                                             for c in range(4)], axis=1) for r in range(4)])
+    return pan_zoom(mosaic, 100, (640, 360), 11, ((0.95, 1.0), (0.45, 0.5)), (0.1, 0.8))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[m.Register, int, Path]]:
+    d = tmp_path_factory.mktemp("window_look")
+    clip = encode_frames(d / "temp.mp4", _clip(), FPS,
+                         ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
+                          "-pix_fmt", "yuv420p"])
+    with RegisterStore(str(d / "reg.db"), readonly=False, create=True) as store:
+        eid = store.add(sha256="clip", media_type="video/mp4", path="temp.mp4", size=0,
+                        tool="test", note="", added="test", verdict="clean", evidence=[],
+                        fp=extract.fingerprint_video(str(clip)))
+    reg = m.Register(str(d / "reg.db"))
+    try:
+        yield reg, eid, d
+    finally:
+        reg.close()
+
+
+def _programme(path: Path, x: int, y: int, width: int, first: int) -> Path:
+    """4 s of unrelated moving footage; from ``first`` for 25 frames the clip (from its first
+    frame) in a window at (x, y) with a 4 px white border."""
+    clip = _clip()
+    bg = pan_zoom(synth_image(702, 960, 540), 100, SIZE, 12)
+    h = width * 9 // 16
+    out = []
+    for k, f in enumerate(bg):
+        if first <= k < first + 25:
+            f = f.copy()
+            cv2.rectangle(f, (x - 4, y - 4), (x + width + 3, y + h + 3), (255, 255, 255), -1)
+            f[y:y + h, x:x + width] = cv2.resize(clip[k - first], (width, h),
+                                                 interpolation=cv2.INTER_AREA)
+        out.append(f)
+    return encode_frames(path, out, FPS, PRORES)
+
+
+def _sample(prog: Path) -> video_fp.Frame:
+    (fr,) = video_fp.frames_between(str(prog), SAMPLE / FPS, SAMPLE / FPS, extract.FRAME_SIDE)
+    return fr
+
+
+def _distance(reg: m.Register, eid: int, rgb: np.ndarray, box: m.Box) -> int:
+    words = reg.pdq_index.words[np.nonzero(reg.pdq_entry == eid)[0]]
+    x0, y0, x1, y1 = box
+    res = extract.query_hash(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    return int(m.distances(words, res.hash).min())
+
+
+def _runs(reg: m.Register, prog: Path, with_path: bool) -> list[m.RangeMatch]:
+    frames = video_fp.sample(str(prog), rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
+    return reg.match_frames(frames, path=str(prog) if with_path else None)[0]
+
+
+def test_a_window_is_also_hashed_one_pixel_wider(setup: tuple[m.Register, int, Path]) -> None:
+    reg, eid, d = setup
+    prog = _programme(d / "wider.mov", 449, 54, 305, 46)
+    fr = _sample(prog)
+    (box,) = extract.windows(fr.rgb)
+    assert _distance(reg, eid, fr.rgb, box) > m.PDQ_INSET_RADIUS  # as cut out: missed
+    hits, _near = reg._windows(fr)
+    ((_fr, crop, hit_eid, dist, _rt),) = hits
+    assert hit_eid == eid and dist <= m.PDQ_INSET_RADIUS
+    assert crop == (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1)
+
+
+def test_a_near_window_gets_a_second_look(setup: tuple[m.Register, int, Path]) -> None:
+    reg, eid, d = setup
+    prog = _programme(d / "look.mov", 29, 192, 307, 45)
+    fr = _sample(prog)
+    hits, near = reg._windows(fr)
+    assert hits == [] and eid in [e for es in near.values() for e in es]
+    ((at, _crop, hit_eid, dist, _rt),) = reg._window_second_look(str(prog), fr.t, near)
+    assert hit_eid == eid and dist <= m.PDQ_INSET_RADIUS
+    assert abs(at.t - fr.t) <= 0.5 / extract.REGISTER_RATE + 1e-6 and at.t != fr.t
+    assert _runs(reg, prog, with_path=False) == []  # the sample alone: nothing
+    (run,) = _runs(reg, prog, with_path=True)
+    assert run.entry.id == eid and run.detail["found_in"] == m.WINDOW_FOUND_IN
+
+
+def test_an_unrelated_window_gets_no_match(setup: tuple[m.Register, int, Path]) -> None:
+    """The same programme with another picture in the window: no look finds the entry."""
+    reg, _eid, d = setup
+    other = pan_zoom(synth_image(703, 960, 540), 100, SIZE, 13)
+    bg = pan_zoom(synth_image(702, 960, 540), 100, SIZE, 12)
+    frames = []
+    for k, f in enumerate(bg):
+        if 45 <= k < 70:
+            f = f.copy()
+            cv2.rectangle(f, (25, 188), (339, 368), (255, 255, 255), -1)
+            f[192:364, 29:336] = cv2.resize(other[k], (307, 172), interpolation=cv2.INTER_AREA)
+        frames.append(f)
+    prog = encode_frames(d / "unrelated.mov", frames, FPS, PRORES)
+    assert extract.windows(_sample(prog).rgb)  # the window is there
+    assert _runs(reg, prog, with_path=True) == []
