@@ -100,6 +100,28 @@ def test_a_window_is_also_hashed_one_pixel_wider(setup: tuple[m.Register, int, P
     assert crop == (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1)
 
 
+def test_a_window_too_far_to_stand_alone_still_gets_its_local_check(
+        setup: tuple[m.Register, int, Path]) -> None:
+    """The window above matches at 25-32 bits: too far for a run of one sample
+    (PDQ_SINGLE_FRAME), so without a file to confirm it from it is dropped. The frame goes to
+    the local-feature check whatever the cadence (none due here), and ORB finds the inset: a
+    window hit must not take the frame's check away (a sweep inset was lost that way)."""
+    reg, eid, d = setup
+    prog = _programme(d / "wider.mov", 449, 54, 305, 46)
+    ((_fr, _crop, _eid, dist, _rt),) = reg._windows(_sample(prog))[0]
+    assert m.PDQ_SINGLE_FRAME < dist <= m.PDQ_INSET_RADIUS
+
+    def frames() -> Iterator[video_fp.Frame]:
+        return video_fp.sample(str(prog), rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
+
+    assert reg.match_frames(frames())[0] == []  # the window alone: dropped
+    runs, stats = reg.match_frames(frames(), local_every=10.0)  # due at 0 s, then at 10 s
+    assert stats["local_checked"] == 2  # 0 s, and the window's frame (2 s)
+    (run,) = runs
+    assert run.entry.id == eid and run.start == run.end == SAMPLE / FPS
+    assert run.detail["found_in"] == m.WINDOW_FOUND_IN and run.detail["region"]["distance"] == dist
+
+
 def test_a_near_window_gets_a_second_look(setup: tuple[m.Register, int, Path]) -> None:
     reg, eid, d = setup
     prog = _programme(d / "look.mov", 29, 192, 307, 45)

@@ -198,12 +198,13 @@ class Register:
                 fr_done, fut = pending.popleft()
                 for lm in fut.result()[:1]:
                     hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers, "local"))
-                    regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
-                                                           coverage=lm.coverage)
+                    if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
+                        regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
+                                                               coverage=lm.coverage)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
-            for fr in self._scan_frames(frames, hits, stats, regions, path):
-                if index is None or not (fr.cut or fr.t >= next_local):
+            for fr, weak in self._scan_frames(frames, hits, stats, regions, path):
+                if index is None or not (fr.cut or weak or fr.t >= next_local):
                     continue
                 next_local = fr.t + local_every
                 stats["local_checked"] += 1
@@ -232,13 +233,15 @@ class Register:
     def _scan_frames(self, frames: Iterable[Frame],
                      hits: list[tuple[float, int, float, int, str]], stats: dict[str, int],
                      regions: dict[tuple[float, int], dict[str, Any]], path: str | None
-                     ) -> Iterator[Frame]:
+                     ) -> Iterator[tuple[Frame, bool]]:
         """PDQ of each frame (then a second look around near misses, then its windows); the
-        frames none of them matched, for a local-feature check (``match_frames``)."""
+        frames none of them matched, for a local-feature check (``match_frames``), each with
+        whether a window matched it too far to stand alone (``_runs``): such a frame is
+        checked whatever the cadence, as the local features may find the inset."""
         for fr in frames:
             stats["frames"] += 1
             res = extract.query_hash(fr.rgb)
-            found = False
+            found = weak = False
             if res.quality >= MIN_QUALITY:
                 best: dict[int, tuple[int, float]] = {}
                 for row, dist in self.pdq_lookup(res.hash):
@@ -265,14 +268,15 @@ class Register:
                     window_hits = self._window_second_look(path, fr.t, near_windows)
                 for at, box, eid, dist, rt in window_hits:
                     hits.append((at.t, eid, rt, dist, "window"))
-                    found = True
+                    found = found or dist <= PDQ_SINGLE_FRAME
                     prev = regions.get((at.t, eid))
                     if prev is None or dist < int(prev.get("distance", 999)):
                         regions[(at.t, eid)] = _region(at, box, distance=dist)
                 stats["window_checked"] += 1
                 stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
+                weak = bool(window_hits)
             if not found:
-                yield fr
+                yield fr, weak
 
     def _near(self, h: bytes) -> list[int]:
         """Entries within ``SECOND_LOOK_RADIUS`` of a hash that matched none."""
