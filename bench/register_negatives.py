@@ -172,6 +172,7 @@ class Probe:
     def reset(self) -> None:
         self.whole: tuple[int, int] | None = None
         self.part: tuple[int, int] | None = None
+        self.in_window = False  # inside Register._windows: its look-ups are a window's
         self.votes = 0
         self.inliers_rejected = 0
         self.audio_hits = 0.0
@@ -182,6 +183,7 @@ class Probe:
         probe = self
         orig_lookup = m.Register.pdq_lookup
         orig_frames = m.Register.match_frames
+        orig_windows = m.Register._windows
         orig_verify = feat._verify
         orig_segments = am.segments
 
@@ -191,7 +193,7 @@ class Probe:
             if len(d):
                 row = int(d.argmin())
                 near = (int(d[row]), row)
-                if radius >= m.PDQ_RADIUS:
+                if radius >= m.PDQ_RADIUS and not probe.in_window:
                     probe.whole = min(probe.whole or near, near)
                 else:
                     probe.part = min(probe.part or near, near)
@@ -202,6 +204,13 @@ class Probe:
             runs, stats = orig_frames(reg, *a, **k)
             probe.frames += stats["frames"]
             return runs, stats
+
+        def windows(reg: m.Register, fr: Any) -> Any:
+            probe.in_window = True
+            try:
+                return orig_windows(reg, fr)
+            finally:
+                probe.in_window = False
 
         def verify(ref: int, reg: feat.Features, src: np.ndarray, dst: np.ndarray,
                    query: feat.Features, min_inliers: int = feat.MIN_INLIERS
@@ -224,6 +233,7 @@ class Probe:
 
         setattr(m.Register, "pdq_lookup", lookup)  # noqa: B010 - patched on purpose
         setattr(m.Register, "match_frames", frames)  # noqa: B010
+        setattr(m.Register, "_windows", windows)  # noqa: B010
         setattr(feat, "_verify", verify)  # noqa: B010
         setattr(am, "segments", segments)  # noqa: B010
         try:
@@ -231,6 +241,7 @@ class Probe:
         finally:
             setattr(m.Register, "pdq_lookup", orig_lookup)  # noqa: B010
             setattr(m.Register, "match_frames", orig_frames)  # noqa: B010
+            setattr(m.Register, "_windows", orig_windows)  # noqa: B010
             setattr(feat, "_verify", orig_verify)  # noqa: B010
             setattr(am, "segments", orig_segments)  # noqa: B010
 
