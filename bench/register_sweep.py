@@ -22,6 +22,10 @@ pictures, not over the world's footage.
 
 Scored per insert: found if a finding of its entry overlaps its frames; in/out error in
 frames of the first finding; a finding that overlaps no insert of its entry is a false match.
+
+Looking at a miss: ``--rounds R,R --keep DIR`` builds only those rounds (the report names each miss's
+round) and leaves their registers and programmes in DIR;
+``--reuse`` then scans them again in a minute or two, after a matcher change.
 """
 
 from __future__ import annotations
@@ -76,11 +80,13 @@ class Insert:
     entry: int = 0
     first: int = 0  # programme frames, inclusive
     last: int = 0
+    round: int = 0  # its register and programme (``main``)
 
     def describe(self) -> str:
         ps = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in self.params.items())
-        return f"{self.cls} ({ps}; picture {self.picture}, {self.frames} frames)"
+        return (f"{self.cls} ({ps}; picture {self.picture}, {self.frames} frames, "
+                f"round {self.round})")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,7 +241,8 @@ def plan(per_class: int, pictures: int, fps: float, seed: int) -> list[Insert]:
         frames = int(round(rng.uniform(1.0, 3.0) * fps))
         span = int(math.ceil(frames * params.get("factor", 1.0)))
         offset = int(rng.integers(0, clip_n - span + 1))
-        out.append(Insert(cls, k % pictures, 1000 + k, offset, frames, params))
+        out.append(Insert(cls, k % pictures, 1000 + k, offset, frames, params,
+                          round=k // pictures))
     return out
 
 
