@@ -25,8 +25,13 @@ HASH_PIXELS = 16_000_000  # larger images are reduced while decoding (bounded me
 REGISTER_RATE = 2.0  # frames per second sampled from registered video
 SCAN_RATE = 1.0  # ... and from deliverables
 FRAME_SIDE = 512
-VIDEO_FEATURE_EVERY = 2.0  # seconds between registered video frames kept for local features
-VIDEO_FEATURE_MAX = 24  # ... at most this many per registered clip
+# Registered video frames kept for local features: one a second (at 2 s, ORB lost a
+# reframed insert's frames between two kept ones and its out point was 13-21 frames short,
+# bench.register_sweep), at most VIDEO_FEATURE_MAX per clip, spread over the whole of a
+# longer clip (the first VIDEO_FEATURE_MAX alone left the rest of a long previs clip with
+# no local features: a reframe or an inset of its later part could not be found)
+VIDEO_FEATURE_EVERY = 1.0
+VIDEO_FEATURE_MAX = 60
 VIDEO_FEATURES = 600  # ORB features per registered video frame
 BAR_LEVEL = 28  # luma (0-255) under which an edge row/column can be a letterbox bar
 BAR_MIN = 0.02  # bars narrower than this share of the side are left alone
@@ -270,6 +275,7 @@ def fingerprint_video(path: str) -> Fingerprint:
     fp.timing = tc.probe(path).describe()
     last_t = 0.0
     next_feat = 0.0
+    every = max(VIDEO_FEATURE_EVERY, vi.duration / VIDEO_FEATURE_MAX)
     for frame in video_fp.sample(path, rate=REGISTER_RATE, max_side=FRAME_SIDE, fast=False,
                                  last=True):
         hashes, quality = register_hashes(frame.rgb)
@@ -279,10 +285,15 @@ def fingerprint_video(path: str) -> Fingerprint:
         fp.pdq.extend((round(frame.t, 3), v, quality, h) for v, h in hashes)
         if not fp.thumb:
             fp.thumb = thumbnail(frame.rgb)
-        if (frame.t >= next_feat or frame.cut) and len(fp.features) < VIDEO_FEATURE_MAX:
-            # partial use of a clip (reframed, titled over, picture-in-picture) is found by
-            # local features of a few of its frames
-            next_feat = frame.t + VIDEO_FEATURE_EVERY
+        # partial use of a clip (reframed, titled over, picture-in-picture) is found by
+        # local features of some of its frames: one every ``every`` seconds (at most
+        # VIDEO_FEATURE_MAX + 1 of those when the duration is known), and the first frame
+        # of each shot while fewer than VIDEO_FEATURE_MAX are kept; never over twice that
+        periodic = frame.t >= next_feat
+        if (periodic or (frame.cut and len(fp.features) < VIDEO_FEATURE_MAX)) \
+                and len(fp.features) < 2 * VIDEO_FEATURE_MAX:
+            if periodic:
+                next_feat = frame.t + every
             fp.features.append((round(frame.t, 3),
                                 feat.extract(strip_bars(frame.rgb), feat.REGISTER_SIDE,
                                              VIDEO_FEATURES)))
