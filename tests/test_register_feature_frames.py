@@ -33,8 +33,10 @@ def test_a_long_clip_keeps_feature_frames_to_its_end(tmp_path: Path,
     assert ts[0] == 0.0 and ts[-1] >= seconds - every - 0.5  # the last stretch is covered
 
 
-def test_a_short_clip_keeps_one_feature_frame_a_second(tmp_path: Path) -> None:
+def test_a_short_clip_keeps_feature_frames_at_the_set_spacing(tmp_path: Path) -> None:
+    seconds = 2 * extract.VIDEO_FEATURE_EVERY * 2  # well under the cap
     clip = encode_frames(tmp_path / "temp.mp4",
-                         pan_zoom(synth_image(802, 960, 540), 4 * 25, (480, 270), 4), 25, H264)
+                         pan_zoom(synth_image(802, 960, 540), int(seconds * 25), (480, 270), 4),
+                         25, H264)
     ts = [t for t, _f in extract.fingerprint_video(str(clip)).features]
-    assert ts == pytest.approx([0.0, 1.0, 2.0, 3.0], abs=0.05)
+    assert ts == pytest.approx([k * extract.VIDEO_FEATURE_EVERY for k in range(4)], abs=0.05)

@@ -25,13 +25,14 @@ HASH_PIXELS = 16_000_000  # larger images are reduced while decoding (bounded me
 REGISTER_RATE = 2.0  # frames per second sampled from registered video
 SCAN_RATE = 1.0  # ... and from deliverables
 FRAME_SIDE = 512
-# Registered video frames kept for local features: one a second (at 2 s, ORB lost a
-# reframed insert's frames between two kept ones and its out point was 13-21 frames short,
-# bench.register_sweep), at most VIDEO_FEATURE_MAX per clip, spread over the whole of a
-# longer clip (the first VIDEO_FEATURE_MAX alone left the rest of a long previs clip with
-# no local features: a reframe or an inset of its later part could not be found)
-VIDEO_FEATURE_EVERY = 1.0
-VIDEO_FEATURE_MAX = 60
+# Registered video frames kept for local features: one every VIDEO_FEATURE_EVERY seconds,
+# at most VIDEO_FEATURE_MAX per clip, spread over the whole of a longer clip (the first
+# VIDEO_FEATURE_MAX alone left the rest of a long previs clip with no local features: a
+# reframe or an inset of its later part could not be found). One a second was tried: out
+# points of reframed inserts came closer, but a picture-in-picture insert was lost
+# (bench/results/register-sweep.md, run G)
+VIDEO_FEATURE_EVERY = 2.0
+VIDEO_FEATURE_MAX = 24
 VIDEO_FEATURES = 600  # ORB features per registered video frame
 BAR_LEVEL = 28  # luma (0-255) under which an edge row/column can be a letterbox bar
 BAR_MIN = 0.02  # bars narrower than this share of the side are left alone
