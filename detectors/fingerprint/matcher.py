@@ -304,9 +304,7 @@ class Register:
             if res.quality < MIN_QUALITY:
                 continue
             d = distances(words, res.hash)
-            for eid in entries:
-                sel = np.nonzero(self.pdq_entry[rows] == eid)[0]
-                i = int(sel[np.argmin(d[sel])])
+            for eid, i in _nearest(d, self.pdq_entry[rows], entries):
                 if d[i] <= PDQ_RADIUS and (eid not in best or d[i] < best[eid][0]):
                     best[eid] = (int(d[i]), fr.t, float(self.pdq_t[rows[i]]))
         return [(ft, eid, rt, dist) for eid, (dist, ft, rt) in sorted(best.items())]
@@ -378,9 +376,7 @@ class Register:
             for box, eids in near.items():
                 for crop, res in _window_crops(fr.rgb, box):
                     d = distances(words, res.hash)
-                    for eid in eids:
-                        sel = np.nonzero(row_entry == eid)[0]
-                        i = int(sel[np.argmin(d[sel])])
+                    for eid, i in _nearest(d, row_entry, eids):
                         if d[i] <= PDQ_INSET_RADIUS and (eid not in best or d[i] < best[eid][0]):
                             best[eid] = (int(d[i]), fr, crop, float(self.pdq_t[rows[i]]))
         return [(fr, crop, eid, dist, rt) for eid, (dist, fr, crop, rt) in sorted(best.items())]
@@ -627,6 +623,15 @@ def _region(fr: Frame, box: tuple[int, int, int, int], **extra: Any) -> dict[str
     out.update({"units": "fraction of frame", "at_s": round(fr.t, 3),
                 "thumbnail": extract.thumbnail(fr.rgb, box)})
     return out
+
+
+def _nearest(d: np.ndarray, row_entry: np.ndarray, entries: Iterable[int]
+             ) -> Iterator[tuple[int, int]]:
+    """(entry, row of ``d``) of each entry's nearest hash; ``row_entry`` gives each row's
+    entry (each of ``entries`` has rows)."""
+    for eid in entries:
+        sel = np.nonzero(row_entry == eid)[0]
+        yield eid, int(sel[np.argmin(d[sel])])
 
 
 def _window_crops(rgb: np.ndarray, box: Box) -> Iterator[tuple[Box, pdq.PdqResult]]:
