@@ -8,6 +8,7 @@ clip and ProRes programmes made with ffmpeg at test time, sampled as the detecto
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -25,10 +26,12 @@ pytestmark = pytest.mark.tool("ffmpeg")
 
 FPS = 25
 SIZE = (960, 540)
-PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
+PRORES = ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le"]  # prores_aw: fast
 SAMPLE = 50  # the one sampled frame (2.0 s) inside each insert
+FRAMES = 75  # 3 s programmes
 
 
+@cache
 def _clip() -> list[np.ndarray]:
     """A fast zoom over fine detail (a mosaic of small pictures): a window's PDQ moves 30-60
     bits between the clip's registered frames, as the sweep's natural pictures do."""
@@ -54,11 +57,17 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[m.Register
         reg.close()
 
 
+@cache
+def _background() -> list[np.ndarray]:
+    return pan_zoom(synth_image(702, 960, 540), 100, SIZE, 12)[:FRAMES]
+
+
+@cache
 def _programme(path: Path, x: int, y: int, width: int, first: int) -> Path:
-    """4 s of unrelated moving footage; from ``first`` for 25 frames the clip (from its first
+    """3 s of unrelated moving footage; from ``first`` for 25 frames the clip (from its first
     frame) in a window at (x, y) with a 4 px white border."""
     clip = _clip()
-    bg = pan_zoom(synth_image(702, 960, 540), 100, SIZE, 12)
+    bg = _background()
     h = width * 9 // 16
     out = []
     for k, f in enumerate(bg):
@@ -139,10 +148,9 @@ def test_a_near_window_gets_a_second_look(setup: tuple[m.Register, int, Path]) -
 def test_an_unrelated_window_gets_no_match(setup: tuple[m.Register, int, Path]) -> None:
     """The same programme with another picture in the window: no look finds the entry."""
     reg, _eid, d = setup
-    other = pan_zoom(synth_image(703, 960, 540), 100, SIZE, 13)
-    bg = pan_zoom(synth_image(702, 960, 540), 100, SIZE, 12)
+    other = pan_zoom(synth_image(703, 960, 540), 100, SIZE, 13)[:FRAMES]
     frames = []
-    for k, f in enumerate(bg):
+    for k, f in enumerate(_background()):
         if 45 <= k < 70:
             f = f.copy()
             cv2.rectangle(f, (25, 188), (339, 368), (255, 255, 255), -1)
