@@ -153,6 +153,38 @@ def test_local_run_in_a_region_is_refined_on_the_regions_hash(
         reg.close()
 
 
+def test_a_reframed_pan_is_refined_to_its_cut_past_the_registered_features(
+        tmp_path: Path) -> None:
+    """A 20 % reframe of a fast pan: the registered clip keeps local features at a few frames
+    only, and a reframe stops matching them some frames before the insert's cut (on the
+    sweep's pictures, up to 21 frames). The frames up to the cut show the picture of the
+    last frame that did match, so the out point is the cut (``matcher._Bridge``), and not a
+    frame past it: the next shot is another picture."""
+    wide = synth_image(451, 960 + 100 * 32, 540)  # the pan moves 32 px a frame
+    clip = [np.ascontiguousarray(cv2.resize(wide[:, k * 32:k * 32 + 960], (768, 432),
+                                            interpolation=cv2.INTER_AREA)) for k in range(100)]
+    db = tmp_path / "reg.db"
+    eid = _register(db, _encode(tmp_path / "temp.mp4", clip, 25, H264))
+
+    def reframe(f: np.ndarray) -> np.ndarray:  # the middle-left 80 %, scaled back
+        return cv2.resize(f[43:43 + 345, 51:51 + 614], (768, 432), interpolation=cv2.INTER_LINEAR)
+
+    before = _zoom(synth_image(452, 1152, 648), 25, (768, 432), 10)
+    after = _zoom(synth_image(453, 1152, 648), 25, (768, 432), 11)
+    prog = _encode(tmp_path / "prog.mov", before + [reframe(f) for f in clip[40:75]] + after,
+                   25, ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le"])
+    reg = m.Register(str(db))
+    try:
+        run = _run(reg, eid, "local", 35 / 25)  # programme frame 35: clip frame 50 (2.0 s)
+        test = reg.frame_test(run)
+        (last,) = video_fp.frames_between(str(prog), 59 / 25, 59 / 25, extract.FRAME_SIDE)
+        assert not test(last.rgb)  # the register's own test: out of the features' reach
+        reg.refine(run, str(prog), 1.0)
+        assert (run.start_frame, run.end_frame) == (25, 59)
+    finally:
+        reg.close()
+
+
 def _chessboard_insert(tmp_path: Path) -> tuple[Path, Path, int]:
     """A mirrored chessboard zoom cut into a 23.976 programme off the whole second (frames
     50-120): its PDQ moves 40-80 bits between neighbouring frames."""
@@ -191,14 +223,35 @@ def test_texture_shot_is_found_by_a_second_look_and_refined_across_its_swings(
         reg.close()
 
 
-def test_skipping_frames_while_they_match_gives_the_frame_by_frame_answer() -> None:
-    """``_extent`` tests only every REFINE_GAP + 1-th frame while they match: the same extent
-    as testing every frame under the rule (gap of failing frames, hard cuts)."""
+class _FlagBridge:
+    """A bridge whose answer is written in the frame (blue of its first pixel), given that
+    the test has passed some frame before: the rule of ``_extent`` without the pictures."""
 
-    def reference(seq: list[tuple[bool, bool]]) -> int | None:
-        last, gap, crossed = None, 0, False
-        for i, (ok, cut) in enumerate(seq):
+    def __init__(self) -> None:
+        self.anchored = False
+
+    def verified(self, rgb: np.ndarray) -> None:
+        self.anchored = True
+
+    def same(self, rgb: np.ndarray) -> bool:
+        return self.anchored and bool(rgb[0, 0, 2] != rgb[0, 0, 0])
+
+
+@pytest.mark.parametrize("bridged", [False, True])
+def test_skipping_frames_while_they_match_gives_the_frame_by_frame_answer(
+        bridged: bool) -> None:
+    """``_extent`` tests only every REFINE_GAP + 1-th frame while they match: the same extent
+    as testing every frame under the rule (gap of failing frames, hard cuts; with a bridge,
+    a failing frame also matches if it shows the last passing frame's picture and no cut
+    lies between them)."""
+
+    def reference(seq: list[tuple[bool, bool, bool]]) -> int | None:
+        last, gap, crossed, anchored, clean = None, 0, False, False, True
+        for i, (ok, cut, same) in enumerate(seq):
+            clean = clean and not cut
             if ok:
+                anchored, clean = True, True
+            if ok or (bridged and anchored and clean and same):
                 last, gap, crossed = i, 0, False
                 continue
             gap += 1
@@ -209,14 +262,73 @@ def test_skipping_frames_while_they_match_gives_the_frame_by_frame_answer() -> N
 
     rng = random.Random(18)
     for _ in range(3000):
-        p = rng.random()
-        seq = [(rng.random() < p, i > 0 and rng.random() < 0.1) for i in range(rng.randint(1, 40))]
+        p, q = rng.random(), rng.random()
+        seq = [(rng.random() < p, i > 0 and rng.random() < 0.1, rng.random() < q)
+               for i in range(rng.randint(1, 40))]
         frames, level = [], 0
-        for i, (ok, cut) in enumerate(seq):
+        for i, (ok, cut, same) in enumerate(seq):
             level = (200 - level) if cut else level  # a hard cut: the picture changes
             rgb = np.full((8, 8, 3), level, np.uint8)
             rgb[0, 0, 1] = level + 1 if ok else level  # whether it shows the entry
+            rgb[0, 0, 2] = level + 1 if same else level  # whether the bridge would pass it
             frames.append(Frame(i / 25, rgb, False, i))
-        last, first = m._extent(iter(frames), lambda rgb: bool(rgb[0, 0, 1] != rgb[0, 0, 0]))
+        last, first = m._extent(iter(frames), lambda rgb: bool(rgb[0, 0, 1] != rgb[0, 0, 0]),
+                                _FlagBridge() if bridged else None)  # type: ignore[arg-type]
         assert (None if last is None else last.index) == reference(seq), seq
         assert first is frames[0]
+
+
+def _pan(seed: int, steps: int, dx: int, width: int = 960) -> list[np.ndarray]:
+    """Frames of a steady pan across a wide picture, ``dx`` pixels a frame, at the size the
+    scan samples (512 px): neighbouring frames never differ by a hard cut."""
+    wide = synth_image(seed, width + steps * dx, 540)
+    return [np.ascontiguousarray(cv2.resize(wide[:, k * dx:k * dx + width], (512, 288),
+                                            interpolation=cv2.INTER_AREA))
+            for k in range(steps)]
+
+
+def test_the_bridge_starts_only_from_a_frame_the_register_verified() -> None:
+    """The register's test passes the first frame only; the pan then moves 24 px a frame.
+    The bridge carries the stretch while a frame still shares enough of the first frame's
+    picture, and no further: it never bridges from a frame it let through itself, which
+    would walk a pan (or a dissolve) a frame at a time into anything."""
+    rgbs = _pan(431, 50, 24)
+    frames = [Frame(k / 25, rgb, False, k) for k, rgb in enumerate(rgbs)]
+    assert max(float(np.abs(m._thumb(a) - m._thumb(b)).mean())
+               for a, b in zip(rgbs, rgbs[1:], strict=False)) <= m.REFINE_CUT  # no cut
+
+    def first(rgb: np.ndarray) -> bool:
+        return rgb is rgbs[0]
+
+    assert m._extent(iter(frames), first)[0] is frames[0]  # the test alone: the sample
+    last, _start = m._extent(iter(frames), first, m._Bridge(None))
+    assert last is not None and 10 <= last.index <= 35  # 40-75 % of the first frame's width
+    bridge = m._Bridge(None)
+    bridge.verified(rgbs[0])
+    assert bridge.same(rgbs[last.index]) and not bridge.same(rgbs[-1])
+
+
+def test_the_bridge_compares_the_runs_region_only() -> None:
+    """A picture-in-picture window (the run's region) closes while the background shot goes
+    on, with no hard cut: the window's own frames bridge, the background after it does not,
+    though the whole frames would."""
+    bg = _pan(441, 40, 4)
+    inset = _pan(442, 40, 6)
+    x0, y0, w, h = 300, 40, 180, 101
+    rgbs = []
+    for k in range(40):
+        f = bg[k].copy()
+        if k < 20:
+            f[y0:y0 + h, x0:x0 + w] = cv2.resize(inset[k], (w, h), interpolation=cv2.INTER_AREA)
+        rgbs.append(f)
+    frames = [Frame(k / 25, rgb, False, k) for k, rgb in enumerate(rgbs)]
+    assert float(np.abs(m._thumb(rgbs[20]) - m._thumb(rgbs[19])).mean()) <= m.REFINE_CUT
+    region = {"x": x0 / 512, "y": y0 / 288, "width": w / 512, "height": h / 288}
+
+    def first(rgb: np.ndarray) -> bool:
+        return rgb is rgbs[0]
+
+    last, _start = m._extent(iter(frames), first, m._Bridge(region))
+    assert last is frames[19]
+    whole, _start = m._extent(iter(frames), first, m._Bridge(None))
+    assert whole is not None and whole.index > 19  # the background alone carries it on

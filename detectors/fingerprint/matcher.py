@@ -52,6 +52,11 @@ REFINE_GAP = 6
 # benchmark's cuts are 22-56, steps inside its shots up to 20 (the stepping chessboard zoom).
 # A missed cut only lets the walk test up to REFINE_GAP frames more; ends still must match
 REFINE_CUT = 20.0
+# A frame that fails the register's test while refining still counts if it shows the same
+# picture as the last frame that passed (``_Bridge``): local features of the two frames,
+# this many RANSAC inliers at least (neighbouring frames of one shot have hundreds)
+BRIDGE_FEATURES = 1500
+BRIDGE_INLIERS = 40
 # A sampled frame this close to an entry, though not within PDQ_RADIUS, gets a second look:
 # the frames around it are hashed (see Register._second_look). Unrelated frames of the benchmark
 # programmes never came under 86 of any entry, every frame tested; so it costs nothing there
@@ -390,9 +395,8 @@ class Register:
         small inset's ORB inliers swing around the floor from frame to frame, and the walk
         stopped short of its in point by up to 64 frames (``bench.register_sweep``)."""
         words = self.pdq_index.words[np.nonzero(self.pdq_entry == run.entry.id)[0]]
-        region = run.detail.get("region")
-        window = ((run.method == "local" or run.detail.get("found_in") == WINDOW_FOUND_IN)
-                  and isinstance(region, dict))
+        region = _test_region(run)
+        window = region is not None
 
         def near(rgb: np.ndarray) -> bool:
             # one known entry, not the whole register: a flatter frame than a lookup
@@ -428,7 +432,6 @@ class Register:
         walking outward from the run's outer samples is decoded and tested; the in point is
         the earliest frame of the unbroken matching stretch (and the out point likewise), so
         one stray frame far from the shot does not stretch the range."""
-        test = self.frame_test(run)
         side = REFINE_SIDE if run.method == "pdq" else extract.FRAME_SIDE
         if run.detail.get("found_in") == WINDOW_FOUND_IN:
             side = extract.FRAME_SIDE  # the window is a part of the frame: as sampled
@@ -438,8 +441,12 @@ class Register:
         # windows decode little past the boundary; long-GOP seeks cost a GOP each, so
         # there a window is the whole sampling step
         win = step / 4 if video_fp.info(path).intra_only else step
-        first, at_start = _extent(_walk(path, run.start, -win, side), test)
-        last, at_end = _extent(_walk(path, run.end, win, side), test)
+        test = self.frame_test(run)
+        # a bridge per walk: each keeps its own last verified frame
+        first, at_start = _extent(_walk(path, run.start, -win, side), test,
+                                  _Bridge(_test_region(run)))
+        last, at_end = _extent(_walk(path, run.end, win, side), test,
+                               _Bridge(_test_region(run)))
         shift_in = shift_out = 0.0
         if first is not None:
             shift_in = first.t - run.start
@@ -536,8 +543,8 @@ def _walk(path: str, t: float, step: float, side: int) -> Iterator[Frame]:
         k += 1
 
 
-def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]
-            ) -> tuple[Frame | None, Frame | None]:
+def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool],
+            bridge: _Bridge | None = None) -> tuple[Frame | None, Frame | None]:
     """The farthest frame of an unbroken matching stretch, walking away from a matched
     sample, and the first frame walked (the sample itself, the fallback when none matches).
 
@@ -545,6 +552,8 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]
     shot, up to ``REFINE_GAP`` in a row: PDQ of fine texture swings far between neighbouring
     frames, and a dropout or a flash fails one frame. A failing frame past a hard cut
     (``REFINE_CUT``) ends it after all, unless it is the only one (a one-frame flash).
+    A frame that fails ``test`` still matches if ``bridge`` finds in it the picture of the
+    last frame ``test`` passed, with no hard cut between the two (``_Bridge``).
 
     Only every ``REFINE_GAP + 1``-th frame is tested while they match and no cut lies between
     them: by the rule above the frames in between could not end the stretch, so the answer is
@@ -554,12 +563,24 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]
     prev: np.ndarray | None = None
     gap = 0
     crossed = False
+    clean = True  # no hard cut since the bridge's last verified frame
     batch: list[tuple[Frame, bool]] = []
 
-    def step(fr: Frame, cut: bool) -> bool:
+    def passes(fr: Frame, cut: bool, tested: bool | None = None) -> bool:
+        """``test`` (its answer if already ``tested``), else the bridge while clean."""
+        nonlocal clean
+        clean = clean and not cut
+        if test(fr.rgb) if tested is None else tested:
+            clean = True
+            if bridge is not None:
+                bridge.verified(fr.rgb)
+            return True
+        return bridge is not None and clean and bridge.same(fr.rgb)
+
+    def step(fr: Frame, cut: bool, tested: bool | None = None) -> bool:
         """The frame-by-frame rule; True when the stretch has ended."""
         nonlocal last, gap, crossed
-        if test(fr.rgb):
+        if passes(fr, cut, tested):
             last, gap, crossed = fr, 0, False
             return False
         gap += 1
@@ -576,18 +597,19 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]
         if gap == 0 and not any(c for _f, c in batch):
             if len(batch) <= REFINE_GAP:
                 continue  # tested only if the batch does not end on a matching frame
-            if test(fr.rgb):
+            if passes(fr, False):
                 last = fr
                 batch.clear()
                 continue
             # the newest frame failed: the skipped ones decide, in order, then it counts
+            # (its test is known to fail; the bridge answers again, from a new anchor if
+            # one of the skipped frames passed the test)
             for f, c in batch[:-1]:
                 if step(f, c):
                     return last, start
-            gap += 1
-            batch.clear()
-            if gap > REFINE_GAP or (crossed and gap > 1):
+            if step(fr, False, tested=False):
                 return last, start
+            batch.clear()
             continue
         for f, c in batch:
             if step(f, c):
@@ -597,6 +619,59 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool]
         if step(f, c):
             break
     return last, start
+
+
+class _Bridge:
+    """Whether a frame shows the same picture as the last frame verified against the
+    register: local features of the two (in the run's region, if it is in one), at least
+    ``BRIDGE_INLIERS`` RANSAC inliers. ``_extent`` asks only while no hard cut lies between
+    the two frames.
+
+    Why: a registered clip keeps local features every 2 s or so, and a 15-25 % reframe of a
+    pan or zoom stops matching them half a second or more from where they were taken. The
+    walk then ended the run up to 21 frames before the insert's cut (``bench.register_sweep``),
+    though every frame up to the cut showed the same picture as one just verified. A bridge
+    starts only from a frame the *register* verified, never from one it let through itself,
+    so it cannot drift from the registered picture a frame at a time; and it compares only the
+    run's region, so a picture-in-picture window that closes over a continuing background does
+    not pass. One per walk (it keeps that walk's last verified frame)."""
+
+    def __init__(self, region: dict[str, Any] | None) -> None:
+        self.region = region
+        self.anchor: np.ndarray | None = None
+        self.index: feat.FeatureIndex | None = None  # the anchor's, made when first needed
+        self.asked: tuple[np.ndarray, bool] | None = None  # the last frame asked, its answer
+
+    def _part(self, rgb: np.ndarray) -> np.ndarray:
+        return _crop_fraction(rgb, self.region) if self.region is not None else rgb
+
+    def verified(self, rgb: np.ndarray) -> None:
+        self.anchor, self.index, self.asked = self._part(rgb), None, None
+
+    def same(self, rgb: np.ndarray) -> bool:
+        if self.anchor is None:
+            return False
+        if self.asked is not None and self.asked[0] is rgb:
+            return self.asked[1]  # asked again with the same anchor (``_extent``'s batches)
+        if self.index is None:
+            self.index = feat.FeatureIndex([(0, feat.extract(
+                self.anchor, feat.QUERY_SIDE, BRIDGE_FEATURES))])
+        found = self.index.query(feat.extract(self._part(rgb), feat.QUERY_SIDE,
+                                              BRIDGE_FEATURES))
+        answer = bool(found) and found[0].inliers >= BRIDGE_INLIERS
+        self.asked = (rgb, answer)
+        return answer
+
+
+def _test_region(run: RangeMatch) -> dict[str, Any] | None:
+    """The part of the frame a run is tested on while refining: where local features placed
+    the registered picture, or the picture-in-picture window it was found in; None for the
+    whole frame."""
+    region = run.detail.get("region")
+    if (run.method == "local" or run.detail.get("found_in") == WINDOW_FOUND_IN) \
+            and isinstance(region, dict):
+        return region
+    return None
 
 
 def _thumb(rgb: np.ndarray) -> np.ndarray:
