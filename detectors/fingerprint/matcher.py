@@ -184,11 +184,12 @@ class Register:
         """Runs of sampled frames matching registered stills or clips.
 
         ``local_every``: seconds between local-feature checks of frames that PDQ did not
-        match (0 = never); cut frames are always checked when it is non-zero. ``path``: the
-        video the frames come from, for a second look around near misses (none without)."""
+        match (0 = never); cut frames are always checked when it is non-zero, and so is the
+        last sample of a shot that had fewer than two checks. ``path``: the video the frames
+        come from, for a second look around near misses (none without)."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0, "window_checked": 0,
-                 "window_us": 0, "second_look": 0, "window_second_look": 0}
+                 "window_us": 0, "second_look": 0, "window_second_look": 0, "shot_tail": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         # Local-feature checks (ORB extraction and the short-listed match: the largest cost of
@@ -208,13 +209,37 @@ class Register:
                                                                coverage=lm.coverage)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
-            for fr, weak in self._scan_frames(frames, hits, stats, regions, path):
-                if index is None or not (fr.cut or weak or fr.t >= next_local):
-                    continue
-                next_local = fr.t + local_every
+
+            def check(fr: Frame) -> None:
                 stats["local_checked"] += 1
                 pending.append((fr, pool.submit(_local_check, index, fr.rgb)))
                 collect(LOCAL_PENDING - 1)
+
+            # A shot shorter than the cadence is checked once, at its first sample, so a 1-2 s
+            # insert (the issue's shortest picture segment is 1 s) rested on one frame: a
+            # borderless picture-in-picture inset that ORB missed there was found on the
+            # shot's last sample at 26 inliers (``bench.register_sweep``; ORB's inliers swing
+            # from frame to frame). The last sample of a shot with fewer than two checks is
+            # checked too: one more check per short shot.
+            shot_checks = 0
+            tail: Frame | None = None  # the shot's last unmatched sample, if not checked
+            for fr, weak in self._scan_frames(frames, hits, stats, regions, path):
+                if index is None:
+                    continue
+                if fr.cut:
+                    if tail is not None and shot_checks < 2:
+                        stats["shot_tail"] += 1
+                        check(tail)
+                    shot_checks, tail = 0, None
+                if not (fr.cut or weak or fr.t >= next_local):
+                    tail = fr
+                    continue
+                next_local = fr.t + local_every
+                shot_checks, tail = shot_checks + 1, None
+                check(fr)
+            if tail is not None and shot_checks < 2:
+                stats["shot_tail"] += 1
+                check(tail)
             collect(0)
         def confirm(hit: tuple[float, int, float, int, str]) -> int:
             if path is None:  # frames only, no file to decode the neighbours from
@@ -419,8 +444,17 @@ class Register:
                                    self.store.feature_rows(run.entry.id)])
 
         def by_features(rgb: np.ndarray) -> bool:
-            return in_region(rgb) or bool(index.query(feat.extract(
-                rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)))
+            if in_region(rgb):
+                return True
+            q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
+            if index.query(q):
+                return True
+            # The entry's frames alone have no other entry for the ratio test: a small
+            # inset's few true matches drown in the background's chance ones (RANSAC's
+            # inlier share under 0.25), and the walk did not pass even the frame the scan
+            # had matched (a borderless inset, 32 frames short). The register's own check,
+            # as the scan ran it, then decides.
+            return any(lm.ref == run.entry.id for lm in self.features().query(q))
         return by_features
 
     def refine(self, run: RangeMatch, path: str, step: float) -> None:
