@@ -189,7 +189,8 @@ class Register:
         come from, for a second look around near misses (none without)."""
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0, "window_checked": 0,
-                 "window_us": 0, "second_look": 0, "window_second_look": 0, "shot_tail": 0}
+                 "window_us": 0, "second_look": 0, "window_second_look": 0, "shot_tail": 0,
+                 "weak_checked": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         # Local-feature checks (ORB extraction and the short-listed match: the largest cost of
@@ -266,12 +267,21 @@ class Register:
                      ) -> Iterator[tuple[Frame, bool]]:
         """PDQ of each frame (then a second look around near misses, then its windows); the
         frames none of them matched, for a local-feature check (``match_frames``), each with
-        whether a window matched it too far to stand alone (``_runs``): such a frame is
-        checked whatever the cadence, as the local features may find the inset."""
+        whether it is *weak*: matched, but only too far to stand alone (``_runs``) and with
+        no match of the same entry in the samples just before. A weak frame is checked
+        whatever the cadence, as the local features may find what the hash only nearly did.
+
+        Why: a weak match took the frame away from its check, and a lone sample then needs
+        frames around it to confirm it. A 15 % reframe (round 10 of ``bench.register_sweep``)
+        and a scale to 90 % (round 0), each a 1.4 s shot with one sample, matched at 25-40 bits
+        on a second look, were not confirmed, and were missed, though ORB finds them on that
+        very sample with 220-390 inliers."""
+        recent: dict[int, float] = {}  # entry -> time of its last hash match
         for fr in frames:
             stats["frames"] += 1
             res = extract.query_hash(fr.rgb)
             found = weak = False
+            frame_hits: list[tuple[int, int]] = []  # (entry, distance) of this sample's
             if res.quality >= MIN_QUALITY:
                 best: dict[int, tuple[int, float]] = {}
                 for row, dist in self.pdq_lookup(res.hash):
@@ -280,6 +290,7 @@ class Register:
                         best[eid] = (dist, float(self.pdq_t[row]))
                 for eid, (dist, rt) in best.items():
                     hits.append((fr.t, eid, rt, dist, "pdq"))
+                    frame_hits.append((eid, dist))
                     found = True
                 if not found and path is not None:
                     near = self._near(res.hash)
@@ -287,24 +298,33 @@ class Register:
                         stats["second_look"] += 1
                         for t, eid, rt, dist in self._second_look(path, fr.t, near):
                             hits.append((t, eid, rt, dist, "pdq"))
+                            frame_hits.append((eid, dist))
                             found = True
             else:
                 stats["low_quality"] += 1
-            if not found:
-                t0 = time.perf_counter()
-                window_hits, near_windows = self._windows(fr)
-                if not window_hits and near_windows and path is not None:
-                    stats["window_second_look"] += 1
-                    window_hits = self._window_second_look(path, fr.t, near_windows)
-                for at, box, eid, dist, rt in window_hits:
-                    hits.append((at.t, eid, rt, dist, "window"))
-                    found = found or dist <= PDQ_SINGLE_FRAME
-                    prev = regions.get((at.t, eid))
-                    if prev is None or dist < int(prev.get("distance", 999)):
-                        regions[(at.t, eid)] = _region(at, box, distance=dist)
-                stats["window_checked"] += 1
-                stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
-                weak = bool(window_hits)
+            if found:
+                lone = all(dist > PDQ_SINGLE_FRAME and fr.t - recent.get(eid, -1e9) > RUN_GAP
+                           for eid, dist in frame_hits)
+                for eid, _dist in frame_hits:
+                    recent[eid] = fr.t
+                if lone:
+                    stats["weak_checked"] += 1
+                    yield fr, True
+                continue
+            t0 = time.perf_counter()
+            window_hits, near_windows = self._windows(fr)
+            if not window_hits and near_windows and path is not None:
+                stats["window_second_look"] += 1
+                window_hits = self._window_second_look(path, fr.t, near_windows)
+            for at, box, eid, dist, rt in window_hits:
+                hits.append((at.t, eid, rt, dist, "window"))
+                found = found or dist <= PDQ_SINGLE_FRAME
+                prev = regions.get((at.t, eid))
+                if prev is None or dist < int(prev.get("distance", 999)):
+                    regions[(at.t, eid)] = _region(at, box, distance=dist)
+            stats["window_checked"] += 1
+            stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
+            weak = bool(window_hits)
             if not found:
                 yield fr, weak
 
