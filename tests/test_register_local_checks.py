@@ -30,18 +30,23 @@ H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv
 PRORES = ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le"]  # prores_aw: fast
 
 
+def _register(d: Path, clips: list[list[np.ndarray]]) -> list[int]:
+    """Each clip encoded as H.264 and registered in ``d / "reg.db"``; their entry ids."""
+    with RegisterStore(str(d / "reg.db"), readonly=False, create=True) as store:
+        return [store.add(sha256=f"clip{k}", media_type="video/mp4", path=f"t{k}.mp4", size=0,
+                          tool="test", note="", added="test", verdict="clean", evidence=[],
+                          fp=extract.fingerprint_video(str(encode_frames(
+                              d / f"t{k}.mp4", clip, FPS, H264))))
+                for k, clip in enumerate(clips)]
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[tuple[m.Register, int, list[np.ndarray], Path]]:
     """Six registered clips (the ratio test needs other entries), the first one the temp."""
     d = tmp_path_factory.mktemp("local_checks")
     clips = [pan_zoom(synth_image(460 + k, 1152, 648), 50, SIZE, k) for k in range(6)]
-    with RegisterStore(str(d / "reg.db"), readonly=False, create=True) as store:
-        ids = [store.add(sha256=f"clip{k}", media_type="video/mp4", path=f"t{k}.mp4", size=0,
-                         tool="test", note="", added="test", verdict="clean", evidence=[],
-                         fp=extract.fingerprint_video(str(encode_frames(
-                             d / f"t{k}.mp4", clip, FPS, H264))))
-               for k, clip in enumerate(clips)]
+    ids = _register(d, clips)
     reg = m.Register(str(d / "reg.db"))
     try:
         yield reg, ids[0], clips[0], d
@@ -128,12 +133,7 @@ def test_a_lone_sample_matched_too_far_to_stand_alone_keeps_its_local_check(
         pans.append([np.ascontiguousarray(cv2.resize(wide[:, j * 24:j * 24 + 960], SIZE,
                                                      interpolation=cv2.INTER_AREA))
                      for j in range(100)])
-    with RegisterStore(str(tmp_path / "reg.db"), readonly=False, create=True) as store:
-        ids = [store.add(sha256=f"pan{k}", media_type="video/mp4", path=f"p{k}.mp4", size=0,
-                         tool="test", note="", added="test", verdict="clean", evidence=[],
-                         fp=extract.fingerprint_video(str(encode_frames(
-                             tmp_path / f"p{k}.mp4", pan, FPS, H264))))
-               for k, pan in enumerate(pans)]
+    ids = _register(tmp_path, pans)
     h, w = SIZE[1], SIZE[0]
     ch, cw = int(h * 0.88), int(w * 0.88)
     y0, x0 = (h - ch) // 2, (w - cw) // 4
