@@ -211,9 +211,9 @@ class Register:
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
 
-            def check(fr: Frame) -> None:
+            def check(fr: Frame, idx: feat.FeatureIndex) -> None:
                 stats["local_checked"] += 1
-                pending.append((fr, pool.submit(_local_check, index, fr.rgb)))
+                pending.append((fr, pool.submit(_local_check, idx, fr.rgb)))
                 collect(LOCAL_PENDING - 1)
 
             # A shot shorter than the cadence is checked once, at its first sample, so a 1-2 s
@@ -230,17 +230,17 @@ class Register:
                 if fr.cut:
                     if tail is not None and shot_checks < 2:
                         stats["shot_tail"] += 1
-                        check(tail)
+                        check(tail, index)
                     shot_checks, tail = 0, None
                 if not (fr.cut or weak or fr.t >= next_local):
                     tail = fr
                     continue
                 next_local = fr.t + local_every
                 shot_checks, tail = shot_checks + 1, None
-                check(fr)
-            if tail is not None and shot_checks < 2:
+                check(fr, index)
+            if index is not None and tail is not None and shot_checks < 2:
                 stats["shot_tail"] += 1
-                check(tail)
+                check(tail, index)
             collect(0)
         def confirm(hit: tuple[float, int, float, int, str]) -> int:
             if path is None:  # frames only, no file to decode the neighbours from
