@@ -280,7 +280,7 @@ class Register:
         for fr in frames:
             stats["frames"] += 1
             res = extract.query_hash(fr.rgb)
-            found = weak = False
+            found = False
             frame_hits: list[tuple[int, int]] = []  # (entry, distance) of this sample's
             if res.quality >= MIN_QUALITY:
                 best: dict[int, tuple[int, float]] = {}
