@@ -24,10 +24,14 @@ $(BIN)/deliverscan: pyproject.toml
 system-deps:
 	@sh scripts/install-system-deps.sh
 
+# One pytest worker per core (pytest-xdist): the suite is CPU-bound. TEST_JOBS=0 runs it in
+# one process, e.g. to debug a failure.
+TEST_JOBS ?= auto
+
 test: $(BIN)/deliverscan
 	$(BIN)/ruff check scanner detectors tests fixtures bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS)
 
 lint:
 	$(BIN)/ruff check scanner detectors tests fixtures bench
