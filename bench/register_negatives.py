@@ -152,6 +152,8 @@ class Result:
     part: tuple[int, int] | None = None  # ... of an inset or picture-in-picture window
     votes: int = 0  # most ratio-test votes a local-feature candidate got (>= 14 to be verified)
     inliers_rejected: int = 0  # most RANSAC inliers of a candidate the verification refused
+    texture_tries: int = 0  # many-to-many matches tried against periodic-texture frames
+    texture_rejected: int = 0  # most distinct inliers of a refused one
     audio_hits: float = 0.0  # best audio excess score of any segment (audio_match.segments)
     seconds: float = 0.0
 
@@ -175,6 +177,8 @@ class Probe:
         self.in_window = False  # inside Register._windows: its look-ups are a window's
         self.votes = 0
         self.inliers_rejected = 0
+        self.texture_tries = 0
+        self.texture_rejected = 0
         self.audio_hits = 0.0
         self.frames = 0
 
@@ -213,17 +217,27 @@ class Probe:
                 probe.in_window = False
 
         def verify(ref: int, reg: feat.Features, src: np.ndarray, dst: np.ndarray,
-                   query: feat.Features, min_inliers: int = feat.MIN_INLIERS
-                   ) -> feat.LocalMatch | None:
-            out = orig_verify(ref, reg, src, dst, query, min_inliers)
-            probe.votes = max(probe.votes, len(src))
+                   query: feat.Features, min_inliers: int = feat.MIN_INLIERS,
+                   distinct: bool = False) -> feat.LocalMatch | None:
+            out = orig_verify(ref, reg, src, dst, query, min_inliers, distinct)
+            if distinct:
+                probe.texture_tries += 1
+            else:
+                probe.votes = max(probe.votes, len(src))
             if out is None:  # how close the refused candidate came (RANSAC re-run)
                 reproj = max(3.0, 0.006 * max(query.width, query.height))
                 _, mask = cv2.estimateAffinePartial2D(
                     src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), method=cv2.RANSAC,
-                    ransacReprojThreshold=reproj, maxIters=2000, confidence=0.995)
-                if mask is not None:
-                    probe.inliers_rejected = max(probe.inliers_rejected, int(mask.sum()))
+                    ransacReprojThreshold=reproj, maxIters=5000 if distinct else 2000,
+                    confidence=0.999 if distinct else 0.995)
+                if mask is None:
+                    return out
+                keep = mask.reshape(-1).astype(bool)
+                if distinct:
+                    n = min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
+                    probe.texture_rejected = max(probe.texture_rejected, n)
+                else:
+                    probe.inliers_rejected = max(probe.inliers_rejected, int(keep.sum()))
             return out
 
         def segments(*args: Any, **kw: Any) -> list[am.Segment]:
@@ -663,6 +677,7 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                 found = [f.to_dict() for oc in res.outcomes for f in oc.findings]
                 out.append(Result(neg, found, "; ".join(errors), probe.frames, probe.whole,
                                   probe.part, probe.votes, probe.inliers_rejected,
+                                  probe.texture_tries, probe.texture_rejected,
                                   probe.audio_hits, took))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
@@ -878,6 +893,16 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
         else:
             out.append(f"- local features, {label}: no candidate reached "
                        f"{feat.MIN_INLIERS} ratio-test votes")
+        t = [r for r in rs if r.texture_tries]
+        if t:
+            best = max(t, key=lambda r: r.texture_rejected)
+            out.append(f"- periodic-texture matches, {label}: {len(t)} files tried against a "
+                       f"texture frame ({sum(r.texture_tries for r in t)} RANSAC tries); most "
+                       f"distinct inliers of a refused one {best.texture_rejected} "
+                       f"({best.neg.path.name}, {best.neg.group}; threshold "
+                       f"{feat.TEXTURE_MIN_INLIERS})")
+        else:
+            out.append(f"- periodic-texture matches, {label}: none tried")
     if audio:
         best = max(audio, key=lambda r: r.audio_hits)
         ex = np.array([r.audio_hits for r in audio])
