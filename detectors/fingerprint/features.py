@@ -5,10 +5,15 @@ Why: a registered AI element scaled into part of a larger frame changes the glob
 completely, but its corners and edges survive; many descriptor matches that agree on one
 similarity transform (scale, rotation, shift) are strong evidence, and the transform maps the
 registered image's outline into the frame: that is the reported region.
+
+A periodic texture (a chessboard, tiles) defeats the one-to-one pairs: each corner's nearest
+registered descriptor is any of its repeats. Registered frames whose visual words mostly
+repeat are also matched many-to-many (``_texture_match``), with a higher floor.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -37,6 +42,19 @@ QUERY_NODES = 2  # first-level nodes a query descriptor is searched in
 STOP_SHARE = 0.05  # words in more of the registered frames than this share are skipped ...
 STOP_MIN = 200  # ... if in more frames than this
 KNN = 4  # neighbours per query descriptor (the ratio test looks past the same entry's)
+# Periodic textures (a chessboard, tiles): most of a registered frame's descriptors share a
+# visual word with another of the same frame, so a query corner's nearest registered one is
+# any of its repeats and the one-to-one pairs agree on no transform. Such frames are matched
+# again with every near-best neighbour *in that frame* as a candidate pair, and RANSAC picks
+# the transform; one query or registered point counts once.
+TEXTURE_WORD_SHARE = 0.7  # share of a frame's descriptors whose word is repeated in it ...
+TEXTURE_MIN_DESCRIPTORS = 160  # ... of at least this many (a flat frame's 20 edge points
+# repeat their words too: 3 of 7,332 frames of natural crops in a 10,000-entry register)
+TEXTURE_KNN = 8
+TEXTURE_SLACK = 1.25  # a neighbour within this factor of the query's nearest (or 8 bits)
+TEXTURE_MIN_INLIERS = 60  # chance reached 41 in the negative set, a chessboard 130-170
+TEXTURE_MIN_SPAN = 0.2  # the registered frame must map onto this share of the query's side
+# (the chance match of 41: a whole chessboard squeezed into 40 x 23 px of a dense graphic)
 
 
 @dataclass
@@ -94,28 +112,80 @@ class FeatureIndex:
     10,000 entries)."""
 
     def __init__(self, items: list[tuple[int, Features]],
-                 words: list[np.ndarray | None] | None = None) -> None:
+                 words: list[np.ndarray | None] | None = None, textures: bool = True) -> None:
         keep = [i for i, (_, f) in enumerate(items) if len(f.descriptors) >= MIN_INLIERS]
         self.items = [items[i] for i in keep]
         self.inverted: Inverted | None = None
-        if len(self.items) > EXACT_UP_TO:
+        self.textures: set[int] = set()  # rows of periodic-texture frames
+        if len(self.items) > EXACT_UP_TO or textures:
             given = [words[i] for i in keep] if words is not None else [None] * len(keep)
-            self.inverted = Inverted([w if w is not None else vocabulary.load().words(
-                f.descriptors) for w, (_, f) in zip(given, self.items, strict=True)])
+            all_words = [w if w is not None else vocabulary.load().words(f.descriptors)
+                         for w, (_, f) in zip(given, self.items, strict=True)]
+            if len(self.items) > EXACT_UP_TO:
+                self.inverted = Inverted(all_words)
+                distinct = self.inverted.distinct  # its sort counted them already
+            else:
+                distinct = np.array([len(np.unique(w)) for w in all_words], np.int64)
+            if textures:
+                self.textures = {r for r, w in enumerate(all_words)
+                                 if _repeated(len(w), int(distinct[r]))}
 
     def query(self, feats: Features) -> list[LocalMatch]:
         """Registered images found in ``feats``' image, best first."""
         if not self.items or len(feats.descriptors) < MIN_INLIERS:
             return []
         if self.inverted is None:
-            return _match(self.items, feats)
+            return self._with_textures(_match(self.items, feats), range(len(self.items)),
+                                       feats)
         vocab = vocabulary.load()
         q_words = vocab.words(feats.descriptors)
         rows = _regions_shortlist(self.inverted, q_words, feats)
         top = vocab.size // vocab.branching
-        return _match([self.items[r] for r in rows], feats,
-                      ([self.inverted.words[r] // top for r in rows], vocab.nearest_top(
-                          feats.descriptors, QUERY_NODES)))
+        return self._with_textures(
+            _match([self.items[r] for r in rows], feats,
+                   ([self.inverted.words[r] // top for r in rows], vocab.nearest_top(
+                       feats.descriptors, QUERY_NODES))), rows, feats)
+
+    def _with_textures(self, found: list[LocalMatch], rows: Iterable[int],
+                       feats: Features) -> list[LocalMatch]:
+        """``found`` plus the periodic-texture entries among ``rows`` that the one-to-one
+        pairs missed, each tried on one frame only, its first in ``rows`` (a short list's
+        best-scoring): a repeated pattern is the same in each of its frames, and a try
+        costs about 10 ms (``_texture_match``)."""
+        tried = {m.ref for m in found}
+        out = list(found)
+        for r in rows:
+            ref, reg = self.items[r]
+            if r not in self.textures or ref in tried:
+                continue
+            tried.add(ref)
+            m = _texture_match(ref, reg, feats)
+            if m is not None:
+                out.append(m)
+        return sorted(out, key=lambda m: -m.inliers)
+
+
+def _repeated(words: int, distinct: int) -> bool:
+    """A periodic texture: most of a frame's ``words`` repeat (``distinct`` of them differ;
+    natural pictures 0.01-0.5 repeat, a chessboard about 0.8)."""
+    return words >= TEXTURE_MIN_DESCRIPTORS and 1 - distinct / words >= TEXTURE_WORD_SHARE
+
+
+def _texture_match(ref: int, reg: Features, feats: Features) -> LocalMatch | None:
+    """Many-to-many pairs with one registered frame: each query descriptor with every one of
+    its ``TEXTURE_KNN`` nearest in the frame that is nearly as near as the nearest (a repeat of
+    the same corner), then ``_verify`` counting distinct points."""
+    k = min(TEXTURE_KNN, len(reg.descriptors))
+    dist, nidx = cv2.batchDistance(feats.descriptors, reg.descriptors, cv2.CV_32S,
+                                   normType=cv2.NORM_HAMMING, K=k, update=0, crosscheck=False)
+    near = np.maximum(dist[:, :1] * TEXTURE_SLACK, dist[:, :1] + 8)
+    ok = (nidx >= 0) & (dist <= 64) & (dist <= near)
+    q = np.repeat(np.arange(len(feats.descriptors)), k).reshape(-1, k)[ok]
+    t = nidx[ok]
+    if len(np.unique(q)) < TEXTURE_MIN_INLIERS:
+        return None
+    return _verify(ref, reg, reg.points[t], feats.points[q], feats, TEXTURE_MIN_INLIERS,
+                   distinct=True)
 
 
 class Inverted:
@@ -138,6 +208,7 @@ class Inverted:
         pairs.sort()
         pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
         pword, prow = pairs // max(1, self.rows), pairs % max(1, self.rows)
+        self.distinct = np.bincount(prow, minlength=self.rows)  # distinct words per frame
         df = np.bincount(pword, minlength=size)
         self.idf2 = np.zeros(size)
         seen = df > 0
@@ -282,17 +353,27 @@ def _pairs(query: np.ndarray, query_top: np.ndarray, descs: np.ndarray,
 
 
 def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
-            query: Features, min_inliers: int = MIN_INLIERS) -> LocalMatch | None:
-    """Similarity transform by RANSAC; enough consistent inliers and a sane scale, or None."""
+            query: Features, min_inliers: int = MIN_INLIERS,
+            distinct: bool = False) -> LocalMatch | None:
+    """Similarity transform by RANSAC; enough consistent inliers and a sane scale, or None.
+    ``distinct``: the pairs are many-to-many (``_texture_match``), so inliers are counted as
+    distinct points (the fewer of either side's) and their share of the pairs is not asked."""
     reproj = max(3.0, 0.006 * max(query.width, query.height))
-    m, mask = cv2.estimateAffinePartial2D(src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2),
-                                          method=cv2.RANSAC, ransacReprojThreshold=reproj,
-                                          maxIters=2000, confidence=0.995)
+    m, mask = cv2.estimateAffinePartial2D(
+        src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), method=cv2.RANSAC,
+        ransacReprojThreshold=reproj, maxIters=5000 if distinct else 2000,
+        confidence=0.999 if distinct else 0.995)
     if m is None or mask is None:
         return None
-    inliers = int(mask.sum())
-    if inliers < min_inliers or inliers < MIN_INLIER_RATIO * len(src):
-        return None
+    if distinct:
+        keep = mask.reshape(-1).astype(bool)
+        inliers = min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
+        if inliers < min_inliers:
+            return None
+    else:
+        inliers = int(mask.sum())
+        if inliers < min_inliers or inliers < MIN_INLIER_RATIO * len(src):
+            return None
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     if not 0.05 <= scale <= 20:
         return None
@@ -304,6 +385,9 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     corners = np.array([[0, 0], [reg.width, 0], [reg.width, reg.height], [0, reg.height]],
                        dtype=np.float32)
     mapped = corners @ m[:, :2].T + m[:, 2]
+    if distinct and (np.ptp(mapped, axis=0) / [query.width, query.height]).max() < \
+            TEXTURE_MIN_SPAN:
+        return None  # any dense patch repeats a pattern squeezed small enough
     x0, y0 = np.clip(mapped.min(axis=0), 0, [query.width, query.height])
     x1, y1 = np.clip(mapped.max(axis=0), 0, [query.width, query.height])
     area = max(0.0, (x1 - x0) * (y1 - y0))

@@ -709,7 +709,7 @@ class _Bridge:
             return self.asked[1]  # asked again with the same anchor (``_extent``'s batches)
         if self.index is None:
             self.index = feat.FeatureIndex([(0, feat.extract(
-                self.anchor, feat.QUERY_SIDE, BRIDGE_FEATURES))])
+                self.anchor, feat.QUERY_SIDE, BRIDGE_FEATURES))], textures=False)
         found = self.index.query(feat.extract(self._part(rgb), feat.QUERY_SIDE,
                                               BRIDGE_FEATURES))
         answer = bool(found) and found[0].inliers >= BRIDGE_INLIERS

@@ -1,0 +1,176 @@
+"""Periodic textures in the temp-AI register (issue 18): a registered chessboard zoom is found
+under a title although its PDQ swings 60-90 bits between frames and its one-to-one ORB pairs
+agree on no transform (every corner's nearest registered descriptor is any of its repeats).
+Frames whose descriptors mostly repeat a visual word are matched again many-to-many
+(``features._texture_match``). Real bytes: clips and a ProRes programme made with ffmpeg at
+test time, sampled as the register detector samples them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detectors.fingerprint import extract, vocabulary
+from detectors.fingerprint import features as feat
+from detectors.fingerprint import matcher as m
+from detectors.fingerprint import video as video_fp
+from detectors.fingerprint.store import RegisterStore
+from fixtures.gen_register import synth_image
+from tests.helpers import encode_frames, pan_zoom
+
+pytestmark = pytest.mark.tool("ffmpeg")
+
+SIZE = (640, 360)
+FPS = 25.0
+H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
+INSERT = range(60, 130)  # the chessboard's frames in the programme
+
+
+def _board() -> np.ndarray:
+    """A chessboard of 8 x 8 squares, upscaled soft as a zoomed temp frame is."""
+    yy, xx = np.indices((200, 200))
+    board = ((yy // 25 + xx // 25) % 2 * 255).astype(np.uint8)
+    big = cv2.resize(board, (1600, 1600), interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(cv2.GaussianBlur(big, (0, 0), 6), cv2.COLOR_GRAY2RGB)
+
+
+def _titled(rgb: np.ndarray) -> np.ndarray:
+    out = rgb.copy()
+    for text, y in (("- We have to leave before the tide turns.", 290),
+                    ("- Then go. I'll catch up.", 325)):
+        cv2.putText(out, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 6,
+                    cv2.LINE_AA)
+        cv2.putText(out, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2,
+                    cv2.LINE_AA)
+    cv2.circle(out, (600, 36), 22, (220, 30, 30), -1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[m.Register, int, Path, Path]]:
+    """A register of the chessboard zoom and four other clips; a programme of unrelated
+    footage with 70 frames of the chessboard under subtitles and a logo."""
+    tmp = tmp_path_factory.mktemp("textures")
+    board = pan_zoom(_board(), 150, SIZE, 5, zoom=((0.7, 0.8), (0.55, 0.65)))
+    db = tmp / "reg.db"
+    clips = [("board", board)] + [
+        (f"other{s}", pan_zoom(synth_image(s, 960, 540), 100, SIZE, s)) for s in (701, 702,
+                                                                               703, 704)]
+    ids = {}
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        for name, frames in clips:
+            clip = encode_frames(tmp / f"{name}.mp4", frames, FPS, H264)
+            ids[name] = store.add(sha256=name, media_type="video/mp4", path=str(clip), size=0,
+                                  tool="test", note="", added="test", verdict="clean",
+                                  evidence=[], fp=extract.fingerprint_video(str(clip)))
+    other = pan_zoom(synth_image(710, 960, 540), 200, SIZE, 9)
+    frames = [_titled(board[k - INSERT.start + 20]) if k in INSERT else f
+              for k, f in enumerate(other)]
+    prog = encode_frames(tmp / "prog.mov", frames, FPS, PRORES)
+    reg = m.Register(str(db))
+    try:
+        yield reg, ids["board"], prog, db
+    finally:
+        reg.close()
+
+
+def _runs(reg: m.Register, prog: Path) -> list[m.RangeMatch]:
+    frames = video_fp.sample(str(prog), rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
+    runs, _stats = reg.match_frames(frames, local_every=2.0, path=str(prog))
+    return runs
+
+
+def test_only_the_periodic_texture_is_flagged(setup: tuple[m.Register, int, Path, Path]) -> None:
+    reg, board, _prog, _db = setup
+    index = reg.features()
+    flagged = {index.items[r][0] for r in index.textures}
+    assert flagged == {board}
+
+
+def test_a_chessboard_under_a_title_is_found_by_its_repeats(
+        setup: tuple[m.Register, int, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    reg, board, prog, db = setup
+    (run,) = _runs(reg, prog)
+    assert run.entry.id == board and run.method == "local"
+    reg.refine(run, str(prog), 1.0 / extract.SCAN_RATE)
+    assert abs(run.start_frame - INSERT.start) <= 1, run.start_frame
+    assert abs(run.end_frame - (INSERT.stop - 1)) <= 1, run.end_frame
+    # without the many-to-many pass nothing is found: the premise
+    monkeypatch.setattr(feat, "TEXTURE_WORD_SHARE", 1.01)
+    fresh = m.Register(str(db))
+    try:
+        assert _runs(fresh, prog) == []
+    finally:
+        fresh.close()
+
+
+@pytest.mark.parametrize("pattern", ["stripes", "bricks", "dots"])
+def test_other_periodic_patterns_do_not_match_the_chessboard(
+        setup: tuple[m.Register, int, Path, Path], tmp_path: Path, pattern: str) -> None:
+    """Footage of other repeated patterns (stripes, a brick bond, a dot grid) shares corners
+    with a chessboard but no transform of its grid."""
+    reg, _board_id, _prog, _db = setup
+    yy, xx = np.indices((1600, 1600))
+    if pattern == "stripes":
+        g = (xx // 100 % 2) * 255
+    elif pattern == "bricks":
+        g = np.where((yy % 100 < 12) | ((xx + (yy // 100 % 2) * 100) % 200 < 12), 230, 90)
+    else:
+        g = np.where((yy % 100 - 50) ** 2 + (xx % 100 - 50) ** 2 < 900, 255, 0)
+    still = cv2.cvtColor(cv2.GaussianBlur(g.astype(np.uint8), (0, 0), 4), cv2.COLOR_GRAY2RGB)
+    clip = encode_frames(tmp_path / "neg.mov", pan_zoom(still, 100, SIZE, 3,
+                                                        zoom=((0.7, 0.8), (0.55, 0.65))),
+                         FPS, PRORES)
+    assert _runs(reg, clip) == []
+
+
+def test_a_flat_frame_is_no_texture() -> None:
+    """A soft bar on a plain ground has a few edge points whose words repeat as a texture's
+    do (natural crops like it: 3 of 7,332 frames of a 10,000-entry register); too few points
+    to be one, and none of them could make the 40 inliers a texture match asks for."""
+    im = np.full((360, 480, 3), 235, np.uint8)
+    cv2.fillPoly(im, [np.array([[120, 80], [200, 50], [330, 330], [250, 360]], np.int32)],
+                 (60, 30, 20))
+    f = feat.extract(cv2.GaussianBlur(im, (0, 0), 4), feat.REGISTER_SIDE,
+                     feat.REGISTER_FEATURES)
+    words = vocabulary.load().words(f.descriptors)
+    assert feat.MIN_INLIERS <= len(words) < feat.TEXTURE_MIN_DESCRIPTORS
+    assert 1 - len(np.unique(words)) / len(words) >= feat.TEXTURE_WORD_SHARE  # the premise
+    assert feat.FeatureIndex([(1, f)]).textures == set()
+
+
+def _inset(board: np.ndarray, frac: float) -> feat.Features:
+    """The board scaled to ``frac`` of a 1280 px wide picture's width, as a JPEG."""
+    canvas = synth_image(720, 1280, 720).copy()
+    w = int(1280 * frac)
+    h = int(w * board.shape[0] / board.shape[1])
+    canvas[300:300 + h, 500:500 + w] = cv2.resize(board, (w, h), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return feat.extract(cv2.imdecode(buf, cv2.IMREAD_COLOR), feat.QUERY_SIDE,
+                        feat.QUERY_FEATURES)
+
+
+def test_a_texture_is_not_claimed_squeezed_under_a_fifth_of_the_picture(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Squeezed small, a repeated pattern lands on any dense patch: the negative set's one
+    chance texture match put a whole chessboard on 40 x 23 px of a screenshot's text. A
+    texture match must span a fifth of the picture's width or height; at a sixth the true
+    inset is given up (73 distinct inliers, above the floor), at a quarter it is found."""
+    frame = pan_zoom(_board(), 2, SIZE, 5, zoom=((0.7, 0.8), (0.7, 0.8)))[0]
+    reg = feat.extract(frame, feat.REGISTER_SIDE, feat.REGISTER_FEATURES)
+    small, quarter = _inset(frame, 0.16), _inset(frame, 0.25)
+    assert feat._texture_match(1, reg, small) is None
+    found = feat._texture_match(1, reg, quarter)
+    assert found is not None and found.inliers >= feat.TEXTURE_MIN_INLIERS
+    x0, y0, x1, y1 = found.region
+    assert abs(x0 - 500) < 8 and abs(x1 - 820) < 8 and abs(y0 - 300) < 8, found.region
+    monkeypatch.setattr(feat, "TEXTURE_MIN_SPAN", 0.0)  # the premise: the span rule refused it
+    unbound = feat._texture_match(1, reg, small)
+    assert unbound is not None and unbound.inliers >= feat.TEXTURE_MIN_INLIERS
