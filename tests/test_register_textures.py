@@ -54,14 +54,13 @@ def _titled(rgb: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[tuple[m.Register, int, Path, Path]]:
-    """A register of the chessboard zoom and four other clips; a programme of unrelated
+    """A register of the chessboard zoom and two other clips; a programme of unrelated
     footage with 70 frames of the chessboard under subtitles and a logo."""
     tmp = tmp_path_factory.mktemp("textures")
-    board = pan_zoom(_board(), 150, SIZE, 5, zoom=((0.7, 0.8), (0.55, 0.65)))
+    board = pan_zoom(_board(), 100, SIZE, 5, zoom=((0.7, 0.8), (0.55, 0.65)))
     db = tmp / "reg.db"
     clips = [("board", board)] + [
-        (f"other{s}", pan_zoom(synth_image(s, 960, 540), 100, SIZE, s)) for s in (701, 702,
-                                                                               703, 704)]
+        (f"other{s}", pan_zoom(synth_image(s, 960, 540), 60, SIZE, s)) for s in (701, 702)]
     ids = {}
     with RegisterStore(str(db), readonly=False, create=True) as store:
         for name, frames in clips:
@@ -69,7 +68,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory
             ids[name] = store.add(sha256=name, media_type="video/mp4", path=str(clip), size=0,
                                   tool="test", note="", added="test", verdict="clean",
                                   evidence=[], fp=extract.fingerprint_video(str(clip)))
-    other = pan_zoom(synth_image(710, 960, 540), 200, SIZE, 9)
+    other = pan_zoom(synth_image(710, 960, 540), 170, SIZE, 9)
     frames = [_titled(board[k - INSERT.start + 20]) if k in INSERT else f
               for k, f in enumerate(other)]
     prog = encode_frames(tmp / "prog.mov", frames, FPS, PRORES)
