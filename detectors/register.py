@@ -54,6 +54,9 @@ else:  # fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) det
 
 EXACT_LIMIT = 256 * 1024 * 1024  # hash whole files up to this size for an identical-bytes check
 LOCAL_EVERY = 2.0  # seconds between local-feature checks of unmatched video frames
+# A periodic texture's match (features.FeatureIndex.textures) says the pattern is there, not
+# which copy of it: the person checking the finding should know that.
+TEXTURE_NOTE = " of a repeated pattern: any copy of that pattern would match, compare by eye"
 
 
 def _tc_range(timing: tc.Timing, start: float, end: float, start_frame: int | None = None,
@@ -275,11 +278,13 @@ class RegisterDetector(Detector):
                                  "image_height": int(rgb.shape[0])},
                       "thumbnails": self._thumbs(reg, im.entry,
                                                  extract.thumbnail(rgb, lm.region))}
+                if lm.texture:
+                    ev["texture"] = True
                 yield self._finding(
                     "register.local", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
                     f"contains {_describe(im.entry)} in region {x1 - x0}x{y1 - y0} at "
                     f"({x0},{y0}), {lm.coverage:.0%} of the image ({lm.inliers} "
-                    "consistent local features)", ev)
+                    f"consistent local features{TEXTURE_NOTE if lm.texture else ''})", ev)
 
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
@@ -406,6 +411,8 @@ class RegisterDetector(Detector):
         elif run.method == "local":
             ev.update({"inliers": int(run.score), "sampling": f"every {LOCAL_EVERY:g} s + cuts"})
             how = f"partial use, {int(run.score)} consistent local features"
+            if ev.get("texture"):
+                how += TEXTURE_NOTE
         else:
             ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
                        "review_excess_hits": audio_match.REVIEW_EXCESS})

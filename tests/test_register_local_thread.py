@@ -86,6 +86,7 @@ def test_threaded_checks_give_the_in_turn_answer(register: tuple[m.Register, int
         k: v for k, v in stats1.items() if k not in timing}
     (run,) = runs
     assert run.entry.id == eid and run.method == "local"
+    assert "texture" not in run.detail  # one-to-one pairs: not a repeated pattern's match
     assert 4.0 <= run.start and run.end < 8.0
     region = run.detail["region"]
     assert region["x"] >= 0.4, region  # the inset's side of the frame (shares of the width)

@@ -20,7 +20,7 @@ from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_image
-from tests.helpers import encode_frames, pan_zoom
+from tests.helpers import encode_frames, pan_zoom, register_scan
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -96,7 +96,7 @@ def test_a_chessboard_under_a_title_is_found_by_its_repeats(
         setup: tuple[m.Register, int, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     reg, board, prog, db = setup
     (run,) = _runs(reg, prog)
-    assert run.entry.id == board and run.method == "local"
+    assert run.entry.id == board and run.method == "local" and run.detail["texture"] is True
     reg.refine(run, str(prog), 1.0 / extract.SCAN_RATE)
     assert abs(run.start_frame - INSERT.start) <= 1, run.start_frame
     assert abs(run.end_frame - (INSERT.stop - 1)) <= 1, run.end_frame
@@ -173,3 +173,17 @@ def test_a_texture_is_not_claimed_squeezed_under_a_fifth_of_the_picture(
     monkeypatch.setattr(feat, "TEXTURE_MIN_SPAN", 0.0)  # the premise: the span rule refused it
     unbound = feat._texture_match(1, reg, small)
     assert unbound is not None and unbound.inliers >= feat.TEXTURE_MIN_INLIERS
+
+
+def test_a_texture_finding_says_what_matched_and_still_fails_the_run(
+        setup: tuple[m.Register, int, Path, Path]) -> None:
+    """Through the detector: the finding is ``ai`` (a delivery holding the registered pattern
+    fails, as any other match), its evidence and message say that a repeated pattern matched,
+    so the person checking it compares by eye."""
+    _reg, board, prog, db = setup
+    res = register_scan(db, prog)
+    assert res.verdict == "ai"
+    (f,) = [f for f in res.findings if f.rule == "register.video.local"]
+    assert f.evidence["entry"]["id"] == board and f.evidence["texture"] is True
+    assert "repeated pattern" in f.message
+    assert f.evidence["deliverable_range"]["start_frame"] == INSERT.start

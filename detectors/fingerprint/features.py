@@ -76,6 +76,7 @@ class LocalMatch:
     region: tuple[int, int, int, int]  # x0, y0, x1, y1 in the query image
     coverage: float  # fraction of the query image covered by the region
     min_inliers: int = MIN_INLIERS  # the floor it was held to (higher from a short list)
+    texture: bool = False  # many-to-many on a periodic texture: any copy of the pattern matches
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
@@ -394,7 +395,7 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     coverage = area / max(1, query.width * query.height)
     return LocalMatch(ref, inliers, len(src), scale,
                       (int(x0), int(y0), int(round(x1)), int(round(y1))), round(coverage, 4),
-                      min_inliers)
+                      min_inliers, texture=distinct)
 
 
 def pack(feats: Features) -> tuple[bytes, bytes]:

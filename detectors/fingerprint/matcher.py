@@ -204,7 +204,8 @@ class Register:
             while len(pending) > block:
                 fr_done, fut = pending.popleft()
                 for lm in fut.result()[:1]:
-                    hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers, "local"))
+                    hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers,
+                                 "texture" if lm.texture else "local"))
                     if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
                         regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
                                                                coverage=lm.coverage)
@@ -834,6 +835,8 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
                                 -min(h[3] for h in run)))
             if any(h[4] == "window" for h in run):
                 rm.detail["found_in"] = WINDOW_FOUND_IN
+            if all(h[4] == "texture" for h in run):  # a person should know what matched
+                rm.detail["texture"] = True
             if confirmed:
                 rm.detail["confirmed_by_frames"] = confirmed
             if refs:
