@@ -187,3 +187,23 @@ def test_a_texture_finding_says_what_matched_and_still_fails_the_run(
     assert f.evidence["entry"]["id"] == board and f.evidence["texture"] is True
     assert "repeated pattern" in f.message
     assert f.evidence["deliverable_range"]["start_frame"] == INSERT.start
+
+
+def test_each_texture_frame_of_an_entry_is_tried_until_one_matches() -> None:
+    """A clip's frames need not show one pattern: here the entry's first frame is a dot
+    grid, its second the chessboard the query shows. Trying only an entry's first listed
+    frame missed a subtitled chessboard in the sweep (52 inliers there, 109 on the next)."""
+    yy, xx = np.indices((1600, 1600))
+    dots = np.where((yy % 100 - 50) ** 2 + (xx % 100 - 50) ** 2 < 900, 255, 0)
+    still = cv2.cvtColor(cv2.GaussianBlur(dots.astype(np.uint8), (0, 0), 4),
+                         cv2.COLOR_GRAY2RGB)
+    first = feat.extract(pan_zoom(still, 2, SIZE, 3, zoom=((0.7, 0.8), (0.7, 0.8)))[0],
+                         feat.REGISTER_SIDE, feat.REGISTER_FEATURES)
+    board = pan_zoom(_board(), 100, SIZE, 5, zoom=((0.7, 0.8), (0.55, 0.65)))
+    second = feat.extract(board[0], feat.REGISTER_SIDE, feat.REGISTER_FEATURES)
+    index = feat.FeatureIndex([(1, first), (1, second)])
+    assert index.textures == {0, 1}
+    query = feat.extract(_titled(board[50]), feat.QUERY_SIDE, feat.QUERY_FEATURES)
+    assert feat._texture_match(1, first, query) is None  # the first frame alone: no match
+    (found,) = index.query(query)
+    assert found.ref == 1 and found.texture and found.inliers >= feat.TEXTURE_MIN_INLIERS

@@ -33,6 +33,15 @@ MIN_INLIERS = 14
 # (bench/results/register-negatives.md), true inserts in bench.register_scale 29 and more.
 MIN_INLIERS_SHORTLIST = 20
 MIN_INLIER_RATIO = 0.25
+# Past this many inliers consensus alone is the evidence: the negative set's refused
+# candidates reached 27 at most, whatever refused them (register-negatives.md). A strong
+# candidate is held to a lower inlier share and spread: a side crop of thin vertical ribbons
+# keeps its 64-87 inliers on one ribbon (a tenth of the width, 0.15-0.25 of the pairs), a
+# page of text its 57 among 1,263 pairs of look-alike letters.
+STRONG_INLIERS = 50
+STRONG_INLIER_RATIO = 0.04
+STRONG_SPREAD = 0.03
+SPREAD = 0.15  # share of the registered image the inliers must span, in each direction
 CANDIDATES = 8  # entries verified per query
 MIN_SIDE = 48
 EXACT_UP_TO = 32  # registered frames: up to this many, every one is matched exhaustively
@@ -150,18 +159,19 @@ class FeatureIndex:
     def _with_textures(self, found: list[LocalMatch], rows: Iterable[int],
                        feats: Features) -> list[LocalMatch]:
         """``found`` plus the periodic-texture entries among ``rows`` that the one-to-one
-        pairs missed, each tried on one frame only, its first in ``rows`` (a short list's
-        best-scoring): a repeated pattern is the same in each of its frames, and a try
-        costs about 10 ms (``_texture_match``)."""
-        tried = {m.ref for m in found}
+        pairs missed, each tried frame by frame in ``rows``' order (a short list's
+        best-scoring first) until one matches. A try costs about 10 ms
+        (``_texture_match``); one frame per entry missed a subtitled chessboard whose first
+        listed frame gave 52 inliers and the next two 109 and 91."""
+        done = {m.ref for m in found}
         out = list(found)
         for r in rows:
             ref, reg = self.items[r]
-            if r not in self.textures or ref in tried:
+            if r not in self.textures or ref in done:
                 continue
-            tried.add(ref)
             m = _texture_match(ref, reg, feats)
             if m is not None:
+                done.add(ref)
                 out.append(m)
         return sorted(out, key=lambda m: -m.inliers)
 
@@ -366,6 +376,7 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
         confidence=0.999 if distinct else 0.995)
     if m is None or mask is None:
         return None
+    strong = False  # (texture matches keep the full spread rule)
     if distinct:
         keep = mask.reshape(-1).astype(bool)
         inliers = min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
@@ -373,7 +384,9 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
             return None
     else:
         inliers = int(mask.sum())
-        if inliers < min_inliers or inliers < MIN_INLIER_RATIO * len(src):
+        strong = inliers >= max(STRONG_INLIERS, min_inliers)
+        share = STRONG_INLIER_RATIO if strong else MIN_INLIER_RATIO
+        if inliers < min_inliers or inliers < share * len(src):
             return None
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     if not 0.05 <= scale <= 20:
@@ -381,7 +394,7 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     # Inliers must spread over the registered image, not sit on one repeated texture patch.
     ipts = src[mask.reshape(-1).astype(bool)]
     spread = np.ptp(ipts, axis=0) / np.array([reg.width, reg.height])
-    if (spread < 0.15).any():
+    if (spread < (STRONG_SPREAD if strong else SPREAD)).any():
         return None
     corners = np.array([[0, 0], [reg.width, 0], [reg.width, reg.height], [0, reg.height]],
                        dtype=np.float32)
