@@ -99,3 +99,16 @@ def encode_frames(path: Path, frames: Any, fps: float, codec: list[str]) -> Path
     proc.stdin.close()
     assert proc.wait() == 0
     return path
+
+
+def jpeg_query_features(rgb: Any, quality: int) -> Any:
+    """The local features the register extracts from a deliverable frame, after the frame
+    went through JPEG at ``quality`` (real bytes, not the pixels as drawn)."""
+    import cv2  # noqa: PLC0415 - only the register tests need OpenCV here
+
+    from detectors.fingerprint import features as feat  # noqa: PLC0415
+
+    ok, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return feat.extract(cv2.imdecode(buf, cv2.IMREAD_COLOR), feat.QUERY_SIDE,
+                        feat.QUERY_FEATURES)

@@ -12,6 +12,7 @@ import pytest
 
 from detectors.fingerprint import features as feat
 from fixtures.gen_register import synth_image
+from tests.helpers import jpeg_query_features
 
 
 def _band_picture() -> np.ndarray:
@@ -27,11 +28,8 @@ def _pillarboxed(pic: np.ndarray) -> feat.Features:
     """The picture cut to 4:3 between black bars, as a 512 px frame, through JPEG."""
     frame = np.zeros_like(pic)
     frame[:, 160:1120] = pic[:, 160:1120]
-    frame = cv2.resize(frame, (512, 288), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    assert ok
-    return feat.extract(cv2.imdecode(buf, cv2.IMREAD_COLOR), feat.QUERY_SIDE,
-                        feat.QUERY_FEATURES)
+    return jpeg_query_features(cv2.resize(frame, (512, 288), interpolation=cv2.INTER_AREA),
+                               85)
 
 
 def test_a_strong_consensus_on_one_band_of_the_picture_is_a_match(

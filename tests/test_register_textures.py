@@ -20,7 +20,7 @@ from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_image
-from tests.helpers import encode_frames, pan_zoom, register_scan
+from tests.helpers import encode_frames, jpeg_query_features, pan_zoom, register_scan
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -150,10 +150,7 @@ def _inset(board: np.ndarray, frac: float) -> feat.Features:
     w = int(1280 * frac)
     h = int(w * board.shape[0] / board.shape[1])
     canvas[300:300 + h, 500:500 + w] = cv2.resize(board, (w, h), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return feat.extract(cv2.imdecode(buf, cv2.IMREAD_COLOR), feat.QUERY_SIDE,
-                        feat.QUERY_FEATURES)
+    return jpeg_query_features(canvas, 90)
 
 
 def test_a_texture_is_not_claimed_squeezed_under_a_fifth_of_the_picture(
