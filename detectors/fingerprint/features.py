@@ -376,14 +376,14 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
         confidence=0.999 if distinct else 0.995)
     if m is None or mask is None:
         return None
+    keep = mask.reshape(-1).astype(bool)
     strong = False  # (texture matches keep the full spread rule)
     if distinct:
-        keep = mask.reshape(-1).astype(bool)
         inliers = min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
         if inliers < min_inliers:
             return None
     else:
-        inliers = int(mask.sum())
+        inliers = int(keep.sum())
         strong = inliers >= max(STRONG_INLIERS, min_inliers)
         share = STRONG_INLIER_RATIO if strong else MIN_INLIER_RATIO
         if inliers < min_inliers or inliers < share * len(src):
@@ -392,8 +392,7 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     if not 0.05 <= scale <= 20:
         return None
     # Inliers must spread over the registered image, not sit on one repeated texture patch.
-    ipts = src[mask.reshape(-1).astype(bool)]
-    spread = np.ptp(ipts, axis=0) / np.array([reg.width, reg.height])
+    spread = np.ptp(src[keep], axis=0) / np.array([reg.width, reg.height])
     if (spread < (STRONG_SPREAD if strong else SPREAD)).any():
         return None
     corners = np.array([[0, 0], [reg.width, 0], [reg.width, reg.height], [0, reg.height]],
