@@ -109,21 +109,25 @@ def test_a_chessboard_under_a_title_is_found_by_its_repeats(
         fresh.close()
 
 
+def _pattern(name: str) -> np.ndarray:
+    """Another repeated pattern, softened like the board: stripes, a brick bond, a dot grid."""
+    yy, xx = np.indices((1600, 1600))
+    if name == "stripes":
+        g = (xx // 100 % 2) * 255
+    elif name == "bricks":
+        g = np.where((yy % 100 < 12) | ((xx + (yy // 100 % 2) * 100) % 200 < 12), 230, 90)
+    else:
+        g = np.where((yy % 100 - 50) ** 2 + (xx % 100 - 50) ** 2 < 900, 255, 0)
+    return cv2.cvtColor(cv2.GaussianBlur(g.astype(np.uint8), (0, 0), 4), cv2.COLOR_GRAY2RGB)
+
+
 @pytest.mark.parametrize("pattern", ["stripes", "bricks", "dots"])
 def test_other_periodic_patterns_do_not_match_the_chessboard(
         setup: tuple[m.Register, int, Path, Path], tmp_path: Path, pattern: str) -> None:
     """Footage of other repeated patterns (stripes, a brick bond, a dot grid) shares corners
     with a chessboard but no transform of its grid."""
     reg, _board_id, _prog, _db = setup
-    yy, xx = np.indices((1600, 1600))
-    if pattern == "stripes":
-        g = (xx // 100 % 2) * 255
-    elif pattern == "bricks":
-        g = np.where((yy % 100 < 12) | ((xx + (yy // 100 % 2) * 100) % 200 < 12), 230, 90)
-    else:
-        g = np.where((yy % 100 - 50) ** 2 + (xx % 100 - 50) ** 2 < 900, 255, 0)
-    still = cv2.cvtColor(cv2.GaussianBlur(g.astype(np.uint8), (0, 0), 4), cv2.COLOR_GRAY2RGB)
-    clip = encode_frames(tmp_path / "neg.mov", pan_zoom(still, 100, SIZE, 3,
+    clip = encode_frames(tmp_path / "neg.mov", pan_zoom(_pattern(pattern), 100, SIZE, 3,
                                                         zoom=((0.7, 0.8), (0.55, 0.65))),
                          FPS, PRORES)
     assert _runs(reg, clip) == []
@@ -132,7 +136,7 @@ def test_other_periodic_patterns_do_not_match_the_chessboard(
 def test_a_flat_frame_is_no_texture() -> None:
     """A soft bar on a plain ground has a few edge points whose words repeat as a texture's
     do (natural crops like it: 3 of 7,332 frames of a 10,000-entry register); too few points
-    to be one, and none of them could make the 40 inliers a texture match asks for."""
+    to be one, and too few for the inliers a texture match asks for."""
     im = np.full((360, 480, 3), 235, np.uint8)
     cv2.fillPoly(im, [np.array([[120, 80], [200, 50], [330, 330], [250, 360]], np.int32)],
                  (60, 30, 20))
@@ -190,11 +194,7 @@ def test_each_texture_frame_of_an_entry_is_tried_until_one_matches() -> None:
     """A clip's frames need not show one pattern: here the entry's first frame is a dot
     grid, its second the chessboard the query shows. Trying only an entry's first listed
     frame missed a subtitled chessboard in the sweep (52 inliers there, 109 on the next)."""
-    yy, xx = np.indices((1600, 1600))
-    dots = np.where((yy % 100 - 50) ** 2 + (xx % 100 - 50) ** 2 < 900, 255, 0)
-    still = cv2.cvtColor(cv2.GaussianBlur(dots.astype(np.uint8), (0, 0), 4),
-                         cv2.COLOR_GRAY2RGB)
-    first = feat.extract(pan_zoom(still, 2, SIZE, 3, zoom=((0.7, 0.8), (0.7, 0.8)))[0],
+    first = feat.extract(pan_zoom(_pattern("dots"), 2, SIZE, 3, zoom=((0.7, 0.8), (0.7, 0.8)))[0],
                          feat.REGISTER_SIDE, feat.REGISTER_FEATURES)
     board = pan_zoom(_board(), 100, SIZE, 5, zoom=((0.7, 0.8), (0.55, 0.65)))
     second = feat.extract(board[0], feat.REGISTER_SIDE, feat.REGISTER_FEATURES)
