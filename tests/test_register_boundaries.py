@@ -36,7 +36,8 @@ def _encode(path: Path, frames: Iterable[np.ndarray], fps: float, codec: list[st
 
 
 H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
-PRORES = ["-c:v", "prores_ks", "-profile:v", "0", "-timecode", "01:00:00:00"]
+PRORES = ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le",  # prores_aw: fast
+          "-timecode", "01:00:00:00"]
 
 
 def _register(db: Path, clip: Path) -> int:

@@ -23,7 +23,7 @@ from tests.helpers import encode_frames, pan_zoom
 pytestmark = pytest.mark.tool("ffmpeg")
 
 SIZE = (960, 540)
-PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
+PRORES = ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le"]  # prores_aw: fast
 SHIFT = 15  # px: a reframe that moves the picture's PDQ 25-40 bits from the registered one
 
 

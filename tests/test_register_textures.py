@@ -27,7 +27,7 @@ pytestmark = pytest.mark.tool("ffmpeg")
 SIZE = (640, 360)
 FPS = 25.0
 H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
-PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
+PRORES = ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le"]  # prores_aw: fast
 INSERT = range(60, 130)  # the chessboard's frames in the programme
 
 

@@ -60,7 +60,7 @@ def test_start_timecode_from_tmcd_and_mxf(tmp_path: Path) -> None:
                         str(tmp_path / name)], check=True)
         return tc.probe(str(tmp_path / name))
 
-    mov = make("a.mov", "30000/1001", ["-c:v", "prores_ks"], "01:00:00;00")
+    mov = make("a.mov", "30000/1001", ["-c:v", "prores", "-pix_fmt", "yuv422p10le"], "01:00:00;00")
     assert mov.drop and mov.rate == Fraction(30000, 1001) and mov.source == "tmcd"
     assert mov.label(mov.start_frame) == "01:00:00;00"
     mxf = make("a.mxf", "25", ["-c:v", "mpeg2video", "-b:v", "2M"], "10:00:00:00")

@@ -27,7 +27,7 @@ def _numbered_frames(n: int, w: int = 256, h: int = 144) -> bytes:
 
 @pytest.mark.tool("ffmpeg")
 @pytest.mark.parametrize(("ext", "codec"), [
-    ("mov", ["-c:v", "prores_ks", "-profile:v", "0"]),
+    ("mov", ["-c:v", "prores", "-profile:v", "0", "-pix_fmt", "yuv422p10le"]),
     ("mov", ["-c:v", "mjpeg"]),
     ("mxf", ["-c:v", "jpeg2000", "-pix_fmt", "yuv422p"]),
     ("mxf", ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]),
@@ -170,8 +170,8 @@ def test_intra_samples_flag_the_first_sample_of_each_shot(tmp_path: Path) -> Non
     raw = b"".join(np.ascontiguousarray(f).tobytes() for shot in shots for f in shot)
     path = tmp_path / "shots.mov"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
-                    "320x180", "-r", "25", "-i", "-", "-c:v", "prores_ks", "-profile:v", "0",
-                    str(path)], input=raw, check=True)
+                    "320x180", "-r", "25", "-i", "-", "-c:v", "prores", "-profile:v", "0",
+                    "-pix_fmt", "yuv422p10le", str(path)], input=raw, check=True)
     frames = list(video_fp.sample(str(path), rate=1.0))
     assert [f.t for f in frames] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert [f.t for f in frames if f.cut] == [3.0, 5.0]
