@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.fingerprint import vocabulary
+from detectors.fingerprint import hamming, vocabulary
 
 REGISTER_SIDE = 640  # registered images: longest side for feature extraction
 QUERY_SIDE = 1024  # deliverable images/frames
@@ -187,8 +187,7 @@ def _texture_match(ref: int, reg: Features, feats: Features) -> LocalMatch | Non
     its ``TEXTURE_KNN`` nearest in the frame that is nearly as near as the nearest (a repeat of
     the same corner), then ``_verify`` counting distinct points."""
     k = min(TEXTURE_KNN, len(reg.descriptors))
-    dist, nidx = cv2.batchDistance(feats.descriptors, reg.descriptors, cv2.CV_32S,
-                                   normType=cv2.NORM_HAMMING, K=k, update=0, crosscheck=False)
+    dist, nidx = hamming.knn(feats.descriptors, reg.descriptors, k)
     near = np.maximum(dist[:, :1] * TEXTURE_SLACK, dist[:, :1] + 8)
     ok = (nidx >= 0) & (dist <= 64) & (dist <= near)
     q = np.repeat(np.arange(len(feats.descriptors)), k).reshape(-1, k)[ok]
@@ -335,10 +334,7 @@ def _pairs(query: np.ndarray, query_top: np.ndarray, descs: np.ndarray,
         if not len(qsel):
             continue
         k = min(KNN, len(tsel))
-        # the k nearest as arrays (no DMatch objects to walk in Python)
-        dist, nidx = cv2.batchDistance(query[qsel], descs[tsel], cv2.CV_32S,
-                                       normType=cv2.NORM_HAMMING, K=k, update=0,
-                                       crosscheck=False)
+        dist, nidx = hamming.knn(query[qsel], descs[tsel], k)
         ok = nidx.reshape(-1) >= 0
         qs.append(np.repeat(qsel, k)[ok])
         ts.append(tsel[nidx.reshape(-1)[ok]])
