@@ -92,7 +92,7 @@ def test_index_finds_every_hash_within_the_radius_nearest_first() -> None:
     base[100] = base[17]  # a duplicate: ties are ordered by row
     idx = PdqIndex(base)
     bits = np.unpackbits(base, axis=1)
-    for row, flips, radius in ((0, 27, 31), (17, 5, 40), (4999, 60, 72), (3, 0, 0)):
+    for row, flips, radius in ((0, 27, 31), (17, 5, 40), (4999, 60, 72), (3, 0, 0), (9, 40, 40)):
         q = bits[row].copy()
         q[rng.choice(256, flips, replace=False)] ^= 1
         got = idx.query(np.packbits(q).tobytes(), radius)

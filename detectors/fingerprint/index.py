@@ -2,27 +2,31 @@
 
 Why a scan and not multi-index hashing (Norouzi et al., which this module used before): at the
 radii the matcher asks for (32-72 bits of 256, 12-28 %), the pigeonhole probes of a 16-bit
-chunk table hit so many rows that gathering them cost more than comparing every hash, once
-the hashes are stored a 64-bit word column at a time (each XOR + popcount step is one
-contiguous pass). Scan against probes, per query: 0.6 against 0.9 ms at 140,000 random
-hashes, 0.8 against 1.3 ms at the 190,784 hashes of the benchmark's 10,000-entry register,
-7.4 against 9.8 ms at 1,400,000; and no tables to build when a register opens. The cost
-grows with the register: under a second per programme minute at 100,000 entries
-(``bench/register_scale.py``).
+chunk table hit so many rows that gathering them cost more than comparing every hash. The
+scan is faiss's flat binary index (``hamming.RangeIndex``): 0.47 ms a look-up at the 190,896
+hashes of the benchmark's 10,000-entry register, against 1.64 ms for the NumPy scan a 64-bit
+word column at a time that ``distances`` still does for the matcher's few-entry comparisons
+(and 0.8 ms for that scan, 1.3 ms for the probes, on a faster machine). The cost grows with
+the register (``bench/register_scale.py``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from detectors.fingerprint import hamming
+
+
+def _raw(hashes: list[bytes] | np.ndarray) -> np.ndarray:
+    """N x 32 bytes."""
+    if isinstance(hashes, np.ndarray):
+        return np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, 32)
+    return np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
+
 
 def as_words(hashes: list[bytes] | np.ndarray) -> np.ndarray:
     """N x 4 big-endian uint64 words of 32-byte hashes (for XOR + popcount)."""
-    if isinstance(hashes, np.ndarray):
-        raw = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, 32)
-    else:
-        raw = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
-    return raw.view(">u8").astype(np.uint64)
+    return _raw(hashes).view(">u8").astype(np.uint64)
 
 
 def distances(words: np.ndarray, query: bytes) -> np.ndarray:
@@ -40,15 +44,16 @@ class PdqIndex:
     """Hashes with payload row numbers; ``query`` returns rows within a Hamming radius."""
 
     def __init__(self, hashes: list[bytes] | np.ndarray) -> None:
-        words = as_words(hashes) if len(hashes) else np.zeros((0, 4), dtype=np.uint64)
-        self.words = np.asfortranarray(words)  # N x 4, each word column contiguous
+        raw = _raw(hashes) if len(hashes) else np.zeros((0, 32), dtype=np.uint8)
+        # N x 4, each word column contiguous: the matcher compares a few entries' rows itself
+        self.words = np.asfortranarray(raw.view(">u8").astype(np.uint64))
         self.size = int(self.words.shape[0])
+        self._range = hamming.RangeIndex(raw)
 
     def query(self, h: bytes, radius: int) -> list[tuple[int, int]]:
         """(row, distance) of every stored hash within ``radius`` of ``h``, nearest first."""
         if self.size == 0:
             return []
-        d = distances(self.words, h)
-        rows = np.flatnonzero(d <= radius)
-        order = np.lexsort((rows, d[rows]))
-        return [(int(r), int(d[r])) for r in rows[order]]
+        rows, d = self._range.within(np.frombuffer(h, np.uint8), radius)
+        order = np.lexsort((rows, d))
+        return [(int(r), int(x)) for r, x in zip(rows[order], d[order], strict=True)]
