@@ -225,17 +225,12 @@ class Probe:
             else:
                 probe.votes = max(probe.votes, len(src))
             if out is None:  # how close the refused candidate came (RANSAC re-run)
-                reproj = max(3.0, 0.006 * max(query.width, query.height))
-                _, mask = cv2.estimateAffinePartial2D(
-                    src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), method=cv2.RANSAC,
-                    ransacReprojThreshold=reproj, maxIters=5000 if distinct else 2000,
-                    confidence=0.999 if distinct else 0.995)
-                if mask is None:
+                m, keep = feat.ransac(src, dst, query, distinct)
+                if m is None:
                     return out
-                keep = mask.reshape(-1).astype(bool)
                 if distinct:
-                    n = min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
-                    probe.texture_rejected = max(probe.texture_rejected, n)
+                    probe.texture_rejected = max(probe.texture_rejected,
+                                                 feat.distinct_inliers(src, dst, keep))
                 else:
                     probe.inliers_rejected = max(probe.inliers_rejected, int(keep.sum()))
             return out

@@ -160,8 +160,8 @@ class FeatureIndex:
                        feats: Features) -> list[LocalMatch]:
         """``found`` plus the periodic-texture entries among ``rows`` that the one-to-one
         pairs missed, each tried frame by frame in ``rows``' order (a short list's
-        best-scoring first) until one matches. A try costs about 10 ms
-        (``_texture_match``); one frame per entry missed a subtitled chessboard whose first
+        best-scoring first) until one matches. A try costs 10-50 ms (``_texture_match``; up
+        to RANSAC's 5,000 iterations when nothing matches); one frame per entry missed a subtitled chessboard whose first
         listed frame gave 52 inliers and the next two 109 and 91."""
         done = {m.ref for m in found}
         out = list(found)
@@ -359,23 +359,39 @@ def _pairs(query: np.ndarray, query_top: np.ndarray, descs: np.ndarray,
                   np.where(has, dist[other], -1.0))
 
 
-def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
-            query: Features, min_inliers: int = MIN_INLIERS,
-            distinct: bool = False) -> LocalMatch | None:
-    """Similarity transform by RANSAC; enough consistent inliers and a sane scale, or None.
-    ``distinct``: the pairs are many-to-many (``_texture_match``), so inliers are counted as
-    distinct points (the fewer of either side's) and their share of the pairs is not asked."""
+def ransac(src: np.ndarray, dst: np.ndarray, query: Features, distinct: bool = False
+           ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The similarity transform RANSAC finds from registered points ``src`` to query points
+    ``dst`` (None if none) and its inlier mask (bool per pair). Many-to-many pairs
+    (``distinct``) get more iterations: most of them are wrong by construction."""
     reproj = max(3.0, 0.006 * max(query.width, query.height))
     m, mask = cv2.estimateAffinePartial2D(
         src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), method=cv2.RANSAC,
         ransacReprojThreshold=reproj, maxIters=5000 if distinct else 2000,
         confidence=0.999 if distinct else 0.995)
     if m is None or mask is None:
+        return None, np.zeros(len(src), bool)
+    return m, mask.reshape(-1).astype(bool)
+
+
+def distinct_inliers(src: np.ndarray, dst: np.ndarray, keep: np.ndarray) -> int:
+    """Inliers of many-to-many pairs counted as points: the fewer distinct ones of either
+    side (one corner paired with three repeats is one inlier)."""
+    return min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
+
+
+def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
+            query: Features, min_inliers: int = MIN_INLIERS,
+            distinct: bool = False) -> LocalMatch | None:
+    """Similarity transform by RANSAC; enough consistent inliers and a sane scale, or None.
+    ``distinct``: the pairs are many-to-many (``_texture_match``), so inliers are counted as
+    distinct points (the fewer of either side's) and their share of the pairs is not asked."""
+    m, keep = ransac(src, dst, query, distinct)
+    if m is None:
         return None
-    keep = mask.reshape(-1).astype(bool)
     strong = False  # (texture matches keep the full spread rule)
     if distinct:
-        inliers = min(len(np.unique(src[keep], axis=0)), len(np.unique(dst[keep], axis=0)))
+        inliers = distinct_inliers(src, dst, keep)
         if inliers < min_inliers:
             return None
     else:
