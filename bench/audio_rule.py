@@ -53,6 +53,7 @@ import numpy as np
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
 from detectors.fingerprint import matcher as m
+from detectors.fingerprint import waveform as wf
 from fixtures.gen_register import synth_music
 
 GEN_SR = 16000  # synthesis rate (harmonics stay under its Nyquist), then resampled to 8 kHz
@@ -404,11 +405,16 @@ class Measured:
     shipped: list[am.Segment]  # the new rule on the shipped (register-density) query
     t_old: float
     t_new: float
+    wave: list[wf.Segment] = field(default_factory=list)  # every verified waveform segment
+    t_wave: float = 0.0
 
 
 def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
             ) -> list[Measured]:
     out = []
+    # the register's waveforms as ``extract`` stores them: the 8 kHz analysis samples at the
+    # proxy rate, whitened as ``matcher.Register`` does when it loads them
+    waves = [(eid, wf.whiten(wf.decimate(to8k(x)))) for eid, x in reg.sources.items()]
     for i, q in enumerate(queries):
         t0 = time.perf_counter()
         lm0 = audio_fp.fingerprint_samples(q.x8)
@@ -419,11 +425,22 @@ def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
         lm = am.landmarks(q.x8, am.QUERY)
         segs = am.segments(*reg.hits(lm), min_hits=FLOOR_HITS, min_seconds=FLOOR_S)
         t2 = time.perf_counter()
+        wave = wf.segments(wf.Query.build(wf.decimate(q.x8)), waves)
+        t3 = time.perf_counter()
         out.append(Measured(q, old, segs, len(q.x8) / audio_fp.SR, shipped, t1 - t0,
-                            t2 - t1b))
+                            t2 - t1b, wave, t3 - t2))
         if i % 20 == 0:
             log(f"  {i}/{len(queries)} {q.name}")
     return out
+
+
+def wave_true(ms: Measured, s: wf.Segment) -> bool:
+    return (ms.q.entry == s.entry and s.start <= ms.q.span[1] + 0.5
+            and s.end >= ms.q.span[0] - 0.5)
+
+
+def wave_found(ms: Measured, floor: float) -> bool:
+    return any(wave_true(ms, s) and s.confidence >= floor for s in wf.decide(ms.wave))
 
 
 def true_seg(ms: Measured, s: am.Segment) -> bool:
@@ -490,8 +507,9 @@ def report(res: list[Measured], split: str, took: float) -> str:
     pos = [r for r in res if r.q.entry]
     neg = [r for r in res if not r.q.entry]
     lines += ["| class | where | N | old rule found | new rule found | new: review only | "
-              "new rule, shipped query density |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+              "new rule, shipped query density | waveform found | waveform: review only | "
+              "either found |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     groups: dict[str, list[Measured]] = {}
     for r in pos:
         groups.setdefault(r.q.group, []).append(r)
@@ -505,15 +523,21 @@ def report(res: list[Measured], split: str, took: float) -> str:
                       for s in decide(r.segs)) for r in rs)
         shp = sum(any(true_seg(r, s) and s.confidence >= am.ACCEPT for s in r.shipped)
                   for r in rs)
-        lines.append(f"| {cls} | {where} | {len(rs)} | {old} | {new} | {rev} | {shp} |")
+        wav = sum(wave_found(r, wf.ACCEPT) for r in rs)
+        wrev = sum(wave_found(r, wf.REVIEW) and not wave_found(r, wf.ACCEPT) for r in rs)
+        either = sum(wave_found(r, wf.ACCEPT) or any(
+            true_seg(r, s) and s.confidence >= am.ACCEPT for s in decide(r.segs)) for r in rs)
+        lines.append(f"| {cls} | {where} | {len(rs)} | {old} | {new} | {rev} | {shp} | {wav} "
+                     f"| {wrev} | {either} |")
     lines += ["", "| negatives | N | seconds | old rule: files with a false match | "
               "new rule: files with a false match (ai) | new: review only | "
-              "new rule, shipped query density |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+              "new rule, shipped query density | waveform: false match (ai) | "
+              "waveform: review only |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     ng: dict[str, list[Measured]] = {}
     for r in neg:
         ng.setdefault(r.q.group, []).append(r)
-    tot = [0, 0.0, 0, 0, 0, 0]
+    tot = [0, 0.0, 0, 0, 0, 0, 0, 0]
     for g, rs in sorted(ng.items()):
         old = sum(bool(r.old) for r in rs)
         new = sum(any(s.confidence >= am.ACCEPT for s in decide(r.segs)) for r in rs)
@@ -521,11 +545,15 @@ def report(res: list[Measured], split: str, took: float) -> str:
                   for r in rs)
         shp = sum(any(s.confidence >= am.ACCEPT for s in r.shipped) for r in rs)
         secs = sum(r.seconds for r in rs)
+        wav = sum(any(s.confidence >= wf.ACCEPT for s in wf.decide(r.wave)) for r in rs)
+        wrev = sum(bool(wf.decide(r.wave)) and not any(
+            s.confidence >= wf.ACCEPT for s in wf.decide(r.wave)) for r in rs)
         tot = [tot[0] + len(rs), tot[1] + secs, tot[2] + old, tot[3] + new, tot[4] + rev,
-               tot[5] + shp]
-        lines.append(f"| {g} | {len(rs)} | {secs:.0f} | {old} | {new} | {rev} | {shp} |")
+               tot[5] + shp, tot[6] + wav, tot[7] + wrev]
+        lines.append(f"| {g} | {len(rs)} | {secs:.0f} | {old} | {new} | {rev} | {shp} | {wav} "
+                     f"| {wrev} |")
     lines.append(f"| **all** | {tot[0]} | {tot[1]:.0f} | {tot[2]} | {tot[3]} | {tot[4]} | "
-                 f"{tot[5]} |")
+                 f"{tot[5]} | {tot[6]} | {tot[7]} |")
     wrong = sum(any(not true_seg(r, s) and s.confidence >= am.ACCEPT for s in decide(r.segs))
                 for r in pos)
     wrong_old = sum(any(not (e == r.q.entry and s <= r.q.span[1] and en >= r.q.span[0])
@@ -537,10 +565,20 @@ def report(res: list[Measured], split: str, took: float) -> str:
         lines += ["", f"Nearest negative: excess {worst[0]:.1f} ({worst[1]} aligned hits, "
                   f"chance level {worst[2]:.1f}) in {worst[3]}; a match needs "
                   f"{am.ACCEPT_EXCESS:g}, review {am.REVIEW_EXCESS:g}."]
+    wworst = max(((s.confidence, s.z, s.ratio, s.end - s.start, r.q.name) for r in neg
+                  for s in r.wave), default=None)
+    if wworst:
+        lines += ["", f"Nearest negative of the waveform search: confidence {wworst[0]:.2f} "
+                  f"(z {wworst[1]:.1f}, peak ratio {wworst[2]:.2f}, {wworst[3]:.2f} s) in "
+                  f"{wworst[4]}; a match needs {wf.ACCEPT:g} (z {wf.ACCEPT_Z:g} and ratio "
+                  f"{wf.RATIO_ACCEPT:g}), review {wf.REVIEW:g}."]
+    wwrong = sum(any(not wave_true(r, s) and s.confidence >= wf.ACCEPT
+                     for s in wf.decide(r.wave)) for r in pos)
     lines += ["", f"Positive queries with a wrong match as well (other entry or outside the "
-              f"insert): old {wrong_old}, new {wrong} of {len(pos)}.", "",
+              f"insert): old {wrong_old}, new {wrong}, waveform {wwrong} of {len(pos)}.", "",
               f"Cost (one core, in-memory look-up): old {sum(r.t_old for r in res) / secs * 60:.2f}"
-              f" s, new {sum(r.t_new for r in res) / secs * 60:.2f} s per audio minute; "
+              f" s, new {sum(r.t_new for r in res) / secs * 60:.2f} s, waveform search "
+              f"{sum(r.t_wave for r in res) / secs * 60:.2f} s per audio minute; "
               f"{secs / 60:.0f} audio minutes; run {took:.0f} s.", ""]
     return "\n".join(lines)
 

@@ -37,7 +37,7 @@ from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
 if TYPE_CHECKING:
     from detectors.fingerprint import audio as audio_fp
-    from detectors.fingerprint import audio_match, extract, store
+    from detectors.fingerprint import audio_match, extract, store, waveform
     from detectors.fingerprint import matcher as m
     from detectors.fingerprint import timecode as tc
     from detectors.fingerprint import video as video_fp
@@ -50,6 +50,7 @@ else:  # fingerprinting pulls in OpenCV and NumPy: loaded when this (opt-in) det
     m = lazy("detectors.fingerprint.matcher")
     tc = lazy("detectors.fingerprint.timecode")
     video_fp = lazy("detectors.fingerprint.video")
+    waveform = lazy("detectors.fingerprint.waveform")
 
 
 EXACT_LIMIT = 256 * 1024 * 1024  # hash whole files up to this size for an identical-bytes check
@@ -93,11 +94,26 @@ def confidence(evidence: dict[str, Any]) -> float:
         return round(max(0.0, min(1.0, (90 - float(d if d is not None else 90)) / 66)), 3)
     if method in ("orb+ransac", "local"):
         return round(min(1.0, float(evidence.get("inliers", 0)) / 40), 3)
+    if method == "waveform":  # waveform.score: 0.5 at its match threshold
+        return round(float(evidence.get("match_confidence", 0.0)), 3)
     if method == "landmarks":
         if "match_confidence" in evidence:  # audio_match: 0.5 at its match threshold
             return round(float(evidence["match_confidence"]), 3)
         return round(min(1.0, float(evidence.get("aligned_hits", 0)) / 100), 3)
     return 0.5
+
+
+def _sound(reg: m.Register, path: str) -> list[tuple[Any, list[Any]]]:
+    """Each audio stream's landmarks and waveform segments (no SQLite: may run on another
+    thread once ``reg.prepare_waveforms()`` has run). The proxies are dropped once searched:
+    an hour of one track is 58 MB."""
+    out = []
+    for st in audio_fp.stream_landmarks(path, density=audio_match.QUERY,
+                                        proxy=reg.waveform_search):
+        segments = reg.waveform_segments(st.landmarks.proxy)
+        st.landmarks.proxy = None
+        out.append((st, segments))
+    return out
 
 
 def _data_uri(jpeg: bytes) -> str:
@@ -146,7 +162,7 @@ def _describe(entry: Entry) -> str:
 
 class RegisterDetector(Detector):
     name: ClassVar[str] = "register"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"  # 3: waveform search of registered audio
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio"})
     description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features and audio "
                                   "landmarks against registered content")
@@ -178,7 +194,9 @@ class RegisterDetector(Detector):
                 "register.local": "part of a registered temp-AI image used (local features)",
                 "register.video.pdq": "video frames match a registered temp-AI asset (PDQ)",
                 "register.video.local": "part of a registered asset used in video frames",
-                "register.audio.landmarks": "audio matches a registered temp-AI asset"}
+                "register.audio.landmarks": "audio matches a registered temp-AI asset",
+                "register.audio.waveform": "a registered temp-AI sound is in the audio, "
+                                           "found by its waveform (under a mix)"}
         return [RuleInfo(rid, self.name, AI, "matched", title,
                          "https://github.com/facebook/ThreatExchange/tree/main/pdq")
                 for rid, title in what.items()]
@@ -224,9 +242,12 @@ class RegisterDetector(Detector):
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
                 timing = tc.probe(asset.fs_path)
+                for note in reg.waveform_notes():
+                    ctx.note(note)
                 if extract.is_wav(asset.media_type):
                     lm = audio_fp.fingerprint(asset.fs_path, is_wav=True,
-                                              density=audio_match.QUERY)
+                                              density=audio_match.QUERY,
+                                              proxy=reg.waveform_search)
                     yield from self._audio(reg, reg.match_audio(lm), "audio", skip, timing)
                 else:
                     yield from self._streams(reg, asset.fs_path, "audio", skip, timing)
@@ -297,14 +318,21 @@ class RegisterDetector(Detector):
                 raise
             # an audio-only container of a video family (IMF/Avid audio MXF, M4A-like MOV)
             ctx.note("no picture stream: the audio tracks were checked")
+            for note in reg.waveform_notes():
+                ctx.note(note)
             yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
             return
-        # The sound's landmarks are computed on a second thread while the picture is
-        # matched (decoding and the STFT release the GIL): on one master file the two
-        # cores work at once. The register is only read on this thread.
+        # The sound's landmarks and waveform search run on a second thread while the picture
+        # is matched (decoding, the STFT and the transforms release the GIL): on one master
+        # file the two cores work at once. The register's SQLite is only read on this thread
+        # (its waveforms are loaded before the other thread starts).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-audio") as pool:
-            sound = (pool.submit(audio_fp.stream_landmarks, asset.fs_path,
-                                 density=audio_match.QUERY) if has_audio else None)
+            sound = None
+            if has_audio:
+                for note in reg.waveform_notes():
+                    ctx.note(note)
+                reg.prepare_waveforms()
+                sound = pool.submit(_sound, reg, asset.fs_path)
             yield from self._picture(asset, ctx, reg, skip, timing, vi, has_audio)
             if sound is not None:
                 yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing,
@@ -357,13 +385,14 @@ class RegisterDetector(Detector):
                  timing: tc.Timing, streams: list[Any] | None = None) -> Iterator[Finding]:
         """Every audio stream on its own (stems and languages are separate tracks); with more
         than one, the location names the track: ``audio-track-3:01:00:10:00-...``.
-        ``streams``: their landmarks, if already computed."""
+        ``streams``: their landmarks and waveform segments (``_sound``), if already
+        computed."""
         if streams is None:
-            streams = audio_fp.stream_landmarks(path, density=audio_match.QUERY)
-        for st in streams:
+            streams = _sound(reg, path)
+        for st, segments in streams:
             name = where if len(streams) == 1 else f"{where}-{st.number}"
-            yield from self._audio(reg, reg.match_audio(st.landmarks), name, skip, timing,
-                                   st.label)
+            yield from self._audio(reg, reg.match_audio(st.landmarks, segments), name, skip,
+                                   timing, st.label)
 
     def _thumbs(self, reg: m.Register, entry: Entry, deliverable: bytes) -> dict[str, Any]:
         """Side by side: the matched region of the deliverable and the registered asset."""
@@ -413,6 +442,11 @@ class RegisterDetector(Detector):
             how = f"partial use, {int(run.score)} consistent local features"
             if ev.get("texture"):
                 how += TEXTURE_NOTE
+        elif run.method == "waveform":
+            ev.update({"min_z": waveform.ACCEPT_Z, "min_peak_ratio": waveform.RATIO_ACCEPT,
+                       "review_confidence": waveform.REVIEW})
+            how = (f"the registered waveform is in the mix (correlation {ev.get('correlation')}, "
+                   f"{ev.get('waveform_z')} times its level at other offsets)")
         else:
             ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
                        "review_excess_hits": audio_match.REVIEW_EXCESS})

@@ -171,7 +171,8 @@ def info_cmd(ref: str | None, register_path: str, as_json: bool) -> None:
                 kinds[e.kind] = kinds.get(e.kind, 0) + 1
             data: dict[str, Any] = {"register": register_path,
                                     "size": os.path.getsize(register_path),
-                                    "kinds": kinds, "counts": store.counts()}
+                                    "kinds": kinds, "counts": store.counts(),
+                                    "waveform_minutes": round(store.waveform_seconds() / 60, 2)}
         else:
             entry = store.get(ref)
             if entry is None:

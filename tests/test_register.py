@@ -75,11 +75,14 @@ def test_add_list_info_remove_and_idempotence(tmp_path: Path) -> None:
     one = json.loads(runner.invoke(main, ["register", "info", rows[0]["sha256"][:12], "--json",
                                           "--register", str(db)]).output)
     assert one["id"] == 1 and one["fingerprints"]["audio"] > 500
+    assert one["fingerprints"]["waveform"] == 1 and info["waveform_minutes"] == pytest.approx(
+        8 / 60, abs=0.01)  # the 8 s cue's one track, kept for the waveform search
     res = runner.invoke(main, ["register", "remove", "1", "--register", str(db)])
     assert res.exit_code == 0 and "removed #1" in res.output
     assert [r["id"] for r in _entries(db)] == [2]
-    assert json.loads(runner.invoke(main, ["register", "info", "--json", "--register",
-                                           str(db)]).output)["counts"]["audio"] == 0
+    after = json.loads(runner.invoke(main, ["register", "info", "--json", "--register",
+                                            str(db)]).output)["counts"]
+    assert after["audio"] == 0 and after["waveform"] == 0
     res = runner.invoke(main, ["register", "remove", "1", "--register", str(db)])
     assert res.exit_code == 2
 
@@ -358,3 +361,61 @@ def test_audio_only_mxf_is_checked_not_refused(register_db: Path, tmp_path: Path
     assert out.exit_code == 0, out.output
     found = register_scan(db, REG / "temp_cue.wav").findings
     assert [f.rule for f in found] == ["register.audio.landmarks"]
+
+
+def _buried_cue_wav(tmp_path: Path) -> Path:
+    """30 s of music and dialogue at 48 kHz stereo 24-bit with 5 s of the registered cue
+    (``temp_cue.wav``, from 2 s in) at 12 s, 15 dB under the rest."""
+    from fixtures.gen_register import synth_babble
+
+    sr = 8000
+    rest = 0.3 * synth_music(41, 30.0) + 0.5 * synth_babble(30.0, 42)
+    used = synth_music(3, 8.0)[2 * sr:7 * sr]
+    at = 12 * sr
+    under = rest[at:at + len(used)]
+    rest[at:at + len(used)] += used * float(np.sqrt(np.mean(under ** 2) / np.mean(used ** 2))
+                                             * 10 ** (-15 / 20))
+    write_wav(tmp_path / "mix8k.wav", 0.9 * rest / np.abs(rest).max())
+    out = tmp_path / "mix.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "mix8k.wav"), "-ar",
+                    "48000", "-ac", "2", "-c:a", "pcm_s24le", str(out)], check=True)
+    return out
+
+
+def test_cue_15_db_under_a_mix_is_found_by_its_waveform(register_db: Path,
+                                                        tmp_path: Path) -> None:
+    res = register_scan(register_db, _buried_cue_wav(tmp_path))
+    (f,) = res.findings
+    assert f.rule == "register.audio.waveform" and f.verdict == "ai"
+    assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"
+    d, r = f.evidence["deliverable_range"], f.evidence["register_range"]
+    assert d["start_s"] == pytest.approx(12.0, abs=0.3) and d["end_s"] == pytest.approx(17.0,
+                                                                                        abs=0.3)
+    assert r["start_s"] == pytest.approx(2.0, abs=0.3) and r["end_s"] == pytest.approx(7.0,
+                                                                                       abs=0.3)
+    assert f.evidence["offset_s"] == pytest.approx(10.0, abs=0.001)
+    assert f.evidence["waveform_z"] >= f.evidence["min_z"]
+    assert f.evidence["peak_ratio"] >= f.evidence["min_peak_ratio"]
+    assert "registered waveform is in the mix" in f.message
+
+
+def test_without_stored_waveforms_or_over_the_limit_a_scan_says_so(
+        register_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from detectors.fingerprint import matcher
+
+    mix = _buried_cue_wav(tmp_path)
+    old = tmp_path / "old.db"
+    shutil.copy(register_db, old)
+    with sqlite3.connect(old) as db:  # a register written before waveforms were stored
+        db.execute("DROP TABLE waveform")
+    res = register_scan(old, mix)
+    assert not any(f.rule == "register.audio.waveform" for f in res.findings)
+    notes = [n for c in res.coverage for n in c.notes]
+    assert any("1 registered audio entry has no stored waveform" in n for n in notes), notes
+    monkeypatch.setattr(matcher, "WAVEFORM_MAX_S", 5.0)
+    res = register_scan(register_db, mix)
+    assert not any(f.rule == "register.audio.waveform" for f in res.findings)
+    notes = [n for c in res.coverage for n in c.notes]
+    assert any("audio was matched by landmarks only" in n for n in notes), notes

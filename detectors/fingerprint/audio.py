@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from detectors.api import open_readonly
+from detectors.fingerprint import waveform
 
 SR = 8000  # analysis rate: the band where music and speech landmarks live
 NFFT = 1024
@@ -71,6 +72,9 @@ class Landmarks:
     duration: float
     peaks: int
     speed: np.ndarray | None = None  # int32 per mille per hash (registered variants); None = 1000
+    # the decoded sound at ``waveform.RATE`` (mono float32) when asked for: what the waveform
+    # search (``waveform.py``) correlates registered audio with
+    proxy: np.ndarray | None = None
 
 
 def _lowpass(ratio: float) -> np.ndarray:
@@ -303,9 +307,11 @@ class _Builder:
     Push-style (not a generator consumer) so that one demux pass can feed every audio stream
     of a container its own builder."""
 
-    def __init__(self, max_seconds: float | None = None, density: Density | None = None
-                 ) -> None:
+    def __init__(self, max_seconds: float | None = None, density: Density | None = None,
+                 proxy: bool = False) -> None:
         self.density = density
+        self.proxy = Resampler(SR, waveform.RATE) if proxy else None
+        self.proxy_parts: list[np.ndarray] = []
         self.margin = max(PEAK_DT, density.peak_dt if density else 0)
         self.need = (BLOCK_FRAMES + 2 * self.margin - 1) * HOP + NFFT
         self.start_frame = -self.margin  # frame of pending[0] (negative: leading silence)
@@ -328,6 +334,8 @@ class _Builder:
             block = block[: max(len(block) - (self.total - self.limit), 0)]
             self.done = True
         self.parts.append(block)
+        if self.proxy is not None:
+            self.proxy_parts.append(self.proxy.feed(block))
         self.buffered += len(block)
         if self.buffered < self.need:
             return not self.done
@@ -355,13 +363,17 @@ class _Builder:
         total = min(self.total, self.limit) if self.limit else self.total
         duration = total / SR
         last_frame = int(duration / FRAME_S)
-        return _pair([p for p in peaks if 0 <= p[0] <= last_frame], duration, self.density)
+        lm = _pair([p for p in peaks if 0 <= p[0] <= last_frame], duration, self.density)
+        if self.proxy is not None:
+            parts = [*self.proxy_parts, self.proxy.flush()]
+            lm.proxy = np.concatenate(parts)[: total * waveform.RATE // SR].astype(np.float32)
+        return lm
 
 
 def landmarks_from_blocks(blocks: Iterator[np.ndarray], max_seconds: float | None = None,
-                          density: Density | None = None) -> Landmarks:
-    """Landmarks of a stream of mono blocks at ``SR``."""
-    b = _Builder(max_seconds, density)
+                          density: Density | None = None, proxy: bool = False) -> Landmarks:
+    """Landmarks of a stream of mono blocks at ``SR`` (and its proxy when asked for)."""
+    b = _Builder(max_seconds, density, proxy)
     for block in blocks:
         if not b.feed(block):
             break
@@ -377,15 +389,17 @@ class StreamLandmarks:
     landmarks: Landmarks
 
 
-def stream_landmarks(path: str, density: Density | None = None) -> list[StreamLandmarks]:
-    """Landmarks of every audio stream of a container, in one demux pass.
+def stream_landmarks(path: str, density: Density | None = None, proxy: bool = False
+                     ) -> list[StreamLandmarks]:
+    """Landmarks of every audio stream of a container, in one demux pass (with each
+    stream's proxy for the waveform search when asked for).
 
     Why every stream: masters carry stems and languages as separate tracks (MXF and MOV often
     one mono track per channel); reading only the first would let temp audio on track 3 pass
     unseen. One pass, because re-reading a large master once per track costs more than all
     the audio decoding together."""
     for streams, blocks in _av_streams(path):
-        builders = [_Builder(density=density) for _ in streams]
+        builders = [_Builder(density=density, proxy=proxy) for _ in streams]
         for k, block in blocks:
             builders[k].feed(block)
         out = []
@@ -457,18 +471,22 @@ def merge(parts: list[Landmarks]) -> Landmarks:
 
 
 def fingerprint(path: str, is_wav: bool, max_seconds: float | None = None,
-                shifts: int = 1, stream: int | None = None, density: Density | None = None
-                ) -> Landmarks:
+                shifts: int = 1, stream: int | None = None, density: Density | None = None,
+                proxy: bool = False) -> Landmarks:
     """Landmarks of a whole file (streamed).
 
     ``shifts`` > 1 also analyses the audio with the frame grid moved by fractions of a hop and
     keeps the union: a cue placed at any sample offset inside a deliverable then meets a grid
     phase close to its own (the register pays this, once per entry, instead of every scan)."""
-    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds, density)]
+    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds, density, proxy)]
     for k in range(1, shifts):
         parts.append(landmarks_from_blocks(_skip(decode(path, is_wav, stream),
                                                  k * HOP // shifts), max_seconds))
-    return merge(parts) if shifts > 1 else parts[0]
+    if shifts == 1:
+        return parts[0]
+    out = merge(parts)
+    out.proxy = parts[0].proxy
+    return out
 
 
 def fingerprint_samples(x: np.ndarray, shifts: int = 1) -> Landmarks:
@@ -489,9 +507,13 @@ def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGIST
                        shifts: int = REGISTER_SHIFTS, stream: int | None = None) -> Landmarks:
     """Landmarks of registered audio at its own speed (all grid phases) and at ``speeds``
     (per mille), each hash tagged with its speed. Holds the decoded audio in memory (8 kHz
-    mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS`` keeps only speed 1."""
-    own = fingerprint(path, is_wav, shifts=shifts, stream=stream)
+    mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS`` keeps only speed 1.
+    The result's ``proxy`` is the sound for the waveform search (its first
+    ``SPEED_MAX_SECONDS``: what the register stores)."""
+    own = fingerprint(path, is_wav, shifts=shifts, stream=stream, proxy=True)
     own.speed = np.full(len(own.hashes), 1000, np.int32)
+    if own.proxy is not None:
+        own.proxy = own.proxy[: int(SPEED_MAX_SECONDS * waveform.RATE)]
     if own.duration > SPEED_MAX_SECONDS or len(speeds) <= 1:
         return own
     x = np.concatenate([b for b in decode(path, is_wav, stream)]
@@ -506,4 +528,5 @@ def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGIST
     return Landmarks(np.concatenate([p.hashes for p in parts]),
                      np.concatenate([p.frames for p in parts]), own.duration,
                      sum(p.peaks for p in parts),
-                     np.concatenate([p.speed for p in parts if p.speed is not None]))
+                     np.concatenate([p.speed for p in parts if p.speed is not None]),
+                     own.proxy)

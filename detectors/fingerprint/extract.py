@@ -65,6 +65,8 @@ class Fingerprint:
     pdq: list[tuple[float | None, int, int, bytes]] = field(default_factory=list)
     features: list[tuple[float | None, feat.Features]] = field(default_factory=list)
     audio: audio_fp.Landmarks | None = None
+    waveforms: list[np.ndarray] = field(default_factory=list)  # per audio track, for the
+    # waveform search (``waveform.RATE``, the first ``audio.SPEED_MAX_SECONDS``)
     notes: list[str] = field(default_factory=list)
     timing: dict[str, object] = field(default_factory=dict)
     thumb: bytes = b""  # small JPEG of the still or of the clip's first detailed frame
@@ -304,16 +306,29 @@ def fingerprint_video(path: str) -> Fingerprint:
     # every track: a temp clip's VO may sit on track 2 beside its music
     tracks = audio_fp.audio_streams(path)
     if tracks:
-        fp.audio = audio_fp.union([audio_fp.fingerprint_speeds(path, is_wav=False, stream=i)
-                                   for i in range(tracks)])
+        parts = [audio_fp.fingerprint_speeds(path, is_wav=False, stream=i)
+                 for i in range(tracks)]
+        fp.audio = audio_fp.union(parts)
+        fp.waveforms = _waveforms(parts, fp.notes)
     return fp
+
+
+def _waveforms(parts: list[audio_fp.Landmarks], notes: list[str]) -> list[np.ndarray]:
+    """Each track's proxy for the waveform search; a note where only its start is kept."""
+    out = [p.proxy for p in parts if p.proxy is not None]
+    if any(p.duration > audio_fp.SPEED_MAX_SECONDS for p in parts):
+        notes.append(f"waveform kept for the first {audio_fp.SPEED_MAX_SECONDS / 60:g} min "
+                     "(later audio is matched by landmarks only)")
+    return out
 
 
 def fingerprint_audio(path: str, is_wav: bool) -> Fingerprint:
     tracks = 1 if is_wav else max(1, audio_fp.audio_streams(path))
-    lm = audio_fp.union([audio_fp.fingerprint_speeds(path, is_wav=is_wav, stream=i or None)
-                         for i in range(tracks)])
+    parts = [audio_fp.fingerprint_speeds(path, is_wav=is_wav, stream=i or None)
+             for i in range(tracks)]
+    lm = audio_fp.union(parts)
     fp = Fingerprint("audio", duration=lm.duration, audio=lm)
+    fp.waveforms = _waveforms(parts, fp.notes)
     fp.timing = tc.probe(path).describe()
     if len(lm.hashes) < 50:
         fp.notes.append(f"only {len(lm.hashes)} landmarks (silent or very short audio)")

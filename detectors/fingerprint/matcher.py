@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
-from detectors.fingerprint import audio_match, extract, pdq
+from detectors.fingerprint import audio_match, extract, pdq, waveform
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.index import PdqIndex, distances
@@ -33,6 +33,10 @@ MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
 OFFSET_SLACK = 1.5  # seconds of disagreement in (deliverable - registered) time within a run
 AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
+# Registered sound (all entries and tracks) the waveform search covers. Its cost grows with
+# this times the deliverable's length (bench/results/audio-rule.md); above it a scan matches
+# audio by landmarks only and says so in its notes.
+WAVEFORM_MAX_S = 3600.0
 REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this size
 REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
 # Frame-to-entry distance still counted as "the entry" while refining: registered clips are
@@ -122,6 +126,9 @@ class Register:
         self.pdq_index = PdqIndex(hashes)
         self._features: feat.FeatureIndex | None = None
         self._feature_refs: list[int] = []
+        self.waveform_seconds = self.store.waveform_seconds()
+        self._waves: list[tuple[int, np.ndarray]] | None = None
+        self._waveform_notes: list[str] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -522,14 +529,93 @@ class Register:
         run.detail["boundaries"] = "frame-accurate (every frame tested around the samples)"
 
     # -- audio -----------------------------------------------------------------------------
-    def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
+    @property
+    def waveform_search(self) -> bool:
+        """Whether scans should collect their sound's proxy for the waveform search."""
+        return 0 < self.waveform_seconds <= WAVEFORM_MAX_S
+
+    def waveform_notes(self) -> list[str]:
+        """What a scan should say about how far registered audio was searched."""
+        if self._waveform_notes is not None:
+            return self._waveform_notes
+        out = []
+        if self.waveform_seconds > WAVEFORM_MAX_S:
+            out.append(f"the register holds {self.waveform_seconds / 60:.0f} min of sound, "
+                       f"over the waveform search's {WAVEFORM_MAX_S / 60:.0f} min: audio was "
+                       "matched by landmarks only (a sound far under a mix can be missed)")
+        missing = self.store.audio_without_waveform()
+        if missing:
+            one = missing == 1
+            out.append(f"{missing} registered audio entr{'y has' if one else 'ies have'} no "
+                       "stored waveform (registered by an earlier version): matched by "
+                       f"landmarks only; remove and add {'it' if one else 'them'} again "
+                       "('register remove', 'register add') for the waveform search")
+        self._waveform_notes = out
+        return out
+
+    def _whitened(self) -> list[tuple[int, np.ndarray]]:
+        if self._waves is None:
+            self._waves = [(eid, waveform.whiten(x)) for eid, _track, x in
+                           self.store.waveforms() if eid in self.entries]
+        return self._waves
+
+    def prepare_waveforms(self) -> None:
+        """Read and whiten the registered waveforms now: ``waveform_segments`` may then run
+        on another thread (the register's SQLite connection stays on this one)."""
+        if self.waveform_search:
+            self._whitened()
+
+    def waveform_segments(self, proxy: np.ndarray | None) -> list[waveform.Segment]:
+        """The waveform search over one sound's proxy (``audio.Landmarks.proxy``)."""
+        if not self.waveform_search or proxy is None or len(proxy) == 0:
+            return []
+        return waveform.search(waveform.Query.build(proxy), self._whitened())
+
+    def _merge_waveform(self, found: list[RangeMatch], segs: list[waveform.Segment]
+                        ) -> list[RangeMatch]:
+        """``found`` (the landmark matches of a sound) with its waveform segments: one that
+        overlaps a landmark match of its entry strengthens it (the higher confidence of the
+        two), the others are matches of their own."""
+        out = list(found)
+        for seg in segs:
+            if seg.entry not in self.entries:
+                continue
+            same = [r for r in found if r.entry.id == seg.entry
+                    and min(r.end, seg.end) - max(r.start, seg.start) > 0]
+            if same:
+                for r in same:
+                    r.detail["waveform_z"] = seg.z
+                    r.detail["peak_ratio"] = seg.ratio
+                    conf = float(r.detail.get("match_confidence", 0.0))  # type: ignore[arg-type]
+                    r.detail["match_confidence"] = max(conf, seg.confidence)
+                continue
+            out.append(RangeMatch(
+                self.entries[seg.entry], "waveform", seg.start, seg.end,
+                ref_start=seg.ref_start, ref_end=seg.ref_end,
+                samples=int(round((seg.end - seg.start) * waveform.RATE / waveform.CHUNK)),
+                score=seg.z,
+                detail={"offset_s": round(seg.offset / waveform.RATE, 4),
+                        "waveform_z": seg.z, "peak_ratio": seg.ratio,
+                        "correlation": seg.ncc, "match_confidence": seg.confidence}))
+        out.sort(key=lambda m: (m.start, m.entry.id))
+        return out
+
+    def match_audio(self, lm: audio_fp.Landmarks,
+                    segments: list[waveform.Segment] | None = None) -> list[RangeMatch]:
         """Registered audio (or video soundtracks) heard in the deliverable, with offsets.
 
-        The decision is ``audio_match.match`` (segments of hits agreeing on one offset, scored
-        by their excess over the entry's chance level); ``lm`` should be analysed at
-        ``audio_match.QUERY`` density (``audio.fingerprint(..., density=audio_match.QUERY)``).
-        Segments in the grey band come back too, with ``match_confidence`` under
-        ``audio_match.ACCEPT``."""
+        Two front ends. Landmarks: ``audio_match.match`` (segments of hits agreeing on one
+        offset, scored by their excess over the entry's chance level); ``lm`` should be
+        analysed at ``audio_match.QUERY`` density. Waveforms: ``waveform.search`` over
+        ``lm.proxy`` when the register stores them (``segments``: already searched, e.g. on
+        another thread). Matches in the grey band come back too, with ``match_confidence``
+        under 0.5."""
+        found = self._match_landmarks(lm)
+        if segments is None:
+            segments = self.waveform_segments(lm.proxy)
+        return self._merge_waveform(found, segments) if segments else found
+
+    def _match_landmarks(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
         if len(lm.hashes) == 0:
             return []
         # the look-up carries a payload per query hash: its anchor frame and, in the low bits,

@@ -20,7 +20,7 @@ import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import features as feat
-from detectors.fingerprint import vocabulary
+from detectors.fingerprint import vocabulary, waveform
 from detectors.fingerprint.extract import Fingerprint
 
 SCHEMA = 2
@@ -75,6 +75,14 @@ _WORDS_DDL = """
 CREATE TABLE IF NOT EXISTS feature_words (feature INTEGER PRIMARY KEY, entry INTEGER NOT NULL,
                                           vocab TEXT NOT NULL, words BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS feature_words_entry ON feature_words(entry);
+"""
+# Each registered audio track's sound at the waveform search's rate (``waveform.py``), as
+# 16-bit samples scaled by ``scale``. Added within schema 2 like ``feature_words``: a register
+# written before has none, and its audio is matched by landmarks only (the scan says so).
+_WAVEFORM_DDL = """
+CREATE TABLE IF NOT EXISTS waveform (entry INTEGER NOT NULL, track INTEGER NOT NULL,
+                                     rate INTEGER NOT NULL, scale REAL NOT NULL,
+                                     samples BLOB NOT NULL, PRIMARY KEY (entry, track));
 """
 
 
@@ -150,7 +158,7 @@ class RegisterStore:
             if readonly:
                 raise RegisterError(f"not a register (no meta table): {self.path}")
             with self.db:
-                self.db.executescript(_DDL + _WORDS_DDL)
+                self.db.executescript(_DDL + _WORDS_DDL + _WAVEFORM_DDL)
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)",
                                     [("schema", str(SCHEMA)), ("params", json.dumps(PARAMS))])
             return
@@ -164,7 +172,7 @@ class RegisterStore:
                                 f"({meta.get('params')}); rebuild it with this version")
         if not readonly:
             with self.db:
-                self.db.executescript(_WORDS_DDL)
+                self.db.executescript(_WORDS_DDL + _WAVEFORM_DDL)
 
     def close(self) -> None:
         self.db.close()
@@ -234,25 +242,35 @@ class RegisterStore:
                     "INSERT INTO audio (hash, entry, frame, speed) VALUES (?, ?, ?, ?)",
                     zip(fp.audio.hashes.tolist(), [eid] * n, fp.audio.frames.tolist(),
                         speed.tolist(), strict=True))
+            for track, x in enumerate(fp.waveforms):
+                peak = float(np.abs(x).max()) if len(x) else 0.0
+                scale = peak / 32767 if peak > 0 else 1.0
+                pcm = np.round(x / scale).astype("<i2") if peak > 0 else np.zeros(len(x), "<i2")
+                self.db.execute("INSERT INTO waveform VALUES (?, ?, ?, ?, ?)",
+                                (eid, track, waveform.RATE, scale, pcm.tobytes()))
         return eid
 
     def remove(self, eid: int) -> bool:
         with self.db:
             for table in ("pdq", "features", "feature_words", "audio"):
                 self.db.execute(f"DELETE FROM {table} WHERE entry = ?", (eid,))
+            if self._has("waveform"):
+                self.db.execute("DELETE FROM waveform WHERE entry = ?", (eid,))
             cur = self.db.execute("DELETE FROM entries WHERE id = ?", (eid,))
         return cur.rowcount > 0
 
+    def _tables(self) -> tuple[str, ...]:
+        return ("pdq", "features", "audio") + (("waveform",) if self._has("waveform") else ())
+
     def counts(self) -> dict[str, int]:
-        out = {}
-        for table in ("entries", "pdq", "features", "audio"):
-            out[table] = int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-        return out
+        """Rows per table (``waveform``: stored audio tracks)."""
+        return {table: int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+                for table in ("entries", *self._tables())}
 
     def per_entry_counts(self, eid: int) -> dict[str, int]:
         return {table: int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE entry = ?",
                                            (eid,)).fetchone()[0])
-                for table in ("pdq", "features", "audio")}
+                for table in self._tables()}
 
     # -- fingerprints ----------------------------------------------------------------------
     def pdq_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[bytes]]:
@@ -295,6 +313,35 @@ class RegisterStore:
             out.append((int(eid), f, wd if wd is None or len(wd) == len(f.descriptors)
                         else None))
         return out
+
+    def _has(self, table: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (table,)).fetchone() is not None
+
+    def waveform_seconds(self) -> float:
+        """Seconds of registered sound the waveform search would correlate (all tracks)."""
+        if not self._has("waveform"):
+            return 0.0
+        row = self.db.execute("SELECT SUM(LENGTH(samples) / 2.0 / rate) FROM waveform").fetchone()
+        return float(row[0] or 0.0)
+
+    def audio_without_waveform(self) -> int:
+        """Entries with registered audio but no stored waveform (registered by a version
+        before the waveform search): their audio is matched by landmarks only."""
+        have = "WHERE entry NOT IN (SELECT entry FROM waveform)" if self._has("waveform") else ""
+        return int(self.db.execute(f"SELECT COUNT(DISTINCT entry) FROM audio {have}")
+                   .fetchone()[0])
+
+    def waveforms(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(entry, track, samples at ``waveform.RATE``) of every stored waveform."""
+        if not self._has("waveform"):
+            return
+        for eid, track, rate, scale, blob in self.db.execute(
+                "SELECT entry, track, rate, scale, samples FROM waveform ORDER BY entry, track"):
+            if int(rate) != waveform.RATE:
+                continue  # another proxy rate: not comparable (a later version's)
+            yield (int(eid), int(track),
+                   np.frombuffer(blob, "<i2").astype(np.float32) * np.float32(scale))
 
     def audio_rows(self, entry: int, speed: int, lo: int, hi: int
                    ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,348 @@
+"""Matched-filter search: registered audio found by its waveform, far under a mix.
+
+Why a second audio front end: landmarks need a cue's spectral peaks to stay peaks, and 15 dB
+under dialogue most of them do not (``bench/results/audio-rule.md``: VO at -15 dB in a mix,
+1 of 10 found). A mix is a sum, though: the registered samples are still in it, scaled.
+Correlating the whitened registered waveform with the whitened deliverable integrates over
+seconds (a 6 s window at 4 kHz is 24,000 samples), which lifts a cue 15 dB down to 10-40
+deviations of the correlation's own noise. Both sides are whitened (each divided by its own
+smoothed spectrum) so that the bass of one and the tilt of the other do not decide the score.
+
+What it cannot survive is a change of speed or pitch (samples no longer line up): that stays
+the landmarks' job. Its cost grows with the register's audio (every window is correlated with
+the whole deliverable), hence ``matcher.WAVEFORM_MAX_S``.
+
+Pure NumPy/OpenCV over mono float32 at ``RATE``; the deliverable's proxy is collected while
+its landmarks are computed (``audio.Landmarks.proxy``), the register's at registration
+(``store`` keeps it as 16-bit samples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+RATE = 4000  # proxy rate: speech and music carry their energy under 2 kHz; half of 8 kHz's cost
+WINDOW = 6 * RATE  # registered audio is searched in 6 s windows ...
+HOP = 3 * RATE  # ... every 3 s: any 3 s stretch of an entry lies whole in one window
+MIN_WINDOW = int(2.5 * RATE)  # shorter entries are not searched (a use must last 2.5 s)
+BLOCK = 1 << 17  # samples of deliverable per transform (32.8 s)
+LOW_HZ, HIGH_HZ = 60.0, 1900.0  # band kept after whitening (under the proxy filter's roll-off)
+SMOOTH_HZ = 25.0  # width of the spectrum smoothing that whitening divides by
+CHUNK = RATE // 4  # a found segment's edges move in 0.25 s steps
+RUN = 4  # ... judged over 1 s (4 chunks) at a time
+RUN_Z = 3.0  # a second of the window's offset with this z or more extends the segment
+GAP_RUNS = 2  # seconds below RUN_Z (or silent in the entry) that end a segment
+NOISE_LAGS = 48  # other offsets that measure a segment's noise level
+CANDIDATE_Z = 5.5  # window peaks at least this high are verified (in units of 1/sqrt(n))
+# A window's peak is compared with its next highest within RIVAL_S at other offsets. Music
+# built from the same sounds (one instrument's note or drum sample, one synthetic voice's
+# word) correlates for a moment at every beat or word it shares, so its best peak has rivals
+# nearly as high; a real use stands alone. A second use of the same cue more than RIVAL_S
+# away is no rival.
+RIVAL_S = 10.0
+# peak / rival of a match (``ai``): the middle of the TUNE split's gap, where unrelated
+# sound reached 2.07 and real uses started at 2.92 (bench/results/audio-rule.md)
+RATIO_ACCEPT = 2.5
+MAX_CANDIDATES = 16  # per entry, strongest first
+MIN_SECONDS = 2.5  # a segment this long at least (the issue's shortest audio use is 3 s)
+ACCEPT_Z = 10.0  # segment z of a match (``ai``): real uses in the TUNE split start at 16.6
+ACCEPT = 0.5  # confidence at ACCEPT_Z and RATIO_ACCEPT (as ``audio_match.ACCEPT``)
+REVIEW = 0.35  # ... and the grey band's floor (z 7, ratio 2.05)
+
+
+@dataclass
+class Segment:
+    """One stretch of the deliverable where an entry's waveform is present."""
+
+    entry: int
+    offset: int  # deliverable sample = entry sample + offset (at RATE)
+    start: float  # seconds in the deliverable
+    end: float
+    ref_start: float  # seconds in the registered audio
+    ref_end: float
+    z: float  # the segment's correlation in units of its noise at other offsets
+    ncc: float  # its normalised correlation (the registered share of the mix, roughly)
+    ratio: float = 0.0  # its best window's peak over that window's rival peak
+    confidence: float = 0.0
+
+
+def decimate(x8: np.ndarray) -> np.ndarray:
+    """8 kHz analysis samples to the proxy rate (low-pass, every second sample)."""
+    from detectors.fingerprint import audio as audio_fp  # noqa: PLC0415 - avoids a cycle
+
+    rs = audio_fp.Resampler(2 * RATE, RATE)
+    y = np.concatenate([rs.feed(np.asarray(x8, np.float32)), rs.flush()])
+    return y[: len(x8) // 2].astype(np.float32)
+
+
+def _spectrum_weights(power: np.ndarray, n: int) -> np.ndarray:
+    """1/sqrt(smoothed power) over the kept band, zero outside it."""
+    width = max(3, int(SMOOTH_HZ * n / RATE) | 1)
+    c = np.cumsum(np.r_[0.0, power])
+    half = width // 2
+    lo = np.clip(np.arange(len(power)) - half, 0, len(power))
+    hi = np.clip(np.arange(len(power)) + half + 1, 0, len(power))
+    smooth = (c[hi] - c[lo]) / (hi - lo)
+    freq = np.arange(len(power)) * RATE / n
+    band = (freq >= LOW_HZ) & (freq <= HIGH_HZ)
+    floor = 1e-6 * float(smooth[band].max()) if band.any() else 0.0
+    w = np.zeros(len(power))
+    w[band] = 1.0 / np.sqrt(np.maximum(smooth[band], floor) + 1e-30)
+    return w
+
+
+def whiten(x: np.ndarray) -> np.ndarray:
+    """``x`` divided by its own smoothed spectrum (one transform of the whole signal)."""
+    if len(x) == 0:
+        return np.zeros(0, np.float32)
+    n = 1 << int(np.ceil(np.log2(len(x))))
+    spec = np.fft.rfft(x.astype(np.float64), n)
+    spec *= _spectrum_weights(np.abs(spec) ** 2, n)
+    return np.fft.irfft(spec, n)[: len(x)].astype(np.float32)
+
+
+def _ccs(spec: np.ndarray, n: int) -> np.ndarray:
+    """A NumPy half spectrum in OpenCV's packed real layout (for ``mulSpectrums``/``idft``)."""
+    out = np.empty((1, n), np.float32)
+    out[0, 0] = spec[0].real
+    out[0, 1:-1:2] = spec[1:-1].real
+    out[0, 2:-1:2] = spec[1:-1].imag
+    out[0, -1] = spec[-1].real
+    return out
+
+
+@dataclass
+class Query:
+    """The deliverable, whitened block by block, with each block's spectrum."""
+
+    white: np.ndarray  # the whole whitened proxy
+    blocks: list[tuple[int, np.ndarray, np.ndarray]]  # (start, packed spectrum, 1/energy)
+    n: int  # transform length
+
+    @classmethod
+    def build(cls, proxy: np.ndarray) -> Query:
+        if len(proxy) < WINDOW:  # shorter than a window: silence after it
+            proxy = np.pad(proxy, (0, WINDOW - len(proxy)))
+        n = BLOCK if len(proxy) + WINDOW > BLOCK // 2 else \
+            1 << int(np.ceil(np.log2(len(proxy) + WINDOW)))
+        step = n - WINDOW
+        white = np.zeros(len(proxy), np.float32)
+        blocks = []
+        for s in range(0, max(len(proxy) - WINDOW, 0) + 1, step):
+            seg = proxy[s:s + n].astype(np.float64)
+            spec = np.fft.rfft(seg, n)
+            spec *= _spectrum_weights(np.abs(spec) ** 2, n)
+            yw = np.fft.irfft(spec, n)[: len(seg)]
+            white[s:s + len(seg)] = yw
+            e = np.cumsum(np.r_[0.0, yw * yw])
+            valid = min(step, len(seg) - WINDOW + 1) if len(seg) >= WINDOW else 1
+            loc = np.sqrt(np.maximum(e[WINDOW:WINDOW + valid] - e[:valid], 0.0)) \
+                if len(seg) >= WINDOW else np.sqrt(e[-1:])
+            inv = np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
+            blocks.append((s, _ccs(spec, n), inv))
+        return cls(white, blocks, n)
+
+
+def _windows(entry: np.ndarray) -> list[int]:
+    """Window starts over a whitened entry: every HOP, the last one flush with its end."""
+    if len(entry) < MIN_WINDOW:
+        return []
+    if len(entry) <= WINDOW:
+        return [0]
+    starts = list(range(0, len(entry) - WINDOW + 1, HOP))
+    if starts[-1] + WINDOW < len(entry):
+        starts.append(len(entry) - WINDOW)
+    return starts
+
+
+def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float]]:
+    """(z, offset, window start, ratio) of the strongest window peaks of one whitened entry
+    over the deliverable, above ``CANDIDATE_Z``, one per offset (within a few samples),
+    strongest first. z is the normalised correlation in units of 1/sqrt(window length) (its
+    spread where nothing matches is about 1); ratio is the peak over the window's next
+    highest peak within ``RIVAL_S`` at another offset (see ``RATIO_ACCEPT``)."""
+    found: dict[int, tuple[float, int, float]] = {}
+    reach, spare = int(RIVAL_S * RATE), RATE // 4
+    for a in _windows(entry):
+        c = entry[a:a + WINDOW]
+        norm = float(np.sqrt(np.dot(c.astype(np.float64), c)))
+        if norm <= 1e-9:
+            continue
+        padded = np.zeros((1, q.n), np.float32)
+        padded[0, :len(c)] = c
+        cspec = cv2.dft(padded)
+        scale = float(np.sqrt(len(c))) / norm
+        best: tuple[float, int, float] | None = None
+        for s, yspec, inv in q.blocks:
+            r = cv2.idft(cv2.mulSpectrums(yspec, cspec, 0, conjB=True),
+                         flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)[0, :len(inv)]
+            v = r * inv
+            k = int(np.argmax(v))
+            z = float(v[k]) * scale
+            if z < CANDIDATE_Z or (best is not None and z <= best[0]):
+                continue
+            left, right = v[max(0, k - reach):max(0, k - spare)], v[k + spare + 1:k + reach + 1]
+            rival = max(float(left.max()) if len(left) else 0.0,
+                        float(right.max()) if len(right) else 0.0) * scale
+            best = (z, s + k - a, z / max(rival, 1.0))
+        if best is not None:
+            z, off, ratio = best
+            key = next((o for o in found if abs(o - off) <= 4), off)
+            if z > found.get(key, (0.0, 0, 0.0))[0]:
+                found[key] = (z, a, ratio)
+    return sorted(((z, o, a, ratio) for o, (z, a, ratio) in found.items()),
+                  reverse=True)[:MAX_CANDIDATES]
+
+
+def _profile(y: np.ndarray, c: np.ndarray, offset: int, lo: int, hi: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per 0.25 s chunk of entry samples [lo, hi): dot, entry energy and deliverable energy
+    with the entry placed at ``offset`` (the deliverable read circularly, so that the other
+    offsets that measure noise never run off its ends)."""
+    m = (hi - lo) // CHUNK
+    cc = c[lo:lo + m * CHUNK].reshape(m, CHUNK)
+    at = (lo + offset) % len(y)
+    if at + m * CHUNK <= len(y):
+        yy = y[at:at + m * CHUNK]
+    else:
+        yy = np.take(y, np.arange(at, at + m * CHUNK), mode="wrap")
+    yy = yy.reshape(m, CHUNK)
+    return (np.einsum("ij,ij->i", cc, yy, dtype=np.float64),
+            np.einsum("ij,ij->i", cc, cc, dtype=np.float64),
+            np.einsum("ij,ij->i", yy, yy, dtype=np.float64))
+
+
+def _ncc(d: np.ndarray, ec: np.ndarray, ey: np.ndarray) -> float:
+    den = float(np.sqrt(ec.sum() * ey.sum()))
+    return float(d.sum()) / den if den > 0 else 0.0
+
+
+def _runs(d: np.ndarray, ec: np.ndarray, ey: np.ndarray) -> np.ndarray:
+    """Normalised correlation of every 1 s run of chunks."""
+    k = np.ones(RUN)
+    den = np.sqrt(np.convolve(ec, k, "valid") * np.convolve(ey, k, "valid"))
+    return np.where(den > 0, np.convolve(d, k, "valid") / np.maximum(den, 1e-30), 0.0)
+
+
+def _edges(a: int, b: int, d: np.ndarray, ec: np.ndarray, ey: np.ndarray,
+           noise: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[int, int]:
+    """Chunks [a, b) of a grown segment with each edge moved by up to 1 s inward to where the
+    chunks' correlation stops exceeding twice its noise (a 1 s run that straddles an edge
+    still scores, so growing alone leaves up to 1 s of the neighbouring sound in)."""
+    def r(dd: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+        den = np.sqrt(c1 * c2)
+        return np.where(den > 0, dd / np.maximum(den, 1e-30), 0.0)
+    sigma = float(np.sqrt(np.mean(np.concatenate([r(*n) for n in noise]) ** 2))) or 1.0
+    loud = ec > 1e-4 * max(float(ec.max()), 1e-30)
+    w = np.where(loud, r(d, ec, ey), 0.0) - 2 * sigma
+    head = np.cumsum(w[a:a + RUN])  # dropping the first j chunks gains -head[j - 1]
+    a += int(np.argmax(np.r_[0.0, -head]))
+    tail = np.cumsum(w[max(a, b - RUN):b][::-1])
+    b -= int(np.argmax(np.r_[0.0, -tail]))
+    return a, b
+
+
+def verify(y: np.ndarray, c: np.ndarray, offset: int, anchor: int) -> Segment | None:
+    """The segment around the window at ``anchor`` (entry samples) placed at ``offset``
+    (deliverable = entry + offset): grown second by second while the correlation holds, and
+    scored against the same stretch at ``NOISE_LAGS`` other offsets (within 2 s: music's
+    beat and a voice's own rhythm correlate there too, so the noise they measure is the
+    entry's own, not white noise's)."""
+    lo = max(0, -offset)
+    hi = min(len(c), len(y) - offset)
+    if hi - lo < MIN_WINDOW:
+        return None
+    lo = lo + (anchor - lo) % CHUNK  # chunk grid through the anchor
+    hi = lo + (hi - lo) // CHUNK * CHUNK
+    d, ec, ey = _profile(y, c, offset, lo, hi)
+    if len(d) < RUN:
+        return None
+    rng = np.random.default_rng(offset & 0xFFFF)
+    shifts = (rng.integers(RATE // 8, 2 * RATE, NOISE_LAGS)
+              * rng.choice((-1, 1), NOISE_LAGS)).tolist()
+    # noise over the window and 10 s either side of it (its level is what matters here)
+    near = (max(lo, anchor - 10 * RATE) - lo) // CHUNK
+    far = min(len(d), (anchor + WINDOW + 10 * RATE - lo) // CHUNK)
+    seg_lo = lo + near * CHUNK
+    noise = [_profile(y, c, offset + s, seg_lo, lo + far * CHUNK) for s in shifts]
+    sigma = float(np.sqrt(np.mean(np.array([_runs(*n) for n in noise]) ** 2))) or 1.0
+    z1 = _runs(d, ec, ey) / sigma
+    quiet = np.convolve(ec, np.ones(RUN), "valid") < 1e-4 * max(float(ec.max()), 1e-30)
+    a0 = (anchor - lo) // CHUNK
+    inside = z1[a0:a0 + WINDOW // CHUNK - RUN + 1]
+    if len(inside) == 0 or float(inside.max()) < RUN_Z:
+        return None
+    best = a0 + int(np.argmax(inside))
+    edges = []
+    for step in (-1, 1):
+        k, misses, edge = best, 0, best
+        while 0 <= k + step < len(z1):
+            k += step
+            if z1[k] >= RUN_Z and not quiet[k]:
+                edge, misses = k, 0
+            else:
+                misses += 1
+                if misses >= GAP_RUNS * RUN:
+                    break
+        edges.append(edge)
+    a, b = _edges(edges[0], edges[1] + RUN, d, ec, ey, noise)
+    if (b - a) * CHUNK < MIN_SECONDS * RATE:
+        return None
+    # the score: the segment's correlation (its first minute at most) against the same
+    # stretch at the other offsets
+    sa, sb = a, min(b, a + 60 * RATE // CHUNK)
+    ncc = _ncc(d[sa:sb], ec[sa:sb], ey[sa:sb])
+    spread = [_ncc(*_profile(y, c, offset + s, lo + sa * CHUNK, lo + sb * CHUNK))
+              for s in shifts]
+    sd = float(np.sqrt(np.mean(np.square(spread)))) or 1.0
+    start, end = lo + a * CHUNK, lo + b * CHUNK
+    return Segment(0, offset, (start + offset) / RATE, (end + offset) / RATE, start / RATE,
+                   end / RATE, round(ncc / sd, 2), round(ncc, 4))
+
+
+def score(z: float, ratio: float) -> float:
+    """0-1 confidence from the weaker of the two measures: ``ACCEPT`` where z reaches
+    ``ACCEPT_Z`` and the peak ``RATIO_ACCEPT`` times its rival, 1.0 at twice both margins."""
+    strength = min(z / ACCEPT_Z, (ratio - 1.0) / (RATIO_ACCEPT - 1.0))
+    return round(max(0.0, min(1.0, ACCEPT * strength)), 3)
+
+
+def segments(q: Query, entries: list[tuple[int, np.ndarray]]) -> list[Segment]:
+    """Every verified segment of whitened registered sound (entry id, samples; an entry may
+    have several tracks) with its measures and confidence, no decision (for tuning)."""
+    out: list[Segment] = []
+    floor = 1.0 + REVIEW / ACCEPT * (RATIO_ACCEPT - 1.0)  # a lower ratio is never reported
+    for eid, c in entries:
+        for _z, off, anchor, ratio in candidates(q, c):
+            if ratio < floor:
+                continue
+            seg = verify(q.white, c, off, anchor)
+            if seg is None:
+                continue
+            seg.entry = eid
+            seg.ratio = round(ratio, 2)
+            seg.confidence = score(seg.z, seg.ratio)
+            out.append(seg)
+    return out
+
+
+def decide(segs: list[Segment]) -> list[Segment]:
+    """The segments to report (confidence at least ``REVIEW``), strongest first, one per
+    entry and stretch of the deliverable."""
+    out: list[Segment] = []
+    for seg in sorted(segs, key=lambda s: (-s.confidence, -s.z)):
+        if seg.confidence < REVIEW:
+            continue
+        if any(k.entry == seg.entry and min(seg.end, k.end) - max(seg.start, k.start) > 0
+               for k in out):
+            continue
+        out.append(seg)
+    return out
+
+
+def search(q: Query, entries: list[tuple[int, np.ndarray]]) -> list[Segment]:
+    """``decide(segments(...))``: what a scan reports."""
+    return decide(segments(q, entries))
