@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
 	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives \
-	bench-register-sweep fuzz \
+	bench-register-sweep bench-waveform-cost fuzz \
 	clean
 
 setup: system-deps $(BIN)/deliverscan
@@ -101,6 +101,10 @@ bench-register-sweep: $(BIN)/deliverscan
 
 # The register's false matches on every unrelated picture, clip and sound found offline plus
 # derived footage (~25 min on 2 cores): bench/results/register-negatives.md
+# The waveform search's cost against the register's sound (about 2 min, one core).
+bench-waveform-cost: $(BIN)/deliverscan
+	$(BIN)/python -m bench.waveform_cost
+
 bench-register-negatives: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m bench.register_negatives

@@ -446,7 +446,8 @@ class RegisterDetector(Detector):
             ev.update({"min_z": waveform.ACCEPT_Z, "min_peak_ratio": waveform.RATIO_ACCEPT,
                        "review_confidence": waveform.REVIEW})
             how = (f"the registered waveform is in the mix (correlation {ev.get('correlation')}, "
-                   f"{ev.get('waveform_z')} times its level at other offsets)")
+                   f"z {ev.get('waveform_z')} against other offsets, "
+                   f"{ev.get('peak_ratio')}x the next best alignment)")
         else:
             ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
                        "review_excess_hits": audio_match.REVIEW_EXCESS})

@@ -242,7 +242,8 @@ class RegisterStore:
                     "INSERT INTO audio (hash, entry, frame, speed) VALUES (?, ?, ?, ?)",
                     zip(fp.audio.hashes.tolist(), [eid] * n, fp.audio.frames.tolist(),
                         speed.tolist(), strict=True))
-            for track, x in enumerate(fp.waveforms):
+            for track, proxy in enumerate(fp.waveforms):
+                x = np.asarray(proxy, np.float32)
                 peak = float(np.abs(x).max()) if len(x) else 0.0
                 scale = peak / 32767 if peak > 0 else 1.0
                 pcm = np.round(x / scale).astype("<i2") if peak > 0 else np.zeros(len(x), "<i2")
