@@ -30,8 +30,10 @@ espeak-ng voice follows the seed's parity too):
   found offline (split by parity of their sorted index).
 
 For each query it runs the old rule (``_old_offsets`` below, as shipped before, on the
-registered analysis) and the new one (``audio_match`` on the denser query analysis) and writes
-recall per class and false matches with N.
+registered analysis), the new one (``audio_match`` on the denser query analysis) and the
+waveform search (``waveform.segments`` against the register's sound at its proxy rate, as
+``matcher.Register`` whitens it) and writes recall per class and false matches with N for each,
+and for either front end.
 """
 
 from __future__ import annotations
