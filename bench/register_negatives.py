@@ -77,6 +77,7 @@ from detectors.fingerprint import audio_match as am
 from detectors.fingerprint import extract, pdq
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
+from detectors.fingerprint import waveform as wf
 from detectors.fingerprint.index import distances
 from detectors.fingerprint.store import RegisterStore
 from detectors.registry import load_spec
@@ -156,6 +157,7 @@ class Result:
     texture_rejected: int = 0  # most distinct inliers of a refused one
     audio_hits: float = 0.0  # best audio excess score of any segment (audio_match.segments)
     seconds: float = 0.0
+    wave: float = 0.0  # best confidence of any verified waveform segment (waveform.segments)
 
 
 def _log(s: str) -> None:
@@ -180,6 +182,7 @@ class Probe:
         self.texture_tries = 0
         self.texture_rejected = 0
         self.audio_hits = 0.0
+        self.wave = 0.0
         self.frames = 0
 
     @contextmanager
@@ -190,6 +193,7 @@ class Probe:
         orig_windows = m.Register._windows
         orig_verify = feat._verify
         orig_segments = am.segments
+        orig_wave = wf.segments
 
         def lookup(reg: m.Register, h: bytes, radius: int = m.PDQ_RADIUS
                    ) -> list[tuple[int, int]]:
@@ -235,6 +239,11 @@ class Probe:
                     probe.inliers_rejected = max(probe.inliers_rejected, int(keep.sum()))
             return out
 
+        def wave(*args: Any, **kw: Any) -> list[wf.Segment]:
+            segs = orig_wave(*args, **kw)
+            probe.wave = max([probe.wave, *(s.confidence for s in segs)])
+            return segs
+
         def segments(*args: Any, **kw: Any) -> list[am.Segment]:
             segs = orig_segments(*args, **kw)
             probe.audio_hits = max([probe.audio_hits, *(s.excess for s in segs)])
@@ -245,6 +254,7 @@ class Probe:
         setattr(m.Register, "_windows", windows)  # noqa: B010
         setattr(feat, "_verify", verify)  # noqa: B010
         setattr(am, "segments", segments)  # noqa: B010
+        setattr(wf, "segments", wave)  # noqa: B010
         try:
             yield
         finally:
@@ -253,6 +263,7 @@ class Probe:
             setattr(m.Register, "_windows", orig_windows)  # noqa: B010
             setattr(feat, "_verify", orig_verify)  # noqa: B010
             setattr(am, "segments", orig_segments)  # noqa: B010
+            setattr(wf, "segments", orig_wave)  # noqa: B010
 
 
 # ----------------------------------------------------------------------------------------------
@@ -673,7 +684,7 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                 out.append(Result(neg, found, "; ".join(errors), probe.frames, probe.whole,
                                   probe.part, probe.votes, probe.inliers_rejected,
                                   probe.texture_tries, probe.texture_rejected,
-                                  probe.audio_hits, took))
+                                  probe.audio_hits, took, wave=probe.wave))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
                 if time.perf_counter() - t_last > 20:
@@ -906,6 +917,12 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                    f"review at {am.REVIEW_EXCESS:g}); median {float(np.median(ex)):.1f}, files "
                    f"≥ {am.REVIEW_EXCESS:g}: {int((ex >= am.REVIEW_EXCESS).sum())}, ≥ "
                    f"{am.ACCEPT_EXCESS:g}: {int((ex >= am.ACCEPT_EXCESS).sum())}")
+        best = max(audio, key=lambda r: r.wave)
+        wv = np.array([r.wave for r in audio])
+        out.append(f"- audio, waveform search: best confidence of any verified segment "
+                   f"{best.wave:.2f} ({best.neg.path.name}, {best.neg.group}; match at "
+                   f"{wf.ACCEPT:g}, review at {wf.REVIEW:g}); files with a verified segment: "
+                   f"{int((wv > 0).sum())}, ≥ {wf.REVIEW:g}: {int((wv >= wf.REVIEW).sum())}")
     return out
 
 
