@@ -116,6 +116,12 @@ def _sound(reg: m.Register, path: str) -> list[tuple[Any, list[Any]]]:
     return out
 
 
+def _waveform_notes(ctx: AssetContext, reg: m.Register) -> None:
+    """Where registered sound was not searched by its waveform, the scan says so."""
+    for note in reg.waveform_notes():
+        ctx.note(note)
+
+
 def _data_uri(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii") if jpeg else ""
 
@@ -164,8 +170,8 @@ class RegisterDetector(Detector):
     name: ClassVar[str] = "register"
     version: ClassVar[str] = "3"  # 3: waveform search of registered audio
     kinds: ClassVar[frozenset[str]] = frozenset({"image", "video", "audio"})
-    description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features and audio "
-                                  "landmarks against registered content")
+    description: ClassVar[str] = ("Temp-AI asset register: PDQ, local features, audio "
+                                  "landmarks and waveforms against registered content")
     default_enabled: ClassVar[bool] = False
     order: ClassVar[int] = 40
     reads: ClassVar[str] = "essence"  # decoded frames and audio: stage 2
@@ -242,8 +248,7 @@ class RegisterDetector(Detector):
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
                 timing = tc.probe(asset.fs_path)
-                for note in reg.waveform_notes():
-                    ctx.note(note)
+                _waveform_notes(ctx, reg)
                 if extract.is_wav(asset.media_type):
                     lm = audio_fp.fingerprint(asset.fs_path, is_wav=True,
                                               density=audio_match.QUERY,
@@ -318,8 +323,7 @@ class RegisterDetector(Detector):
                 raise
             # an audio-only container of a video family (IMF/Avid audio MXF, M4A-like MOV)
             ctx.note("no picture stream: the audio tracks were checked")
-            for note in reg.waveform_notes():
-                ctx.note(note)
+            _waveform_notes(ctx, reg)
             yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
             return
         # The sound's landmarks and waveform search run on a second thread while the picture
@@ -329,8 +333,7 @@ class RegisterDetector(Detector):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-audio") as pool:
             sound = None
             if has_audio:
-                for note in reg.waveform_notes():
-                    ctx.note(note)
+                _waveform_notes(ctx, reg)
                 reg.prepare_waveforms()
                 sound = pool.submit(_sound, reg, asset.fs_path)
             yield from self._picture(asset, ctx, reg, skip, timing, vi, has_audio)
