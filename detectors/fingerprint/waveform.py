@@ -138,9 +138,8 @@ class Query:
             yw = np.fft.irfft(spec, n)[: len(seg)]
             white[s:s + len(seg)] = yw
             e = np.cumsum(np.r_[0.0, yw * yw])
-            valid = min(step, len(seg) - WINDOW + 1) if len(seg) >= WINDOW else 1
-            loc = np.sqrt(np.maximum(e[WINDOW:WINDOW + valid] - e[:valid], 0.0)) \
-                if len(seg) >= WINDOW else np.sqrt(e[-1:])
+            valid = min(step, len(seg) - WINDOW + 1)  # every block holds a window at least
+            loc = np.sqrt(np.maximum(e[WINDOW:WINDOW + valid] - e[:valid], 0.0))
             inv = np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
             blocks.append((s, _ccs(spec, n), inv))
         return cls(white, blocks, n)
