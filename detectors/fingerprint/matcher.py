@@ -37,6 +37,15 @@ AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
 # this times the deliverable's length (bench/results/audio-rule.md); above it a scan matches
 # audio by landmarks only and says so in its notes.
 WAVEFORM_MAX_S = 3600.0
+# Landmark candidates too weak to report that still name an entry, a speed and an offset
+# (hints): the waveform search follows the speed change around the strongest of them
+# (``waveform.follow``, about 0.1 s each). Measured on bench/audio_rule.py's TUNE split: a
+# use's own candidate has 6 aligned hits and an excess of 5 or more.
+HINT_HITS = 6
+HINT_SECONDS = 1.0
+HINT_EXCESS = 4.0
+HINTS_MAX = 4  # per sound, plus ...
+HINTS_PER_MINUTE = 2  # ... this many per minute of it
 REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this size
 REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
 # Frame-to-entry distance still counted as "the entry" while refining: registered clips are
@@ -111,6 +120,40 @@ class RangeMatch:
     detail: dict[str, object] = field(default_factory=dict)
     start_frame: int | None = None  # exact first and last matching frames once refined
     end_frame: int | None = None
+
+
+def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
+                 hints: list[audio_match.Segment], seconds: float,
+                 floor: float = waveform.REVIEW) -> list[waveform.Segment]:
+    """``waveform.follow`` around the strongest landmark candidates (``HINT_*``) of a sound
+    ``seconds`` long that the speed-1 search has not already verified: a varispeed, PAL
+    speed-up or pull-down under a mix, which neither front end finds alone. ``tracks``: the
+    register's whitened sound per entry. Returns the segments with a confidence of at least
+    ``floor`` (the benchmark looks below the grey band)."""
+    limit = HINTS_MAX + int(HINTS_PER_MINUTE * seconds / 60)
+    done: list[waveform.Segment] = list(heard.segments)
+    out: list[waveform.Segment] = []
+    y: np.ndarray | None = None
+    tried = 0
+    for h in sorted(hints, key=lambda s: -s.excess):
+        if tried >= limit or h.excess < HINT_EXCESS:
+            break
+        if h.entry not in tracks or any(
+                d.entry == h.entry and min(d.end, h.end) - max(d.start, h.start) > 0
+                for d in done):
+            continue
+        tried += 1
+        if y is None:
+            y = heard.white.astype(np.float32)
+        for c in tracks[h.entry]:
+            seg = waveform.follow(y, c, h.speed / 1000, h.start, h.ref_start, h.end)
+            if seg is not None:
+                seg.entry = h.entry
+                done.append(seg)
+                if seg.confidence >= floor:
+                    out.append(seg)
+                break
+    return out
 
 
 class Register:
@@ -560,16 +603,23 @@ class Register:
         return self._waves
 
     def prepare_waveforms(self) -> None:
-        """Read and whiten the registered waveforms now: ``waveform_segments`` may then run
+        """Read and whiten the registered waveforms now: ``hear`` may then run
         on another thread (the register's SQLite connection stays on this one)."""
         if self.waveform_search:
             self._whitened()
 
-    def waveform_segments(self, proxy: np.ndarray | None) -> list[waveform.Segment]:
+    def hear(self, proxy: np.ndarray | None) -> waveform.Heard | None:
         """The waveform search over one sound's proxy (``audio.Landmarks.proxy``)."""
         if not self.waveform_search or proxy is None or len(proxy) == 0:
-            return []
-        return waveform.search(waveform.Query.build(proxy), self._whitened())
+            return None
+        return waveform.hear(proxy, self._whitened())
+
+    def _follow(self, heard: waveform.Heard, hints: list[audio_match.Segment],
+                seconds: float) -> list[waveform.Segment]:
+        tracks: dict[int, list[np.ndarray]] = {}
+        for eid, x in self._whitened():
+            tracks.setdefault(eid, []).append(x)
+        return follow_hints(heard, tracks, hints, seconds)
 
     def _merge_waveform(self, found: list[RangeMatch], segs: list[waveform.Segment]
                         ) -> list[RangeMatch]:
@@ -595,29 +645,34 @@ class Register:
                 samples=int(round((seg.end - seg.start) * waveform.RATE / waveform.CHUNK)),
                 score=seg.z,
                 detail={"offset_s": round(seg.offset / waveform.RATE, 4),
-                        "waveform_z": seg.z, "peak_ratio": seg.ratio,
+                        "waveform_z": seg.z, "peak_ratio": seg.ratio, "speed": seg.speed,
                         "correlation": seg.ncc, "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out
 
     def match_audio(self, lm: audio_fp.Landmarks,
-                    segments: list[waveform.Segment] | None = None) -> list[RangeMatch]:
+                    heard: waveform.Heard | None = None) -> list[RangeMatch]:
         """Registered audio (or video soundtracks) heard in the deliverable, with offsets.
 
-        Two front ends. Landmarks: ``audio_match.match`` (segments of hits agreeing on one
-        offset, scored by their excess over the entry's chance level); ``lm`` should be
-        analysed at ``audio_match.QUERY`` density. Waveforms: ``waveform.search`` over
-        ``lm.proxy`` when the register stores them (``segments``: already searched, e.g. on
-        another thread). Matches in the grey band come back too, with ``match_confidence``
-        under 0.5."""
-        found = self._match_landmarks(lm)
-        if segments is None:
-            segments = self.waveform_segments(lm.proxy)
+        Two front ends. Landmarks: ``audio_match`` (segments of hits agreeing on one offset,
+        scored by their excess over the entry's chance level); ``lm`` should be analysed at
+        ``audio_match.QUERY`` density. Waveforms: ``waveform.search`` over ``lm.proxy`` when
+        the register stores them (``heard``: already searched, e.g. on another thread), then
+        ``waveform.follow`` around the landmarks' weaker candidates for a change of speed.
+        Matches in the grey band come back too, with ``match_confidence`` under 0.5."""
+        found, hints = self._match_landmarks(lm)
+        if heard is None:
+            heard = self.hear(lm.proxy)
+        if heard is None:
+            return found
+        segments = heard.segments + self._follow(heard, hints, lm.duration)
         return self._merge_waveform(found, segments) if segments else found
 
-    def _match_landmarks(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
+    def _match_landmarks(self, lm: audio_fp.Landmarks
+                         ) -> tuple[list[RangeMatch], list[audio_match.Segment]]:
+        """The landmark matches, and every candidate down to ``HINT_HITS`` (the hints)."""
         if len(lm.hashes) == 0:
-            return []
+            return [], []
         # the look-up carries a payload per query hash: its anchor frame and, in the low bits,
         # the frames to its target peak (the hash's own low bits), for where a segment ends
         dt_span = audio_fp.DT_MASK + 1
@@ -625,12 +680,16 @@ class Register:
                    + (lm.hashes.astype(np.int64) & audio_fp.DT_MASK))
         packed, ent, rf, spd = self.store.audio_hits(lm.hashes, payload)
         if len(packed) == 0:
-            return []
+            return [], []
         qf, dt = packed // dt_span, packed % dt_span
         out: list[RangeMatch] = []
         per_entry: dict[int, int] = {}
         q_peaks = audio_match.peaks(lm.hashes, lm.frames)
-        for seg in audio_match.match(qf, ent, rf, spd, dt=dt):
+        # ``decide`` keeps only segments above its own floors (and reports copies), so this
+        # is ``audio_match.match`` with the weaker candidates kept as hints
+        hints = audio_match.segments(qf, ent, rf, spd, dt=dt, min_hits=HINT_HITS,
+                                     min_seconds=HINT_SECONDS)
+        for seg in audio_match.decide(hints):
             if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
                     AUDIO_MAX_OCCURRENCES:
                 continue
@@ -646,7 +705,7 @@ class Register:
                         "coverage": round(seg.coverage, 3), "speed": seg.speed / 1000,
                         "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
-        return out
+        return out, hints
 
 
     def _audio_edges(self, seg: audio_match.Segment, q_peaks: np.ndarray) -> None:

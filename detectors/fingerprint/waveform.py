@@ -67,6 +67,23 @@ class Segment:
     ncc: float  # its normalised correlation (the registered share of the mix, roughly)
     ratio: float = 0.0  # its best window's peak over that window's rival peak
     confidence: float = 0.0
+    speed: float = 1.0  # the deliverable plays the entry this many times as fast (``follow``)
+
+
+@dataclass
+class Heard:
+    """What the waveform search made of one sound: its segments, and the whitened sound (half
+    precision: 29 MB per track-hour) that following a speed change (``follow``) searches
+    again once the landmark look-up has named the hints."""
+
+    segments: list[Segment]
+    white: np.ndarray
+
+
+def hear(proxy: np.ndarray, entries: list[tuple[int, np.ndarray]]) -> Heard:
+    """``search`` over one sound's proxy, keeping its whitened samples for ``follow``."""
+    q = Query.build(proxy)
+    return Heard(search(q, entries), q.white.astype(np.float16))
 
 
 def decimate(x8: np.ndarray) -> np.ndarray:
@@ -345,3 +362,137 @@ def decide(segs: list[Segment]) -> list[Segment]:
 def search(q: Query, entries: list[tuple[int, np.ndarray]]) -> list[Segment]:
     """``decide(segments(...))``: what a scan reports."""
     return decide(segments(q, entries))
+
+
+# -- following a speed change -----------------------------------------------------------------
+# A varispeed, a PAL speed-up (25/24) or a pull-down (1000/1001) resamples the sound: the
+# samples line up again once the entry is resampled by the same factor, but a 6 s window only
+# stays coherent within about 1e-4 of it, so the search above (speed 1 only) cannot follow.
+# The landmarks can: they are registered at 1 % steps over +-5 %, and a use under a mix that is
+# too weak for them to call still leaves its speed and offset among their strongest candidates
+# (a hint). Around a hint the speed is searched finely, then verified and scored as above.
+SPEED_SPAN = 0.006  # +- around a hint's speed: half the landmarks' 1 % step, and some margin
+COARSE = WINDOW // 2  # the sweep over that span: a 3 s window ...
+COARSE_STEP = 1e-4  # ... every 1e-4 (its ends drift 0.15 ms at most: under 1/3 cycle at 1 kHz)
+FINE_STEP = 2.5e-5  # then the 6 s window around the best speeds
+FINE_KEEP = 3  # coarse speeds refined (a weak use's true speed may come second or third)
+LAG_S = 0.5  # +- around a hint's offset (its anchors are 32 ms frames; its speed drifts)
+FINE_LAG = RATE // 20  # +- around a coarse peak
+
+
+def _resample(c: np.ndarray, start: float, speed: float, n: int) -> np.ndarray:
+    """``n`` samples of ``c`` from sample ``start`` on, ``speed`` samples of it per sample."""
+    t = start + np.arange(n) * speed
+    return np.interp(t, np.arange(len(c)), c, left=0.0, right=0.0).astype(np.float32)
+
+
+class _Stretch:
+    """A stretch of the whitened deliverable prepared for correlating many windows of one
+    length with it (each placed at every sample in [lo, hi))."""
+
+    def __init__(self, y: np.ndarray, size: int, lo: int, hi: int) -> None:
+        self.size = size
+        self.lo, hi = max(0, lo), min(len(y) - size + 1, hi)
+        self.count = max(0, hi - self.lo)
+        if self.count == 0:
+            return
+        d = y[self.lo:hi + size - 1].astype(np.float64)
+        # at unit scale: the whitened sound's tiny values otherwise reach subnormal floats in
+        # the transforms, which then run several times slower (the result is scale-free)
+        d /= max(float(np.sqrt(np.mean(d * d))), 1e-12)
+        self.n = 1 << int(np.ceil(np.log2(len(d) + size)))
+        dp = np.zeros((1, self.n), np.float32)
+        dp[0, :len(d)] = d
+        self.spec = cv2.dft(dp)
+        e = np.cumsum(np.r_[0.0, d * d])
+        loc = np.sqrt(np.maximum(e[size:size + self.count] - e[:self.count], 0.0))
+        self.inv = np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
+
+    def z(self, w: np.ndarray) -> np.ndarray:
+        """Normalised correlation of ``w`` (``size`` samples) at each placement, in z units
+        (as ``candidates``: about 1 where nothing matches)."""
+        nw = float(np.sqrt(np.dot(w.astype(np.float64), w)))
+        if self.count == 0 or nw <= 1e-9:
+            return np.zeros(self.count, np.float32)
+        wp = np.zeros((1, self.n), np.float32)
+        wp[0, :self.size] = w * np.float32(np.sqrt(self.size) / nw)
+        r = cv2.idft(cv2.mulSpectrums(self.spec, cv2.dft(wp), 0, conjB=True),
+                     flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)[0, :self.count]
+        return r * self.inv
+
+
+def _sweep(y: np.ndarray, c: np.ndarray, tau: float, n: int, speeds: np.ndarray,
+           lo: int, hi: int) -> list[tuple[float, int, float]]:
+    """(z, deliverable sample, speed) of the best placement of ``n`` entry samples from
+    ``tau`` on, resampled at each of ``speeds``, in deliverable samples [lo, hi)."""
+    st = _Stretch(y, n, lo, hi)
+    out = []
+    for sigma in speeds:
+        v = st.z(_resample(c, tau, float(sigma), n))
+        if len(v):
+            k = int(np.argmax(v))
+            out.append((float(v[k]), st.lo + k, float(sigma)))
+    return out
+
+
+def follow(y: np.ndarray, c: np.ndarray, speed: float, start: float, ref_start: float,
+           end: float) -> Segment | None:
+    """The entry ``c`` (whitened) played ``speed`` times as fast (+-``SPEED_SPAN``) in the
+    whitened deliverable ``y``, around a hint: deliverable second ``start`` is entry second
+    ``ref_start`` and the use lasts to ``end``. A 3 s window sweeps the span, the 6 s window
+    refines its best speeds; the segment (``verify``) and its peak ratio are then measured
+    on a copy of the entry resampled to the best. ``ref_start`` and ``ref_end`` come back in
+    the entry's own seconds."""
+    n = min(WINDOW, len(y))
+    if n < MIN_WINDOW or len(c) < MIN_WINDOW:
+        return None
+    mid = 0.5 * (start + end) * RATE
+    a = int(min(max(0.0, mid - n / 2), len(y) - n))  # the deliverable window
+    tau = (ref_start + (a / RATE - start) * speed) * RATE  # ... and the entry sample there
+    lag, half = int(LAG_S * RATE), (n - COARSE) // 2
+    coarse = _sweep(y, c, tau + half * speed, COARSE,
+                    np.arange(speed - SPEED_SPAN, speed + SPEED_SPAN + 1e-9, COARSE_STEP),
+                    a + half - lag, a + half + lag + 1)
+    best = (0.0, 0, speed)
+    picked: list[float] = []
+    for _z, at_c, sc in sorted(coarse, reverse=True):
+        if len(picked) >= FINE_KEEP:
+            break
+        if any(abs(sc - p) < 2.5 * COARSE_STEP for p in picked):
+            continue
+        picked.append(sc)
+        # the coarse window started ``half * speed`` entry samples into the 6 s one
+        at6 = at_c - int(round(half * speed / sc))
+        for z, at, sigma in _sweep(y, c, tau, n, sc + FINE_STEP * np.arange(-4, 5),
+                                   at6 - FINE_LAG, at6 + FINE_LAG + 1):
+            if z > best[0]:
+                best = (z, at, sigma)
+    z, at, sigma = best
+    if z < CANDIDATE_Z:
+        return None
+    # the entry resampled to the found speed: sample j of it is entry sample j * sigma, and
+    # its sample tau / sigma lies at deliverable sample ``at``
+    e = _resample(c, 0.0, sigma, int(len(c) / sigma))
+    anchor = int(round(tau / sigma))
+    offset = at - anchor
+    j0, j1 = max(0, anchor), min(len(e), anchor + n)  # the window, within the entry
+    if j1 - j0 < MIN_WINDOW:
+        return None
+    reach, spare = int(RIVAL_S * RATE), RATE // 4
+    st = _Stretch(y, j1 - j0, j0 + offset - reach, j0 + offset + reach + 1)
+    v = st.z(e[j0:j1])
+    k = j0 + offset - st.lo
+    if not 0 <= k < len(v):
+        return None
+    ring = np.r_[v[max(0, k - reach):max(0, k - spare)], v[k + spare + 1:k + reach + 1]]
+    ratio = float(v[k]) / max(float(ring.max()) if len(ring) else 0.0, 1.0)
+    if ratio < 1.0 + REVIEW / ACCEPT * (RATIO_ACCEPT - 1.0):
+        return None
+    seg = verify(y, e, offset, j0)
+    if seg is None:
+        return None
+    seg.ref_start, seg.ref_end = round(seg.ref_start * sigma, 3), round(seg.ref_end * sigma, 3)
+    seg.speed = round(sigma, 5)
+    seg.ratio = round(ratio, 2)
+    seg.confidence = score(seg.z, seg.ratio)
+    return seg
