@@ -459,6 +459,11 @@ class RegisterDetector(Detector):
                        "review_excess_hits": audio_match.REVIEW_EXCESS})
             how = (f"{int(run.score)} aligned audio landmarks "
                    f"({ev.get('excess_hits')} over the chance level)")
+            if "waveform_z" in ev:  # the waveform search confirmed it (``_merge_waveform``)
+                speed = float(ev.get("speed", 1.0))
+                at = "" if speed == 1.0 else f" at {speed * 100:.3f} % speed"
+                how += (f"; the registered waveform lines up{at} (z {ev['waveform_z']}, "
+                        f"{ev.get('peak_ratio')}x the next best alignment)")
         span = f"{rng['start']}-{rng['end']}"
         ref = ""
         if "register_range" in ev:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from helpers import register_scan
 from PIL import Image
 
+from detectors.fingerprint import audio as audio_fp
 from fixtures.gen_register import (
     synth_clip_frames,
     synth_image,
@@ -363,18 +364,22 @@ def test_audio_only_mxf_is_checked_not_refused(register_db: Path, tmp_path: Path
     assert [f.rule for f in found] == ["register.audio.landmarks"]
 
 
-def _buried_cue_wav(tmp_path: Path) -> Path:
+def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0) -> Path:
     """30 s of music and dialogue at 48 kHz stereo 24-bit with 5 s of the registered cue
-    (``temp_cue.wav``, from 2 s in) at 12 s, 15 dB under the rest."""
+    (``temp_cue.wav``, from 2 s in) at 12 s, ``level_db`` under the rest, played ``speed``
+    times as fast (a varispeed: ``speed`` x 5 s of the cue)."""
     from fixtures.gen_register import synth_babble
 
     sr = 8000
     rest = 0.3 * synth_music(41, 30.0) + 0.5 * synth_babble(30.0, 42)
-    used = synth_music(3, 8.0)[2 * sr:7 * sr]
+    used = synth_music(3, 8.0)[2 * sr:]
+    if speed != 1.0:
+        used = audio_fp.varispeed(used, speed)
+    used = used[:5 * sr]
     at = 12 * sr
     under = rest[at:at + len(used)]
     rest[at:at + len(used)] += used * float(np.sqrt(np.mean(under ** 2) / np.mean(used ** 2))
-                                             * 10 ** (-15 / 20))
+                                             * 10 ** (level_db / 20))
     write_wav(tmp_path / "mix8k.wav", 0.9 * rest / np.abs(rest).max())
     out = tmp_path / "mix.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "mix8k.wav"), "-ar",
@@ -397,6 +402,31 @@ def test_cue_15_db_under_a_mix_is_found_by_its_waveform(register_db: Path,
     assert f.evidence["waveform_z"] >= f.evidence["min_z"]
     assert f.evidence["peak_ratio"] >= f.evidence["min_peak_ratio"]
     assert "registered waveform is in the mix" in f.message
+
+
+def test_a_pal_speed_up_under_a_mix_is_followed_by_its_waveform(
+        register_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors.fingerprint import matcher, waveform
+
+    mix = _buried_cue_wav(tmp_path, -10.0, 25 / 24)
+    # the landmarks alone put it in the grey band: 10 dB under, at 4 % off their speed grid
+    with monkeypatch.context() as mp:
+        mp.setattr(matcher, "HINTS_MAX", 0)
+        mp.setattr(matcher, "HINTS_PER_MINUTE", 0)
+        (f,) = register_scan(register_db, mix).findings
+    assert f.verdict == "review" and f.evidence["speed"] == 1.04
+    # followed at the speed found, the registered samples line up again
+    (f,) = register_scan(register_db, mix).findings
+    assert f.verdict == "ai" and f.evidence["match_confidence"] >= 0.5
+    assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"
+    assert f.evidence["speed"] == pytest.approx(25 / 24, abs=1e-4)
+    assert f.evidence["waveform_z"] >= waveform.ACCEPT_Z
+    assert "registered waveform lines up at 104.16" in f.message
+    d, r = f.evidence["deliverable_range"], f.evidence["register_range"]
+    assert d["start_s"] == pytest.approx(12.0, abs=0.5) and d["end_s"] == pytest.approx(17.0,
+                                                                                        abs=0.5)
+    assert r["start_s"] == pytest.approx(2.0, abs=0.5) and r["end_s"] == pytest.approx(7.2,
+                                                                                       abs=0.5)
 
 
 def test_without_stored_waveforms_or_over_the_limit_a_scan_says_so(

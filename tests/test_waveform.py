@@ -1,6 +1,7 @@
 """The waveform search (``detectors/fingerprint/waveform.py``): registered sound found by
-correlation where a mix buries it 15 dB under other sound, with its offset and edges; nothing
-found in unrelated music or once the speed has changed."""
+correlation where a mix buries it 15 dB under other sound, with its offset and edges; after a
+change of speed, followed from a landmark hint (``follow``); nothing found in unrelated
+music."""
 
 from __future__ import annotations
 
@@ -83,10 +84,42 @@ def test_unrelated_music_and_dialogue_find_nothing(cue: np.ndarray) -> None:
     assert _search(bed, {1: cue}) == []
 
 
-def test_a_speed_change_is_out_of_its_reach(cue: np.ndarray) -> None:
-    """Varispeed moves every sample: the landmarks (registered at 1 % steps) cover it."""
+def test_a_speed_change_is_out_of_the_speed_1_search(cue: np.ndarray) -> None:
+    """Varispeed moves every sample: only ``follow`` (from a landmark hint) lines them up."""
     used = audio_fp.varispeed(cue[int(4.0 * SR):int(12.0 * SR)], 1.02)
     assert _search(_mix(30.0, used, 10.0, -6.0, 70), {1: cue}) == []
+
+
+def _follow(mix8k: np.ndarray, entry8k: np.ndarray, speed: float, start: float,
+            ref_start: float, end: float) -> wf.Segment | None:
+    y = wf.Query.build(wf.decimate(mix8k)).white
+    return wf.follow(y, wf.whiten(wf.decimate(entry8k)), speed, start, ref_start, end)
+
+
+@pytest.mark.parametrize(("speed", "hint"), [(25 / 24, 1.04), (0.96, 0.96),
+                                             (1000 / 1001, 1.0)])
+def test_follow_finds_a_speed_change_10_db_under_a_mix(cue: np.ndarray, speed: float,
+                                                       hint: float) -> None:
+    """A PAL speed-up, a varispeed and a pull-down, from a landmark hint on the 1 % grid
+    whose start and offset are a frame or two off: the exact speed, offset and edges."""
+    used = audio_fp.varispeed(cue[int(5.0 * SR):], speed)[:int(6.0 * SR)]
+    mix = _mix(40.0, used, 21.0, -10.0, 80)
+    assert _search(mix, {1: cue}) == []  # the speed-1 search does not line it up
+    seg = _follow(mix, cue, hint, 22.06, 5.0 + 1.06 * hint, 25.5)
+    assert seg is not None and seg.confidence >= wf.ACCEPT
+    assert seg.speed == pytest.approx(speed, abs=5e-5)
+    assert seg.start == pytest.approx(21.0, abs=0.3) and seg.end == pytest.approx(27.0, abs=0.3)
+    assert seg.ref_start == pytest.approx(5.0, abs=0.3)
+    assert seg.ref_end == pytest.approx(5.0 + 6.0 * speed, abs=0.3)
+
+
+def test_follow_finds_nothing_in_unrelated_sound(cue: np.ndarray) -> None:
+    """A hint the landmarks drew from same-key music or dialogue leads nowhere."""
+    same_key = synth_music(3, 30.0, notes_seed=1234)
+    for where in (same_key, _bed(30.0, 90)):
+        for hint in (0.98, 1.0, 1.04):
+            seg = _follow(where, cue, hint, 10.0, 4.0, 16.0)
+            assert seg is None or seg.confidence < wf.REVIEW, (hint, seg)
 
 
 def test_short_and_silent_inputs() -> None:

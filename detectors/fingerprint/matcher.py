@@ -636,6 +636,8 @@ class Register:
                 for r in same:
                     r.detail["waveform_z"] = seg.z
                     r.detail["peak_ratio"] = seg.ratio
+                    if seg.speed != 1.0:  # measured, where the landmarks' is on a 1 % grid
+                        r.detail["speed"] = seg.speed
                     conf = float(r.detail.get("match_confidence", 0.0))  # type: ignore[arg-type]
                     r.detail["match_confidence"] = max(conf, seg.confidence)
                 continue
