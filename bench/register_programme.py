@@ -295,10 +295,18 @@ def _video_score(findings: list[dict[str, object]], inserts: list[Insert],
 
 
 def _audio_score(findings: list[dict[str, object]], inserts: list[pa.AudioInsert],
-                 found: dict[int, bool], errors: list[float]) -> int:
-    """Mark temp audio inserts found; returns the false audio matches."""
-    return len(_mark(findings, [(a.entry, a.start, a.end) for a in inserts],
-                     ("start_s", "end_s"), found, errors)[0])
+                 found: dict[int, bool], errors: list[float],
+                 log: Callable[[str], None] | None = None) -> int:
+    """Mark temp audio inserts found; returns the false audio matches. With ``log``: every
+    in or out point more than 0.5 s off, with the front end that placed it."""
+    false, first = _mark(findings, [(a.entry, a.start, a.end) for a in inserts],
+                         ("start_s", "end_s"), found, errors)
+    for i, ev, errs in first:
+        if log is not None and max(errs) > 0.5:
+            d, a = ev["deliverable_range"], inserts[i]
+            log(f"  {a.cls}: {d['start_s']:.2f}-{d['end_s']:.2f} s for {a.start:.2f}-"
+                f"{a.end:.2f} s ({ev.get('method')}, speed {ev.get('speed', 1.0)})")
+    return len(false)
 
 
 def padding(pictures: list[tuple[str, np.ndarray]], n: int, log: Callable[[str], None]
@@ -458,7 +466,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                     mine_f = [f for f in snd if str(f["location"]).split(":")[0] == track]
                     got = {}
                     if track == mix:
-                        audio_false += _audio_score(mine_f, ains, got, audio_err)
+                        audio_false += _audio_score(mine_f, ains, got, audio_err, log)
                         for k, a in enumerate(ains):
                             row = audio_rows.setdefault(f"{a.cls} (programme mix)", [0, 0])
                             row[0] += bool(got.get(k))

@@ -129,3 +129,38 @@ def test_short_and_silent_inputs() -> None:
     assert _search(synth_music(5, 2.0), {1: synth_music(5, 10.0)}) == []  # 2 s: too short
     assert _search(synth_music(5, 10.0), {1: silent}) == []
     assert _search(synth_music(5, 10.0), {1: synth_music(5, 2.0)}) == []  # entry too short
+
+
+def test_hints_are_followed_strongest_first_once_per_use(cue: np.ndarray) -> None:
+    """``matcher.follow_hints``: the weaker copies of a use (neighbouring speed steps) and
+    candidates under ``HINT_EXCESS`` cost nothing once the use is found."""
+    from detectors.fingerprint import audio_match as am
+    from detectors.fingerprint import matcher
+
+    used = audio_fp.varispeed(cue[int(5.0 * SR):], 0.96)[:int(6.0 * SR)]
+    mix = _mix(40.0, used, 21.0, -10.0, 80)
+    q = wf.Query.build(wf.decimate(mix))
+    heard = wf.Heard(wf.search(q, []), q.white.astype(np.float16))
+    tracks = {1: [wf.whiten(wf.decimate(cue))], 2: [wf.whiten(wf.decimate(synth_music(8, 20.0)))]}
+
+    def hint(entry: int, speed: int, excess: float) -> am.Segment:
+        s = am.Segment(entry, speed, 0, int(excess) + 1, 21.5, 26.5, 5.0 + 0.5 * speed / 1000,
+                       10.0, 0.0, 1.0, 10, 5.0)
+        s.chance = (s.hits - excess) / am.CHANCE_WEIGHT
+        return s
+
+    calls: list[tuple[int, float]] = []
+    real = wf.follow
+
+    def spy(y: np.ndarray, c: np.ndarray, speed: float, *a: float) -> wf.Segment | None:
+        calls.append((len(c), speed))
+        return real(y, c, speed, *a)
+
+    hints = [hint(1, 970, 6.0), hint(1, 960, 9.0), hint(2, 1000, 5.0), hint(1, 1000, 3.0)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wf, "follow", spy)
+        (seg,) = matcher.follow_hints(heard, tracks, hints, 40.0)
+    assert seg.entry == 1 and seg.speed == pytest.approx(0.96, abs=5e-5)
+    # the strongest hint found the use; its 970 copy was skipped, entry 2 was tried, and
+    # the candidate under HINT_EXCESS was not
+    assert [s for _, s in calls] == [0.96, 1.0]

@@ -8,9 +8,12 @@ seconds (a 6 s window at 4 kHz is 24,000 samples), which lifts a cue 15 dB down 
 deviations of the correlation's own noise. Both sides are whitened (each divided by its own
 smoothed spectrum) so that the bass of one and the tilt of the other do not decide the score.
 
-What it cannot survive is a change of speed or pitch (samples no longer line up): that stays
-the landmarks' job. Its cost grows with the register's audio (every window is correlated with
-the whole deliverable), hence ``matcher.WAVEFORM_MAX_S``.
+A change of speed (varispeed, PAL speed-up, pull-down) moves every sample, so the search
+above runs at speed 1 only; ``follow`` lines a use up again at its own speed, starting from a
+landmark candidate that names the entry, a speed on the landmarks' 1 % grid and an offset.
+A pitch-preserving time stretch stays the landmarks' job. The speed-1 search's cost grows
+with the register's audio (every window is correlated with the whole deliverable), hence
+``matcher.WAVEFORM_MAX_S``; following costs about 0.1 s a candidate.
 
 Pure NumPy/OpenCV over mono float32 at ``RATE``; the deliverable's proxy is collected while
 its landmarks are computed (``audio.Landmarks.proxy``), the register's at registration
