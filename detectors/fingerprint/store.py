@@ -359,33 +359,40 @@ class RegisterStore:
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(query frame, entry, registered frame, speed) for every landmark hash in common.
 
-        The query's hashes go into a TEMP table in batches and are joined on the hash index,
-        so the cost follows the query, not the register."""
-        out_q: list[np.ndarray] = []
-        out_e: list[np.ndarray] = []
-        out_r: list[np.ndarray] = []
-        out_s: list[np.ndarray] = []
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (hash INTEGER, frame INTEGER)")
-        try:
-            for start in range(0, len(hashes), JOIN_BATCH):
-                self.db.execute("DELETE FROM temp.q")
-                self.db.executemany(
-                    "INSERT INTO temp.q VALUES (?, ?)",
-                    zip(hashes[start:start + JOIN_BATCH].tolist(),
-                        frames[start:start + JOIN_BATCH].tolist(), strict=True))
+        The query's hashes are joined on the hash index in batches, so the cost follows the
+        query, not the register. Each batch goes in as one JSON array (``json_each``): a
+        third of the time of inserting it row by row into a TEMP table, which remains the
+        way for an SQLite built without JSON."""
+        out: list[np.ndarray] = []
+        frames = np.asarray(frames, np.int64)
+        for start in range(0, len(hashes), JOIN_BATCH):
+            batch = hashes[start:start + JOIN_BATCH]
+            try:
                 rows = self.db.execute(
-                    "SELECT q.frame, a.entry, a.frame, a.speed FROM temp.q AS q "
-                    "JOIN audio AS a ON a.hash = q.hash").fetchall()
-                if rows:
-                    arr = np.array(rows, dtype=np.int64)
-                    out_q.append(arr[:, 0])
-                    out_e.append(arr[:, 1])
-                    out_r.append(arr[:, 2])
-                    out_s.append(arr[:, 3])
-        finally:
-            self.db.execute("DROP TABLE IF EXISTS temp.q")
-        if not out_q:
+                    "SELECT j.key, a.entry, a.frame, a.speed FROM json_each(?) AS j "
+                    "JOIN audio AS a ON a.hash = j.value",
+                    (json.dumps(batch.tolist()),)).fetchall()
+            except sqlite3.OperationalError:  # no json_each in this SQLite
+                rows = self._audio_rows_by_table(batch)
+            if rows:
+                arr = np.array(rows, dtype=np.int64)
+                arr[:, 0] += start
+                out.append(arr)
+        if not out:
             z = np.zeros(0, np.int64)
             return z, z, z, z
-        return (np.concatenate(out_q), np.concatenate(out_e), np.concatenate(out_r),
-                np.concatenate(out_s))
+        arr = np.concatenate(out)
+        return frames[arr[:, 0]], arr[:, 1], arr[:, 2], arr[:, 3]
+
+    def _audio_rows_by_table(self, hashes: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """``audio_hits``' join through a TEMP table: (index in ``hashes``, entry, frame,
+        speed) rows."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (hash INTEGER, k INTEGER)")
+        try:
+            self.db.execute("DELETE FROM temp.q")
+            self.db.executemany("INSERT INTO temp.q VALUES (?, ?)",
+                                zip(hashes.tolist(), range(len(hashes)), strict=True))
+            return self.db.execute("SELECT q.k, a.entry, a.frame, a.speed FROM temp.q AS q "
+                                   "JOIN audio AS a ON a.hash = q.hash").fetchall()
+        finally:
+            self.db.execute("DROP TABLE IF EXISTS temp.q")
