@@ -29,6 +29,7 @@ Pure functions over NumPy arrays; tuned and evaluated by ``bench/audio_rule.py``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -75,6 +76,10 @@ class Segment:
     raw: int  # hashes in common at the offset (a chord pairing with itself counts many)
     span: float  # s from the first to the last aligned anchor: the length the rule measures
     confidence: float = 0.0
+    # the deliverable runs this many times as fast as the registered audio in time only
+    # (``TEMPOS``); start, end and span are in the deliverable's seconds, offset on the
+    # registered timeline
+    tempo: float = 1.0
 
     @property
     def excess(self) -> float:
@@ -86,6 +91,59 @@ def landmarks(x: np.ndarray, d: Density = QUERY) -> audio_fp.Landmarks:
     """Landmarks of mono float32 samples at ``audio.SR`` in one piece (tests, benchmark), at
     density ``d``: what a scan computes streaming with ``density=QUERY``."""
     return audio_fp.landmarks_from_blocks(iter([np.asarray(x, np.float32)]), density=d)
+
+
+# -- time stretch -------------------------------------------------------------------------
+# A time stretch (tempo changed, pitch kept: WSOLA, ffmpeg's atempo, rubberband) moves a
+# landmark's two peaks apart in time but not in frequency, so its hash is the registered one
+# with the frames between the peaks scaled. The deliverable's landmarks are looked up again
+# re-hashed at these factors (its frames scaled onto the registered timeline), which also
+# covers a pitch shift with the registered speed variants. Frames are 32 ms and most pairs
+# span under 20 of them, so one factor reaches about +-2.5 % around itself: 0.96 and 1.04
+# cover +-5 % (measured on ffmpeg atempo at 0, -6 and -10 dB under a mix).
+TEMPOS = (1.0, 0.96, 1.04)
+
+
+def stretch(hashes: np.ndarray, frames: np.ndarray, tempo: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The deliverable's landmarks as the registered audio's would be if the deliverable is
+    it played ``tempo`` times as fast in time only: (hashes, frames on the registered
+    timeline); pairs whose scaled span leaves the hash's range are dropped."""
+    if tempo == 1.0:
+        return hashes, frames
+    h = hashes.astype(np.int64)
+    dt = np.rint((h & audio_fp.DT_MASK) * tempo).astype(np.int64)
+    keep = (dt >= 1) & (dt <= audio_fp.DT_MASK)
+    return (((h & ~audio_fp.DT_MASK) | dt)[keep].astype(hashes.dtype),
+            np.rint(frames[keep].astype(np.float64) * tempo).astype(frames.dtype))
+
+
+def on_deliverable(segs: list[Segment], tempo: float) -> list[Segment]:
+    """Segments found on stretched landmarks (``stretch``), back on the deliverable's clock."""
+    if tempo == 1.0:
+        return segs
+    for s in segs:
+        s.start, s.end, s.span, s.tempo = s.start / tempo, s.end / tempo, s.span / tempo, tempo
+    return segs
+
+
+Lookup = Callable[[np.ndarray, np.ndarray],
+                  tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
+
+
+def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
+               min_hits: int | None = None, min_seconds: float | None = None
+               ) -> list[Segment]:
+    """``segments`` of the deliverable's landmarks at every factor of ``TEMPOS``.
+    ``lookup(hashes, frames)``: (query frame, entry, registered frame, speed, frames to the
+    target peak or None) for every hash in common with the register."""
+    out: list[Segment] = []
+    for tempo in TEMPOS:
+        h, f = stretch(hashes, frames, tempo)
+        qf, ent, rf, spd, dt = lookup(h, f)
+        out += on_deliverable(segments(qf, ent, rf, spd, min_hits=min_hits,
+                                       min_seconds=min_seconds, dt=dt), tempo)
+    return out
 
 
 # -- decision -------------------------------------------------------------------------------
@@ -183,10 +241,10 @@ def _join(kept: list[Segment]) -> list[Segment]:
     between lines, a cue's rest) up to ``JOIN_GAP_S`` long, as one range; the confidence
     is the strongest part's. The parts are not changed (joins are copies)."""
     out: list[Segment] = []
-    for s in sorted(kept, key=lambda s: (s.entry, s.speed, s.offset, s.start)):
+    for s in sorted(kept, key=lambda s: (s.entry, s.speed, s.tempo, s.offset, s.start)):
         last = out[-1] if out else None
         if (last is not None and last.entry == s.entry and last.speed == s.speed
-                and abs(last.offset - s.offset) <= 2 * SLACK
+                and last.tempo == s.tempo and abs(last.offset - s.offset) <= 2 * SLACK
                 and 0 <= s.start - last.end <= JOIN_GAP_S):
             last.end, last.ref_end = s.end, s.ref_end
             last.hits += s.hits
@@ -238,8 +296,11 @@ def peaks(hashes: np.ndarray, frames: np.ndarray) -> np.ndarray:
     its anchor (frame, f1) and its target (frame + dt, f2)."""
     h = hashes.astype(np.int64)
     f = frames.astype(np.int64)
-    pts = np.r_[np.c_[f, (h >> 15) & 0x1FF], np.c_[f + (h & audio_fp.DT_MASK), (h >> 6) & 0x1FF]]
-    return np.unique(pts, axis=0) if len(pts) else pts.reshape(0, 2)
+    # one int64 key per peak (frame, then bin): np.unique on it is many times faster than
+    # on rows, in the same order
+    key = np.unique(np.r_[f * 512 + ((h >> 15) & 0x1FF),
+                          (f + (h & audio_fp.DT_MASK)) * 512 + ((h >> 6) & 0x1FF)])
+    return np.c_[key >> 9, key & 0x1FF]
 
 
 def _hits_at(query: np.ndarray, ref: np.ndarray, offset: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -128,7 +128,8 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
     """``waveform.follow`` around the strongest landmark candidates (``HINT_*``) of a sound
     ``seconds`` long that the speed-1 search has not already verified: a varispeed, PAL
     speed-up or pull-down under a mix, which neither front end finds alone. ``tracks``: the
-    register's whitened sound per entry. Returns the segments with a confidence of at least
+    register's whitened sound per entry (a time-stretched candidate is not followed: its
+    samples never line up). Returns the segments with a confidence of at least
     ``floor`` (the benchmark looks below the grey band)."""
     limit = HINTS_MAX + int(HINTS_PER_MINUTE * seconds / 60)
     done: list[waveform.Segment] = list(heard.segments)
@@ -138,7 +139,7 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
     for h in sorted(hints, key=lambda s: -s.excess):
         if tried >= limit or h.excess < HINT_EXCESS:
             break
-        if h.entry not in tracks or any(
+        if h.tempo != 1.0 or h.entry not in tracks or any(
                 d.entry == h.entry and min(d.end, h.end) - max(d.start, h.start) > 0
                 for d in done):
             continue
@@ -636,8 +637,8 @@ class Register:
                 for r in same:
                     r.detail["waveform_z"] = seg.z
                     r.detail["peak_ratio"] = seg.ratio
-                    if seg.speed != 1.0:  # measured, where the landmarks' is on a 1 % grid
-                        r.detail["speed"] = seg.speed
+                    if seg.speed != 1.0 and "tempo" not in r.detail:
+                        r.detail["speed"] = seg.speed  # measured; the landmarks' is a 1 % step
                     conf = float(r.detail.get("match_confidence", 0.0))  # type: ignore[arg-type]
                     r.detail["match_confidence"] = max(conf, seg.confidence)
                 continue
@@ -675,27 +676,31 @@ class Register:
         """The landmark matches, and every candidate down to ``HINT_HITS`` (the hints)."""
         if len(lm.hashes) == 0:
             return [], []
-        # the look-up carries a payload per query hash: its anchor frame and, in the low bits,
-        # the frames to its target peak (the hash's own low bits), for where a segment ends
         dt_span = audio_fp.DT_MASK + 1
-        payload = (lm.frames.astype(np.int64) * dt_span
-                   + (lm.hashes.astype(np.int64) & audio_fp.DT_MASK))
-        packed, ent, rf, spd = self.store.audio_hits(lm.hashes, payload)
-        if len(packed) == 0:
-            return [], []
-        qf, dt = packed // dt_span, packed % dt_span
+
+        def lookup(hashes: np.ndarray, frames: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            # a payload per query hash: its anchor frame and, in the low bits, the frames to
+            # its target peak (the hash's own low bits), for where a segment ends
+            payload = (frames.astype(np.int64) * dt_span
+                       + (hashes.astype(np.int64) & audio_fp.DT_MASK))
+            packed, ent, rf, spd = self.store.audio_hits(hashes, payload)
+            return packed // dt_span, ent, rf, spd, packed % dt_span
+
         out: list[RangeMatch] = []
         per_entry: dict[int, int] = {}
-        q_peaks = audio_match.peaks(lm.hashes, lm.frames)
+        q_peaks: np.ndarray | None = None  # the deliverable's peaks, once a match needs them
         # ``decide`` keeps only segments above its own floors (and reports copies), so this
         # is ``audio_match.match`` with the weaker candidates kept as hints
-        hints = audio_match.segments(qf, ent, rf, spd, dt=dt, min_hits=HINT_HITS,
-                                     min_seconds=HINT_SECONDS)
+        hints = audio_match.candidates(lm.hashes, lm.frames, lookup, min_hits=HINT_HITS,
+                                       min_seconds=HINT_SECONDS)
         for seg in audio_match.decide(hints):
             if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
                     AUDIO_MAX_OCCURRENCES:
                 continue
             per_entry[seg.entry] = per_entry.get(seg.entry, 0) + 1
+            if q_peaks is None:
+                q_peaks = audio_match.peaks(lm.hashes, lm.frames)
             self._audio_edges(seg, q_peaks)
             out.append(RangeMatch(
                 self.entries[seg.entry], "landmarks", seg.start, seg.end,
@@ -705,6 +710,7 @@ class Register:
                         "aligned_hits": seg.hits, "chance_level": round(seg.chance, 2),
                         "excess_hits": round(seg.excess, 1),
                         "coverage": round(seg.coverage, 3), "speed": seg.speed / 1000,
+                        **({"tempo": seg.tempo} if seg.tempo != 1.0 else {}),
                         "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out, hints
@@ -712,18 +718,24 @@ class Register:
 
     def _audio_edges(self, seg: audio_match.Segment, q_peaks: np.ndarray) -> None:
         """Walk the segment's edges outward on single peaks (``audio_match.refine_edges``);
-        the registered range moves with them."""
+        the registered range moves with them. A stretched segment (``seg.tempo``) is walked
+        on the registered timeline, its deliverable peaks scaled onto it."""
+        t = seg.tempo
+        on_ref = replace(seg, start=seg.start * t, end=seg.end * t)
         reach = int((audio_match.EDGE_REACH_S + 2) / audio_fp.FRAME_S)
-        lo = int(seg.start / audio_fp.FRAME_S) + seg.offset - reach
-        hi = int(seg.end / audio_fp.FRAME_S) + seg.offset + reach
+        lo = int(on_ref.start / audio_fp.FRAME_S) + seg.offset - reach
+        hi = int(on_ref.end / audio_fp.FRAME_S) + seg.offset + reach
         h, f = self.store.audio_rows(seg.entry, seg.speed, lo, hi)
-        near = q_peaks[(q_peaks[:, 0] >= lo - seg.offset - 60)
-                       & (q_peaks[:, 0] <= hi - seg.offset + 60)]
-        start, end = audio_match.refine_edges(seg, near, audio_match.peaks(h, f))
+        frames = q_peaks[:, 0] * t if t != 1.0 else q_peaks[:, 0]
+        sel = (frames >= lo - seg.offset - 60) & (frames <= hi - seg.offset + 60)
+        near = q_peaks[sel]
+        if t != 1.0:
+            near = np.c_[np.rint(near[:, 0] * t).astype(np.int64), near[:, 1]]
+        start, end = audio_match.refine_edges(on_ref, near, audio_match.peaks(h, f))
         factor = seg.speed / 1000
-        seg.ref_start += (start - seg.start) * factor
-        seg.ref_end += (end - seg.end) * factor
-        seg.start, seg.end = start, end
+        seg.ref_start += (start - on_ref.start) * factor
+        seg.ref_end += (end - on_ref.end) * factor
+        seg.start, seg.end = start / t, end / t
 
 
 def _walk(path: str, t: float, step: float, side: int) -> Iterator[Frame]:
