@@ -70,15 +70,16 @@ WORDS = ("the shot we need is wider than that so move the camera back and hold o
          "bring the crane round and light the window side softer please nobody moves before "
          "action we lose the sun at five so this is the last take of the day").split()
 
-# (class, kind, level dB, speed, eq)
-CLASSES: tuple[tuple[str, str, float, float, bool], ...] = (
+# (class, kind, level dB, speed, eq[, ffmpeg audio filter applied to the insert])
+CLASSES: tuple[tuple[str, str, float, float, bool] | tuple[str, str, float, float, bool, str],
+               ...] = (
     ("cue -6 dB", "music", -6.0, 1.0, False),
     ("cue -10 dB", "music", -10.0, 1.0, False),
     ("cue -15 dB", "music", -15.0, 1.0, False),
     ("cue -6 dB varispeed +2 %", "music", -6.0, 1.02, False),
     ("cue -6 dB varispeed -2 %", "music", -6.0, 0.98, False),
     ("cue -10 dB varispeed +4 %", "music", -10.0, 1.04, False),
-    ("cue -6 dB pitch/time -5 % + band EQ", "music", -6.0, 0.95, True),
+    ("cue -6 dB varispeed -5 % + band EQ", "music", -6.0, 0.95, True),  # was "pitch/time"
     ("cue -10 dB band EQ", "music", -10.0, 1.0, True),
     ("VO -6 dB", "vo", -6.0, 1.0, False),
     ("VO -10 dB", "vo", -10.0, 1.0, False),
@@ -86,7 +87,25 @@ CLASSES: tuple[tuple[str, str, float, float, bool], ...] = (
     ("VO PAL speed-up +4.2 % -6 dB", "vo", -6.0, 25 / 24, False),
     ("VO -10 dB varispeed -5 %", "vo", -10.0, 0.95, False),
     ("VO -10 dB band EQ", "vo", -10.0, 1.0, True),
+    # tempo or pitch alone (ffmpeg's WSOLA atempo, rubberband): appended, so the classes
+    # above keep their seeds
+    ("cue -6 dB time-stretch +4 % (atempo)", "music", -6.0, 1.0, False, "atempo=1.04"),
+    ("cue -10 dB time-stretch -5 % (atempo)", "music", -10.0, 1.0, False, "atempo=0.95"),
+    ("VO -10 dB time-stretch +3 % (rubberband)", "vo", -10.0, 1.0, False,
+     "rubberband=tempo=1.03"),
+    ("VO -6 dB time-stretch -2 % (atempo)", "vo", -6.0, 1.0, False, "atempo=0.98"),
+    ("cue -6 dB pitch shift +3 % (rubberband)", "music", -6.0, 1.0, False,
+     "rubberband=pitch=1.03"),
 )
+
+
+def ffmpeg_filter(x: np.ndarray, filt: str, sr: int = GEN_SR) -> np.ndarray:
+    """Mono float32 samples through an ffmpeg audio filter (piped, same rate)."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(sr), "-ac", "1",
+                          "-i", "pipe:0", "-af", filt, "-f", "f32le", "-ar", str(sr), "-ac",
+                          "1", "pipe:1"], input=np.asarray(x, np.float32).tobytes(),
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.float32).copy()
 
 
 def _log(s: str) -> None:
@@ -174,6 +193,11 @@ class MemRegister:
         o = np.argsort(self.hashes, kind="stable")
         self.hashes, self.ent = self.hashes[o], self.ent[o]
         self.frames, self.speeds = self.frames[o], self.speeds[o]
+
+    def lookup(self, hashes: np.ndarray, frames: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
+        """``audio_match.Lookup`` over this register (no target-peak payload)."""
+        return (*self.hits(audio_fp.Landmarks(hashes, frames, 0.0, 0)), None)
 
     def hits(self, lm: audio_fp.Landmarks
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -301,7 +325,7 @@ def positives(work: Path, reg: MemRegister, odd: int, trials: int = 5, shift: in
     cues = [e for e, k in reg.kinds.items() if k == "music" and (e - 1) % 2 == odd]
     vos = [e for e, k in reg.kinds.items() if k == "vo" and (e - 101) % 2 == odd]
     n = int(PROG_S * GEN_SR)
-    for ci, (cls, kind, level, speed, eq) in enumerate(CLASSES):
+    for ci, (cls, kind, level, speed, eq, *filt) in enumerate(CLASSES):
         if kind == "vo" and not have_speech:
             continue
         pool = cues if kind == "music" else vos
@@ -320,6 +344,8 @@ def positives(work: Path, reg: MemRegister, odd: int, trials: int = 5, shift: in
             used = src[int(handle * GEN_SR):]
             if speed != 1.0:
                 used = audio_fp.varispeed(used, speed)
+            if filt:
+                used = ffmpeg_filter(used[: int(2 * INSERT_S * GEN_SR)], filt[0])
             if eq:
                 used = band(used)
             used = used[: int(INSERT_S * GEN_SR)]
@@ -427,7 +453,8 @@ def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
         shipped = am.match(*reg.hits(lm0))
         t1b = time.perf_counter()
         lm = am.landmarks(q.x8, am.QUERY)
-        segs = am.segments(*reg.hits(lm), min_hits=FLOOR_HITS, min_seconds=FLOOR_S)
+        segs = am.candidates(lm.hashes, lm.frames, reg.lookup, min_hits=FLOOR_HITS,
+                             min_seconds=FLOOR_S)
         t2 = time.perf_counter()
         wq = wf.Query.build(wf.decimate(q.x8))
         wave = wf.segments(wq, waves)
@@ -517,9 +544,10 @@ def report(res: list[Measured], split: str, took: float) -> str:
     pos = [r for r in res if r.q.entry]
     neg = [r for r in res if not r.q.entry]
     lines += ["| class | where | N | old rule found | new rule found | new: review only | "
+              "new: by a tempo variant | "
               "new rule, shipped query density | waveform found | waveform: review only | "
               "of which speed followed | either found |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     groups: dict[str, list[Measured]] = {}
     for r in pos:
         groups.setdefault(r.q.group, []).append(r)
@@ -533,13 +561,15 @@ def report(res: list[Measured], split: str, took: float) -> str:
                       for s in decide(r.segs)) for r in rs)
         shp = sum(any(true_seg(r, s) and s.confidence >= am.ACCEPT for s in r.shipped)
                   for r in rs)
+        tmp = sum(any(true_seg(r, s) and s.confidence >= am.ACCEPT and s.tempo != 1.0
+                      for s in decide(r.segs)) for r in rs)
         wav = sum(wave_found(r, wf.ACCEPT) for r in rs)
         wrev = sum(wave_found(r, wf.REVIEW) and not wave_found(r, wf.ACCEPT) for r in rs)
         fol = sum(any(wave_true(r, s) and s.confidence >= wf.ACCEPT and s.speed != 1.0
                       for s in wf.decide(r.wave)) for r in rs)
         either = sum(wave_found(r, wf.ACCEPT) or any(
             true_seg(r, s) and s.confidence >= am.ACCEPT for s in decide(r.segs)) for r in rs)
-        lines.append(f"| {cls} | {where} | {len(rs)} | {old} | {new} | {rev} | {shp} | {wav} "
+        lines.append(f"| {cls} | {where} | {len(rs)} | {old} | {new} | {rev} | {tmp} | {shp} | {wav} "
                      f"| {wrev} | {fol} | {either} |")
     lines += ["", "| negatives | N | seconds | old rule: files with a false match | "
               "new rule: files with a false match (ai) | new: review only | "
