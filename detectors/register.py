@@ -459,6 +459,8 @@ class RegisterDetector(Detector):
                        "review_excess_hits": audio_match.REVIEW_EXCESS})
             how = (f"{int(run.score)} aligned audio landmarks "
                    f"({ev.get('excess_hits')} over the chance level)")
+            if "tempo" in ev:
+                how += f", time-stretched to {float(ev['tempo']) * 100:g} % tempo"
             if "waveform_z" in ev:  # the waveform search confirmed it (``_merge_waveform``)
                 speed = float(ev.get("speed", 1.0))
                 at = "" if speed == 1.0 else f" at {speed * 100:.3f} % speed"

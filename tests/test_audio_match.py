@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import atempo
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
@@ -107,3 +108,35 @@ def test_reported_range_spans_the_used_excerpt(tmp_path: Path) -> None:
     assert abs(m.end - b) <= 0.1, m.end  # 0.14 s early when it ended on the last anchor
     assert m.ref_start is not None and m.ref_end is not None
     assert abs(m.ref_start - 5.0) <= 0.1 and abs(m.ref_end - 15.0) <= 0.1
+
+
+@pytest.mark.parametrize("tempo", [1.04, 0.95])
+def test_a_time_stretch_under_other_music_is_found_by_a_tempo_variant(
+        tmp_path: Path, tempo: float) -> None:
+    """Stretched, a cue's peak pairs keep their frequencies but not their spacing: the
+    deliverable's landmarks re-hashed at the nearest of ``TEMPOS`` find it whole."""
+    store, eid = _store(tmp_path, 7002)
+    try:
+        bed = synth_music(50_003, 20.0, SR)
+        cue = atempo(synth_music(7002, 30.0, SR)[int(4.0 * SR): int(12.0 * SR)], SR, tempo)
+        cue = cue[:int(7.0 * SR)]
+        at = int(6.0 * SR)
+        seg = slice(at, at + len(cue))
+        mix = bed.copy()
+        mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-6 / 20))
+        lm = am.landmarks(mix, am.QUERY)
+
+        def lookup(h: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, ...]:
+            return (*store.audio_hits(h, f), None)
+
+        found = am.decide(am.candidates(lm.hashes, lm.frames, lookup))
+        (best,) = [s for s in found if s.entry == eid and s.confidence >= am.ACCEPT]
+        assert best.tempo == pytest.approx(tempo, abs=0.011) and best.speed == 1000
+        assert best.start == pytest.approx(6.0, abs=0.6) and best.end == pytest.approx(13.0,
+                                                                                      abs=0.6)
+        assert best.ref_start == pytest.approx(4.0, abs=0.6)
+        # without the variants the stretch is not a match
+        plain = am.match(*store.audio_hits(lm.hashes, lm.frames))
+        assert not any(s.entry == eid and s.confidence >= am.ACCEPT for s in plain)
+    finally:
+        store.close()

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import register_scan
+from helpers import atempo, register_scan
 from PIL import Image
 
 from detectors.fingerprint import audio as audio_fp
@@ -364,10 +364,12 @@ def test_audio_only_mxf_is_checked_not_refused(register_db: Path, tmp_path: Path
     assert [f.rule for f in found] == ["register.audio.landmarks"]
 
 
-def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0) -> Path:
+def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0,
+                    tempo: float = 1.0) -> Path:
     """30 s of music and dialogue at 48 kHz stereo 24-bit with 5 s of the registered cue
     (``temp_cue.wav``, from 2 s in) at 12 s, ``level_db`` under the rest, played ``speed``
-    times as fast (a varispeed: ``speed`` x 5 s of the cue)."""
+    times as fast (a varispeed: ``speed`` x 5 s of the cue), or time-stretched to ``tempo``
+    (ffmpeg atempo: pitch kept)."""
     from fixtures.gen_register import synth_babble
 
     sr = 8000
@@ -375,6 +377,8 @@ def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0)
     used = synth_music(3, 8.0)[2 * sr:]
     if speed != 1.0:
         used = audio_fp.varispeed(used, speed)
+    if tempo != 1.0:
+        used = atempo(used, sr, tempo)
     used = used[:5 * sr]
     at = 12 * sr
     under = rest[at:at + len(used)]
@@ -426,6 +430,20 @@ def test_a_pal_speed_up_under_a_mix_is_followed_by_its_waveform(
     assert d["start_s"] == pytest.approx(12.0, abs=0.5) and d["end_s"] == pytest.approx(17.0,
                                                                                         abs=0.5)
     assert r["start_s"] == pytest.approx(2.0, abs=0.5) and r["end_s"] == pytest.approx(7.2,
+                                                                                       abs=0.5)
+
+
+def test_a_time_stretch_under_a_mix_is_found_with_its_tempo(register_db: Path,
+                                                            tmp_path: Path) -> None:
+    (f,) = register_scan(register_db, _buried_cue_wav(tmp_path, -6.0, tempo=0.96)).findings
+    assert f.rule == "register.audio.landmarks" and f.verdict == "ai"
+    assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"
+    assert f.evidence["tempo"] == 0.96 and f.evidence["speed"] == 1.0
+    assert "time-stretched to 96 % tempo" in f.message
+    d, r = f.evidence["deliverable_range"], f.evidence["register_range"]
+    assert d["start_s"] == pytest.approx(12.0, abs=0.5) and d["end_s"] == pytest.approx(17.0,
+                                                                                        abs=0.5)
+    assert r["start_s"] == pytest.approx(2.0, abs=0.5) and r["end_s"] == pytest.approx(6.8,
                                                                                        abs=0.5)
 
 
