@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.audio_rule import ffmpeg_filter
 from bench.bench_register import _rms, _speech, _write_wav
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import extract
@@ -30,14 +31,16 @@ from fixtures.gen_register import synth_music
 
 SR = 48000
 INSERT_S = 7.0
-# (class, kind, level dB against the rest of the mix, speed, EQ)
+# (class, kind, level dB against the rest of the mix, speed (varispeed) or tempo (ffmpeg
+# atempo, pitch kept) when the class name says time-stretch, EQ)
 CLASSES: tuple[tuple[str, str, float, float, bool], ...] = (
     ("temp VO at -10 dB under music + ambience", "vo", -10.0, 1.0, False),
     ("temp VO at -15 dB under dialogue + music", "vo", -15.0, 1.0, False),
     ("temp VO, PAL speed-up +4.2 %, -6 dB", "vo", -6.0, 25 / 24, False),
     ("temp cue at -6 dB under dialogue, varispeed +2 %", "music", -6.0, 1.02, False),
     ("temp cue at -15 dB under dialogue + ambience", "music", -15.0, 1.0, False),
-    ("temp cue, pitch/time -5 %, band EQ, -6 dB", "music", -6.0, 0.95, True),
+    # a varispeed until 2026-12-06 (then named "pitch/time -5 %")
+    ("temp cue, time-stretch -5 % (pitch kept), band EQ, -6 dB", "music", -6.0, 0.95, True),
 )
 
 
@@ -116,7 +119,9 @@ def build(work: Path, store: RegisterStore, seconds: float, log: Callable[[str],
                         evidence=[], fp=fp)
         # the finish: a 1.5 s handle cut off the head, then speed and EQ
         used = src[int(1.5 * SR):]
-        if speed != 1.0:
+        if speed != 1.0 and "time-stretch" in cls:
+            used = ffmpeg_filter(used[: int(2 * INSERT_S * SR)], f"atempo={speed}", SR)
+        elif speed != 1.0:
             used = audio_fp.varispeed(used, speed)
         if eq:
             used = _band(used)
