@@ -56,7 +56,7 @@ from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
 from detectors.fingerprint import matcher as m
 from detectors.fingerprint import waveform as wf
-from fixtures.gen_register import synth_music
+from fixtures.gen_register import ffmpeg_filter, synth_music
 
 GEN_SR = 16000  # synthesis rate (harmonics stay under its Nyquist), then resampled to 8 kHz
 INSERT_S = 7.0
@@ -97,15 +97,6 @@ CLASSES: tuple[tuple[str, str, float, float, bool] | tuple[str, str, float, floa
     ("cue -6 dB pitch shift +3 % (rubberband)", "music", -6.0, 1.0, False,
      "rubberband=pitch=1.03"),
 )
-
-
-def ffmpeg_filter(x: np.ndarray, filt: str, sr: int = GEN_SR) -> np.ndarray:
-    """Mono float32 samples through an ffmpeg audio filter (piped, same rate)."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(sr), "-ac", "1",
-                          "-i", "pipe:0", "-af", filt, "-f", "f32le", "-ar", str(sr), "-ac",
-                          "1", "pipe:1"], input=np.asarray(x, np.float32).tobytes(),
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.float32).copy()
 
 
 def _log(s: str) -> None:
@@ -345,7 +336,7 @@ def positives(work: Path, reg: MemRegister, odd: int, trials: int = 5, shift: in
             if speed != 1.0:
                 used = audio_fp.varispeed(used, speed)
             if filt:
-                used = ffmpeg_filter(used[: int(2 * INSERT_S * GEN_SR)], filt[0])
+                used = ffmpeg_filter(used[: int(2 * INSERT_S * GEN_SR)], GEN_SR, filt[0])
             if eq:
                 used = band(used)
             used = used[: int(INSERT_S * GEN_SR)]

@@ -22,12 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.audio_rule import ffmpeg_filter
 from bench.bench_register import _rms, _speech, _write_wav
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import extract
 from detectors.fingerprint.store import RegisterStore
-from fixtures.gen_register import synth_music
+from fixtures.gen_register import ffmpeg_filter, synth_music
 
 SR = 48000
 INSERT_S = 7.0
@@ -120,7 +119,7 @@ def build(work: Path, store: RegisterStore, seconds: float, log: Callable[[str],
         # the finish: a 1.5 s handle cut off the head, then speed and EQ
         used = src[int(1.5 * SR):]
         if speed != 1.0 and "time-stretch" in cls:
-            used = ffmpeg_filter(used[: int(2 * INSERT_S * SR)], f"atempo={speed}", SR)
+            used = ffmpeg_filter(used[: int(2 * INSERT_S * SR)], SR, f"atempo={speed}")
         elif speed != 1.0:
             used = audio_fp.varispeed(used, speed)
         if eq:

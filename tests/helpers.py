@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from detectors.api import Detector, Options, Shared
 from detectors.model import Asset, AssetResult, Scanned
@@ -116,12 +113,3 @@ def jpeg_query_features(rgb: Any, quality: int) -> Any:
     return feat.extract(cv2.imdecode(buf, cv2.IMREAD_COLOR), feat.QUERY_SIDE,
                         feat.QUERY_FEATURES)
 
-
-def atempo(x: np.ndarray, sr: int, tempo: float) -> np.ndarray:
-    """Mono float32 ``x`` through ffmpeg's atempo (WSOLA: tempo changed, pitch kept), as an
-    editor's time stretch would leave it."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(sr), "-ac", "1",
-                          "-i", "pipe:0", "-af", f"atempo={tempo}", "-f", "f32le", "-ar",
-                          str(sr), "-ac", "1", "pipe:1"], input=x.astype(np.float32).tobytes(),
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.float32).copy()

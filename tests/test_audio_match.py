@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import atempo
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
 from detectors.fingerprint.extract import Fingerprint
 from detectors.fingerprint.matcher import Register
 from detectors.fingerprint.store import RegisterStore
-from fixtures.gen_register import synth_music, write_wav
+from fixtures.gen_register import ffmpeg_filter, synth_music, write_wav
 
 SR = audio_fp.SR  # synthesised at the analysis rate: no resampling, same bytes every run
 
@@ -118,7 +117,8 @@ def test_a_time_stretch_under_other_music_is_found_by_a_tempo_variant(
     store, eid = _store(tmp_path, 7002)
     try:
         bed = synth_music(50_003, 20.0, SR)
-        cue = atempo(synth_music(7002, 30.0, SR)[int(4.0 * SR): int(12.0 * SR)], SR, tempo)
+        cue = ffmpeg_filter(synth_music(7002, 30.0, SR)[int(4.0 * SR): int(12.0 * SR)], SR,
+                            f"atempo={tempo}")
         cue = cue[:int(7.0 * SR)]
         at = int(6.0 * SR)
         seg = slice(at, at + len(cue))

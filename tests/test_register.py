@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import atempo, register_scan
+from helpers import register_scan
 from PIL import Image
 
 from detectors.fingerprint import audio as audio_fp
 from fixtures.gen_register import (
+    ffmpeg_filter,
     synth_clip_frames,
     synth_image,
     synth_music,
@@ -378,7 +379,7 @@ def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0,
     if speed != 1.0:
         used = audio_fp.varispeed(used, speed)
     if tempo != 1.0:
-        used = atempo(used, sr, tempo)
+        used = ffmpeg_filter(used, sr, f"atempo={tempo}")
     used = used[:5 * sr]
     at = 12 * sr
     under = rest[at:at + len(used)]

@@ -54,6 +54,7 @@ MIN_SECONDS = 2.5  # a segment this long at least (the issue's shortest audio us
 ACCEPT_Z = 10.0  # segment z of a match (``ai``): real uses in the TUNE split start at 16.6
 ACCEPT = 0.5  # confidence at ACCEPT_Z and RATIO_ACCEPT (as ``audio_match.ACCEPT``)
 REVIEW = 0.35  # ... and the grey band's floor (z 7, ratio 2.05)
+RATIO_FLOOR = 1.0 + REVIEW / ACCEPT * (RATIO_ACCEPT - 1.0)  # a lower ratio is never reported
 
 
 @dataclass
@@ -134,6 +135,22 @@ def _ccs(spec: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _inverse_energy(d: np.ndarray, size: int, count: int) -> np.ndarray:
+    """1 / the root energy of ``d`` (float64) over ``size`` samples from each of its first
+    ``count`` samples (0 where silent): what normalises a correlation placed there."""
+    e = np.cumsum(np.r_[0.0, d * d])
+    loc = np.sqrt(np.maximum(e[size:size + count] - e[:count], 0.0))
+    return np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
+
+
+def _rival(v: np.ndarray, k: int) -> float:
+    """The highest of ``v`` within ``RIVAL_S`` of ``k`` but over 0.25 s from it (0 if none):
+    the peak at ``k``'s rival (see ``RATIO_ACCEPT``)."""
+    reach, spare = int(RIVAL_S * RATE), RATE // 4
+    ring = np.r_[v[max(0, k - reach):max(0, k - spare)], v[k + spare + 1:k + reach + 1]]
+    return float(ring.max()) if len(ring) else 0.0
+
+
 def _conj(spec: np.ndarray) -> np.ndarray:
     """The complex conjugate of a packed real spectrum (imaginary parts negated)."""
     out = spec.copy()
@@ -175,11 +192,8 @@ class Query:
             spec *= _spectrum_weights(np.abs(spec) ** 2, n)
             yw = np.fft.irfft(spec, n)[: len(seg)]
             white[s:s + len(seg)] = yw
-            e = np.cumsum(np.r_[0.0, yw * yw])
             valid = min(step, len(seg) - WINDOW + 1)  # every block holds a window at least
-            loc = np.sqrt(np.maximum(e[WINDOW:WINDOW + valid] - e[:valid], 0.0))
-            inv = np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
-            blocks.append((s, _ccs(spec, n), inv))
+            blocks.append((s, _ccs(spec, n), _inverse_energy(yw, WINDOW, valid)))
         return cls(white, blocks, n)
 
 
@@ -202,7 +216,6 @@ def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float
     spread where nothing matches is about 1); ratio is the peak over the window's next
     highest peak within ``RIVAL_S`` at another offset (see ``RATIO_ACCEPT``)."""
     found: dict[int, tuple[float, int, float]] = {}
-    reach, spare = int(RIVAL_S * RATE), RATE // 4
     # buffers reused for every window and block: fresh half-megabyte arrays cost more in
     # page faults than the arithmetic done in them
     padded, prod = np.zeros((1, q.n), np.float32), np.empty((1, q.n), np.float32)
@@ -226,10 +239,7 @@ def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float
             z = float(v[k]) * scale
             if z < CANDIDATE_Z or (best is not None and z <= best[0]):
                 continue
-            left, right = v[max(0, k - reach):max(0, k - spare)], v[k + spare + 1:k + reach + 1]
-            rival = max(float(left.max()) if len(left) else 0.0,
-                        float(right.max()) if len(right) else 0.0) * scale
-            best = (z, s + k - a, z / max(rival, 1.0))
+            best = (z, s + k - a, z / max(_rival(v, k) * scale, 1.0))
         if best is not None:
             z, off, ratio = best
             key = next((o for o in found if abs(o - off) <= 4), off)
@@ -356,10 +366,9 @@ def segments(q: Query, entries: list[tuple[int, np.ndarray]]) -> list[Segment]:
     """Every verified segment of whitened registered sound (entry id, samples; an entry may
     have several tracks) with its measures and confidence, no decision (for tuning)."""
     out: list[Segment] = []
-    floor = 1.0 + REVIEW / ACCEPT * (RATIO_ACCEPT - 1.0)  # a lower ratio is never reported
     for eid, c in entries:
         for _z, off, anchor, ratio in candidates(q, c):
-            if ratio < floor:
+            if ratio < RATIO_FLOOR:
                 continue
             seg = verify(q.white, c, off, anchor)
             if seg is None:
@@ -430,9 +439,7 @@ class _Stretch:
         dp = np.zeros((1, self.n), np.float32)
         dp[0, :len(d)] = d
         self.spec = cv2.dft(dp)
-        e = np.cumsum(np.r_[0.0, d * d])
-        loc = np.sqrt(np.maximum(e[size:size + self.count] - e[:self.count], 0.0))
-        self.inv = np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
+        self.inv = _inverse_energy(d, size, self.count)
 
     def z(self, w: np.ndarray) -> np.ndarray:
         """Normalised correlation of ``w`` (``size`` samples) at each placement, in z units
@@ -504,15 +511,14 @@ def follow(y: np.ndarray, c: np.ndarray, speed: float, start: float, ref_start: 
     j0, j1 = max(0, anchor), min(len(e), anchor + n)  # the window, within the entry
     if j1 - j0 < MIN_WINDOW:
         return None
-    reach, spare = int(RIVAL_S * RATE), RATE // 4
+    reach = int(RIVAL_S * RATE)
     st = _Stretch(y, j1 - j0, j0 + offset - reach, j0 + offset + reach + 1)
     v = st.z(e[j0:j1])
     k = j0 + offset - st.lo
     if not 0 <= k < len(v):
         return None
-    ring = np.r_[v[max(0, k - reach):max(0, k - spare)], v[k + spare + 1:k + reach + 1]]
-    ratio = float(v[k]) / max(float(ring.max()) if len(ring) else 0.0, 1.0)
-    if ratio < 1.0 + REVIEW / ACCEPT * (RATIO_ACCEPT - 1.0):
+    ratio = float(v[k]) / max(_rival(v, k), 1.0)
+    if ratio < RATIO_FLOOR:
         return None
     seg = verify(y, e, offset, j0)
     if seg is None:
