@@ -157,7 +157,7 @@ class Result:
     texture_rejected: int = 0  # most distinct inliers of a refused one
     audio_hits: float = 0.0  # best audio excess score of any segment (audio_match.segments)
     seconds: float = 0.0
-    wave: float = 0.0  # best confidence of any verified waveform segment (waveform.segments)
+    wave: float = 0.0  # best confidence of any verified waveform segment (segments, follow)
 
 
 def _log(s: str) -> None:
@@ -194,6 +194,7 @@ class Probe:
         orig_verify = feat._verify
         orig_segments = am.segments
         orig_wave = wf.segments
+        orig_follow = wf.follow
 
         def lookup(reg: m.Register, h: bytes, radius: int = m.PDQ_RADIUS
                    ) -> list[tuple[int, int]]:
@@ -244,6 +245,12 @@ class Probe:
             probe.wave = max([probe.wave, *(s.confidence for s in segs)])
             return segs
 
+        def follow(*args: Any, **kw: Any) -> wf.Segment | None:
+            seg = orig_follow(*args, **kw)
+            if seg is not None:
+                probe.wave = max(probe.wave, seg.confidence)
+            return seg
+
         def segments(*args: Any, **kw: Any) -> list[am.Segment]:
             segs = orig_segments(*args, **kw)
             probe.audio_hits = max([probe.audio_hits, *(s.excess for s in segs)])
@@ -255,6 +262,7 @@ class Probe:
         setattr(feat, "_verify", verify)  # noqa: B010
         setattr(am, "segments", segments)  # noqa: B010
         setattr(wf, "segments", wave)  # noqa: B010
+        setattr(wf, "follow", follow)  # noqa: B010
         try:
             yield
         finally:
@@ -264,6 +272,7 @@ class Probe:
             setattr(feat, "_verify", orig_verify)  # noqa: B010
             setattr(am, "segments", orig_segments)  # noqa: B010
             setattr(wf, "segments", orig_wave)  # noqa: B010
+            setattr(wf, "follow", orig_follow)  # noqa: B010
 
 
 # ----------------------------------------------------------------------------------------------
