@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
 	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives \
-	bench-register-sweep bench-waveform-cost fuzz \
+	bench-register-sweep bench-waveform-cost bench-audio-speed fuzz \
 	clean
 
 setup: system-deps $(BIN)/deliverscan
@@ -104,6 +104,9 @@ bench-register-sweep: $(BIN)/deliverscan
 # The waveform search's cost against the register's sound (about 2 min, one core).
 bench-waveform-cost: $(BIN)/deliverscan
 	$(BIN)/python -m bench.waveform_cost
+
+bench-audio-speed: $(BIN)/deliverscan
+	$(BIN)/python -m bench.audio_speed
 
 bench-register-negatives: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
