@@ -143,6 +143,13 @@ def _inverse_energy(d: np.ndarray, size: int, count: int) -> np.ndarray:
     return np.where(loc > 1e-9, 1.0 / np.maximum(loc, 1e-9), 0.0).astype(np.float32)
 
 
+def _norm(x: np.ndarray) -> float:
+    """The Euclidean norm in double precision (both operands cast: NumPy's dot of a float64
+    and a float32 array skips BLAS and takes several times longer)."""
+    x64 = x.astype(np.float64)
+    return float(np.sqrt(np.dot(x64, x64)))
+
+
 def _rival(v: np.ndarray, k: int) -> float:
     """The highest of ``v`` within ``RIVAL_S`` of ``k`` but over 0.25 s from it (0 if none):
     the peak at ``k``'s rival (see ``RATIO_ACCEPT``)."""
@@ -223,7 +230,7 @@ def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float
     v_buf = np.empty(q.n, np.float32)
     for a in _windows(entry):
         c = entry[a:a + WINDOW]
-        norm = float(np.sqrt(np.dot(c.astype(np.float64), c)))
+        norm = _norm(c)
         if norm <= 1e-9:
             continue
         padded[0, :len(c)] = c
@@ -444,7 +451,7 @@ class _Stretch:
     def z(self, w: np.ndarray) -> np.ndarray:
         """Normalised correlation of ``w`` (``size`` samples) at each placement, in z units
         (as ``candidates``: about 1 where nothing matches)."""
-        nw = float(np.sqrt(np.dot(w.astype(np.float64), w)))
+        nw = _norm(w)
         if self.count == 0 or nw <= 1e-9:
             return np.zeros(self.count, np.float32)
         wp = np.zeros((1, self.n), np.float32)
