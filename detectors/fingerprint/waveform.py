@@ -439,8 +439,8 @@ class _Stretch:
         if self.count == 0:
             return
         d = y[self.lo:hi + size - 1].astype(np.float64)
-        # at unit scale: the whitened sound's tiny values otherwise reach subnormal floats in
-        # the transforms, which then run several times slower (the result is scale-free)
+        # at unit scale (the result is scale-free; whitened sound is around 1e-2, and its
+        # spectra's products in single precision stay far from the bottom of the range)
         d /= max(float(np.sqrt(np.mean(d * d))), 1e-12)
         # circular correlation over n >= len(d) samples: placement k reads d[k:k + size],
         # which never wraps for k < count, so no more padding than that is needed
