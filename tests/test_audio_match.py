@@ -140,3 +140,39 @@ def test_a_time_stretch_under_other_music_is_found_by_a_tempo_variant(
         assert not any(s.entry == eid and s.confidence >= am.ACCEPT for s in plain)
     finally:
         store.close()
+
+
+def test_the_look_up_without_json_in_sqlite_gives_the_same_hits(tmp_path: Path) -> None:
+    """``RegisterStore.audio_hits`` joins through ``json_each``; an SQLite built without
+    JSON takes the TEMP-table path, with the same rows."""
+    import sqlite3
+
+    store, _eid = _store(tmp_path, 7002)
+    try:
+        lm = am.landmarks(synth_music(7002, 30.0, SR)[int(3.0 * SR):int(9.0 * SR)], am.QUERY)
+        frames = lm.frames.astype(np.int64) * 7 + 3  # any payload comes back per hit
+        fast = store.audio_hits(lm.hashes, frames)
+
+        class NoJson:
+            def __init__(self, db: sqlite3.Connection) -> None:
+                self.db = db
+
+            def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+                if "json_each" in sql:
+                    raise sqlite3.OperationalError("no such table: json_each")
+                return self.db.execute(sql, *args)
+
+            def executemany(self, sql: str, rows: object) -> sqlite3.Cursor:
+                return self.db.executemany(sql, rows)
+
+        real, store.db = store.db, NoJson(store.db)  # type: ignore[assignment]
+        try:
+            slow = store.audio_hits(lm.hashes, frames)
+        finally:
+            store.db = real
+        assert len(fast[0]) > 100
+        order = [np.lexsort(tuple(reversed(h))) for h in (fast, slow)]
+        for a, b in zip(fast, slow, strict=True):
+            assert np.array_equal(a[order[0]], b[order[1]])
+    finally:
+        store.close()
