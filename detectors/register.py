@@ -103,18 +103,23 @@ def confidence(evidence: dict[str, Any]) -> float:
     return 0.5
 
 
-def _sound(reg: m.Register, path: str) -> list[tuple[Any, Any]]:
-    """Each audio stream's landmarks and waveform search (``Register.hear``; no SQLite: may
-    run on another thread once ``reg.prepare_waveforms()`` has run). Each proxy is dropped
-    once searched; its whitened copy stays for following speed changes (29 MB per
-    track-hour)."""
-    out = []
-    for st in audio_fp.stream_landmarks(path, density=audio_match.QUERY,
-                                        proxy=reg.waveform_search):
-        heard = reg.hear(st.landmarks.proxy)
-        st.landmarks.proxy = None
-        out.append((st, heard))
-    return out
+def _sound(reg: m.Register, path: str, own_connection: bool = False
+           ) -> list[tuple[int, str, list[m.RangeMatch]]]:
+    """Each audio stream and its matches: landmarks, the look-up, the waveform search and
+    following speed changes. ``own_connection``: on another thread, with the register's
+    ``fork`` (call ``reg.prepare_waveforms()`` first, on the register's own thread). Each
+    stream's landmarks and sound are dropped once matched: (stream number, its label,
+    matches) per stream."""
+    here = reg.fork() if own_connection else reg
+    try:
+        out = []
+        for st in audio_fp.stream_landmarks(path, density=audio_match.QUERY,
+                                            proxy=reg.waveform_search):
+            out.append((st.number, st.label, here.match_audio(st.landmarks)))
+        return out
+    finally:
+        if here is not reg:
+            here.close()
 
 
 def _waveform_notes(ctx: AssetContext, reg: m.Register) -> None:
@@ -327,16 +332,16 @@ class RegisterDetector(Detector):
             _waveform_notes(ctx, reg)
             yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
             return
-        # The sound's landmarks and waveform search run on a second thread while the picture
-        # is matched (decoding, the STFT and the transforms release the GIL): on one master
-        # file the two cores work at once. The register's SQLite is only read on this thread
-        # (its waveforms are loaded before the other thread starts).
+        # The sound is matched on a second thread while the picture is (decoding, the STFT,
+        # the look-up and the transforms release the GIL): on one master file the two cores
+        # work at once. That thread reads the register through its own SQLite connection
+        # (``Register.fork``); the waveforms are loaded on this one before it starts.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-audio") as pool:
             sound = None
             if has_audio:
                 _waveform_notes(ctx, reg)
                 reg.prepare_waveforms()
-                sound = pool.submit(_sound, reg, asset.fs_path)
+                sound = pool.submit(_sound, reg, asset.fs_path, True)
             yield from self._picture(asset, ctx, reg, skip, timing, vi, has_audio)
             if sound is not None:
                 yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing,
@@ -386,17 +391,16 @@ class RegisterDetector(Detector):
                 yield f
 
     def _streams(self, reg: m.Register, path: str, where: str, skip: set[int],
-                 timing: tc.Timing, streams: list[Any] | None = None) -> Iterator[Finding]:
+                 timing: tc.Timing, streams: list[tuple[int, str, list[m.RangeMatch]]] | None = None
+                 ) -> Iterator[Finding]:
         """Every audio stream on its own (stems and languages are separate tracks); with more
         than one, the location names the track: ``audio-track-3:01:00:10:00-...``.
-        ``streams``: their landmarks and waveform search (``_sound``), if already
-        computed."""
+        ``streams``: each stream with its matches (``_sound``), if already computed."""
         if streams is None:
             streams = _sound(reg, path)
-        for st, heard in streams:
-            name = where if len(streams) == 1 else f"{where}-{st.number}"
-            yield from self._audio(reg, reg.match_audio(st.landmarks, heard), name, skip,
-                                   timing, st.label)
+        for number, label, matches in streams:
+            name = where if len(streams) == 1 else f"{where}-{number}"
+            yield from self._audio(reg, matches, name, skip, timing, label)
 
     def _thumbs(self, reg: m.Register, entry: Entry, deliverable: bytes) -> dict[str, Any]:
         """Side by side: the matched region of the deliverable and the registered asset."""

@@ -7,6 +7,7 @@ bench/results/register.md for the recall and false-match rates they give).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import deque
@@ -161,6 +162,7 @@ class Register:
     """A register opened for matching: PDQ index in memory, features and audio on demand."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
         self.store = RegisterStore(path, readonly=True)
         self.entries = {e.id: e for e in self.store.entries()}
         self.by_sha = {e.sha256: e for e in self.entries.values()}
@@ -176,6 +178,14 @@ class Register:
 
     def close(self) -> None:
         self.store.close()
+
+    def fork(self) -> Register:
+        """This register for another thread: the same in-memory indexes and whitened
+        waveforms (read only), its own SQLite connection (a connection stays on the thread
+        that opened it). Call on that thread; close it there."""
+        twin = copy.copy(self)
+        twin.store = RegisterStore(self.path, readonly=True)
+        return twin
 
     # -- images ----------------------------------------------------------------------------
     def features(self) -> feat.FeatureIndex:
@@ -653,19 +663,17 @@ class Register:
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out
 
-    def match_audio(self, lm: audio_fp.Landmarks,
-                    heard: waveform.Heard | None = None) -> list[RangeMatch]:
+    def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
         """Registered audio (or video soundtracks) heard in the deliverable, with offsets.
 
         Two front ends. Landmarks: ``audio_match`` (segments of hits agreeing on one offset,
         scored by their excess over the entry's chance level); ``lm`` should be analysed at
         ``audio_match.QUERY`` density. Waveforms: ``waveform.search`` over ``lm.proxy`` when
-        the register stores them (``heard``: already searched, e.g. on another thread), then
-        ``waveform.follow`` around the landmarks' weaker candidates for a change of speed.
+        the register stores them, then ``waveform.follow`` around the landmarks' weaker
+        candidates for a change of speed.
         Matches in the grey band come back too, with ``match_confidence`` under 0.5."""
         found, hints = self._match_landmarks(lm)
-        if heard is None:
-            heard = self.hear(lm.proxy)
+        heard = self.hear(lm.proxy)
         if heard is None:
             return found
         segments = heard.segments + self._follow(heard, hints, lm.duration)
