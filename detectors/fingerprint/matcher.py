@@ -636,7 +636,10 @@ class Register:
                         ) -> list[RangeMatch]:
         """``found`` (the landmark matches of a sound) with its waveform segments: one that
         overlaps a landmark match of its entry strengthens it (the higher confidence of the
-        two), the others are matches of their own."""
+        two) and, where it aligns the entry the same way, widens it to its own edges (a
+        landmark range needs pairs of peaks and starts late or ends early under a mix; the
+        samples correlate to within a quarter second), the others are matches of their
+        own."""
         out = list(found)
         for seg in segs:
             if seg.entry not in self.entries:
@@ -645,6 +648,14 @@ class Register:
                     and min(r.end, seg.end) - max(r.start, seg.start) > 0]
             if same:
                 for r in same:
+                    rate = (float(r.detail.get("speed", 1.0))  # type: ignore[arg-type]
+                            * float(r.detail.get("tempo", 1.0)))  # type: ignore[arg-type]
+                    if r.ref_start is not None and r.ref_end is not None and abs(
+                            r.ref_start + (seg.start - r.start) * rate - seg.ref_start) <= 0.5:
+                        if seg.start < r.start:
+                            r.start, r.ref_start = seg.start, seg.ref_start
+                        if seg.end > r.end:
+                            r.end, r.ref_end = seg.end, seg.ref_end
                     r.detail["waveform_z"] = seg.z
                     r.detail["peak_ratio"] = seg.ratio
                     if seg.speed != 1.0 and "tempo" not in r.detail:
