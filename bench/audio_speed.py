@@ -19,7 +19,6 @@ waveforms (once per process; reported on its own too). Opening the register is n
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,13 @@ import numpy as np
 from bench.register_programme import scan
 from detectors.fingerprint import extract, matcher
 from detectors.fingerprint.store import RegisterStore
-from fixtures.gen_register import ffmpeg_filter, synth_babble, synth_music, write_wav
+from fixtures.gen_register import (
+    ffmpeg_filter,
+    synth_babble,
+    synth_music,
+    write_buried_wav,
+    write_wav,
+)
 
 SR = 8000  # synthesis rate; the deliverable is resampled to 48 kHz by ffmpeg
 CUE_S = 30.0
@@ -42,14 +47,8 @@ def deliverable(work: Path, minutes: float) -> Path:
              for k in range(int(np.ceil(minutes * 2)))]
     x = np.concatenate(parts)[:n].astype(np.float32)
     used = ffmpeg_filter(synth_music(7000, CUE_S)[2 * SR:14 * SR], SR, "atempo=0.96")
-    at = 60 * SR
-    under = x[at:at + len(used)]
-    x[at:at + len(used)] += used * float(np.sqrt(np.mean(under ** 2) / np.mean(used ** 2))
-                                         * 10 ** (-10 / 20))
-    write_wav(work / "mix8k.wav", 0.9 * x / np.abs(x).max())
     out = work / "programme.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(work / "mix8k.wav"), "-ar",
-                    "48000", "-ac", "2", "-c:a", "pcm_s24le", str(out)], check=True)
+    write_buried_wav(out, x, used, 60.0, -10.0, SR)
     return out
 
 

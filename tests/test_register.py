@@ -371,7 +371,7 @@ def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0,
     (``temp_cue.wav``, from 2 s in) at 12 s, ``level_db`` under the rest, played ``speed``
     times as fast (a varispeed: ``speed`` x 5 s of the cue), or time-stretched to ``tempo``
     (ffmpeg atempo: pitch kept)."""
-    from fixtures.gen_register import synth_babble
+    from fixtures.gen_register import synth_babble, write_buried_wav
 
     sr = 8000
     rest = 0.3 * synth_music(41, 30.0) + 0.5 * synth_babble(30.0, 42)
@@ -380,15 +380,8 @@ def _buried_cue_wav(tmp_path: Path, level_db: float = -15.0, speed: float = 1.0,
         used = audio_fp.varispeed(used, speed)
     if tempo != 1.0:
         used = ffmpeg_filter(used, sr, f"atempo={tempo}")
-    used = used[:5 * sr]
-    at = 12 * sr
-    under = rest[at:at + len(used)]
-    rest[at:at + len(used)] += used * float(np.sqrt(np.mean(under ** 2) / np.mean(used ** 2))
-                                             * 10 ** (level_db / 20))
-    write_wav(tmp_path / "mix8k.wav", 0.9 * rest / np.abs(rest).max())
     out = tmp_path / "mix.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "mix8k.wav"), "-ar",
-                    "48000", "-ac", "2", "-c:a", "pcm_s24le", str(out)], check=True)
+    write_buried_wav(out, rest, used[:5 * sr], 12.0, level_db, sr)
     return out
 
 
