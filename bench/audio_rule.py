@@ -427,6 +427,11 @@ class Measured:
     wave: list[wf.Segment] = field(default_factory=list)  # every verified waveform segment
     t_wave: float = 0.0
     t_follow: float = 0.0  # following speed changes (``matcher.follow_hints``), in t_wave too
+    # the same, with the speed-1 search kept to the landmarks' short list (a register over
+    # ``matcher.WAVEFORM_FULL_S``), and what that took including whitening the query
+    short: list[wf.Segment] = field(default_factory=list)
+    t_short: float = 0.0
+    areas: int = 0
 
 
 def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
@@ -444,19 +449,30 @@ def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
         shipped = am.match(*reg.hits(lm0))
         t1b = time.perf_counter()
         lm = am.landmarks(q.x8, am.QUERY)
-        segs = am.candidates(lm.hashes, lm.frames, reg.lookup, min_hits=FLOOR_HITS,
-                             min_seconds=FLOOR_S)
+        # every candidate a scan measures (down to the short list's floor), and those down
+        # to FLOOR_HITS = matcher.HINT_HITS: the hints, and what the rule is tuned on
+        named = am.candidates(lm.hashes, lm.frames, reg.lookup, min_hits=FLOOR_HITS,
+                              min_seconds=FLOOR_S,
+                              at_one=(m.SHORTLIST_HITS, m.SHORTLIST_SECONDS))
+        segs = [s for s in named if s.hits >= FLOOR_HITS and s.span >= FLOOR_S]
         t2 = time.perf_counter()
+        seconds = len(q.x8) / audio_fp.SR
         wq = wf.Query.build(wf.decimate(q.x8))
+        t_build = time.perf_counter() - t2
         wave = wf.segments(wq, waves)
-        # the speed-following stage, as a scan runs it (its hints are the landmark
-        # candidates down to FLOOR_HITS = matcher.HINT_HITS), with all it verifies
+        # the speed-following stage, as a scan runs it, with all it verifies
         t2b = time.perf_counter()
         heard = wf.Heard(wf.decide(wave), wq.white.astype(np.float16))
-        wave += m.follow_hints(heard, tracks, segs, len(q.x8) / audio_fp.SR, floor=0.0)
+        wave += m.follow_hints(heard, tracks, segs, seconds, floor=0.0)
         t3 = time.perf_counter()
-        out.append(Measured(q, old, segs, len(q.x8) / audio_fp.SR, shipped, t1 - t0,
-                            t2 - t1b, wave, t3 - t2, t3 - t2b))
+        areas = m.shortlist_areas(named, seconds)
+        short = wf.segments(wq, waves, areas)
+        heard = wf.Heard(wf.decide(short), heard.white)
+        short += m.follow_hints(heard, tracks, segs, seconds, floor=0.0)
+        t4 = time.perf_counter()
+        out.append(Measured(q, old, segs, seconds, shipped, t1 - t0, t2 - t1b, wave, t3 - t2,
+                            t3 - t2b, short, t4 - t3 + t_build,
+                            sum(len(v) for v in areas.values())))
         if i % 20 == 0:
             log(f"  {i}/{len(queries)} {q.name}")
     return out
@@ -467,8 +483,9 @@ def wave_true(ms: Measured, s: wf.Segment) -> bool:
             and s.end >= ms.q.span[0] - 0.5)
 
 
-def wave_found(ms: Measured, floor: float) -> bool:
-    return any(wave_true(ms, s) and s.confidence >= floor for s in wf.decide(ms.wave))
+def wave_found(ms: Measured, floor: float, short: bool = False) -> bool:
+    return any(wave_true(ms, s) and s.confidence >= floor
+               for s in wf.decide(ms.short if short else ms.wave))
 
 
 def true_seg(ms: Measured, s: am.Segment) -> bool:
@@ -537,8 +554,10 @@ def report(res: list[Measured], split: str, took: float) -> str:
     lines += ["| class | where | N | old rule found | new rule found | new: review only | "
               "new: by a tempo variant | "
               "new rule, shipped query density | waveform found | waveform: review only | "
-              "of which speed followed | either found |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "of which speed followed | either found | short list: waveform found | "
+              "short list: either found |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+              "| --- |"]
     groups: dict[str, list[Measured]] = {}
     for r in pos:
         groups.setdefault(r.q.group, []).append(r)
@@ -560,17 +579,21 @@ def report(res: list[Measured], split: str, took: float) -> str:
                       for s in wf.decide(r.wave)) for r in rs)
         either = sum(wave_found(r, wf.ACCEPT) or any(
             true_seg(r, s) and s.confidence >= am.ACCEPT for s in decide(r.segs)) for r in rs)
+        swav = sum(wave_found(r, wf.ACCEPT, short=True) for r in rs)
+        seither = sum(wave_found(r, wf.ACCEPT, short=True) or any(
+            true_seg(r, s) and s.confidence >= am.ACCEPT for s in decide(r.segs)) for r in rs)
         lines.append(f"| {cls} | {where} | {len(rs)} | {old} | {new} | {rev} | {tmp} | {shp} | {wav} "
-                     f"| {wrev} | {fol} | {either} |")
+                     f"| {wrev} | {fol} | {either} | {swav} | {seither} |")
     lines += ["", "| negatives | N | seconds | old rule: files with a false match | "
               "new rule: files with a false match (ai) | new: review only | "
               "new rule, shipped query density | waveform: false match (ai) | "
-              "waveform: review only |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "waveform: review only | short list: waveform false (ai) | short list: review "
+              "only | short list: areas per minute |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     ng: dict[str, list[Measured]] = {}
     for r in neg:
         ng.setdefault(r.q.group, []).append(r)
-    tot = [0, 0.0, 0, 0, 0, 0, 0, 0]
+    tot = [0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     for g, rs in sorted(ng.items()):
         old = sum(bool(r.old) for r in rs)
         new = sum(any(s.confidence >= am.ACCEPT for s in decide(r.segs)) for r in rs)
@@ -581,12 +604,18 @@ def report(res: list[Measured], split: str, took: float) -> str:
         wav = sum(any(s.confidence >= wf.ACCEPT for s in wf.decide(r.wave)) for r in rs)
         wrev = sum(bool(wf.decide(r.wave)) and not any(
             s.confidence >= wf.ACCEPT for s in wf.decide(r.wave)) for r in rs)
+        swav = sum(any(s.confidence >= wf.ACCEPT for s in wf.decide(r.short)) for r in rs)
+        swrev = sum(bool(wf.decide(r.short)) and not any(
+            s.confidence >= wf.ACCEPT for s in wf.decide(r.short)) for r in rs)
+        areas = sum(r.areas for r in rs)
         tot = [tot[0] + len(rs), tot[1] + secs, tot[2] + old, tot[3] + new, tot[4] + rev,
-               tot[5] + shp, tot[6] + wav, tot[7] + wrev]
+               tot[5] + shp, tot[6] + wav, tot[7] + wrev, tot[8] + swav, tot[9] + swrev,
+               tot[10] + areas]
         lines.append(f"| {g} | {len(rs)} | {secs:.0f} | {old} | {new} | {rev} | {shp} | {wav} "
-                     f"| {wrev} |")
+                     f"| {wrev} | {swav} | {swrev} | {areas / max(secs, 1.0) * 60:.1f} |")
     lines.append(f"| **all** | {tot[0]} | {tot[1]:.0f} | {tot[2]} | {tot[3]} | {tot[4]} | "
-                 f"{tot[5]} | {tot[6]} | {tot[7]} |")
+                 f"{tot[5]} | {tot[6]} | {tot[7]} | {tot[8]} | {tot[9]} | "
+                 f"{tot[10] / max(tot[1], 1.0) * 60:.1f} |")
     wrong = sum(any(not true_seg(r, s) and s.confidence >= am.ACCEPT for s in decide(r.segs))
                 for r in pos)
     wrong_old = sum(any(not (e == r.q.entry and s <= r.q.span[1] and en >= r.q.span[0])
@@ -607,12 +636,17 @@ def report(res: list[Measured], split: str, took: float) -> str:
                   f"{wf.RATIO_ACCEPT:g}), review {wf.REVIEW:g}."]
     wwrong = sum(any(not wave_true(r, s) and s.confidence >= wf.ACCEPT
                      for s in wf.decide(r.wave)) for r in pos)
+    swrong = sum(any(not wave_true(r, s) and s.confidence >= wf.ACCEPT
+                     for s in wf.decide(r.short)) for r in pos)
     lines += ["", f"Positive queries with a wrong match as well (other entry or outside the "
-              f"insert): old {wrong_old}, new {wrong}, waveform {wwrong} of {len(pos)}.", "",
+              f"insert): old {wrong_old}, new {wrong}, waveform {wwrong}, short list "
+              f"{swrong} of {len(pos)}.", "",
               f"Cost (one core, in-memory look-up): old {sum(r.t_old for r in res) / secs * 60:.2f}"
               f" s, new {sum(r.t_new for r in res) / secs * 60:.2f} s, waveform search "
               f"{sum(r.t_wave for r in res) / secs * 60:.2f} s per audio minute (following "
-              f"speed changes {sum(r.t_follow for r in res) / secs * 60:.2f} s of it); "
+              f"speed changes {sum(r.t_follow for r in res) / secs * 60:.2f} s of it), "
+              f"the same kept to the short list {sum(r.t_short for r in res) / secs * 60:.2f}"
+              " s; "
               f"{secs / 60:.0f} audio minutes; run {took:.0f} s.", ""]
     return "\n".join(lines)
 

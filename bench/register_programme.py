@@ -51,7 +51,7 @@ from bench.bench_register import (
 )
 from detectors.api import Options, Shared
 from detectors.fingerprint import extract
-from detectors.fingerprint.matcher import Register
+from detectors.fingerprint.matcher import WAVEFORM_FULL_S, Register
 from detectors.fingerprint.store import RegisterStore
 from detectors.registry import load_spec
 from scanner.pipeline import scan_asset
@@ -225,16 +225,23 @@ def _frames_total(fps: float) -> int:
         n_ins if c != "speed +4 %" else int(round(n_ins / 1.04)) for c in CLASSES)
 
 
-def scan(db: Path, path: Path) -> tuple[list[dict[str, object]], float]:
+def scan(db: Path, path: Path, waveform_minutes: float | None = None
+         ) -> tuple[list[dict[str, object]], float]:
+    """The register detector's findings in one file and the seconds it took.
+    ``waveform_minutes``: the register setting of that name (default: as shipped)."""
     det = load_spec("detectors.register:RegisterDetector")
     assert det is not None
     opts = Options()
     opts.settings["register"] = {"path": str(db)}
+    whole = WAVEFORM_FULL_S if waveform_minutes is None else waveform_minutes * 60
+    if waveform_minutes is not None:
+        opts.settings["register"]["waveform_minutes"] = waveform_minutes
     shared = Shared(opts)
     try:
-        # opened (and its local-feature index built) once per worker, not per file: a scan's
-        # time here is the file's; ``pad`` logs what opening costs
-        shared.get(f"register:{db}", lambda: Register(str(db)),
+        # opened (and its local-feature index built) once per worker, not per file, under
+        # the detector's key: a scan's time here is the file's; ``pad`` logs what opening
+        # costs
+        shared.get(f"register:{db}:{whole:g}", lambda: Register(str(db), whole),
                    close=lambda r: r.close()).features()
         (asset,) = list(Walker().walk([str(path)]))
         t0 = time.perf_counter()

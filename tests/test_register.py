@@ -442,11 +442,8 @@ def test_a_time_stretch_under_a_mix_is_found_with_its_tempo(register_db: Path,
                                                                                        abs=0.5)
 
 
-def test_without_stored_waveforms_or_over_the_limit_a_scan_says_so(
-        register_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_stored_waveforms_a_scan_says_so(register_db: Path, tmp_path: Path) -> None:
     import sqlite3
-
-    from detectors.fingerprint import matcher
 
     mix = _buried_cue_wav(tmp_path)
     old = tmp_path / "old.db"
@@ -457,8 +454,19 @@ def test_without_stored_waveforms_or_over_the_limit_a_scan_says_so(
     assert not any(f.rule == "register.audio.waveform" for f in res.findings)
     notes = [n for c in res.coverage for n in c.notes]
     assert any("1 registered audio entry has no stored waveform" in n for n in notes), notes
-    monkeypatch.setattr(matcher, "WAVEFORM_MAX_S", 5.0)
-    res = register_scan(register_db, mix)
-    assert not any(f.rule == "register.audio.waveform" for f in res.findings)
+
+
+def test_a_large_register_searches_waveforms_where_the_landmarks_name_an_entry(
+        register_db: Path, tmp_path: Path) -> None:
+    """Over ``waveform_minutes`` of registered sound the waveform search keeps to the areas
+    the landmarks' weak candidates name: the cue 15 dB under the mix leaves a few aligned
+    hits, too few for a landmark match, enough to be searched, and is found as before."""
+    mix = _buried_cue_wav(tmp_path)
+    whole = register_scan(register_db, mix)
+    res = register_scan(register_db, mix, waveform_minutes=0.05)  # the fixture holds 8 s
+    (f,) = res.findings
+    assert f.rule == "register.audio.waveform"
+    assert f.evidence == whole.findings[0].evidence
     notes = [n for c in res.coverage for n in c.notes]
-    assert any("audio was matched by landmarks only" in n for n in notes), notes
+    assert any("searched only where the landmarks named an entry" in n for n in notes), notes
+    assert not [n for c in whole.coverage for n in c.notes]

@@ -70,6 +70,25 @@ def test_cue_15_db_under_dialogue_and_music_is_found_with_offset_and_edges(
     assert all(s.confidence < audio_match.ACCEPT for s in found)
 
 
+def test_an_area_search_finds_what_the_whole_search_finds_there_and_nothing_elsewhere(
+        cue: np.ndarray) -> None:
+    used = cue[int(6.0 * SR):int(11.0 * SR)]
+    mix = _mix(80.0, used, 61.0, -15.0, 44)  # past the first 32.8 s block
+    q = wf.Query.build(wf.decimate(mix))
+    entry = wf.whiten(wf.decimate(cue))
+    (whole,) = wf.search(q, [(1, entry)])
+    r = wf.RATE
+    there = wf.Area(55 * r, 70 * r, 0, 15 * r)  # around where a landmark candidate put it
+    (seg,) = wf.search(q, [(1, entry)], {1: [there]})
+    assert (seg.offset, seg.start, seg.end, seg.z, seg.ratio) == (
+        whole.offset, whole.start, whole.end, whole.z, whole.ratio)
+    # the right time in the deliverable but other registered seconds, the right seconds at
+    # another time, or no area for the entry: not searched, not found
+    for areas in ({1: [wf.Area(55 * r, 70 * r, 14 * r, 20 * r)]},
+                  {1: [wf.Area(0, 20 * r, 0, 15 * r)]}, {2: [there]}):
+        assert wf.search(q, [(1, entry)], areas) == []
+
+
 def test_three_seconds_at_minus_10_db_is_found(cue: np.ndarray) -> None:
     used = cue[int(12.0 * SR):int(15.0 * SR)]
     (seg,) = _search(_mix(30.0, used, 9.0, -10.0, 50), {1: cue})

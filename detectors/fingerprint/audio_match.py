@@ -138,17 +138,25 @@ Lookup = Callable[[np.ndarray, np.ndarray],
 
 
 def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
-               min_hits: int | None = None, min_seconds: float | None = None
-               ) -> list[Segment]:
+               min_hits: int | None = None, min_seconds: float | None = None,
+               at_one: tuple[int, float] | None = None) -> list[Segment]:
     """``segments`` of the deliverable's landmarks at every factor of ``TEMPOS``.
     ``lookup(hashes, frames)``: (query frame, entry, registered frame, speed, frames to the
-    target peak or None) for every hash in common with the register."""
+    target peak or None) for every hash in common with the register. ``at_one``: (hits,
+    seconds) floors for the segments at the registered speed and tempo 1, lower than the
+    others' (the waveform search's short list, which lines up only those)."""
     out: list[Segment] = []
     for tempo in TEMPOS:
         h, f = stretch(hashes, frames, tempo)
         qf, ent, rf, spd, dt = lookup(h, f)
-        out += on_deliverable(segments(qf, ent, rf, spd, min_hits=min_hits,
-                                       min_seconds=min_seconds, dt=dt), tempo)
+        if tempo != 1.0 or at_one is None:
+            out += on_deliverable(segments(qf, ent, rf, spd, min_hits=min_hits,
+                                           min_seconds=min_seconds, dt=dt), tempo)
+            continue
+        one = np.asarray(spd) == 1000
+        for sel, floors in ((~one, (min_hits, min_seconds)), (one, at_one)):
+            out += segments(qf[sel], ent[sel], rf[sel], spd[sel], min_hits=floors[0],
+                            min_seconds=floors[1], dt=None if dt is None else dt[sel])
     return out
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -34,10 +35,23 @@ MIN_QUALITY = 50  # PDQ's own advice: below this the hash says little
 RUN_GAP = 3.0  # seconds between matched samples that still belong to one run
 OFFSET_SLACK = 1.5  # seconds of disagreement in (deliverable - registered) time within a run
 AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
-# Registered sound (all entries and tracks) the waveform search covers. Its cost grows with
-# this times the deliverable's length (bench/results/audio-rule.md); above it a scan matches
-# audio by landmarks only and says so in its notes.
-WAVEFORM_MAX_S = 3600.0
+# Registered sound (all entries and tracks) up to which the speed-1 waveform search
+# correlates every entry with the whole deliverable, by default (a register's setting,
+# ``[detectors.register] waveform_minutes``). Its cost grows with this times the
+# deliverable's length (about 40 ms per registered minute per deliverable minute,
+# bench/results/audio-rule.md). Above it the search keeps to a short list: the areas that
+# the landmarks' weak candidates at speed 1 name, strongest first (``SHORTLIST_*``), at a
+# cost that no longer grows with the register; a scan says so in its notes. The short list
+# misses some of what the whole search finds 15 dB under a mix (on bench/audio_rule.py's
+# splits 5 and 4 of 380 uses, all at -15 dB or under EQ in a full mix: their few aligned
+# hits rank 15th-60th among chance candidates), hence the recall-first default.
+WAVEFORM_FULL_S = 3600.0
+SHORTLIST_HITS = 3  # candidates this strong name an area (a cue 15 dB under a mix: 3-5)
+SHORTLIST_SECONDS = 0.0
+SHORTLIST_MAX = 8  # areas per sound, plus ...
+SHORTLIST_PER_MINUTE = 8  # ... this many per minute of it
+SHORTLIST_MARGIN_S = 10.0  # around a candidate's range, both in the deliverable and the entry
+SHORTLIST_CACHE_S = 3600.0  # whitened registered sound kept in memory between sounds
 # Landmark candidates too weak to report that still name an entry, a speed and an offset
 # (hints): the waveform search follows the speed change around the strongest of them
 # (``waveform.follow``). On bench/audio_rule.py's TUNE split the 120 uses it found had a
@@ -158,11 +172,31 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
     return out
 
 
+def shortlist_areas(named: list[audio_match.Segment], seconds: float
+                    ) -> dict[int, list[waveform.Area]]:
+    """The areas the short-list waveform search looks in (``WAVEFORM_FULL_S``): around the
+    strongest landmark candidates at speed 1 and tempo 1 (the only uses its samples line up
+    with) of a sound ``seconds`` long, ``SHORTLIST_*``, per entry."""
+    limit = SHORTLIST_MAX + int(SHORTLIST_PER_MINUTE * seconds / 60)
+    margin = SHORTLIST_MARGIN_S * waveform.RATE
+    out: dict[int, list[waveform.Area]] = {}
+    at_one = [s for s in named if s.speed == 1000 and s.tempo == 1.0]
+    for seg in sorted(at_one, key=lambda s: -s.excess)[:limit]:
+        out.setdefault(seg.entry, []).append(waveform.Area(
+            int(seg.start * waveform.RATE - margin), int(seg.end * waveform.RATE + margin),
+            int(seg.ref_start * waveform.RATE - margin),
+            int(seg.ref_end * waveform.RATE + margin)))
+    return out
+
+
 class Register:
     """A register opened for matching: PDQ index in memory, features and audio on demand."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, waveform_whole_s: float | None = None) -> None:
+        """``waveform_whole_s``: ``WAVEFORM_FULL_S`` for this register."""
         self.path = path
+        self.waveform_whole_s = WAVEFORM_FULL_S if waveform_whole_s is None else \
+            waveform_whole_s
         self.store = RegisterStore(path, readonly=True)
         self.entries = {e.id: e for e in self.store.entries()}
         self.by_sha = {e.sha256: e for e in self.entries.values()}
@@ -174,6 +208,10 @@ class Register:
         self._feature_refs: list[int] = []
         self.waveform_seconds = self.store.waveform_seconds()
         self._waves: list[tuple[int, np.ndarray]] | None = None
+        # the short list's whitened tracks per entry, least recently used first (shared by
+        # ``fork``s, hence the lock)
+        self._cache: OrderedDict[int, list[np.ndarray]] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._waveform_notes: list[str] | None = None
 
     def close(self) -> None:
@@ -586,17 +624,25 @@ class Register:
     @property
     def waveform_search(self) -> bool:
         """Whether scans should collect their sound's proxy for the waveform search."""
-        return 0 < self.waveform_seconds <= WAVEFORM_MAX_S
+        return self.waveform_seconds > 0
+
+    @property
+    def shortlist(self) -> bool:
+        """Whether the waveform search keeps to the landmarks' short list
+        (``WAVEFORM_FULL_S``)."""
+        return self.waveform_seconds > self.waveform_whole_s
 
     def waveform_notes(self) -> list[str]:
         """What a scan should say about how far registered audio was searched."""
         if self._waveform_notes is not None:
             return self._waveform_notes
         out = []
-        if self.waveform_seconds > WAVEFORM_MAX_S:
+        if self.shortlist:
             out.append(f"the register holds {self.waveform_seconds / 60:.0f} min of sound, "
-                       f"over the waveform search's {WAVEFORM_MAX_S / 60:.0f} min: audio was "
-                       "matched by landmarks only (a sound far under a mix can be missed)")
+                       f"over the {self.waveform_whole_s / 60:g} min the waveform search "
+                       "correlates whole ([detectors.register] waveform_minutes): it searched "
+                       "only where the landmarks named an entry (a sound far under a mix "
+                       "that leaves them too few hits can be missed)")
         missing = self.store.audio_without_waveform()
         if missing:
             one = missing == 1
@@ -613,24 +659,60 @@ class Register:
                            self.store.waveforms() if eid in self.entries]
         return self._waves
 
+    def _tracks_of(self, eids: Iterable[int]) -> dict[int, list[np.ndarray]]:
+        """The whitened tracks of some entries: from the whole set when the search
+        correlates it whole, else read on demand through this register's connection and
+        kept, least recently used dropped past ``SHORTLIST_CACHE_S``."""
+        want = {e for e in eids if e in self.entries}
+        if not self.shortlist:
+            whole: dict[int, list[np.ndarray]] = {}
+            for eid, x in self._whitened():
+                if eid in want:
+                    whole.setdefault(eid, []).append(x)
+            return whole
+        out: dict[int, list[np.ndarray]] = {}
+        with self._cache_lock:
+            for eid in want:
+                if eid in self._cache:
+                    self._cache.move_to_end(eid)
+                    out[eid] = self._cache[eid]
+        missing = sorted(want - set(out))
+        if missing:
+            read: dict[int, list[np.ndarray]] = {e: [] for e in missing}
+            for eid, _track, x in self.store.waveforms(missing):
+                read[eid].append(waveform.whiten(x))
+            out.update(read)
+            with self._cache_lock:
+                self._cache.update(read)
+                held = sum(len(x) for xs in self._cache.values() for x in xs)
+                while held > SHORTLIST_CACHE_S * waveform.RATE and len(self._cache) > 1:
+                    _eid, xs = self._cache.popitem(last=False)
+                    held -= sum(len(x) for x in xs)
+        return out
+
     def prepare_waveforms(self) -> None:
-        """Read and whiten the registered waveforms now: ``hear`` may then run
-        on another thread (the register's SQLite connection stays on this one)."""
-        if self.waveform_search:
+        """Read and whiten the registered waveforms now (when the search correlates them
+        whole): ``hear`` may then run on another thread, on a ``fork``."""
+        if self.waveform_search and not self.shortlist:
             self._whitened()
 
-    def hear(self, proxy: np.ndarray | None) -> waveform.Heard | None:
-        """The waveform search over one sound's proxy (``audio.Landmarks.proxy``)."""
+    def hear(self, proxy: np.ndarray | None, named: list[audio_match.Segment] | None = None,
+             seconds: float = 0.0) -> waveform.Heard | None:
+        """The waveform search over one sound's proxy (``audio.Landmarks.proxy``), ``seconds``
+        long: over every entry, or over the short list of areas that the landmark candidates
+        ``named`` (``shortlist``)."""
         if not self.waveform_search or proxy is None or len(proxy) == 0:
             return None
-        return waveform.hear(proxy, self._whitened())
+        if not self.shortlist:
+            return waveform.hear(proxy, self._whitened())
+        areas = shortlist_areas(named or [], seconds)
+        tracks = self._tracks_of(areas)
+        return waveform.hear(proxy, [(e, x) for e, xs in tracks.items() for x in xs], areas)
 
     def _follow(self, heard: waveform.Heard, hints: list[audio_match.Segment],
                 seconds: float) -> list[waveform.Segment]:
-        tracks: dict[int, list[np.ndarray]] = {}
-        for eid, x in self._whitened():
-            tracks.setdefault(eid, []).append(x)
-        return follow_hints(heard, tracks, hints, seconds)
+        named = [h for h in hints if h.excess >= HINT_EXCESS and h.tempo == 1.0]
+        return follow_hints(heard, self._tracks_of(h.entry for h in named), hints, seconds)
 
     def _merge_waveform(self, found: list[RangeMatch], segs: list[waveform.Segment]
                         ) -> list[RangeMatch]:
@@ -683,16 +765,17 @@ class Register:
         the register stores them, then ``waveform.follow`` around the landmarks' weaker
         candidates for a change of speed.
         Matches in the grey band come back too, with ``match_confidence`` under 0.5."""
-        found, hints = self._match_landmarks(lm)
-        heard = self.hear(lm.proxy)
+        found, named = self._match_landmarks(lm)
+        heard = self.hear(lm.proxy, named, lm.duration)
         if heard is None:
             return found
+        hints = [s for s in named if s.hits >= HINT_HITS and s.span >= HINT_SECONDS]
         segments = heard.segments + self._follow(heard, hints, lm.duration)
         return self._merge_waveform(found, segments) if segments else found
 
     def _match_landmarks(self, lm: audio_fp.Landmarks
                          ) -> tuple[list[RangeMatch], list[audio_match.Segment]]:
-        """The landmark matches, and every candidate down to ``HINT_HITS`` (the hints)."""
+        """The landmark matches, and every candidate down to ``SHORTLIST_HITS``."""
         if len(lm.hashes) == 0:
             return [], []
         dt_span = audio_fp.DT_MASK + 1
@@ -710,9 +793,13 @@ class Register:
         per_entry: dict[int, int] = {}
         q_peaks: np.ndarray | None = None  # the deliverable's peaks, once a match needs them
         # ``decide`` keeps only segments above its own floors (and reports copies), so this
-        # is ``audio_match.match`` with the weaker candidates kept as hints
-        hints = audio_match.candidates(lm.hashes, lm.frames, lookup, min_hits=HINT_HITS,
-                                       min_seconds=HINT_SECONDS)
+        # is ``audio_match.match`` with the weaker candidates kept: the hints, and at speed 1
+        # down to ``SHORTLIST_HITS`` the waveform search's short list (segments are measured
+        # per offset, strongest first, so a lower floor only adds weaker ones)
+        named = audio_match.candidates(lm.hashes, lm.frames, lookup, min_hits=HINT_HITS,
+                                       min_seconds=HINT_SECONDS,
+                                       at_one=(SHORTLIST_HITS, SHORTLIST_SECONDS))
+        hints = [s for s in named if s.hits >= HINT_HITS and s.span >= HINT_SECONDS]
         for seg in audio_match.decide(hints):
             if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
                     AUDIO_MAX_OCCURRENCES:
@@ -732,8 +819,7 @@ class Register:
                         **({"tempo": seg.tempo} if seg.tempo != 1.0 else {}),
                         "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
-        return out, hints
-
+        return out, named
 
     def _audio_edges(self, seg: audio_match.Segment, q_peaks: np.ndarray) -> None:
         """Walk the segment's edges outward on single peaks (``audio_match.refine_edges``);

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,12 +333,22 @@ class RegisterStore:
         return int(self.db.execute(f"SELECT COUNT(DISTINCT entry) FROM audio {have}")
                    .fetchone()[0])
 
-    def waveforms(self) -> Iterator[tuple[int, int, np.ndarray]]:
-        """(entry, track, samples at ``waveform.RATE``) of every stored waveform."""
+    def waveforms(self, entries: list[int] | None = None
+                  ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(entry, track, samples at ``waveform.RATE``) of every stored waveform, or of
+        some entries'."""
         if not self._has("waveform"):
             return
-        for eid, track, rate, scale, blob in self.db.execute(
-                "SELECT entry, track, rate, scale, samples FROM waveform ORDER BY entry, track"):
+        if entries is None:
+            rows: Iterable[tuple[Any, ...]] = self.db.execute(
+                "SELECT entry, track, rate, scale, samples FROM waveform ORDER BY entry, track")
+        else:
+            ids = sorted({int(e) for e in entries})
+            rows = (row for k in range(0, len(ids), 500) for row in self.db.execute(
+                "SELECT entry, track, rate, scale, samples FROM waveform WHERE entry IN "
+                f"({','.join('?' * len(ids[k:k + 500]))}) ORDER BY entry, track",
+                ids[k:k + 500]))
+        for eid, track, rate, scale, blob in rows:
             if int(rate) != waveform.RATE:
                 continue  # another proxy rate: not comparable (a later version's)
             yield (int(eid), int(track),

@@ -11,9 +11,10 @@ smoothed spectrum) so that the bass of one and the tilt of the other do not deci
 A change of speed (varispeed, PAL speed-up, pull-down) moves every sample, so the search
 above runs at speed 1 only; ``follow`` lines a use up again at its own speed, starting from a
 landmark candidate that names the entry, a speed on the landmarks' 1 % grid and an offset.
-A pitch-preserving time stretch stays the landmarks' job. The speed-1 search's cost grows
-with the register's audio (every window is correlated with the whole deliverable), hence
-``matcher.WAVEFORM_MAX_S``; following costs about 0.1 s a candidate.
+A pitch-preserving time stretch stays the landmarks' job. The whole speed-1 search's cost
+grows with the register's audio (every window is correlated with the whole deliverable), so
+past ``matcher.WAVEFORM_FULL_S`` it keeps to ``Area``s that weak landmark candidates name;
+following costs about 0.1 s a candidate.
 
 Pure NumPy/OpenCV over mono float32 at ``RATE``; the deliverable's proxy is collected while
 its landmarks are computed (``audio.Landmarks.proxy``), the register's at registration
@@ -84,10 +85,27 @@ class Heard:
     white: np.ndarray
 
 
-def hear(proxy: np.ndarray, entries: list[tuple[int, np.ndarray]]) -> Heard:
-    """``search`` over one sound's proxy, keeping its whitened samples for ``follow``."""
+@dataclass(frozen=True)
+class Area:
+    """Where to look for one entry (samples at ``RATE``): deliverable ``[lo, hi)`` and
+    registered ``[ref_lo, ref_hi)``. Given areas, ``candidates`` correlates only the entry's
+    windows that overlap the registered range, and each only with the deliverable's blocks
+    that overlap the deliverable range: what the whole search computes there, so its findings
+    in an area are the same, at a cost that no longer grows with the register or the
+    deliverable (``matcher``'s short list)."""
+
+    lo: int
+    hi: int
+    ref_lo: int
+    ref_hi: int
+
+
+def hear(proxy: np.ndarray, entries: list[tuple[int, np.ndarray]],
+         areas: dict[int, list[Area]] | None = None) -> Heard:
+    """``search`` over one sound's proxy (only ``areas`` if given), keeping its whitened
+    samples for ``follow``."""
     q = Query.build(proxy)
-    return Heard(search(q, entries), q.white.astype(np.float16))
+    return Heard(search(q, entries, areas), q.white.astype(np.float16))
 
 
 def decimate(x8: np.ndarray) -> np.ndarray:
@@ -216,12 +234,25 @@ def _windows(entry: np.ndarray) -> list[int]:
     return starts
 
 
-def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float]]:
+def _blocks_for(q: Query, a: int, areas: list[Area] | None
+                ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The deliverable's blocks that window ``a`` of an entry is correlated with: all of
+    them, or those overlapping an area whose registered range the window overlaps."""
+    if areas is None:
+        return q.blocks
+    near = [ar for ar in areas if a < ar.ref_hi and a + WINDOW > ar.ref_lo]
+    return [b for b in q.blocks
+            if any(b[0] < ar.hi and b[0] + len(b[2]) - 1 + WINDOW > ar.lo for ar in near)]
+
+
+def candidates(q: Query, entry: np.ndarray, areas: list[Area] | None = None
+               ) -> list[tuple[float, int, int, float]]:
     """(z, offset, window start, ratio) of the strongest window peaks of one whitened entry
-    over the deliverable, above ``CANDIDATE_Z``, one per offset (within a few samples),
-    strongest first. z is the normalised correlation in units of 1/sqrt(window length) (its
-    spread where nothing matches is about 1); ratio is the peak over the window's next
-    highest peak within ``RIVAL_S`` at another offset (see ``RATIO_ACCEPT``)."""
+    over the deliverable (or in ``areas``), above ``CANDIDATE_Z``, one per offset (within a
+    few samples), strongest first. z is the normalised correlation in units of
+    1/sqrt(window length) (its spread where nothing matches is about 1); ratio is the peak
+    over the window's next highest peak within ``RIVAL_S`` at another offset (see
+    ``RATIO_ACCEPT``)."""
     found: dict[int, tuple[float, int, float]] = {}
     # buffers reused for every window and block: fresh half-megabyte arrays cost more in
     # page faults than the arithmetic done in them
@@ -229,8 +260,9 @@ def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float
     corr = np.empty((1, q.n), np.float32)
     v_buf = np.empty(q.n, np.float32)
     for a in _windows(entry):
+        blocks = _blocks_for(q, a, areas)
         c = entry[a:a + WINDOW]
-        norm = _norm(c)
+        norm = _norm(c) if blocks else 0.0
         if norm <= 1e-9:
             continue
         padded[0, :len(c)] = c
@@ -238,7 +270,7 @@ def candidates(q: Query, entry: np.ndarray) -> list[tuple[float, int, int, float
         cconj = _conj(cv2.dft(padded))
         scale = float(np.sqrt(len(c))) / norm
         best: tuple[float, int, float] | None = None
-        for s, yspec, inv in q.blocks:
+        for s, yspec, inv in blocks:
             cv2.idft(_times(yspec, cconj, prod), corr,
                      flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
             v = np.multiply(corr[0, :len(inv)], inv, out=v_buf[:len(inv)])
@@ -369,12 +401,17 @@ def score(z: float, ratio: float) -> float:
     return round(max(0.0, min(1.0, ACCEPT * strength)), 3)
 
 
-def segments(q: Query, entries: list[tuple[int, np.ndarray]]) -> list[Segment]:
+def segments(q: Query, entries: list[tuple[int, np.ndarray]],
+             areas: dict[int, list[Area]] | None = None) -> list[Segment]:
     """Every verified segment of whitened registered sound (entry id, samples; an entry may
-    have several tracks) with its measures and confidence, no decision (for tuning)."""
+    have several tracks) with its measures and confidence, no decision (for tuning). Given
+    ``areas``, only an entry's areas are searched (none: not at all)."""
     out: list[Segment] = []
     for eid, c in entries:
-        for _z, off, anchor, ratio in candidates(q, c):
+        where = None if areas is None else areas.get(eid)
+        if areas is not None and not where:
+            continue
+        for _z, off, anchor, ratio in candidates(q, c, where):
             if ratio < RATIO_FLOOR:
                 continue
             seg = verify(q.white, c, off, anchor)
@@ -401,9 +438,10 @@ def decide(segs: list[Segment]) -> list[Segment]:
     return out
 
 
-def search(q: Query, entries: list[tuple[int, np.ndarray]]) -> list[Segment]:
+def search(q: Query, entries: list[tuple[int, np.ndarray]],
+           areas: dict[int, list[Area]] | None = None) -> list[Segment]:
     """``decide(segments(...))``: what a scan reports."""
-    return decide(segments(q, entries))
+    return decide(segments(q, entries, areas))
 
 
 # -- following a speed change -----------------------------------------------------------------
