@@ -176,3 +176,40 @@ def test_the_look_up_without_json_in_sqlite_gives_the_same_hits(tmp_path: Path) 
             assert np.array_equal(a[order[0]], b[order[1]])
     finally:
         store.close()
+
+
+def test_a_register_with_the_old_hash_index_gives_the_same_hits_and_gets_the_new_one(
+        tmp_path: Path) -> None:
+    """The look-up reads its rows from a covering index (``audio_hit``); a register written
+    with the index on the hash alone answers the same read-only and is moved to the new
+    index by a writable open."""
+    import sqlite3
+
+    store, _eid = _store(tmp_path, 7002)
+    lm = am.landmarks(synth_music(7002, 30.0, SR)[int(3.0 * SR):int(9.0 * SR)], am.QUERY)
+    try:
+        plan = store.db.execute("EXPLAIN QUERY PLAN SELECT a.entry, a.frame, a.speed FROM "
+                                "audio AS a WHERE a.hash = 1").fetchall()
+        assert "COVERING INDEX audio_hit" in str(plan)
+        new = store.audio_hits(lm.hashes, lm.frames)
+    finally:
+        store.close()
+    path = tmp_path / "reg.db"
+    with sqlite3.connect(path) as con:
+        con.execute("DROP INDEX audio_hit")
+        con.execute("CREATE INDEX audio_hash ON audio(hash)")
+    con.close()
+
+    def indexes(s: RegisterStore) -> set[str]:
+        return {r[0] for r in s.db.execute("SELECT name FROM sqlite_master WHERE type = "
+                                           "'index' AND tbl_name = 'audio'")}
+
+    with RegisterStore(str(path)) as old:
+        assert indexes(old) == {"audio_hash", "audio_entry"}
+        got = old.audio_hits(lm.hashes, lm.frames)
+    assert len(new[0]) > 100
+    order = [np.lexsort(tuple(reversed(h))) for h in (new, got)]
+    for a, b in zip(new, got, strict=True):
+        assert np.array_equal(a[order[0]], b[order[1]])
+    with RegisterStore(str(path), readonly=False) as moved:
+        assert indexes(moved) == {"audio_hit", "audio_entry"}
