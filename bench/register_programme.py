@@ -225,10 +225,16 @@ def _frames_total(fps: float) -> int:
         n_ins if c != "speed +4 %" else int(round(n_ins / 1.04)) for c in CLASSES)
 
 
+WAVEFORM_MINUTES: float | None = None  # ``--waveform-minutes``: every scan's default
+
+
 def scan(db: Path, path: Path, waveform_minutes: float | None = None
          ) -> tuple[list[dict[str, object]], float]:
     """The register detector's findings in one file and the seconds it took.
-    ``waveform_minutes``: the register setting of that name (default: as shipped)."""
+    ``waveform_minutes``: the register setting of that name (default: ``WAVEFORM_MINUTES``,
+    or as shipped)."""
+    if waveform_minutes is None:
+        waveform_minutes = WAVEFORM_MINUTES
     det = load_spec("detectors.register:RegisterDetector")
     assert det is not None
     opts = Options()
@@ -563,7 +569,12 @@ def main(argv: list[str] | None = None) -> int:
                          "folder through the CLI, with one and two workers")
     ap.add_argument("--keep", type=Path, metavar="DIR",
                     help="build in DIR (new or empty) and leave it there")
+    ap.add_argument("--waveform-minutes", type=float, metavar="MIN",
+                    help="the register setting waveform_minutes for every scan (e.g. 0: the "
+                         "waveform search's short list)")
     args = ap.parse_args(argv)
+    global WAVEFORM_MINUTES  # noqa: PLW0603 - one setting for the whole run
+    WAVEFORM_MINUTES = args.waveform_minutes
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         if any(args.keep.iterdir()):
