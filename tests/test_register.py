@@ -470,3 +470,20 @@ def test_a_large_register_searches_waveforms_where_the_landmarks_name_an_entry(
     notes = [n for c in res.coverage for n in c.notes]
     assert any("searched only where the landmarks named an entry" in n for n in notes), notes
     assert not [n for c in whole.coverage for n in c.notes]
+
+
+def test_the_short_list_reads_and_whitens_only_the_entries_it_names(register_db: Path) -> None:
+    from detectors.fingerprint import matcher, waveform
+
+    reg = matcher.Register(str(register_db), waveform_whole_s=0.0)
+    try:
+        assert reg.shortlist and reg.waveform_search
+        ((cue, _track, raw),) = list(reg.store.waveforms())
+        image = next(e.id for e in reg.entries.values() if e.kind == "image")
+        got = reg._tracks_of([cue, image, 10_000])
+        assert list(got) == [cue] and np.array_equal(got[cue][0], waveform.whiten(raw))
+        assert reg._waves is None  # the whole register's sound was never read
+        assert reg._tracks_of([cue])[cue][0] is got[cue][0]  # kept between sounds
+        assert reg._tracks_of([image]) == {}
+    finally:
+        reg.close()

@@ -678,6 +678,7 @@ class Register:
                     out[eid] = self._cache[eid]
         missing = sorted(want - set(out))
         if missing:
+            # an entry without sound is kept too (as no tracks): it is not asked for again
             read: dict[int, list[np.ndarray]] = {e: [] for e in missing}
             for eid, _track, x in self.store.waveforms(missing):
                 read[eid].append(waveform.whiten(x))
@@ -688,7 +689,7 @@ class Register:
                 while held > SHORTLIST_CACHE_S * waveform.RATE and len(self._cache) > 1:
                     _eid, xs = self._cache.popitem(last=False)
                     held -= sum(len(x) for x in xs)
-        return out
+        return {e: xs for e, xs in out.items() if xs}
 
     def prepare_waveforms(self) -> None:
         """Read and whiten the registered waveforms now (when the search correlates them
