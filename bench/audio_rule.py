@@ -454,7 +454,7 @@ def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
         named = am.candidates(lm.hashes, lm.frames, reg.lookup, min_hits=FLOOR_HITS,
                               min_seconds=FLOOR_S,
                               at_one=(m.SHORTLIST_HITS, m.SHORTLIST_SECONDS))
-        segs = [s for s in named if s.hits >= FLOOR_HITS and s.span >= FLOOR_S]
+        segs = m.hints_of(named)
         t2 = time.perf_counter()
         seconds = len(q.x8) / audio_fp.SR
         wq = wf.Query.build(wf.decimate(q.x8))

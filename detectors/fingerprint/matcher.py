@@ -172,6 +172,12 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
     return out
 
 
+def hints_of(named: list[audio_match.Segment]) -> list[audio_match.Segment]:
+    """The candidates (``Register._match_landmarks``) that reach the hints' floors
+    (``HINT_HITS``, ``HINT_SECONDS``): what the decision and following the speed see."""
+    return [s for s in named if s.hits >= HINT_HITS and s.span >= HINT_SECONDS]
+
+
 def shortlist_areas(named: list[audio_match.Segment], seconds: float
                     ) -> dict[int, list[waveform.Area]]:
     """The areas the short-list waveform search looks in (``WAVEFORM_FULL_S``): around the
@@ -770,7 +776,7 @@ class Register:
         heard = self.hear(lm.proxy, named, lm.duration)
         if heard is None:
             return found
-        hints = [s for s in named if s.hits >= HINT_HITS and s.span >= HINT_SECONDS]
+        hints = hints_of(named)
         segments = heard.segments + self._follow(heard, hints, lm.duration)
         return self._merge_waveform(found, segments) if segments else found
 
@@ -800,7 +806,7 @@ class Register:
         named = audio_match.candidates(lm.hashes, lm.frames, lookup, min_hits=HINT_HITS,
                                        min_seconds=HINT_SECONDS,
                                        at_one=(SHORTLIST_HITS, SHORTLIST_SECONDS))
-        hints = [s for s in named if s.hits >= HINT_HITS and s.span >= HINT_SECONDS]
+        hints = hints_of(named)
         for seg in audio_match.decide(hints):
             if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
                     AUDIO_MAX_OCCURRENCES:
