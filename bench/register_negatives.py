@@ -155,7 +155,9 @@ class Result:
     inliers_rejected: int = 0  # most RANSAC inliers of a candidate the verification refused
     texture_tries: int = 0  # many-to-many matches tried against periodic-texture frames
     texture_rejected: int = 0  # most distinct inliers of a refused one
-    audio_hits: float = 0.0  # best audio excess score of any segment (audio_match.segments)
+    # best audio excess score of any segment long enough to be reported (audio_match.segments,
+    # span >= MIN_SECONDS: the scan also measures shorter, weaker ones for its short list)
+    audio_hits: float = 0.0
     seconds: float = 0.0
     wave: float = 0.0  # best confidence of any verified waveform segment (segments, follow)
 
@@ -253,7 +255,8 @@ class Probe:
 
         def segments(*args: Any, **kw: Any) -> list[am.Segment]:
             segs = orig_segments(*args, **kw)
-            probe.audio_hits = max([probe.audio_hits, *(s.excess for s in segs)])
+            probe.audio_hits = max([probe.audio_hits, *(s.excess for s in segs
+                                                        if s.span >= am.MIN_SECONDS)])
             return segs
 
         setattr(m.Register, "pdq_lookup", lookup)  # noqa: B010 - patched on purpose
@@ -921,7 +924,8 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
     if audio:
         best = max(audio, key=lambda r: r.audio_hits)
         ex = np.array([r.audio_hits for r in audio])
-        out.append(f"- audio: best excess score of any segment {best.audio_hits:.1f} "
+        out.append(f"- audio: best excess score of any segment of {am.MIN_SECONDS:g} s or "
+                   f"more {best.audio_hits:.1f} "
                    f"({best.neg.path.name}, {best.neg.group}; match at {am.ACCEPT_EXCESS:g}, "
                    f"review at {am.REVIEW_EXCESS:g}); median {float(np.median(ex)):.1f}, files "
                    f"≥ {am.REVIEW_EXCESS:g}: {int((ex >= am.REVIEW_EXCESS).sum())}, ≥ "
