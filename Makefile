@@ -99,15 +99,18 @@ bench-register-sweep: $(BIN)/deliverscan
 	mkdir -p bench/results/tmp
 	$(BIN)/python -m bench.register_sweep --out bench/results/tmp/register-sweep.md
 
-# The register's false matches on every unrelated picture, clip and sound found offline plus
-# derived footage (~25 min on 2 cores): bench/results/register-negatives.md
 # The waveform search's cost against the register's sound (about 2 min, one core).
 bench-waveform-cost: $(BIN)/deliverscan
 	$(BIN)/python -m bench.waveform_cost
 
+# The whole audio path on a 5 min programme WAV against 1 min to 5 hours of registered sound,
+# the whole waveform search against its short list (~20 min idle, most of it growing the
+# register): bench/results/audio-rule.md
 bench-audio-speed: $(BIN)/deliverscan
-	$(BIN)/python -m bench.audio_speed
+	$(BIN)/python -m bench.audio_speed --minutes 5
 
+# The register's false matches on every unrelated picture, clip and sound found offline plus
+# derived footage (~25 min on 2 cores): bench/results/register-negatives.md
 bench-register-negatives: $(BIN)/deliverscan
 	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
 	$(BIN)/python -m bench.register_negatives

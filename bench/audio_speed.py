@@ -1,9 +1,10 @@
 """How fast the register detector scans sound, everything on, against how much sound the
 register holds (issue 18's target: audio at 100x real time or more).
 
-Usage (figures in ``bench/results/audio-rule.md``; about 10 min on an idle 2-core machine)::
+Usage (figures in ``bench/results/audio-rule.md``; about 20 min on an idle 2-core machine,
+most of it growing the register to 5 hours of cues)::
 
-    .venv/bin/python -m bench.audio_speed --minutes 10 --register 1,10,30,60
+    .venv/bin/python -m bench.audio_speed --minutes 5
 
 The deliverable is a ``--minutes`` long 48 kHz 24-bit stereo WAV (synthetic music under
 speech-like sound) with two registered cues in it: one 10 dB under it, time-stretched to
