@@ -155,8 +155,9 @@ class Result:
     inliers_rejected: int = 0  # most RANSAC inliers of a candidate the verification refused
     texture_tries: int = 0  # many-to-many matches tried against periodic-texture frames
     texture_rejected: int = 0  # most distinct inliers of a refused one
-    # best audio excess score of any segment long enough to be reported (audio_match.segments,
-    # span >= MIN_SECONDS: the scan also measures shorter, weaker ones for its short list)
+    # best audio excess score of any candidate long enough to be reported
+    # (audio_match.candidates, span >= MIN_SECONDS: the scan also measures shorter, weaker
+    # ones for its short list)
     audio_hits: float = 0.0
     seconds: float = 0.0
     wave: float = 0.0  # best confidence of any verified waveform segment (segments, follow)
@@ -194,7 +195,7 @@ class Probe:
         orig_frames = m.Register.match_frames
         orig_windows = m.Register._windows
         orig_verify = feat._verify
-        orig_segments = am.segments
+        orig_candidates = am.candidates
         orig_wave = wf.segments
         orig_follow = wf.follow
 
@@ -253,8 +254,10 @@ class Probe:
                 probe.wave = max(probe.wave, seg.confidence)
             return seg
 
-        def segments(*args: Any, **kw: Any) -> list[am.Segment]:
-            segs = orig_segments(*args, **kw)
+        def candidates(*args: Any, **kw: Any) -> list[am.Segment]:
+            # the candidates as the decision sees them: a tempo variant's on the
+            # deliverable's clock and with its penalty (``audio_match.segments`` has neither)
+            segs = orig_candidates(*args, **kw)
             probe.audio_hits = max([probe.audio_hits, *(s.excess for s in segs
                                                         if s.span >= am.MIN_SECONDS)])
             return segs
@@ -263,7 +266,7 @@ class Probe:
         setattr(m.Register, "match_frames", frames)  # noqa: B010
         setattr(m.Register, "_windows", windows)  # noqa: B010
         setattr(feat, "_verify", verify)  # noqa: B010
-        setattr(am, "segments", segments)  # noqa: B010
+        setattr(am, "candidates", candidates)  # noqa: B010
         setattr(wf, "segments", wave)  # noqa: B010
         setattr(wf, "follow", follow)  # noqa: B010
         try:
@@ -273,7 +276,7 @@ class Probe:
             setattr(m.Register, "match_frames", orig_frames)  # noqa: B010
             setattr(m.Register, "_windows", orig_windows)  # noqa: B010
             setattr(feat, "_verify", orig_verify)  # noqa: B010
-            setattr(am, "segments", orig_segments)  # noqa: B010
+            setattr(am, "candidates", orig_candidates)  # noqa: B010
             setattr(wf, "segments", orig_wave)  # noqa: B010
             setattr(wf, "follow", orig_follow)  # noqa: B010
 
