@@ -10,13 +10,9 @@ import pytest
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import waveform as wf
-from fixtures.gen_register import synth_babble, synth_music
+from fixtures.gen_register import bury, synth_babble, synth_music
 
 SR = audio_fp.SR
-
-
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 def _bed(seconds: float, seed: int) -> np.ndarray:
@@ -26,12 +22,7 @@ def _bed(seconds: float, seed: int) -> np.ndarray:
 def _mix(seconds: float, insert: np.ndarray, at: float, level_db: float, seed: int
          ) -> np.ndarray:
     """Music bed + dialogue, with ``insert`` at ``at`` s, ``level_db`` under the rest."""
-    rest = _bed(seconds, seed)
-    a = int(at * SR)
-    under = rest[a:a + len(insert)]
-    gain = _rms(under) / _rms(insert) * 10 ** (level_db / 20)
-    out = rest.copy()
-    out[a:a + len(insert)] += gain * insert
+    out = bury(_bed(seconds, seed), insert, at, level_db, SR)
     return (0.9 * out / np.abs(out).max()).astype(np.float32)
 
 
