@@ -68,7 +68,7 @@ def register(work: Path, minutes: float) -> Path:
     """The register grown to ``minutes`` of 30 s cues (cue k: ``synth_music(7000 + k)``)."""
     db = work / "register.db"
     with RegisterStore(str(db), readonly=False, create=True) as store:
-        have = store.counts().get("entries", 0) if db.exists() else 0
+        have = store.counts()["entries"]
         for k in range(have, int(round(minutes * 60 / CUE_S))):
             path = work / f"cue{k}.wav"
             write_wav(path, synth_music(7000 + k, CUE_S))
