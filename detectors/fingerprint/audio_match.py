@@ -29,7 +29,7 @@ Pure functions over NumPy arrays; tuned and evaluated by ``bench/audio_rule.py``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -161,13 +161,23 @@ def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
 
 
 # -- decision -------------------------------------------------------------------------------
-def _split(q: np.ndarray, r: np.ndarray, t: np.ndarray
-           ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Aligned hits split where the deliverable has a gap longer than ``GAP_S``."""
+def _split(q: np.ndarray, r: np.ndarray, t: np.ndarray, floor: int, shortest: float
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Aligned hits split where the deliverable has a gap longer than ``GAP_S``; only the
+    parts with ``floor`` hits or more whose anchors span ``shortest`` seconds or more (the
+    rest could not pass, and most parts are chance: not cutting them out saves a third of
+    a scan's look-up against a large register)."""
     o = np.argsort(q, kind="stable")
-    q, r, t = q[o], r[o], t[o]
-    cut = np.nonzero(np.diff(q) > GAP_S / FRAME_S)[0] + 1
-    return list(zip(np.split(q, cut), np.split(r, cut), np.split(t, cut), strict=True))
+    q = q[o]
+    cut = np.flatnonzero(np.diff(q) > GAP_S / FRAME_S) + 1
+    starts, ends = np.zeros(len(cut) + 1, np.int64), np.full(len(cut) + 1, len(q))
+    starts[1:], ends[:-1] = cut, cut
+    keep = (ends - starts >= floor) & ((q[ends - 1] - q[starts]) * FRAME_S >= shortest)
+    if not keep.any():
+        return
+    r, t = r[o], t[o]
+    for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+        yield q[a:b], r[a:b], t[a:b]
 
 
 def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) -> float:
@@ -224,7 +234,7 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
             work[max(0, peak - 4 * SLACK - 2): peak + 4 * SLACK + 3] = 0
             off = peak + lo
             sel = np.abs(d - off) <= SLACK
-            for qs, rs, ts in _split(q[sel], r[sel], tl[sel]):
+            for qs, rs, ts in _split(q[sel], r[sel], tl[sel], floor, shortest):
                 n = len(np.unique(qs * (1 << 32) + rs))
                 # from the start of the first aligned anchor's analysis window to the end of
                 # the last aligned target's: the span of the windows that hold the matches
