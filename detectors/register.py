@@ -107,7 +107,7 @@ def _sound(reg: m.Register, path: str, own_connection: bool = False
            ) -> list[tuple[int, str, list[m.RangeMatch]]]:
     """Each audio stream and its matches: landmarks, the look-up, the waveform search and
     following speed changes. ``own_connection``: on another thread, with the register's
-    ``fork`` (call ``reg.prepare_waveforms()`` first, on the register's own thread). Each
+    ``fork`` (call ``reg.prepare_audio()`` first, on the register's own thread). Each
     stream's landmarks and sound are dropped once matched: (stream number, its label,
     matches) per stream."""
     here = reg.fork() if own_connection else reg
@@ -346,7 +346,7 @@ class RegisterDetector(Detector):
             sound = None
             if has_audio:
                 _waveform_notes(ctx, reg)
-                reg.prepare_waveforms()
+                reg.prepare_audio()
                 sound = pool.submit(_sound, reg, asset.fs_path, True)
             yield from self._picture(asset, ctx, reg, skip, timing, vi, has_audio)
             if sound is not None:

@@ -165,6 +165,9 @@ def test_the_look_up_without_json_in_sqlite_gives_the_same_hits(tmp_path: Path) 
             def executemany(self, sql: str, rows: object) -> sqlite3.Cursor:
                 return self.db.executemany(sql, rows)
 
+            def commit(self) -> None:
+                self.db.commit()
+
         real, store.db = store.db, NoJson(store.db)  # type: ignore[assignment]
         try:
             slow = store.audio_hits(lm.hashes, frames)

@@ -25,6 +25,7 @@ from detectors.fingerprint import audio_match, extract, pdq, waveform
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.index import PdqIndex, distances
+from detectors.fingerprint.landmark_index import LandmarkIndex
 from detectors.fingerprint.store import Entry, RegisterStore
 from detectors.fingerprint.video import Frame
 
@@ -219,6 +220,9 @@ class Register:
         self._cache: OrderedDict[int, list[np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._waveform_notes: list[str] | None = None
+        # the landmark pack once read (``landmark_pack``), shared by ``fork``s like the cache
+        self._pack: dict[str, LandmarkIndex | None] = {}
+        self._pack_lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()
@@ -697,11 +701,21 @@ class Register:
                     held -= sum(len(x) for x in xs)
         return {e: xs for e, xs in out.items() if xs}
 
-    def prepare_waveforms(self) -> None:
-        """Read and whiten the registered waveforms now (when the search correlates them
-        whole): ``hear`` may then run on another thread, on a ``fork``."""
+    def prepare_audio(self) -> None:
+        """Read the landmark pack, and the registered waveforms (whitened) when the search
+        correlates them whole, now: ``match_audio`` may then run on another thread, on a
+        ``fork``, without reading them again."""
+        self.landmark_pack()
         if self.waveform_search and not self.shortlist:
             self._whitened()
+
+    def landmark_pack(self) -> LandmarkIndex | None:
+        """The registered landmarks in memory, read once (``RegisterStore.audio_index``);
+        None for a register without a current pack, looked up through SQLite."""
+        with self._pack_lock:
+            if "index" not in self._pack:
+                self._pack["index"] = self.store.audio_index()
+            return self._pack["index"]
 
     def hear(self, proxy: np.ndarray | None, named: list[audio_match.Segment] | None = None,
              seconds: float = 0.0) -> waveform.Heard | None:
@@ -793,7 +807,9 @@ class Register:
             # its target peak (the hash's own low bits), for where a segment ends
             payload = (frames.astype(np.int64) * dt_span
                        + (hashes.astype(np.int64) & audio_fp.DT_MASK))
-            packed, ent, rf, spd = self.store.audio_hits(hashes, payload)
+            pack = self.landmark_pack()
+            packed, ent, rf, spd = (pack.hits(hashes, payload) if pack is not None
+                                    else self.store.audio_hits(hashes, payload))
             return packed // dt_span, ent, rf, spd, packed % dt_span
 
         out: list[RangeMatch] = []

@@ -22,6 +22,7 @@ from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import vocabulary, waveform
 from detectors.fingerprint.extract import Fingerprint
+from detectors.fingerprint.landmark_index import LandmarkIndex
 
 SCHEMA = 2
 PARAMS = {
@@ -92,6 +93,18 @@ CREATE TABLE IF NOT EXISTS waveform (entry INTEGER NOT NULL, track INTEGER NOT N
                                      samples BLOB NOT NULL, PRIMARY KEY (entry, track));
 """
 
+# The audio landmarks again, sorted by hash in packed columns (``landmark_index``), so a scan
+# looks them up in memory. Added within schema 2: ``meta`` key ``audio_pack`` holds the
+# ``audio`` table's (rows, largest rowid) that the pack was built from; a pack that does not
+# match the table now (none yet, or the table written by an earlier version) is not used:
+# the scan reads the table, and the next writable open's close builds the pack again.
+_PACK_DDL = """
+CREATE TABLE IF NOT EXISTS audio_pack (part INTEGER PRIMARY KEY, hashes BLOB NOT NULL,
+                                       entries BLOB NOT NULL, frames BLOB NOT NULL,
+                                       speeds BLOB NOT NULL);
+"""
+_PACK_KEY = "audio_pack"
+
 
 class RegisterError(Exception):
     """The register file is missing, not a register, or built with other parameters."""
@@ -140,6 +153,11 @@ class RegisterStore:
 
     def __init__(self, path: str, readonly: bool = True, create: bool = False) -> None:
         self.path = path
+        self.readonly = readonly
+        # landmarks added and entries removed through this connection, for the pack
+        self._added: list[LandmarkIndex] = []
+        self._removed: set[int] = set()
+        self._pack_current = False  # the stored pack matched the table when opened
         if readonly:
             if not os.path.isfile(path):
                 raise RegisterError(f"register not found: {path}")
@@ -165,9 +183,12 @@ class RegisterStore:
             if readonly:
                 raise RegisterError(f"not a register (no meta table): {self.path}")
             with self.db:
-                self.db.executescript(_DDL + _AUDIO_INDEX_DDL + _WORDS_DDL + _WAVEFORM_DDL)
+                self.db.executescript(_DDL + _AUDIO_INDEX_DDL + _WORDS_DDL + _WAVEFORM_DDL
+                                      + _PACK_DDL)
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)",
-                                    [("schema", str(SCHEMA)), ("params", json.dumps(PARAMS))])
+                                    [("schema", str(SCHEMA)), ("params", json.dumps(PARAMS)),
+                                     (_PACK_KEY, json.dumps({"rows": 0, "max_rowid": 0}))])
+            self._pack_current = True
             return
         meta = dict(self.db.execute("SELECT key, value FROM meta"))
         if meta.get("schema") != str(SCHEMA):
@@ -179,10 +200,17 @@ class RegisterStore:
                                 f"({meta.get('params')}); rebuild it with this version")
         if not readonly:
             with self.db:
-                self.db.executescript(_AUDIO_INDEX_DDL + _WORDS_DDL + _WAVEFORM_DDL)
+                self.db.executescript(_AUDIO_INDEX_DDL + _WORDS_DDL + _WAVEFORM_DDL
+                                      + _PACK_DDL)
+            self._pack_current = self._pack_stamp() == self._audio_stamp()
 
     def close(self) -> None:
-        self.db.close()
+        """Close; a writable store first brings the landmark pack up to date."""
+        try:
+            if not self.readonly:
+                self.pack_audio()
+        finally:
+            self.db.close()
 
     def __enter__(self) -> RegisterStore:
         return self
@@ -249,6 +277,8 @@ class RegisterStore:
                     "INSERT INTO audio (hash, entry, frame, speed) VALUES (?, ?, ?, ?)",
                     zip(fp.audio.hashes.tolist(), [eid] * n, fp.audio.frames.tolist(),
                         speed.tolist(), strict=True))
+                self._added.append(LandmarkIndex(fp.audio.hashes, np.full(n, eid),
+                                                 fp.audio.frames, speed))
             for track, proxy in enumerate(fp.waveforms):
                 x = np.asarray(proxy, np.float32)
                 peak = float(np.abs(x).max()) if len(x) else 0.0
@@ -265,6 +295,7 @@ class RegisterStore:
             if self._has("waveform"):
                 self.db.execute("DELETE FROM waveform WHERE entry = ?", (eid,))
             cur = self.db.execute("DELETE FROM entries WHERE id = ?", (eid,))
+        self._removed.add(eid)
         return cur.rowcount > 0
 
     def _tables(self) -> tuple[str, ...]:
@@ -405,6 +436,84 @@ class RegisterStore:
         arr = np.concatenate(out)
         return frames[arr[:, 0]], arr[:, 1], arr[:, 2], arr[:, 3]
 
+    # -- the landmark pack -----------------------------------------------------------------
+    def _audio_stamp(self) -> tuple[int, int]:
+        """(rows, largest rowid) of ``audio``: what a pack must have been built from. Two
+        queries: together SQLite scans the table (0.9 s at 6.9 million rows, not 0.03 s)."""
+        rows = int(self.db.execute("SELECT COUNT(*) FROM audio").fetchone()[0])
+        top = self.db.execute("SELECT MAX(rowid) FROM audio").fetchone()[0]
+        return rows, int(top or 0)
+
+    def _pack_stamp(self) -> tuple[int, int] | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (_PACK_KEY,)).fetchone()
+        if row is None:
+            return None
+        try:
+            stamp = json.loads(row[0])
+            return int(stamp["rows"]), int(stamp["max_rowid"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _read_pack(self) -> LandmarkIndex | None:
+        if not self._has("audio_pack"):
+            return None
+        parts = self.db.execute("SELECT hashes, entries, frames, speeds FROM audio_pack "
+                                "ORDER BY part").fetchall()
+        return LandmarkIndex.from_parts([tuple(bytes(b) for b in p) for p in parts])
+
+    def audio_index(self) -> LandmarkIndex | None:
+        """Every registered landmark in memory (``audio_hits`` without SQLite), or None when
+        the register has no pack that matches its ``audio`` table: look up through
+        ``audio_hits`` then."""
+        stamp = self._audio_stamp()
+        if self._pack_stamp() != stamp:
+            return None
+        index = self._read_pack()
+        return index if index is not None and len(index) == stamp[0] else None
+
+    def pack_audio(self) -> None:
+        """Bring the landmark pack up to date with the ``audio`` table: the pack as opened
+        with this connection's additions and removals when it matched the table then, else
+        built from the table (an earlier version's register: 8 s at 6.9 million rows).
+        One transaction, holding the write lock, so no other writer moves the table
+        between the stamp and the pack."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            stamp = self._audio_stamp()
+            if self._pack_stamp() == stamp:
+                self.db.rollback()
+                return
+            index = self._read_pack() if self._pack_current else None
+            if index is not None and self._added:
+                index = index.merged(LandmarkIndex(*(
+                    np.concatenate(cols) for cols in zip(*(a.columns() for a in self._added),
+                                                         strict=True))))
+            if index is not None:
+                index = index.without(self._removed)
+            if index is None or len(index) != stamp[0]:
+                index = self._pack_from_table()
+            self.db.execute("DELETE FROM audio_pack")
+            self.db.executemany("INSERT INTO audio_pack VALUES (?, ?, ?, ?, ?)",
+                                ((k, *cols) for k, cols in enumerate(index.parts())))
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            (_PACK_KEY, json.dumps({"rows": stamp[0],
+                                                    "max_rowid": stamp[1]})))
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        self._added, self._removed, self._pack_current = [], set(), True
+
+    def _pack_from_table(self) -> LandmarkIndex:
+        cur = self.db.execute("SELECT hash, entry, frame, speed FROM audio")
+        parts = []
+        while rows := cur.fetchmany(JOIN_BATCH):
+            parts.append(np.array(rows, dtype=np.int64))
+        if not parts:
+            return LandmarkIndex.empty()
+        a = np.concatenate(parts)
+        return LandmarkIndex.build(a[:, 0], a[:, 1], a[:, 2], a[:, 3])
+
     def _audio_rows_by_table(self, hashes: np.ndarray) -> list[tuple[int, int, int, int]]:
         """``audio_hits``' join through a TEMP table: (index in ``hashes``, entry, frame,
         speed) rows."""
@@ -417,3 +526,6 @@ class RegisterStore:
                                    "JOIN audio AS a ON a.hash = q.hash").fetchall()
         finally:
             self.db.execute("DROP TABLE IF EXISTS temp.q")
+            # the DELETE opened a transaction (on the TEMP table only): end it, or the
+            # pack's own at close (``pack_audio``) could not begin
+            self.db.commit()

@@ -1,0 +1,174 @@
+"""The landmark pack (detectors/fingerprint/landmark_index.py, ``RegisterStore.audio_index``):
+the registered landmarks held sorted in memory must answer exactly what the ``audio`` table
+answers, and a pack that is not the table's (a ``register add`` cut short, a damaged blob)
+must never be used: a scan then reads the table, so no registered sound is missed."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.fingerprint import audio as audio_fp
+from detectors.fingerprint import audio_match as am
+from detectors.fingerprint.extract import Fingerprint
+from detectors.fingerprint.landmark_index import LandmarkIndex
+from detectors.fingerprint.matcher import Register
+from detectors.fingerprint.store import RegisterStore
+from fixtures.gen_register import synth_music, write_wav
+
+SR = audio_fp.SR
+CUE_S = 12.0
+
+
+def _add(store: RegisterStore, seed: int, tmp: Path) -> int:
+    """Register a synthetic cue as ``register add`` stores it (11 speeds, 4 grid phases)."""
+    path = tmp / f"cue{seed}.wav"
+    write_wav(path, synth_music(seed, CUE_S, SR), SR)
+    lm = audio_fp.fingerprint_speeds(str(path), is_wav=True)
+    return store.add(sha256=f"cue{seed}", media_type="audio/wav", path=path.name, size=0,
+                     tool="test", note="", added="test", verdict="clean", evidence=[],
+                     fp=Fingerprint("audio", duration=lm.duration, audio=lm))
+
+
+def _query(*seeds: int) -> audio_fp.Landmarks:
+    """The deliverable: 5 s of each cue from 3 s in, one after the other, at query density."""
+    x = np.concatenate([synth_music(s, CUE_S, SR)[3 * SR:8 * SR] for s in seeds])
+    return am.landmarks(x, am.QUERY)
+
+
+def _rows(hits: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Look-up rows in one canonical order (the two look-ups return them in their own)."""
+    a = np.stack(hits, axis=1)
+    return a[np.lexsort(a.T[::-1])]
+
+
+def _stamp(path: Path) -> str:
+    with sqlite3.connect(path) as con:
+        return str(con.execute("SELECT value FROM meta WHERE key = 'audio_pack'").fetchone())
+
+
+def test_the_pack_answers_what_the_table_answers_after_adds_and_a_removal(
+        tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        a = _add(store, 7101, tmp_path)
+        b = _add(store, 7102, tmp_path)
+    with RegisterStore(str(db), readonly=False) as store:  # a second session: merged
+        c = _add(store, 7103, tmp_path)
+        assert store.remove(b)
+    lm = _query(7101, 7102, 7103)
+    payload = np.arange(len(lm.hashes))
+    with RegisterStore(str(db)) as store:
+        pack = store.audio_index()
+        assert pack is not None
+        assert len(pack) == store.counts()["audio"]
+        from_table = store.audio_hits(lm.hashes, payload)
+        from_pack = pack.hits(lm.hashes, payload)
+    assert len(from_table[0]) > 1000
+    assert np.array_equal(_rows(from_pack), _rows(from_table))
+    assert set(np.unique(from_pack[1]).tolist()) == {a, c}  # the removed cue is gone
+
+
+def test_a_scan_reads_the_same_segments_from_the_pack_as_from_the_table(
+        tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        eids = [_add(store, s, tmp_path) for s in (7111, 7112)]
+    lm = _query(7112, 7111)
+    reg = Register(str(db))
+    try:
+        assert reg.landmark_pack() is not None
+        found, named = reg._match_landmarks(lm)
+        reg._pack["index"] = None  # as a register without a pack is read
+        found_sql, named_sql = reg._match_landmarks(lm)
+    finally:
+        reg.close()
+
+    def key(segs: list[am.Segment]) -> list[tuple[object, ...]]:
+        return sorted((s.entry, s.speed, s.tempo, s.offset, s.start, s.end, s.hits, s.chance,
+                       s.raw) for s in segs)
+
+    assert key(named) == key(named_sql)
+    assert sorted(m.entry.id for m in found) == sorted(eids)
+    assert [(m.entry.id, m.start, m.end) for m in found] == \
+        [(m.entry.id, m.start, m.end) for m in found_sql]
+
+
+def test_a_register_add_cut_short_leaves_the_pack_unused_until_the_next_add(
+        tmp_path: Path) -> None:
+    """Each entry is committed on its own; the pack is written when the writable store
+    closes. A session that never closes (killed) leaves the table ahead of the pack: the
+    cue added then is still found, through the table, and the next session rebuilds it."""
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7121, tmp_path)
+    store = RegisterStore(str(db), readonly=False)
+    late = _add(store, 7122, tmp_path)
+    store.db.close()  # killed before close(): no pack written
+    before = _stamp(db)
+    reg = Register(str(db))
+    try:
+        assert reg.landmark_pack() is None
+        found, _named = reg._match_landmarks(_query(7122))
+        assert [m.entry.id for m in found] == [late]
+    finally:
+        reg.close()
+    with RegisterStore(str(db), readonly=False):
+        pass  # opened for writing and closed: the pack is built from the table
+    assert _stamp(db) != before
+    with RegisterStore(str(db)) as ro:
+        pack = ro.audio_index()
+        assert pack is not None and late in set(pack.entries.tolist())
+        assert len(pack) == ro.counts()["audio"]
+
+
+def test_rows_written_behind_the_pack_make_it_stale(tmp_path: Path) -> None:
+    """An earlier version's ``register add`` writes ``audio`` rows and no pack: the stamp
+    (rows, largest rowid) no longer matches, whichever way the count moved."""
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7131, tmp_path)
+    with sqlite3.connect(db) as con:
+        con.execute("INSERT INTO audio (hash, entry, frame, speed) VALUES (1, 99, 0, 1000)")
+        con.execute("DELETE FROM audio WHERE rowid = (SELECT MIN(rowid) FROM audio)")
+    con.close()
+    with RegisterStore(str(db)) as ro:  # same count, another largest rowid
+        assert ro.audio_index() is None
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE audio_pack SET frames = substr(frames, 1, 10)",  # columns of unequal length
+    "UPDATE audio_pack SET speeds = X'00'",  # not a whole number of values
+    "UPDATE audio_pack SET hashes = randomblob(length(hashes))",  # not sorted
+    "DELETE FROM audio_pack",  # rows missing
+])
+def test_a_damaged_pack_is_not_used(tmp_path: Path, damage: str) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7141, tmp_path)
+    with sqlite3.connect(db) as con:
+        con.execute(damage)
+    con.close()
+    with RegisterStore(str(db)) as ro:
+        assert ro.audio_index() is None
+
+
+def test_hits_against_a_brute_force_join() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    index = LandmarkIndex.build(rng.integers(0, 3000, n), rng.integers(1, 9, n),
+                                rng.integers(0, 5000, n), rng.choice([990, 1000, 1010], n))
+    assert bool((np.diff(index.hashes.astype(np.int64)) >= 0).all())
+    query = np.r_[rng.integers(0, 3500, 400), -1, 1 << 40, 17, 17]  # repeats, out of range
+    payload = np.arange(len(query)) * 7
+    want = [(int(payload[k]), int(index.entries[i]), int(index.frames[i]),
+             int(index.speeds[i]))
+            for k, h in enumerate(query) for i in np.flatnonzero(index.hashes == h)]
+    got = index.hits(query, payload)
+    assert len(want) > 1000
+    assert sorted(map(tuple, np.stack(got, axis=1).tolist())) == sorted(want)
+    assert all(len(a) == 0 for a in index.hits(query[:0], payload[:0]))
+    assert all(len(a) == 0 for a in LandmarkIndex.empty().hits(query, payload))
