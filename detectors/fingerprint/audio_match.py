@@ -29,7 +29,7 @@ Pure functions over NumPy arrays; tuned and evaluated by ``bench/audio_rule.py``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -161,25 +161,6 @@ def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
 
 
 # -- decision -------------------------------------------------------------------------------
-def _split(q: np.ndarray, r: np.ndarray, t: np.ndarray, floor: int, shortest: float
-           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Aligned hits split where the deliverable has a gap longer than ``GAP_S``; only the
-    parts with ``floor`` hits or more whose anchors span ``shortest`` seconds or more (the
-    rest could not pass, and most parts are chance: not cutting them out saves a third of
-    a scan's look-up against a large register)."""
-    o = np.argsort(q, kind="stable")
-    q = q[o]
-    cut = np.flatnonzero(np.diff(q) > GAP_S / FRAME_S) + 1
-    starts, ends = np.zeros(len(cut) + 1, np.int64), np.full(len(cut) + 1, len(q))
-    starts[1:], ends[:-1] = cut, cut
-    keep = (ends - starts >= floor) & ((q[ends - 1] - q[starts]) * FRAME_S >= shortest)
-    if not keep.any():
-        return
-    r, t = r[o], t[o]
-    for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-        yield q[a:b], r[a:b], t[a:b]
-
-
 def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) -> float:
     """Mean smoothed hits per offset over +-``CHANCE_RING`` frames around ``peak`` (the
     peak itself left out), counting only hits whose query frame is in [q0, q1]."""
@@ -193,6 +174,18 @@ def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) 
     smooth = np.convolve(h, np.ones(2 * SLACK + 1, dtype=np.int64), "valid")  # centred
     ring = np.r_[smooth[:CHANCE_RING - 3], smooth[CHANCE_RING + 4:]]
     return float(ring.mean()) if ring.size else 0.0
+
+
+def _by_entry_and_speed(ent: np.ndarray, spd: np.ndarray) -> np.ndarray:
+    """``np.lexsort((spd, ent))``, as two stable 16-bit passes (NumPy sorts 16-bit keys by
+    radix): a fifth of the time on a million rows."""
+    if len(ent) and 0 <= int(ent.min()) and int(ent.max()) < 1 << 21 and \
+            0 <= int(spd.min()) and int(spd.max()) < 1 << 11:
+        key = (ent << 11) | spd
+        low = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
+        high = (key[low] >> 16).astype(np.uint16)
+        return low[np.argsort(high, kind="stable")]
+    return np.lexsort((spd, ent))
 
 
 def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
@@ -213,45 +206,81 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
         return out
     tail = np.zeros(len(qf), np.int64) if dt is None else np.asarray(dt, np.int64)
     qf, ent, rf, spd = (np.asarray(a, np.int64) for a in (qf, ent, rf, spd))
-    order = np.lexsort((spd, ent))
+    order = _by_entry_and_speed(ent, spd)
     qf, ent, rf, spd, tail = qf[order], ent[order], rf[order], spd[order], tail[order]
     delta = rf - qf
     change = (np.diff(ent) != 0) | (np.diff(spd) != 0)
     bounds = np.r_[0, np.nonzero(change)[0] + 1, len(qf)]
     kern = np.ones(2 * SLACK + 1, dtype=np.int64)
     pad = int(CHANCE_PAD_S / FRAME_S)
-    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+    # Each group's strongest offsets first; then the hits of every offset at once, by peak
+    # and deliverable frame, split where the deliverable has a gap longer than ``GAP_S``,
+    # and only the parts that can pass (``floor`` hits, anchors ``shortest`` apart) are
+    # measured. Against a large register most offsets are chance, with hits scattered over
+    # the deliverable: one at a time, splitting them cost more than the look-up.
+    peaks: list[tuple[int, int, int, int]] = []  # (group start, group end, offset, its lo)
+    member: list[np.ndarray] = []  # row -> peak, per group
+    rows: list[np.ndarray] = []
+    for b0, b1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         if b1 - b0 < floor:
             continue
-        eid, sp = int(ent[b0]), int(spd[b0])
-        d, q, r, tl = delta[b0:b1], qf[b0:b1], rf[b0:b1], tail[b0:b1]
+        d = delta[b0:b1]
         lo = int(d.min())
         work = np.convolve(np.bincount(d - lo), kern, "same")
+        offs: list[int] = []
         for _ in range(MAX_PEAKS):
             peak = int(np.argmax(work))
             if work[peak] < floor:
                 break
             work[max(0, peak - 4 * SLACK - 2): peak + 4 * SLACK + 3] = 0
-            off = peak + lo
-            sel = np.abs(d - off) <= SLACK
-            for qs, rs, ts in _split(q[sel], r[sel], tl[sel], floor, shortest):
-                n = len(np.unique(qs * (1 << 32) + rs))
-                # from the start of the first aligned anchor's analysis window to the end of
-                # the last aligned target's: the span of the windows that hold the matches
-                start = float(qs[0]) * FRAME_S
-                end = float((qs + ts).max()) * FRAME_S + WINDOW_S
-                span = float(qs[-1] - qs[0]) * FRAME_S  # the tuned length: anchors only
-                if n < floor or span < shortest:
-                    continue
-                bins = (qs * FRAME_S / BIN_S).astype(np.int64)
-                factor = sp / 1000
-                out.append(Segment(
-                    eid, sp, off, n, start, end,
-                    ref_start=(start + off * FRAME_S) * factor,
-                    ref_end=(end + off * FRAME_S) * factor,
-                    chance=_chance(d, q, peak, lo, int(qs[0]) - pad, int(qs[-1]) + pad),
-                    coverage=len(np.unique(bins)) / (int(bins[-1] - bins[0]) + 1),
-                    raw=len(qs), span=span))
+            offs.append(peak + lo)
+        if not offs:
+            continue
+        # peaks lie over 2 * SLACK apart, so a row is near one at most: the first peak
+        # from SLACK under its offset, if that is not over SLACK above it
+        by_off = np.argsort(offs)
+        sorted_offs = np.asarray(offs, np.int64)[by_off]
+        k = np.searchsorted(sorted_offs, d - SLACK)
+        hit = np.flatnonzero((k < len(offs))
+                             & (sorted_offs[np.minimum(k, len(offs) - 1)] <= d + SLACK))
+        member.append(len(peaks) + by_off[k[hit]])  # its peak, numbered in greedy order
+        rows.append(b0 + hit)
+        peaks += [(b0, b1, off, lo) for off in offs]
+    if not peaks:
+        return out
+    pid = np.concatenate(member)
+    at = np.concatenate(rows)
+    q_all = qf[at]
+    q0 = int(q_all.min())
+    o = np.argsort(pid * (int(q_all.max()) - q0 + 1) + (q_all - q0), kind="stable")
+    pid, at, q_all = pid[o], at[o], q_all[o]
+    cut = np.flatnonzero((pid[1:] != pid[:-1]) | (np.diff(q_all) > GAP_S / FRAME_S)) + 1
+    starts, ends = np.zeros(len(cut) + 1, np.int64), np.full(len(cut) + 1, len(pid))
+    starts[1:], ends[:-1] = cut, cut
+    keep = (ends - starts >= floor) & ((q_all[ends - 1] - q_all[starts]) * FRAME_S >= shortest)
+    for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+        b0, b1, off, lo = peaks[int(pid[a])]
+        idx = at[a:b]
+        qs, rs, ts = q_all[a:b], rf[idx], tail[idx]
+        n = len(np.unique(qs * (1 << 32) + rs))
+        # from the start of the first aligned anchor's analysis window to the end of
+        # the last aligned target's: the span of the windows that hold the matches
+        start = float(qs[0]) * FRAME_S
+        end = float((qs + ts).max()) * FRAME_S + WINDOW_S
+        span = float(qs[-1] - qs[0]) * FRAME_S  # the tuned length: anchors only
+        if n < floor or span < shortest:
+            continue
+        bins = (qs * FRAME_S / BIN_S).astype(np.int64)
+        sp = int(spd[b0])
+        factor = sp / 1000
+        out.append(Segment(
+            int(ent[b0]), sp, off, n, start, end,
+            ref_start=(start + off * FRAME_S) * factor,
+            ref_end=(end + off * FRAME_S) * factor,
+            chance=_chance(delta[b0:b1], qf[b0:b1], off - lo, lo, int(qs[0]) - pad,
+                           int(qs[-1]) + pad),
+            coverage=len(np.unique(bins)) / (int(bins[-1] - bins[0]) + 1),
+            raw=len(qs), span=span))
     return out
 
 
