@@ -157,6 +157,20 @@ def remove_cmd(refs: tuple[str, ...], register_path: str) -> None:
     sys.exit(2 if missing else 0)
 
 
+@register.command("pack")
+@_register_opt
+def pack_cmd(register_path: str) -> None:
+    """Rebuild the landmark pack that scans look audio up in, where it is not current (a
+    'register add' cut short, a register written by an earlier version). 'register add'
+    and 'register remove' keep it current themselves."""
+    with _open(register_path, write=True) as store:
+        current = store.pack_current()
+        store.pack_audio()
+        rows = store.counts()["audio"]
+    click.echo(f"landmark pack {'already current' if current else 'rebuilt'}: "
+               f"{rows:,} landmarks")
+
+
 @register.command("info")
 @click.argument("ref", required=False)
 @_register_opt
@@ -172,7 +186,10 @@ def info_cmd(ref: str | None, register_path: str, as_json: bool) -> None:
             data: dict[str, Any] = {"register": register_path,
                                     "size": os.path.getsize(register_path),
                                     "kinds": kinds, "counts": store.counts(),
-                                    "waveform_minutes": round(store.waveform_seconds() / 60, 2)}
+                                    "waveform_minutes": round(store.waveform_seconds() / 60, 2),
+                                    "landmark_pack": "current" if store.pack_current() else
+                                    "not current: scans read the audio table (slower); "
+                                    "'deliverscan register pack' rebuilds it"}
         else:
             entry = store.get(ref)
             if entry is None:

@@ -5,6 +5,7 @@ must never be used: a scan then reads the table, so no registered sound is misse
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -172,3 +173,61 @@ def test_hits_against_a_brute_force_join() -> None:
     assert sorted(map(tuple, np.stack(got, axis=1).tolist())) == sorted(want)
     assert all(len(a) == 0 for a in index.hits(query[:0], payload[:0]))
     assert all(len(a) == 0 for a in LandmarkIndex.empty().hits(query, payload))
+
+
+def test_register_info_says_whether_the_pack_is_current_and_register_pack_rebuilds_it(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+    from tests.conftest import FIXTURES
+
+    db = tmp_path / "reg.db"
+    runner = CliRunner()
+
+    def info() -> str:
+        res = runner.invoke(main, ["register", "info", "--json", "--register", str(db)])
+        assert res.exit_code == 0, res.output
+        return str(json.loads(res.output)["landmark_pack"])
+
+    res = runner.invoke(main, ["register", "add", str(FIXTURES / "register" / "temp_cue.wav"),
+                               "--register", str(db)])
+    assert res.exit_code == 0, res.output
+    assert info() == "current"
+    with sqlite3.connect(db) as con:  # as an earlier version's add would leave it
+        con.execute("INSERT INTO audio (hash, entry, frame, speed) VALUES (1, 1, 0, 1000)")
+    con.close()
+    assert info().startswith("not current")
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert res.exit_code == 0 and "rebuilt" in res.output, res.output
+    assert info() == "current"
+    with RegisterStore(str(db)) as ro:
+        pack = ro.audio_index()
+        assert pack is not None and 1 in pack.hashes[pack.entries == 1].tolist()
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert "already current" in res.output
+
+
+def test_an_add_after_a_removal_of_as_many_rows_makes_the_pack_stale(tmp_path: Path) -> None:
+    """The audio table reuses the rowids of its last rows once they are removed, so a
+    removal and an add of as many rows, both cut short (or by an earlier version), leave
+    its row count and largest rowid as they were; the entries' ever-growing id does not."""
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7151, tmp_path)
+        last = _add(store, 7152, tmp_path)
+    with sqlite3.connect(db) as con:
+        before = con.execute("SELECT COUNT(*), MAX(rowid) FROM audio").fetchone()
+        rows = con.execute("SELECT hash, frame, speed FROM audio WHERE entry = ?",
+                           (last,)).fetchall()
+        con.execute("DELETE FROM audio WHERE entry = ?", (last,))
+        con.execute("DELETE FROM entries WHERE id = ?", (last,))
+        new = con.execute("INSERT INTO entries (sha256, kind, media_type, path, size, added) "
+                          "VALUES ('other', 'audio', 'audio/wav', 'other.wav', 0, 'x')"
+                          ).lastrowid
+        con.executemany("INSERT INTO audio (hash, entry, frame, speed) VALUES (?, ?, ?, ?)",
+                        [(h, new, f, s) for h, f, s in rows])
+        assert con.execute("SELECT COUNT(*), MAX(rowid) FROM audio").fetchone() == before
+    con.close()
+    with RegisterStore(str(db)) as ro:
+        assert ro.audio_index() is None

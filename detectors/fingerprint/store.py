@@ -95,9 +95,9 @@ CREATE TABLE IF NOT EXISTS waveform (entry INTEGER NOT NULL, track INTEGER NOT N
 
 # The audio landmarks again, sorted by hash in packed columns (``landmark_index``), so a scan
 # looks them up in memory. Added within schema 2: ``meta`` key ``audio_pack`` holds the
-# ``audio`` table's (rows, largest rowid) that the pack was built from; a pack that does not
-# match the table now (none yet, or the table written by an earlier version) is not used:
-# the scan reads the table, and the next writable open's close builds the pack again.
+# stamp of the tables the pack was built from (``_audio_stamp``); a pack that does not match
+# them now (none yet, an add cut short, rows written by an earlier version) is not used: the
+# scan reads the table, and the next writable open's close (``register pack``) builds it.
 _PACK_DDL = """
 CREATE TABLE IF NOT EXISTS audio_pack (part INTEGER PRIMARY KEY, hashes BLOB NOT NULL,
                                        entries BLOB NOT NULL, frames BLOB NOT NULL,
@@ -187,7 +187,7 @@ class RegisterStore:
                                       + _PACK_DDL)
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)",
                                     [("schema", str(SCHEMA)), ("params", json.dumps(PARAMS)),
-                                     (_PACK_KEY, json.dumps({"rows": 0, "max_rowid": 0}))])
+                                     (_PACK_KEY, self._stamp_json((0, 0, 0)))])
             self._pack_current = True
             return
         meta = dict(self.db.execute("SELECT key, value FROM meta"))
@@ -437,22 +437,31 @@ class RegisterStore:
         return frames[arr[:, 0]], arr[:, 1], arr[:, 2], arr[:, 3]
 
     # -- the landmark pack -----------------------------------------------------------------
-    def _audio_stamp(self) -> tuple[int, int]:
-        """(rows, largest rowid) of ``audio``: what a pack must have been built from. Two
-        queries: together SQLite scans the table (0.9 s at 6.9 million rows, not 0.03 s)."""
+    def _audio_stamp(self) -> tuple[int, int, int]:
+        """What a pack must have been built from: the rows and largest rowid of ``audio``,
+        and the largest entry id ever given (``AUTOINCREMENT``: every add moves it, and
+        no removal moves it back, so an add after a removal of as many rows is seen even
+        where ``audio`` reused the rowids). Separate queries: together SQLite scans the
+        table (0.9 s at 6.9 million rows, not 0.03 s)."""
         rows = int(self.db.execute("SELECT COUNT(*) FROM audio").fetchone()[0])
         top = self.db.execute("SELECT MAX(rowid) FROM audio").fetchone()[0]
-        return rows, int(top or 0)
+        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"
+                              ).fetchone()
+        return rows, int(top or 0), int(seq[0]) if seq else 0
 
-    def _pack_stamp(self) -> tuple[int, int] | None:
+    def _pack_stamp(self) -> tuple[int, int, int] | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (_PACK_KEY,)).fetchone()
         if row is None:
             return None
         try:
             stamp = json.loads(row[0])
-            return int(stamp["rows"]), int(stamp["max_rowid"])
+            return int(stamp["rows"]), int(stamp["max_rowid"]), int(stamp["entry_seq"])
         except (ValueError, KeyError, TypeError):
             return None
+
+    @staticmethod
+    def _stamp_json(stamp: tuple[int, int, int]) -> str:
+        return json.dumps(dict(zip(("rows", "max_rowid", "entry_seq"), stamp, strict=True)))
 
     def _read_pack(self) -> LandmarkIndex | None:
         if not self._has("audio_pack"):
@@ -460,6 +469,10 @@ class RegisterStore:
         parts = self.db.execute("SELECT hashes, entries, frames, speeds FROM audio_pack "
                                 "ORDER BY part").fetchall()
         return LandmarkIndex.from_parts([tuple(bytes(b) for b in p) for p in parts])
+
+    def pack_current(self) -> bool:
+        """Whether the landmark pack matches the ``audio`` table (scans use it)."""
+        return self._has("audio_pack") and self._pack_stamp() == self._audio_stamp()
 
     def audio_index(self) -> LandmarkIndex | None:
         """Every registered landmark in memory (``audio_hits`` without SQLite), or None when
@@ -496,8 +509,7 @@ class RegisterStore:
             self.db.executemany("INSERT INTO audio_pack VALUES (?, ?, ?, ?, ?)",
                                 ((k, *cols) for k, cols in enumerate(index.parts())))
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                            (_PACK_KEY, json.dumps({"rows": stamp[0],
-                                                    "max_rowid": stamp[1]})))
+                            (_PACK_KEY, self._stamp_json(stamp)))
             self.db.commit()
         except BaseException:
             self.db.rollback()
