@@ -104,7 +104,7 @@ bench-waveform-cost: $(BIN)/deliverscan
 	$(BIN)/python -m bench.waveform_cost
 
 # The whole audio path on a 5 min programme WAV against 1 min to 5 hours of registered sound,
-# the whole waveform search against its short list (~20 min idle, most of it growing the
+# the whole waveform search against its short list (~25 min idle, most of it growing the
 # register): bench/results/audio-rule.md
 bench-audio-speed: $(BIN)/deliverscan
 	$(BIN)/python -m bench.audio_speed --minutes 5
