@@ -61,6 +61,26 @@ def test_cue_15_db_under_dialogue_and_music_is_found_with_offset_and_edges(
     assert all(s.confidence < audio_match.ACCEPT for s in found)
 
 
+def test_edges_off_the_quarter_second_grid_are_placed_sample_wise(cue: np.ndarray) -> None:
+    """A segment grows in 0.25 s chunks on a grid through the registered second it was
+    found at; ``_fine_edges`` then places each edge sample-wise. Four inserts 10 dB under
+    a mix, every edge 0.12-0.13 s off that grid (in both files), so that chunks alone put
+    none within a frame: here all land within a quarter second and most within one frame
+    at 25 fps (bench/audio_edges.py measures the rate: about half of all edges)."""
+    frame, grid = 1 / 25, wf.CHUNK / wf.RATE
+    errors = []
+    for start, length, at, seed in ((6.13, 5.24, 23.61, 40), (3.38, 5.5, 12.2, 43),
+                                    (11.62, 4.76, 30.4, 44), (1.87, 6.26, 8.7, 45)):
+        for t in (start, start + length):
+            assert abs(t / grid - round(t / grid)) * grid >= 0.1
+        used = cue[int(start * SR):int((start + length) * SR)]
+        (seg,) = _search(_mix(40.0, used, at, -10.0, seed), {1: cue})
+        assert seg.ref_start - start == pytest.approx(seg.start - at, abs=1e-3)
+        errors += [abs(seg.start - at), abs(seg.end - (at + length))]
+    assert max(errors) <= 0.25, errors
+    assert sum(e <= frame for e in errors) >= 5, errors
+
+
 def test_an_area_search_finds_what_the_whole_search_finds_there_and_nothing_elsewhere(
         cue: np.ndarray) -> None:
     used = cue[int(6.0 * SR):int(11.0 * SR)]

@@ -58,6 +58,7 @@ SHORTLIST_CACHE_S = 3600.0  # whitened registered sound kept in memory between s
 # (``waveform.follow``). On bench/audio_rule.py's TUNE split the 120 uses it found had a
 # candidate of 6+ aligned hits and excess 5.5+; 427 of 623 negative files had none over 4.
 HINT_HITS = 6
+REPLACE_EDGE_S = 1.0  # a waveform edge this close to a landmark edge replaces it (else widens)
 HINT_SECONDS = 1.0
 HINT_EXCESS = 4.0
 HINTS_MAX = 4  # per sound, plus ...
@@ -740,9 +741,11 @@ class Register:
         """``found`` (the landmark matches of a sound) with its waveform segments: one that
         overlaps a landmark match of its entry strengthens it (the higher confidence of the
         two) and, where it aligns the entry the same way, widens it to its own edges (a
-        landmark range needs pairs of peaks and starts late or ends early under a mix; the
-        samples correlate to within a quarter second), the others are matches of their
-        own."""
+        landmark range needs pairs of peaks and starts late or ends early under a mix) or,
+        at speed 1 within ``REPLACE_EDGE_S``, moves its edge there (the samples place an
+        edge to a few milliseconds; after a change of speed the followed speed's small
+        error lets the correlation fade before the end, so there it only widens); the others
+        are matches of their own."""
         out = list(found)
         for seg in segs:
             if seg.entry not in self.entries:
@@ -755,9 +758,11 @@ class Register:
                             * float(r.detail.get("tempo", 1.0)))  # type: ignore[arg-type]
                     if r.ref_start is not None and r.ref_end is not None and abs(
                             r.ref_start + (seg.start - r.start) * rate - seg.ref_start) <= 0.5:
-                        if seg.start < r.start:
+                        near = (REPLACE_EDGE_S if seg.speed == 1.0 and "tempo" not in r.detail
+                                else 0.0)
+                        if seg.start < r.start or abs(seg.start - r.start) <= near:
                             r.start, r.ref_start = seg.start, seg.ref_start
-                        if seg.end > r.end:
+                        if seg.end > r.end or abs(seg.end - r.end) <= near:
                             r.end, r.ref_end = seg.end, seg.ref_end
                     r.detail["waveform_z"] = seg.z
                     r.detail["peak_ratio"] = seg.ratio
