@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
 	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives \
-	bench-register-sweep bench-waveform-cost bench-audio-speed fuzz \
+	bench-register-sweep bench-waveform-cost bench-audio-speed bench-audio-edges fuzz \
 	clean
 
 setup: system-deps $(BIN)/deliverscan
@@ -108,6 +108,13 @@ bench-waveform-cost: $(BIN)/deliverscan
 # register): bench/results/audio-rule.md
 bench-audio-speed: $(BIN)/deliverscan
 	$(BIN)/python -m bench.audio_speed --minutes 5
+
+# Audio in and out points against 128 inserts per split, 8 classes (~1.5 min a split, one
+# core; espeak-ng for the VO classes): bench/results/audio-rule.md
+bench-audio-edges: $(BIN)/deliverscan
+	DELIVERSCAN_BENCH_TOOLS=1 sh scripts/install-system-deps.sh
+	$(BIN)/python -m bench.audio_edges --split tune
+	$(BIN)/python -m bench.audio_edges --split held
 
 # The register's false matches on every unrelated picture, clip and sound found offline plus
 # derived footage (~25 min on 2 cores): bench/results/register-negatives.md
