@@ -55,10 +55,11 @@ class LandmarkIndex:
         keep = ~np.isin(self.entries, np.fromiter(entries, np.int64, len(entries)))
         return LandmarkIndex(*(a[keep] for a in self.columns()))
 
-    def merged(self, other: LandmarkIndex) -> LandmarkIndex:
-        """Both indexes' rows in one."""
-        return LandmarkIndex.build(*(np.concatenate([a, b]) for a, b in
-                                     zip(self.columns(), other.columns(), strict=True)))
+    @classmethod
+    def union(cls, indexes: list[LandmarkIndex]) -> LandmarkIndex:
+        """The rows of all ``indexes`` in one (sorted or not)."""
+        return cls.build(*(np.concatenate(col) for col in
+                           zip(*(i.columns() for i in indexes), strict=True)))
 
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return self.hashes, self.entries, self.frames, self.speeds

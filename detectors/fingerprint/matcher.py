@@ -58,11 +58,13 @@ SHORTLIST_CACHE_S = 3600.0  # whitened registered sound kept in memory between s
 # (``waveform.follow``). On bench/audio_rule.py's TUNE split the 120 uses it found had a
 # candidate of 6+ aligned hits and excess 5.5+; 427 of 623 negative files had none over 4.
 HINT_HITS = 6
-REPLACE_EDGE_S = 1.0  # a waveform edge this close to a landmark edge replaces it (else widens)
 HINT_SECONDS = 1.0
 HINT_EXCESS = 4.0
 HINTS_MAX = 4  # per sound, plus ...
 HINTS_PER_MINUTE = 2  # ... this many per minute of it
+# A waveform edge at speed 1 this close to the landmark edge of the match it confirms replaces
+# it (``_merge_waveform``); further away, or after a change of speed, it only widens the match.
+REPLACE_EDGE_S = 1.0
 REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this size
 REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
 # Frame-to-entry distance still counted as "the entry" while refining: registered clips are

@@ -497,11 +497,9 @@ class RegisterStore:
                 self.db.rollback()
                 return
             index = self._read_pack() if self._pack_current else None
-            if index is not None and self._added:
-                index = index.merged(LandmarkIndex(*(
-                    np.concatenate(cols) for cols in zip(*(a.columns() for a in self._added),
-                                                         strict=True))))
             if index is not None:
+                if self._added:
+                    index = LandmarkIndex.union([index, *self._added])
                 index = index.without(self._removed)
             if index is None or len(index) != stamp[0]:
                 index = self._pack_from_table()

@@ -348,7 +348,7 @@ def _fine_edges(y: np.ndarray, c: np.ndarray, offset: int, start: int, end: int
     deliverable.
 
     Why: chunk edges are 0.25 s apart, which alone puts in and out points up to an eighth
-    of a second off (measured with bench/audio_edges.py: 29 % of in points within a frame).
+    of a second off (bench/audio_edges.py: under 30 % of edges within a frame).
     Each sample where the entry is present adds ``y c - g c^2 / 2`` to the log-likelihood of
     "present from here" (deliverable ``y`` = ``g`` times the entry ``c`` plus white noise,
     both whitened), with the gain ``g`` fitted over ``EDGE_GAIN`` inside the edge. The edge
@@ -356,10 +356,12 @@ def _fine_edges(y: np.ndarray, c: np.ndarray, offset: int, start: int, end: int
     follows the entry's own level, so a soft note at the edge is not cut off for being
     soft."""
     def place(edge: int, inward: int) -> int:
-        lo, hi = (edge - EDGE_REACH, edge + EDGE_REACH + EDGE_GAIN) if inward > 0 else \
-            (edge - EDGE_REACH - EDGE_GAIN, edge + EDGE_REACH)
-        lo, hi = max(lo, 0, -offset, start if inward < 0 else lo), \
-            min(hi, len(c), len(y) - offset, end if inward > 0 else hi)
+        # the reach either side of the edge, and the gain's stretch inside the segment
+        if inward > 0:
+            lo, hi = edge - EDGE_REACH, min(edge + EDGE_REACH + EDGE_GAIN, end)
+        else:
+            lo, hi = max(edge - EDGE_REACH - EDGE_GAIN, start), edge + EDGE_REACH
+        lo, hi = max(lo, 0, -offset), min(hi, len(c), len(y) - offset)
         if hi - lo < 2 * EDGE_REACH:
             return edge
         cc = c[lo:hi].astype(np.float64)
