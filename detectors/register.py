@@ -122,9 +122,10 @@ def _sound(reg: m.Register, path: str, own_connection: bool = False
             here.close()
 
 
-def _waveform_notes(ctx: AssetContext, reg: m.Register) -> None:
-    """Where registered sound was not searched by its waveform, the scan says so."""
-    for note in reg.waveform_notes():
+def _audio_notes(ctx: AssetContext, reg: m.Register) -> None:
+    """Where registered sound was looked up the slow way or not searched by its waveform,
+    the scan says so."""
+    for note in reg.audio_notes():
         ctx.note(note)
 
 
@@ -260,7 +261,7 @@ class RegisterDetector(Detector):
                 yield from self._video(asset, ctx, reg, skip)
             elif asset.kind == "audio":
                 timing = tc.probe(asset.fs_path)
-                _waveform_notes(ctx, reg)
+                _audio_notes(ctx, reg)
                 if extract.is_wav(asset.media_type):
                     lm = audio_fp.fingerprint(asset.fs_path, is_wav=True,
                                               density=audio_match.QUERY,
@@ -335,7 +336,7 @@ class RegisterDetector(Detector):
                 raise
             # an audio-only container of a video family (IMF/Avid audio MXF, M4A-like MOV)
             ctx.note("no picture stream: the audio tracks were checked")
-            _waveform_notes(ctx, reg)
+            _audio_notes(ctx, reg)
             yield from self._streams(reg, asset.fs_path, "audio-track", skip, timing)
             return
         # The sound is matched on a second thread while the picture is (decoding, the STFT,
@@ -345,7 +346,7 @@ class RegisterDetector(Detector):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-audio") as pool:
             sound = None
             if has_audio:
-                _waveform_notes(ctx, reg)
+                _audio_notes(ctx, reg)
                 reg.prepare_audio()
                 sound = pool.submit(_sound, reg, asset.fs_path, True)
             yield from self._picture(asset, ctx, reg, skip, timing, vi, has_audio)

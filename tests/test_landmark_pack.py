@@ -14,6 +14,7 @@ import pytest
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
+from detectors.fingerprint import landmark_index
 from detectors.fingerprint.extract import Fingerprint
 from detectors.fingerprint.landmark_index import LandmarkIndex
 from detectors.fingerprint.matcher import Register
@@ -231,3 +232,41 @@ def test_an_add_after_a_removal_of_as_many_rows_makes_the_pack_stale(tmp_path: P
     con.close()
     with RegisterStore(str(db)) as ro:
         assert ro.audio_index() is None
+
+
+def test_a_pack_over_the_memory_cap_is_not_read_and_the_scan_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        eid = _add(store, 7161, tmp_path)
+        rows = store.counts()["audio"]
+    reg = Register(str(db))
+    try:
+        assert reg.landmark_pack() is not None
+        assert not any("looked up in its tables" in n for n in reg.audio_notes())
+    finally:
+        reg.close()
+    monkeypatch.setattr(landmark_index, "MAX_ROWS", rows - 1)
+    reg = Register(str(db))
+    try:
+        assert reg.landmark_pack() is None
+        assert any("over the" in n and "looked up in its tables" in n
+                   for n in reg.audio_notes()), reg.audio_notes()
+        found, _named = reg._match_landmarks(_query(7161))
+        assert [m.entry.id for m in found] == [eid]  # found all the same, through SQLite
+    finally:
+        reg.close()
+
+
+def test_a_scan_says_when_the_pack_is_not_current(tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7171, tmp_path)
+    with sqlite3.connect(db) as con:
+        con.execute("INSERT INTO audio (hash, entry, frame, speed) VALUES (1, 1, 0, 1000)")
+    con.close()
+    reg = Register(str(db))
+    try:
+        assert any("not current" in n and "register pack" in n for n in reg.audio_notes())
+    finally:
+        reg.close()

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 PART_ROWS = 1 << 22  # rows per stored part (SQLite blobs stay well under their 1 GB limit)
+# A larger pack is not read: each scanning process would hold it (14 bytes a row, ~100 MB
+# per registered hour of sound), and spawned workers hold one each. 150 million rows is
+# about 2 GB, 22 hours of registered sound; past it scans look up through SQLite and say so.
+MAX_ROWS = 150_000_000
 _DTYPES = ("<u4", "<i4", "<i4", "<i2")  # hash, entry, frame, speed (per mille)
 
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
-from detectors.fingerprint import audio_match, extract, pdq, waveform
+from detectors.fingerprint import audio_match, extract, landmark_index, pdq, waveform
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.index import PdqIndex, distances
@@ -222,7 +222,7 @@ class Register:
         # ``fork``s, hence the lock)
         self._cache: OrderedDict[int, list[np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._waveform_notes: list[str] | None = None
+        self._audio_notes: list[str] | None = None
         # the landmark pack once read (``landmark_pack``), shared by ``fork``s like the cache
         self._pack: dict[str, LandmarkIndex | None] = {}
         self._pack_lock = threading.Lock()
@@ -645,11 +645,21 @@ class Register:
         (``WAVEFORM_FULL_S``)."""
         return self.waveform_seconds > self.waveform_whole_s
 
-    def waveform_notes(self) -> list[str]:
-        """What a scan should say about how far registered audio was searched."""
-        if self._waveform_notes is not None:
-            return self._waveform_notes
+    def audio_notes(self) -> list[str]:
+        """What a scan should say about how registered audio was looked up and how far it
+        was searched."""
+        if self._audio_notes is not None:
+            return self._audio_notes
         out = []
+        current, rows = self.store.pack_state()
+        if rows and not current:
+            out.append("the register's landmark pack is not current (a 'register add' cut "
+                       "short, or a register from an earlier version): audio was looked up "
+                       "in its tables, more slowly; 'deliverscan register pack' rebuilds it")
+        elif rows > landmark_index.MAX_ROWS:
+            out.append(f"the register holds {rows:,} audio landmarks, over the "
+                       f"{landmark_index.MAX_ROWS:,} a scan holds in memory: audio was "
+                       "looked up in its tables, more slowly")
         if self.shortlist:
             out.append(f"the register holds {self.waveform_seconds / 60:.0f} min of sound, "
                        f"over the {self.waveform_whole_s / 60:g} min the waveform search "
@@ -663,7 +673,7 @@ class Register:
                        "stored waveform (registered by an earlier version): matched by "
                        f"landmarks only; remove and add {'it' if one else 'them'} again "
                        "('register remove', 'register add') for the waveform search")
-        self._waveform_notes = out
+        self._audio_notes = out
         return out
 
     def _whitened(self) -> list[tuple[int, np.ndarray]]:

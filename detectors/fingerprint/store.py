@@ -20,7 +20,7 @@ import numpy as np
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import features as feat
-from detectors.fingerprint import vocabulary, waveform
+from detectors.fingerprint import landmark_index, vocabulary, waveform
 from detectors.fingerprint.extract import Fingerprint
 from detectors.fingerprint.landmark_index import LandmarkIndex
 
@@ -470,16 +470,21 @@ class RegisterStore:
                                 "ORDER BY part").fetchall()
         return LandmarkIndex.from_parts([tuple(bytes(b) for b in p) for p in parts])
 
+    def pack_state(self) -> tuple[bool, int]:
+        """(whether the landmark pack matches the ``audio`` table, the table's rows)."""
+        stamp = self._audio_stamp()
+        return self._has("audio_pack") and self._pack_stamp() == stamp, stamp[0]
+
     def pack_current(self) -> bool:
         """Whether the landmark pack matches the ``audio`` table (scans use it)."""
-        return self._has("audio_pack") and self._pack_stamp() == self._audio_stamp()
+        return self.pack_state()[0]
 
     def audio_index(self) -> LandmarkIndex | None:
         """Every registered landmark in memory (``audio_hits`` without SQLite), or None when
-        the register has no pack that matches its ``audio`` table: look up through
-        ``audio_hits`` then."""
+        the register has no pack that matches its ``audio`` table, or one over
+        ``landmark_index.MAX_ROWS``: look up through ``audio_hits`` then."""
         stamp = self._audio_stamp()
-        if self._pack_stamp() != stamp:
+        if self._pack_stamp() != stamp or stamp[0] > landmark_index.MAX_ROWS:
             return None
         index = self._read_pack()
         return index if index is not None and len(index) == stamp[0] else None
