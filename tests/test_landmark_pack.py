@@ -146,6 +146,8 @@ def test_rows_written_behind_the_pack_make_it_stale(tmp_path: Path) -> None:
     "UPDATE audio_pack SET speeds = X'00'",  # not a whole number of values
     "UPDATE audio_pack SET hashes = randomblob(length(hashes))",  # not sorted
     "DELETE FROM audio_pack",  # rows missing
+    "UPDATE audio_pack SET speeds = 'text'",  # not a blob
+    "UPDATE audio_pack SET entries = 12",
 ])
 def test_a_damaged_pack_is_not_used(tmp_path: Path, damage: str) -> None:
     db = tmp_path / "reg.db"

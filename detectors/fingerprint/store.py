@@ -468,7 +468,9 @@ class RegisterStore:
             return None
         parts = self.db.execute("SELECT hashes, entries, frames, speeds FROM audio_pack "
                                 "ORDER BY part").fetchall()
-        return LandmarkIndex.from_parts([tuple(bytes(b) for b in p) for p in parts])
+        if any(not isinstance(b, bytes) for p in parts for b in p):
+            return None  # not blobs: not a pack this code wrote
+        return LandmarkIndex.from_parts(parts)
 
     def pack_state(self) -> tuple[bool, int]:
         """(whether the landmark pack matches the ``audio`` table, the table's rows)."""
