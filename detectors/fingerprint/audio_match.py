@@ -226,7 +226,14 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
             continue
         d = delta[b0:b1]
         lo = int(d.min())
-        work = np.convolve(np.bincount(d - lo), kern, "same")
+        hist = np.bincount(d - lo)
+        if len(hist) < len(kern):  # "same" is then as long as the kernel
+            work = np.convolve(hist, kern, "same")
+        else:  # hits within +-SLACK of each offset, without a convolution per group
+            work = hist.copy()
+            for k in range(1, SLACK + 1):
+                work[k:] += hist[:-k]
+                work[:-k] += hist[k:]
         offs: list[int] = []
         for _ in range(MAX_PEAKS):
             peak = int(np.argmax(work))
