@@ -194,3 +194,22 @@ def test_hints_are_followed_strongest_first_once_per_use(cue: np.ndarray) -> Non
     # the strongest hint found the use; its 970 copy was skipped, entry 2 was tried, and
     # the candidate under HINT_EXCESS was not
     assert [s for _, s in calls] == [0.96, 1.0]
+
+
+def test_resampling_computes_what_numpy_interp_computes() -> None:
+    """``_resample`` reads the two neighbours of each position instead of searching all of
+    the entry's sample positions (``np.interp``); the samples must be the same, bit for bit,
+    before, inside, at the last sample of and past the entry."""
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        c = rng.normal(0, 1, int(rng.integers(2, 3000))).astype(np.float32)
+        start = float(rng.uniform(-50, len(c) + 20))
+        if rng.random() < 0.2:
+            start = float(int(start))
+        speed = float(rng.uniform(0.9, 1.1))
+        n = int(rng.integers(1, 2000))
+        t = start + np.arange(n) * speed
+        want = np.interp(t, np.arange(len(c)), c, left=0.0, right=0.0).astype(np.float32)
+        assert np.array_equal(wf._resample(c, start, speed, n), want)
+    c = np.arange(5, dtype=np.float32)
+    assert wf._resample(c, 2.0, 1.0, 4).tolist() == [2.0, 3.0, 4.0, 0.0]  # last, then past
