@@ -164,9 +164,8 @@ def pack_cmd(register_path: str) -> None:
     'register add' cut short, a register written by an earlier version). 'register add'
     and 'register remove' keep it current themselves."""
     with _open(register_path, write=True) as store:
-        current = store.pack_current()
+        current, rows = store.pack_state()
         store.pack_audio()
-        rows = store.counts()["audio"]
     click.echo(f"landmark pack {'already current' if current else 'rebuilt'}: "
                f"{rows:,} landmarks")
 
