@@ -63,10 +63,14 @@ def test_cue_15_db_under_dialogue_and_music_is_found_with_offset_and_edges(
 
 def test_edges_off_the_quarter_second_grid_are_placed_sample_wise(cue: np.ndarray) -> None:
     """A segment grows in 0.25 s chunks on a grid through the registered second it was
-    found at; ``_fine_edges`` then places each edge sample-wise. Four inserts 10 dB under
+    found at; ``_fine_edges`` then places each edge on a 5 ms grid. Four inserts 10 dB under
     a mix, every edge 0.12-0.13 s off that grid (in both files), so that chunks alone put
-    none within a frame: here all land within a quarter second and most within one frame
-    at 25 fps (bench/audio_edges.py measures the rate: about half of all edges)."""
+    none within a frame: here six of the eight land within one frame at 25 fps (the
+    per-sample statistic placed five). The two others border 0.2-0.3 s where the
+    registered cue, as the search hears it (whitened), is 13-16 dB under the insert's
+    level: one insert's head, the stretch after another's end. Nothing in the mix tells
+    where in that stretch the edge lies; they land within 0.35 s. ``bench/audio_edges.py``
+    measures the rate over many inserts."""
     frame, grid = 1 / 25, wf.CHUNK / wf.RATE
     errors = []
     for start, length, at, seed in ((6.13, 5.24, 23.61, 40), (3.38, 5.5, 12.2, 43),
@@ -77,8 +81,8 @@ def test_edges_off_the_quarter_second_grid_are_placed_sample_wise(cue: np.ndarra
         (seg,) = _search(_mix(40.0, used, at, -10.0, seed), {1: cue})
         assert seg.ref_start - start == pytest.approx(seg.start - at, abs=1e-3)
         errors += [abs(seg.start - at), abs(seg.end - (at + length))]
-    assert max(errors) <= 0.25, errors
-    assert sum(e <= frame for e in errors) >= 5, errors
+    assert max(errors) <= 0.35, errors
+    assert sum(e <= frame for e in errors) >= 6, errors
 
 
 def test_an_area_search_finds_what_the_whole_search_finds_there_and_nothing_elsewhere(
