@@ -45,7 +45,8 @@ EDGE_GAIN = 2 * RATE  # ... with the use's gain measured over this much inside i
 EDGE_STEP = RATE // 200  # ... on a 5 ms grid
 EDGE_WINDOW = RATE // 16  # ... from spectra of 64 ms frames
 EDGE_SMOOTH = 5  # ... each frequency weighed by the unexplained power over 5 frames
-EDGE_FLOOR = 0.05  # ... or this share of its median, if more
+EDGE_BAND_FLOOR = 0.5  # ... or this share of that frequency's median over the reach, if more
+EDGE_FLOOR = 0.05  # ... or this share of the median over all frequencies, if more
 NOISE_LAGS = 48  # other offsets that measure a segment's noise level
 CANDIDATE_Z = 5.5  # window peaks at least this high are verified (in units of 1/sqrt(n))
 # A window's peak is compared with its next highest within RIVAL_S at other offsets. Music
@@ -367,7 +368,7 @@ def _edge_in(cc: np.ndarray, yy: np.ndarray, edge: int) -> int | None:
 
     The log-likelihood of "present from frame k" sums, per frame and frequency,
     ``(g Re(Y C*) - g^2 |C|^2 / 2) / v``: ``g`` the use's gain (over ``EDGE_GAIN``), ``v``
-    the power the entry leaves unexplained there, over ``EDGE_SMOOTH`` frames."""
+    the power the entry leaves unexplained there, over ``EDGE_SMOOTH`` frames (floored)."""
     inside = slice(edge + EDGE_REACH, len(cc))
     energy = float(np.dot(cc[inside], cc[inside]))
     gain = float(np.dot(cc[inside], yy[inside])) / energy if energy > 0 else 0.0
@@ -381,6 +382,9 @@ def _edge_in(cc: np.ndarray, yy: np.ndarray, edge: int) -> int | None:
     left = np.abs(Y - gain * C) ** 2
     acc = np.cumsum(np.pad(left, ((EDGE_SMOOTH // 2 + 1, EDGE_SMOOTH // 2), (0, 0))), axis=0)
     left = (acc[EDGE_SMOOTH:] - acc[:-EDGE_SMOOTH]) / EDGE_SMOOTH
+    # floors: a frequency the entry explains by chance for a moment must not outweigh the
+    # rest (unfloored, such moments carried edges 0.3-0.4 s past the use on TUNE)
+    left = np.maximum(left, EDGE_BAND_FLOOR * np.median(left, axis=0))
     left = np.maximum(left, EDGE_FLOOR * float(np.median(left)) + 1e-30)
     llr = ((gain * dot - 0.5 * gain * gain * power) / left).sum(axis=1)
     tail = np.cumsum(llr[::-1])[::-1]  # tail[k]: present from frame k to the reach's end
@@ -401,6 +405,8 @@ def _fine_edges(y: np.ndarray, c: np.ndarray, offset: int, start: int, end: int
     place the edge. A log-likelihood summed over samples, which sees the mix's average
     level only, put 52 % of speed-1 edges within a frame where this puts 81 %
     (bench/results/audio-rule.md)."""
+    first, last = max(0, -offset), min(len(c), len(y) - offset)  # where both files exist
+
     def place(edge: int, inward: int) -> int:
         # the reach either side of the edge, and the gain's stretch inside the segment
         if inward > 0:
@@ -412,9 +418,9 @@ def _fine_edges(y: np.ndarray, c: np.ndarray, offset: int, start: int, end: int
         cc, yy = _part(c, lo, hi), _part(y, lo + offset, hi + offset)
         if inward > 0:
             at = _edge_in(cc, yy, edge - lo)
-            return edge if at is None else lo + at
+            return edge if at is None else max(lo + at, first)
         at = _edge_in(cc[::-1].copy(), yy[::-1].copy(), hi - edge)  # the out point mirrored
-        return edge if at is None else hi - at
+        return edge if at is None else min(hi - at, last)
 
     a, b = place(start, 1), place(end, -1)
     return (a, b) if b - a >= MIN_SECONDS * RATE else (start, end)
