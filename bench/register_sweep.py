@@ -56,6 +56,11 @@ from detectors.fingerprint.store import RegisterStore
 CLASSES = ("plain", "grade", "reframe crop 5-25 %", "title / logo / subtitles",
            "picture-in-picture 25-50 %", "flip", "letterbox / pillarbox", "speed ±2-10 %",
            "scale 80-95 % + reposition")
+# Classes run only when named (``--classes``), so that the default run and its seeds keep
+# drawing the inserts the reported figures were measured on. A 2.39 or 1.85 master is cut
+# from 16:9 temp by extraction, a crop of its height (not a squeeze, which is what the
+# "letterbox / pillarbox" class does), and a 4:3 one by a crop of its width.
+EXTRA_CLASSES = ("extraction 2.39 / 1.85 / 4:3 + bars",)
 TEMP_SIZE = (1280, 720)  # generated previs is rarely full HD: the conform scales it up
 TEMP_S = 4.0  # registered temp clip length; an insert uses a random 1-3 s of it
 ENCODES = {
@@ -107,6 +112,8 @@ def draw_params(cls: str, rng: np.random.Generator) -> dict[str, Any]:
                 "border": int(rng.choice([0, 4, 8]))}
     if cls.startswith("letterbox"):
         return {"aspect": str(rng.choice(["2.39 letterbox", "1.85 letterbox", "4:3 pillarbox"]))}
+    if cls.startswith("extraction"):
+        return {"aspect": str(rng.choice(["2.39", "1.85", "4:3"])), "at": rng.uniform(0.2, 0.8)}
     if cls.startswith("speed"):
         return {"factor": float(rng.choice([-1, 1]) * rng.uniform(0.02, 0.10) + 1)}
     if cls.startswith("scale"):
@@ -205,6 +212,20 @@ def transform(ins: Insert, clip: list[np.ndarray], bg: list[np.ndarray]) -> list
             size = (w, int(w / float(a.split()[0])))
         centre = {"x": 0.5, "y": 0.5}
         return [_placed(f, size, centre, None) for f in up]
+    if ins.cls.startswith("extraction"):
+        out = []
+        for f in up:
+            frame = np.zeros_like(f)
+            if p["aspect"] == "4:3":
+                cw = int(h * 4 / 3)
+                x0 = int(p["at"] * (w - cw))
+                frame[:, (w - cw) // 2:(w - cw) // 2 + cw] = f[:, x0:x0 + cw]
+            else:
+                ch = int(w / float(p["aspect"]))
+                y0 = int(p["at"] * (h - ch))
+                frame[(h - ch) // 2:(h - ch) // 2 + ch] = f[y0:y0 + ch]
+            out.append(frame)
+        return out
     if ins.cls.startswith("scale"):
         size = (int(w * p["scale"]), int(h * p["scale"]))
         return [_placed(f, size, p, None) for f in up]
@@ -227,12 +248,13 @@ def _fingerprint_clip(job: tuple[np.ndarray, int, float, str]) -> extract.Finger
     return fp
 
 
-def plan(per_class: int, pictures: int, fps: float, seed: int) -> list[Insert]:
-    """``per_class`` inserts of every class, in programme order: consecutive inserts cycle
-    through the pictures (each cycle is a round, ``main``); the classes are shuffled over
-    the slots."""
+def plan(per_class: int, pictures: int, fps: float, seed: int,
+         which: tuple[str, ...] = CLASSES) -> list[Insert]:
+    """``per_class`` inserts of every class in ``which``, in programme order: consecutive
+    inserts cycle through the pictures (each cycle is a round, ``main``); the classes are
+    shuffled over the slots."""
     rng = np.random.default_rng(seed)
-    classes = [c for c in CLASSES for _ in range(per_class)]
+    classes = [c for c in which for _ in range(per_class)]
     rng.shuffle(classes)
     clip_n = int(TEMP_S * fps)
     out = []
@@ -347,6 +369,11 @@ def score(findings: list[dict[str, Any]], inserts: list[Insert]
     return found, false
 
 
+def _order(cls: str) -> int:
+    every = CLASSES + EXTRA_CLASSES
+    return every.index(cls) if cls in every else len(every)
+
+
 def report(name: str, inserts: list[Insert], found: dict[int, list[int]],
            false: list[dict[str, Any]], seconds: float, took: float
            ) -> list[str]:
@@ -354,7 +381,7 @@ def report(name: str, inserts: list[Insert], found: dict[int, list[int]],
              f"scanned in {took:.0f} s ({seconds / took:.1f}x real time).", "",
              "| transform class | found | n | rate | 95 % lower bound |",
              "| --- | --- | --- | --- | --- |"]
-    for c in CLASSES:
+    for c in dict.fromkeys(i.cls for i in sorted(inserts, key=lambda i: _order(i.cls))):
         mine = [k for k, i in enumerate(inserts) if i.cls == c]
         h = sum(k in found for k in mine)
         lines.append(f"| {c} | {h} | {len(mine)} | {100 * h / max(1, len(mine)):.1f} % | "
@@ -392,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="build in DIR and leave the register and programmes there")
     ap.add_argument("--rounds", type=lambda v: [int(x) for x in v.split(",")],
                     metavar="R,R", help="only these rounds (0-based): to look again at a miss")
+    ap.add_argument("--classes", type=lambda v: [x.strip() for x in v.split(",")],
+                    metavar="NAME,NAME",
+                    help="only the classes whose names start so (default: the nine of "
+                         "CLASSES; EXTRA_CLASSES run only when named here)")
     ap.add_argument("--reuse", action="store_true",
                     help="with --keep: scan the registers and programmes already in DIR "
                          "again instead of rebuilding them (after a matcher change)")
@@ -416,7 +447,11 @@ def main(argv: list[str] | None = None) -> int:
           tempfile.TemporaryDirectory(prefix="bench-sweep-")) as tmp:
         work = Path(tmp)
         clip_fps = 25.0  # the temp clips; a 23.976 encode plays the same frames slower
-        inserts = plan(args.per_class, len(pictures), clip_fps, args.seed)
+        chosen = CLASSES if not args.classes else tuple(
+            c for c in CLASSES + EXTRA_CLASSES if any(c.startswith(n) for n in args.classes))
+        if not chosen:
+            raise SystemExit(f"no class starts with any of {args.classes}")
+        inserts = plan(args.per_class, len(pictures), clip_fps, args.seed, chosen)
         # consecutive inserts cycle through the pictures: a round is one cycle
         rounds = [inserts[k:k + len(pictures)] for k in range(0, len(inserts), len(pictures))]
         which = args.rounds or list(range(len(rounds)))
