@@ -11,7 +11,7 @@ import pytest
 
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import waveform as wf
-from fixtures.gen_register import bury, synth_babble, synth_music
+from fixtures.gen_register import bury, ffmpeg_filter, synth_babble, synth_music
 
 SR = audio_fp.SR
 
@@ -124,6 +124,26 @@ def test_edges_at_the_ends_of_both_files_are_placed(cue: np.ndarray) -> None:
     tail = cue[int(14.0 * SR):]
     (seg,) = _search(_mix(20.0, tail, 14.0, -6.0, 47), {1: cue})
     assert 20.0 - frame <= seg.ref_end <= 20.0 and 20.0 - frame <= seg.end <= 20.0
+
+
+@pytest.mark.parametrize("tempo", [0.96, 1.04])
+def test_a_time_stretch_gets_its_edges_from_the_grains(cue: np.ndarray, tempo: float) -> None:
+    """ffmpeg's atempo (WSOLA) stretches 8 s of the cue, mixed 6 dB under other music and
+    dialogue. Given the landmarks' range, 0.4 s late and 0.5 s early, and their offset
+    20 ms off, ``stretched_edges`` puts the out point within two frames and the in point
+    within four: the cue's first 50 ms there are 12 dB under the rest (whitened), so the
+    use is heard from its first note. Against another cue the frames do not correlate,
+    and the range stays as it came."""
+    used = ffmpeg_filter(cue[int(4.0 * SR):int(12.0 * SR)], SR, f"atempo={tempo}")
+    length = len(used) / SR
+    mix = _mix(30.0, used, 10.0, -6.0, 90)
+    y = wf.Query.build(wf.decimate(mix)).white
+    start, end = 10.4, 10.0 + length - 0.5
+    ref_start = 4.0 + 0.4 * tempo + 0.02
+    a, b = wf.stretched_edges(y, wf.whiten(wf.decimate(cue)), start, end, ref_start, tempo)
+    assert abs(a - 10.0) <= 0.15 and abs(b - (10.0 + length)) <= 0.08, (a, b)
+    other = wf.whiten(wf.decimate(synth_music(8, 20.0)))
+    assert wf.stretched_edges(y, other, start, end, ref_start, tempo) == (start, end)
 
 
 def test_an_area_search_finds_what_the_whole_search_finds_there_and_nothing_elsewhere(

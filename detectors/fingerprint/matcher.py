@@ -809,7 +809,32 @@ class Register:
             return found
         hints = hints_of(named)
         segments = heard.segments + self._follow(heard, hints, lm.duration)
-        return self._merge_waveform(found, segments) if segments else found
+        if segments:
+            found = self._merge_waveform(found, segments)
+        return self._stretched_edges(found, heard)
+
+    def _stretched_edges(self, found: list[RangeMatch], heard: waveform.Heard
+                         ) -> list[RangeMatch]:
+        """Time-stretched landmark matches with their edges placed by the waveform's grains
+        (``waveform.stretched_edges``): the landmarks alone start them late and end them
+        early under a mix."""
+        stretched = [r for r in found if "tempo" in r.detail and r.ref_start is not None]
+        if not stretched:
+            return found
+        y = heard.white.astype(np.float32)
+        tracks = self._tracks_of(r.entry.id for r in stretched)
+        for r in stretched:
+            rate = (float(r.detail.get("speed", 1.0))  # type: ignore[arg-type]
+                    * float(r.detail["tempo"]))  # type: ignore[arg-type]
+            ref0 = float(r.ref_start)  # type: ignore[arg-type]
+            for c in tracks.get(r.entry.id, []):
+                start, end = waveform.stretched_edges(y, c, r.start, r.end, ref0, rate)
+                if (start, end) != (r.start, r.end):
+                    r.ref_start = round(ref0 + (start - r.start) * rate, 3)
+                    r.ref_end = round(ref0 + (end - r.start) * rate, 3)
+                    r.start, r.end = round(start, 4), round(end, 4)
+                    break
+        return found
 
     def _match_landmarks(self, lm: audio_fp.Landmarks
                          ) -> tuple[list[RangeMatch], list[audio_match.Segment]]:

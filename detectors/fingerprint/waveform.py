@@ -705,3 +705,92 @@ def follow(y: np.ndarray, c: np.ndarray, speed: float, start: float, ref_start: 
     seg.ratio = round(ratio, 2)
     seg.confidence = score(seg.z, seg.ratio)
     return seg
+
+
+# -- edges of a time stretch ------------------------------------------------------------------
+# A time stretch (WSOLA: ffmpeg's atempo, rubberband) builds the deliverable from short grains
+# of the entry, each copied whole and laid a little further along than the one before, so
+# the samples never line up over a window and the search above cannot see it; only the
+# landmarks find it, and under a mix their range starts late and ends early by up to 0.7 s
+# (bench/audio_edges.py). Within a grain the samples do line up. Each 64 ms frame of the
+# deliverable is therefore correlated with the entry around where the stretch puts it, at
+# the best of the lags within a grain's jitter: 0.4-0.5 inside a use 6 dB under a mix,
+# about 0.1 outside it (TUNE).
+GRAIN = RATE // 16  # samples per frame
+GRAIN_STEP = RATE // 100  # ... one every 10 ms
+GRAIN_LAG = RATE // 40  # ... each at its best lag within +-25 ms of the stretch's line
+GRAIN_FIND = RATE // 8  # the line found first near each edge within +-125 ms
+GRAIN_REACH = RATE  # an edge moves up to 1 s either way
+GRAIN_CORE = 2 * RATE  # ... judged against 2 s of the use inside it
+GRAIN_MARGIN = 0.1  # the use's median frame correlation over the outside's, or no move
+
+
+def _grain_corr(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray, lag: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per deliverable frame starting at ``at``: the best normalised correlation with the
+    entry frames starting within ``lag`` of ``line``, and that frame's lag (0, 0 where
+    either file runs out)."""
+    best = np.zeros(len(at))
+    where = np.zeros(len(at), np.int64)
+    for i, (t, tau) in enumerate(zip(at.tolist(), np.rint(line).astype(np.int64).tolist(),
+                                     strict=True)):
+        if t < 0 or t + GRAIN > len(y) or tau - lag < 0 or tau + lag + GRAIN > len(c):
+            continue
+        frame = y[t:t + GRAIN].astype(np.float64)
+        norm = float(frame @ frame)
+        if norm <= 0:
+            continue
+        ew = np.lib.stride_tricks.sliding_window_view(
+            c[tau - lag:tau + lag + GRAIN].astype(np.float64), GRAIN)
+        energy = np.einsum("ij,ij->i", ew, ew)
+        r = (ew @ frame) / np.sqrt(np.maximum(energy, 1e-30) * norm)
+        k = int(np.argmax(r))
+        best[i], where[i] = r[k], k - lag
+    return best, where
+
+
+def stretched_edges(y: np.ndarray, c: np.ndarray, start: float, end: float, ref_start: float,
+                    rate: float) -> tuple[float, float]:
+    """The deliverable's ``start`` and ``end`` (seconds) of a time-stretched use of entry
+    ``c`` (whitened; ``y`` the whitened deliverable), which plays ``rate`` entry seconds a
+    second from ``ref_start`` at ``start``, each moved to where the frames stop
+    correlating (``GRAIN``). An edge stays where it is when the use does not stand out
+    there by ``GRAIN_MARGIN``."""
+    t0 = start * RATE
+
+    def line(at: np.ndarray) -> np.ndarray:
+        return ref_start * RATE + (at + GRAIN // 2 - t0) * rate - GRAIN // 2
+
+    def place(edge: float, inward: int) -> float:
+        near = np.arange(edge - GRAIN_REACH - (GRAIN_CORE if inward < 0 else 0),
+                         edge + GRAIN_REACH + (GRAIN_CORE if inward > 0 else 0),
+                         GRAIN_STEP).astype(np.int64)
+        centre = near + GRAIN // 2
+        core = centre > edge + GRAIN_REACH if inward > 0 else centre < edge - GRAIN_REACH
+        outer = centre < edge - GRAIN_REACH / 2 if inward > 0 else \
+            centre > edge + GRAIN_REACH / 2
+        # where the stretch's line really runs near this edge (the landmarks' offset is on
+        # 32 ms frames, and a stretch's factor is known to a percent)
+        probe = near[core][::4]
+        r, lags = _grain_corr(y, c, probe, line(probe), GRAIN_FIND)
+        if not r.any():
+            return edge
+        shift = float(np.median(lags[r >= np.median(r)]))
+        r, _ = _grain_corr(y, c, near, line(near) + shift, GRAIN_LAG)
+        inside, outside = float(np.median(r[core])), float(np.median(r[outer]))
+        if inside - outside < GRAIN_MARGIN:
+            return edge
+        w = r - 0.5 * (inside + outside)
+        cand = np.nonzero(np.abs(centre - edge) <= GRAIN_REACH)[0]
+        if inward > 0:  # present from frame k to the reach's end
+            tail = np.cumsum(w[cand][::-1])[::-1]
+            k = cand[int(np.argmax(tail))]
+            return float(centre[k] - GRAIN_STEP / 2)
+        head = np.cumsum(w[cand])  # present from the reach's start to frame k
+        k = cand[int(np.argmax(head))]
+        return float(centre[k] + GRAIN_STEP / 2)
+
+    a, b = place(start * RATE, 1), place(end * RATE, -1)
+    if b - a < MIN_SECONDS * RATE:
+        return start, end
+    return a / RATE, b / RATE
