@@ -416,8 +416,8 @@ def _fine_edges(y: np.ndarray, c: np.ndarray, offset: int, start: int, end: int
     of a second off. Why weigh each frequency by what the rest of the mix puts there: music
     and dialogue hold their power in a few bands at a time, and the entry's other bands
     place the edge. A log-likelihood summed over samples, which sees the mix's average
-    level only, put 52 % of speed-1 edges within a frame where this puts 81 %
-    (bench/results/audio-rule.md)."""
+    level only, put about half of the edges of ``bench/audio_edges.py``'s held-out split
+    within a frame, this three-quarters (bench/results/audio-rule.md)."""
     first, last = max(0, -offset), min(len(c), len(y) - offset)  # where both files exist
 
     def place(edge: int, inward: int) -> int:
@@ -500,7 +500,7 @@ def verify(y: np.ndarray, c: np.ndarray, offset: int, anchor: int) -> Segment | 
 def place_edges(y: np.ndarray, c: np.ndarray, seg: Segment) -> None:
     """Move a verified segment's edges from the chunk grid to where the entry ``c`` starts
     and stops explaining ``y`` (``_fine_edges``). Only for segments that may be reported:
-    at 5 ms a segment, it would cost more than the search if done for every candidate."""
+    at 6-12 ms a segment, it would cost more than the search if done for every candidate."""
     start, end = _fine_edges(y, c, seg.offset, round(seg.ref_start * RATE),
                              round(seg.ref_end * RATE))
     seg.start, seg.end = (start + seg.offset) / RATE, (end + seg.offset) / RATE
