@@ -14,8 +14,9 @@ head cut off and 4-9 s long, from a random second, faded over 50 ms, at a class'
 speed and stretch. The query is written as a WAV and scanned as a deliverable is
 (``audio.stream_landmarks`` at the query density with the waveform proxy, then
 ``Register.match_audio``: landmarks, their edge walk, the waveform search, following the
-speed, and the waveform's edges where it confirms a landmark match). Errors are the
-reported range's against the insert's, in the deliverable and in the registered asset.
+speed, the waveform's edges where it confirms a landmark match, and a time stretch's edges
+from its grains). Errors are the reported range's against the insert's, in the
+deliverable and in the registered asset.
 
 The splits share the register (8 synthetic cues, 4 espeak-ng VOs where espeak-ng is
 installed) and differ in every query's seed: TUNE draws from seed 1, HELD from seed 2.
