@@ -729,23 +729,27 @@ def _grain_corr(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray, 
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Per deliverable frame starting at ``at``: the best normalised correlation with the
     entry frames starting within ``lag`` of ``line``, and that frame's lag (0, 0 where
-    either file runs out)."""
+    either file runs out). All frames in one batch of transforms."""
     best = np.zeros(len(at))
     where = np.zeros(len(at), np.int64)
-    for i, (t, tau) in enumerate(zip(at.tolist(), np.rint(line).astype(np.int64).tolist(),
-                                     strict=True)):
-        if t < 0 or t + GRAIN > len(y) or tau - lag < 0 or tau + lag + GRAIN > len(c):
-            continue
-        frame = y[t:t + GRAIN].astype(np.float64)
-        norm = float(frame @ frame)
-        if norm <= 0:
-            continue
-        ew = np.lib.stride_tricks.sliding_window_view(
-            c[tau - lag:tau + lag + GRAIN].astype(np.float64), GRAIN)
-        energy = np.einsum("ij,ij->i", ew, ew)
-        r = (ew @ frame) / np.sqrt(np.maximum(energy, 1e-30) * norm)
-        k = int(np.argmax(r))
-        best[i], where[i] = r[k], k - lag
+    tau = np.rint(line).astype(np.int64)
+    ok = (at >= 0) & (at + GRAIN <= len(y)) & (tau - lag >= 0) & (tau + lag + GRAIN <= len(c))
+    if not ok.any():
+        return best, where
+    span = GRAIN + 2 * lag
+    frames = y[at[ok, None] + np.arange(GRAIN)].astype(np.float64)
+    windows = c[tau[ok, None] - lag + np.arange(span)].astype(np.float64)
+    n = 1 << int(np.ceil(np.log2(span + GRAIN)))
+    dots = np.fft.irfft(np.fft.rfft(windows, n) * np.conj(np.fft.rfft(frames, n)), n)
+    dots = dots[:, :2 * lag + 1]  # dots[:, k]: the frame against the window from k
+    energy = np.cumsum(np.pad(windows ** 2, ((0, 0), (1, 0))), axis=1)
+    energy = energy[:, GRAIN:GRAIN + 2 * lag + 1] - energy[:, :2 * lag + 1]
+    norm = np.einsum("ij,ij->i", frames, frames)
+    r = dots / np.sqrt(np.maximum(energy, 1e-30) * np.maximum(norm, 1e-30)[:, None])
+    r[norm <= 0] = 0.0
+    k = np.argmax(r, axis=1)
+    best[ok] = r[np.arange(len(k)), k]
+    where[ok] = k - lag
     return best, where
 
 
