@@ -351,11 +351,13 @@ def _frames(x: np.ndarray, step: int = EDGE_STEP) -> np.ndarray:
     return np.fft.rfft(frames * np.hanning(EDGE_WINDOW), axis=1)
 
 
-def _across(x: np.ndarray) -> np.ndarray:
-    """``x`` averaged over ``EDGE_GAIN_BINS`` neighbouring frequencies."""
-    k = EDGE_GAIN_BINS
-    acc = np.cumsum(np.pad(x, (k // 2 + 1, k // 2)))
-    return (acc[k:] - acc[:-k]) / k
+def _moving_mean(x: np.ndarray, k: int, axis: int = 0) -> np.ndarray:
+    """``x`` averaged over ``k`` neighbours along ``axis`` (zeros beyond its ends)."""
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (k // 2 + 1, k // 2)
+    acc = np.cumsum(np.pad(x, pad), axis=axis)
+    n = acc.shape[axis]
+    return (np.take(acc, range(k, n), axis=axis) - np.take(acc, range(n - k), axis=axis)) / k
 
 
 def _part(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -386,14 +388,13 @@ def _edge_in(cc: np.ndarray, yy: np.ndarray, edge: int) -> int | None:
     cross = (_frames(yy[edge + EDGE_REACH:], EDGE_WINDOW // 2) * np.conj(inside)).sum(axis=0)
     if float(cross.real.sum()) <= 0:
         return None
-    gain = _across(cross) / np.maximum(_across((np.abs(inside) ** 2).sum(axis=0)), 1e-30)
+    gain = _moving_mean(cross, EDGE_GAIN_BINS) / np.maximum(
+        _moving_mean((np.abs(inside) ** 2).sum(axis=0), EDGE_GAIN_BINS), 1e-30)
     first = edge - EDGE_REACH - EDGE_WINDOW // 2  # the frames centred within the reach
     span = slice(first, first + 2 * EDGE_REACH + EDGE_WINDOW)
     C, Y = _frames(cc[span]), _frames(yy[span])
     gc = gain * C
-    left = np.abs(Y - gc) ** 2
-    acc = np.cumsum(np.pad(left, ((EDGE_SMOOTH // 2 + 1, EDGE_SMOOTH // 2), (0, 0))), axis=0)
-    left = (acc[EDGE_SMOOTH:] - acc[:-EDGE_SMOOTH]) / EDGE_SMOOTH
+    left = _moving_mean(np.abs(Y - gc) ** 2, EDGE_SMOOTH)
     # A floor per frequency (a share of its median over the reach) kept a frequency that
     # the entry explains by chance for a moment from carrying an edge 0.3-0.4 s past a use,
     # but cost edges within a frame on TUNE (90/88 of 123 -> 84/84 at half the median,
