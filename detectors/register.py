@@ -94,7 +94,7 @@ def confidence(evidence: dict[str, Any]) -> float:
         return round(max(0.0, min(1.0, (90 - float(d if d is not None else 90)) / 66)), 3)
     if method in ("orb+ransac", "local"):
         return round(min(1.0, float(evidence.get("inliers", 0)) / 40), 3)
-    if method == "waveform":  # waveform.score: 0.5 at its match threshold
+    if method in ("waveform", "grains"):  # waveform.score: 0.5 at its match threshold
         return round(float(evidence.get("match_confidence", 0.0)), 3)
     if method == "landmarks":
         if "match_confidence" in evidence:  # audio_match: 0.5 at its match threshold
@@ -465,6 +465,13 @@ class RegisterDetector(Detector):
             how = (f"the registered waveform is in the mix (correlation {ev.get('correlation')}, "
                    f"z {ev.get('waveform_z')} against other offsets, "
                    f"{ev.get('peak_ratio')}x the next best alignment{played})")
+        elif run.method == "grains":
+            ev.update({"min_grain_margin": waveform.GRAIN_ACCEPT,
+                       "review_grain_margin": waveform.GRAIN_REVIEW})
+            how = (f"the registered sound's 64 ms grains line up along a time stretch to "
+                   f"{float(ev.get('tempo', 1.0)) * 100:g} % tempo (median correlation "
+                   f"{ev.get('grain_correlation')}, {ev.get('grain_margin')} over the same "
+                   "frames along the asset a second or more away)")
         else:
             ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
                        "review_excess_hits": audio_match.REVIEW_EXCESS})
@@ -477,6 +484,10 @@ class RegisterDetector(Detector):
                 at = "" if speed == 1.0 else f" at {speed * 100:.3f} % speed"
                 how += (f"; the registered waveform lines up{at} (z {ev['waveform_z']}, "
                         f"{ev.get('peak_ratio')}x the next best alignment)")
+            if "grain_margin" in ev:  # its grains confirmed it (``_merge_waveform``)
+                how += (f"; its 64 ms grains line up (median correlation "
+                        f"{ev.get('grain_correlation')}, {ev['grain_margin']} over the same "
+                        "frames elsewhere in the asset)")
         span = f"{rng['start']}-{rng['end']}"
         ref = ""
         if "register_range" in ev:

@@ -444,6 +444,29 @@ def test_a_time_stretch_under_a_mix_is_found_with_its_tempo(register_db: Path,
                                                                                        abs=0.1)
 
 
+def test_a_stretch_in_the_grey_band_is_confirmed_by_its_grains(
+        register_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2.5 % time stretch 12 dB under a mix lies between the landmarks' tempo variants:
+    alone they put it in the grey band, at tempo 1, with a range 0.3 s late. A candidate at
+    the 1.04 variant is verified by its grains (``waveform.follow_stretch``), which makes it
+    a match, and its edges are then placed along the stretch within 0.1 s."""
+    from detectors.fingerprint import matcher, waveform
+
+    mix = _buried_cue_wav(tmp_path, -12.0, tempo=1.025)
+    with monkeypatch.context() as mp:
+        mp.setattr(matcher, "HINTS_MAX", 0)
+        mp.setattr(matcher, "HINTS_PER_MINUTE", 0)
+        (f,) = register_scan(register_db, mix).findings
+    assert f.verdict == "review" and "tempo" not in f.evidence
+    (f,) = register_scan(register_db, mix).findings
+    assert f.rule == "register.audio.landmarks" and f.verdict == "ai"
+    assert f.evidence["grain_margin"] >= waveform.GRAIN_ACCEPT and f.evidence["tempo"] == 1.04
+    assert "its 64 ms grains line up" in f.message and "104 % tempo" in f.message
+    d = f.evidence["deliverable_range"]
+    assert d["start_s"] == pytest.approx(12.0, abs=0.1)
+    assert d["end_s"] == pytest.approx(12.0 + 5.0 / 1.025, abs=0.1)
+
+
 def test_without_stored_waveforms_a_scan_says_so(register_db: Path, tmp_path: Path) -> None:
     import sqlite3
 

@@ -146,6 +146,30 @@ def test_a_time_stretch_gets_its_edges_from_the_grains(cue: np.ndarray, tempo: f
     assert wf.stretched_edges(y, other, start, end, ref_start, tempo) == (start, end)
 
 
+def test_a_time_stretch_between_tempo_variants_is_verified_by_its_grains(cue: np.ndarray
+                                                                         ) -> None:
+    """ffmpeg's atempo stretches 7 s of the cue to 103 %, mixed 10 dB under other music
+    and dialogue. A landmark candidate at the 1.04 variant names it with 3 s of range and
+    its offset 20 ms off: along that line the use stands out over the same frames along
+    the cue a second or more away by a match's margin, and the line comes back moved to
+    where the grains put it. The same hint against another cue, or moved 4 s along this
+    one, is nothing."""
+    used = ffmpeg_filter(cue[int(5.0 * SR):int(12.0 * SR)], SR, "atempo=1.03")
+    mix = _mix(30.0, used, 11.0, -10.0, 91)
+    y = wf.Query.build(wf.decimate(mix)).white
+    c = wf.whiten(wf.decimate(cue))
+    start, end = 12.5, 15.5  # the candidate's range, inside the use (11.0-17.8)
+    ref_start = 5.0 + 1.5 * 1.03 + 0.02
+    seg = wf.follow_stretch(y, c, 1.04, start, ref_start, end)
+    assert seg is not None and seg.confidence >= wf.ACCEPT, seg
+    # the line through the middle of the range (14 s: 3 s into the use) is the use's
+    assert seg.tempo == 1.04 and abs(seg.ref_start + 1.5 * 1.04 - (5.0 + 3.0 * 1.03)) <= 0.01
+    other = wf.whiten(wf.decimate(synth_music(8, 20.0)))
+    for far in (wf.follow_stretch(y, other, 1.04, start, ref_start, end),
+                wf.follow_stretch(y, c, 1.04, start, ref_start + 4.0, end)):
+        assert far is None or far.confidence < wf.REVIEW, far
+
+
 def test_an_area_search_finds_what_the_whole_search_finds_there_and_nothing_elsewhere(
         cue: np.ndarray) -> None:
     used = cue[int(6.0 * SR):int(11.0 * SR)]
@@ -259,6 +283,40 @@ def test_hints_are_followed_strongest_first_once_per_use(cue: np.ndarray) -> Non
     # the strongest hint found the use; its 970 copy was skipped, entry 2 was tried, and
     # the candidate under HINT_EXCESS was not
     assert [s for _, s in calls] == [0.96, 1.0]
+
+
+def test_a_stretched_candidate_is_verified_by_its_grains_and_a_refused_one_blocks_nothing(
+        cue: np.ndarray) -> None:
+    """``matcher.follow_hints`` with candidates at tempo variants: a 3 % time stretch 10 dB
+    under a mix, named at the 1.04 variant, comes back verified by its grains at that
+    factor with its pitch unmoved (speed 1); the same range named for another cue does
+    not. A stretch the grains refuse does not stop a varispeed of that entry there
+    from being followed."""
+    from detectors.fingerprint import audio_match as am
+    from detectors.fingerprint import matcher
+
+    def hint(entry: int, speed: int, tempo: float, excess: float, ref_start: float
+             ) -> am.Segment:
+        s = am.Segment(entry, speed, 0, int(excess) + 1, 12.5, 15.5, ref_start,
+                       ref_start + 3.0, 0.0, 1.0, 10, 3.0, tempo=tempo)
+        s.chance = (s.hits - excess) / am.CHANCE_WEIGHT
+        return s
+
+    tracks = {1: [wf.whiten(wf.decimate(cue))], 2: [wf.whiten(wf.decimate(synth_music(8, 20.0)))]}
+    used = ffmpeg_filter(cue[int(5.0 * SR):int(12.0 * SR)], SR, "atempo=1.03")
+    q = wf.Query.build(wf.decimate(_mix(30.0, used, 11.0, -10.0, 91)))
+    heard = wf.Heard(wf.search(q, []), q.white.astype(np.float16))
+    hints = [hint(1, 1000, 1.04, 9.0, 5.0 + 1.5 * 1.03 + 0.02), hint(2, 1000, 0.96, 8.0, 6.0)]
+    (seg,) = matcher.follow_hints(heard, tracks, hints, 30.0)
+    assert seg.entry == 1 and seg.speed == 1.0 and seg.tempo == 1.04
+    assert seg.confidence >= wf.ACCEPT
+
+    used = audio_fp.varispeed(cue[int(5.0 * SR):], 0.96)[:int(6.0 * SR)]
+    q = wf.Query.build(wf.decimate(_mix(30.0, used, 11.0, -10.0, 80)))
+    heard = wf.Heard(wf.search(q, []), q.white.astype(np.float16))
+    hints = [hint(1, 1000, 1.04, 9.0, 5.0 + 1.5 * 0.96), hint(1, 960, 1.0, 6.0, 5.0 + 1.5 * 0.96)]
+    (seg,) = matcher.follow_hints(heard, tracks, hints, 30.0)
+    assert seg.tempo == 1.0 and seg.speed == pytest.approx(0.96, abs=5e-5)
 
 
 def test_resampling_computes_what_numpy_interp_computes() -> None:

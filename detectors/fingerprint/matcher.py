@@ -151,10 +151,11 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
                  floor: float = waveform.REVIEW) -> list[waveform.Segment]:
     """``waveform.follow`` around the strongest landmark candidates (``HINT_*``) of a sound
     ``seconds`` long that the speed-1 search has not already verified: a varispeed, PAL
-    speed-up or pull-down under a mix, which neither front end finds alone. ``tracks``: the
-    register's whitened sound per entry (a time-stretched candidate is not followed: its
-    samples never line up). Returns the segments with a confidence of at least
-    ``floor`` (the benchmark looks below the grey band)."""
+    speed-up or pull-down under a mix, which neither front end finds alone; a candidate at
+    a tempo variant is verified by its grains instead (``waveform.follow_stretch``: a time
+    stretch's samples never line up). ``tracks``: the register's whitened sound per entry.
+    Returns the segments with a confidence of at least ``floor`` (the benchmark looks
+    below the grey band)."""
     limit = HINTS_MAX + int(HINTS_PER_MINUTE * seconds / 60)
     done: list[waveform.Segment] = list(heard.segments)
     out: list[waveform.Segment] = []
@@ -163,18 +164,26 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
     for h in sorted(hints, key=lambda s: -s.excess):
         if tried >= limit or h.excess < HINT_EXCESS:
             break
-        if h.tempo != 1.0 or h.entry not in tracks or any(
+        if h.entry not in tracks or any(
                 d.entry == h.entry and min(d.end, h.end) - max(d.start, h.start) > 0
                 for d in done):
             continue
         tried += 1
         if y is None:
             y = heard.white.astype(np.float32)
+        speed = h.speed / 1000
         for c in tracks[h.entry]:
-            seg = waveform.follow(y, c, h.speed / 1000, h.start, h.ref_start, h.end)
+            if h.tempo == 1.0:
+                seg = waveform.follow(y, c, speed, h.start, h.ref_start, h.end)
+            else:
+                seg = waveform.follow_stretch(y, c, speed * h.tempo, h.start, h.ref_start,
+                                              h.end)
+                if seg is not None:
+                    seg.speed, seg.tempo = speed, round(seg.tempo / speed, 4)
             if seg is not None:
                 seg.entry = h.entry
-                done.append(seg)
+                if seg.tempo == 1.0 or seg.confidence >= waveform.REVIEW:
+                    done.append(seg)  # a stretch its grains do not confirm may be a speed
                 if seg.confidence >= floor:
                     out.append(seg)
                 break
@@ -750,7 +759,7 @@ class Register:
 
     def _follow(self, heard: waveform.Heard, hints: list[audio_match.Segment],
                 seconds: float) -> list[waveform.Segment]:
-        named = [h for h in hints if h.excess >= HINT_EXCESS and h.tempo == 1.0]
+        named = [h for h in hints if h.excess >= HINT_EXCESS]
         return follow_hints(heard, self._tracks_of(h.entry for h in named), hints, seconds)
 
     def _merge_waveform(self, found: list[RangeMatch], segs: list[waveform.Segment]
@@ -767,6 +776,30 @@ class Register:
                 continue
             same = [r for r in found if r.entry.id == seg.entry
                     and min(r.end, seg.end) - max(r.start, seg.start) > 0]
+            if seg.tempo != 1.0:  # verified by its grains (``waveform.follow_stretch``)
+                if seg.confidence < waveform.REVIEW:
+                    continue
+                grains = {"grain_correlation": seg.ncc, "grain_margin": seg.z}
+                for r in same:
+                    r.detail.update(grains)
+                    conf = float(r.detail.get("match_confidence", 0.0))  # type: ignore[arg-type]
+                    r.detail["match_confidence"] = max(conf, seg.confidence)
+                    if "tempo" not in r.detail:
+                        # matched at tempo 1 by the landmarks, a stretch by its grains: the
+                        # grains' line, so that its edges are placed along it
+                        rate = seg.speed * seg.tempo
+                        r.detail["tempo"] = seg.tempo
+                        r.ref_start = round(seg.ref_start + (r.start - seg.start) * rate, 3)
+                        r.ref_end = round(seg.ref_start + (r.end - seg.start) * rate, 3)
+                if not same:
+                    out.append(RangeMatch(
+                        self.entries[seg.entry], "grains", seg.start, seg.end,
+                        ref_start=seg.ref_start, ref_end=seg.ref_end,
+                        samples=int(round((seg.end - seg.start) / waveform.GRAIN_PROBE
+                                          * waveform.RATE)),
+                        score=seg.z, detail={"speed": seg.speed, "tempo": seg.tempo, **grains,
+                                             "match_confidence": seg.confidence}))
+                continue
             if same:
                 for r in same:
                     rate = (float(r.detail.get("speed", 1.0))  # type: ignore[arg-type]
