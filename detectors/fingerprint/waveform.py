@@ -755,6 +755,18 @@ def _grain_corr(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray, 
     return best, where
 
 
+def _line_shift(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray
+                ) -> tuple[float, int]:
+    """(shift, frames): how far a stretch's ``line`` (entry samples) must move to where the
+    frames at ``at`` say it runs, the median best lag within ``GRAIN_FIND`` of the better
+    half of them, and how many lay within both files (0: no shift)."""
+    r, lags = _grain_corr(y, c, at, line, GRAIN_FIND)
+    ok = r != 0
+    if not ok.any():
+        return 0.0, 0
+    return float(np.median(lags[ok][r[ok] >= np.median(r[ok])])), int(ok.sum())
+
+
 def stretched_edges(y: np.ndarray, c: np.ndarray, start: float, end: float, ref_start: float,
                     rate: float) -> tuple[float, float]:
     """The deliverable's ``start`` and ``end`` (seconds) of a time-stretched use of entry
@@ -778,10 +790,9 @@ def stretched_edges(y: np.ndarray, c: np.ndarray, start: float, end: float, ref_
         # where the stretch's line really runs near this edge (the landmarks' offset is on
         # 32 ms frames, and a stretch's factor is known to a percent)
         probe = near[core][::4]
-        r, lags = _grain_corr(y, c, probe, line(probe), GRAIN_FIND)
-        if not r.any():
+        shift, n = _line_shift(y, c, probe, line(probe))
+        if not n:
             return edge
-        shift = float(np.median(lags[r >= np.median(r)]))
         r, _ = _grain_corr(y, c, near, line(near) + shift, GRAIN_LAG)
         inside, outside = float(np.median(r[core])), float(np.median(r[outer]))
         if inside - outside < GRAIN_MARGIN:
@@ -824,12 +835,9 @@ def _grain_level(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray
     within a grain's jitter (``GRAIN_LAG``) of ``line`` moved by ``shift`` entry samples, to
     where the frames' best lags within ``GRAIN_FIND`` put it (a candidate's offset is on
     32 ms landmark frames); nan where too few frames lie within both files."""
-    probe = at[::4]
-    r, lags = _grain_corr(y, c, probe, line[::4], GRAIN_FIND)
-    ok = r != 0
-    if ok.sum() < GRAIN_MIN_FRAMES // 4:
+    shift, n = _line_shift(y, c, at[::4], line[::4])
+    if n < GRAIN_MIN_FRAMES // 4:
         return float("nan"), 0.0
-    shift = float(np.median(lags[ok][r[ok] >= np.median(r[ok])]))
     r, _ = _grain_corr(y, c, at, line + shift, GRAIN_LAG)
     ok = r != 0
     if ok.sum() < GRAIN_MIN_FRAMES:
