@@ -161,6 +161,10 @@ class Result:
     audio_hits: float = 0.0
     seconds: float = 0.0
     wave: float = 0.0  # best confidence of any verified waveform segment (segments, follow)
+    # time-stretch candidates checked by their grains (waveform.follow_stretch), and the best
+    # margin over the moved lines of any of them (-1: none checked)
+    grains: int = 0
+    grain_margin: float = -1.0
 
 
 def _log(s: str) -> None:
@@ -186,6 +190,8 @@ class Probe:
         self.texture_rejected = 0
         self.audio_hits = 0.0
         self.wave = 0.0
+        self.grains = 0
+        self.grain_margin = -1.0
         self.frames = 0
 
     @contextmanager
@@ -198,6 +204,7 @@ class Probe:
         orig_candidates = am.candidates
         orig_wave = wf.segments
         orig_follow = wf.follow
+        orig_stretch = wf.follow_stretch
 
         def lookup(reg: m.Register, h: bytes, radius: int = m.PDQ_RADIUS
                    ) -> list[tuple[int, int]]:
@@ -254,6 +261,13 @@ class Probe:
                 probe.wave = max(probe.wave, seg.confidence)
             return seg
 
+        def stretch(*args: Any, **kw: Any) -> wf.Segment | None:
+            seg = orig_stretch(*args, **kw)
+            if seg is not None:
+                probe.grains += 1
+                probe.grain_margin = max(probe.grain_margin, seg.z)
+            return seg
+
         def candidates(*args: Any, **kw: Any) -> list[am.Segment]:
             # the candidates as the decision sees them: a tempo variant's on the
             # deliverable's clock and with its penalty (``audio_match.segments`` has neither)
@@ -269,6 +283,7 @@ class Probe:
         setattr(am, "candidates", candidates)  # noqa: B010
         setattr(wf, "segments", wave)  # noqa: B010
         setattr(wf, "follow", follow)  # noqa: B010
+        setattr(wf, "follow_stretch", stretch)  # noqa: B010
         try:
             yield
         finally:
@@ -279,6 +294,7 @@ class Probe:
             setattr(am, "candidates", orig_candidates)  # noqa: B010
             setattr(wf, "segments", orig_wave)  # noqa: B010
             setattr(wf, "follow", orig_follow)  # noqa: B010
+            setattr(wf, "follow_stretch", orig_stretch)  # noqa: B010
 
 
 # ----------------------------------------------------------------------------------------------
@@ -699,7 +715,8 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                 out.append(Result(neg, found, "; ".join(errors), probe.frames, probe.whole,
                                   probe.part, probe.votes, probe.inliers_rejected,
                                   probe.texture_tries, probe.texture_rejected,
-                                  probe.audio_hits, took, wave=probe.wave))
+                                  probe.audio_hits, took, wave=probe.wave,
+                                  grains=probe.grains, grain_margin=probe.grain_margin))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
                 if time.perf_counter() - t_last > 20:
@@ -939,6 +956,18 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                    f"{best.wave:.2f} ({best.neg.path.name}, {best.neg.group}; match at "
                    f"{wf.ACCEPT:g}, review at {wf.REVIEW:g}); files with a verified segment: "
                    f"{int((wv > 0).sum())}, ≥ {wf.REVIEW:g}: {int((wv >= wf.REVIEW).sum())}")
+        checked = [r for r in audio if r.grains]
+        if checked:
+            best = max(checked, key=lambda r: r.grain_margin)
+            gm = np.array([r.grain_margin for r in checked])
+            out.append(f"- audio, time-stretch candidates checked by their grains: "
+                       f"{sum(r.grains for r in checked)} in {len(checked)} files; best margin "
+                       f"over the moved lines {best.grain_margin:.3f} ({best.neg.path.name}, "
+                       f"{best.neg.group}; match at {wf.GRAIN_ACCEPT:g}, review at "
+                       f"{wf.GRAIN_REVIEW:g}); files ≥ 0.08: {int((gm >= 0.08).sum())}, ≥ "
+                       f"{wf.GRAIN_REVIEW:g}: {int((gm >= wf.GRAIN_REVIEW).sum())}")
+        else:
+            out.append("- audio, time-stretch candidates checked by their grains: none")
     return out
 
 

@@ -70,6 +70,9 @@ HINTS_PER_MINUTE = 2  # ... this many per minute of it
 # at every speed within 2 s now gives 105/104 of 123 edges within a frame (103/101), and
 # a PAL VO's out point 1.17 s late comes in to 0.04 s.
 REPLACE_EDGE_S = 2.0
+# A time stretch its grains verify widens a landmark match of it along its line that it
+# nearly meets: under a mix the two front ends often each hold a part of one use.
+GRAIN_JOIN_S = 1.0
 REFINE_SIDE = 256  # frames decoded for boundary refinement are hashed at this size
 REFINE_MIN_QUALITY = 10  # PDQ quality a refinement frame needs (vs. one entry, not all)
 # Frame-to-entry distance still counted as "the entry" while refining: registered clips are
@@ -777,28 +780,8 @@ class Register:
             same = [r for r in found if r.entry.id == seg.entry
                     and min(r.end, seg.end) - max(r.start, seg.start) > 0]
             if seg.tempo != 1.0:  # verified by its grains (``waveform.follow_stretch``)
-                if seg.confidence < waveform.REVIEW:
-                    continue
-                grains = {"grain_correlation": seg.ncc, "grain_margin": seg.z}
-                for r in same:
-                    r.detail.update(grains)
-                    conf = float(r.detail.get("match_confidence", 0.0))  # type: ignore[arg-type]
-                    r.detail["match_confidence"] = max(conf, seg.confidence)
-                    if "tempo" not in r.detail:
-                        # matched at tempo 1 by the landmarks, a stretch by its grains: the
-                        # grains' line, so that its edges are placed along it
-                        rate = seg.speed * seg.tempo
-                        r.detail["tempo"] = seg.tempo
-                        r.ref_start = round(seg.ref_start + (r.start - seg.start) * rate, 3)
-                        r.ref_end = round(seg.ref_start + (r.end - seg.start) * rate, 3)
-                if not same:
-                    out.append(RangeMatch(
-                        self.entries[seg.entry], "grains", seg.start, seg.end,
-                        ref_start=seg.ref_start, ref_end=seg.ref_end,
-                        samples=int(round((seg.end - seg.start) / waveform.GRAIN_PROBE
-                                          * waveform.RATE)),
-                        score=seg.z, detail={"speed": seg.speed, "tempo": seg.tempo, **grains,
-                                             "match_confidence": seg.confidence}))
+                if seg.confidence >= waveform.REVIEW:
+                    self._merge_grains(found, out, seg)
                 continue
             if same:
                 for r in same:
@@ -829,6 +812,50 @@ class Register:
                         "correlation": seg.ncc, "match_confidence": seg.confidence}))
         out.sort(key=lambda m: (m.start, m.entry.id))
         return out
+
+    def _merge_grains(self, found: list[RangeMatch], out: list[RangeMatch],
+                      seg: waveform.Segment) -> None:
+        """A time stretch its grains verified (``waveform.follow_stretch``), into ``out``: it
+        strengthens the landmark matches of its entry that it overlaps, and widens those
+        along its line that it overlaps or nearly meets (``GRAIN_JOIN_S``: the landmarks
+        and the grains often each hold a part of one use); a tempo-1 match among them takes
+        its tempo and line, so that its edges are placed along the stretch. Otherwise it is
+        a match of its own."""
+        rate = seg.speed * seg.tempo
+        grains = {"grain_correlation": seg.ncc, "grain_margin": seg.z}
+        hit = False
+        for r in found:
+            if r.entry.id != seg.entry:
+                continue
+            gap = max(r.start, seg.start) - min(r.end, seg.end)
+            along = r.ref_start is not None and abs(
+                seg.ref_start + (r.start - seg.start) * rate - r.ref_start) <= 0.5
+            if gap >= 0 and not (along and gap <= GRAIN_JOIN_S):
+                continue
+            hit = True
+            r.detail.update(grains)
+            conf = float(r.detail.get("match_confidence", 0.0))  # type: ignore[arg-type]
+            r.detail["match_confidence"] = max(conf, seg.confidence)
+            if not along:
+                continue
+            if "tempo" not in r.detail:  # the landmarks' tempo 1: the grains' line
+                r.detail["tempo"] = seg.tempo
+                at, ref, r_rate = seg.start, seg.ref_start, rate
+            else:  # the landmarks' own line, carried on
+                at, ref = r.start, float(r.ref_start)  # type: ignore[arg-type]
+                r_rate = (float(r.detail.get("speed", 1.0))  # type: ignore[arg-type]
+                          * float(r.detail["tempo"]))  # type: ignore[arg-type]
+            r.start, r.end = min(r.start, seg.start), max(r.end, seg.end)
+            r.ref_start = round(ref + (r.start - at) * r_rate, 3)
+            r.ref_end = round(ref + (r.end - at) * r_rate, 3)
+        if not hit:
+            out.append(RangeMatch(
+                self.entries[seg.entry], "grains", seg.start, seg.end,
+                ref_start=seg.ref_start, ref_end=seg.ref_end,
+                samples=int(round((seg.end - seg.start) / waveform.GRAIN_PROBE
+                                  * waveform.RATE)),
+                score=seg.z, detail={"speed": seg.speed, "tempo": seg.tempo, **grains,
+                                     "match_confidence": seg.confidence}))
 
     def match_audio(self, lm: audio_fp.Landmarks) -> list[RangeMatch]:
         """Registered audio (or video soundtracks) heard in the deliverable, with offsets.

@@ -822,11 +822,13 @@ def stretched_edges(y: np.ndarray, c: np.ndarray, start: float, end: float, ref_
 # entry a second or more away from it. ``follow_stretch`` measures that median around a
 # landmark candidate at a tempo variant, against the same measure with the line moved
 # along the entry (``GRAIN_NULLS``).
-GRAIN_NULLS = (-3.0, -1.5, 1.5, 3.0)  # entry seconds the line moves for its null
+GRAIN_NULLS = tuple(0.5 * k for k in (-6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6))  # entry
+# seconds the line moves for its null: 4 of them let music of the cues' own instrument
+# stand 0.107-0.124 over their highest (bench/register_negatives.py), 12 0.083-0.091
 GRAIN_MIN_FRAMES = 25  # frames (every GRAIN_PROBE) within both files, or nothing is said
 GRAIN_PROBE = 4 * GRAIN_STEP
-GRAIN_ACCEPT = 0.15  # median over the null's highest for a match (``ACCEPT``) ...
-GRAIN_REVIEW = 0.1  # ... and for the grey band (``REVIEW``)
+GRAIN_ACCEPT = 0.17  # median over the null's highest for a match (``ACCEPT``) ...
+GRAIN_REVIEW = 0.12  # ... and for the grey band (``REVIEW``)
 
 
 def _grain_level(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray
