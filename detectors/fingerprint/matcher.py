@@ -777,12 +777,12 @@ class Register:
         for seg in segs:
             if seg.entry not in self.entries:
                 continue
-            same = [r for r in found if r.entry.id == seg.entry
-                    and min(r.end, seg.end) - max(r.start, seg.start) > 0]
             if seg.tempo != 1.0:  # verified by its grains (``waveform.follow_stretch``)
                 if seg.confidence >= waveform.REVIEW:
                     self._merge_grains(found, out, seg)
                 continue
+            same = [r for r in found if r.entry.id == seg.entry
+                    and min(r.end, seg.end) - max(r.start, seg.start) > 0]
             if same:
                 for r in same:
                     rate = (float(r.detail.get("speed", 1.0))  # type: ignore[arg-type]

@@ -815,16 +815,16 @@ def stretched_edges(y: np.ndarray, c: np.ndarray, start: float, end: float, ref_
 
 # -- a time stretch verified by its grains ------------------------------------------------
 # The landmarks name a time stretch under a mix only weakly: a VO 10 dB under dialogue and
-# music, stretched 3 % by rubberband, reached a match 5 times in 10 (bench/audio_rule.py),
+# music, stretched 3 % by rubberband, reached a match 3-5 times in 10 (bench/audio_rule.py),
 # and the waveform search cannot line its samples up. Along the stretch's line its grains
 # do line up: each 64 ms frame's best correlation within a grain's jitter has a median of
 # 0.35-0.5 over a use 6 dB under a mix, against 0.1-0.2 for the same frames along the
-# entry a second or more away from it. ``follow_stretch`` measures that median around a
-# landmark candidate at a tempo variant, against the same measure with the line moved
-# along the entry (``GRAIN_NULLS``).
-GRAIN_NULLS = tuple(0.5 * k for k in (-6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6))  # entry
-# seconds the line moves for its null: 4 of them let music of the cues' own instrument
-# stand 0.107-0.124 over their highest (bench/register_negatives.py), 12 0.083-0.091
+# entry seconds away. ``follow_stretch`` measures that median around a landmark candidate
+# at a tempo variant, against the same measure with the line moved along the entry.
+# Entry seconds the line moves for that null, every 0.5 s to 3 s either way: against four
+# (1.5 and 3 s) music of the cues' own instrument stood 0.107 and 0.124 over their highest
+# (bench/register_negatives.py), against these twelve 0.083 and 0.091.
+GRAIN_NULLS = tuple(0.5 * k for k in range(-6, 7) if k)
 GRAIN_MIN_FRAMES = 25  # frames (every GRAIN_PROBE) within both files, or nothing is said
 GRAIN_PROBE = 4 * GRAIN_STEP
 GRAIN_ACCEPT = 0.17  # median over the null's highest for a match (``ACCEPT``) ...
@@ -858,8 +858,8 @@ def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
     hardly changes within the 2.5 % a tempo variant reaches (a held note lines up at any
     of them), so it cannot be measured finer here. The range is the hint's; the caller
     places its edges (``stretched_edges``)."""
-    if end - start < MIN_SECONDS:  # under 2.5 s, look-alike notes of another cue reached
-        return None  # a match's margin (bench/audio_rule.py, TUNE); real uses run longer
+    if end - start < MIN_SECONDS:  # under 2.5 s, look-alike notes of another cue stood up
+        return None  # to 0.146 over the moved lines (bench/audio_rule.py, TUNE)
     t0 = start * RATE
     at = np.arange(t0, end * RATE - GRAIN, GRAIN_PROBE).astype(np.int64)
     x = (at + GRAIN // 2 - t0).astype(np.float64)
