@@ -471,7 +471,7 @@ class RegisterDetector(Detector):
             how = (f"the registered sound's 64 ms grains line up along a time stretch to "
                    f"{float(ev.get('tempo', 1.0)) * 100:g} % tempo (median correlation "
                    f"{ev.get('grain_correlation')}, {ev.get('grain_margin')} over the same "
-                   "frames along the asset a second or more away)")
+                   "frames along the asset 0.5-3 s away)")
         else:
             ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
                        "review_excess_hits": audio_match.REVIEW_EXCESS})
