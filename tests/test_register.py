@@ -473,6 +473,29 @@ def test_a_stretch_between_tempo_variants_is_confirmed_by_its_grains(
                                                                                        abs=0.1)
 
 
+def test_a_stretch_only_its_grains_confirm_is_a_finding_of_its_own(
+        register_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the landmarks report nothing (their decision floor raised out of reach here),
+    a candidate at a tempo variant that its grains verify is reported on its own, rule
+    ``register.audio.grains``, with the evidence a person checks: the margin over the
+    moved lines, the median correlation and the candidate's tempo."""
+    from detectors.fingerprint import audio_match, waveform
+
+    mix = _buried_cue_wav(tmp_path, -10.0, tempo=1.025)
+    monkeypatch.setattr(audio_match, "REVIEW_EXCESS", 1000.0)
+    (f,) = register_scan(register_db, mix).findings
+    assert f.rule == "register.audio.grains" and f.verdict == "ai"
+    assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"
+    assert f.evidence["grain_margin"] >= f.evidence["min_grain_margin"] == waveform.GRAIN_ACCEPT
+    assert f.evidence["tempo"] == 1.04 and f.evidence["speed"] == 1.0
+    assert "64 ms grains line up along a time stretch to 104 % tempo" in f.message
+    # its range lies within the use: the grains place its in point within 0.1 s, but its
+    # out point stays where the candidate ended, 1 s inside (the grains did not move it)
+    d = f.evidence["deliverable_range"]
+    assert d["start_s"] == pytest.approx(12.0, abs=0.1)
+    assert 12.0 + 5.0 / 1.025 - 1.1 <= d["end_s"] <= 12.0 + 5.0 / 1.025
+
+
 def test_without_stored_waveforms_a_scan_says_so(register_db: Path, tmp_path: Path) -> None:
     import sqlite3
 
