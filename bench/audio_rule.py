@@ -7,6 +7,9 @@ Usage (the figures in ``bench/results/audio-rule.md``; about 3-5 min each on 2 s
     .venv/bin/python -m bench.audio_rule --split held --shift 1000 --trials 10 --music 400 \
         --same 120 --speech 100 --out /tmp/ar/held.md
 
+``--classes "time-stretch,pitch shift,varispeed,PAL"`` runs only the classes whose name
+holds one of those (the time-stretch check by grains in ``bench/results/audio-rule.md``).
+
 ``--dump`` keeps every measured segment (down to 6 hits and 1 s) for tuning offline:
 ``report()`` re-applies ``audio_match.decide`` with the module's current parameters.
 ``--shift`` moves every negative and bed seed: a fresh held-out split after a change.
@@ -308,15 +311,18 @@ class Query:
     span: tuple[float, float] = (0.0, 0.0)
 
 
-def positives(work: Path, reg: MemRegister, odd: int, trials: int = 5, shift: int = 0
-              ) -> list[Query]:
-    """Each class x trials, in the full mix and in its stem."""
+def positives(work: Path, reg: MemRegister, odd: int, trials: int = 5, shift: int = 0,
+              classes: tuple[str, ...] = ()) -> list[Query]:
+    """Each class x trials, in the full mix and in its stem; only the classes whose name
+    holds one of ``classes`` if any are given (their seeds follow their place among those
+    run, so a subset draws inserts of its own)."""
     out: list[Query] = []
     have_speech = shutil.which("espeak-ng") is not None
     cues = [e for e, k in reg.kinds.items() if k == "music" and (e - 1) % 2 == odd]
     vos = [e for e, k in reg.kinds.items() if k == "vo" and (e - 101) % 2 == odd]
     n = int(PROG_S * GEN_SR)
-    for ci, (cls, kind, level, speed, eq, *filt) in enumerate(CLASSES):
+    chosen = [c for c in CLASSES if not classes or any(k in c[0] for k in classes)]
+    for ci, (cls, kind, level, speed, eq, *filt) in enumerate(chosen):
         if kind == "vo" and not have_speech:
             continue
         pool = cues if kind == "music" else vos
@@ -504,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="added to the negatives' seeds: a fresh split (e.g. 1000)")
     ap.add_argument("--same", type=int, default=40, help="same key/tempo negatives")
     ap.add_argument("--no-offline", action="store_true")
+    ap.add_argument("--classes", default="",
+                    help="comma-separated parts of class names: run only those classes")
     ap.add_argument("--dump", help="pickle the measured segments here")
     ap.add_argument("--out", help="markdown results")
     ap.add_argument("--density", help="query density pps,dt,df,fanout (default audio_match.QUERY)")
@@ -524,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     reg = build_register(work)
     _log(f"register: {len(reg.kinds)} entries, {len(reg.hashes)} landmarks "
          f"({time.perf_counter() - t0:.0f} s)")
-    pos = positives(work, reg, odd, a.trials, a.shift)
+    pos = positives(work, reg, odd, a.trials, a.shift,
+                    tuple(k for k in a.classes.split(",") if k))
     neg = negatives(work, odd, a.music, not a.no_offline, a.same, a.speech, a.shift)
     _log(f"{len(pos)} positive queries, {len(neg)} negatives ({time.perf_counter() - t0:.0f} s)")
     res = measure(reg, pos + neg, _log)
