@@ -151,7 +151,7 @@ def test_a_time_stretch_between_tempo_variants_is_verified_by_its_grains(cue: np
     """ffmpeg's atempo stretches 7 s of the cue to 103 %, mixed 10 dB under other music
     and dialogue. A landmark candidate at the 1.04 variant names it with 3 s of range and
     its offset 20 ms off: along that line the use stands out over the same frames along
-    the cue a second or more away by a match's margin, and the line comes back moved to
+    the cue 0.5-3 s away by a match's margin, and the line comes back moved to
     where the grains put it. The same hint against another cue, or moved 4 s along this
     one, is nothing."""
     used = ffmpeg_filter(cue[int(5.0 * SR):int(12.0 * SR)], SR, "atempo=1.03")

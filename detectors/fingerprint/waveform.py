@@ -857,7 +857,8 @@ def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
     ``REVIEW`` at ``GRAIN_REVIEW``, 0 under that. The factor stays the hint's: the level
     hardly changes within the 2.5 % a tempo variant reaches (a held note lines up at any
     of them), so it cannot be measured finer here. The range is the hint's; the caller
-    places its edges (``stretched_edges``)."""
+    places its edges (``stretched_edges``). In the segment, ``z`` is the margin, ``ncc``
+    the median along the line and ``ratio`` that over the highest moved line's."""
     if end - start < MIN_SECONDS:  # under 2.5 s, look-alike notes of another cue stood up
         return None  # to 0.146 over the moved lines (bench/audio_rule.py, TUNE)
     t0 = start * RATE
