@@ -73,7 +73,11 @@ def test_read_only_and_offline_full_scan(hostile_tree, tmp_path: Path) -> None: 
     root, _ = hostile_tree
     before = _snapshot(root)
     log = tmp_path / "strace.log"
-    prefix = (tools.require("strace"), "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log))
+    # --seccomp-bpf: only the traced calls stop the tracee (a kernel filter, inherited by
+    # every child), so the scan runs at nearly full speed: 31 s -> 12 s for this test. A
+    # kernel without it makes strace stop at every call, as before, and log the same.
+    prefix = (tools.require("strace"), "-f", "--seccomp-bpf", "-qq", "-e",
+              "trace=socket,connect", "-o", str(log))
     res = _deliverscan("scan", str(root), "--deep", "--cache", str(tmp_path / "c.sqlite"),
                        "--timeout", "20", "--enable", "watermark", *_reports(tmp_path),
                        prefix=prefix)
