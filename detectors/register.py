@@ -32,6 +32,7 @@ from detectors.api import (
     default_token,
     sha256_file,
 )
+from detectors.fingerprint import WAVEFORM_FULL_S
 from detectors.lazy import lazy
 from detectors.model import AI, REVIEW, Asset, Finding, truncate
 
@@ -188,7 +189,7 @@ class RegisterDetector(Detector):
                enables=True),
         Option("review_below", float, 0.5, "Matches with a confidence (0-1) under this are "
                "'review' instead of 'ai'.", minimum=0.0),
-        Option("waveform_minutes", float, m.WAVEFORM_FULL_S / 60, "Registered sound "
+        Option("waveform_minutes", float, WAVEFORM_FULL_S / 60, "Registered sound "
                "(minutes) up to which the waveform search correlates every registered "
                "entry with the whole soundtrack; over it, only where the landmarks name an "
                "entry (faster; can miss a sound 15 dB under a mix).", minimum=0.0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_a_switch_refuses_any_other_word(text: str) -> None:
     # bool("perhaps") is True: a typo must not silently switch a detector mode on
     with pytest.raises(ValueError, match="must be true or false"):
         Option("deep", bool, False, "").parse(text)
+
+
+def test_listing_the_detectors_loads_no_heavy_library() -> None:
+    """Every process that lists the detectors (each CLI call, each worker) imports every
+    detector module; NumPy, OpenCV, PyAV, faiss and the register's fingerprinting wait until
+    a detector that needs them runs. An option default read from the matcher once put 0.3 s
+    on every start: a third of a one-file scan."""
+    code = ("import sys\nfrom detectors.registry import load_all\n"
+            "assert all(d.detector is not None for d in load_all()), load_all()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('numpy', 'cv2', 'av', 'faiss') or m.startswith('detectors.fingerprint.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -20,8 +20,15 @@ from typing import Any
 import cv2
 import numpy as np
 
+from detectors.fingerprint import (
+    WAVEFORM_FULL_S,
+    audio_match,
+    extract,
+    landmark_index,
+    pdq,
+    waveform,
+)
 from detectors.fingerprint import audio as audio_fp
-from detectors.fingerprint import audio_match, extract, landmark_index, pdq, waveform
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.index import PdqIndex, distances
@@ -45,8 +52,8 @@ AUDIO_MAX_OCCURRENCES = 20  # per entry and deliverable
 # cost that no longer grows with the register; a scan says so in its notes. The short list
 # misses some of what the whole search finds 15 dB under a mix (on bench/audio_rule.py's
 # splits 5 and 4 of 380 uses, all at -15 dB or under EQ in a full mix: their few aligned
-# hits rank 15th-60th among chance candidates), hence the recall-first default.
-WAVEFORM_FULL_S = 3600.0
+# hits rank 15th-60th among chance candidates), hence the recall-first default (defined in
+# the package, ``detectors/fingerprint/__init__.py``).
 SHORTLIST_HITS = 3  # candidates this strong name an area (a cue 15 dB under a mix: 3-5)
 SHORTLIST_SECONDS = 0.0
 SHORTLIST_MAX = 8  # areas per sound, plus ...
