@@ -359,8 +359,8 @@ class RegisterDetector(Detector):
 
     def _picture(self, asset: Asset, ctx: AssetContext, reg: m.Register, skip: set[int],
                  timing: tc.Timing, vi: Any, has_audio: bool) -> Iterator[Finding]:
-        frames = video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE,
-                                 max_side=extract.FRAME_SIDE)
+        frames = video_fp.prefetched(video_fp.sample(asset.fs_path, rate=extract.SCAN_RATE,
+                                                     max_side=extract.FRAME_SIDE))
         try:
             runs, stats = reg.match_frames(frames, local_every=LOCAL_EVERY,
                                            path=asset.fs_path)

@@ -5,6 +5,8 @@ would, in every container, or a temp shot could fall between what was looked at.
 from __future__ import annotations
 
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +187,58 @@ def test_intra_samples_flag_the_first_sample_of_each_shot(tmp_path: Path) -> Non
                                                                       strict=False))
               if k + 1 not in (3, 5)]
     assert max(within) > video_fp.CUT_THRESHOLD, within
+
+
+@pytest.mark.tool("ffmpeg")
+def test_prefetched_frames_are_the_samplers_in_order(tmp_path: Path) -> None:
+    """Decoding ahead on a thread hands over exactly the frames, times and pixels the
+    sampler gives, cut flags included (a long-GOP clip with cuts, as a scan samples it)."""
+    path = tmp_path / "clip.mp4"
+    raw = _numbered_frames(150)
+    cut = 90 * 256 * 144 * 3  # at 3.6 s: flagged at the cut check after it, 3.84 s
+    raw = raw[:cut] + bytes(255 - b for b in raw[cut:])
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "256x144", "-r", "25", "-i", "-", "-c:v", "libx264", "-preset",
+                    "veryfast", "-pix_fmt", "yuv420p", str(path)], input=raw, check=True)
+    plain = list(video_fp.sample(str(path), rate=2.0))
+    ahead = list(video_fp.prefetched(video_fp.sample(str(path), rate=2.0), ahead=2))
+    assert [(f.t, f.index, f.cut) for f in ahead] == [(f.t, f.index, f.cut) for f in plain]
+    assert any(f.cut for f in plain) and len(plain) >= 12
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(ahead, plain, strict=True))
+
+
+def test_prefetched_raises_the_decoders_error_after_the_frames_before_it() -> None:
+    """An error met while decoding ahead reaches the caller as itself, after every frame
+    decoded before it: a scan reports the file as failed, never as clean."""
+    def frames() -> Iterator[video_fp.Frame]:
+        for k in range(5):
+            yield video_fp.Frame(float(k), np.zeros((2, 2, 3), np.uint8), False, k)
+        raise video_fp.VideoError("decode failed after 00:00:04")
+
+    got: list[int] = []
+    with pytest.raises(video_fp.VideoError, match="decode failed after 00:00:04"):
+        for f in video_fp.prefetched(frames(), ahead=2):
+            got.append(f.index)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_a_caller_that_stops_early_stops_and_closes_the_decoder() -> None:
+    """A scan that stops reading (an error of its own, a timeout) leaves no thread decoding
+    behind it, and the sampler is closed, which closes the file."""
+    closed = threading.Event()
+    made: list[int] = []
+
+    def frames() -> Iterator[video_fp.Frame]:
+        try:
+            for k in range(10_000):
+                made.append(k)
+                yield video_fp.Frame(float(k), np.zeros((2, 2, 3), np.uint8), False, k)
+        finally:
+            closed.set()
+
+    it = video_fp.prefetched(frames(), ahead=3)
+    assert [next(it).index for _ in range(4)] == [0, 1, 2, 3]
+    it.close()
+    assert closed.is_set()
+    assert not any(t.name == "video-decode" for t in threading.enumerate())
+    assert len(made) <= 4 + 3 + 2  # what was asked for, the queue, one in hand

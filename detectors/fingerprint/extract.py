@@ -279,8 +279,9 @@ def fingerprint_video(path: str) -> Fingerprint:
     last_t = 0.0
     next_feat = 0.0
     every = max(VIDEO_FEATURE_EVERY, vi.duration / VIDEO_FEATURE_MAX)
-    for frame in video_fp.sample(path, rate=REGISTER_RATE, max_side=FRAME_SIDE, fast=False,
-                                 last=True):
+    for frame in video_fp.prefetched(video_fp.sample(path, rate=REGISTER_RATE,
+                                                     max_side=FRAME_SIDE, fast=False,
+                                                     last=True)):
         hashes, quality = register_hashes(frame.rgb)
         last_t = frame.t
         if quality < 50:

@@ -22,6 +22,8 @@ the run's outer samples (``matcher.Register.refine``).
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -39,6 +41,7 @@ CUT_THRESHOLD = 28.0  # mean absolute difference (0-255) between 32x32 grey thum
 # can (within-shot at most 0.14, cuts 0.57-0.97). A cut within one scene's colours is missed,
 # and then the matcher's periodic check covers the shot as before.
 SHOT_COLOURS = 0.4
+AHEAD = 6  # sampled frames ``prefetched`` decodes ahead of the matcher
 LOWRES_CODECS = ("jpeg2000",)  # decoders that can stop at a coarser resolution level
 LOWRES_MAX = 3
 
@@ -283,6 +286,67 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
     finally:
         r.close()
 
+
+
+class _Failed:
+    """An exception the decoding thread met, carried to the caller to be raised there."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+def prefetched(frames: Iterator[Frame], ahead: int = AHEAD) -> Iterator[Frame]:
+    """``frames`` as they come, decoded on a thread of their own up to ``ahead`` frames before
+    the caller asks for them; its errors are raised here, in order.
+
+    Why: a long-GOP stream decodes every reference frame, and while the matcher hashed a
+    sample, FFmpeg's threads had nothing to do: an H.264 programme against the benchmark's
+    10,000-entry register went 9.4-10.2 s -> 8.1-8.4 s wall (``bench/results/register.md``).
+    An intra-only stream gains nothing (both cores are busy already) and loses nothing.
+    Decoding and the scaler release the GIL. The generator runs and is closed on that thread
+    (a generator runs on one thread at a time); a caller that stops early stops it within
+    one frame."""
+    out: queue.Queue[Any] = queue.Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for fr in frames:
+                if not put(fr):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - every error is the caller's to see
+            put(_Failed(exc))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=run, name="video-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 SEEK_AHEAD = 0.25  # seconds to the next sample beyond which the sampler jumps by the index
 
