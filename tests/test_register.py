@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import wave
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -318,6 +319,65 @@ def test_temp_audio_on_a_later_track_of_a_master_is_found(register_db: Path,
     assert f.location.startswith("audio-track-3:")
     assert f.evidence["audio_stream"].startswith("track 3")
     assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(4.0, abs=1.0)
+
+
+class _Counted:
+    """A file object that counts the bytes read through it (what PyAV pulls from a file)."""
+
+    def __init__(self, fh: Any, tally: list[int]) -> None:
+        self.fh, self.tally = fh, tally
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.tally[0] += len(data)
+        return bytes(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self.fh.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self.fh.tell())
+
+    def __enter__(self) -> _Counted:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+
+
+@pytest.mark.tool("ffmpeg")
+def test_the_audio_pass_steps_over_the_picture(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A master's picture is nearly all its bytes. The audio pass reads the audio packets
+    and steps over the rest (on a file server, the difference is most of a scan's reading),
+    and hears exactly what it hears in the same audio packets without the picture."""
+    sr = 8000
+    tracks = []
+    for k in range(2):
+        p = tmp_path / f"t{k}.wav"
+        write_wav(p, 0.5 * synth_music(310 + k, 6.0, sr), sr)
+        tracks += ["-i", str(p)]
+    master, bare = tmp_path / "master.mov", tmp_path / "bare.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=1280x720:rate=25:duration=6", *tracks, "-map", "0",
+                    "-map", "1", "-map", "2", "-c:v", "mjpeg", "-q:v", "1", "-c:a",
+                    "pcm_s16le", "-ar", "48000", str(master)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(master), "-map", "0:a", "-c", "copy",
+                    str(bare)], check=True)
+    assert bare.stat().st_size < 0.2 * master.stat().st_size
+    tally = [0]
+    opener = audio_fp.open_readonly
+    monkeypatch.setattr(audio_fp, "open_readonly", lambda p: _Counted(opener(p), tally))
+    heard = audio_fp.stream_landmarks(str(master), proxy=True)
+    assert tally[0] < 2 * bare.stat().st_size, (tally[0], master.stat().st_size)
+    alone = audio_fp.stream_landmarks(str(bare), proxy=True)
+    assert len(heard) == len(alone) == 2
+    for a, b in zip(heard, alone, strict=True):
+        assert len(a.landmarks.hashes) > 100
+        assert np.array_equal(a.landmarks.hashes, b.landmarks.hashes)
+        assert np.array_equal(a.landmarks.frames, b.landmarks.frames)
+        assert a.landmarks.proxy is not None and b.landmarks.proxy is not None
+        assert np.array_equal(a.landmarks.proxy, b.landmarks.proxy)
 
 
 @pytest.mark.tool("ffmpeg")
