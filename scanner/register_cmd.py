@@ -160,10 +160,11 @@ def remove_cmd(refs: tuple[str, ...], register_path: str) -> None:
 @register.command("pack")
 @_register_opt
 def pack_cmd(register_path: str) -> None:
-    """Rebuild the landmark pack that scans look audio up in, where it is not current (a
-    'register add' cut short, a register written by an earlier version). 'register add'
-    and 'register remove' keep it current themselves."""
-    with _open(register_path, write=True) as store:
+    """Rebuild the landmark pack that scans look audio up in, and the packed PDQ rows they
+    open the register with, where they are not current (a 'register add' cut short, a
+    register written by an earlier version). 'register add' and 'register remove' keep
+    them current themselves."""
+    with _open(register_path, write=True) as store:  # a writable open packs the PDQ rows
         current, rows = store.pack_state()
         store.pack_audio()
     click.echo(f"landmark pack {'already current' if current else 'rebuilt'}: "
@@ -188,7 +189,10 @@ def info_cmd(ref: str | None, register_path: str, as_json: bool) -> None:
                                     "waveform_minutes": round(store.waveform_seconds() / 60, 2),
                                     "landmark_pack": "current" if store.pack_current() else
                                     "not current: scans read the audio table (slower); "
-                                    "'deliverscan register pack' rebuilds it"}
+                                    "'deliverscan register pack' rebuilds it",
+                                    "pdq_packed": "current" if store.pdq_packed_current() else
+                                    "not current: scans read the pdq table (slower); "
+                                    "'deliverscan register pack' packs it"}
         else:
             entry = store.get(ref)
             if entry is None:

@@ -141,3 +141,32 @@ def test_damaged_packed_rows_are_not_used(tmp_path: Path) -> None:
         con.close()
         with RegisterStore(str(db)) as ro:
             assert _same(ro.pdq_rows(), want), damage
+
+
+def test_register_info_says_whether_the_rows_are_packed_and_register_pack_packs_them(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from scanner.cli import main  # noqa: PLC0415
+
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _still(store, 8501)
+    runner = CliRunner()
+
+    def info() -> str:
+        res = runner.invoke(main, ["register", "info", "--json", "--register", str(db)])
+        assert res.exit_code == 0, res.output
+        return str(json.loads(res.output)["pdq_packed"])
+
+    assert info() == "current"
+    with sqlite3.connect(db) as con:  # as an earlier version's add would leave it
+        con.execute("INSERT INTO pdq (entry, t, variant, quality, hash) "
+                    "SELECT entry, t, 99, quality, hash FROM pdq LIMIT 1")
+    con.close()
+    assert info().startswith("not current")
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert res.exit_code == 0, res.output
+    assert info() == "current"
+    with RegisterStore(str(db)) as ro:
+        assert 99 in ro.pdq_rows()[2].tolist()

@@ -222,7 +222,7 @@ class RegisterStore:
                 self.db.executescript(_AUDIO_INDEX_DDL + _WORDS_DDL + _WAVEFORM_DDL
                                       + _PACK_DDL + _PDQ_PACKED_DDL)
             self._pack_current = self._pack_stamp() == self._audio_stamp()
-            if not self._pdq_packed_current():
+            if not self.pdq_packed_current():
                 self._pack_pdq()
 
     def close(self) -> None:
@@ -271,7 +271,7 @@ class RegisterStore:
         """Insert one entry and its fingerprints in one transaction; returns the new id."""
         with self.db:
             # (before the entry is inserted: that moves the stamp's entry sequence)
-            packed = self._pdq_packed_current()
+            packed = self.pdq_packed_current()
             cur = self.db.execute(
                 "INSERT INTO entries (sha256, kind, media_type, path, size, tool, note, added, "
                 "width, height, duration, verdict, evidence, notes, timing, thumb) "
@@ -317,7 +317,7 @@ class RegisterStore:
 
     def remove(self, eid: int) -> bool:
         with self.db:
-            packed = self._pdq_packed_current()
+            packed = self.pdq_packed_current()
             for table in ("pdq", "features", "feature_words", "audio", "pdq_packed"):
                 self.db.execute(f"DELETE FROM {table} WHERE entry = ?", (eid,))
             if self._has("waveform"):
@@ -402,7 +402,8 @@ class RegisterStore:
             return None
         return now[0] if written == now else None
 
-    def _pdq_packed_current(self) -> bool:
+    def pdq_packed_current(self) -> bool:
+        """Whether ``pdq_packed`` matches ``pdq`` (scans open the register with it)."""
         return self._pdq_packed_rows() is not None
 
     def _set_pdq_stamp(self) -> None:
