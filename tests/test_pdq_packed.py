@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from detectors.fingerprint import extract
 from detectors.fingerprint.extract import Fingerprint
@@ -126,21 +127,24 @@ def test_a_register_from_before_the_packed_rows_is_read_then_packed(tmp_path: Pa
         assert _same(ro.pdq_rows(), _table(db))
 
 
-def test_damaged_packed_rows_are_not_used(tmp_path: Path) -> None:
-    """Packed columns of unequal length (not rows this code wrote), and an entry's packed
-    row gone while the stamp still matches the table: the table is read."""
+@pytest.mark.parametrize("damage", [
+    "UPDATE pdq_packed SET t = substr(t, 1, 8) WHERE entry = 2",  # columns of unequal length
+    "UPDATE pdq_packed SET variant = X'0000' WHERE entry = 1",  # not whole values
+    "UPDATE pdq_packed SET quality = 'text' WHERE entry = 1",  # not a blob
+    "DELETE FROM pdq_packed WHERE entry = 2",  # an entry's row gone, the stamp as it was
+])
+def test_damaged_packed_rows_are_not_used(tmp_path: Path, damage: str) -> None:
+    """Packed rows this code did not write as they are: the table is read."""
     db = tmp_path / "reg.db"
     with RegisterStore(str(db), readonly=False, create=True) as store:
         _still(store, 8401)
         _clip(store, 8410)
     want = _table(db)
-    for damage in ("UPDATE pdq_packed SET t = substr(t, 1, 8) WHERE entry = 2",
-                   "DELETE FROM pdq_packed WHERE entry = 2"):
-        with sqlite3.connect(db) as con:
-            con.execute(damage)
-        con.close()
-        with RegisterStore(str(db)) as ro:
-            assert _same(ro.pdq_rows(), want), damage
+    with sqlite3.connect(db) as con:
+        con.execute(damage)
+    con.close()
+    with RegisterStore(str(db)) as ro:
+        assert _same(ro.pdq_rows(), want)
 
 
 def test_register_info_says_whether_the_rows_are_packed_and_register_pack_packs_them(

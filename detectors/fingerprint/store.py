@@ -367,13 +367,16 @@ class RegisterStore:
         one length; else the table's."""
         rows = self.db.execute("SELECT entry, t, variant, quality, hashes FROM pdq_packed "
                                "ORDER BY entry").fetchall()
-        hashes = _hash_rows(b"".join(r[4] for r in rows))
-        entry = np.repeat(np.array([r[0] for r in rows], np.int64),
-                          [len(r[4]) // 32 for r in rows])
-        t, variant, quality = (np.frombuffer(b"".join(r[k] for r in rows), dtype)
-                               .astype(out) for k, dtype, out in ((1, "<f8", np.float64),
-                                                                  (2, "<i4", np.int64),
-                                                                  (3, "<i4", np.int64)))
+        try:
+            hashes = _hash_rows(b"".join(r[4] for r in rows))
+            entry = np.repeat(np.array([r[0] for r in rows], np.int64),
+                              [len(r[4]) // 32 for r in rows])
+            t, variant, quality = (np.frombuffer(b"".join(r[k] for r in rows), dtype)
+                                   .astype(out) for k, dtype, out in ((1, "<f8", np.float64),
+                                                                      (2, "<i4", np.int64),
+                                                                      (3, "<i4", np.int64)))
+        except (ValueError, TypeError):  # not blobs, or not whole values
+            return self._pdq_from_table()
         if not len(t) == len(variant) == len(quality) == len(entry) == count:
             return self._pdq_from_table()  # not rows this code wrote: read the table
         return entry, t, variant, quality, hashes
