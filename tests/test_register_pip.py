@@ -62,10 +62,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                     str(d / "other_temp.mp4"), "--register", str(db)])
     assert res.exit_code == 0, res.output
 
+    # the shots around the insert, the same in every programme (made once)
+    before = _zoom(synth_image(310, 960, 540), 2.0, 3)
+    bg = _zoom(synth_image(311, 960, 540), 3.0, 4)
+    after = _zoom(synth_image(312, 960, 540), 2.0, 5)
+
     def programme(name: str, inset: bool, border: bool) -> Path:
-        before = _zoom(synth_image(310, 960, 540), 2.0, 3)
-        bg = _zoom(synth_image(311, 960, 540), 3.0, 4)
-        after = _zoom(synth_image(312, 960, 540), 2.0, 5)
         middle = _pip(temp[:75], bg, border) if inset else bg
         path = d / name
         _encode(path, [*before, *middle, *after], H264 + ["-g", "25"])
