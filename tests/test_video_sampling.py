@@ -242,3 +242,55 @@ def test_a_caller_that_stops_early_stops_and_closes_the_decoder() -> None:
     assert closed.is_set()
     assert not any(t.name == "video-decode" for t in threading.enumerate())
     assert len(made) <= 4 + 3 + 2  # what was asked for, the queue, one in hand
+
+
+def _h264(path: Path, n: int, keyframes: list[str]) -> Path:
+    """Numbered frames as H.264 with B-frames, keyframes only where given (seconds)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "256x144", "-r", "25", "-i", "-", "-c:v", "libx264", "-preset",
+                    "veryfast", "-pix_fmt", "yuv420p", "-g", "1000", "-sc_threshold", "0",
+                    "-force_key_frames", ",".join(keyframes), str(path)],
+                   input=_numbered_frames(n), check=True)
+    return path
+
+
+@pytest.mark.tool("ffmpeg")
+def test_long_gop_with_a_keyframe_every_second_is_sampled_from_its_keyframes(
+        tmp_path: Path) -> None:
+    """Keyframes a second apart (broadcast and mezzanine long-GOP): each is a whole
+    picture, decoded alone, one a second; they are exactly the frames a full decode gives
+    at those points, and the rest of the stream is not decoded."""
+    path = _h264(tmp_path / "gop25.mp4", 250, [str(k) for k in range(10)])
+    r = video_fp._Reader(str(path))
+    try:
+        assert video_fp._keyframes_cover(r, 1.0)
+    finally:
+        r.close()
+    got = list(video_fp.sample(str(path), rate=1.0))
+    assert [f.index for f in got] == [25 * k for k in range(10)]
+    full = {f.index: f for f in video_fp.sample(str(path), rate=25.0, cuts=False,
+                                                   fast=False)}
+    assert all(np.array_equal(f.rgb, full[f.index].rgb) for f in got)
+
+
+@pytest.mark.tool("ffmpeg")
+def test_keyframes_further_apart_than_the_index_said_go_on_the_usual_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the keyframes stop coming every second (here 4 s without one, which the index
+    is made to hide), sampling goes on decoding the stream as usual from its last sample:
+    no second is skipped, none sampled twice."""
+    path = _h264(tmp_path / "gap.mp4", 250, ["0", "1", "2", "3", "4", "8", "9"])
+    r = video_fp._Reader(str(path))
+    try:
+        assert not video_fp._keyframes_cover(r, 1.0)  # the index shows the gap
+    finally:
+        r.close()
+    monkeypatch.setattr(video_fp, "_keyframes_cover", lambda r, step: True)
+    got = list(video_fp.sample(str(path), rate=1.0, cuts=False))
+    times = [f.t for f in got]
+    assert times[:5] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert all(0 < b - a <= 1.0 + 1e-9 for a, b in zip(times, times[1:], strict=False))
+    assert times[-1] >= 9.0
+    full = {f.index: f for f in video_fp.sample(str(path), rate=25.0, cuts=False,
+                                                   fast=False)}
+    assert all(np.array_equal(f.rgb, full[f.index].rgb) for f in got)

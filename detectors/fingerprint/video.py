@@ -7,20 +7,24 @@ is most of a scan's cost. So the sampler decodes as little as the codec allows:
 - intra-only codecs (ProRes, DNxHD/HR, JPEG 2000, MJPEG...): every frame is its own picture, so
   only the packets of the sampled frames are read and decoded (the container's index jumps
   between them);
-- long-GOP codecs (H.264, HEVC, MPEG-2...): every reference frame must be decoded, but
-  non-reference frames (most B-frames) are skipped; decoding uses FFmpeg's threads;
+- long-GOP codecs (H.264, HEVC, MPEG-2...) whose keyframes come a sampling step apart or
+  closer (broadcast and mezzanine long-GOP): only the keyframes are decoded, each a whole
+  picture on its own, one a step, checked as they come (``_keyframe_pictures``);
+- other long-GOP streams: every reference frame must be decoded, but non-reference frames
+  (most B-frames) are skipped; decoding uses FFmpeg's threads;
 - scaling to the small working size happens in FFmpeg's scaler together with the colour
   conversion, never on a full-size RGB copy.
 
 Cut checks on 32x32 thumbnails at ``CUT_RATE`` (long-GOP: there the frames are decoded anyway)
-give shots their first frame; intra-only streams compare each sample with the one before and
-flag the first sample of a new shot instead; the matcher then refines every matched range to the exact
+give shots their first frame; intra-only streams and keyframe sampling compare each sample
+with the one before and flag the first sample of a new shot instead; the matcher then refines every matched range to the exact
 frame with :func:`frames_between`, which decodes every frame of a window walked outward from
 the run's outer samples (``matcher.Register.refine``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -227,6 +231,7 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
             s.codec_context.skip_frame = "NONREF"
         step = 1.0 / rate
         cut_step = 1.0 / CUT_RATE
+        keyed = fast and not intra and _keyframes_cover(r, step)
         do_cuts = cuts and not intra
         # intra-only: nothing between samples is decoded, so a sample whose colours differ
         # from the one before as a cut's do is flagged itself (a new shot since the last one)
@@ -238,11 +243,45 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
         count = -1
         half = 0.5 / r.fps
 
+        resume = -1e9  # after keyframe sampling stopped: what was sampled up to then
+
         def frames() -> Iterator[Any]:
             if not intra:
                 yield from r.c.decode(s)
                 return
             yield from _intra_frames(r, lambda: next_t)
+
+        if keyed:
+            try:
+                for fr in _keyframe_pictures(r, step):
+                    t, index = r.time(fr, 0)
+                    if max_seconds is not None and t > max_seconds:
+                        return
+                    small = r.small(fr, max_side)
+                    new_shot = False
+                    if cuts:  # as for intra-only streams: nothing between is decoded
+                        colours = _colours(small)
+                        new_shot = prev_colours is not None and _bhattacharyya(
+                            colours, prev_colours) > SHOT_COLOURS
+                        prev_colours = colours
+                    last_emit = t
+                    yield Frame(t, small, new_shot, index)
+                return
+            except _NotKeyframes:
+                # the stream was not what its index said: the rest the usual way, from
+                # the last sample on
+                resume = last_emit
+                next_t = max(0.0, resume + step)
+                r.reopen()
+                s = r.s
+                s.codec_context.skip_frame = "NONREF"
+                if resume > 0:
+                    with contextlib.suppress(Exception):
+                        r.c.seek(int((resume + r.t0) / r.tb), stream=s, backward=True,
+                                 any_frame=False)
+            except av.error.FFmpegError as exc:
+                raise VideoError(f"decode failed after {timecode(max(last_emit, 0))}: "
+                                 f"{exc}") from exc
 
         final: tuple[Any, float, int] | None = None  # the newest frame not yielded
         try:
@@ -252,6 +291,8 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                 if max_seconds is not None and t > max_seconds:
                     final = None
                     break
+                if t <= resume + half:
+                    continue
                 final = (fr, t, index) if last and not fast else None
                 want = t + half >= next_t
                 check = do_cuts and t + half >= next_cut_t
@@ -286,6 +327,90 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
     finally:
         r.close()
 
+
+
+class _NotKeyframes(Exception):
+    """A long-GOP stream's keyframes are not each a whole picture a step or less apart."""
+
+
+def _keyframes_cover(r: _Reader, step: float) -> bool:
+    """Whether the container's index lists every frame, the first a keyframe, and no two
+    keyframes (nor the last one and the end) more than ``step`` apart: then sampling the
+    keyframes alone sees the stream at least once a step (``_keyframe_pictures``). Only a
+    hint: the sampler checks the stream itself as it goes."""
+    entries: Any = getattr(r.s, "index_entries", None)
+    try:
+        listed = list(entries) if entries is not None else []
+    except TypeError:
+        return False
+    if not listed or r.frames <= 0 or len(listed) < r.frames:
+        return False
+    ts = np.array([e.timestamp for e in listed], np.int64)
+    key = np.array([bool(e.is_keyframe) for e in listed])
+    if not key[0]:
+        return False
+    gaps = np.diff(np.r_[ts[key], ts.max()]) * r.tb
+    return bool((gaps <= step + 0.5 / r.fps).all())
+
+
+def _intra_picture(frame: Any) -> bool:
+    """Whether the decoder made a whole picture of it (an I picture: no reference needed)."""
+    kind = frame.pict_type  # FFmpeg's AV_PICTURE_TYPE_I (1); a name in older PyAV
+    if isinstance(kind, int):
+        return int(kind) == 1
+    return str(getattr(kind, "name", kind)).upper() == "I"
+
+
+def _keyframe_pictures(r: _Reader, step: float) -> Iterator[Any]:
+    """The keyframes of a long-GOP stream, thinned so that none is more than ``step`` after
+    the one before, each decoded on its own; raises ``_NotKeyframes`` where the stream is
+    not what its index said (a keyframe that decodes to a picture that needs others, a
+    gap over ``step``, a tail longer than that after the last keyframe).
+
+    Why: a long-GOP sampler otherwise decodes every reference frame, about half of them.
+    Where a master's keyframes come every second or closer (broadcast and mezzanine
+    long-GOP: XDCAM, XAVC, H.264 with a one-second GOP), the keyframes alone are a sample a
+    second at a fraction of that: an H.264 programme with a one-second GOP against 10,000
+    entries 8.0-8.3 s -> 3.5-3.9 s, the same findings (``bench/results/register.md``)."""
+    limit = step + 0.5 / r.fps
+    last: float | None = None  # time of the newest keyframe decoded
+    pending: tuple[Any, float] | None = None  # the newest keyframe not decoded
+    end = 0.0  # the latest time of any packet
+
+    def decoded(pkt: Any) -> Iterator[Any]:
+        for fr in pkt.decode():
+            if not _intra_picture(fr):
+                raise _NotKeyframes(f"a keyframe decoded to a {fr.pict_type} picture")
+            yield fr
+
+    for pkt in r.c.demux(r.s):
+        if pkt.pts is None:
+            if pkt.size:
+                raise _NotKeyframes("a packet without a time")
+            continue
+        t = float(pkt.pts) * r.tb - r.t0
+        end = max(end, t)
+        if not pkt.is_keyframe or not pkt.size:
+            continue
+        if last is None:
+            yield from decoded(pkt)
+            last = t
+            continue
+        if t - last > limit and pending is not None:
+            yield from decoded(pending[0])
+            last, pending = pending[1], None
+        if t - last > limit:
+            raise _NotKeyframes(f"keyframes {t - last:.2f} s apart")
+        pending = (pkt, t)
+    if pending is not None:
+        yield from decoded(pending[0])
+        last = pending[1]
+    for fr in r.s.codec_context.decode(None):
+        if not _intra_picture(fr):
+            raise _NotKeyframes(f"a keyframe decoded to a {fr.pict_type} picture")
+        yield fr
+    if last is None or end - last > limit:
+        raise _NotKeyframes("the last keyframe is over a step before the end")
 
 
 class _Failed:
