@@ -72,7 +72,12 @@ ENCODES = (("ProRes 422 LT MOV 25p", "mov", 25, ["-c:v", "prores_ks", "-profile:
             ["-c:v", "prores_ks", "-profile:v", "1", "-pix_fmt", "yuv422p10le"]),
            ("H.264 MP4 23.976p", "mp4", 24000 / 1001,
             ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-             "-g", "48"]))
+             "-g", "48"]),
+           # a keyframe every second, as broadcast and mezzanine long-GOP has them: sampled
+           # from its keyframes alone (``video._keyframe_pictures``)
+           ("H.264 MP4 25p, 1 s GOP", "mp4", 25, ["-c:v", "libx264", "-preset", "veryfast",
+                                                  "-crf", "20", "-pix_fmt", "yuv420p", "-g",
+                                                  "25"]))
 
 
 @dataclass
@@ -419,6 +424,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         built: dict[float, Programme] = {}
         bases: dict[float, Path] = {}
         folders: dict[float, tuple[Path, float, int]] = {}
+        used: set[str] = set()  # the encodes' file names
         for name, ext, fps, codec in ENCODES[:encodes]:
             if fps not in built:
                 built[fps] = build(work, naturals, fps, log, audio)
@@ -441,7 +447,11 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                             row[1] += 1
             prog = built[fps]
             inserts, db = prog.inserts, prog.db
-            out = work / f"programme_{round(fps)}.{ext}"
+            fname = f"programme_{round(fps)}.{ext}"
+            if fname in used:  # a second encode of the same rate and container
+                fname = f"programme_{round(fps)}_{len(used)}.{ext}"
+            used.add(fname)
+            out = work / fname
             tracks = ([] if prog.stems is None else [prog.stems["mix"]] if ext == "mp4"
                       else [prog.stems["mix"], prog.stems["dialogue"], prog.stems["music"]])
             n = _encode(out, prog.render(), fps, [*codec, "-timecode", "01:00:00:00"], tracks)
