@@ -24,7 +24,6 @@ the run's outer samples (``matcher.Register.refine``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import queue
 import threading
@@ -269,16 +268,13 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                 return
             except _NotKeyframes:
                 # the stream was not what its index said: the rest the usual way, from
-                # the last sample on
+                # the last sample on (decoded from the start: a seek that trusted the
+                # same index could land past that sample)
                 resume = last_emit
                 next_t = max(0.0, resume + step)
                 r.reopen()
                 s = r.s
                 s.codec_context.skip_frame = "NONREF"
-                if resume > 0:
-                    with contextlib.suppress(Exception):
-                        r.c.seek(int((resume + r.t0) / r.tb), stream=s, backward=True,
-                                 any_frame=False)
             except av.error.FFmpegError as exc:
                 raise VideoError(f"decode failed after {timecode(max(last_emit, 0))}: "
                                  f"{exc}") from exc
@@ -393,6 +389,8 @@ def _keyframe_pictures(r: _Reader, step: float) -> Iterator[Any]:
         if not pkt.is_keyframe or not pkt.size:
             continue
         if last is None:
+            if t > limit:
+                raise _NotKeyframes(f"the first keyframe {t:.2f} s in")
             yield from decoded(pkt)
             last = t
             continue
