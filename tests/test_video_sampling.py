@@ -255,22 +255,39 @@ def _h264(path: Path, n: int, keyframes: list[str]) -> Path:
 
 
 @pytest.mark.tool("ffmpeg")
+@pytest.mark.parametrize(("name", "codec"), [
+    ("gop25.mp4", ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g",
+                   "1000", "-sc_threshold", "0", "-force_key_frames",
+                   ",".join(str(k) for k in range(10))]),
+    # XDCAM-like: MPEG-2 with a 12-frame GOP in MXF, whose index FFmpeg does not list
+    ("xdcam.mxf", ["-c:v", "mpeg2video", "-g", "12", "-bf", "2", "-q:v", "3"]),
+])
 def test_long_gop_with_a_keyframe_every_second_is_sampled_from_its_keyframes(
-        tmp_path: Path) -> None:
-    """Keyframes a second apart (broadcast and mezzanine long-GOP): each is a whole
-    picture, decoded alone, one a second; they are exactly the frames a full decode gives
-    at those points, and the rest of the stream is not decoded."""
-    path = _h264(tmp_path / "gop25.mp4", 250, [str(k) for k in range(10)])
-    r = video_fp._Reader(str(path))
-    try:
-        assert video_fp._keyframes_cover(r, 1.0)
-    finally:
-        r.close()
-    got = list(video_fp.sample(str(path), rate=1.0))
-    assert [f.index for f in got] == [25 * k for k in range(10)]
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, codec: list[str]) -> None:
+    """Keyframes a second apart or closer (broadcast and mezzanine long-GOP): each is a
+    whole picture, decoded alone, at least one a second; they are exactly the frames a full
+    decode gives at those points, and nothing else of the stream is decoded."""
+    path = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "256x144", "-r", "25", "-i", "-", *codec, str(path)],
+                   input=_numbered_frames(250), check=True)
+    whole: list[bool] = []
+    pictures = video_fp._keyframe_pictures
+
+    def spy(r: video_fp._Reader, step: float) -> Iterator[object]:
+        yield from pictures(r, step)
+        whole.append(True)  # reached only when no check stepped back
+
+    monkeypatch.setattr(video_fp, "_keyframe_pictures", spy)
+    got = list(video_fp.sample(str(path), rate=1.0, cuts=False))
+    assert whole == [True]
+    index = [f.index for f in got]
+    assert index[0] == 0 and index[-1] >= 225 and max(np.diff(index)) <= 25
     full = {f.index: f for f in video_fp.sample(str(path), rate=25.0, cuts=False,
                                                    fast=False)}
     assert all(np.array_equal(f.rgb, full[f.index].rgb) for f in got)
+    if name.endswith(".mp4"):
+        assert index == [25 * k for k in range(10)]
 
 
 @pytest.mark.tool("ffmpeg")

@@ -330,16 +330,20 @@ class _NotKeyframes(Exception):
 
 
 def _keyframes_cover(r: _Reader, step: float) -> bool:
-    """Whether the container's index lists every frame, the first a keyframe, and no two
-    keyframes (nor the last one and the end) more than ``step`` apart: then sampling the
-    keyframes alone sees the stream at least once a step (``_keyframe_pictures``). Only a
-    hint: the sampler checks the stream itself as it goes."""
+    """Whether sampling the keyframes alone is worth trying (``_keyframe_pictures``): the
+    container's index lists every frame, the first a keyframe, and no two keyframes (nor
+    the last one and the end) more than ``step`` apart; or it has no index to say (MXF
+    through FFmpeg), and the sampler finds out from the stream. Only a hint either way:
+    the sampler checks the stream itself as it goes, and steps back at the first
+    keyframe gap over a step (a 2 s GOP: within its first seconds)."""
     entries: Any = getattr(r.s, "index_entries", None)
     try:
         listed = list(entries) if entries is not None else []
     except TypeError:
         return False
-    if not listed or r.frames <= 0 or len(listed) < r.frames:
+    if not listed:
+        return True
+    if r.frames <= 0 or len(listed) < r.frames:
         return False
     ts = np.array([e.timestamp for e in listed], np.int64)
     key = np.array([bool(e.is_keyframe) for e in listed])
