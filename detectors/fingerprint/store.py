@@ -382,27 +382,17 @@ class RegisterStore:
         return entry, t, variant, quality, hashes
 
     def _pdq_stamp(self) -> tuple[int, int, int]:
-        """What ``pdq_packed`` must have been written with: the rows and largest rowid of
-        ``pdq`` and the largest entry id ever given (as ``_audio_stamp``)."""
-        rows = int(self.db.execute("SELECT COUNT(*) FROM pdq").fetchone()[0])
-        top = self.db.execute("SELECT MAX(rowid) FROM pdq").fetchone()[0]
-        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"
-                              ).fetchone()
-        return rows, int(top or 0), int(seq[0]) if seq else 0
+        """What ``pdq_packed`` must have been written with (as ``_audio_stamp``)."""
+        return self._table_stamp("pdq")
 
     def _pdq_packed_rows(self) -> int | None:
         """``pdq``'s rows when ``pdq_packed`` was written with the table as it is, else None."""
         if not self._has("pdq_packed"):
             return None
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (_PDQ_KEY,)).fetchone()
-        try:
-            stamp = json.loads(row[0]) if row else None
-            if stamp is None:
-                return None
-            now = self._pdq_stamp()
-            written = int(stamp["rows"]), int(stamp["max_rowid"]), int(stamp["entry_seq"])
-        except (ValueError, KeyError, TypeError):
+        written = self._stamp_of(_PDQ_KEY)
+        if written is None:
             return None
+        now = self._pdq_stamp()
         return now[0] if written == now else None
 
     def pdq_packed_current(self) -> bool:
@@ -559,20 +549,22 @@ class RegisterStore:
         return frames[arr[:, 0]], arr[:, 1], arr[:, 2], arr[:, 3]
 
     # -- the landmark pack -----------------------------------------------------------------
-    def _audio_stamp(self) -> tuple[int, int, int]:
-        """What a pack must have been built from: the rows and largest rowid of ``audio``,
-        and the largest entry id ever given (``AUTOINCREMENT``: every add moves it, and
-        no removal moves it back, so an add after a removal of as many rows is seen even
-        where ``audio`` reused the rowids). Separate queries: together SQLite scans the
-        table (0.9 s at 6.9 million rows, not 0.03 s)."""
-        rows = int(self.db.execute("SELECT COUNT(*) FROM audio").fetchone()[0])
-        top = self.db.execute("SELECT MAX(rowid) FROM audio").fetchone()[0]
+    def _table_stamp(self, table: str) -> tuple[int, int, int]:
+        """What a copy of ``table`` (``audio`` or ``pdq``) must have been made from: its
+        rows and largest rowid, and the largest entry id ever given (``AUTOINCREMENT``:
+        every add moves it, and no removal moves it back, so an add after a removal of as
+        many rows is seen even where the table reused the rowids). Separate queries:
+        together SQLite scans the table (0.9 s at 6.9 million rows, not 0.03 s)."""
+        assert table in ("audio", "pdq")
+        rows = int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        top = self.db.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0]
         seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"
                               ).fetchone()
         return rows, int(top or 0), int(seq[0]) if seq else 0
 
-    def _pack_stamp(self) -> tuple[int, int, int] | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (_PACK_KEY,)).fetchone()
+    def _stamp_of(self, key: str) -> tuple[int, int, int] | None:
+        """The stamp ``meta`` holds under ``key`` (None: none, or not one this code wrote)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
         try:
@@ -580,6 +572,13 @@ class RegisterStore:
             return int(stamp["rows"]), int(stamp["max_rowid"]), int(stamp["entry_seq"])
         except (ValueError, KeyError, TypeError):
             return None
+
+    def _audio_stamp(self) -> tuple[int, int, int]:
+        """What the landmark pack must have been built from (``_table_stamp``)."""
+        return self._table_stamp("audio")
+
+    def _pack_stamp(self) -> tuple[int, int, int] | None:
+        return self._stamp_of(_PACK_KEY)
 
     @staticmethod
     def _stamp_json(stamp: tuple[int, int, int]) -> str:
