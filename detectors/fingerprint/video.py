@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -250,6 +250,15 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                 return
             yield from _intra_frames(r, lambda: next_t)
 
+        def new_shot(small: np.ndarray) -> bool:
+            """Whether a sample's colours differ from the one before as a cut's do."""
+            nonlocal prev_colours
+            colours = _colours(small)
+            flagged = prev_colours is not None and _bhattacharyya(
+                colours, prev_colours) > SHOT_COLOURS
+            prev_colours = colours
+            return flagged
+
         if keyed:
             try:
                 for fr in _keyframe_pictures(r, step):
@@ -257,14 +266,9 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                     if max_seconds is not None and t > max_seconds:
                         return
                     small = r.small(fr, max_side)
-                    new_shot = False
-                    if cuts:  # as for intra-only streams: nothing between is decoded
-                        colours = _colours(small)
-                        new_shot = prev_colours is not None and _bhattacharyya(
-                            colours, prev_colours) > SHOT_COLOURS
-                        prev_colours = colours
                     last_emit = t
-                    yield Frame(t, small, new_shot, index)
+                    # as for intra-only streams: nothing between samples is decoded
+                    yield Frame(t, small, cuts and new_shot(small), index)
                 return
             except _NotKeyframes:
                 # the stream was not what its index said: the rest the usual way, from
@@ -307,13 +311,8 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                     last_emit = t
                     final = None
                     small = r.small(fr, max_side)
-                    new_shot = False
-                    if shots:
-                        colours = _colours(small)
-                        new_shot = prev_colours is not None and _bhattacharyya(
-                            colours, prev_colours) > SHOT_COLOURS
-                        prev_colours = colours
-                    yield Frame(t, small, (is_cut and not want) or new_shot, index)
+                    flagged = shots and new_shot(small)
+                    yield Frame(t, small, (is_cut and not want) or flagged, index)
             if final is not None:
                 fr, t, index = final
                 yield Frame(t, r.small(fr, max_side), False, index)
@@ -322,7 +321,6 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
                              f"{exc}") from exc
     finally:
         r.close()
-
 
 
 class _NotKeyframes(Exception):
@@ -371,14 +369,14 @@ def _keyframe_pictures(r: _Reader, step: float) -> Iterator[Any]:
     Where a master's keyframes come every second or closer (broadcast and mezzanine
     long-GOP: XDCAM, XAVC, H.264 with a one-second GOP), the keyframes alone are a sample a
     second at a fraction of that: an H.264 programme with a one-second GOP against 10,000
-    entries 8.0-8.3 s -> 3.5-3.9 s, the same findings (``bench/results/register.md``)."""
+    entries 7.5-9.4 s -> 4.3-5.3 s, the same findings (``bench/results/register.md``)."""
     limit = step + 0.5 / r.fps
     last: float | None = None  # time of the newest keyframe decoded
     pending: tuple[Any, float] | None = None  # the newest keyframe not decoded
     end = 0.0  # the latest time of any packet
 
-    def decoded(pkt: Any) -> Iterator[Any]:
-        for fr in pkt.decode():
+    def decoded(frames: Iterable[Any]) -> Iterator[Any]:
+        for fr in frames:
             if not _intra_picture(fr):
                 raise _NotKeyframes(f"a keyframe decoded to a {fr.pict_type} picture")
             yield fr
@@ -395,22 +393,19 @@ def _keyframe_pictures(r: _Reader, step: float) -> Iterator[Any]:
         if last is None:
             if t > limit:
                 raise _NotKeyframes(f"the first keyframe {t:.2f} s in")
-            yield from decoded(pkt)
+            yield from decoded(pkt.decode())
             last = t
             continue
         if t - last > limit and pending is not None:
-            yield from decoded(pending[0])
+            yield from decoded(pending[0].decode())
             last, pending = pending[1], None
         if t - last > limit:
             raise _NotKeyframes(f"keyframes {t - last:.2f} s apart")
         pending = (pkt, t)
     if pending is not None:
-        yield from decoded(pending[0])
+        yield from decoded(pending[0].decode())
         last = pending[1]
-    for fr in r.s.codec_context.decode(None):
-        if not _intra_picture(fr):
-            raise _NotKeyframes(f"a keyframe decoded to a {fr.pict_type} picture")
-        yield fr
+    yield from decoded(r.s.codec_context.decode(None))  # what the decoder still holds
     if last is None or end - last > limit:
         raise _NotKeyframes("the last keyframe is over a step before the end")
 
