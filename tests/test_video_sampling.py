@@ -311,3 +311,49 @@ def test_keyframes_further_apart_than_the_index_said_go_on_the_usual_way(
     full = {f.index: f for f in video_fp.sample(str(path), rate=25.0, cuts=False,
                                                    fast=False)}
     assert all(np.array_equal(f.rgb, full[f.index].rgb) for f in got)
+
+
+def _which(rgb: np.ndarray, raw: np.ndarray) -> int:
+    """The number of the source frame a decoded picture is closest to."""
+    return int(np.abs(raw.astype(np.int16) - rgb.astype(np.int16)).mean(axis=(1, 2, 3))
+               .argmin())
+
+
+@pytest.mark.tool("ffmpeg")
+def test_frames_stamped_with_decode_times_are_timed_by_presentation(tmp_path: Path) -> None:
+    """H.264 with B-frames written into MXF by FFmpeg carries decode times as presentation
+    times (and keeps them when copied into MP4): each frame must still get its own number,
+    every frame once, in a full decode, a sampled one and a boundary window."""
+    n = 100
+    data = _numbered_frames(n)
+    raw = np.frombuffer(data, np.uint8).reshape(n, 144, 256, 3)
+    mxf = tmp_path / "avc.mxf"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    "256x144", "-r", "25", "-i", "-", "-c:v", "libx264", "-preset",
+                    "veryfast", "-bf", "2", "-g", "25", "-pix_fmt", "yuv420p", str(mxf)],
+                   input=data, check=True)
+    mp4 = tmp_path / "avc.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(mxf), "-c", "copy", str(mp4)],
+                   check=True)
+    for path in (mxf, mp4):
+        r = video_fp._Reader(str(path))
+        try:
+            assert r.stamped_in_decode_order(), path
+        finally:
+            r.close()
+        full = list(video_fp.sample(str(path), rate=25.0, cuts=False, fast=False))
+        assert [f.index for f in full] == list(range(n)), path
+        assert all(_which(f.rgb, raw) == f.index for f in full), path
+        fast = list(video_fp.sample(str(path), rate=1.0, cuts=False))
+        assert [f.index for f in fast] == [0, 25, 50, 75], path
+        assert all(_which(f.rgb, raw) == f.index for f in fast), path
+        window = list(video_fp.frames_between(str(path), 2.2, 2.6))
+        assert [f.index for f in window] == list(range(55, 66)), path
+        assert all(_which(f.rgb, raw) == f.index for f in window), path
+    # a container that gives presentation times apart is read as it is
+    plain = _h264(tmp_path / "plain.mp4", 50, ["0"])
+    r = video_fp._Reader(str(plain))
+    try:
+        assert not r.stamped_in_decode_order()
+    finally:
+        r.close()

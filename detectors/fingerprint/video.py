@@ -24,6 +24,7 @@ the run's outer samples (``matcher.Register.refine``).
 
 from __future__ import annotations
 
+import heapq
 import math
 import queue
 import threading
@@ -45,6 +46,7 @@ CUT_THRESHOLD = 28.0  # mean absolute difference (0-255) between 32x32 grey thum
 # and then the matcher's periodic check covers the shot as before.
 SHOT_COLOURS = 0.4
 AHEAD = 6  # sampled frames ``prefetched`` decodes ahead of the matcher
+REORDER_PROBE = 64  # packets read to tell whether a container gives decode times only
 LOWRES_CODECS = ("jpeg2000",)  # decoders that can stop at a coarser resolution level
 LOWRES_MAX = 3
 
@@ -119,6 +121,7 @@ class _Reader:
             self.intra = False
         self.width, self.height = int(cc.width or 0), int(cc.height or 0)
         self.lowres = 0
+        self.restamp = False  # frame times from sorted packet times (``stamped_in_decode_order``)
         self.frames = int(self.s.frames or 0)
         if not self.frames and self.s.duration:
             self.frames = int(round(float(self.s.duration) * self.tb * self.fps))
@@ -132,6 +135,8 @@ class _Reader:
         fresh = _Reader(self.path)
         self.fh, self.c, self.s = fresh.fh, fresh.c, fresh.s
         self.s.thread_type = threads
+        if self.restamp:
+            self.s.codec_context.skip_frame = "DEFAULT"
         if self.lowres:
             self.s.codec_context.options = {"lowres": str(self.lowres)}
 
@@ -148,6 +153,54 @@ class _Reader:
         if n:
             self.lowres = n
             self.s.codec_context.options = {"lowres": str(n)}
+
+    def stamped_in_decode_order(self) -> bool:
+        """Whether this stream reorders its pictures but its container gives each packet its
+        decode time as its presentation time (``pts == dts``); then frames are re-timed as
+        they come (``decode``) and every frame must be decoded (none skipped).
+
+        Why: FFmpeg writes H.264 with B-frames into MXF without the index's temporal
+        offsets, and a copy of such a file into MP4 keeps those times. Decoded as they are,
+        frame times come out swapped in pairs (0, 2, 1, 4, 3...): a full decode at 25 fps
+        sampled 71 of 100 frames, and in and out points were a frame or two off. Streams that
+        do not reorder, or whose container tells presentation times apart (MP4's composition
+        offsets, MXF's temporal offsets for MPEG-2), are left as they are."""
+        if self.intra or not self.s.codec_context.has_b_frames:
+            return False
+        probe = _Reader(self.path)
+        try:
+            seen = 0
+            for pkt in probe.c.demux(probe.s):
+                if pkt.pts is None or pkt.dts is None:
+                    continue
+                if pkt.pts != pkt.dts:
+                    return False
+                seen += 1
+                if seen >= REORDER_PROBE:
+                    break
+            self.restamp = seen > 1
+        finally:
+            probe.close()
+        if self.restamp:
+            self.s.codec_context.skip_frame = "DEFAULT"
+        return self.restamp
+
+    def decode(self) -> Iterator[Any]:
+        """Every frame from where the container stands, in presentation order; where the
+        packets carry decode times (``restamp``), each frame gets the smallest packet time
+        fed and not yet given out: the decoder hands frames over in presentation order, so
+        the k-th frame out is the k-th smallest time in (exact from a keyframe on, as long
+        as no frame is skipped)."""
+        if not self.restamp:
+            yield from self.c.decode(self.s)
+            return
+        times: list[int] = []
+        for pkt in self.c.demux(self.s):
+            if pkt.pts is not None and pkt.size:
+                heapq.heappush(times, int(pkt.pts))
+            for fr in pkt.decode():
+                fr.pts = heapq.heappop(times) if times else None
+                yield fr
 
     def close(self) -> None:
         try:
@@ -226,11 +279,13 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
         # frame threads hold pictures back: with packets skipped, each sample would cost
         # two or three decodes; an intra picture splits into slices instead
         s.thread_type = "SLICE" if intra else "AUTO"
-        if fast and not intra:
+        # (re-timed frames must all be decoded, and keyframes alone cannot be re-timed)
+        restamp = not intra and r.stamped_in_decode_order()
+        if fast and not intra and not restamp:
             s.codec_context.skip_frame = "NONREF"
         step = 1.0 / rate
         cut_step = 1.0 / CUT_RATE
-        keyed = fast and not intra and _keyframes_cover(r, step)
+        keyed = fast and not intra and not restamp and _keyframes_cover(r, step)
         do_cuts = cuts and not intra
         # intra-only: nothing between samples is decoded, so a sample whose colours differ
         # from the one before as a cut's do is flagged itself (a new shot since the last one)
@@ -246,7 +301,7 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
 
         def frames() -> Iterator[Any]:
             if not intra:
-                yield from r.c.decode(s)
+                yield from r.decode()
                 return
             yield from _intra_frames(r, lambda: next_t)
 
@@ -532,12 +587,13 @@ def frames_between(path: str, start: float, end: float, max_side: int = 256
     r = _Reader(path)
     try:
         r.reduce(max_side)
+        r.stamped_in_decode_order()
         s = r.s
         s.thread_type = "AUTO"
         target = max(0.0, start - 0.5 / r.fps)
         try:
             r.c.seek(int((target + r.t0) / r.tb), stream=s, backward=True, any_frame=False)
-            for fr in r.c.decode(s):
+            for fr in r.decode():
                 t, index = r.time(fr, 0)
                 if t + 0.5 / r.fps < start:
                     continue
