@@ -167,8 +167,11 @@ def pack_cmd(register_path: str) -> None:
     with _open(register_path, write=True) as store:  # a writable open packs the PDQ rows
         current, rows = store.pack_state()
         store.pack_audio()
+        hashes = store.counts()["pdq"]
+        repacked = store.pdq_repacked
     click.echo(f"landmark pack {'already current' if current else 'rebuilt'}: "
                f"{rows:,} landmarks")
+    click.echo(f"PDQ rows {'packed' if repacked else 'already packed'}: {hashes:,} hashes")
 
 
 @register.command("info")

@@ -171,6 +171,9 @@ def test_register_info_says_whether_the_rows_are_packed_and_register_pack_packs_
     assert info().startswith("not current")
     res = runner.invoke(main, ["register", "pack", "--register", str(db)])
     assert res.exit_code == 0, res.output
+    assert "PDQ rows packed:" in res.output, res.output
     assert info() == "current"
     with RegisterStore(str(db)) as ro:
         assert 99 in ro.pdq_rows()[2].tolist()
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert "PDQ rows already packed:" in res.output, res.output

@@ -176,6 +176,7 @@ class RegisterStore:
         self._added: list[LandmarkIndex] = []
         self._removed: set[int] = set()
         self._pack_current = False  # the stored pack matched the table when opened
+        self.pdq_repacked = False  # this (writable) open packed PDQ rows that were not current
         if readonly:
             if not os.path.isfile(path):
                 raise RegisterError(f"register not found: {path}")
@@ -224,6 +225,7 @@ class RegisterStore:
             self._pack_current = self._pack_stamp() == self._audio_stamp()
             if not self.pdq_packed_current():
                 self._pack_pdq()
+                self.pdq_repacked = True
 
     def close(self) -> None:
         """Close; a writable store first brings the landmark pack up to date."""
