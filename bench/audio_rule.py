@@ -210,17 +210,7 @@ def register_landmarks(x8: np.ndarray) -> audio_fp.Landmarks:
     """``audio.fingerprint_speeds`` on samples already at 8 kHz."""
     own = audio_fp.fingerprint_samples(x8, shifts=audio_fp.REGISTER_SHIFTS)
     own.speed = np.full(len(own.hashes), 1000, np.int32)
-    parts = [own]
-    for sp in audio_fp.REGISTER_SPEEDS:
-        if sp == 1000:
-            continue
-        lm = audio_fp.fingerprint_samples(audio_fp.varispeed(x8, sp / 1000))
-        lm.speed = np.full(len(lm.hashes), sp, np.int32)
-        parts.append(lm)
-    return audio_fp.Landmarks(np.concatenate([p.hashes for p in parts]),
-                              np.concatenate([p.frames for p in parts]), own.duration,
-                              sum(p.peaks for p in parts),
-                              np.concatenate([p.speed for p in parts if p.speed is not None]))
+    return audio_fp.with_speeds(own, x8)
 
 
 def build_register(work: Path) -> MemRegister:

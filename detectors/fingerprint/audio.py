@@ -42,6 +42,12 @@ REGISTER_SHIFTS = 4  # analysis-grid phases stored per registered audio
 # a landmark hash keeps exact frequency bins, so the register carries the cue at 1 % steps
 # over +-5 % (registration pays, once; a scan costs the same).
 REGISTER_SPEEDS = (1000, 990, 1010, 980, 1020, 970, 1030, 960, 1040, 950, 1050)
+# Analysis-grid phases stored per speed variant. A landmark's frames are whole hops, so a
+# deliverable whose grid falls half a hop from the registered one moves peaks by a frame,
+# and speech (short syllables, fast formants) loses most of its pairs: one phase found a VO
+# 10 dB under a mix with a 5 % varispeed 0-2 times in 10 (bench.audio_rule), two 3-8 times,
+# for 1.65x the registered landmarks (speed 1 keeps all four).
+VARIANT_SHIFTS = 2
 SPEED_MAX_SECONDS = 1800.0  # longer registered audio is kept at its own speed only
 WAV_BLOCK = 1 << 16  # sample frames per read
 
@@ -521,12 +527,13 @@ def varispeed(x: np.ndarray, speed: float) -> np.ndarray:
 
 
 def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGISTER_SPEEDS,
-                       shifts: int = REGISTER_SHIFTS, stream: int | None = None) -> Landmarks:
+                       shifts: int = REGISTER_SHIFTS, stream: int | None = None,
+                       variant_shifts: int = VARIANT_SHIFTS) -> Landmarks:
     """Landmarks of registered audio at its own speed (all grid phases) and at ``speeds``
-    (per mille), each hash tagged with its speed. Holds the decoded audio in memory (8 kHz
-    mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS`` keeps only speed 1.
-    The result's ``proxy`` is the sound for the waveform search (its first
-    ``SPEED_MAX_SECONDS``: what the register stores)."""
+    (per mille, ``variant_shifts`` phases), each hash tagged with its speed. Holds the decoded
+    audio in memory (8 kHz mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS``
+    keeps only speed 1. The result's ``proxy`` is the sound for the waveform search (its
+    first ``SPEED_MAX_SECONDS``: what the register stores)."""
     own = fingerprint(path, is_wav, shifts=shifts, stream=stream, proxy=True)
     own.speed = np.full(len(own.hashes), 1000, np.int32)
     if own.proxy is not None:
@@ -535,11 +542,19 @@ def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGIST
         return own
     x = np.concatenate([b for b in decode(path, is_wav, stream)]
                        or [np.zeros(0, np.float32)])
+    return with_speeds(own, x, speeds, variant_shifts)
+
+
+def with_speeds(own: Landmarks, x: np.ndarray, speeds: tuple[int, ...] = REGISTER_SPEEDS,
+                shifts: int = VARIANT_SHIFTS) -> Landmarks:
+    """``own`` (speed 1, tagged) with the landmarks of ``x`` (samples at ``SR``) played at
+    each other of ``speeds``, each at ``shifts`` grid phases: what registration stores (the
+    benchmarks call it on samples they made)."""
     parts = [own]
     for sp in speeds:
         if sp == 1000:
             continue
-        lm = fingerprint_samples(varispeed(x, sp / 1000))
+        lm = fingerprint_samples(varispeed(x, sp / 1000), shifts=shifts)
         lm.speed = np.full(len(lm.hashes), sp, np.int32)
         parts.append(lm)
     return Landmarks(np.concatenate([p.hashes for p in parts]),
