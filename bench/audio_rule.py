@@ -66,6 +66,7 @@ INSERT_S = 7.0
 PROG_S = 24.0
 FLOOR_HITS = m.HINT_HITS  # segments measured (and dumped) down to these floors
 FLOOR_S = m.HINT_SECONDS
+VARIANT_SHIFTS = audio_fp.VARIANT_SHIFTS  # grid phases per registered speed variant
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
           "en-gb-x-gbcwmd", "en-uk")
 WORDS = ("the shot we need is wider than that so move the camera back and hold on her face "
@@ -210,7 +211,7 @@ def register_landmarks(x8: np.ndarray) -> audio_fp.Landmarks:
     """``audio.fingerprint_speeds`` on samples already at 8 kHz."""
     own = audio_fp.fingerprint_samples(x8, shifts=audio_fp.REGISTER_SHIFTS)
     own.speed = np.full(len(own.hashes), 1000, np.int32)
-    return audio_fp.with_speeds(own, x8)
+    return audio_fp.with_speeds(own, x8, shifts=VARIANT_SHIFTS)
 
 
 def build_register(work: Path) -> MemRegister:
@@ -507,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--density", help="query density pps,dt,df,fanout (default audio_match.QUERY)")
     ap.add_argument("--gap", type=float, help="audio_match.GAP_S")
     ap.add_argument("--max-peaks", type=int, help="audio_match.MAX_PEAKS")
+    ap.add_argument("--variant-shifts", type=int,
+                    help="grid phases per registered speed variant (audio.VARIANT_SHIFTS)")
     a = ap.parse_args(argv)
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -518,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
         am.GAP_S = a.gap
     if a.max_peaks:
         am.MAX_PEAKS = a.max_peaks
+    if a.variant_shifts:
+        global VARIANT_SHIFTS
+        VARIANT_SHIFTS = a.variant_shifts
     t0 = time.perf_counter()
     reg = build_register(work)
     _log(f"register: {len(reg.kinds)} entries, {len(reg.hashes)} landmarks "

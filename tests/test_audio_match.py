@@ -216,39 +216,3 @@ def test_a_register_with_the_old_hash_index_gives_the_same_hits_and_gets_the_new
         assert np.array_equal(a[order[0]], b[order[1]])
     with RegisterStore(str(path), readonly=False) as moved:
         assert indexes(moved) == {"audio_hit", "audio_entry"}
-
-
-def test_speech_at_a_varispeed_is_found_whatever_its_analysis_grid(tmp_path: Path) -> None:
-    """Speech-like sound played 5 % slow, 10 dB under music, starting where the deliverable's
-    analysis grid falls a quarter and half a hop from the registered one: the speed variant
-    stored at two grid phases finds it each time; at one phase it is not always found."""
-    from fixtures.gen_register import synth_babble  # noqa: PLC0415
-
-    vo = synth_babble(30.0, 11, SR)
-    path = tmp_path / "vo.wav"
-    write_wav(path, vo, SR)
-    bed = synth_music(50_001, 20.0, SR)
-    played = audio_fp.varispeed(vo, 0.95)
-    found: dict[int, list[float]] = {1: [], 2: []}
-    for variant_shifts in (1, 2):
-        store = RegisterStore(str(tmp_path / f"reg{variant_shifts}.db"), readonly=False,
-                              create=True)
-        try:
-            lm = audio_fp.fingerprint_speeds(str(path), is_wav=True,
-                                             variant_shifts=variant_shifts)
-            eid = store.add(sha256="vo", media_type="audio/wav", path="vo.wav", size=0,
-                            tool="test", note="", added="test", verdict="clean", evidence=[],
-                            fp=Fingerprint("audio", duration=lm.duration, audio=lm))
-            for phase in (0, audio_fp.HOP // 4, audio_fp.HOP // 2):
-                ins = played[int(4 * SR) + phase: int(11 * SR) + phase]
-                seg = slice(int(6 * SR), int(6 * SR) + len(ins))
-                mix = bed.copy()
-                mix[seg] += ins * (_rms(bed[seg]) / _rms(ins) * 10 ** (-10 / 20))
-                best = max((s.confidence for s in _decide(store, mix)
-                            if s.entry == eid and s.speed == 950), default=0.0)
-                found[variant_shifts].append(best)
-        finally:
-            store.close()
-    assert all(c >= am.ACCEPT for c in found[2]), found
-    assert min(found[1]) < am.ACCEPT, found
-    assert sum(found[2]) > sum(found[1]), found

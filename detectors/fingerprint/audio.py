@@ -42,12 +42,13 @@ REGISTER_SHIFTS = 4  # analysis-grid phases stored per registered audio
 # a landmark hash keeps exact frequency bins, so the register carries the cue at 1 % steps
 # over +-5 % (registration pays, once; a scan costs the same).
 REGISTER_SPEEDS = (1000, 990, 1010, 980, 1020, 970, 1030, 960, 1040, 950, 1050)
-# Analysis-grid phases stored per speed variant. A landmark's frames are whole hops, so a
-# deliverable whose grid falls half a hop from the registered one moves peaks by a frame,
-# and speech (short syllables, fast formants) loses most of its pairs: one phase found a VO
-# 10 dB under a mix with a 5 % varispeed 0-2 times in 10 (bench.audio_rule), two 3-8 times,
-# for 1.65x the registered landmarks (speed 1 keeps all four).
-VARIANT_SHIFTS = 2
+# Analysis-grid phases stored per speed variant (speed 1 keeps ``REGISTER_SHIFTS``). Two
+# would find speech at a varispeed far more often (a VO 10 dB under a mix, 5 % slow: by the
+# landmarks 0 -> 3 of 10), but the decision rule's thresholds count hits and were set with
+# one: against an hour of registered cues a 3 s chance match of unrelated music reached
+# ``ai`` at speed 0.99 (bench/results/audio-rule.md, "Tried, not kept"). So one, until the
+# rule is re-tuned for two (``bench.audio_rule --variant-shifts 2``).
+VARIANT_SHIFTS = 1
 SPEED_MAX_SECONDS = 1800.0  # longer registered audio is kept at its own speed only
 WAV_BLOCK = 1 << 16  # sample frames per read
 
