@@ -4,7 +4,8 @@ Temp clips (pan/zoom shots over real photos, registered as H.264 files) are cut 
 programme after a "conform and finish": each insert goes through one transform class (grade,
 reframe crop, title/logo over picture, picture-in-picture, flip, letterbox, speed +4 %, plain),
 between unregistered shots. The programme is encoded as ProRes MOV, H.264 MP4 and DNxHD MXF at
-25 fps and as ProRes/H.264 at 23.976 fps, each with a start timecode of 01:00:00:00, and
+25 fps, as ProRes/H.264 at 23.976 fps, and as H.264 with a 1 s GOP (MP4) and with B-frames
+(MXF) at 25 fps, each with a start timecode of 01:00:00:00 (``--only`` picks some), and
 scanned by the register detector exactly as ``deliverscan scan --register`` does. Reported:
 per-class recall, false matches (a finding that overlaps no insert of its entry), in/out
 error in frames, and scan speed (x real time). Repeat runs and take the minimum time: the
@@ -77,7 +78,12 @@ ENCODES = (("ProRes 422 LT MOV 25p", "mov", 25, ["-c:v", "prores_ks", "-profile:
            # from its keyframes alone (``video._keyframe_pictures``)
            ("H.264 MP4 25p, 1 s GOP", "mp4", 25, ["-c:v", "libx264", "-preset", "veryfast",
                                                   "-crf", "20", "-pix_fmt", "yuv420p", "-g",
-                                                  "25"]))
+                                                  "25"]),
+           # B-frames in an MXF written by FFmpeg: its packets carry decode times only
+           # (``video._Reader.stamped_in_decode_order``)
+           ("H.264 MXF 25p, B-frames", "mxf", 25, ["-c:v", "libx264", "-preset", "veryfast",
+                                                   "-crf", "20", "-pix_fmt", "yuv420p", "-g",
+                                                   "50", "-bf", "2"]))
 
 
 @dataclass
@@ -405,11 +411,12 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         log: Callable[[str], None], audio: bool = True,
         others: list[tuple[str, np.ndarray]] | None = None,
         padded: list[extract.Fingerprint] | None = None, whole: bool = False,
-        keep: Path | None = None) -> list[str]:
+        keep: Path | None = None, only: str | None = None) -> list[str]:
     """Build, encode and scan the programme; the report lines (markdown). ``padded``: more
     unrelated entries added to every register scanned against. ``whole``: also time the
     whole delivery of each frame rate through the CLI (``_delivery_lines``). ``keep``: work
-    there and leave it (registers, stems, the delivery folders) for scans by hand."""
+    there and leave it (registers, stems, the delivery folders) for scans by hand.
+    ``only``: the encodes whose name holds it (of the first ``encodes``)."""
     per_class: dict[str, list[int]] = {c: [0, 0] for c in CLASSES}
     audio_rows: dict[str, list[int]] = {}
     tc_err: list[float] = []
@@ -426,6 +433,8 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
         folders: dict[float, tuple[Path, float, int]] = {}
         used: set[str] = set()  # the encodes' file names
         for name, ext, fps, codec in ENCODES[:encodes]:
+            if only and only not in name:
+                continue
             if fps not in built:
                 built[fps] = build(work, naturals, fps, log, audio)
                 prog = built[fps]
@@ -567,6 +576,8 @@ def pictures(extra: list[str], log: Callable[[str], None]) -> list[tuple[str, np
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--encodes", type=int, default=len(ENCODES))
+    ap.add_argument("--only", metavar="TEXT",
+                    help="only the encodes whose name holds TEXT (e.g. 'MXF')")
     ap.add_argument("--images", action="append", default=[], metavar="DIR",
                     help="more natural images (e.g. scikit-image's data folder)")
     ap.add_argument("--split", choices=("held-out", "tune", "all"), default="held-out")
@@ -604,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         log("espeak-ng missing: the temp VO classes are not measured")
     padded = padding(others, args.pad, log) if args.pad else None
     print("\n".join(run(naturals, args.encodes, log, not args.no_audio, others, padded,
-                         args.delivery, args.keep)))
+                         args.delivery, args.keep, args.only)))
     return 0
 
 
