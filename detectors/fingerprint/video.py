@@ -24,8 +24,10 @@ the run's outer samples (``matcher.Register.refine``).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -135,8 +137,6 @@ class _Reader:
         fresh = _Reader(self.path)
         self.fh, self.c, self.s = fresh.fh, fresh.c, fresh.s
         self.s.thread_type = threads
-        if self.restamp:
-            self.s.codec_context.skip_frame = "DEFAULT"
         if self.lowres:
             self.s.codec_context.options = {"lowres": str(self.lowres)}
 
@@ -157,32 +157,17 @@ class _Reader:
     def stamped_in_decode_order(self) -> bool:
         """Whether this stream reorders its pictures but its container gives each packet its
         decode time as its presentation time (``pts == dts``); then frames are re-timed as
-        they come (``decode``) and every frame must be decoded (none skipped).
+        they come (``decode``), and the caller must decode every frame (none skipped).
 
         Why: FFmpeg writes H.264 with B-frames into MXF without the index's temporal
         offsets, and a copy of such a file into MP4 keeps those times. Decoded as they are,
-        frame times come out swapped in pairs (0, 2, 1, 4, 3...): a full decode at 25 fps
-        sampled 71 of 100 frames, and in and out points were a frame or two off. Streams that
-        do not reorder, or whose container tells presentation times apart (MP4's composition
+        frame times come out permuted (0, 2, 3, 1...): a full decode at 25 fps sampled 71
+        of 100 frames, and in and out points were a frame or two off. Streams that do not
+        reorder, or whose container tells presentation times apart (MP4's composition
         offsets, MXF's temporal offsets for MPEG-2), are left as they are."""
-        if self.intra or not self.s.codec_context.has_b_frames:
-            return False
-        probe = _Reader(self.path)
-        try:
-            seen = 0
-            for pkt in probe.c.demux(probe.s):
-                if pkt.pts is None or pkt.dts is None:
-                    continue
-                if pkt.pts != pkt.dts:
-                    return False
-                seen += 1
-                if seen >= REORDER_PROBE:
-                    break
-            self.restamp = seen > 1
-        finally:
-            probe.close()
-        if self.restamp:
-            self.s.codec_context.skip_frame = "DEFAULT"
+        if not self.intra and self.s.codec_context.has_b_frames:
+            st = os.stat(self.path)
+            self.restamp = _decode_times_only(self.path, st.st_size, st.st_mtime_ns)
         return self.restamp
 
     def decode(self) -> Iterator[Any]:
@@ -222,6 +207,27 @@ class _Reader:
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         return np.ascontiguousarray(frame.reformat(width=nw, height=nh, format="rgb24",
                                                    interpolation="AREA").to_ndarray())
+
+
+@functools.lru_cache(maxsize=64)
+def _decode_times_only(path: str, size: int, mtime_ns: int) -> bool:
+    """Whether the first ``REORDER_PROBE`` timed packets of the video stream all have
+    pts == dts (``_Reader.stamped_in_decode_order``). Once per file version: the sampler
+    and every boundary window open the file again, and this probe is an open of its own."""
+    probe = _Reader(path)
+    try:
+        seen = 0
+        for pkt in probe.c.demux(probe.s):
+            if pkt.pts is None or pkt.dts is None:
+                continue
+            if pkt.pts != pkt.dts:
+                return False
+            seen += 1
+            if seen >= REORDER_PROBE:
+                break
+        return seen > 1
+    finally:
+        probe.close()
 
 
 def has_picture(path: str) -> bool:
@@ -280,7 +286,7 @@ def sample(path: str, rate: float = 1.0, max_side: int = 512, cuts: bool = True,
         # two or three decodes; an intra picture splits into slices instead
         s.thread_type = "SLICE" if intra else "AUTO"
         # (re-timed frames must all be decoded, and keyframes alone cannot be re-timed)
-        restamp = not intra and r.stamped_in_decode_order()
+        restamp = r.stamped_in_decode_order()
         if fast and not intra and not restamp:
             s.codec_context.skip_frame = "NONREF"
         step = 1.0 / rate
