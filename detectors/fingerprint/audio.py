@@ -528,10 +528,9 @@ def varispeed(x: np.ndarray, speed: float) -> np.ndarray:
 
 
 def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGISTER_SPEEDS,
-                       shifts: int = REGISTER_SHIFTS, stream: int | None = None,
-                       variant_shifts: int = VARIANT_SHIFTS) -> Landmarks:
+                       shifts: int = REGISTER_SHIFTS, stream: int | None = None) -> Landmarks:
     """Landmarks of registered audio at its own speed (all grid phases) and at ``speeds``
-    (per mille, ``variant_shifts`` phases), each hash tagged with its speed. Holds the decoded
+    (per mille, ``VARIANT_SHIFTS`` phases), each hash tagged with its speed. Holds the decoded
     audio in memory (8 kHz mono: 115 MB an hour), so audio longer than ``SPEED_MAX_SECONDS``
     keeps only speed 1. The result's ``proxy`` is the sound for the waveform search (its
     first ``SPEED_MAX_SECONDS``: what the register stores)."""
@@ -543,7 +542,7 @@ def fingerprint_speeds(path: str, is_wav: bool, speeds: tuple[int, ...] = REGIST
         return own
     x = np.concatenate([b for b in decode(path, is_wav, stream)]
                        or [np.zeros(0, np.float32)])
-    return with_speeds(own, x, speeds, variant_shifts)
+    return with_speeds(own, x, speeds)
 
 
 def with_speeds(own: Landmarks, x: np.ndarray, speeds: tuple[int, ...] = REGISTER_SPEEDS,
