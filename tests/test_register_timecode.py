@@ -118,3 +118,45 @@ def test_inserted_still_has_frame_accurate_smpte_in_and_out(tmp_path: Path) -> N
     res = runner.invoke(main, ["register", "export-matches", str(tmp_path / "report.json"),
                                "-o", str(tmp_path / "m.txt")])
     assert res.exit_code == 2
+
+
+@needs_ffmpeg
+def test_pulled_down_delivery_has_drop_frame_in_and_out_across_a_minute(tmp_path: Path
+                                                                        ) -> None:
+    """A 23.976 cut delivered at 29.97 by 3:2 pulldown (FFmpeg's ``telecine``: frames A B C
+    D become AA BB BC CD DD), its timecode drop-frame from 00:00:59;00: the insert's in and
+    out fall on frames that mix its fields with its neighbours', and its labels are past
+    the minute whose ;00 and ;01 drop-frame skips."""
+    db = tmp_path / "reg.db"
+    runner = CliRunner()
+    res = runner.invoke(main, ["register", "add", str(REG / "temp_concept.png"),
+                               "--register", str(db)])
+    assert res.exit_code == 0, res.output
+    fps, size = 24000 / 1001, (320, 240)
+    still = np.asarray(Image.open(REG / "temp_concept.png").convert("RGB").resize(size))
+    frames = synth_clip_frames(92, 42.5 / fps, fps, size)  # 23.976 frames 0-41
+    frames += [still] * 45  # frames 42-86
+    frames += synth_clip_frames(93, 40.5 / fps, fps, size)
+    assert len(frames) == 127
+    deliv = tmp_path / "delivery"
+    deliv.mkdir()
+    out = deliv / "programme.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                    "-s", f"{size[0]}x{size[1]}", "-r", "24000/1001", "-i", "-",
+                    "-vf", "telecine=pattern=23", "-c:v", "prores", "-pix_fmt", "yuv422p10le",
+                    "-timecode", "00:00:59;00", str(out)],
+                   input=np.stack(frames).tobytes(), check=True)
+    timing = tc.probe(str(out))
+    assert timing.rate == Fraction(30000, 1001) and timing.drop
+    res = runner.invoke(main, ["scan", str(deliv), "--register", str(db), "--format", "json"])
+    (f,) = json.loads(res.stdout)["results"][0]["findings"]
+    d = f["evidence"]["deliverable_range"]
+    # frame 42's first field is field 105, in frame 52 with frame 41's last; frame 86's
+    # last is field 216, in frame 108 with frame 87's first
+    assert abs(d["start_frame"] - 52) <= 1 and abs(d["end_frame"] - 108) <= 1, d
+    # 00:00:59;00 + 52 frames: 30 to 00:01:00;02 (;00 and ;01 skipped), 22 more
+    assert d["start"] == {51: "00:01:00;23", 52: "00:01:00;24", 53: "00:01:00;25"}[
+        d["start_frame"]]
+    assert d["end"] == {107: "00:01:02;19", 108: "00:01:02;20", 109: "00:01:02;21"}[
+        d["end_frame"]]
+    assert (d["rate"], d["drop_frame"]) == ("30000/1001", True)

@@ -99,6 +99,13 @@ REFINE_GAP = 6
 # benchmark's cuts are 22-56, steps inside its shots up to 20 (the stepping chessboard zoom).
 # A missed cut only lets the walk test up to REFINE_GAP frames more; ends still must match
 REFINE_CUT = 20.0
+# A cut through one blended frame: 3:2 pulldown's mixed frame (BC: one field of each
+# picture), a one-frame dissolve. Each step is then about half the cut (19 and 19 for a cut
+# of 38), under ``REFINE_CUT``; the frame two back differs by the whole cut, and the middle
+# one is nearly their mean (a decoded field mix scaled down is exactly that). Motion is not:
+# a pan or zoom that moves a thumbnail this much leaves a middle frame far from the mean of
+# its neighbours (a double image).
+REFINE_BLEND = 0.25  # mean |middle - mean of the two| at most this share of their difference
 # A frame that fails the register's test while refining still counts if it shows the same
 # picture as the last frame that passed (``_Bridge``): local features of the two frames,
 # this many RANSAC inliers at least (neighbouring frames of one shot have hundreds)
@@ -1044,10 +1051,12 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool],
         crossed = crossed or cut
         return gap > REFINE_GAP or (crossed and gap > 1)
 
+    before: np.ndarray | None = None  # the thumbnail before ``prev``
     for fr in frames:
         thumb = _thumb(fr.rgb)
-        cut = prev is not None and float(np.abs(thumb - prev).mean()) > REFINE_CUT
-        prev = thumb
+        cut = prev is not None and (float(np.abs(thumb - prev).mean()) > REFINE_CUT
+                                    or _blended_cut(before, prev, thumb))
+        before, prev = prev, thumb
         if start is None:
             start = fr
         batch.append((fr, cut))
@@ -1129,6 +1138,16 @@ def _test_region(run: RangeMatch) -> dict[str, Any] | None:
             and isinstance(region, dict):
         return region
     return None
+
+
+def _blended_cut(a: np.ndarray | None, b: np.ndarray, c: np.ndarray) -> bool:
+    """Whether thumbnails ``a``, ``b``, ``c`` (neighbouring frames) are a cut from ``a`` to
+    ``c`` through ``b``, a blend of the two (``REFINE_BLEND``)."""
+    if a is None:
+        return False
+    whole = float(np.abs(c - a).mean())
+    return whole > REFINE_CUT and float(
+        np.abs(2 * b - a - c).mean()) / 2 <= REFINE_BLEND * whole
 
 
 def _thumb(rgb: np.ndarray) -> np.ndarray:
