@@ -19,7 +19,8 @@ from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
 from detectors.fingerprint.store import RegisterStore
 from detectors.fingerprint.video import Frame
-from fixtures.gen_register import synth_image
+from fixtures.gen_register import synth_clip_frames, synth_image
+from tests.conftest import FIXTURES
 from tests.helpers import encode_frames, pan_zoom
 
 pytestmark = pytest.mark.tool("ffmpeg")
@@ -186,6 +187,43 @@ def test_a_reframed_pan_is_refined_to_its_cut_past_the_registered_features(
         reg.close()
 
 
+def test_a_dissolve_bounds_the_walk(tmp_path: Path) -> None:
+    """A registered still dissolves in from one clip over 4 frames and out into another over
+    24. The last frame the register verifies in a dissolve is a mix of the still and the
+    next shot, and the next shot's frames match its half of it: before, the bridge carried
+    both walks on to the neighbouring shots' own cuts (frames 26-140). Each edge now lies
+    in its dissolve, give or take a frame."""
+    size = (320, 240)
+    still = np.asarray(Image.open(FIXTURES / "register" / "temp_concept.png")
+                       .convert("RGB").resize(size)).astype(np.float64)
+    a = synth_clip_frames(92, 2.02, 25, size)  # 50 frames, a cut at 25
+    b = synth_clip_frames(93, 4.02, 25, size)  # 100 frames, a cut at 50
+    frames = [f.astype(np.float64) for f in a]
+    frames += [(1 - k / 5) * a[-1] + k / 5 * still for k in range(1, 5)]  # 50-53
+    frames += [still] * 50  # 54-103
+    frames += [(1 - k / 25) * still + k / 25 * b[k - 1] for k in range(1, 25)]  # 104-127
+    frames += [f.astype(np.float64) for f in b[24:]]
+    prog = _encode(tmp_path / "prog.mov", (np.clip(f, 0, 255).astype(np.uint8)
+                                           for f in frames), 25, PRORES)
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        eid = store.add(sha256="still", media_type="image/png", path="still.png", size=0,
+                        tool="test", note="", added="test", verdict="clean", evidence=[],
+                        fp=extract.fingerprint_image(still.astype(np.uint8)))
+    reg = m.Register(str(db))
+    try:
+        runs, _stats = reg.match_frames(video_fp.sample(str(prog), rate=1.0,
+                                                        max_side=extract.FRAME_SIDE),
+                                        local_every=2.0, path=str(prog))
+        (run,) = runs
+        assert run.entry.id == eid
+        reg.refine(run, str(prog), 1.0)
+        assert 49 <= run.start_frame <= 54 and 103 <= run.end_frame <= 128, (
+            run.start_frame, run.end_frame)
+    finally:
+        reg.close()
+
+
 def _chessboard_insert(tmp_path: Path) -> tuple[Path, Path, int]:
     """A mirrored chessboard zoom cut into a 23.976 programme off the whole second (frames
     50-120): its PDQ moves 40-80 bits between neighbouring frames."""
@@ -230,6 +268,9 @@ class _FlagBridge:
 
     def __init__(self) -> None:
         self.anchored = False
+
+    def start(self, rgb: np.ndarray) -> None:
+        pass
 
     def verified(self, rgb: np.ndarray) -> None:
         self.anchored = True

@@ -158,6 +158,7 @@ class RangeMatch:
     samples: int = 0
     best_distance: int | None = None
     score: float = 0.0
+    best_t: float | None = None  # the sample that matched best (a pure frame in a dissolve)
     detail: dict[str, object] = field(default_factory=dict)
     start_frame: int | None = None  # exact first and last matching frames once refined
     end_frame: int | None = None
@@ -643,11 +644,12 @@ class Register:
         # there a window is the whole sampling step
         win = step / 4 if video_fp.info(path).intra_only else step
         test = self.frame_test(run)
+        reference = _best_frame(path, run, side)
         # a bridge per walk: each keeps its own last verified frame
         first, at_start = _extent(_walk(path, run.start, -win, side), test,
-                                  _Bridge(_test_region(run)))
+                                  _Bridge(_test_region(run), reference))
         last, at_end = _extent(_walk(path, run.end, win, side), test,
-                               _Bridge(_test_region(run)))
+                               _Bridge(_test_region(run), reference))
         shift_in = shift_out = 0.0
         if first is not None:
             shift_in = first.t - run.start
@@ -1059,6 +1061,8 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool],
         before, prev = prev, thumb
         if start is None:
             start = fr
+            if bridge is not None:
+                bridge.start(fr.rgb)
         batch.append((fr, cut))
         if gap == 0 and not any(c for _f, c in batch):
             if len(batch) <= REFINE_GAP:
@@ -1100,16 +1104,34 @@ class _Bridge:
     starts only from a frame the *register* verified, never from one it let through itself,
     so it cannot drift from the registered picture a frame at a time; and it compares only the
     run's region, so a picture-in-picture window that closes over a continuing background does
-    not pass. One per walk (it keeps that walk's last verified frame)."""
+    not pass. One per walk (it keeps that walk's last verified frame).
 
-    def __init__(self, region: dict[str, Any] | None) -> None:
+    The bridge refuses a frame when the anchor is a blend of the run's best-matching sample
+    (``reference``; without one, the walk's first frame, a sample the scan matched:
+    ``start``) and that frame, a whole cut apart (``_blend_of``). Why: in a dissolve, or on
+    3:2 pulldown's mixed frame, the last frame the register verified can be half the
+    registered picture and half the next shot's; the next shot's frames then matched that
+    half, and walks ran on to the next shot's cut, 26-90 frames past the dissolve (a still
+    dissolving out over 4-24 frames). A pan's anchor is one picture, not the mean of two:
+    matching the reference itself instead would stop a fast pan short (its frames share
+    nothing with the sample a second back)."""
+
+    def __init__(self, region: dict[str, Any] | None,
+                 reference: Callable[[], np.ndarray | None] | None = None) -> None:
         self.region = region
+        self.reference = reference
         self.anchor: np.ndarray | None = None
         self.index: feat.FeatureIndex | None = None  # the anchor's, made when first needed
+        self.first: np.ndarray | None = None  # the reference's thumbnail, when known
         self.asked: tuple[np.ndarray, bool] | None = None  # the last frame asked, its answer
 
     def _part(self, rgb: np.ndarray) -> np.ndarray:
         return _crop_fraction(rgb, self.region) if self.region is not None else rgb
+
+    def start(self, rgb: np.ndarray) -> None:
+        """The walk's first frame: a sample the scan matched."""
+        if self.reference is None:
+            self.first = _thumb(self._part(rgb))
 
     def verified(self, rgb: np.ndarray) -> None:
         self.anchor, self.index, self.asked = self._part(rgb), None, None
@@ -1119,14 +1141,34 @@ class _Bridge:
             return False
         if self.asked is not None and self.asked[0] is rgb:
             return self.asked[1]  # asked again with the same anchor (``_extent``'s batches)
-        if self.index is None:
-            self.index = feat.FeatureIndex([(0, feat.extract(
-                self.anchor, feat.QUERY_SIDE, BRIDGE_FEATURES))], textures=False)
-        found = self.index.query(feat.extract(self._part(rgb), feat.QUERY_SIDE,
-                                              BRIDGE_FEATURES))
-        answer = bool(found) and found[0].inliers >= BRIDGE_INLIERS
+        part = self._part(rgb)
+        if self.first is None and self.reference is not None:
+            best = self.reference()
+            self.reference = None
+            if best is not None:
+                self.first = _thumb(self._part(best))
+        if self.first is not None and _blend_of(self.first, _thumb(self.anchor), _thumb(part)):
+            answer = False
+        else:
+            if self.index is None:
+                self.index = feat.FeatureIndex([(0, feat.extract(
+                    self.anchor, feat.QUERY_SIDE, BRIDGE_FEATURES))], textures=False)
+            found = self.index.query(feat.extract(part, feat.QUERY_SIDE, BRIDGE_FEATURES))
+            answer = bool(found) and found[0].inliers >= BRIDGE_INLIERS
         self.asked = (rgb, answer)
         return answer
+
+
+def _best_frame(path: str, run: RangeMatch, side: int) -> Callable[[], np.ndarray | None]:
+    """The frame of ``run``'s best sample at ``side``, decoded when first asked for (once)."""
+    got: list[np.ndarray | None] = []
+
+    def frame() -> np.ndarray | None:
+        if not got:
+            t = run.start if run.best_t is None else run.best_t
+            got.append(next((fr.rgb for fr in _walk(path, t, 1e-3, side)), None))
+        return got[0]
+    return frame
 
 
 def _test_region(run: RangeMatch) -> dict[str, Any] | None:
@@ -1148,6 +1190,18 @@ def _blended_cut(a: np.ndarray | None, b: np.ndarray, c: np.ndarray) -> bool:
     whole = float(np.abs(c - a).mean())
     return whole > REFINE_CUT and float(
         np.abs(2 * b - a - c).mean()) / 2 <= REFINE_BLEND * whole
+
+
+def _blend_of(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
+    """Whether thumbnail ``b`` is a mix of ``a`` and ``c`` (5-95 % of ``c``), the two a
+    whole cut apart: ``b`` within ``REFINE_BLEND`` of the cut's size from its nearest point
+    on the line from ``a`` to ``c``."""
+    d = (c - a).astype(np.float64)
+    whole = float(np.abs(d).mean())
+    if whole <= REFINE_CUT:
+        return False
+    w = float(((b - a) * d).sum() / (d * d).sum())
+    return 0.05 <= w <= 0.95 and float(np.abs(b - a - w * d).mean()) <= REFINE_BLEND * whole
 
 
 def _thumb(rgb: np.ndarray) -> np.ndarray:
@@ -1248,12 +1302,14 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
                 if confirmed < CONFIRM_FRAMES:
                     continue
             refs = [h[2] for h in run if not np.isnan(h[2])]
+            # PDQ's nearest sample, else local features' most inliers (stored negated)
+            best = min(run, key=lambda h: (h[4] not in ("pdq", "window"), h[3]))
             rm = RangeMatch(entries[eid], method, run[0][0], run[-1][0],
                             ref_start=min(refs) if refs else None,
                             ref_end=max(refs) if refs else None, samples=len(run),
                             best_distance=min(pdq_d) if pdq_d else None,
                             score=float(np.median(pdq_d)) if pdq_d else float(
-                                -min(h[3] for h in run)))
+                                -min(h[3] for h in run)), best_t=best[0])
             if any(h[4] == "window" for h in run):
                 rm.detail["found_in"] = WINDOW_FOUND_IN
             if all(h[4] == "texture" for h in run):  # a person should know what matched
