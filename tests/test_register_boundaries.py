@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from bench.bench_register import _ken_burns
 from detectors.fingerprint import extract
 from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
@@ -272,10 +273,10 @@ class _FlagBridge:
     def start(self, rgb: np.ndarray) -> None:
         pass
 
-    def verified(self, rgb: np.ndarray) -> None:
+    def verified(self, rgb: np.ndarray, at: int = 0) -> None:
         self.anchored = True
 
-    def same(self, rgb: np.ndarray) -> bool:
+    def same(self, rgb: np.ndarray, at: int = 0) -> bool:
         return self.anchored and bool(rgb[0, 0, 2] != rgb[0, 0, 0])
 
 
@@ -348,6 +349,25 @@ def test_the_bridge_starts_only_from_a_frame_the_register_verified() -> None:
     bridge = m._Bridge(None)
     bridge.verified(rgbs[0])
     assert bridge.same(rgbs[last.index]) and not bridge.same(rgbs[-1])
+
+
+def test_the_dissolve_guard_does_not_stop_a_slow_zoom() -> None:
+    """The bridge refuses a frame as past a mix only when it also shares no local features
+    with the run's best sample. Over a slow pan and zoom the anchor often lies near the line
+    from the sample to the frame (the thumbnail test fires on 25 of these 52 frames, and
+    alone it cut the walk short), but a frame a second or two on still shows the sample's
+    picture: the walk goes to the shot's end, as it does with no reference at all."""
+    rgbs = [np.ascontiguousarray(cv2.resize(f, (512, 288), interpolation=cv2.INTER_AREA))
+            for f in _ken_burns(synth_image(512, 1280, 720), 6.0, 25, (1280, 720), 512)[:60]]
+    thumbs = [m._thumb(r) for r in rgbs]
+    assert sum(m._blend_of(thumbs[0], thumbs[7], t) for t in thumbs[8:]) >= 20
+    frames = [Frame(k / 25, rgb, False, k) for k, rgb in enumerate(rgbs)]
+
+    def first_eight(rgb: np.ndarray) -> bool:
+        return any(rgb is r for r in rgbs[:8])
+
+    last, _start = m._extent(iter(frames), first_eight, m._Bridge(None, lambda: rgbs[0]))
+    assert last is frames[-1]
 
 
 def test_the_bridge_compares_the_runs_region_only() -> None:

@@ -111,6 +111,10 @@ REFINE_BLEND = 0.25  # mean |middle - mean of the two| at most this share of the
 # this many RANSAC inliers at least (neighbouring frames of one shot have hundreds)
 BRIDGE_FEATURES = 1500
 BRIDGE_INLIERS = 40
+# ... unless the last verified frame lies between the frame and the run's best sample, a
+# mix of the two (``_Bridge``): the mean distance of its thumbnail from the line between
+# theirs at most this share of theirs apart (a dissolve's layers move on while they mix)
+BRIDGE_BLEND = 0.25
 # A sampled frame this close to an entry, though not within PDQ_RADIUS, gets a second look:
 # the frames around it are hashed (see Register._second_look). Unrelated frames of the benchmark
 # programmes never came under 86 of any entry, every frame tested; so it costs nothing there
@@ -1039,9 +1043,10 @@ def _extent(frames: Iterator[Frame], test: Callable[[np.ndarray], bool],
         if test(fr.rgb) if tested is None else tested:
             clean = True
             if bridge is not None:
-                bridge.verified(fr.rgb)
+                bridge.verified(fr.rgb, abs(fr.index - start.index) if start else 0)
             return True
-        return bridge is not None and clean and bridge.same(fr.rgb)
+        return bridge is not None and clean and bridge.same(
+            fr.rgb, abs(fr.index - start.index) if start else 0)
 
     def step(fr: Frame, cut: bool, tested: bool | None = None) -> bool:
         """The frame-by-frame rule; True when the stretch has ended."""
@@ -1106,15 +1111,20 @@ class _Bridge:
     run's region, so a picture-in-picture window that closes over a continuing background does
     not pass. One per walk (it keeps that walk's last verified frame).
 
-    The bridge refuses a frame when the anchor is a blend of the run's best-matching sample
-    (``reference``; without one, the walk's first frame, a sample the scan matched:
-    ``start``) and that frame, a whole cut apart (``_blend_of``). Why: in a dissolve, or on
-    3:2 pulldown's mixed frame, the last frame the register verified can be half the
-    registered picture and half the next shot's; the next shot's frames then matched that
-    half, and walks ran on to the next shot's cut, 26-90 frames past the dissolve (a still
-    dissolving out over 4-24 frames). A pan's anchor is one picture, not the mean of two:
-    matching the reference itself instead would stop a fast pan short (its frames share
-    nothing with the sample a second back)."""
+    The bridge refuses a frame that shares no local features with the run's best-matching
+    sample (``reference``; without one, the walk's first frame, a sample the scan matched:
+    ``start``) when the anchor lies between the two, the pair a whole cut apart
+    (``_blend_of``). Why: in a dissolve, or on 3:2 pulldown's mixed frame, the last frame
+    the register verified can be part registered picture and part next shot; the next
+    shot's frames then matched that part, and walks ran on to the next shot's cut, 26-90
+    frames past a still dissolving out over 4-24 frames, up to 56 past dissolves of natural
+    pan-and-zoom shots (``bench.register_sweep --classes dissolve``). Neither test alone: a
+    fast pan's frames share nothing with the sample a second back, and a slow pan or zoom
+    often lies near the line from the sample to a frame a second on (29 of 75 walks over
+    pan-and-zoom shots of natural pictures stopped 2-40 frames short on that test alone).
+    A refusal holds for the frames farther along the walk until the register verifies one
+    of them (``at``: frames from the walk's first): a dissolve's layers move on as they
+    mix, so frames further on can lie off the line and still show the next shot."""
 
     def __init__(self, region: dict[str, Any] | None,
                  reference: Callable[[], np.ndarray | None] | None = None) -> None:
@@ -1122,8 +1132,10 @@ class _Bridge:
         self.reference = reference
         self.anchor: np.ndarray | None = None
         self.index: feat.FeatureIndex | None = None  # the anchor's, made when first needed
-        self.first: np.ndarray | None = None  # the reference's thumbnail, when known
+        self.first: np.ndarray | None = None  # the reference's part, when known ...
+        self.first_index: feat.FeatureIndex | None = None  # ... and its features
         self.asked: tuple[np.ndarray, bool] | None = None  # the last frame asked, its answer
+        self.mixed_at: int | None = None  # the nearest frame refused as past a mix (``at``)
 
     def _part(self, rgb: np.ndarray) -> np.ndarray:
         return _crop_fraction(rgb, self.region) if self.region is not None else rgb
@@ -1131,30 +1143,35 @@ class _Bridge:
     def start(self, rgb: np.ndarray) -> None:
         """The walk's first frame: a sample the scan matched."""
         if self.reference is None:
-            self.first = _thumb(self._part(rgb))
+            self.first = self._part(rgb)
 
-    def verified(self, rgb: np.ndarray) -> None:
+    def verified(self, rgb: np.ndarray, at: int = 0) -> None:
         self.anchor, self.index, self.asked = self._part(rgb), None, None
+        if self.mixed_at is not None and at > self.mixed_at:
+            self.mixed_at = None
 
-    def same(self, rgb: np.ndarray) -> bool:
-        if self.anchor is None:
+    def same(self, rgb: np.ndarray, at: int = 0) -> bool:
+        if self.anchor is None or (self.mixed_at is not None and at >= self.mixed_at):
             return False
         if self.asked is not None and self.asked[0] is rgb:
             return self.asked[1]  # asked again with the same anchor (``_extent``'s batches)
+        if self.index is None:
+            self.index = _bridge_index(self.anchor)
         part = self._part(rgb)
-        if self.first is None and self.reference is not None:
+        query = feat.extract(part, feat.QUERY_SIDE, BRIDGE_FEATURES)
+        answer = _bridged(self.index, query) is not None
+        if answer and self.first is None and self.reference is not None:
             best = self.reference()
             self.reference = None
             if best is not None:
-                self.first = _thumb(self._part(best))
-        if self.first is not None and _blend_of(self.first, _thumb(self.anchor), _thumb(part)):
-            answer = False
-        else:
-            if self.index is None:
-                self.index = feat.FeatureIndex([(0, feat.extract(
-                    self.anchor, feat.QUERY_SIDE, BRIDGE_FEATURES))], textures=False)
-            found = self.index.query(feat.extract(part, feat.QUERY_SIDE, BRIDGE_FEATURES))
-            answer = bool(found) and found[0].inliers >= BRIDGE_INLIERS
+                self.first = self._part(best)
+        if answer and self.first is not None and self.first is not self.anchor \
+                and _blend_of(_thumb(self.first), _thumb(self.anchor), _thumb(part)):
+            if self.first_index is None:
+                self.first_index = _bridge_index(self.first)
+            answer = _bridged(self.first_index, query) is not None
+            if not answer:
+                self.mixed_at = at if self.mixed_at is None else min(self.mixed_at, at)
         self.asked = (rgb, answer)
         return answer
 
@@ -1169,6 +1186,17 @@ def _best_frame(path: str, run: RangeMatch, side: int) -> Callable[[], np.ndarra
             got.append(next((fr.rgb for fr in _walk(path, t, 1e-3, side)), None))
         return got[0]
     return frame
+
+
+def _bridge_index(part: np.ndarray) -> feat.FeatureIndex:
+    return feat.FeatureIndex([(0, feat.extract(part, feat.QUERY_SIDE, BRIDGE_FEATURES))],
+                             textures=False)
+
+
+def _bridged(index: feat.FeatureIndex, query: feat.Features) -> feat.LocalMatch | None:
+    """The bridge's match of ``query`` with ``index``'s one frame, if strong enough."""
+    found = index.query(query)
+    return found[0] if found and found[0].inliers >= BRIDGE_INLIERS else None
 
 
 def _test_region(run: RangeMatch) -> dict[str, Any] | None:
@@ -1194,14 +1222,14 @@ def _blended_cut(a: np.ndarray | None, b: np.ndarray, c: np.ndarray) -> bool:
 
 def _blend_of(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
     """Whether thumbnail ``b`` is a mix of ``a`` and ``c`` (5-95 % of ``c``), the two a
-    whole cut apart: ``b`` within ``REFINE_BLEND`` of the cut's size from its nearest point
+    whole cut apart: ``b`` within ``BRIDGE_BLEND`` of the cut's size from its nearest point
     on the line from ``a`` to ``c``."""
     d = (c - a).astype(np.float64)
     whole = float(np.abs(d).mean())
     if whole <= REFINE_CUT:
         return False
     w = float(((b - a) * d).sum() / (d * d).sum())
-    return 0.05 <= w <= 0.95 and float(np.abs(b - a - w * d).mean()) <= REFINE_BLEND * whole
+    return 0.05 <= w <= 0.95 and float(np.abs(b - a - w * d).mean()) <= BRIDGE_BLEND * whole
 
 
 def _thumb(rgb: np.ndarray) -> np.ndarray:
