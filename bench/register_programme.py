@@ -83,7 +83,19 @@ ENCODES = (("ProRes 422 LT MOV 25p", "mov", 25, ["-c:v", "prores_ks", "-profile:
            # (``video._Reader.stamped_in_decode_order``)
            ("H.264 MXF 25p, B-frames", "mxf", 25, ["-c:v", "libx264", "-preset", "veryfast",
                                                    "-crf", "20", "-pix_fmt", "yuv420p", "-g",
-                                                   "50", "-bf", "2"]))
+                                                   "50", "-bf", "2"]),
+           ("HEVC MP4 25p", "mp4", 25, ["-c:v", "libx265", "-preset", "veryfast", "-crf", "22",
+                                        "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-x265-params",
+                                        "keyint=50:log-level=error"]),
+           # the 23.976 programme delivered for NTSC broadcast: 3:2 pulldown to 29.97, a
+           # drop-frame start timecode, DNxHR (``PULLDOWN``)
+           ("DNxHR SQ MXF 29.97p DF, 3:2 pulldown of 23.976p", "mxf", 24000 / 1001,
+            ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"]))
+# Encodes made by 3:2 pulldown (FFmpeg's ``telecine``: of each four frames A B C D, five
+# frames AA BB BC CD DD) with a drop-frame timecode: their inserts are scored on the
+# 29.97 frames that hold their fields (``_pulled_down``).
+PULLDOWN = frozenset({"DNxHR SQ MXF 29.97p DF, 3:2 pulldown of 23.976p"})
+PULLDOWN_RATE = 30000 / 1001
 
 
 @dataclass
@@ -92,6 +104,17 @@ class Insert:
     entry: int
     first: int  # frame numbers in the programme, inclusive
     last: int
+
+
+def _pulled_down(ins: Insert) -> Insert:
+    """``ins`` on the frames of its programme after 3:2 pulldown: from the frame that holds
+    its first frame's first field to the one that holds its last frame's last field (two
+    fields for an even frame, three for an odd one; a frame that mixes it with its
+    neighbour's fields counts, and the one-frame tolerance covers either call)."""
+    def first_field(k: int) -> int:
+        return 5 * (k // 2) + 2 * (k % 2)
+    last_field = first_field(ins.last) + (2 if ins.last % 2 == 0 else 3) - 1
+    return Insert(ins.cls, ins.entry, first_field(ins.first) // 2, last_field // 2)
 
 
 def _title(rgb: np.ndarray) -> np.ndarray:
@@ -456,14 +479,18 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                             row[1] += 1
             prog = built[fps]
             inserts, db = prog.inserts, prog.db
-            fname = f"programme_{round(fps)}.{ext}"
+            timing = ["-timecode", "01:00:00:00"]
+            if name in PULLDOWN:
+                inserts = [_pulled_down(i) for i in inserts]
+                timing = ["-vf", "telecine=pattern=23", "-timecode", "01:00:00;00"]
+            fname = f"programme_{round(PULLDOWN_RATE if name in PULLDOWN else fps)}.{ext}"
             if fname in used:  # a second encode of the same rate and container
                 fname = f"programme_{round(fps)}_{len(used)}.{ext}"
             used.add(fname)
             out = work / fname
             tracks = ([] if prog.stems is None else [prog.stems["mix"]] if ext == "mp4"
                       else [prog.stems["mix"], prog.stems["dialogue"], prog.stems["music"]])
-            n = _encode(out, prog.render(), fps, [*codec, "-timecode", "01:00:00:00"], tracks)
+            n = _encode(out, prog.render(), fps, [*codec, *timing], tracks)
             assert n == prog.frames, (n, prog.frames)
             dur = n / fps
             found, took = scan(db, out)
@@ -508,6 +535,12 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                         stem = "dialogue" if track.endswith("-2") else "music"
                         mine = [a for a in ains if a.stem == stem]
                         audio_false += _audio_score(mine_f, mine, got, [])
+            if name in PULLDOWN:  # every picture finding labelled at 29.97 drop-frame
+                ranges = [f["evidence"].get("deliverable_range") or {} for f in pic
+                          if isinstance(f["evidence"], dict)]
+                df = sum(r.get("drop_frame") is True and r.get("rate") == "30000/1001"
+                         and ";" in str(r.get("start")) for r in ranges)
+                a_found += f"; {df}/{len(ranges)} picture findings labelled 29.97 drop-frame"
             line = (f"- {name}: {dur:.0f} s programme ({len(tracks)} audio track(s)) scanned "
                     f"in {took:.1f} s ({dur / took:.1f}x real time); {sum(hits.values())}/"
                     f"{len(inserts)} picture inserts found"

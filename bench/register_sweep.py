@@ -60,7 +60,7 @@ CLASSES = ("plain", "grade", "reframe crop 5-25 %", "title / logo / subtitles",
 # drawing the inserts the reported figures were measured on. A 2.39 or 1.85 master is cut
 # from 16:9 temp by extraction, a crop of its height (not a squeeze, which is what the
 # "letterbox / pillarbox" class does), and a 4:3 one by a crop of its width.
-EXTRA_CLASSES = ("extraction 2.39 / 1.85 / 4:3 + bars",)
+EXTRA_CLASSES = ("extraction 2.39 / 1.85 / 4:3 + bars", "dissolve in and out 4-25 frames")
 TEMP_SIZE = (1280, 720)  # generated previs is rarely full HD: the conform scales it up
 TEMP_S = 4.0  # registered temp clip length; an insert uses a random 1-3 s of it
 ENCODES = {
@@ -118,7 +118,15 @@ def draw_params(cls: str, rng: np.random.Generator) -> dict[str, Any]:
         return {"factor": float(rng.choice([-1, 1]) * rng.uniform(0.02, 0.10) + 1)}
     if cls.startswith("scale"):
         return {"scale": rng.uniform(0.8, 0.95), "x": rng.uniform(0, 1), "y": rng.uniform(0, 1)}
+    if cls.startswith("dissolve"):  # frames (at most a third of the insert each: ``plan``)
+        return {"in": int(rng.integers(4, 26)), "out": int(rng.integers(4, 26))}
     return {}
+
+
+def dissolves(ins: Insert) -> tuple[int, int]:
+    """Frames of the insert dissolving in from the shot before and out into the one after."""
+    return (int(ins.params["in"]), int(ins.params["out"])) if ins.cls.startswith(
+        "dissolve") else (0, 0)
 
 
 def _graded(rgb: np.ndarray, p: dict[str, Any]) -> np.ndarray:
@@ -229,7 +237,23 @@ def transform(ins: Insert, clip: list[np.ndarray], bg: list[np.ndarray]) -> list
     if ins.cls.startswith("scale"):
         size = (int(w * p["scale"]), int(h * p["scale"]))
         return [_placed(f, size, p, None) for f in up]
+    if ins.cls.startswith("dissolve"):  # ``bg``: the shot before's next frames, the next's first
+        d_in, d_out = dissolves(ins)
+        out = list(up)
+        for i in range(d_in):
+            a = (i + 1) / (d_in + 1)
+            out[i] = _mix(bg[i], up[i], a)
+        for j in range(d_out):
+            a = (j + 1) / (d_out + 1)
+            k = len(up) - d_out + j
+            out[k] = _mix(up[k], bg[d_in + j], a)
+        return out
     return up
+
+
+def _mix(a: np.ndarray, b: np.ndarray, share: float) -> np.ndarray:
+    """``share`` of ``b`` over ``a``: one frame of a dissolve."""
+    return cv2.addWeighted(a, 1 - share, b, share, 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -261,6 +285,9 @@ def plan(per_class: int, pictures: int, fps: float, seed: int,
     for k, cls in enumerate(classes):
         params = draw_params(cls, rng)
         frames = int(round(rng.uniform(1.0, 3.0) * fps))
+        for edge in ("in", "out"):
+            if edge in params:
+                params[edge] = min(params[edge], frames // 3)
         span = int(math.ceil(frames * params.get("factor", 1.0)))
         offset = int(rng.integers(0, clip_n - span + 1))
         out.append(Insert(cls, k % pictures, 1000 + k, offset, frames, params,
@@ -326,17 +353,43 @@ def layout(inserts: list[Insert], fps: float, seed: int) -> list[int]:
 def render(inserts: list[Insert], pictures: list[tuple[str, np.ndarray]],
            fillers: list[tuple[str, np.ndarray]], fps: float, seed: int
            ) -> Iterator[np.ndarray]:
-    """The programme's frames (and its inserts' first and last frames, ``layout``)."""
-    for k, (ins, n) in enumerate(zip(inserts, layout(inserts, fps, seed), strict=True)):
-        filler = fillers[k % len(fillers)][1]
-        yield from _ken_burns(filler, n / fps + 1e-6, fps, HD, 5000 + k)[:n]
-        bg = (_ken_burns(fillers[(k + 3) % len(fillers)][1], ins.frames / fps + 1e-6, fps, HD,
-                         7000 + k) if ins.cls.startswith("picture-in-picture") else [])
+    """The programme's frames (and its inserts' first and last frames, ``layout``).
+
+    A dissolving insert (``dissolves``) mixes with the shot before as it goes on and with
+    the shot after from its start: that shot is made as many frames longer, and its first
+    frames are shown under the insert's last."""
+    gaps = layout(inserts, fps, seed)
+    edges = [dissolves(i) for i in inserts] + [(0, 0)]
+    tail = int(1.0 * fps)
+
+    def shot(k: int) -> list[np.ndarray]:
+        """Gap ``k``'s shot (the tail after the last insert), with the frames dissolves use:
+        the insert before's out-dissolve first, the insert after's in-dissolve last."""
+        extra = edges[k - 1][1] if k else 0
+        n = (gaps[k] if k < len(gaps) else tail) + extra + edges[k][0]
+        if k == len(gaps):  # (1.0 s: as the programmes were made before dissolves)
+            return _ken_burns(fillers[0][1], n / fps + 1e-6 if n > tail else 1.0, fps, HD,
+                              9999)
+        return _ken_burns(fillers[k % len(fillers)][1], n / fps + 1e-6, fps, HD,
+                          5000 + k)[:n]
+
+    here = shot(0)
+    for k, ins in enumerate(inserts):
+        skip = edges[k - 1][1] if k else 0
+        yield from here[skip:skip + gaps[k]]
+        before = here[skip + gaps[k]:]
+        nxt = shot(k + 1)
+        if ins.cls.startswith("picture-in-picture"):
+            bg = _ken_burns(fillers[(k + 3) % len(fillers)][1], ins.frames / fps + 1e-6, fps,
+                            HD, 7000 + k)
+        else:
+            bg = before + nxt[:edges[k][1]]
         clip = _temp_clip(pictures[ins.picture][1], ins.seed, fps)
         frames = transform(ins, clip, bg)
         assert len(frames) == ins.frames, (ins.describe(), len(frames))
         yield from frames
-    yield from _ken_burns(fillers[0][1], 1.0, fps, HD, 9999)
+        here = nxt
+    yield from here[edges[-2][1] if inserts else 0:]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,7 +416,11 @@ def score(findings: list[dict[str, Any]], inserts: list[Insert]
         own = [k for k, i in enumerate(inserts)
                if i.entry == eid and lo <= i.last and hi >= i.first]
         for k in own:
-            found.setdefault(k, [abs(lo - inserts[k].first), abs(hi - inserts[k].last)])
+            # an edge in a dissolve is right anywhere in it: frames off its nearer end
+            d_in, d_out = dissolves(inserts[k])
+            first, last = inserts[k].first, inserts[k].last
+            found.setdefault(k, [max(first - lo, lo - (first + max(d_in, 1) - 1), 0),
+                                 max((last - max(d_out, 1) + 1) - hi, hi - last, 0)])
         if not own:
             false.append(f)
     return found, false
