@@ -115,6 +115,7 @@ BRIDGE_INLIERS = 40
 # mix of the two (``_Bridge``): the mean distance of its thumbnail from the line between
 # theirs at most this share of theirs apart (a dissolve's layers move on while they mix)
 BRIDGE_BLEND = 0.25
+BLEND_SPAN = 25  # frames: the farthest verified frame back a mix's line may start from
 # A sampled frame this close to an entry, though not within PDQ_RADIUS, gets a second look:
 # the frames around it are hashed (see Register._second_look). Unrelated frames of the benchmark
 # programmes never came under 86 of any entry, every frame tested; so it costs nothing there
@@ -1113,8 +1114,9 @@ class _Bridge:
 
     The bridge refuses a frame that shares no local features with the run's best-matching
     sample (``reference``; without one, the walk's first frame, a sample the scan matched:
-    ``start``) when the anchor lies between the two, the pair a whole cut apart
-    (``_blend_of``). Why: in a dissolve, or on 3:2 pulldown's mixed frame, the last frame
+    ``start``) when the anchor lies between an earlier verified frame (the walk's farthest
+    within ``BLEND_SPAN`` of it, else the reference) and that frame, the pair a whole cut
+    apart (``_blend_of``). Why: in a dissolve, or on 3:2 pulldown's mixed frame, the last frame
     the register verified can be part registered picture and part next shot; the next
     shot's frames then matched that part, and walks ran on to the next shot's cut, 26-90
     frames past a still dissolving out over 4-24 frames, up to 56 past dissolves of natural
@@ -1124,7 +1126,10 @@ class _Bridge:
     pan-and-zoom shots of natural pictures stopped 2-40 frames short on that test alone).
     A refusal holds for the frames farther along the walk until the register verifies one
     of them (``at``: frames from the walk's first): a dissolve's layers move on as they
-    mix, so frames further on can lie off the line and still show the next shot."""
+    mix, so frames further on can lie off the line and still show the next shot; for the
+    same reason the line starts at a verified frame near the anchor, not at the sample
+    seconds back (a 4-frame dissolve whose anchor was 2 s of pan-and-zoom from the best
+    sample lay off that line, and its walk ran 40 frames into the next shot)."""
 
     def __init__(self, region: dict[str, Any] | None,
                  reference: Callable[[], np.ndarray | None] | None = None) -> None:
@@ -1136,6 +1141,8 @@ class _Bridge:
         self.first_index: feat.FeatureIndex | None = None  # ... and its features
         self.asked: tuple[np.ndarray, bool] | None = None  # the last frame asked, its answer
         self.mixed_at: int | None = None  # the nearest frame refused as past a mix (``at``)
+        self.history: list[tuple[int, np.ndarray]] = []  # (at, thumbnail) of verified frames
+        self.anchor_at = 0
 
     def _part(self, rgb: np.ndarray) -> np.ndarray:
         return _crop_fraction(rgb, self.region) if self.region is not None else rgb
@@ -1147,8 +1154,18 @@ class _Bridge:
 
     def verified(self, rgb: np.ndarray, at: int = 0) -> None:
         self.anchor, self.index, self.asked = self._part(rgb), None, None
+        self.anchor_at = at
+        self.history.append((at, _thumb(self.anchor)))
         if self.mixed_at is not None and at > self.mixed_at:
             self.mixed_at = None
+
+    def _line_start(self) -> np.ndarray | None:
+        """Where a mix through the anchor would start from (``_Bridge``)."""
+        near = [(abs(self.anchor_at - a), t) for a, t in self.history
+                if 0 < abs(self.anchor_at - a) <= BLEND_SPAN]
+        if near:
+            return max(near, key=lambda n: n[0])[1]
+        return None if self.first is None else _thumb(self.first)
 
     def same(self, rgb: np.ndarray, at: int = 0) -> bool:
         if self.anchor is None or (self.mixed_at is not None and at >= self.mixed_at):
@@ -1165,8 +1182,10 @@ class _Bridge:
             self.reference = None
             if best is not None:
                 self.first = self._part(best)
-        if answer and self.first is not None and self.first is not self.anchor \
-                and _blend_of(_thumb(self.first), _thumb(self.anchor), _thumb(part)):
+        start = self._line_start() if answer and self.first is not None else None
+        if start is not None and self.first is not self.anchor \
+                and _blend_of(start, _thumb(self.anchor), _thumb(part)):
+            assert self.first is not None
             if self.first_index is None:
                 self.first_index = _bridge_index(self.first)
             answer = _bridged(self.first_index, query) is not None
