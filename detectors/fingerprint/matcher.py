@@ -111,11 +111,11 @@ REFINE_BLEND = 0.25  # mean |middle - mean of the two| at most this share of the
 # this many RANSAC inliers at least (neighbouring frames of one shot have hundreds)
 BRIDGE_FEATURES = 1500
 BRIDGE_INLIERS = 40
-# ... unless the last verified frame lies between the frame and the run's best sample, a
-# mix of the two (``_Bridge``): the mean distance of its thumbnail from the line between
-# theirs at most this share of theirs apart (a dissolve's layers move on while they mix)
+# ... unless the last verified frame is a mix of an earlier one and the frame (``_Bridge``):
+# the mean distance of its thumbnail from the line between theirs at most this share of
+# theirs apart (a dissolve's layers move on while they mix) ...
 BRIDGE_BLEND = 0.25
-BLEND_SPAN = 25  # frames: the farthest verified frame back a mix's line may start from
+BLEND_SPAN = 25  # ... the earlier one at most this many frames back along the walk
 # A sampled frame this close to an entry, though not within PDQ_RADIUS, gets a second look:
 # the frames around it are hashed (see Register._second_look). Unrelated frames of the benchmark
 # programmes never came under 86 of any entry, every frame tested; so it costs nothing there
@@ -1143,6 +1143,7 @@ class _Bridge:
         self.mixed_at: int | None = None  # the nearest frame refused as past a mix (``at``)
         self.history: list[tuple[int, np.ndarray]] = []  # (at, thumbnail) of verified frames
         self.anchor_at = 0
+        self.anchor_thumb: np.ndarray | None = None
 
     def _part(self, rgb: np.ndarray) -> np.ndarray:
         return _crop_fraction(rgb, self.region) if self.region is not None else rgb
@@ -1154,18 +1155,17 @@ class _Bridge:
 
     def verified(self, rgb: np.ndarray, at: int = 0) -> None:
         self.anchor, self.index, self.asked = self._part(rgb), None, None
-        self.anchor_at = at
-        self.history.append((at, _thumb(self.anchor)))
+        self.anchor_at, self.anchor_thumb = at, _thumb(self.anchor)
+        self.history.append((at, self.anchor_thumb))
         if self.mixed_at is not None and at > self.mixed_at:
             self.mixed_at = None
 
-    def _line_start(self) -> np.ndarray | None:
-        """Where a mix through the anchor would start from (``_Bridge``)."""
+    def _line_start(self, first: np.ndarray) -> np.ndarray:
+        """Where a mix through the anchor would start from: the verified frame farthest
+        back within ``BLEND_SPAN``, else ``first`` (the reference)."""
         near = [(abs(self.anchor_at - a), t) for a, t in self.history
                 if 0 < abs(self.anchor_at - a) <= BLEND_SPAN]
-        if near:
-            return max(near, key=lambda n: n[0])[1]
-        return None if self.first is None else _thumb(self.first)
+        return max(near, key=lambda n: n[0])[1] if near else _thumb(first)
 
     def same(self, rgb: np.ndarray, at: int = 0) -> bool:
         if self.anchor is None or (self.mixed_at is not None and at >= self.mixed_at):
@@ -1182,10 +1182,9 @@ class _Bridge:
             self.reference = None
             if best is not None:
                 self.first = self._part(best)
-        start = self._line_start() if answer and self.first is not None else None
-        if start is not None and self.first is not self.anchor \
-                and _blend_of(start, _thumb(self.anchor), _thumb(part)):
-            assert self.first is not None
+        if answer and self.first is not None and self.first is not self.anchor \
+                and self.anchor_thumb is not None \
+                and _blend_of(self._line_start(self.first), self.anchor_thumb, _thumb(part)):
             if self.first_index is None:
                 self.first_index = _bridge_index(self.first)
             answer = _bridged(self.first_index, query) is not None
@@ -1202,7 +1201,8 @@ def _best_frame(path: str, run: RangeMatch, side: int) -> Callable[[], np.ndarra
     def frame() -> np.ndarray | None:
         if not got:
             t = run.start if run.best_t is None else run.best_t
-            got.append(next((fr.rgb for fr in _walk(path, t, 1e-3, side)), None))
+            got.append(next((fr.rgb for fr in video_fp.frames_between(path, t, t + 0.1, side)),
+                            None))
         return got[0]
     return frame
 
