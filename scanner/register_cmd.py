@@ -263,8 +263,9 @@ def edl(rows: list[dict[str, Any]], title: str) -> str:
     lines = [f"TITLE: {title[:70]}", f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
     for n, r in enumerate(timed, 1):
         track = "V" if r["kind"] == "video" else "A"
-        src_in = r["src_in"] or "00:00:00:00"
-        src_out = r["src_out"] or _still_source_out(r)
+        still_in, still_out = _still_source(r)
+        src_in = r["src_in"] or still_in
+        src_out = r["src_out"] or still_out
         lines.append(f"{n:03d}  {_reel('TEMP' + str(r['entry_id'])):<8} {track:<5} C        "
                      f"{src_in} {src_out} {r['rec_in']} {r['rec_out']}")
         lines.append(f"* FROM CLIP NAME: {os.path.basename(str(r['entry_path']))}")
@@ -275,18 +276,19 @@ def edl(rows: list[dict[str, Any]], title: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def _still_source_out(r: dict[str, Any]) -> str:
+def _still_source(r: dict[str, Any]) -> tuple[str, str]:
     """A still has no source timecode: its source side runs from 00:00:00:00 for as many
-    frames as it is on screen in the deliverable."""
+    frames as it is on screen in the deliverable, labelled as the record side is
+    (``00:00:00;00`` in a drop-frame list)."""
     from detectors.fingerprint.timecode import Timing  # noqa: PLC0415
 
     try:
         num, _, den = str(r["rate"] or "25").partition("/")
         timing = Timing.make(Fraction(int(num), int(den or 1)))
         timing = Timing(timing.rate, 0, bool(r["drop_frame"] is True), "assumed")
-        return timing.label(int(r["end_frame"]) - int(r["start_frame"]) + 1)
+        return timing.label(0), timing.label(int(r["end_frame"]) - int(r["start_frame"]) + 1)
     except (ValueError, TypeError, ZeroDivisionError):
-        return "00:00:00:00"
+        return "00:00:00:00", "00:00:00:00"
 
 
 @register.command("export-matches")

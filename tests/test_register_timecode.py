@@ -160,3 +160,14 @@ def test_pulled_down_delivery_has_drop_frame_in_and_out_across_a_minute(tmp_path
     assert d["end"] == {107: "00:01:02;19", 108: "00:01:02;20", 109: "00:01:02;21"}[
         d["end_frame"]]
     assert (d["rate"], d["drop_frame"]) == ("30000/1001", True)
+    # the editor's EDL: drop-frame, the still's source side counted at the same rate
+    (tmp_path / "report.json").write_text(res.stdout)
+    res = runner.invoke(main, ["register", "export-matches", str(tmp_path / "report.json"),
+                               "-o", str(tmp_path / "m.edl")])
+    assert res.exit_code == 0, res.output
+    edl = (tmp_path / "m.edl").read_text()
+    assert "FCM: DROP FRAME" in edl
+    event = [ln for ln in edl.splitlines() if ln.startswith("001 ")][0]
+    n = d["end_frame"] - d["start_frame"] + 1
+    assert event.split()[-4:] == ["00:00:00;00", f"00:00:{n // 30:02d};{n % 30:02d}",
+                                  d["start"], d["out"]]
