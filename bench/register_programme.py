@@ -88,14 +88,14 @@ ENCODES = (("ProRes 422 LT MOV 25p", "mov", 25, ["-c:v", "prores_ks", "-profile:
                                         "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-x265-params",
                                         "keyint=50:log-level=error"]),
            # the 23.976 programme delivered for NTSC broadcast: 3:2 pulldown to 29.97, a
-           # drop-frame start timecode, DNxHR (``PULLDOWN``)
+           # drop-frame start timecode, DNxHR (``CONVERSIONS``)
            ("DNxHR SQ MXF 29.97p DF, 3:2 pulldown of 23.976p", "mxf", 24000 / 1001,
-            ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"]))
-# Encodes made by 3:2 pulldown (FFmpeg's ``telecine``: of each four frames A B C D, five
-# frames AA BB BC CD DD) with a drop-frame timecode: their inserts are scored on the
-# 29.97 frames that hold their fields (``_pulled_down``).
-PULLDOWN = frozenset({"DNxHR SQ MXF 29.97p DF, 3:2 pulldown of 23.976p"})
-PULLDOWN_RATE = 30000 / 1001
+            ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"]),
+           # the 25p programme converted to 29.97 by a standards converter that blends
+           # neighbouring frames (``CONVERSIONS``)
+           ("ProRes 422 LT MOV 29.97p DF, 25p converted by frame blending", "mov", 25,
+            ["-c:v", "prores_ks", "-profile:v", "1", "-pix_fmt", "yuv422p10le"]))
+NTSC = 30000 / 1001
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Insert:
     last: int
 
 
-def _pulled_down(ins: Insert) -> Insert:
+def _pulled_down(ins: Insert, fps: float) -> Insert:
     """``ins`` on the frames of its programme after 3:2 pulldown: from the frame that holds
     its first frame's first field to the one that holds its last frame's last field (two
     fields for an even frame, three for an odd one; a frame that mixes it with its
@@ -115,6 +115,30 @@ def _pulled_down(ins: Insert) -> Insert:
         return 5 * (k // 2) + 2 * (k % 2)
     last_field = first_field(ins.last) + (2 if ins.last % 2 == 0 else 3) - 1
     return Insert(ins.cls, ins.entry, first_field(ins.first) // 2, last_field // 2)
+
+
+def _blended(ins: Insert, fps: float) -> Insert:
+    """``ins`` on the frames of its programme converted to 29.97 by blending: the frames
+    nearest its first and last (an edge frame mixes it with a neighbour)."""
+    r = NTSC / fps
+    return Insert(ins.cls, ins.entry, round(ins.first * r), round(ins.last * r))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """An encode delivered at 29.97 drop-frame from a programme at another rate: FFmpeg's
+    filter, and where each insert lands on the frames it makes."""
+
+    vf: str
+    frames: Callable[[Insert, float], Insert]
+
+
+# 3:2 pulldown (FFmpeg's ``telecine``: of each four frames A B C D, five frames AA BB BC CD
+# DD); a frame-blending standards conversion (FFmpeg's ``framerate``)
+CONVERSIONS = {"DNxHR SQ MXF 29.97p DF, 3:2 pulldown of 23.976p":
+               Conversion("telecine=pattern=23", _pulled_down),
+               "ProRes 422 LT MOV 29.97p DF, 25p converted by frame blending":
+               Conversion("framerate=fps=30000/1001", _blended)}
 
 
 def _title(rgb: np.ndarray) -> np.ndarray:
@@ -480,10 +504,11 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
             prog = built[fps]
             inserts, db = prog.inserts, prog.db
             timing = ["-timecode", "01:00:00:00"]
-            if name in PULLDOWN:
-                inserts = [_pulled_down(i) for i in inserts]
-                timing = ["-vf", "telecine=pattern=23", "-timecode", "01:00:00;00"]
-            fname = f"programme_{round(PULLDOWN_RATE if name in PULLDOWN else fps)}.{ext}"
+            conversion = CONVERSIONS.get(name)
+            if conversion is not None:
+                inserts = [conversion.frames(i, fps) for i in inserts]
+                timing = ["-vf", conversion.vf, "-timecode", "01:00:00;00"]
+            fname = f"programme_{round(NTSC if conversion else fps)}.{ext}"
             if fname in used:  # a second encode of the same rate and container
                 fname = f"programme_{round(fps)}_{len(used)}.{ext}"
             used.add(fname)
@@ -535,7 +560,7 @@ def run(naturals: list[tuple[str, np.ndarray]], encodes: int,
                         stem = "dialogue" if track.endswith("-2") else "music"
                         mine = [a for a in ains if a.stem == stem]
                         audio_false += _audio_score(mine_f, mine, got, [])
-            if name in PULLDOWN:  # every picture finding labelled at 29.97 drop-frame
+            if conversion is not None:  # every picture finding labelled 29.97 drop-frame
                 ranges = [f["evidence"].get("deliverable_range") or {} for f in pic
                           if isinstance(f["evidence"], dict)]
                 df = sum(r.get("drop_frame") is True and r.get("rate") == "30000/1001"
