@@ -165,6 +165,8 @@ class Result:
     # margin over the moved lines of any of them (-1: none checked)
     grains: int = 0
     grain_margin: float = -1.0
+    squeeze_tries: int = 0  # refused candidates tried again as a squeezed placement
+    squeeze_rejected: int = 0  # most inliers of a refused squeeze
 
 
 def _log(s: str) -> None:
@@ -188,6 +190,8 @@ class Probe:
         self.inliers_rejected = 0
         self.texture_tries = 0
         self.texture_rejected = 0
+        self.squeeze_tries = 0
+        self.squeeze_rejected = 0
         self.audio_hits = 0.0
         self.wave = 0.0
         self.grains = 0
@@ -239,6 +243,12 @@ class Probe:
                 probe.texture_tries += 1
             else:
                 probe.votes = max(probe.votes, len(src))
+            if out is None and not distinct and len(src) >= max(feat.STRONG_INLIERS,
+                                                                min_inliers):
+                m, keep = feat.squeeze_ransac(src, dst, query)
+                probe.squeeze_tries += 1
+                if m is not None:
+                    probe.squeeze_rejected = max(probe.squeeze_rejected, int(keep.sum()))
             if out is None:  # how close the refused candidate came (RANSAC re-run)
                 m, keep = feat.ransac(src, dst, query, distinct)
                 if m is None:
@@ -716,7 +726,9 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                                   probe.part, probe.votes, probe.inliers_rejected,
                                   probe.texture_tries, probe.texture_rejected,
                                   probe.audio_hits, took, wave=probe.wave,
-                                  grains=probe.grains, grain_margin=probe.grain_margin))
+                                  grains=probe.grains, grain_margin=probe.grain_margin,
+                                  squeeze_tries=probe.squeeze_tries,
+                                  squeeze_rejected=probe.squeeze_rejected))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
                 if time.perf_counter() - t_last > 20:
@@ -931,6 +943,15 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
         else:
             out.append(f"- local features, {label}: no candidate reached "
                        f"{feat.MIN_INLIERS} ratio-test votes")
+        sq = [r for r in rs if r.squeeze_tries]
+        if sq:
+            best = max(sq, key=lambda r: r.squeeze_rejected)
+            out.append(f"- squeezed placements, {label}: {len(sq)} files had a refused "
+                       f"candidate tried as one ({sum(r.squeeze_tries for r in sq)} tries); "
+                       f"most inliers of a refused one {best.squeeze_rejected} "
+                       f"({best.neg.path.name}; threshold {feat.STRONG_INLIERS})")
+        else:
+            out.append(f"- squeezed placements, {label}: none tried")
         t = [r for r in rs if r.texture_tries]
         if t:
             best = max(t, key=lambda r: r.texture_rejected)

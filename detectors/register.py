@@ -61,6 +61,14 @@ LOCAL_EVERY = 2.0  # seconds between local-feature checks of unmatched video fra
 TEXTURE_NOTE = " of a repeated pattern: any copy of that pattern would match, compare by eye"
 
 
+def _squeeze_note(squeeze: object) -> str:
+    """Says a match was placed squeezed (``features.squeeze_ransac``): a person comparing
+    the two pictures should expect one narrower or flatter than the other."""
+    if not isinstance(squeeze, float | int):
+        return ""
+    return f", placed squeezed: {float(squeeze):.2f} horizontal to vertical scale"
+
+
 def _tc_range(timing: tc.Timing, start: float, end: float, start_frame: int | None = None,
               end_frame: int | None = None) -> dict[str, Any]:
     """In and out points as SMPTE labels at the file's rate from its start timecode:
@@ -320,11 +328,14 @@ class RegisterDetector(Detector):
                                                  extract.thumbnail(rgb, lm.region))}
                 if lm.texture:
                     ev["texture"] = True
+                if lm.squeeze is not None:
+                    ev["squeeze"] = lm.squeeze
                 yield self._finding(
                     "register.local", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
                     f"contains {_describe(im.entry)} in region {x1 - x0}x{y1 - y0} at "
                     f"({x0},{y0}), {lm.coverage:.0%} of the image ({lm.inliers} "
-                    f"consistent local features{TEXTURE_NOTE if lm.texture else ''})", ev)
+                    f"consistent local features{TEXTURE_NOTE if lm.texture else ''}"
+                    f"{_squeeze_note(lm.squeeze)})", ev)
 
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
@@ -458,6 +469,8 @@ class RegisterDetector(Detector):
             how = f"partial use, {int(run.score)} consistent local features"
             if ev.get("texture"):
                 how += TEXTURE_NOTE
+            region = ev.get("region")
+            how += _squeeze_note(region.get("squeeze") if isinstance(region, dict) else None)
         elif run.method == "waveform":
             ev.update({"min_z": waveform.ACCEPT_Z, "min_peak_ratio": waveform.RATIO_ACCEPT,
                        "review_confidence": waveform.REVIEW})

@@ -4,7 +4,10 @@ words that short-lists registered frames, exact matching and RANSAC geometric ve
 Why: a registered AI element scaled into part of a larger frame changes the global PDQ hash
 completely, but its corners and edges survive; many descriptor matches that agree on one
 similarity transform (scale, rotation, shift) are strong evidence, and the transform maps the
-registered image's outline into the frame: that is the reported region.
+registered image's outline into the frame: that is the reported region. A picture placed
+squeezed (into a pillarbox or letterbox, stretched to a cell) fits no similarity; where the
+similarity finds none or only a band, an axis-aligned scale and shift is tried on the same
+pairs (``squeeze_ransac``), held to a strong consensus.
 
 A periodic texture (a chessboard, tiles) defeats the one-to-one pairs: each corner's nearest
 registered descriptor is any of its repeats. Registered frames whose visual words mostly
@@ -64,6 +67,14 @@ TEXTURE_SLACK = 1.25  # a neighbour within this factor of the query's nearest (o
 TEXTURE_MIN_INLIERS = 60  # chance reached 41 in the negative set, a chessboard 130-170
 TEXTURE_MIN_SPAN = 0.2  # the registered frame must map onto this share of the query's side
 # (the chance match of 41: a whole chessboard squeezed into 40 x 23 px of a dense graphic)
+# Squeezed placements: a picture scaled more in one direction than the other (the whole 16:9
+# temp picture squeezed into a 4:3 pillarbox or a 2.39 letterbox, a still stretched to a
+# composite's cell) fits no similarity transform, so the one-to-one pairs are also tried
+# against x' = sx x + tx, y' = sy y + ty. It has a similarity's four degrees of freedom, so
+# chance agrees with it as rarely; it is still held to a strong consensus and the full
+# spread and share rules, as a second model tried on the same pairs.
+SQUEEZE_RANGE = (0.5, 2.0)  # horizontal over vertical scale
+SQUEEZE_HYPOTHESES = 400  # two-point samples (all-inlier with 99.99 % at a quarter inliers)
 
 
 @dataclass
@@ -86,6 +97,7 @@ class LocalMatch:
     coverage: float  # fraction of the query image covered by the region
     min_inliers: int = MIN_INLIERS  # the floor it was held to (higher from a short list)
     texture: bool = False  # many-to-many on a periodic texture: any copy of the pattern matches
+    squeeze: float | None = None  # horizontal over vertical scale of a squeezed placement
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
@@ -378,6 +390,47 @@ def ransac(src: np.ndarray, dst: np.ndarray, query: Features, distinct: bool = F
     return m, mask.reshape(-1).astype(bool)
 
 
+def squeeze_ransac(src: np.ndarray, dst: np.ndarray, query: Features
+                   ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The axis-aligned scale and shift (``[[sx, 0, tx], [0, sy, ty]]``, ``sx / sy`` within
+    ``SQUEEZE_RANGE``) RANSAC finds from ``src`` to ``dst`` (None if none), refitted on its
+    inliers, and its inlier mask; the same reprojection threshold as ``ransac``.
+
+    Why not OpenCV: it has no such model, and a full affine one has six degrees of freedom
+    (more chance consensus). Two pairs fix the model, so every hypothesis is tested against
+    every pair at once; the samples are seeded, so a scan gives the same answer each time."""
+    n = len(src)
+    none = (None, np.zeros(n, bool))
+    if n < 2:
+        return none
+    reproj = max(3.0, 0.006 * max(query.width, query.height))
+    rng = np.random.default_rng(n)
+    i, j = rng.integers(0, n, (2, SQUEEZE_HYPOTHESES))
+    d_src, d_dst = src[j] - src[i], dst[j] - dst[i]
+    spaced = (np.abs(d_src) > 2 * reproj).all(axis=1)
+    s = np.where(spaced[:, None], d_dst / np.where(spaced[:, None], d_src, 1.0), 0.0)
+    lo, hi = SQUEEZE_RANGE
+    ratio = s[:, 0] / np.where(s[:, 1] > 0, s[:, 1], 1.0)
+    ok = spaced & (s > 0).all(axis=1) & (ratio >= lo) & (ratio <= hi)
+    if not ok.any():
+        return none
+    s, i = s[ok], i[ok]
+    t = dst[i] - s * src[i]
+    err = (s[:, None, :] * src[None] + t[:, None, :] - dst[None]) ** 2
+    inside = err.sum(axis=2) <= reproj * reproj
+    keep = inside[int(np.argmax(inside.sum(axis=1)))]
+    for _ in range(2):  # least squares per axis on the inliers, then the inliers again
+        if keep.sum() < 2:
+            return none
+        fit = [np.polyfit(src[keep, a], dst[keep, a], 1) for a in (0, 1)]
+        (sx, tx), (sy, ty) = fit
+        if sx <= 0 or sy <= 0 or not lo <= sx / sy <= hi:
+            return none
+        m = np.array([[sx, 0.0, tx], [0.0, sy, ty]])
+        keep = ((src @ m[:, :2].T + m[:, 2] - dst) ** 2).sum(axis=1) <= reproj * reproj
+    return m, keep
+
+
 def distinct_inliers(src: np.ndarray, dst: np.ndarray, keep: np.ndarray) -> int:
     """Inliers of many-to-many pairs counted as points: the fewer distinct ones of either
     side (one corner paired with three repeats is one inlier)."""
@@ -391,6 +444,25 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     ``distinct``: the pairs are many-to-many (``_texture_match``), so inliers are counted as
     distinct points (the fewer of either side's) and their share of the pairs is not asked."""
     m, keep = ransac(src, dst, query, distinct)
+    found = _accepted(ref, reg, src, dst, query, min_inliers, distinct, m, keep)
+    # A squeezed placement leaves the similarity a band of the picture at most: refused, or
+    # taken by the strong-consensus rule with a low share and the band for its region.
+    if distinct or len(src) < max(STRONG_INLIERS, min_inliers) or (
+            found is not None and found.inliers >= MIN_INLIER_RATIO * len(src)):
+        return found
+    m, keep = squeeze_ransac(src, dst, query)
+    squeezed = _accepted(ref, reg, src, dst, query, min_inliers, distinct, m, keep,
+                         squeezed=True)
+    if squeezed is not None and (found is None or squeezed.inliers > found.inliers):
+        return squeezed
+    return found
+
+
+def _accepted(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray, query: Features,
+              min_inliers: int, distinct: bool, m: np.ndarray | None, keep: np.ndarray,
+              squeezed: bool = False) -> LocalMatch | None:
+    """A fitted transform and its inliers held to ``_verify``'s rules, or None. A squeeze
+    must be a strong consensus and still meets the ordinary share and spread rules."""
     if m is None:
         return None
     strong = False  # (texture matches keep the full spread rule)
@@ -401,6 +473,9 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     else:
         inliers = int(keep.sum())
         strong = inliers >= max(STRONG_INLIERS, min_inliers)
+        if squeezed and not strong:
+            return None
+        strong = strong and not squeezed
         share = STRONG_INLIER_RATIO if strong else MIN_INLIER_RATIO
         if inliers < min_inliers or inliers < share * len(src):
             return None
@@ -423,7 +498,8 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
     coverage = area / max(1, query.width * query.height)
     return LocalMatch(ref, inliers, len(src), scale,
                       (int(x0), int(y0), int(round(x1)), int(round(y1))), round(coverage, 4),
-                      min_inliers, texture=distinct)
+                      min_inliers, texture=distinct,
+                      squeeze=round(float(m[0, 0] / m[1, 1]), 3) if squeezed else None)
 
 
 def pack(feats: Features) -> tuple[bytes, bytes]:

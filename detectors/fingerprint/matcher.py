@@ -359,8 +359,10 @@ class Register:
                     hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers,
                                  "texture" if lm.texture else "local"))
                     if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
+                        squeeze = {} if lm.squeeze is None else {"squeeze": lm.squeeze}
                         regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
-                                                               coverage=lm.coverage)
+                                                               coverage=lm.coverage,
+                                                               **squeeze)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
 
