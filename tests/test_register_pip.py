@@ -119,3 +119,31 @@ def test_window_finder_ignores_texture_and_finds_the_window() -> None:
     cv2.rectangle(framed, (289, 19), (490, 120), (255, 255, 255), 1)
     ((x0, y0, x1, y1),) = extract.windows(framed)
     assert 290 <= x0 <= 292 and 20 <= y0 <= 22 and 488 <= x1 <= 490 and 118 <= y1 <= 120
+
+
+def _at_luma(rgb: np.ndarray, luma: float) -> np.ndarray:
+    """``rgb`` (float) with every pixel's grey level moved to ``luma``: hue without steps."""
+    grey = rgb @ np.array([0.299, 0.587, 0.114])
+    return np.clip(rgb + (luma - grey)[..., None], 0, 255).astype(np.uint8)
+
+
+def test_window_finder_sees_an_inset_that_differs_from_its_ground_in_hue_only() -> None:
+    """A borderless inset meets the footage around it in colour as often as in brightness:
+    the sweep's red retina over beige footage had grey steps under the threshold along a
+    third of one side. Here the grey level is the same on both sides of every edge."""
+    rng = np.random.default_rng(8)
+    ground = cv2.GaussianBlur(rng.uniform(0, 255, (288, 512, 3)), (0, 0), 9)
+    ground = ground * [0.5, 0.9, 0.6] + [20.0, 10.0, 60.0]  # greens and blues
+    inset = cv2.resize(synth_image(31, 320, 180), (200, 100)).astype(np.float64)
+    inset = inset * [0.4, 0.2, 0.2] + [150.0, 40.0, 30.0]  # reds
+    frame = ground.copy()
+    frame[40:140, 260:460] = inset
+    frame = _at_luma(frame, 120.0)
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.int16)
+    # the premise: no grey step anywhere near the finder's 24
+    assert max(int(np.abs(np.diff(grey, axis=a)).max()) for a in (0, 1)) < 8
+    ((x0, y0, x1, y1),) = extract.windows(frame)
+    assert abs(x0 - 260) <= 3 and abs(y0 - 40) <= 3 and abs(x1 - 460) <= 3 and abs(y1 - 140) <= 3
+    # a colourful texture alone has no window
+    colour_gravel = cv2.GaussianBlur(rng.integers(0, 255, (288, 512, 3), np.uint8), (3, 3), 0)
+    assert extract.windows(colour_gravel) == []

@@ -101,7 +101,10 @@ def test_a_window_is_also_hashed_one_pixel_wider(setup: tuple[m.Register, int, P
     reg, eid, d = setup
     prog = _programme(d / "wider.mov", 449, 54, 305, 46)
     fr = _sample(prog)
-    (box,) = extract.windows(fr.rgb)
+    # the inset's window, largest (others: tiles of its mosaic, a rectangle of the ground)
+    box = extract.windows(fr.rgb)[0]
+    assert np.allclose(box, np.array([449, 54, 449 + 305, 54 + 305 * 9 // 16]) * 512 / 960,
+                       atol=3), box
     assert _distance(reg, eid, fr.rgb, box) > m.PDQ_INSET_RADIUS  # as cut out: missed
     hits, _near = reg._windows(fr)
     ((_fr, crop, hit_eid, dist, _rt),) = hits
