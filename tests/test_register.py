@@ -281,7 +281,10 @@ def test_still_composited_into_a_shot_is_found_with_region(register_db: Path,
     write_video(tmp_path / "shot.mp4", frames, fps)
     res = register_scan(register_db, tmp_path / "shot.mp4")
     (f,) = res.findings
-    assert f.rule == "register.video.local"
+    # by its local features, or (its edges are steps in colour) as a window whose PDQ is
+    # the still's
+    assert f.rule == "register.video.local" or (
+        f.rule == "register.video.pdq" and f.evidence["found_in"] == "picture-in-picture window")
     assert f.evidence["deliverable_range"]["start_s"] == pytest.approx(4.0, abs=1.0)
     region = f.evidence["region"]
     assert region["x"] == pytest.approx(250 / 640, abs=0.03)
