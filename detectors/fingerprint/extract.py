@@ -414,16 +414,11 @@ def windows(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
                            if left - 3 <= (x0 + x1) // 2 <= right + 3
                            and min(y1, bottom) - max(y0, top) >= WINDOW_SIDE_SUPPORT * (
                                bottom - top)})
-            # the widest pair of vertical sides that closes a box: a side of something
-            # else in line with the top or bottom (a background shape's edge) or inside
-            # the inset (the edges of what it shows) is not one of its sides
-            pairs = sorted(((a, b) for j, a in enumerate(cols) for b in cols[j + 1:]),
-                           key=lambda ab: ab[0] - ab[1])
-            for a, b in pairs:
-                found = _closed(hl, vl, hmask, vmask, a - 1, b + 1, rows)
-                if found is not None:
-                    boxes.append(found)
-                    break
+            if len(cols) < 2:
+                continue
+            found = _closed(hl, vl, hmask, vmask, cols[0] - 1, cols[-1] + 1, rows)
+            if found is not None:
+                boxes.append(found)
     # Of boxes that are nearly the same, the one whose weakest side is the straightest
     # (to a tenth), then the largest: an inset's own outline, not one that borrows a line
     # inside the inset, or a background shape's side in line with it, for a side.
