@@ -410,13 +410,12 @@ def windows(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
             left, right = max(ax0, bx0), min(ax1, bx1)
             if bottom - top < lv or right - left < lh:
                 continue
-            cols = sorted({(x0 + x1) // 2 for x0, x1, y0, y1 in vsegs
-                           if left - 3 <= (x0 + x1) // 2 <= right + 3
-                           and min(y1, bottom) - max(y0, top) >= WINDOW_SIDE_SUPPORT * (
-                               bottom - top)})
+            cols = [(x0 + x1) // 2 for x0, x1, y0, y1 in vsegs
+                    if left - 3 <= (x0 + x1) // 2 <= right + 3
+                    and min(y1, bottom) - max(y0, top) >= WINDOW_SIDE_SUPPORT * (bottom - top)]
             if len(cols) < 2:
                 continue
-            found = _closed(hl, vl, hmask, vmask, cols[0] - 1, cols[-1] + 1, rows)
+            found = _closed(hl, vl, hmask, vmask, min(cols) - 1, max(cols) + 1, rows)
             if found is not None:
                 boxes.append(found)
     # Of boxes that are nearly the same, the one whose weakest side is the straightest
