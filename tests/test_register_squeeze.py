@@ -2,7 +2,7 @@
 by its local features (issue 18). The randomised sweep's letterbox / pillarbox class squeezes
 the whole 16:9 temp picture into a 4:3 pillarbox or a 2.39 letterbox; a poster stretches a
 still to its cell. No similarity transform fits that: a page of text pillarboxed gave 49
-RANSAC inliers on a band of it and was missed (an axis-aligned scale and shift fits 147), and
+RANSAC inliers on a band of it and was missed (an axis-aligned scale and shift fits 118), and
 where a band held a strong consensus the region reported was the band's.
 Real bytes: the queries go through JPEG."""
 
