@@ -167,6 +167,8 @@ class Result:
     grain_margin: float = -1.0
     squeeze_tries: int = 0  # refused candidates tried again as a squeezed placement
     squeeze_rejected: int = 0  # most inliers of a refused squeeze
+    zooms: int = 0  # near misses in sampled frames looked at closer (matcher._zoomed)
+    zoom_near: int = 0  # most inliers of a near miss that was looked at closer
 
 
 def _log(s: str) -> None:
@@ -192,6 +194,8 @@ class Probe:
         self.texture_rejected = 0
         self.squeeze_tries = 0
         self.squeeze_rejected = 0
+        self.zooms = 0
+        self.zoom_near = 0
         self.audio_hits = 0.0
         self.wave = 0.0
         self.grains = 0
@@ -209,6 +213,7 @@ class Probe:
         orig_wave = wf.segments
         orig_follow = wf.follow
         orig_stretch = wf.follow_stretch
+        orig_zoomed = m._zoomed
 
         def lookup(reg: m.Register, h: bytes, radius: int = m.PDQ_RADIUS
                    ) -> list[tuple[int, int]]:
@@ -237,8 +242,9 @@ class Probe:
 
         def verify(ref: int, reg: feat.Features, src: np.ndarray, dst: np.ndarray,
                    query: feat.Features, min_inliers: int = feat.MIN_INLIERS,
-                   distinct: bool = False) -> feat.LocalMatch | None:
-            out = orig_verify(ref, reg, src, dst, query, min_inliers, distinct)
+                   distinct: bool = False, near: list[feat.LocalMatch] | None = None
+                   ) -> feat.LocalMatch | None:
+            out = orig_verify(ref, reg, src, dst, query, min_inliers, distinct, near)
             if distinct:
                 probe.texture_tries += 1
             else:
@@ -259,6 +265,12 @@ class Probe:
                 else:
                     probe.inliers_rejected = max(probe.inliers_rejected, int(keep.sum()))
             return out
+
+        def zoomed(index: feat.FeatureIndex, fr: Any, path: str, near: feat.LocalMatch
+                   ) -> m.LocalCheck:
+            probe.zooms += 1  # (on the scan's worker thread; one at a time)
+            probe.zoom_near = max(probe.zoom_near, near.inliers)
+            return orig_zoomed(index, fr, path, near)
 
         def wave(*args: Any, **kw: Any) -> list[wf.Segment]:
             segs = orig_wave(*args, **kw)
@@ -294,6 +306,7 @@ class Probe:
         setattr(wf, "segments", wave)  # noqa: B010
         setattr(wf, "follow", follow)  # noqa: B010
         setattr(wf, "follow_stretch", stretch)  # noqa: B010
+        setattr(m, "_zoomed", zoomed)  # noqa: B010
         try:
             yield
         finally:
@@ -305,6 +318,7 @@ class Probe:
             setattr(wf, "segments", orig_wave)  # noqa: B010
             setattr(wf, "follow", orig_follow)  # noqa: B010
             setattr(wf, "follow_stretch", orig_stretch)  # noqa: B010
+            setattr(m, "_zoomed", orig_zoomed)  # noqa: B010
 
 
 # ----------------------------------------------------------------------------------------------
@@ -728,7 +742,8 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                                   probe.audio_hits, took, wave=probe.wave,
                                   grains=probe.grains, grain_margin=probe.grain_margin,
                                   squeeze_tries=probe.squeeze_tries,
-                                  squeeze_rejected=probe.squeeze_rejected))
+                                  squeeze_rejected=probe.squeeze_rejected,
+                                  zooms=probe.zooms, zoom_near=probe.zoom_near))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
                 if time.perf_counter() - t_last > 20:
@@ -952,6 +967,16 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                        f"({best.neg.path.name}; threshold {feat.STRONG_INLIERS})")
         else:
             out.append(f"- squeezed placements, {label}: none tried")
+        z = [r for r in rs if r.zooms]
+        if z:
+            best = max(z, key=lambda r: r.zoom_near)
+            out.append(f"- closer looks at near misses, {label}: {len(z)} files "
+                       f"({sum(r.zooms for r in z)} frames); the near miss with most inliers "
+                       f"{best.zoom_near} ({best.neg.path.name}); a closer look is a match "
+                       f"only at {feat.MIN_INLIERS_SHORTLIST} or more of the same entry")
+        elif label == "clips":
+            out.append(f"- closer looks at near misses, {label}: none (no candidate refused "
+                       f"with {feat.MIN_INLIERS} inliers or more)")
         t = [r for r in rs if r.texture_tries]
         if t:
             best = max(t, key=lambda r: r.texture_rejected)

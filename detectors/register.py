@@ -471,6 +471,9 @@ class RegisterDetector(Detector):
                 how += TEXTURE_NOTE
             region = ev.get("region")
             how += _squeeze_note(region.get("squeeze") if isinstance(region, dict) else None)
+            if ev.get("closer_look"):
+                # the samples' inliers were short: a person checks the sharper crop's count
+                how += f", counted in a closer look at the region ({ev['closer_look']})"
         elif run.method == "waveform":
             ev.update({"min_z": waveform.ACCEPT_Z, "min_peak_ratio": waveform.RATIO_ACCEPT,
                        "review_confidence": waveform.REVIEW})

@@ -98,7 +98,7 @@ def test_a_failing_check_fails_the_scan(register: tuple[m.Register, int],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     reg, _eid = register
 
-    def broken(index: object, rgb: np.ndarray) -> list[object]:
+    def broken(*args: object) -> list[object]:
         raise cv2.error("out of memory in a local-feature check")
 
     monkeypatch.setattr(m, "_local_check", broken)
@@ -110,7 +110,7 @@ def test_no_checks_without_local_every(register: tuple[m.Register, int],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     reg, _eid = register
 
-    def counted(index: object, rgb: np.ndarray) -> list[object]:
+    def counted(*args: object) -> list[object]:
         raise AssertionError("a local check ran with local_every=0")
 
     monkeypatch.setattr(m, "_local_check", counted)

@@ -8,6 +8,7 @@ test time, sampled as the register detector samples them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -204,3 +205,56 @@ def test_each_texture_frame_of_an_entry_is_tried_until_one_matches() -> None:
     assert feat._texture_match(1, first, query) is None  # the first frame alone: no match
     (found,) = index.query(query)
     assert found.ref == 1 and found.texture and found.inliers >= feat.TEXTURE_MIN_INLIERS
+
+
+HD = (1920, 1080)
+
+
+def _hd_inset(path: Path, frames: list[np.ndarray], frac: float) -> Path:
+    """One second of 1080p footage with ``frames`` softly inset at ``frac`` of its height (no
+    straight window sides), top right: the sweep's borderless picture-in-picture."""
+    bg = pan_zoom(synth_image(710, 2400, 1350), len(frames), HD, 9)
+    h = int(HD[1] * frac)
+    w = h * 16 // 9
+    x, y = HD[0] - w - 150, 120
+    alpha = np.zeros((h, w), np.float32)
+    alpha[12:-12, 12:-12] = 1
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 6)[..., None]
+    out = []
+    for f, b in zip(frames, bg, strict=True):
+        o = b.copy()
+        inset = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        o[y:y + h, x:x + w] = (alpha * inset + (1 - alpha) * o[y:y + h, x:x + w]).astype(
+            np.uint8)
+        out.append(o)
+    return encode_frames(path, out, FPS, PRORES)
+
+
+def test_a_small_chessboard_inset_is_found_in_a_closer_look(
+        setup: tuple[m.Register, int, Path, Path], tmp_path: Path) -> None:
+    """A chessboard inset at 35 % of a 1080p frame's height: in the 512 px sample its repeats
+    give 40-60 distinct inliers, under the floor of 60, and in the sharper crop of that
+    region 130-170. A brick bond in the same place, claimed as the board, is refused there."""
+    reg, board_id, _prog, _db = setup
+    board = pan_zoom(_board(), 100, SIZE, 5, zoom=((0.7, 0.8), (0.55, 0.65)))
+    prog = _hd_inset(tmp_path / "inset.mov", board[20:45], 0.35)
+    index = reg.features()
+    (fr,) = list(video_fp.frames_between(str(prog), 0.0, 0.0, extract.FRAME_SIDE))
+    near: list[feat.LocalMatch] = []
+    assert index.query(feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES), near) == []
+    assert {lm.ref for lm in near} == {board_id} and all(lm.texture for lm in near)
+    assert all(feat.TEXTURE_NEAR_INLIERS <= lm.inliers < feat.TEXTURE_MIN_INLIERS
+               for lm in near)
+    check = m._local_check(index, fr, str(prog))
+    assert check.zoomed and [(lm.ref, lm.texture) for lm in check.found] == [(board_id, True)]
+    assert check.found[0].inliers >= 2 * feat.TEXTURE_MIN_INLIERS
+    (run,) = _runs(reg, prog)
+    assert run.entry.id == board_id and run.detail["texture"] is True
+    assert str(run.detail["closer_look"]).startswith("1920x1080 decode")
+
+    bricks = _hd_inset(tmp_path / "bricks.mov", pan_zoom(
+        _pattern("bricks"), 25, SIZE, 3, zoom=((0.7, 0.8), (0.55, 0.65))), 0.35)
+    (bf,) = list(video_fp.frames_between(str(bricks), 0.0, 0.0, extract.FRAME_SIDE))
+    claimed = replace(near[0], inliers=feat.TEXTURE_NEAR_INLIERS)
+    assert m._zoomed(index, bf, str(bricks), claimed).found == []
+    assert _runs(reg, bricks) == []

@@ -75,6 +75,16 @@ TEXTURE_MIN_SPAN = 0.2  # the registered frame must map onto this share of the q
 # spread and share rules, as a second model tried on the same pairs.
 SQUEEZE_RANGE = (0.5, 2.0)  # horizontal over vertical scale
 SQUEEZE_HYPOTHESES = 400  # two-point samples (all-inlier with 99.99 % at a quarter inliers)
+# Near misses: a candidate refused only by the short list's floor or by the spread rule that
+# still reaches MIN_INLIERS with its inliers spread over STRONG_SPREAD. A small inset in a
+# 512 px video frame is about 100 px tall, and a true one lands there (14-22 inliers, or a
+# plain picture's few corners bunched in a band), while the offline negative set's clips
+# never reached 14 (register-negatives.md). Callers may look closer at such a region.
+NEAR_SPREAD = STRONG_SPREAD
+# ... and a periodic-texture match refused under TEXTURE_MIN_INLIERS with this many distinct
+# inliers or more: a chessboard inset a third of the frame's height gave 41-53 in the 512 px
+# samples (and 135-180 in a closer look); the negative set's clips reached 26, its stills 41.
+TEXTURE_NEAR_INLIERS = 40
 
 
 @dataclass
@@ -152,13 +162,15 @@ class FeatureIndex:
                 self.textures = {r for r, w in enumerate(all_words)
                                  if _repeated(len(w), int(distinct[r]))}
 
-    def query(self, feats: Features) -> list[LocalMatch]:
-        """Registered images found in ``feats``' image, best first."""
+    def query(self, feats: Features, near: list[LocalMatch] | None = None
+              ) -> list[LocalMatch]:
+        """Registered images found in ``feats``' image, best first. ``near``: if given,
+        the candidates refused only narrowly (see ``NEAR_SPREAD``) are appended to it."""
         if not self.items or len(feats.descriptors) < MIN_INLIERS:
             return []
         if self.inverted is None:
-            return self._with_textures(_match(self.items, feats), range(len(self.items)),
-                                       feats)
+            return self._with_textures(_match(self.items, feats, near=near),
+                                       range(len(self.items)), feats, near)
         vocab = vocabulary.load()
         q_words = vocab.words(feats.descriptors)
         rows = _regions_shortlist(self.inverted, q_words, feats)
@@ -166,10 +178,11 @@ class FeatureIndex:
         return self._with_textures(
             _match([self.items[r] for r in rows], feats,
                    ([self.inverted.words[r] // top for r in rows], vocab.nearest_top(
-                       feats.descriptors, QUERY_NODES))), rows, feats)
+                       feats.descriptors, QUERY_NODES)), near), rows, feats, near)
 
     def _with_textures(self, found: list[LocalMatch], rows: Iterable[int],
-                       feats: Features) -> list[LocalMatch]:
+                       feats: Features, near: list[LocalMatch] | None = None
+                       ) -> list[LocalMatch]:
         """``found`` plus the periodic-texture entries among ``rows`` that the one-to-one
         pairs missed, each tried frame by frame in ``rows``' order (a short list's
         best-scoring first) until one matches. A try costs 10-50 ms (``_texture_match``; up
@@ -181,7 +194,7 @@ class FeatureIndex:
             ref, reg = self.items[r]
             if r not in self.textures or ref in done:
                 continue
-            m = _texture_match(ref, reg, feats)
+            m = _texture_match(ref, reg, feats, near)
             if m is not None:
                 done.add(ref)
                 out.append(m)
@@ -194,20 +207,21 @@ def _repeated(words: int, distinct: int) -> bool:
     return words >= TEXTURE_MIN_DESCRIPTORS and 1 - distinct / words >= TEXTURE_WORD_SHARE
 
 
-def _texture_match(ref: int, reg: Features, feats: Features) -> LocalMatch | None:
+def _texture_match(ref: int, reg: Features, feats: Features,
+                   near: list[LocalMatch] | None = None) -> LocalMatch | None:
     """Many-to-many pairs with one registered frame: each query descriptor with every one of
     its ``TEXTURE_KNN`` nearest in the frame that is nearly as near as the nearest (a repeat of
     the same corner), then ``_verify`` counting distinct points."""
     k = min(TEXTURE_KNN, len(reg.descriptors))
     dist, nidx = hamming.knn(feats.descriptors, reg.descriptors, k)
-    near = np.maximum(dist[:, :1] * TEXTURE_SLACK, dist[:, :1] + 8)
-    ok = (nidx >= 0) & (dist <= 64) & (dist <= near)
+    within = np.maximum(dist[:, :1] * TEXTURE_SLACK, dist[:, :1] + 8)
+    ok = (nidx >= 0) & (dist <= 64) & (dist <= within)
     q = np.repeat(np.arange(len(feats.descriptors)), k).reshape(-1, k)[ok]
     t = nidx[ok]
-    if len(np.unique(q)) < TEXTURE_MIN_INLIERS:
+    if len(np.unique(q)) < (TEXTURE_MIN_INLIERS if near is None else TEXTURE_NEAR_INLIERS):
         return None
     return _verify(ref, reg, reg.points[t], feats.points[q], feats, TEXTURE_MIN_INLIERS,
-                   distinct=True)
+                   distinct=True, near=near)
 
 
 class Inverted:
@@ -278,13 +292,14 @@ def _regions_shortlist(inverted: Inverted, q_words: np.ndarray, feats: Features)
 
 
 def _match(items: list[tuple[int, Features]], feats: Features,
-           nodes: tuple[list[np.ndarray], np.ndarray] | None = None) -> list[LocalMatch]:
+           nodes: tuple[list[np.ndarray], np.ndarray] | None = None,
+           near: list[LocalMatch] | None = None) -> list[LocalMatch]:
     """Match the query against ``items``, vote per registered frame, RANSAC per candidate.
 
     Correspondences come from one nearest-neighbour search over all of ``items``, or, given
     ``nodes`` (the first-level word-tree node of each item's descriptors, and the
     ``QUERY_NODES`` nearest of each query descriptor), from the same search split by node
-    (``_pairs``), with a stricter inlier floor."""
+    (``_pairs``), with a stricter inlier floor. ``near``: see ``FeatureIndex.query``."""
     if not items:
         return []
     descs = np.concatenate([f.descriptors for _, f in items])
@@ -309,7 +324,7 @@ def _match(items: list[tuple[int, Features]], feats: Features,
         ref, reg = items[cand]
         src = reg.points[t[sel] - offset[cand]]
         dst = feats.points[q[sel]]
-        match = _verify(ref, reg, src, dst, feats, floor)
+        match = _verify(ref, reg, src, dst, feats, floor, near=near)
         if match is not None:
             out.append(match)
     out.sort(key=lambda m: -m.inliers)
@@ -439,12 +454,20 @@ def distinct_inliers(src: np.ndarray, dst: np.ndarray, keep: np.ndarray) -> int:
 
 def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
             query: Features, min_inliers: int = MIN_INLIERS,
-            distinct: bool = False) -> LocalMatch | None:
+            distinct: bool = False, near: list[LocalMatch] | None = None
+            ) -> LocalMatch | None:
     """Similarity transform by RANSAC; enough consistent inliers and a sane scale, or None.
     ``distinct``: the pairs are many-to-many (``_texture_match``), so inliers are counted as
-    distinct points (the fewer of either side's) and their share of the pairs is not asked."""
+    distinct points (the fewer of either side's) and their share of the pairs is not asked.
+    ``near``: a refused similarity that passes the near-miss rules is appended to it."""
     m, keep = ransac(src, dst, query, distinct)
     found = _accepted(ref, reg, src, dst, query, min_inliers, distinct, m, keep)
+    if found is None and near is not None:
+        loose = _accepted(ref, reg, src, dst, query, TEXTURE_NEAR_INLIERS, True, m, keep) \
+            if distinct else _accepted(ref, reg, src, dst, query, MIN_INLIERS, False, m, keep,
+                                       spread=NEAR_SPREAD)
+        if loose is not None:
+            near.append(loose)
     # A squeezed placement leaves the similarity a band of the picture at most: refused, or
     # taken by the strong-consensus rule with a low share and the band for its region.
     if distinct or len(src) < max(STRONG_INLIERS, min_inliers) or (
@@ -460,9 +483,10 @@ def _verify(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray,
 
 def _accepted(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray, query: Features,
               min_inliers: int, distinct: bool, m: np.ndarray | None, keep: np.ndarray,
-              squeezed: bool = False) -> LocalMatch | None:
+              squeezed: bool = False, spread: float = SPREAD) -> LocalMatch | None:
     """A fitted transform and its inliers held to ``_verify``'s rules, or None. A squeeze
-    must be a strong consensus and still meets the ordinary share and spread rules."""
+    must be a strong consensus and still meets the ordinary share and spread rules.
+    ``spread``: the spread asked of a candidate short of a strong consensus."""
     if m is None:
         return None
     strong = False  # (texture matches keep the full spread rule)
@@ -483,8 +507,8 @@ def _accepted(ref: int, reg: Features, src: np.ndarray, dst: np.ndarray, query: 
     if not 0.05 <= scale <= 20:
         return None
     # Inliers must spread over the registered image, not sit on one repeated texture patch.
-    spread = np.ptp(src[keep], axis=0) / np.array([reg.width, reg.height])
-    if (spread < (STRONG_SPREAD if strong else SPREAD)).any():
+    spans = np.ptp(src[keep], axis=0) / np.array([reg.width, reg.height])
+    if (spans < (STRONG_SPREAD if strong else spread)).any():
         return None
     corners = np.array([[0, 0], [reg.width, 0], [reg.width, reg.height], [0, reg.height]],
                        dtype=np.float32)

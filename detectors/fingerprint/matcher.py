@@ -133,6 +133,17 @@ CONFIRM_FRAMES = 6
 # bursts (cuts, shot tails), and with 2 outstanding the decoding thread waited 0.75 s a
 # ProRes minute for them; 8 (a few MB of 512 px frames) took 8 % off the scan's wall time.
 LOCAL_PENDING = 8
+# A closer look at a near miss (``features.NEAR_SPREAD``) in a sampled frame: the frame is
+# decoded again at up to ZOOM_DECODE px, the candidate's region cut out with ZOOM_MARGIN of
+# its size on every side, and that crop matched again at the registered pictures' own size.
+# Why: a borderless picture-in-picture inset a third of the frame's height is ~100 px tall
+# in a 512 px sample, and ORB finds 14-22 inliers there from frame to frame, under the short
+# list's floor (20) on two samples of three (seed 22 of bench.register_sweep, three of its
+# four misses); the same frames' crops gave 127-216. The crop is held to every rule of a
+# scan's check, and only a match of the same entry counts.
+ZOOM_DECODE = 2048
+ZOOM_MARGIN = 0.25
+ZOOM_SIDE = feat.REGISTER_SIDE
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in a sampled frame's pixels
@@ -342,7 +353,7 @@ class Register:
         hits: list[tuple[float, int, float, int, str]] = []  # t, entry, ref t, dist, method
         stats = {"frames": 0, "low_quality": 0, "local_checked": 0, "window_checked": 0,
                  "window_us": 0, "second_look": 0, "window_second_look": 0, "shot_tail": 0,
-                 "weak_checked": 0}
+                 "weak_checked": 0, "zoomed": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
         next_local = 0.0
         # Local-feature checks (ORB extraction and the short-listed match: the largest cost of
@@ -350,25 +361,29 @@ class Register:
         # frames; OpenCV and NumPy release the GIL. Their hits are only used once every frame
         # is seen; this thread waits only when LOCAL_PENDING checks are outstanding.
         index = self.features() if local_every > 0 else None
-        pending: deque[tuple[Frame, Future[list[feat.LocalMatch]]]] = deque()
+        pending: deque[tuple[Frame, Future[LocalCheck]]] = deque()
 
         def collect(block: int) -> None:
             while len(pending) > block:
                 fr_done, fut = pending.popleft()
-                for lm in fut.result()[:1]:
+                done = fut.result()
+                stats["zoomed"] += done.zoomed
+                for lm in done.found[:1]:
                     hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers,
                                  "texture" if lm.texture else "local"))
                     if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
-                        squeeze = {} if lm.squeeze is None else {"squeeze": lm.squeeze}
+                        extra: dict[str, Any] = {} if lm.squeeze is None else {
+                            "squeeze": lm.squeeze}
+                        if done.zoomed:
+                            extra["closer_look"] = done.closer_look
                         regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
-                                                               coverage=lm.coverage,
-                                                               **squeeze)
+                                                               coverage=lm.coverage, **extra)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
 
             def check(fr: Frame, idx: feat.FeatureIndex) -> None:
                 stats["local_checked"] += 1
-                pending.append((fr, pool.submit(_local_check, idx, fr.rgb)))
+                pending.append((fr, pool.submit(_local_check, idx, fr, path)))
                 collect(LOCAL_PENDING - 1)
 
             # A shot shorter than the cadence is checked once, at its first sample, so a 1-2 s
@@ -409,6 +424,9 @@ class Register:
                 widest = max(mine, key=lambda r: float(r[1]["coverage"]), default=None)
                 if widest is not None:
                     run.detail["region"] = widest[1]
+                closer = [r[1]["closer_look"] for r in mine if r[1].get("closer_look")]
+                if closer:  # its edges are walked at that size too (``refine``)
+                    run.detail["closer_look"] = closer[0]
             elif run.detail.get("found_in") == WINDOW_FOUND_IN:
                 # the window of the best-matching sample: where a person looks to confirm
                 windows = [r for r in mine if "distance" in r[1]]
@@ -618,10 +636,15 @@ class Register:
         index = feat.FeatureIndex([(eid, f) for eid, _t, f in
                                    self.store.feature_rows(run.entry.id)])
 
+        # a run found in a closer look: its region, widened as the scan cut it, at that size
+        closer = region if run.detail.get("closer_look") else None
+
         def by_features(rgb: np.ndarray) -> bool:
             if in_region(rgb):
                 return True
-            q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
+            q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES) if closer is None \
+                else feat.extract(_crop_fraction(rgb, _widened(closer)), ZOOM_SIDE,
+                                  feat.QUERY_FEATURES)
             if index.query(q):
                 return True
             # The entry's frames alone have no other entry for the ratio test: a small
@@ -644,6 +667,8 @@ class Register:
         side = REFINE_SIDE if run.method == "pdq" else extract.FRAME_SIDE
         if run.detail.get("found_in") == WINDOW_FOUND_IN:
             side = extract.FRAME_SIDE  # the window is a part of the frame: as sampled
+        if run.method == "local" and run.detail.get("closer_look"):
+            side = ZOOM_DECODE  # found only in a sharper decode: its frames are walked so
         # local features at the size the scan matched them at (the sampled frames' size):
         # ORB at another scale finds other keypoints and another inlier share
         # Intra-only pictures are decoded one by one after a cheap seek: quarter-second
@@ -1259,9 +1284,57 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(g, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
-def _local_check(index: feat.FeatureIndex, rgb: np.ndarray) -> list[feat.LocalMatch]:
-    """Registered pictures found by local features in one frame (runs on a worker thread)."""
-    return index.query(feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES))
+@dataclass
+class LocalCheck:
+    """What a sampled frame's local-feature check found, and whether it looked closer."""
+
+    found: list[feat.LocalMatch]
+    zoomed: bool = False
+    closer_look: str = ""  # how, for the evidence
+
+
+def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None) -> LocalCheck:
+    """Registered pictures found by local features in one frame (runs on a worker thread);
+    with ``path``, a near miss is looked at closer (``ZOOM_DECODE``)."""
+    near: list[feat.LocalMatch] | None = [] if path is not None else None
+    found = index.query(feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES), near)
+    if found or not near or path is None:
+        return LocalCheck(found)
+    return _zoomed(index, fr, path, max(near, key=lambda lm: lm.inliers))
+
+
+def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, near: feat.LocalMatch
+            ) -> LocalCheck:
+    """The near miss ``near`` looked at again in a sharper decode of ``fr`` (see
+    ``ZOOM_DECODE``): a match of its entry there, placed in ``fr``'s pixels, or nothing."""
+    decoded = list(video_fp.frames_between(path, fr.t, fr.t, ZOOM_DECODE))
+    if not decoded:
+        return LocalCheck([], True)
+    big = min(decoded, key=lambda f: abs(f.t - fr.t)).rgb
+    h, w = fr.rgb.shape[:2]
+    bh, bw = big.shape[:2]
+    sx, sy = bw / w, bh / h
+    x0, y0, x1, y1 = near.region
+    mx, my = ZOOM_MARGIN * (x1 - x0), ZOOM_MARGIN * (y1 - y0)
+    cx0, cy0 = max(0, int((x0 - mx) * sx)), max(0, int((y0 - my) * sy))
+    cx1, cy1 = min(bw, int(math.ceil((x1 + mx) * sx))), min(bh, int(math.ceil((y1 + my) * sy)))
+    if min(cx1 - cx0, cy1 - cy0) < feat.MIN_SIDE:
+        return LocalCheck([], True)
+    crop = np.ascontiguousarray(big[cy0:cy1, cx0:cx1])
+    q = feat.extract(crop, ZOOM_SIDE, feat.QUERY_FEATURES)
+    # the region's magnification over the sample, as ORB sees it
+    zoom = sx * min(1.0, ZOOM_SIDE / max(cx1 - cx0, cy1 - cy0))
+    how = f"{bw}x{bh} decode, region at {zoom:.1f}x the sample"
+    out = []
+    for lm in index.query(q):
+        if lm.ref != near.ref:
+            continue
+        a, b, c, d = lm.region  # in the crop's pixels: back to the sampled frame's
+        box = (int((cx0 + a) / sx), int((cy0 + b) / sy),
+               int(math.ceil((cx0 + c) / sx)), int(math.ceil((cy0 + d) / sy)))
+        cover = round((box[2] - box[0]) * (box[3] - box[1]) / max(1, w * h), 4)
+        out.append(replace(lm, region=box, coverage=cover))
+    return LocalCheck(out[:1], True, how)
 
 
 def _region(fr: Frame, box: tuple[int, int, int, int], **extra: Any) -> dict[str, Any]:
@@ -1301,6 +1374,16 @@ def _window_crops(rgb: np.ndarray, box: Box) -> Iterator[tuple[Box, pdq.PdqResul
         res = extract.query_hash(np.ascontiguousarray(rgb[b:d, a:c]))
         if res.quality >= MIN_QUALITY:
             yield crop, res
+
+
+def _widened(region: dict[str, Any], margin: float = ZOOM_MARGIN) -> dict[str, Any]:
+    """``region`` (fractions of the frame) with ``margin`` of its size added on every side,
+    within the frame: what a closer look cuts out."""
+    x, y = float(region["x"]), float(region["y"])
+    w, h = float(region["width"]), float(region["height"])
+    x0, y0 = max(0.0, x - margin * w), max(0.0, y - margin * h)
+    x1, y1 = min(1.0, x + (1 + margin) * w), min(1.0, y + (1 + margin) * h)
+    return {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}
 
 
 def _crop_fraction(rgb: np.ndarray, region: dict[str, Any]) -> np.ndarray:
