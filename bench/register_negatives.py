@@ -168,7 +168,7 @@ class Result:
     squeeze_tries: int = 0  # refused candidates tried again as a squeezed placement
     squeeze_rejected: int = 0  # most inliers of a refused squeeze
     zooms: int = 0  # near misses in sampled frames looked at closer (matcher._zoomed)
-    zoom_near: int = 0  # most inliers of a near miss that was looked at closer
+    zoom_best: int = 0  # most inliers a closer look found (a finding if any)
 
 
 def _log(s: str) -> None:
@@ -195,7 +195,7 @@ class Probe:
         self.squeeze_tries = 0
         self.squeeze_rejected = 0
         self.zooms = 0
-        self.zoom_near = 0
+        self.zoom_best = 0
         self.audio_hits = 0.0
         self.wave = 0.0
         self.grains = 0
@@ -266,11 +266,12 @@ class Probe:
                     probe.inliers_rejected = max(probe.inliers_rejected, int(keep.sum()))
             return out
 
-        def zoomed(index: feat.FeatureIndex, fr: Any, path: str, near: feat.LocalMatch
-                   ) -> m.LocalCheck:
+        def zoomed(index: feat.FeatureIndex, fr: Any, path: str, box: Any,
+                   entries: list[int]) -> m.LocalCheck:
+            out = orig_zoomed(index, fr, path, box, entries)
             probe.zooms += 1  # (on the scan's worker thread; one at a time)
-            probe.zoom_near = max(probe.zoom_near, near.inliers)
-            return orig_zoomed(index, fr, path, near)
+            probe.zoom_best = max([probe.zoom_best, *(lm.inliers for lm in out.found)])
+            return out
 
         def wave(*args: Any, **kw: Any) -> list[wf.Segment]:
             segs = orig_wave(*args, **kw)
@@ -743,7 +744,7 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                                   grains=probe.grains, grain_margin=probe.grain_margin,
                                   squeeze_tries=probe.squeeze_tries,
                                   squeeze_rejected=probe.squeeze_rejected,
-                                  zooms=probe.zooms, zoom_near=probe.zoom_near))
+                                  zooms=probe.zooms, zoom_best=probe.zoom_best))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
                 if time.perf_counter() - t_last > 20:
@@ -969,14 +970,14 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
             out.append(f"- squeezed placements, {label}: none tried")
         z = [r for r in rs if r.zooms]
         if z:
-            best = max(z, key=lambda r: r.zoom_near)
-            out.append(f"- closer looks at near misses, {label}: {len(z)} files "
-                       f"({sum(r.zooms for r in z)} frames); the near miss with most inliers "
-                       f"{best.zoom_near} ({best.neg.path.name}); a closer look is a match "
-                       f"only at {feat.MIN_INLIERS_SHORTLIST} or more of the same entry")
+            best = max(z, key=lambda r: r.zoom_best)
+            out.append(f"- closer looks, {label}: {len(z)} files ({sum(r.zooms for r in z)} "
+                       f"regions); most inliers found in one {best.zoom_best} "
+                       f"({best.neg.path.name}; a match at {feat.MIN_INLIERS_SHORTLIST})")
         elif label == "clips":
-            out.append(f"- closer looks at near misses, {label}: none (no candidate refused "
-                       f"with {feat.MIN_INLIERS} inliers or more)")
+            out.append(f"- closer looks, {label}: none (no local-feature candidate refused "
+                       f"with {feat.MIN_INLIERS} inliers or more, no window within "
+                       f"{m.SECOND_LOOK_RADIUS} of an entry)")
         t = [r for r in rs if r.texture_tries]
         if t:
             best = max(t, key=lambda r: r.texture_rejected)

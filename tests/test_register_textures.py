@@ -8,7 +8,6 @@ test time, sampled as the register detector samples them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -255,6 +254,5 @@ def test_a_small_chessboard_inset_is_found_in_a_closer_look(
     bricks = _hd_inset(tmp_path / "bricks.mov", pan_zoom(
         _pattern("bricks"), 25, SIZE, 3, zoom=((0.7, 0.8), (0.55, 0.65))), 0.35)
     (bf,) = list(video_fp.frames_between(str(bricks), 0.0, 0.0, extract.FRAME_SIDE))
-    claimed = replace(near[0], inliers=feat.TEXTURE_NEAR_INLIERS)
-    assert m._zoomed(index, bf, str(bricks), claimed).found == []
+    assert m._zoomed(index, bf, str(bricks), near[0].region, [board_id]).found == []
     assert _runs(reg, bricks) == []

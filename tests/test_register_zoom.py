@@ -1,12 +1,12 @@
-"""A closer look at a near miss: a small borderless inset in a 1080p programme gives ORB too
-few inliers in the 512 px sample, and is matched in a sharper crop of its region
-(``matcher.ZOOM_DECODE``). Only the near miss's own entry counts there. Media are made at
-test time: a 1280x720 temp clip, 36 registered stills (so the scan verifies a short list, as
-past 32 registered frames), and 1 s programmes made with ffmpeg."""
+"""A closer look: a small borderless inset in a 1080p programme gives ORB too few inliers in
+the 512 px sample (a near miss), and a captioned inset's window comes near its entry's PDQ
+without matching; both are matched in a sharper crop of their region
+(``matcher.ZOOM_DECODE``). Only the entries that led there count. Media are made at test
+time: a 1280x720 temp clip, 36 registered stills (so the scan verifies a short list, as past
+32 registered frames), and 1 s programmes made with ffmpeg."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,27 @@ def _programme(path: Path, temp: list[np.ndarray] | None) -> Path:
     return path
 
 
+def _captioned(path: Path, temp: list[np.ndarray]) -> Path:
+    """One second of 1080p footage with ``temp`` inset at a quarter of its height in a white
+    frame, a caption burned across it: the window is found, but the caption moves its PDQ
+    42-46 bits from the registered frames' (a window matches at 32)."""
+    bg = _clip(777, FPS, HD, 9)
+    h = HD[1] // 4
+    w = h * 16 // 9
+    x, y = HD[0] - w - 120, 100
+    frames = []
+    for k, b in enumerate(bg):
+        inset = cv2.resize(temp[10 + k], (w, h), interpolation=cv2.INTER_AREA)
+        cv2.putText(inset, "TEMP PREVIS", (10, h // 2), cv2.FONT_HERSHEY_SIMPLEX, h / 110,
+                    (255, 255, 255), h // 25, cv2.LINE_AA)
+        o = b.copy()
+        o[y - 6:y + h + 6, x - 6:x + w + 6] = 255
+        o[y:y + h, x:x + w] = inset
+        frames.append(o)
+    encode_frames(path, frames, FPS, PRORES)
+    return path
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("zoom")
@@ -75,7 +96,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                     "--register", str(db)])
     assert res.exit_code == 0, res.output
     return {"db": db, "inset": _programme(d / "inset.mov", temp),
-            "plain": _programme(d / "plain.mov", None)}
+            "plain": _programme(d / "plain.mov", None),
+            "captioned": _captioned(d / "captioned.mov", temp)}
 
 
 def _first_sample(path: Path) -> video_fp.Frame:
@@ -129,7 +151,7 @@ def test_only_the_near_miss_entry_counts_in_the_closer_look(media: dict[str, Pat
         index.query(feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES), near)
         other = next(e.id for e in reg.entries.values() if e.id != eid)
         # the same region, claimed for another entry: the crop shows the temp clip, not it
-        check = m._zoomed(index, fr, str(media["inset"]), replace(near[0], ref=other))
+        check = m._zoomed(index, fr, str(media["inset"]), near[0].region, [other])
         assert check.zoomed and check.found == []
     finally:
         reg.close()
@@ -160,3 +182,34 @@ def _iou(a: Any, b: Any) -> float:
     inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
     area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / area
+
+
+def test_a_window_whose_hash_came_near_is_looked_at_closer(
+        media: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A framed inset with a caption: its window's PDQ comes within the second-look radius
+    of the temp clip but not within 32, ORB in the 512 px sample finds no candidate, and the
+    window's region in a sharper decode matches (a brick wall inset in a white frame in
+    ``bench.register_sweep``'s seed 21: PDQ 48-64 at every frame, 216-231 inliers)."""
+    reg = m.Register(str(media["db"]))
+    try:
+        index, eid = reg.features(), _temp_entry(reg)
+        fr = _first_sample(media["captioned"])
+        hits, near_windows = reg._windows(fr)
+        assert hits == [] and list(near_windows.values()) == [[eid]]
+        near: list[feat.LocalMatch] = []
+        q = feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
+        assert index.query(q, near) == [] and near == []
+        check = m._local_check(index, fr, str(media["captioned"]), sorted(near_windows.items()))
+        assert check.zoomed and [lm.ref for lm in check.found] == [eid]
+        assert check.found[0].inliers >= 5 * feat.MIN_INLIERS_SHORTLIST
+    finally:
+        reg.close()
+
+    res = register_scan(media["db"], media["captioned"])
+    (f,) = res.findings
+    assert f.rule == "register.video.local" and res.verdict == "ai"
+    assert "counted in a closer look at the region" in f.message
+    span = f.evidence["deliverable_range"]
+    assert (span["start_frame"], span["end_frame"]) == (0, FPS - 1)
+    monkeypatch.setattr(m, "_zoomed", lambda *a: m.LocalCheck([], True))
+    assert register_scan(media["db"], media["captioned"]).verdict == "clean"

@@ -133,14 +133,16 @@ CONFIRM_FRAMES = 6
 # bursts (cuts, shot tails), and with 2 outstanding the decoding thread waited 0.75 s a
 # ProRes minute for them; 8 (a few MB of 512 px frames) took 8 % off the scan's wall time.
 LOCAL_PENDING = 8
-# A closer look at a near miss (``features.NEAR_SPREAD``) in a sampled frame: the frame is
-# decoded again at up to ZOOM_DECODE px, the candidate's region cut out with ZOOM_MARGIN of
-# its size on every side, and that crop matched again at the registered pictures' own size.
-# Why: a borderless picture-in-picture inset a third of the frame's height is ~100 px tall
+# A closer look at a near miss (``features.NEAR_SPREAD``) in a sampled frame, or at a
+# picture-in-picture window whose PDQ came within SECOND_LOOK_RADIUS of an entry but matched
+# none: the frame is decoded again at up to ZOOM_DECODE px, the region cut out with
+# ZOOM_MARGIN of its size on every side, and that crop matched again at the registered
+# pictures' own size. Why: a borderless inset a third of the frame's height is ~100 px tall
 # in a 512 px sample, and ORB finds 14-22 inliers there from frame to frame, under the short
 # list's floor (20) on two samples of three (seed 22 of bench.register_sweep, three of its
-# four misses); the same frames' crops gave 127-216. The crop is held to every rule of a
-# scan's check, and only a match of the same entry counts.
+# four misses); the same frames' crops gave 127-216. A framed brick wall's window was 48-64
+# bits from its entry at every frame (seed 21), its crop 216-231 inliers. The crop is held to
+# every rule of a scan's check, and only a match of the entries that led there counts.
 ZOOM_DECODE = 2048
 ZOOM_MARGIN = 0.25
 ZOOM_SIDE = feat.REGISTER_SIDE
@@ -381,9 +383,10 @@ class Register:
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
 
-            def check(fr: Frame, idx: feat.FeatureIndex) -> None:
+            def check(fr: Frame, idx: feat.FeatureIndex,
+                      windows: list[tuple[Box, list[int]]] | None = None) -> None:
                 stats["local_checked"] += 1
-                pending.append((fr, pool.submit(_local_check, idx, fr, path)))
+                pending.append((fr, pool.submit(_local_check, idx, fr, path, windows or [])))
                 collect(LOCAL_PENDING - 1)
 
             # A shot shorter than the cadence is checked once, at its first sample, so a 1-2 s
@@ -394,7 +397,7 @@ class Register:
             # checked too: one more check per short shot.
             shot_checks = 0
             tail: Frame | None = None  # the shot's last unmatched sample, if not checked
-            for fr, weak in self._scan_frames(frames, hits, stats, regions, path):
+            for fr, weak, looks in self._scan_frames(frames, hits, stats, regions, path):
                 if index is None:
                     continue
                 if fr.cut:
@@ -402,12 +405,12 @@ class Register:
                         stats["shot_tail"] += 1
                         check(tail, index)
                     shot_checks, tail = 0, None
-                if not (fr.cut or weak or fr.t >= next_local):
+                if not (fr.cut or weak or looks or fr.t >= next_local):
                     tail = fr
                     continue
                 next_local = fr.t + local_every
                 shot_checks, tail = shot_checks + 1, None
-                check(fr, index)
+                check(fr, index, looks)
             if index is not None and tail is not None and shot_checks < 2:
                 stats["shot_tail"] += 1
                 check(tail, index)
@@ -437,12 +440,14 @@ class Register:
     def _scan_frames(self, frames: Iterable[Frame],
                      hits: list[tuple[float, int, float, int, str]], stats: dict[str, int],
                      regions: dict[tuple[float, int], dict[str, Any]], path: str | None
-                     ) -> Iterator[tuple[Frame, bool]]:
+                     ) -> Iterator[tuple[Frame, bool, list[tuple[Box, list[int]]]]]:
         """PDQ of each frame (then a second look around near misses, then its windows); the
         frames none of them matched, for a local-feature check (``match_frames``), each with
         whether it is *weak*: matched, but only too far to stand alone (``_runs``) and with
         no match of the same entry in the samples just before. A weak frame is checked
         whatever the cadence, as the local features may find what the hash only nearly did.
+        Each comes with its windows that came near entries without matching (a second look
+        included), for a closer look (``ZOOM_DECODE``); a frame with any is checked too.
 
         Why: a weak match took the frame away from its check, and a lone sample then needs
         frames around it to confirm it. A 15 % reframe (round 10 of ``bench.register_sweep``)
@@ -482,13 +487,14 @@ class Register:
                     recent[eid] = fr.t
                 if lone:
                     stats["weak_checked"] += 1
-                    yield fr, True
+                    yield fr, True, []
                 continue
             t0 = time.perf_counter()
             window_hits, near_windows = self._windows(fr)
             if not window_hits and near_windows and path is not None:
                 stats["window_second_look"] += 1
                 window_hits = self._window_second_look(path, fr.t, near_windows)
+            closer = [] if window_hits or path is None else sorted(near_windows.items())
             for at, box, eid, dist, rt in window_hits:
                 hits.append((at.t, eid, rt, dist, "window"))
                 found = found or dist <= PDQ_SINGLE_FRAME
@@ -499,7 +505,7 @@ class Register:
             stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
             weak = bool(window_hits)
             if not found:
-                yield fr, weak
+                yield fr, weak, closer
 
     def _near(self, h: bytes) -> list[int]:
         """Entries within ``SECOND_LOOK_RADIUS`` of a hash that matched none."""
@@ -1293,20 +1299,29 @@ class LocalCheck:
     closer_look: str = ""  # how, for the evidence
 
 
-def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None) -> LocalCheck:
-    """Registered pictures found by local features in one frame (runs on a worker thread);
-    with ``path``, a near miss is looked at closer (``ZOOM_DECODE``)."""
+def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
+                 windows: list[tuple[Box, list[int]]] | None = None) -> LocalCheck:
+    """Registered pictures found by local features in one frame (runs on a worker thread).
+    With ``path``, a near miss, else each of ``windows`` (a picture-in-picture window and
+    the entries its PDQ came near), is looked at closer (``ZOOM_DECODE``)."""
     near: list[feat.LocalMatch] | None = [] if path is not None else None
     found = index.query(feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES), near)
-    if found or not near or path is None:
+    if found or path is None:
         return LocalCheck(found)
-    return _zoomed(index, fr, path, max(near, key=lambda lm: lm.inliers))
+    looks = [(lm.region, [lm.ref]) for lm in sorted(near or [], key=lambda lm: -lm.inliers)[:1]]
+    done = LocalCheck([])
+    for box, entries in looks + list(windows or []):
+        done = _zoomed(index, fr, path, box, entries)
+        if done.found:
+            break
+    return done
 
 
-def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, near: feat.LocalMatch
+def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, box: Box, entries: list[int]
             ) -> LocalCheck:
-    """The near miss ``near`` looked at again in a sharper decode of ``fr`` (see
-    ``ZOOM_DECODE``): a match of its entry there, placed in ``fr``'s pixels, or nothing."""
+    """The region ``box`` of ``fr`` looked at again in a sharper decode (see
+    ``ZOOM_DECODE``): the best match there of one of ``entries``, placed in ``fr``'s
+    pixels, or nothing."""
     decoded = list(video_fp.frames_between(path, fr.t, fr.t, ZOOM_DECODE))
     if not decoded:
         return LocalCheck([], True)
@@ -1314,7 +1329,7 @@ def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, near: feat.LocalMatc
     h, w = fr.rgb.shape[:2]
     bh, bw = big.shape[:2]
     sx, sy = bw / w, bh / h
-    x0, y0, x1, y1 = near.region
+    x0, y0, x1, y1 = box
     mx, my = ZOOM_MARGIN * (x1 - x0), ZOOM_MARGIN * (y1 - y0)
     cx0, cy0 = max(0, int((x0 - mx) * sx)), max(0, int((y0 - my) * sy))
     cx1, cy1 = min(bw, int(math.ceil((x1 + mx) * sx))), min(bh, int(math.ceil((y1 + my) * sy)))
@@ -1327,13 +1342,13 @@ def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, near: feat.LocalMatc
     how = f"{bw}x{bh} decode, region at {zoom:.1f}x the sample"
     out = []
     for lm in index.query(q):
-        if lm.ref != near.ref:
+        if lm.ref not in entries:
             continue
         a, b, c, d = lm.region  # in the crop's pixels: back to the sampled frame's
-        box = (int((cx0 + a) / sx), int((cy0 + b) / sy),
-               int(math.ceil((cx0 + c) / sx)), int(math.ceil((cy0 + d) / sy)))
-        cover = round((box[2] - box[0]) * (box[3] - box[1]) / max(1, w * h), 4)
-        out.append(replace(lm, region=box, coverage=cover))
+        placed = (int((cx0 + a) / sx), int((cy0 + b) / sy),
+                  int(math.ceil((cx0 + c) / sx)), int(math.ceil((cy0 + d) / sy)))
+        cover = round((placed[2] - placed[0]) * (placed[3] - placed[1]) / max(1, w * h), 4)
+        out.append(replace(lm, region=placed, coverage=cover))
     return LocalCheck(out[:1], True, how)
 
 
