@@ -267,8 +267,8 @@ class Probe:
             return out
 
         def zoomed(index: feat.FeatureIndex, fr: Any, path: str, box: Any,
-                   entries: list[int]) -> m.LocalCheck:
-            out = orig_zoomed(index, fr, path, box, entries)
+                   entries: list[int], big: Any = None) -> m.LocalCheck:
+            out = orig_zoomed(index, fr, path, box, entries, big)
             probe.zooms += 1  # (on the scan's worker thread; one at a time)
             probe.zoom_best = max([probe.zoom_best, *(lm.inliers for lm in out.found)])
             return out

@@ -146,6 +146,10 @@ LOCAL_PENDING = 8
 ZOOM_DECODE = 2048
 ZOOM_MARGIN = 0.25
 ZOOM_SIDE = feat.REGISTER_SIDE
+# Windows looked at closer per frame, the nearest first: in a register of 10,000 entries a
+# window of unrelated footage comes within 72 bits of some entry by chance (50-72 on the
+# benchmark's programme), so the looks are bounded, and the frame is decoded once for all.
+ZOOM_WINDOWS = 2
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in a sampled frame's pixels
@@ -494,7 +498,8 @@ class Register:
             if not window_hits and near_windows and path is not None:
                 stats["window_second_look"] += 1
                 window_hits = self._window_second_look(path, fr.t, near_windows)
-            closer = [] if window_hits or path is None else sorted(near_windows.items())
+            closer = [] if window_hits or path is None else \
+                list(near_windows.items())[:ZOOM_WINDOWS]
             for at, box, eid, dist, rt in window_hits:
                 hits.append((at.t, eid, rt, dist, "window"))
                 found = found or dist <= PDQ_SINGLE_FRAME
@@ -571,7 +576,7 @@ class Register:
         soft inset (sky, fog, a microscope image) does not have, and a busy background takes
         the features."""
         out = []
-        near: dict[Box, list[int]] = {}
+        near: list[tuple[int, Box, int]] = []  # (distance, window, entry)
         for box in extract.windows(fr.rgb):
             best: dict[int, tuple[int, float, Box]] = {}
             for crop, res in _window_crops(fr.rgb, box):
@@ -583,8 +588,13 @@ class Register:
                 if d <= PDQ_INSET_RADIUS:
                     out.append((fr, crop, eid, d, rt))
                 else:
-                    near.setdefault(box, []).append(eid)
-        return out, {} if out else near
+                    near.append((d, box, eid))
+        if out:
+            return out, {}
+        by_box: dict[Box, list[int]] = {}  # the nearest window first, its nearest entry first
+        for _d, box, eid in sorted(near):
+            by_box.setdefault(box, []).append(eid)
+        return out, by_box
 
     def _window_second_look(self, path: str, t: float, near: dict[Box, list[int]]
                             ) -> list[WindowHit]:
@@ -1310,22 +1320,31 @@ def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
         return LocalCheck(found)
     looks = [(lm.region, [lm.ref]) for lm in sorted(near or [], key=lambda lm: -lm.inliers)[:1]]
     done = LocalCheck([])
+    sharp: list[np.ndarray | None] = []
     for box, entries in looks + list(windows or []):
-        done = _zoomed(index, fr, path, box, entries)
+        if not sharp:
+            sharp.append(_sharp(fr, path))
+        done = _zoomed(index, fr, path, box, entries, sharp[0])
         if done.found:
             break
     return done
 
 
-def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, box: Box, entries: list[int]
-            ) -> LocalCheck:
-    """The region ``box`` of ``fr`` looked at again in a sharper decode (see
-    ``ZOOM_DECODE``): the best match there of one of ``entries``, placed in ``fr``'s
-    pixels, or nothing."""
+def _sharp(fr: Frame, path: str) -> np.ndarray | None:
+    """``fr`` decoded again at up to ``ZOOM_DECODE`` px (None if it cannot be)."""
     decoded = list(video_fp.frames_between(path, fr.t, fr.t, ZOOM_DECODE))
-    if not decoded:
+    return min(decoded, key=lambda f: abs(f.t - fr.t)).rgb if decoded else None
+
+
+def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, box: Box, entries: list[int],
+            big: np.ndarray | None = None) -> LocalCheck:
+    """The region ``box`` of ``fr`` looked at again in a sharper decode (see
+    ``ZOOM_DECODE``; ``big``: that decode, if made already): the best match there of one of
+    ``entries``, placed in ``fr``'s pixels, or nothing."""
+    if big is None:
+        big = _sharp(fr, path)
+    if big is None:
         return LocalCheck([], True)
-    big = min(decoded, key=lambda f: abs(f.t - fr.t)).rgb
     h, w = fr.rgb.shape[:2]
     bh, bw = big.shape[:2]
     sx, sy = bw / w, bh / h
