@@ -141,8 +141,11 @@ LOCAL_PENDING = 8
 # in a 512 px sample, and ORB finds 14-22 inliers there from frame to frame, under the short
 # list's floor (20) on two samples of three (seed 22 of bench.register_sweep, three of its
 # four misses); the same frames' crops gave 127-216. A framed brick wall's window was 48-64
-# bits from its entry at every frame (seed 21), its crop 216-231 inliers. The crop is held to
-# every rule of a scan's check, and only a match of the entries that led there counts.
+# bits from its entry at every frame (seed 21), its crop 216-231 inliers. A window that
+# matched too far to stand alone (over PDQ_SINGLE_FRAME) is looked at too: a framed inset at
+# the frame's bottom edge, 25-32 bits on its one sample and unconfirmed around it (seed 19).
+# The crop is held to every rule of a scan's check, and only a match of the entries that
+# led there counts.
 ZOOM_DECODE = 2048
 ZOOM_MARGIN = 0.25
 ZOOM_SIDE = feat.REGISTER_SIDE
@@ -498,8 +501,6 @@ class Register:
             if not window_hits and near_windows and path is not None:
                 stats["window_second_look"] += 1
                 window_hits = self._window_second_look(path, fr.t, near_windows)
-            closer = [] if window_hits or path is None else \
-                list(near_windows.items())[:ZOOM_WINDOWS]
             for at, box, eid, dist, rt in window_hits:
                 hits.append((at.t, eid, rt, dist, "window"))
                 found = found or dist <= PDQ_SINGLE_FRAME
@@ -509,6 +510,16 @@ class Register:
             stats["window_checked"] += 1
             stats["window_us"] += round((time.perf_counter() - t0) * 1e6)
             weak = bool(window_hits)
+            # windows to look at closer: those that came near entries without matching, or
+            # matched too far to stand alone (the run would rest on confirming frames)
+            closer: list[tuple[Box, list[int]]] = []
+            if path is not None and not window_hits:
+                closer = list(near_windows.items())[:ZOOM_WINDOWS]
+            elif path is not None and not found:
+                weak_windows: dict[Box, list[int]] = {}
+                for _at, box, eid, _dist, _rt in sorted(window_hits, key=lambda h: h[3]):
+                    weak_windows.setdefault(box, []).append(eid)
+                closer = list(weak_windows.items())[:ZOOM_WINDOWS]
             if not found:
                 yield fr, weak, closer
 
