@@ -464,6 +464,8 @@ class RegisterDetector(Detector):
                 at = (f" {px['width']}x{px['height']} at ({px['x']},{px['y']})"
                       if px else "")
                 how = f"picture-in-picture window{at}, " + how
+                if ev.get("closer_look"):
+                    how += f", confirmed in a closer look at the window ({ev['closer_look']})"
         elif run.method == "local":
             ev.update({"inliers": int(run.score), "sampling": f"every {LOCAL_EVERY:g} s + cuts"})
             how = f"partial use, {int(run.score)} consistent local features"

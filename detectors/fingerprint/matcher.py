@@ -364,6 +364,7 @@ class Register:
                  "window_us": 0, "second_look": 0, "window_second_look": 0, "shot_tail": 0,
                  "weak_checked": 0, "zoomed": 0}
         regions: dict[tuple[float, int], dict[str, Any]] = {}
+        closer: dict[tuple[float, int], str] = {}  # (t, entry) found in a closer look: how
         next_local = 0.0
         # Local-feature checks (ORB extraction and the short-listed match: the largest cost of
         # an unmatched scan) run on a second thread while this one decodes and hashes the next
@@ -380,11 +381,11 @@ class Register:
                 for lm in done.found[:1]:
                     hits.append((fr_done.t, lm.ref, float("nan"), -lm.inliers,
                                  "texture" if lm.texture else "local"))
+                    if done.zoomed:
+                        closer[(fr_done.t, lm.ref)] = done.closer_look
                     if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
                         extra: dict[str, Any] = {} if lm.squeeze is None else {
                             "squeeze": lm.squeeze}
-                        if done.zoomed:
-                            extra["closer_look"] = done.closer_look
                         regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
                                                                coverage=lm.coverage, **extra)
 
@@ -430,13 +431,14 @@ class Register:
         for run in runs:
             mine = [r for r in regions.items() if r[0][1] == run.entry.id
                     and run.start <= r[0][0] <= run.end]
+            looked = [how for (t, eid), how in sorted(closer.items())
+                      if eid == run.entry.id and run.start <= t <= run.end]
+            if looked:  # a local run's edges are walked at that size too (``refine``)
+                run.detail["closer_look"] = looked[0]
             if run.method == "local":
                 widest = max(mine, key=lambda r: float(r[1]["coverage"]), default=None)
                 if widest is not None:
                     run.detail["region"] = widest[1]
-                closer = [r[1]["closer_look"] for r in mine if r[1].get("closer_look")]
-                if closer:  # its edges are walked at that size too (``refine``)
-                    run.detail["closer_look"] = closer[0]
             elif run.detail.get("found_in") == WINDOW_FOUND_IN:
                 # the window of the best-matching sample: where a person looks to confirm
                 windows = [r for r in mine if "distance" in r[1]]
