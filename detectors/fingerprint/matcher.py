@@ -1485,7 +1485,8 @@ def _runs(hits: list[tuple[float, int, float, int, str]], entries: dict[int, Ent
             best = min(run, key=lambda h: (h[4] not in ("pdq", "window"), h[3]))
             rm = RangeMatch(entries[eid], method, run[0][0], run[-1][0],
                             ref_start=min(refs) if refs else None,
-                            ref_end=max(refs) if refs else None, samples=len(run),
+                            ref_end=max(refs) if refs else None,
+                            samples=len({h[0] for h in run}),  # a frame's hits count once
                             best_distance=min(pdq_d) if pdq_d else None,
                             score=float(np.median(pdq_d)) if pdq_d else float(
                                 -min(h[3] for h in run)), best_t=best[0])
