@@ -975,9 +975,8 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                        f"regions); most inliers found in one {best.zoom_best} "
                        f"({best.neg.path.name}; a match at {feat.MIN_INLIERS_SHORTLIST})")
         elif label == "clips":
-            out.append(f"- closer looks, {label}: none (no local-feature candidate refused "
-                       f"with {feat.MIN_INLIERS} inliers or more, no window within "
-                       f"{m.SECOND_LOOK_RADIUS} of an entry)")
+            out.append(f"- closer looks, {label}: none (no local-feature near miss, no "
+                       f"window within {m.SECOND_LOOK_RADIUS} bits of an entry)")
         t = [r for r in rs if r.texture_tries]
         if t:
             best = max(t, key=lambda r: r.texture_rejected)
