@@ -28,6 +28,12 @@ REGISTER_SIDE = 640  # registered images: longest side for feature extraction
 QUERY_SIDE = 1024  # deliverable images/frames
 REGISTER_FEATURES = 1000
 QUERY_FEATURES = 3000
+# A still whose long side is under this is enlarged to it before ORB: a temp picture
+# delivered as a quarter-size proxy (128 px) leaves ORB's 31 px patches and 8-level pyramid
+# almost nothing, and 4 of 14 such copies were missed (bench.bench_register, "resize 25 %");
+# enlarged, 3 of them gave 113-362 inliers. The registered side's coarse levels meet it.
+# Tried after the still as it is (a small picture registered at its own size is met there).
+SMALL_QUERY = 512
 RATIO = 0.8  # Lowe's ratio test
 DUPLICATE_DIST = 32  # bits (of 256): two stored descriptors this close to one query both count
 MIN_INLIERS = 14
@@ -114,15 +120,17 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def extract(rgb: np.ndarray, max_side: int, nfeatures: int) -> Features:
-    """ORB features on a downscaled grey copy, coordinates mapped back to the original."""
+def extract(rgb: np.ndarray, max_side: int, nfeatures: int, min_side: int = 0) -> Features:
+    """ORB features on a downscaled grey copy, coordinates mapped back to the original.
+    ``min_side``: a smaller image is enlarged to this long side first (``SMALL_QUERY``)."""
     gray = _gray(rgb)
     h, w = gray.shape[:2]
     if min(h, w) < MIN_SIDE:  # too small for ORB's pyramid and patch size
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), w, h)
-    scale = min(1.0, max_side / max(h, w))
-    small = gray if scale >= 1.0 else cv2.resize(
-        gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    scale = max(min(1.0, max_side / max(h, w)), min_side / max(h, w))
+    small = gray if scale == 1.0 else cv2.resize(
+        gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC)
     orb = cv2.ORB_create(  # type: ignore[attr-defined]
         nfeatures=nfeatures, scaleFactor=1.2, nlevels=8, fastThreshold=10)
     kps, desc = orb.detectAndCompute(small, None)

@@ -324,9 +324,15 @@ class Register:
         if not out:
             out = self._insets(rgb)
         if not out and local:
-            q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES)
+            found = self.features().query(feat.extract(rgb, feat.QUERY_SIDE,
+                                                       feat.QUERY_FEATURES))
+            if not found and max(rgb.shape[:2]) < feat.SMALL_QUERY:
+                # a small still enlarged: a proxy of a large picture (and only then, as a
+                # small picture registered at its own size is met at that size)
+                found = self.features().query(feat.extract(
+                    rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES, feat.SMALL_QUERY))
             seen: set[int] = set()
-            for lm in self.features().query(q):
+            for lm in found:
                 if lm.ref in seen:
                     continue
                 seen.add(lm.ref)
