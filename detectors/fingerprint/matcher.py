@@ -1331,19 +1331,19 @@ class LocalCheck:
 def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
                  windows: list[tuple[Box, list[int]]] | None = None) -> LocalCheck:
     """Registered pictures found by local features in one frame (runs on a worker thread).
-    With ``path``, a near miss, else each of ``windows`` (a picture-in-picture window and
-    the entries its PDQ came near), is looked at closer (``ZOOM_DECODE``)."""
+    With ``path``, the best near miss, then each of ``windows`` (a picture-in-picture window
+    and the entries its PDQ came near), is looked at closer (``ZOOM_DECODE``) until one
+    matches; the frame is decoded again once for all."""
     near: list[feat.LocalMatch] | None = [] if path is not None else None
     found = index.query(feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES), near)
-    if found or path is None:
-        return LocalCheck(found)
     looks = [(lm.region, [lm.ref]) for lm in sorted(near or [], key=lambda lm: -lm.inliers)[:1]]
-    done = LocalCheck([])
-    sharp: list[np.ndarray | None] = []
-    for box, entries in looks + list(windows or []):
-        if not sharp:
-            sharp.append(_sharp(fr, path))
-        done = _zoomed(index, fr, path, box, entries, sharp[0])
+    looks += windows or []
+    if found or path is None or not looks:
+        return LocalCheck(found)
+    big = _sharp(fr, path)
+    done = LocalCheck([], True)
+    for box, entries in looks if big is not None else []:
+        done = _zoomed(index, fr, path, box, entries, big)
         if done.found:
             break
     return done
