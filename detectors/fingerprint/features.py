@@ -34,6 +34,10 @@ QUERY_FEATURES = 3000
 # enlarged, 3 of them gave 113-362 inliers. The registered side's coarse levels meet it.
 # Tried after the still as it is (a small picture registered at its own size is met there).
 SMALL_QUERY = 512
+# An enlarged still's corners lie on interpolated pixels, and chance agrees with them more
+# often: a tile of an unrelated picture (a ninth of it) matched a registered crop at 20 inliers
+# in the negative set (register-negatives.md). The proxies found enlarged gave 100-383.
+SMALL_QUERY_INLIERS = 40  # twice the short list's floor
 RATIO = 0.8  # Lowe's ratio test
 DUPLICATE_DIST = 32  # bits (of 256): two stored descriptors this close to one query both count
 MIN_INLIERS = 14

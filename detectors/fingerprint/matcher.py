@@ -329,8 +329,9 @@ class Register:
             if not found and max(rgb.shape[:2]) < feat.SMALL_QUERY:
                 # a small still enlarged: a proxy of a large picture (and only then, as a
                 # small picture registered at its own size is met at that size)
-                found = self.features().query(feat.extract(
+                found = [lm for lm in self.features().query(feat.extract(
                     rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES, feat.SMALL_QUERY))
+                    if lm.inliers >= feat.SMALL_QUERY_INLIERS]
             seen: set[int] = set()
             for lm in found:
                 if lm.ref in seen:
