@@ -391,10 +391,10 @@ class Register:
                     if done.zoomed:
                         closer[(fr_done.t, lm.ref)] = done.closer_look
                     if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
-                        extra: dict[str, Any] = {} if lm.squeeze is None else {
-                            "squeeze": lm.squeeze}
+                        squeeze = {} if lm.squeeze is None else {"squeeze": lm.squeeze}
                         regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
-                                                               coverage=lm.coverage, **extra)
+                                                               coverage=lm.coverage,
+                                                               **squeeze)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-local") as pool:
 
@@ -1369,9 +1369,10 @@ def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, box: Box, entries: l
     bh, bw = big.shape[:2]
     sx, sy = bw / w, bh / h
     x0, y0, x1, y1 = box
-    mx, my = ZOOM_MARGIN * (x1 - x0), ZOOM_MARGIN * (y1 - y0)
-    cx0, cy0 = max(0, int((x0 - mx) * sx)), max(0, int((y0 - my) * sy))
-    cx1, cy1 = min(bw, int(math.ceil((x1 + mx) * sx))), min(bh, int(math.ceil((y1 + my) * sy)))
+    cut = _widened({"x": x0 / w, "y": y0 / h, "width": (x1 - x0) / w,
+                    "height": (y1 - y0) / h})  # as a run's walk cuts it (``frame_test``)
+    cx0, cy0 = round(cut["x"] * bw), round(cut["y"] * bh)
+    cx1, cy1 = round((cut["x"] + cut["width"]) * bw), round((cut["y"] + cut["height"]) * bh)
     if min(cx1 - cx0, cy1 - cy0) < feat.MIN_SIDE:
         return LocalCheck([], True)
     crop = np.ascontiguousarray(big[cy0:cy1, cx0:cx1])
