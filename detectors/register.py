@@ -61,12 +61,14 @@ LOCAL_EVERY = 2.0  # seconds between local-feature checks of unmatched video fra
 TEXTURE_NOTE = " of a repeated pattern: any copy of that pattern would match, compare by eye"
 
 
-def _squeeze_note(squeeze: object) -> str:
-    """Says a match was placed squeezed (``features.squeeze_ransac``): a person comparing
-    the two pictures should expect one narrower or flatter than the other."""
+def _squeeze_note(squeeze: object, between_bars: object = False) -> str:
+    """Says a match was placed squeezed (``features.squeeze_ransac``, or between the frame's
+    bars: ``matcher._unsqueezed``): a person comparing the two pictures should expect one
+    narrower or flatter than the other."""
     if not isinstance(squeeze, float | int):
         return ""
-    return f", placed squeezed: {float(squeeze):.2f} horizontal to vertical scale"
+    where = " between the frame's bars" if between_bars else ""
+    return f", placed squeezed{where}: {float(squeeze):.2f} horizontal to vertical scale"
 
 
 def _tc_range(timing: tc.Timing, start: float, end: float, start_frame: int | None = None,
@@ -330,12 +332,14 @@ class RegisterDetector(Detector):
                     ev["texture"] = True
                 if lm.squeeze is not None:
                     ev["squeeze"] = lm.squeeze
+                if lm.between_bars:
+                    ev["between_bars"] = True
                 yield self._finding(
                     "register.local", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
                     f"contains {_describe(im.entry)} in region {x1 - x0}x{y1 - y0} at "
                     f"({x0},{y0}), {lm.coverage:.0%} of the image ({lm.inliers} "
                     f"consistent local features{TEXTURE_NOTE if lm.texture else ''}"
-                    f"{_squeeze_note(lm.squeeze)})", ev)
+                    f"{_squeeze_note(lm.squeeze, lm.between_bars)})", ev)
 
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
@@ -472,7 +476,8 @@ class RegisterDetector(Detector):
             if ev.get("texture"):
                 how += TEXTURE_NOTE
             region = ev.get("region")
-            how += _squeeze_note(region.get("squeeze") if isinstance(region, dict) else None)
+            if isinstance(region, dict):
+                how += _squeeze_note(region.get("squeeze"), region.get("between_bars"))
             if ev.get("closer_look"):
                 # the samples' inliers were short: a person checks the sharper crop's count
                 how += f", counted in a closer look at the region ({ev['closer_look']})"

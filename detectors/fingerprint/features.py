@@ -16,6 +16,7 @@ repeat are also matched many-to-many (``_texture_match``), with a higher floor.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -118,6 +119,7 @@ class LocalMatch:
     min_inliers: int = MIN_INLIERS  # the floor it was held to (higher from a short list)
     texture: bool = False  # many-to-many on a periodic texture: any copy of the pattern matches
     squeeze: float | None = None  # horizontal over vertical scale of a squeezed placement
+    between_bars: bool = False  # the squeeze read from the query's bars (``matcher``)
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
@@ -161,6 +163,12 @@ class FeatureIndex:
         self.items = [items[i] for i in keep]
         self.inverted: Inverted | None = None
         self.textures: set[int] = set()  # rows of periodic-texture frames
+        # each entry's picture aspect (width over height; its frames share one), and the
+        # aspects of the register, the most entries' first: what a picture squeezed
+        # between bars is unsqueezed to (``matcher._unsqueezed``)
+        self.aspect = {ref: f.width / max(1, f.height) for ref, f in self.items}
+        self.aspects = [a for a, _n in Counter(
+            round(a, 2) for a in self.aspect.values()).most_common()]
         if len(self.items) > EXACT_UP_TO or textures:
             given = [words[i] for i in keep] if words is not None else [None] * len(keep)
             all_words = [w if w is not None else vocabulary.load().words(f.descriptors)

@@ -153,6 +153,14 @@ ZOOM_SIDE = feat.REGISTER_SIDE
 # window of unrelated footage comes within 72 bits of some entry by chance (50-72 on the
 # benchmark's programme), so the looks are bounded, and the frame is decoded once for all.
 ZOOM_WINDOWS = 2
+# A picture squeezed whole between bars (16:9 temp in a 4:3 pillarbox or a 2.39 letterbox):
+# the bars say by how much, so the picture inside them is stretched back to a registered
+# aspect and matched by every ordinary rule, as a similarity. The free squeeze
+# (``features.squeeze_ransac``) asks a strong consensus for its two extra degrees of freedom
+# and is not tried on periodic textures; here the bars fix both. The sweep's pillarboxed
+# brick wall gave no match as it was and 128-269 inliers unsqueezed, its chessboard 140-198.
+UNSQUEEZE_TOLERANCE = 0.04  # aspects within this share of each other are the same
+UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most entries' first
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in a sampled frame's pixels
@@ -332,6 +340,8 @@ class Register:
                 found = [lm for lm in self.features().query(feat.extract(
                     rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES, feat.SMALL_QUERY))
                     if lm.inliers >= feat.SMALL_QUERY_INLIERS]
+            if not found:  # a still squeezed between bars, as a frame can be
+                found = _unsqueezed(self.features(), rgb)
             seen: set[int] = set()
             for lm in found:
                 if lm.ref in seen:
@@ -391,7 +401,10 @@ class Register:
                     if done.zoomed:
                         closer[(fr_done.t, lm.ref)] = done.closer_look
                     if (fr_done.t, lm.ref) not in regions:  # a window's own region stays
-                        squeeze = {} if lm.squeeze is None else {"squeeze": lm.squeeze}
+                        squeeze: dict[str, Any] = {} if lm.squeeze is None else {
+                            "squeeze": lm.squeeze}
+                        if lm.between_bars:
+                            squeeze["between_bars"] = True
                         regions[(fr_done.t, lm.ref)] = _region(fr_done, lm.region,
                                                                coverage=lm.coverage,
                                                                **squeeze)
@@ -674,6 +687,8 @@ class Register:
 
         # a run found in a closer look: its region, widened as the scan cut it, at that size
         closer = region if run.detail.get("closer_look") else None
+        # a run found squeezed between bars: each frame unsqueezed to the entry's aspect
+        bars = isinstance(region, dict) and bool(region.get("between_bars"))
 
         def by_features(rgb: np.ndarray) -> bool:
             if in_region(rgb):
@@ -681,14 +696,16 @@ class Register:
             q = feat.extract(rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES) if closer is None \
                 else feat.extract(_crop_fraction(rgb, _widened(closer)), ZOOM_SIDE,
                                   feat.QUERY_FEATURES)
-            if index.query(q):
+            if index.query(q) or (bars and _unsqueezed(index, rgb)):
                 return True
             # The entry's frames alone have no other entry for the ratio test: a small
             # inset's few true matches drown in the background's chance ones (RANSAC's
             # inlier share under 0.25), and the walk did not pass even the frame the scan
             # had matched (a borderless inset, 32 frames short). The register's own check,
             # as the scan ran it, then decides.
-            return any(lm.ref == run.entry.id for lm in self.features().query(q))
+            return any(lm.ref == run.entry.id for lm in self.features().query(q)) or (
+                bars and any(lm.ref == run.entry.id for lm in _unsqueezed(
+                    self.features(), rgb, index.aspects)))
         return by_features
 
     def refine(self, run: RangeMatch, path: str, step: float) -> None:
@@ -1337,6 +1354,10 @@ def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
     matches; the frame is decoded again once for all."""
     near: list[feat.LocalMatch] | None = [] if path is not None else None
     found = index.query(feat.extract(fr.rgb, feat.QUERY_SIDE, feat.QUERY_FEATURES), near)
+    if not found:
+        unsqueezed = _unsqueezed(index, fr.rgb)
+        if unsqueezed:
+            return LocalCheck(unsqueezed)
     looks = [(lm.region, [lm.ref]) for lm in sorted(near or [], key=lambda lm: -lm.inliers)[:1]]
     looks += windows or []
     if found or path is None or not looks:
@@ -1348,6 +1369,43 @@ def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
         if done.found:
             break
     return done
+
+
+def _unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray,
+                aspects: list[float] | None = None) -> list[feat.LocalMatch]:
+    """Registered pictures found squeezed between ``rgb``'s bars (``UNSQUEEZE_TOLERANCE``):
+    the picture inside them stretched to each of the first ``UNSQUEEZE_ASPECTS`` registered
+    ``aspects`` it differs from (the index's, most entries' first), and matched there; only
+    entries of that aspect count. Regions are placed back in ``rgb``'s pixels, with the
+    squeeze the bars imply. Nothing without bars: a frame without them is matched as it is."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = extract.bars(rgb)
+    pw, ph = x1 - x0, y1 - y0
+    if (pw, ph) == (w, h) or min(pw, ph) < feat.MIN_SIDE:
+        return []
+    active = pw / ph
+    lo, hi = feat.SQUEEZE_RANGE
+    tries = [a for a in (index.aspects if aspects is None else aspects)
+             if abs(active / a - 1) > UNSQUEEZE_TOLERANCE and lo <= active / a <= hi]
+    for aspect in tries[:UNSQUEEZE_ASPECTS]:
+        ratio = active / aspect  # the placement's horizontal over vertical scale
+        size = (round(ph * aspect), ph) if ratio < 1 else (pw, round(pw / aspect))
+        part = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1]), size,
+                          interpolation=cv2.INTER_LINEAR)
+        sx, sy = pw / size[0], ph / size[1]
+        out = []
+        for lm in index.query(feat.extract(part, feat.QUERY_SIDE, feat.QUERY_FEATURES)):
+            if abs(index.aspect[lm.ref] / aspect - 1) > UNSQUEEZE_TOLERANCE:
+                continue
+            a, b, c, d = lm.region
+            placed = (x0 + int(a * sx), y0 + int(b * sy),
+                      x0 + math.ceil(c * sx), y0 + math.ceil(d * sy))
+            cover = round((placed[2] - placed[0]) * (placed[3] - placed[1]) / (w * h), 4)
+            out.append(replace(lm, region=placed, coverage=cover, between_bars=True,
+                               squeeze=round(ratio * (lm.squeeze or 1.0), 3)))
+        if out:
+            return out
+    return []
 
 
 def _sharp(fr: Frame, path: str) -> np.ndarray | None:
