@@ -334,12 +334,15 @@ class RegisterDetector(Detector):
                     ev["squeeze"] = lm.squeeze
                 if lm.between_bars:
                     ev["between_bars"] = True
+                if im.closer_look:
+                    ev["closer_look"] = im.closer_look
                 yield self._finding(
                     "register.local", f"image:region[{x0},{y0},{x1},{y1}]", im.entry,
                     f"contains {_describe(im.entry)} in region {x1 - x0}x{y1 - y0} at "
                     f"({x0},{y0}), {lm.coverage:.0%} of the image ({lm.inliers} "
                     f"consistent local features{TEXTURE_NOTE if lm.texture else ''}"
-                    f"{_squeeze_note(lm.squeeze, lm.between_bars)})", ev)
+                    f"{_squeeze_note(lm.squeeze, lm.between_bars)}"
+                    f"{f', in {im.closer_look}' if im.closer_look else ''})", ev)
 
     def _video(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:

@@ -159,6 +159,16 @@ ZOOM_WINDOWS = 2
 # (``features.squeeze_ransac``) asks a strong consensus for its two extra degrees of freedom
 # and is not tried on periodic textures; here the bars fix both. The sweep's pillarboxed
 # brick wall gave no match as it was and 128-269 inliers unsqueezed, its chessboard 140-198.
+# A still that matched nothing as a whole is matched again part by part: a registered
+# element a third of a 1280x720 composite, of few corners (a cell, the moon) over a busy
+# background, gets few of the whole still's features, while a part around it gets its own
+# (the composites of ``bench.bench_register``: 11 of 14 found as a whole, 13-14 by parts).
+# Nine parts half the still's size, overlapping by half, each matched at ``ZOOM_SIDE`` by
+# every ordinary rule.
+STILL_PART = 0.5
+# Only stills the whole query downscaled (over ``QUERY_SIDE``): there an element lost
+# resolution as well as features, and each part costs a query (20-40 ms).
+STILL_PARTS_MIN = feat.QUERY_SIDE + 1
 UNSQUEEZE_TOLERANCE = 0.04  # aspects within this share of each other are the same
 UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most entries' first
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
@@ -176,6 +186,7 @@ class ImageMatch:
     quality: int | None = None
     local: feat.LocalMatch | None = None
     region: tuple[int, int, int, int] | None = None  # the inset hashed, for PDQ of a part
+    closer_look: str = ""  # the part of the still a local match was found in, if not all
 
 
 @dataclass
@@ -342,13 +353,16 @@ class Register:
                     if lm.inliers >= feat.SMALL_QUERY_INLIERS]
             if not found:  # a still squeezed between bars, as a frame can be
                 found = _unsqueezed(self.features(), rgb)
+            how = ""
+            if not found:
+                found, how = _in_parts(self.features(), rgb)
             seen: set[int] = set()
             for lm in found:
                 if lm.ref in seen:
                     continue
                 seen.add(lm.ref)
                 out.append(ImageMatch(self.entries[lm.ref], "local", local=lm,
-                                      quality=res.quality))
+                                      quality=res.quality, closer_look=how))
         return out, res.quality
 
     def _insets(self, rgb: np.ndarray) -> list[ImageMatch]:
@@ -1369,6 +1383,32 @@ def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
         if done.found:
             break
     return done
+
+
+def _in_parts(index: feat.FeatureIndex, rgb: np.ndarray
+              ) -> tuple[list[feat.LocalMatch], str]:
+    """Registered pictures found in a part of a still (``STILL_PARTS``): the matches of
+    the first part that has any, placed in ``rgb``'s pixels, and which part that was."""
+    h, w = rgb.shape[:2]
+    if max(h, w) < STILL_PARTS_MIN:
+        return [], ""
+    ph, pw = round(h * STILL_PART), round(w * STILL_PART)
+    for fy in (0.0, 0.5, 1.0):
+        for fx in (0.0, 0.5, 1.0):
+            y0, x0 = round(fy * (h - ph)), round(fx * (w - pw))
+            part = np.ascontiguousarray(rgb[y0:y0 + ph, x0:x0 + pw])
+            found = index.query(feat.extract(part, ZOOM_SIDE, feat.QUERY_FEATURES))
+            if not found:
+                continue
+            out = []
+            for lm in found:
+                a, b, c, d = lm.region
+                box = (x0 + a, y0 + b, x0 + c, y0 + d)
+                cover = round((c - a) * (d - b) / (w * h), 4)
+                out.append(replace(lm, region=box, coverage=cover))
+            return out, f"the part {pw}x{ph} at ({x0},{y0}) matched on its own at " \
+                        f"{min(ZOOM_SIDE, max(pw, ph))} px"
+    return [], ""
 
 
 def _unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray,
