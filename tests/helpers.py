@@ -101,6 +101,23 @@ def encode_frames(path: Path, frames: Any, fps: float, codec: list[str]) -> Path
     return path
 
 
+def register_clips(db: Path, clips: list[tuple[str, Any]], fps: float, codec: list[str]
+                   ) -> dict[str, int]:
+    """Each of ``clips`` (name, RGB frames) encoded beside ``db`` as ``name.mp4`` and
+    registered there as a fingerprinted clip; the entry ids by name."""
+    from detectors.fingerprint import extract  # noqa: PLC0415
+    from detectors.fingerprint.store import RegisterStore  # noqa: PLC0415
+
+    ids = {}
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        for name, frames in clips:
+            clip = encode_frames(db.parent / f"{name}.mp4", frames, fps, codec)
+            ids[name] = store.add(sha256=name, media_type="video/mp4", path=str(clip), size=0,
+                                  tool="test", note="", added="test", verdict="clean",
+                                  evidence=[], fp=extract.fingerprint_video(str(clip)))
+    return ids
+
+
 def jpeg_query_features(rgb: Any, quality: int) -> Any:
     """The local features the register extracts from a deliverable frame, after the frame
     went through JPEG at ``quality`` (real bytes, not the pixels as drawn)."""

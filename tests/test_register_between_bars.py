@@ -20,10 +20,9 @@ from PIL import Image
 from detectors.fingerprint import extract
 from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
-from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_image
 from scanner.cli import main
-from tests.helpers import encode_frames, pan_zoom, register_scan
+from tests.helpers import encode_frames, pan_zoom, register_clips, register_scan
 from tests.test_register_textures import FPS, H264, PRORES, SIZE, _board
 
 pytestmark = pytest.mark.tool("ffmpeg")
@@ -58,13 +57,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory
     db = tmp / "reg.db"
     clips = [("board", board)] + [
         (f"other{s}", pan_zoom(synth_image(s, 960, 540), 60, SIZE, s)) for s in (701, 702)]
-    ids = {}
-    with RegisterStore(str(db), readonly=False, create=True) as store:
-        for name, frames in clips:
-            clip = encode_frames(tmp / f"{name}.mp4", frames, FPS, H264)
-            ids[name] = store.add(sha256=name, media_type="video/mp4", path=str(clip), size=0,
-                                  tool="test", note="", added="test", verdict="clean",
-                                  evidence=[], fp=extract.fingerprint_video(str(clip)))
+    ids = register_clips(db, clips, FPS, H264)
     other = pan_zoom(synth_image(710, 960, 540), 160, SIZE, 9)
     frames = [_pillarboxed(board[k - INSERT.start + 20], True) if k in INSERT else f
               for k, f in enumerate(other)]

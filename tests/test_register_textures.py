@@ -18,9 +18,14 @@ from detectors.fingerprint import extract, vocabulary
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
-from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import synth_image
-from tests.helpers import encode_frames, jpeg_query_features, pan_zoom, register_scan
+from tests.helpers import (
+    encode_frames,
+    jpeg_query_features,
+    pan_zoom,
+    register_clips,
+    register_scan,
+)
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -61,13 +66,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory
     db = tmp / "reg.db"
     clips = [("board", board)] + [
         (f"other{s}", pan_zoom(synth_image(s, 960, 540), 60, SIZE, s)) for s in (701, 702)]
-    ids = {}
-    with RegisterStore(str(db), readonly=False, create=True) as store:
-        for name, frames in clips:
-            clip = encode_frames(tmp / f"{name}.mp4", frames, FPS, H264)
-            ids[name] = store.add(sha256=name, media_type="video/mp4", path=str(clip), size=0,
-                                  tool="test", note="", added="test", verdict="clean",
-                                  evidence=[], fp=extract.fingerprint_video(str(clip)))
+    ids = register_clips(db, clips, FPS, H264)
     other = pan_zoom(synth_image(710, 960, 540), 170, SIZE, 9)
     frames = [_titled(board[k - INSERT.start + 20]) if k in INSERT else f
               for k, f in enumerate(other)]
