@@ -159,6 +159,8 @@ ZOOM_WINDOWS = 2
 # (``features.squeeze_ransac``) asks a strong consensus for its two extra degrees of freedom
 # and is not tried on periodic textures; here the bars fix both. The sweep's pillarboxed
 # brick wall gave no match as it was and 128-269 inliers unsqueezed, its chessboard 140-198.
+UNSQUEEZE_TOLERANCE = 0.04  # aspects within this share of each other are the same
+UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most entries' first
 # A still that matched nothing as a whole is matched again part by part: a registered
 # element a third of a 1280x720 composite, of few corners (a cell, the moon) over a busy
 # background, gets few of the whole still's features, while a part around it gets its own
@@ -169,8 +171,6 @@ STILL_PART = 0.5
 # Only stills the whole query downscaled (over ``QUERY_SIDE``): there an element lost
 # resolution as well as features, and each part costs a query (20-40 ms).
 STILL_PARTS_MIN = feat.QUERY_SIDE + 1
-UNSQUEEZE_TOLERANCE = 0.04  # aspects within this share of each other are the same
-UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most entries' first
 WINDOW_FOUND_IN = "picture-in-picture window"  # a run found by PDQ of an inset's window
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in a sampled frame's pixels
@@ -1387,7 +1387,7 @@ def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
 
 def _in_parts(index: feat.FeatureIndex, rgb: np.ndarray
               ) -> tuple[list[feat.LocalMatch], str]:
-    """Registered pictures found in a part of a still (``STILL_PARTS``): the matches of
+    """Registered pictures found in a part of a still (``STILL_PART``): the matches of
     the first part that has any, placed in ``rgb``'s pixels, and which part that was."""
     h, w = rgb.shape[:2]
     if max(h, w) < STILL_PARTS_MIN:
