@@ -165,9 +165,11 @@ UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most entries' f
 # element a third of a 1280x720 composite, of few corners (a cell, the moon) over a busy
 # background, gets few of the whole still's features, while a part around it gets its own
 # (the composites of ``bench.bench_register``: 11 of 14 found as a whole, 13-14 by parts).
-# Nine parts half the still's size, overlapping by half, each matched at ``ZOOM_SIDE`` by
-# every ordinary rule.
+# Five parts half the still's width and height, its four corners and its centre (as
+# ``features._regions_shortlist`` splits a query), each matched at ``ZOOM_SIDE`` by every
+# ordinary rule. Nine, overlapping by half, found no more there and cost 9 queries.
 STILL_PART = 0.5
+STILL_PARTS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.5, 0.5))  # where, x and y
 # Only stills the whole query downscaled (over ``QUERY_SIDE``): there an element lost
 # resolution as well as features, and each part costs a query (20-40 ms).
 STILL_PARTS_MIN = feat.QUERY_SIDE + 1
@@ -1387,27 +1389,26 @@ def _local_check(index: feat.FeatureIndex, fr: Frame, path: str | None,
 
 def _in_parts(index: feat.FeatureIndex, rgb: np.ndarray
               ) -> tuple[list[feat.LocalMatch], str]:
-    """Registered pictures found in a part of a still (``STILL_PART``): the matches of
+    """Registered pictures found in a part of a still (``STILL_PARTS``): the matches of
     the first part that has any, placed in ``rgb``'s pixels, and which part that was."""
     h, w = rgb.shape[:2]
     if max(h, w) < STILL_PARTS_MIN:
         return [], ""
     ph, pw = round(h * STILL_PART), round(w * STILL_PART)
-    for fy in (0.0, 0.5, 1.0):
-        for fx in (0.0, 0.5, 1.0):
-            y0, x0 = round(fy * (h - ph)), round(fx * (w - pw))
-            part = np.ascontiguousarray(rgb[y0:y0 + ph, x0:x0 + pw])
-            found = index.query(feat.extract(part, ZOOM_SIDE, feat.QUERY_FEATURES))
-            if not found:
-                continue
-            out = []
-            for lm in found:
-                a, b, c, d = lm.region
-                box = (x0 + a, y0 + b, x0 + c, y0 + d)
-                cover = round((c - a) * (d - b) / (w * h), 4)
-                out.append(replace(lm, region=box, coverage=cover))
-            return out, f"the part {pw}x{ph} at ({x0},{y0}) matched on its own at " \
-                        f"{min(ZOOM_SIDE, max(pw, ph))} px"
+    for fx, fy in STILL_PARTS:
+        y0, x0 = round(fy * (h - ph)), round(fx * (w - pw))
+        part = np.ascontiguousarray(rgb[y0:y0 + ph, x0:x0 + pw])
+        found = index.query(feat.extract(part, ZOOM_SIDE, feat.QUERY_FEATURES))
+        if not found:
+            continue
+        out = []
+        for lm in found:
+            a, b, c, d = lm.region
+            box = (x0 + a, y0 + b, x0 + c, y0 + d)
+            cover = round((c - a) * (d - b) / (w * h), 4)
+            out.append(replace(lm, region=box, coverage=cover))
+        return out, f"the part {pw}x{ph} at ({x0},{y0}) matched on its own at " \
+                    f"{min(ZOOM_SIDE, max(pw, ph))} px"
     return [], ""
 
 
