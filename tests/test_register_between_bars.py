@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from detectors.fingerprint import extract
+from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
 from detectors.fingerprint import video as video_fp
 from fixtures.gen_register import synth_image
@@ -147,3 +148,16 @@ def test_a_still_squeezed_between_bars_says_so(tmp_path: Path,
     # the premise: as it is in the grab, no rule finds it
     monkeypatch.setattr(m, "UNSQUEEZE_ASPECTS", 0)
     assert not register_scan(db, tmp_path / "grab.jpg").findings
+
+
+def test_the_aspects_tried_first_are_those_of_the_most_registered_frames() -> None:
+    """Three 3:2 stills and one 16:9 clip of eight frames: a pillarboxed frame is stretched
+    to 16:9 first, as squeezes between bars are done to video."""
+    def frame(w: int, h: int) -> feat.Features:
+        return feat.extract(synth_image(w + h, w, h), feat.REGISTER_SIDE,
+                            feat.REGISTER_FEATURES)
+    stills = [(k, frame(600, 400)) for k in range(3)]
+    clip = [(9, frame(640, 360))] * 8
+    index = feat.FeatureIndex(stills + clip)
+    assert index.aspects == [1.78, 1.5]
+    assert index.aspect[9] == 640 / 360 and index.aspect[0] == 1.5

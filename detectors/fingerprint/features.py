@@ -164,11 +164,12 @@ class FeatureIndex:
         self.inverted: Inverted | None = None
         self.textures: set[int] = set()  # rows of periodic-texture frames
         # each entry's picture aspect (width over height; its frames share one), and the
-        # aspects of the register, the most entries' first: what a picture squeezed
-        # between bars is unsqueezed to (``matcher._unsqueezed``)
+        # aspects of the register, the most registered frames' first (a clip's frames
+        # outnumber a still's one: squeezes between bars are a conform's, done to video):
+        # what a picture squeezed between bars is unsqueezed to (``matcher._unsqueezed``)
         self.aspect = {ref: f.width / max(1, f.height) for ref, f in self.items}
         self.aspects = [a for a, _n in Counter(
-            round(a, 2) for a in self.aspect.values()).most_common()]
+            round(f.width / max(1, f.height), 2) for _ref, f in self.items).most_common()]
         if len(self.items) > EXACT_UP_TO or textures:
             given = [words[i] for i in keep] if words is not None else [None] * len(keep)
             all_words = [w if w is not None else vocabulary.load().words(f.descriptors)

@@ -160,7 +160,7 @@ ZOOM_WINDOWS = 2
 # and is not tried on periodic textures; here the bars fix both. The sweep's pillarboxed
 # brick wall gave no match as it was and 128-269 inliers unsqueezed, its chessboard 140-198.
 UNSQUEEZE_TOLERANCE = 0.04  # aspects within this share of each other are the same
-UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most entries' first
+UNSQUEEZE_ASPECTS = 2  # registered aspects tried per frame, the most frames' first
 # A still that matched nothing as a whole is matched again part by part: a registered
 # element a third of a 1280x720 composite, of few corners (a cell, the moon) over a busy
 # background, gets few of the whole still's features, while a part around it gets its own
@@ -1416,7 +1416,7 @@ def _unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray,
                 aspects: list[float] | None = None) -> list[feat.LocalMatch]:
     """Registered pictures found squeezed between ``rgb``'s bars (``UNSQUEEZE_TOLERANCE``):
     the picture inside them stretched to each of the first ``UNSQUEEZE_ASPECTS`` registered
-    ``aspects`` it differs from (the index's, most entries' first), and matched there; only
+    ``aspects`` it differs from (the index's, most frames' first), and matched there; only
     entries of that aspect count. Regions are placed back in ``rgb``'s pixels, with the
     squeeze the bars imply. Nothing without bars: a frame without them is matched as it is."""
     h, w = rgb.shape[:2]
