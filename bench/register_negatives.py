@@ -169,6 +169,8 @@ class Result:
     squeeze_rejected: int = 0  # most inliers of a refused squeeze
     zooms: int = 0  # near misses in sampled frames looked at closer (matcher._zoomed)
     zoom_best: int = 0  # most inliers a closer look found (a finding if any)
+    unsqueezed: int = 0  # frames or stills with bars stretched to a registered aspect
+    parts: int = 0  # stills matched part by part (matcher._in_parts)
 
 
 def _log(s: str) -> None:
@@ -196,6 +198,8 @@ class Probe:
         self.squeeze_rejected = 0
         self.zooms = 0
         self.zoom_best = 0
+        self.unsqueezed = 0
+        self.parts = 0
         self.audio_hits = 0.0
         self.wave = 0.0
         self.grains = 0
@@ -214,6 +218,8 @@ class Probe:
         orig_follow = wf.follow
         orig_stretch = wf.follow_stretch
         orig_zoomed = m._zoomed
+        orig_unsqueezed = m._unsqueezed
+        orig_parts = m._in_parts
 
         def lookup(reg: m.Register, h: bytes, radius: int = m.PDQ_RADIUS
                    ) -> list[tuple[int, int]]:
@@ -273,6 +279,19 @@ class Probe:
             probe.zoom_best = max([probe.zoom_best, *(lm.inliers for lm in out.found)])
             return out
 
+        def unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray,
+                       aspects: list[float] | None = None) -> list[feat.LocalMatch]:
+            h, w = rgb.shape[:2]
+            if extract.bars(rgb) != (0, 0, w, h):
+                probe.unsqueezed += 1
+            return orig_unsqueezed(index, rgb, aspects)
+
+        def parts(index: feat.FeatureIndex, rgb: np.ndarray
+                  ) -> tuple[list[feat.LocalMatch], str]:
+            if max(rgb.shape[:2]) >= m.STILL_PARTS_MIN:
+                probe.parts += 1
+            return orig_parts(index, rgb)
+
         def wave(*args: Any, **kw: Any) -> list[wf.Segment]:
             segs = orig_wave(*args, **kw)
             probe.wave = max([probe.wave, *(s.confidence for s in segs)])
@@ -308,6 +327,8 @@ class Probe:
         setattr(wf, "follow", follow)  # noqa: B010
         setattr(wf, "follow_stretch", stretch)  # noqa: B010
         setattr(m, "_zoomed", zoomed)  # noqa: B010
+        setattr(m, "_unsqueezed", unsqueezed)  # noqa: B010
+        setattr(m, "_in_parts", parts)  # noqa: B010
         try:
             yield
         finally:
@@ -320,6 +341,8 @@ class Probe:
             setattr(wf, "follow", orig_follow)  # noqa: B010
             setattr(wf, "follow_stretch", orig_stretch)  # noqa: B010
             setattr(m, "_zoomed", orig_zoomed)  # noqa: B010
+            setattr(m, "_unsqueezed", orig_unsqueezed)  # noqa: B010
+            setattr(m, "_in_parts", orig_parts)  # noqa: B010
 
 
 # ----------------------------------------------------------------------------------------------
@@ -744,7 +767,8 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                                   grains=probe.grains, grain_margin=probe.grain_margin,
                                   squeeze_tries=probe.squeeze_tries,
                                   squeeze_rejected=probe.squeeze_rejected,
-                                  zooms=probe.zooms, zoom_best=probe.zoom_best))
+                                  zooms=probe.zooms, zoom_best=probe.zoom_best,
+                                  unsqueezed=probe.unsqueezed, parts=probe.parts))
                 for f in found if not neg.group.startswith("control") else []:
                     _log(f"  FALSE MATCH {neg.path.name} ({neg.group}): {f['message'][:160]}")
                 if time.perf_counter() - t_last > 20:
@@ -977,6 +1001,16 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
         elif label == "clips":
             out.append(f"- closer looks, {label}: none (no local-feature near miss, no "
                        f"window within {m.SECOND_LOOK_RADIUS} bits of an entry)")
+        u = [r for r in rs if r.unsqueezed]
+        out.append(f"- unsqueezed between bars, {label}: " + (
+            f"{len(u)} files ({sum(r.unsqueezed for r in u)} "
+            f"{'sampled frames' if label == 'clips' else 'stills'} with bars, stretched to "
+            f"up to {m.UNSQUEEZE_ASPECTS} registered aspects)" if u else "none had bars"))
+        p = [r for r in rs if r.parts]
+        if label == "stills":
+            out.append(f"- matched part by part, stills: {len(p)} files over "
+                       f"{m.STILL_PARTS_MIN - 1} px matched nothing as a whole and were "
+                       f"tried in up to {len(m.STILL_PARTS)} parts")
         t = [r for r in rs if r.texture_tries]
         if t:
             best = max(t, key=lambda r: r.texture_rejected)
