@@ -279,12 +279,12 @@ class Probe:
             probe.zoom_best = max([probe.zoom_best, *(lm.inliers for lm in out.found)])
             return out
 
-        def unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray,
-                       aspects: list[float] | None = None) -> list[feat.LocalMatch]:
+        def unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray, leads: Any
+                       ) -> list[feat.LocalMatch]:
             h, w = rgb.shape[:2]
             if extract.bars(rgb) != (0, 0, w, h):
                 probe.unsqueezed += 1
-            return orig_unsqueezed(index, rgb, aspects)
+            return orig_unsqueezed(index, rgb, leads)
 
         def parts(index: feat.FeatureIndex, rgb: np.ndarray
                   ) -> tuple[list[feat.LocalMatch], str]:

@@ -183,15 +183,18 @@ class FeatureIndex:
                 self.textures = {r for r, w in enumerate(all_words)
                                  if _repeated(len(w), int(distinct[r]))}
 
-    def query(self, feats: Features, near: list[LocalMatch] | None = None
-              ) -> list[LocalMatch]:
+    def query(self, feats: Features, near: list[LocalMatch] | None = None,
+              leads: set[int] | None = None) -> list[LocalMatch]:
         """Registered images found in ``feats``' image, best first. ``near``: if given,
-        the candidates refused only narrowly (see ``NEAR_SPREAD``) are appended to it."""
+        the candidates refused only narrowly (see ``NEAR_SPREAD``) are appended to it.
+        ``leads``: if given, the entries of candidates verified with ``STRONG_INLIERS``
+        pairs or more, or tried as a periodic texture, are added to it (what a squeezed
+        placement leaves: ``matcher._unsqueezed``)."""
         if not self.items or len(feats.descriptors) < MIN_INLIERS:
             return []
         if self.inverted is None:
-            return self._with_textures(_match(self.items, feats, near=near),
-                                       range(len(self.items)), feats, near)
+            return self._with_textures(_match(self.items, feats, near=near, leads=leads),
+                                       range(len(self.items)), feats, near, leads)
         vocab = vocabulary.load()
         q_words = vocab.words(feats.descriptors)
         rows = _regions_shortlist(self.inverted, q_words, feats)
@@ -199,11 +202,12 @@ class FeatureIndex:
         return self._with_textures(
             _match([self.items[r] for r in rows], feats,
                    ([self.inverted.words[r] // top for r in rows], vocab.nearest_top(
-                       feats.descriptors, QUERY_NODES)), near), rows, feats, near)
+                       feats.descriptors, QUERY_NODES)), near, leads), rows, feats, near,
+            leads)
 
     def _with_textures(self, found: list[LocalMatch], rows: Iterable[int],
-                       feats: Features, near: list[LocalMatch] | None = None
-                       ) -> list[LocalMatch]:
+                       feats: Features, near: list[LocalMatch] | None = None,
+                       leads: set[int] | None = None) -> list[LocalMatch]:
         """``found`` plus the periodic-texture entries among ``rows`` that the one-to-one
         pairs missed, each tried frame by frame in ``rows``' order (a short list's
         best-scoring first) until one matches. A try costs 10-50 ms (``_texture_match``; up
@@ -215,6 +219,8 @@ class FeatureIndex:
             ref, reg = self.items[r]
             if r not in self.textures or ref in done:
                 continue
+            if leads is not None:
+                leads.add(ref)
             m = _texture_match(ref, reg, feats, near)
             if m is not None:
                 done.add(ref)
@@ -314,7 +320,8 @@ def _regions_shortlist(inverted: Inverted, q_words: np.ndarray, feats: Features)
 
 def _match(items: list[tuple[int, Features]], feats: Features,
            nodes: tuple[list[np.ndarray], np.ndarray] | None = None,
-           near: list[LocalMatch] | None = None) -> list[LocalMatch]:
+           near: list[LocalMatch] | None = None, leads: set[int] | None = None
+           ) -> list[LocalMatch]:
     """Match the query against ``items``, vote per registered frame, RANSAC per candidate.
 
     Correspondences come from one nearest-neighbour search over all of ``items``, or, given
@@ -343,6 +350,8 @@ def _match(items: list[tuple[int, Features]], feats: Features,
             break
         sel = owners == cand
         ref, reg = items[cand]
+        if leads is not None and counts[cand] >= STRONG_INLIERS:
+            leads.add(ref)
         src = reg.points[t[sel] - offset[cand]]
         dst = feats.points[q[sel]]
         match = _verify(ref, reg, src, dst, feats, floor, near=near)
