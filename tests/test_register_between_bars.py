@@ -20,11 +20,10 @@ from PIL import Image
 from detectors.fingerprint import extract
 from detectors.fingerprint import features as feat
 from detectors.fingerprint import matcher as m
-from detectors.fingerprint import video as video_fp
 from fixtures.gen_register import synth_image
 from scanner.cli import main
 from tests.helpers import encode_frames, pan_zoom, register_clips, register_scan
-from tests.test_register_textures import FPS, H264, PRORES, SIZE, _board
+from tests.test_register_textures import FPS, H264, PRORES, SIZE, _board, _runs
 
 pytestmark = pytest.mark.tool("ffmpeg")
 
@@ -70,12 +69,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory
         yield reg, ids["board"], prog, neg
     finally:
         reg.close()
-
-
-def _runs(reg: m.Register, prog: Path) -> list[m.RangeMatch]:
-    frames = video_fp.sample(str(prog), rate=extract.SCAN_RATE, max_side=extract.FRAME_SIDE)
-    runs, _stats = reg.match_frames(frames, local_every=2.0, path=str(prog))
-    return runs
 
 
 def test_a_chessboard_squeezed_into_a_pillarbox_is_found_with_frame_accurate_edges(
