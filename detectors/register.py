@@ -203,6 +203,9 @@ class RegisterDetector(Detector):
                "(minutes) up to which the waveform search correlates every registered "
                "entry with the whole soundtrack; over it, only where the landmarks name an "
                "entry (faster; can miss a sound 15 dB under a mix).", minimum=0.0),
+        Option("still_parts", bool, True, "Match a still over 1,024 px that matched nothing "
+               "as a whole again in five parts (finds an element of few corners in a busy "
+               "composite; an unmatched still then takes about three times as long)."),
     )
     # content matching decodes whole programmes (a 2-hour master takes about as long as it
     # plays): the 30 s hostile-file limit would cut every long master off
@@ -287,7 +290,8 @@ class RegisterDetector(Detector):
     def _image(self, asset: Asset, ctx: AssetContext, reg: m.Register,
                skip: set[int]) -> Iterator[Finding]:
         rgb = extract.load_rgb(asset.fs_path)
-        matches, quality = reg.match_image(rgb)
+        matches, quality = reg.match_image(
+            rgb, parts=bool(self.settings(ctx.options)["still_parts"]))
         if quality < m.MIN_QUALITY:
             ctx.note(f"PDQ quality {quality} < {m.MIN_QUALITY} (flat or tiny image): "
                      "whole-image hash not used, local features only")

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from detectors.fingerprint import matcher as m
 from fixtures.gen_register import synth_image
 from scanner.cli import main
 from tests.helpers import register_scan
@@ -86,12 +85,11 @@ def test_an_element_of_few_corners_is_found_in_a_part_of_the_composite(
     assert part.startswith("the part 640x360 at (") and part in f.message, f.message
 
 
-def test_without_the_parts_the_element_is_missed(
-        setup: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The premise: the whole composite's features do not find it."""
+def test_without_the_parts_the_element_is_missed(setup: tuple[Path, Path, Path]) -> None:
+    """The premise: the whole composite's features do not find it. The register setting
+    ``still_parts = false`` turns the parts off (for a scan that must be faster)."""
     db, poster, _background = setup
-    monkeypatch.setattr(m, "STILL_PARTS_MIN", 10**6)
-    assert not register_scan(db, poster).findings
+    assert not register_scan(db, poster, still_parts=False).findings
 
 
 def test_the_background_alone_matches_nothing_in_any_part(

@@ -332,8 +332,10 @@ class Register:
         """(pdq row, distance) within ``radius``, nearest first."""
         return self.pdq_index.query(h, radius)
 
-    def match_image(self, rgb: np.ndarray, local: bool = True) -> tuple[list[ImageMatch], int]:
-        """Registered assets in a still: whole-image PDQ first, local features if none.
+    def match_image(self, rgb: np.ndarray, local: bool = True, parts: bool = True
+                    ) -> tuple[list[ImageMatch], int]:
+        """Registered assets in a still: whole-image PDQ first, local features if none
+        (``parts``: then in parts of a large still, ``_in_parts``).
 
         Returns the matches and the query's PDQ quality."""
         res = extract.query_hash(rgb)
@@ -361,7 +363,7 @@ class Register:
             if not found and leads:  # a still squeezed between bars, as a frame can be
                 found = _unsqueezed(self.features(), rgb, leads)
             how = ""
-            if not found:
+            if not found and parts:
                 found, how = _in_parts(self.features(), rgb)
             seen: set[int] = set()
             for lm in found:
