@@ -1410,12 +1410,7 @@ def _in_parts(index: feat.FeatureIndex, rgb: np.ndarray
         found = index.query(feat.extract(part, ZOOM_SIDE, feat.QUERY_FEATURES))
         if not found:
             continue
-        out = []
-        for lm in found:
-            a, b, c, d = lm.region
-            box = (x0 + a, y0 + b, x0 + c, y0 + d)
-            cover = round((c - a) * (d - b) / (w * h), 4)
-            out.append(replace(lm, region=box, coverage=cover))
+        out = [_placed_back(lm, (x0, y0), (1.0, 1.0), (w, h)) for lm in found]
         return out, f"the part {pw}x{ph} at ({x0},{y0}) matched on its own at " \
                     f"{min(ZOOM_SIDE, max(pw, ph))} px"
     return [], ""
@@ -1449,15 +1444,24 @@ def _unsqueezed(index: feat.FeatureIndex, rgb: np.ndarray, leads: Iterable[int]
         for lm in index.query(feat.extract(part, feat.QUERY_SIDE, feat.QUERY_FEATURES)):
             if abs(index.aspect[lm.ref] / aspect - 1) > UNSQUEEZE_TOLERANCE:
                 continue
-            a, b, c, d = lm.region
-            placed = (x0 + int(a * sx), y0 + int(b * sy),
-                      x0 + math.ceil(c * sx), y0 + math.ceil(d * sy))
-            cover = round((placed[2] - placed[0]) * (placed[3] - placed[1]) / (w * h), 4)
-            out.append(replace(lm, region=placed, coverage=cover, between_bars=True,
-                               squeeze=round(ratio * (lm.squeeze or 1.0), 3)))
+            out.append(_placed_back(lm, (x0, y0), (sx, sy), (w, h), between_bars=True,
+                                    squeeze=round(ratio * (lm.squeeze or 1.0), 3)))
         if out:
             return out
     return []
+
+
+def _placed_back(lm: feat.LocalMatch, at: tuple[float, float], scale: tuple[float, float],
+                 size: tuple[int, int], **changes: Any) -> feat.LocalMatch:
+    """``lm``, found in a part of an image (a point (u, v) of the part is ``at + scale *
+    (u, v)`` in the image), with its region and coverage placed back in the image of
+    ``size``, and ``changes``."""
+    a, b, c, d = lm.region
+    (x0, y0), (kx, ky), (w, h) = at, scale, size
+    box = (math.floor(x0 + a * kx), math.floor(y0 + b * ky),
+           math.ceil(x0 + c * kx), math.ceil(y0 + d * ky))
+    cover = round((box[2] - box[0]) * (box[3] - box[1]) / max(1, w * h), 4)
+    return replace(lm, region=box, coverage=cover, **changes)
 
 
 def _sharp(fr: Frame, path: str) -> np.ndarray | None:
@@ -1494,11 +1498,8 @@ def _zoomed(index: feat.FeatureIndex, fr: Frame, path: str, box: Box, entries: l
     for lm in index.query(q):
         if lm.ref not in entries:
             continue
-        a, b, c, d = lm.region  # in the crop's pixels: back to the sampled frame's
-        placed = (int((cx0 + a) / sx), int((cy0 + b) / sy),
-                  int(math.ceil((cx0 + c) / sx)), int(math.ceil((cy0 + d) / sy)))
-        cover = round((placed[2] - placed[0]) * (placed[3] - placed[1]) / max(1, w * h), 4)
-        out.append(replace(lm, region=placed, coverage=cover))
+        # in the crop's pixels of the sharper decode: back to the sampled frame's
+        out.append(_placed_back(lm, (cx0 / sx, cy0 / sy), (1 / sx, 1 / sy), (w, h)))
     return LocalCheck(out[:1], True, how)
 
 
