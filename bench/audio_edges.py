@@ -140,7 +140,7 @@ def run(split: str, trials: int, work: Path) -> list[Result]:
                 path = work / "query.wav"
                 write_wav(path, mix, SR)
                 (st,) = audio_fp.stream_landmarks(str(path), density=am.QUERY,
-                                                  proxy=reg.waveform_search)
+                                                  proxy=reg.waveform_search, half=True)
                 found = [mt for mt in reg.match_audio(st.landmarks)
                          if float(mt.detail.get("match_confidence", 0)) >= am.ACCEPT]
                 mine = [mt for mt in found if mt.entry.id == eid

@@ -450,7 +450,8 @@ def measure(reg: MemRegister, queries: list[Query], log: Callable[[str], None]
         # to FLOOR_HITS = matcher.HINT_HITS: the hints, and what the rule is tuned on
         named = am.candidates(lm.hashes, lm.frames, reg.lookup, min_hits=FLOOR_HITS,
                               min_seconds=FLOOR_S,
-                              at_one=(m.SHORTLIST_HITS, m.SHORTLIST_SECONDS))
+                              at_one=(m.SHORTLIST_HITS, m.SHORTLIST_SECONDS),
+                              half=lm.half)
         segs = m.hints_of(named)
         t2 = time.perf_counter()
         seconds = len(q.x8) / audio_fp.SR

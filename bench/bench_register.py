@@ -552,7 +552,7 @@ def bench_audio(work: Path, cues: int, log: Callable[[str], None]) -> list[Row]:
 
     def scan(path: Path) -> list[m.RangeMatch]:
         return reg.match_audio(audio_fp.fingerprint(str(path), is_wav=path.suffix == ".wav",
-                                                    density=am.QUERY))
+                                                    density=am.QUERY, half=True))
 
     names = ["MP3 128 kb/s", "48 -> 44.1 kHz", "+6 dB (clipping)", "-6 dB",
              "10 s excerpt (offset within ±1 s)", "mixed under speech at 0 dB SNR",

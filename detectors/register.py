@@ -125,7 +125,7 @@ def _sound(reg: m.Register, path: str, own_connection: bool = False
     try:
         out = []
         for st in audio_fp.stream_landmarks(path, density=audio_match.QUERY,
-                                            proxy=reg.waveform_search):
+                                            proxy=reg.waveform_search, half=True):
             out.append((st.number, st.label, here.match_audio(st.landmarks)))
         return out
     finally:
@@ -279,7 +279,7 @@ class RegisterDetector(Detector):
                 if extract.is_wav(asset.media_type):
                     lm = audio_fp.fingerprint(asset.fs_path, is_wav=True,
                                               density=audio_match.QUERY,
-                                              proxy=reg.waveform_search)
+                                              proxy=reg.waveform_search, half=True)
                     yield from self._audio(reg, reg.match_audio(lm), "audio", skip, timing)
                 else:
                     yield from self._streams(reg, asset.fs_path, "audio", skip, timing)

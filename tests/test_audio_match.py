@@ -14,7 +14,7 @@ from detectors.fingerprint import audio_match as am
 from detectors.fingerprint.extract import Fingerprint
 from detectors.fingerprint.matcher import Register
 from detectors.fingerprint.store import RegisterStore
-from fixtures.gen_register import ffmpeg_filter, synth_music, write_wav
+from fixtures.gen_register import ffmpeg_filter, synth_babble, synth_music, write_wav
 
 SR = audio_fp.SR  # synthesised at the analysis rate: no resampling, same bytes every run
 
@@ -126,7 +126,8 @@ def test_a_time_stretch_under_other_music_is_found_by_a_tempo_variant(
         mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-6 / 20))
         lm = am.landmarks(mix, am.QUERY)
 
-        def lookup(h: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, ...]:
+        def lookup(h: np.ndarray, f: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
             return (*store.audio_hits(h, f), None)
 
         found = am.decide(am.candidates(lm.hashes, lm.frames, lookup))
@@ -140,6 +141,77 @@ def test_a_time_stretch_under_other_music_is_found_by_a_tempo_variant(
         assert not any(s.entry == eid and s.confidence >= am.ACCEPT for s in plain)
     finally:
         store.close()
+
+
+def test_a_varispeed_use_half_a_hop_off_the_variant_grid_is_found_on_the_half_grid(
+        tmp_path: Path) -> None:
+    """A speed variant is registered on one grid phase. A VO played 5 % slow, placed in the
+    deliverable half a hop (16 ms) off that grid, loses its short peaks' pairs there; on the
+    deliverable's second grid (``Landmarks.half``) it lines up again."""
+    x = synth_babble(30.0, 13, SR)
+    write_wav(tmp_path / "vo.wav", x, SR)
+    lm = audio_fp.fingerprint_speeds(str(tmp_path / "vo.wav"), is_wav=True)
+    store = RegisterStore(str(tmp_path / "reg.db"), readonly=False, create=True)
+    try:
+        eid = store.add(sha256="vo", media_type="audio/wav", path="vo.wav", size=0,
+                        tool="test", note="", added="test", verdict="clean", evidence=[],
+                        fp=Fingerprint("audio", duration=lm.duration, audio=lm))
+        hop = audio_fp.HOP
+        use = audio_fp.varispeed(x, 0.95)[156 * hop:156 * hop + 8 * SR]  # on the variant grid
+        at = 187 * hop + hop // 2  # 6.0 s: half a hop off it
+        bed = synth_music(50_011, 20.0, SR)
+        mix = bed.copy()
+        seg = slice(at, at + len(use))
+        mix[seg] += use * (_rms(bed[seg]) / _rms(use) * 10 ** (-17 / 20))
+        q = am.landmarks(mix, am.QUERY)
+        assert q.half is not None
+
+        def lookup(h: np.ndarray, f: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
+            return (*store.audio_hits(h, f), None)
+
+        def found(segs: list[am.Segment]) -> list[am.Segment]:
+            return [s for s in am.decide(segs) if s.entry == eid and s.confidence >= am.ACCEPT]
+
+        assert not found(am.candidates(q.hashes, q.frames, lookup))  # the premise
+        (best,) = found(am.candidates(q.hashes, q.frames, lookup, half=q.half))
+        assert best.speed == 950 and best.grid_s == am.HALF_S
+        assert best.start == pytest.approx(6.0, abs=0.8)
+        assert 6.0 + 8.0 - 1.5 <= best.end <= 6.0 + 8.0 + 0.5  # 17 dB under: ends early
+        assert best.ref_start == pytest.approx(156 * hop / SR * 0.95, abs=0.8)
+    finally:
+        store.close()
+    # a scan's matcher looks the second grid up too, and reports the use from it
+    reg = Register(str(tmp_path / "reg.db"))
+    try:
+        assert not [m for m in reg.match_audio(am.landmarks(mix, am.QUERY, half=False))
+                    if float(m.detail["match_confidence"]) >= am.ACCEPT]  # type: ignore[arg-type]
+        (m,) = reg.match_audio(q)
+    finally:
+        reg.close()
+    assert m.entry.id == eid and m.detail["speed"] == 0.95
+    assert float(m.detail["match_confidence"]) >= am.ACCEPT  # type: ignore[arg-type]
+    assert m.start == pytest.approx(6.0, abs=0.8)
+
+
+def test_the_half_grid_is_the_sound_analysed_half_a_hop_later_whatever_the_blocks() -> None:
+    """A scan streams decoded blocks of any size (some under half a hop); the second grid
+    is exactly the landmarks of the samples after the first half hop."""
+    x = synth_music(7002, 12.0, SR)
+    sizes = [100, 20, 5000, 333, 40_000, 1 << 16]
+    blocks, at = [], 0
+    while at < len(x):
+        n = sizes[len(blocks) % len(sizes)]
+        blocks.append(x[at:at + n])
+        at += n
+    streamed = audio_fp.landmarks_from_blocks(iter(blocks), density=am.QUERY, half=True)
+    alone = am.landmarks(x[audio_fp.HOP // 2:], am.QUERY, half=False)
+    assert streamed.half is not None and len(alone.hashes) > 1000
+    assert np.array_equal(streamed.half.hashes, alone.hashes)
+    assert np.array_equal(streamed.half.frames, alone.frames)
+    first = am.landmarks(x, am.QUERY, half=False)
+    assert np.array_equal(streamed.hashes, first.hashes)
+    assert not np.array_equal(first.hashes, alone.hashes)
 
 
 def test_the_look_up_without_json_in_sqlite_gives_the_same_hits(tmp_path: Path) -> None:

@@ -46,8 +46,9 @@ REGISTER_SPEEDS = (1000, 990, 1010, 980, 1020, 970, 1030, 960, 1040, 950, 1050)
 # would find speech at a varispeed far more often (a VO 10 dB under a mix, 5 % slow: by the
 # landmarks 0 -> 3 of 10), but the decision rule's thresholds count hits and were set with
 # one: against an hour of registered cues a 3 s chance match of unrelated music reached
-# ``ai`` at speed 0.99 (bench/results/audio-rule.md, "Tried, not kept"). So one, until the
-# rule is re-tuned for two (``bench.audio_rule --variant-shifts 2``).
+# ``ai`` at speed 0.99 (bench/results/audio-rule.md, "Tried, not kept"). So one, and a scan
+# analyses the deliverable on a second grid half a hop later instead, measured on its own
+# (``audio_match.HALF_S``).
 VARIANT_SHIFTS = 1
 SPEED_MAX_SECONDS = 1800.0  # longer registered audio is kept at its own speed only
 WAV_BLOCK = 1 << 16  # sample frames per read
@@ -82,6 +83,9 @@ class Landmarks:
     # the decoded sound at ``waveform.RATE`` (mono, float16) when asked for: what the
     # waveform search (``waveform.py``) correlates registered audio with
     proxy: np.ndarray | None = None
+    # when asked for, the same sound analysed on a grid half a hop later: frame k of ``half``
+    # starts at (k + 1/2) hops (a scan's deliverable; see ``audio_match.candidates``)
+    half: Landmarks | None = None
 
 
 def _lowpass(ratio: float) -> np.ndarray:
@@ -332,8 +336,11 @@ class _Builder:
     of a container its own builder."""
 
     def __init__(self, max_seconds: float | None = None, density: Density | None = None,
-                 proxy: bool = False) -> None:
+                 proxy: bool = False, half: bool = False) -> None:
         self.density = density
+        # the grid half a hop later: a builder fed the same samples less the first half hop
+        self.half = _Builder(max_seconds, density) if half else None
+        self.half_skip = HOP // 2
         self.proxy = Resampler(SR, waveform.RATE) if proxy else None
         self.proxy_parts: list[np.ndarray] = []
         self.margin = max(PEAK_DT, density.peak_dt if density else 0)
@@ -353,6 +360,10 @@ class _Builder:
         """Add samples; False once ``max_seconds`` are in (the rest is not wanted)."""
         if self.done:
             return False
+        if self.half is not None:
+            skip = min(self.half_skip, len(block))
+            self.half_skip -= skip
+            self.half.feed(block[skip:])
         self.total += len(block)
         if self.limit is not None and self.total > self.limit:
             block = block[: max(len(block) - (self.total - self.limit), 0)]
@@ -391,13 +402,17 @@ class _Builder:
         if self.proxy is not None:
             parts = [*self.proxy_parts, self.proxy.flush().astype(np.float16)]
             lm.proxy = np.concatenate(parts)[: total * waveform.RATE // SR]
+        if self.half is not None:
+            lm.half = self.half.finish()
         return lm
 
 
 def landmarks_from_blocks(blocks: Iterator[np.ndarray], max_seconds: float | None = None,
-                          density: Density | None = None, proxy: bool = False) -> Landmarks:
-    """Landmarks of a stream of mono blocks at ``SR`` (and its proxy when asked for)."""
-    b = _Builder(max_seconds, density, proxy)
+                          density: Density | None = None, proxy: bool = False,
+                          half: bool = False) -> Landmarks:
+    """Landmarks of a stream of mono blocks at ``SR`` (and its proxy, and its landmarks on
+    the grid half a hop later, when asked for)."""
+    b = _Builder(max_seconds, density, proxy, half)
     for block in blocks:
         if not b.feed(block):
             break
@@ -413,8 +428,8 @@ class StreamLandmarks:
     landmarks: Landmarks
 
 
-def stream_landmarks(path: str, density: Density | None = None, proxy: bool = False
-                     ) -> list[StreamLandmarks]:
+def stream_landmarks(path: str, density: Density | None = None, proxy: bool = False,
+                     half: bool = False) -> list[StreamLandmarks]:
     """Landmarks of every audio stream of a container, in one demux pass (with each
     stream's proxy for the waveform search when asked for).
 
@@ -423,7 +438,7 @@ def stream_landmarks(path: str, density: Density | None = None, proxy: bool = Fa
     unseen. One pass, because re-reading a large master once per track costs more than all
     the audio decoding together."""
     for streams, blocks in _av_streams(path):
-        builders = [_Builder(density=density, proxy=proxy) for _ in streams]
+        builders = [_Builder(density=density, proxy=proxy, half=half) for _ in streams]
         for k, block in blocks:
             builders[k].feed(block)
         out = []
@@ -496,13 +511,14 @@ def merge(parts: list[Landmarks]) -> Landmarks:
 
 def fingerprint(path: str, is_wav: bool, max_seconds: float | None = None,
                 shifts: int = 1, stream: int | None = None, density: Density | None = None,
-                proxy: bool = False) -> Landmarks:
+                proxy: bool = False, half: bool = False) -> Landmarks:
     """Landmarks of a whole file (streamed).
 
     ``shifts`` > 1 also analyses the audio with the frame grid moved by fractions of a hop and
     keeps the union: a cue placed at any sample offset inside a deliverable then meets a grid
     phase close to its own (the register pays this, once per entry, instead of every scan)."""
-    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds, density, proxy)]
+    parts = [landmarks_from_blocks(decode(path, is_wav, stream), max_seconds, density, proxy,
+                                   half)]
     for k in range(1, shifts):
         parts.append(landmarks_from_blocks(_skip(decode(path, is_wav, stream),
                                                  k * HOP // shifts), max_seconds))

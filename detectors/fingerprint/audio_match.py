@@ -80,6 +80,9 @@ class Segment:
     # (``TEMPOS``); start, end and span are in the deliverable's seconds, offset on the
     # registered timeline
     tempo: float = 1.0
+    # seconds the deliverable's analysis grid starts late (``HALF_S`` on the second grid):
+    # offset, in frames, is measured on that grid
+    grid_s: float = 0.0
 
     @property
     def excess(self) -> float:
@@ -88,10 +91,12 @@ class Segment:
 
 
 # -- analysis -----------------------------------------------------------------------------------
-def landmarks(x: np.ndarray, d: Density = QUERY) -> audio_fp.Landmarks:
+def landmarks(x: np.ndarray, d: Density = QUERY, half: bool = True) -> audio_fp.Landmarks:
     """Landmarks of mono float32 samples at ``audio.SR`` in one piece (tests, benchmark), at
-    density ``d``: what a scan computes streaming with ``density=QUERY``."""
-    return audio_fp.landmarks_from_blocks(iter([np.asarray(x, np.float32)]), density=d)
+    density ``d`` and, with ``half``, on the grid half a hop later too: what a scan computes
+    streaming with ``density=QUERY, half=True``."""
+    return audio_fp.landmarks_from_blocks(iter([np.asarray(x, np.float32)]), density=d,
+                                          half=half)
 
 
 # -- time stretch -------------------------------------------------------------------------
@@ -137,16 +142,55 @@ Lookup = Callable[[np.ndarray, np.ndarray],
                   tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
 
 
+# A landmark's peaks sit on 32 ms frames. Registered audio at its own speed is stored on
+# ``audio.REGISTER_SHIFTS`` grid phases, so wherever a use starts in a deliverable some phase
+# is within an eighth of a hop of its grid. Each speed variant is stored on one phase only
+# (more would multiply the register and the chance hits every look-up meets, see
+# ``audio.VARIANT_SHIFTS``), so a use can fall up to half a hop off it, and a short peak
+# (a syllable, a formant) then lands in a neighbouring frame or not at all: a VO 10 dB under a
+# mix played 5 % slow lost most of its pairs. The deliverable is therefore also analysed on
+# the grid half a hop later (``Landmarks.half``), and those landmarks are looked up for the
+# speed variants only and measured as segments of their own: no use is more than a quarter
+# hop off one of the two. They are not added to the first grid's hits, so a chance
+# alignment is measured exactly as before, on either grid.
+HALF_S = audio_fp.HOP // 2 / audio_fp.SR
+HALF_TEMPOS = TEMPOS  # the tempo factors the second grid is looked up at
+
+
 def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
                min_hits: int | None = None, min_seconds: float | None = None,
-               at_one: tuple[int, float] | None = None) -> list[Segment]:
+               at_one: tuple[int, float] | None = None,
+               half: audio_fp.Landmarks | None = None) -> list[Segment]:
     """``segments`` of the deliverable's landmarks at every factor of ``TEMPOS``.
     ``lookup(hashes, frames)``: (query frame, entry, registered frame, speed, frames to the
     target peak or None) for every hash in common with the register. ``at_one``: (hits,
     seconds) floors for the segments at the registered speed and tempo 1, lower than the
-    others' (the waveform search's short list, which lines up only those)."""
+    others' (the waveform search's short list, which lines up only those). ``half``: the
+    deliverable's landmarks on the grid half a hop later, whose segments at the speed
+    variants are added (``HALF_S``)."""
+    out = _at_tempos(hashes, frames, lookup, min_hits, min_seconds, at_one)
+    if half is not None and len(half.hashes):
+        def variants(h: np.ndarray, f: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray | None]:
+            qf, ent, rf, spd, dt = lookup(h, f)
+            k = np.asarray(spd) != 1000
+            return qf[k], ent[k], rf[k], spd[k], None if dt is None else dt[k]
+
+        for s in _at_tempos(half.hashes, half.frames, variants, min_hits, min_seconds, None,
+                            HALF_TEMPOS):
+            s.start, s.end, s.grid_s = s.start + HALF_S, s.end + HALF_S, HALF_S
+            out.append(s)
+    return out
+
+
+def _at_tempos(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
+               min_hits: int | None, min_seconds: float | None,
+               at_one: tuple[int, float] | None,
+               tempos: tuple[float, ...] = TEMPOS) -> list[Segment]:
+    """``candidates`` on one grid."""
     out: list[Segment] = []
-    for tempo in TEMPOS:
+    for tempo in tempos:
         h, f = stretch(hashes, frames, tempo)
         qf, ent, rf, spd, dt = lookup(h, f)
         if tempo != 1.0 or at_one is None:

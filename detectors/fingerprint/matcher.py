@@ -1050,7 +1050,8 @@ class Register:
         # per offset, strongest first, so a lower floor only adds weaker ones)
         named = audio_match.candidates(lm.hashes, lm.frames, lookup, min_hits=HINT_HITS,
                                        min_seconds=HINT_SECONDS,
-                                       at_one=(SHORTLIST_HITS, SHORTLIST_SECONDS))
+                                       at_one=(SHORTLIST_HITS, SHORTLIST_SECONDS),
+                                       half=lm.half)
         hints = hints_of(named)
         for seg in audio_match.decide(hints):
             if seg.entry not in self.entries or per_entry.get(seg.entry, 0) >= \
@@ -1064,7 +1065,7 @@ class Register:
                 self.entries[seg.entry], "landmarks", seg.start, seg.end,
                 ref_start=seg.ref_start, ref_end=seg.ref_end, samples=seg.hits,
                 score=seg.hits,
-                detail={"offset_s": round(seg.offset * audio_fp.FRAME_S, 3),
+                detail={"offset_s": round(seg.offset * audio_fp.FRAME_S - seg.grid_s, 3),
                         "aligned_hits": seg.hits, "chance_level": round(seg.chance, 2),
                         "excess_hits": round(seg.excess, 1),
                         "coverage": round(seg.coverage, 3), "speed": seg.speed / 1000,
