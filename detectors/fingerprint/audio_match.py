@@ -154,7 +154,9 @@ Lookup = Callable[[np.ndarray, np.ndarray],
 # hop off one of the two. They are not added to the first grid's hits, so a chance
 # alignment is measured exactly as before, on either grid.
 HALF_S = audio_fp.HOP // 2 / audio_fp.SR
-HALF_TEMPOS = TEMPOS  # the tempo factors the second grid is looked up at
+# the tempo factors the second grid is looked up at: tempo 1 alone saved a quarter to half its
+# cost and lost a pitch shift's find (bench/results/audio-rule.md)
+HALF_TEMPOS = TEMPOS
 
 
 def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
