@@ -525,7 +525,7 @@ def fingerprint(path: str, is_wav: bool, max_seconds: float | None = None,
     if shifts == 1:
         return parts[0]
     out = merge(parts)
-    out.proxy = parts[0].proxy
+    out.proxy, out.half = parts[0].proxy, parts[0].half
     return out
 
 
