@@ -194,6 +194,59 @@ def test_a_varispeed_use_half_a_hop_off_the_variant_grid_is_found_on_the_half_gr
     assert m.start == pytest.approx(6.0, abs=0.8)
 
 
+def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
+        tmp_path: Path) -> None:
+    """A time stretch drifts across the grid phases along its use, whichever phases the
+    register holds. A VO stretched 3 % by rubberband, 18 dB under music, is no candidate
+    at tempo 1.04 on the deliverable's first grid; on its second grid the rows at the
+    registered speed line up at that tempo, and a scan reports the use."""
+    x = synth_babble(30.0, 13, SR)
+    write_wav(tmp_path / "vo.wav", x, SR)
+    lm = audio_fp.fingerprint_speeds(str(tmp_path / "vo.wav"), is_wav=True)
+    store = RegisterStore(str(tmp_path / "reg.db"), readonly=False, create=True)
+    hop = audio_fp.HOP
+    use = ffmpeg_filter(x[int(4.0 * SR):int(12.0 * SR)], SR, "rubberband=tempo=1.03")
+    at = 187 * hop + hop // 2  # 6.0 s
+    bed = synth_music(50_011, 20.0, SR)
+    mix = bed.copy()
+    seg = slice(at, at + len(use))
+    mix[seg] += use * (_rms(bed[seg]) / _rms(use) * 10 ** (-18 / 20))
+    q = am.landmarks(mix, am.QUERY)
+    assert q.half is not None
+    try:
+        eid = store.add(sha256="vo", media_type="audio/wav", path="vo.wav", size=0,
+                        tool="test", note="", added="test", verdict="clean", evidence=[],
+                        fp=Fingerprint("audio", duration=lm.duration, audio=lm))
+
+        def lookup(h: np.ndarray, f: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
+            return (*store.audio_hits(h, f), None)
+
+        def found(segs: list[am.Segment]) -> list[am.Segment]:
+            return [s for s in am.decide(segs) if s.entry == eid and s.confidence >= am.ACCEPT]
+
+        segs = am.candidates(q.hashes, q.frames, lookup, half=q.half)
+        assert not found([s for s in segs if not (s.grid_s and s.speed == 1000)])  # premise
+        (best,) = found(segs)
+        assert (best.speed, best.tempo, best.grid_s) == (1000, 1.04, am.HALF_S)
+        assert best.start == pytest.approx(6.0, abs=0.8)
+        assert best.ref_start == pytest.approx(4.0, abs=0.8)
+        # at tempo 1 the second grid is still looked up for the speed variants alone
+        assert not [s for s in segs if s.grid_s and s.speed == 1000 and s.tempo == 1.0]
+    finally:
+        store.close()
+    reg = Register(str(tmp_path / "reg.db"))
+    try:
+        assert not [m for m in reg.match_audio(am.landmarks(mix, am.QUERY, half=False))
+                    if float(m.detail["match_confidence"]) >= am.ACCEPT]  # type: ignore[arg-type]
+        (m,) = reg.match_audio(q)
+    finally:
+        reg.close()
+    assert m.entry.id == eid and m.detail["tempo"] == 1.04
+    assert float(m.detail["match_confidence"]) >= am.ACCEPT  # type: ignore[arg-type]
+    assert m.start == pytest.approx(6.0, abs=0.8)
+
+
 def test_the_half_grid_is_the_sound_analysed_half_a_hop_later_whatever_the_blocks() -> None:
     """A scan streams decoded blocks of any size (some under half a hop); the second grid
     is exactly the landmarks of the samples after the first half hop."""

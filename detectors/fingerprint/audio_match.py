@@ -152,7 +152,10 @@ Lookup = Callable[[np.ndarray, np.ndarray],
 # the grid half a hop later (``Landmarks.half``), and those landmarks are looked up for the
 # speed variants only and measured as segments of their own: no use is more than a quarter
 # hop off one of the two. They are not added to the first grid's hits, so a chance
-# alignment is measured exactly as before, on either grid.
+# alignment is measured exactly as before, on either grid. A time stretch drifts across the
+# grid phases along its use whatever the register stores, so at the tempo variants the rows
+# at the registered speed are measured on the second grid too: a VO stretched 3 % by
+# rubberband 10 dB under a mix was found 5 times in 10, 8 with them (HELD).
 HALF_S = audio_fp.HOP // 2 / audio_fp.SR
 # the tempo factors the second grid is looked up at: tempo 1 alone saved a quarter to half its
 # cost and lost a pitch shift's find (bench/results/audio-rule.md)
@@ -169,7 +172,7 @@ def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
     seconds) floors for the segments at the registered speed and tempo 1, lower than the
     others' (the waveform search's short list, which lines up only those). ``half``: the
     deliverable's landmarks on the grid half a hop later, whose segments at the speed
-    variants are added (``HALF_S``)."""
+    variants, and at the registered speed at the tempo variants, are added (``HALF_S``)."""
     out = _at_tempos(hashes, frames, lookup, min_hits, min_seconds, at_one)
     if half is not None and len(half.hashes):
         def variants(h: np.ndarray, f: np.ndarray
@@ -179,8 +182,12 @@ def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
             k = np.asarray(spd) != 1000
             return qf[k], ent[k], rf[k], spd[k], None if dt is None else dt[k]
 
-        for s in _at_tempos(half.hashes, half.frames, variants, min_hits, min_seconds, None,
-                            HALF_TEMPOS):
+        stretched = tuple(t for t in HALF_TEMPOS if t != 1.0)
+        found = _at_tempos(half.hashes, half.frames, variants, min_hits, min_seconds, None,
+                           tuple(t for t in HALF_TEMPOS if t == 1.0))
+        found += _at_tempos(half.hashes, half.frames, lookup, min_hits, min_seconds, None,
+                            stretched)
+        for s in found:
             s.start, s.end, s.grid_s = s.start + HALF_S, s.end + HALF_S, HALF_S
             out.append(s)
     return out
