@@ -199,7 +199,9 @@ def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
     """A time stretch drifts across the grid phases along its use, whichever phases the
     register holds. A VO stretched 3 % by rubberband, 18 dB under music, is no candidate
     at tempo 1.04 on the deliverable's first grid; on its second grid the rows at the
-    registered speed line up at that tempo, and a scan reports the use."""
+    registered speed line up at that tempo, and a scan reports the use. That second try
+    reports a match only: 22 dB under, the same rows line up in the grey band, and are
+    dropped (chance reaches the grey band there too)."""
     x = synth_babble(30.0, 13, SR)
     write_wav(tmp_path / "vo.wav", x, SR)
     lm = audio_fp.fingerprint_speeds(str(tmp_path / "vo.wav"), is_wav=True)
@@ -208,9 +210,14 @@ def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
     use = ffmpeg_filter(x[int(4.0 * SR):int(12.0 * SR)], SR, "rubberband=tempo=1.03")
     at = 187 * hop + hop // 2  # 6.0 s
     bed = synth_music(50_011, 20.0, SR)
-    mix = bed.copy()
     seg = slice(at, at + len(use))
-    mix[seg] += use * (_rms(bed[seg]) / _rms(use) * 10 ** (-18 / 20))
+
+    def mixed(level_db: float) -> np.ndarray:
+        out = bed.copy()
+        out[seg] += use * (_rms(bed[seg]) / _rms(use) * 10 ** (level_db / 20))
+        return out
+
+    mix = mixed(-18)
     q = am.landmarks(mix, am.QUERY)
     assert q.half is not None
     try:
@@ -233,6 +240,13 @@ def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
         assert best.ref_start == pytest.approx(4.0, abs=0.8)
         # at tempo 1 the second grid is still looked up for the speed variants alone
         assert not [s for s in segs if s.grid_s and s.speed == 1000 and s.tempo == 1.0]
+        weak = am.landmarks(mixed(-22), am.QUERY)
+        assert weak.half is not None
+        rows = [s for s in am._at_tempos(weak.half.hashes, weak.half.frames, lookup, None,
+                                         None, None, (0.96, 1.04)) if s.speed == 1000]
+        assert am.REVIEW_EXCESS <= max(s.excess for s in rows) < am.ACCEPT_EXCESS  # premise
+        assert not [s for s in am.candidates(weak.hashes, weak.frames, lookup, half=weak.half)
+                    if s.grid_s and s.speed == 1000]
     finally:
         store.close()
     reg = Register(str(tmp_path / "reg.db"))
