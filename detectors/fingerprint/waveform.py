@@ -829,28 +829,22 @@ GRAIN_MIN_FRAMES = 25  # frames (every GRAIN_PROBE) within both files, or nothin
 GRAIN_PROBE = 4 * GRAIN_STEP
 GRAIN_ACCEPT = 0.17  # median over the null's highest for a match (``ACCEPT``) ...
 GRAIN_REVIEW = 0.12  # ... and for the grey band (``REVIEW``)
-# Grains heard over less than the issue's shortest audio use are never a match, only the grey
-# band's floor: 2.8 s at the end of a synthetic cue lined up with another piece of the same
-# instrument at a margin of 0.162 (bench/audio_rule.py, TUNE), where real uses, 3.1 s and
-# longer, stand from 0.12 to 0.37.
-GRAIN_SURE_S = 3.0
 
 
 def _grain_level(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray
-                 ) -> tuple[float, float, int]:
-    """(level, shift, frames): the median over the frames at ``at`` of their best
-    correlation within a grain's jitter (``GRAIN_LAG``) of ``line`` moved by ``shift`` entry
-    samples, to where the frames' best lags within ``GRAIN_FIND`` put it (a candidate's
-    offset is on 32 ms landmark frames), and how many frames lay within both files; nan
-    where too few did."""
+                 ) -> tuple[float, float]:
+    """(level, shift): the median over the frames at ``at`` of their best correlation
+    within a grain's jitter (``GRAIN_LAG``) of ``line`` moved by ``shift`` entry samples, to
+    where the frames' best lags within ``GRAIN_FIND`` put it (a candidate's offset is on
+    32 ms landmark frames); nan where too few frames lie within both files."""
     shift, n = _line_shift(y, c, at[::4], line[::4])
     if n < GRAIN_MIN_FRAMES // 4:
-        return float("nan"), 0.0, 0
+        return float("nan"), 0.0
     r, _ = _grain_corr(y, c, at, line + shift, GRAIN_LAG)
-    ok = int((r != 0).sum())
-    if ok < GRAIN_MIN_FRAMES:
-        return float("nan"), shift, ok
-    return float(np.median(r[r != 0])), shift, ok
+    ok = r != 0
+    if ok.sum() < GRAIN_MIN_FRAMES:
+        return float("nan"), shift
+    return float(np.median(r[ok])), shift
 
 
 def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
@@ -860,8 +854,7 @@ def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
     ``rate`` seconds a second and the use lasts to ``end``. Measured by its grains
     (``_grain_level``) against the same line moved along the entry (``GRAIN_NULLS``);
     confidence ``ACCEPT`` where it stands ``GRAIN_ACCEPT`` over the highest of those,
-    ``REVIEW`` at ``GRAIN_REVIEW``, 0 under that, and ``REVIEW`` at most where fewer
-    frames than ``GRAIN_SURE_S`` holds lie within both files. The factor stays the hint's: the level
+    ``REVIEW`` at ``GRAIN_REVIEW``, 0 under that. The factor stays the hint's: the level
     hardly changes within the 2.5 % a tempo variant reaches (a held note lines up at any
     of them), so it cannot be measured finer here. The range is the hint's; the caller
     places its edges (``stretched_edges``). In the segment, ``z`` is the margin, ``ncc``
@@ -874,21 +867,19 @@ def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
     mid = float(x.mean())
     ref_mid = ref_start * RATE + mid * rate  # the entry's sample at the hint's middle
 
-    def level(move: float = 0.0) -> tuple[float, float, int]:
+    def level(move: float = 0.0) -> tuple[float, float]:
         return _grain_level(y, c, at, ref_mid + move * RATE + (x - mid) * rate - GRAIN // 2)
 
-    best, shift, frames = level()
+    best, shift = level()
     if not best == best:  # nan: the line runs off the entry
         return None
-    nulls = [v for v, _s, _n in (level(m) for m in GRAIN_NULLS) if v == v]
+    nulls = [v for v, _s in (level(m) for m in GRAIN_NULLS) if v == v]
     if len(nulls) < 2:
         return None
     ref_mid += shift
     margin = best - max(nulls)
     conf = 0.0 if margin < GRAIN_REVIEW else round(min(1.0, REVIEW + (ACCEPT - REVIEW) * (
         margin - GRAIN_REVIEW) / (GRAIN_ACCEPT - GRAIN_REVIEW)), 3)
-    if frames * GRAIN_PROBE < GRAIN_SURE_S * RATE - GRAIN:  # fewer than such a range holds
-        conf = min(conf, REVIEW)
     ref0 = (ref_mid - mid * rate) / RATE
     return Segment(entry=-1, offset=0, start=start, end=end, ref_start=round(ref0, 3),
                    ref_end=round(ref0 + (end - start) * rate, 3), z=round(margin, 3),
