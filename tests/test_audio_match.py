@@ -12,7 +12,7 @@ import pytest
 from detectors.fingerprint import audio as audio_fp
 from detectors.fingerprint import audio_match as am
 from detectors.fingerprint.extract import Fingerprint
-from detectors.fingerprint.matcher import Register
+from detectors.fingerprint.matcher import RangeMatch, Register
 from detectors.fingerprint.store import RegisterStore
 from fixtures.gen_register import ffmpeg_filter, synth_babble, synth_music, write_wav
 
@@ -43,6 +43,39 @@ def _decide(store: RegisterStore, x: np.ndarray) -> list[am.Segment]:
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+
+def _vo_store(tmp: Path, x: np.ndarray) -> tuple[RegisterStore, int]:
+    """A register file holding ``x`` as registration stores a temp VO."""
+    write_wav(tmp / "vo.wav", x, SR)
+    lm = audio_fp.fingerprint_speeds(str(tmp / "vo.wav"), is_wav=True)
+    store = RegisterStore(str(tmp / "reg.db"), readonly=False, create=True)
+    eid = store.add(sha256="vo", media_type="audio/wav", path="vo.wav", size=0, tool="test",
+                    note="", added="test", verdict="clean", evidence=[],
+                    fp=Fingerprint("audio", duration=lm.duration, audio=lm))
+    return store, eid
+
+
+def _lookup(store: RegisterStore) -> am.Lookup:
+    def lookup(h: np.ndarray, f: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
+        return (*store.audio_hits(h, f), None)
+    return lookup
+
+
+def _scan_match_needs_half_grid(db: Path, mix: np.ndarray, q: audio_fp.Landmarks
+                                ) -> RangeMatch:
+    """The one match a scan's matcher reports in ``mix`` (landmarks ``q``), which it does
+    not report without the deliverable's second grid."""
+    reg = Register(str(db))
+    try:
+        assert not [m for m in reg.match_audio(am.landmarks(mix, am.QUERY, half=False))
+                    if float(m.detail["match_confidence"]) >= am.ACCEPT]  # type: ignore[arg-type]
+        (m,) = reg.match_audio(q)
+    finally:
+        reg.close()
+    assert float(m.detail["match_confidence"]) >= am.ACCEPT  # type: ignore[arg-type]
+    return m
 
 
 def test_cue_at_minus_10_db_under_other_music_is_found(tmp_path: Path) -> None:
@@ -149,13 +182,8 @@ def test_a_varispeed_use_half_a_hop_off_the_variant_grid_is_found_on_the_half_gr
     deliverable half a hop (16 ms) off that grid, loses its short peaks' pairs there; on the
     deliverable's second grid (``Landmarks.half``) it lines up again."""
     x = synth_babble(30.0, 13, SR)
-    write_wav(tmp_path / "vo.wav", x, SR)
-    lm = audio_fp.fingerprint_speeds(str(tmp_path / "vo.wav"), is_wav=True)
-    store = RegisterStore(str(tmp_path / "reg.db"), readonly=False, create=True)
+    store, eid = _vo_store(tmp_path, x)
     try:
-        eid = store.add(sha256="vo", media_type="audio/wav", path="vo.wav", size=0,
-                        tool="test", note="", added="test", verdict="clean", evidence=[],
-                        fp=Fingerprint("audio", duration=lm.duration, audio=lm))
         hop = audio_fp.HOP
         use = audio_fp.varispeed(x, 0.95)[156 * hop:156 * hop + 8 * SR]  # on the variant grid
         at = 187 * hop + hop // 2  # 6.0 s: half a hop off it
@@ -165,10 +193,7 @@ def test_a_varispeed_use_half_a_hop_off_the_variant_grid_is_found_on_the_half_gr
         mix[seg] += use * (_rms(bed[seg]) / _rms(use) * 10 ** (-17 / 20))
         q = am.landmarks(mix, am.QUERY)
         assert q.half is not None
-
-        def lookup(h: np.ndarray, f: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
-            return (*store.audio_hits(h, f), None)
+        lookup = _lookup(store)
 
         def found(segs: list[am.Segment]) -> list[am.Segment]:
             return [s for s in am.decide(segs) if s.entry == eid and s.confidence >= am.ACCEPT]
@@ -182,15 +207,8 @@ def test_a_varispeed_use_half_a_hop_off_the_variant_grid_is_found_on_the_half_gr
     finally:
         store.close()
     # a scan's matcher looks the second grid up too, and reports the use from it
-    reg = Register(str(tmp_path / "reg.db"))
-    try:
-        assert not [m for m in reg.match_audio(am.landmarks(mix, am.QUERY, half=False))
-                    if float(m.detail["match_confidence"]) >= am.ACCEPT]  # type: ignore[arg-type]
-        (m,) = reg.match_audio(q)
-    finally:
-        reg.close()
+    m = _scan_match_needs_half_grid(tmp_path / "reg.db", mix, q)
     assert m.entry.id == eid and m.detail["speed"] == 0.95
-    assert float(m.detail["match_confidence"]) >= am.ACCEPT  # type: ignore[arg-type]
     assert m.start == pytest.approx(6.0, abs=0.8)
 
 
@@ -203,9 +221,7 @@ def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
     reports a match only: 22 dB under, the same rows line up in the grey band, and are
     dropped (chance reaches the grey band there too)."""
     x = synth_babble(30.0, 13, SR)
-    write_wav(tmp_path / "vo.wav", x, SR)
-    lm = audio_fp.fingerprint_speeds(str(tmp_path / "vo.wav"), is_wav=True)
-    store = RegisterStore(str(tmp_path / "reg.db"), readonly=False, create=True)
+    store, eid = _vo_store(tmp_path, x)
     hop = audio_fp.HOP
     use = ffmpeg_filter(x[int(4.0 * SR):int(12.0 * SR)], SR, "rubberband=tempo=1.03")
     at = 187 * hop + hop // 2  # 6.0 s
@@ -221,13 +237,7 @@ def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
     q = am.landmarks(mix, am.QUERY)
     assert q.half is not None
     try:
-        eid = store.add(sha256="vo", media_type="audio/wav", path="vo.wav", size=0,
-                        tool="test", note="", added="test", verdict="clean", evidence=[],
-                        fp=Fingerprint("audio", duration=lm.duration, audio=lm))
-
-        def lookup(h: np.ndarray, f: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
-            return (*store.audio_hits(h, f), None)
+        lookup = _lookup(store)
 
         def found(segs: list[am.Segment]) -> list[am.Segment]:
             return [s for s in am.decide(segs) if s.entry == eid and s.confidence >= am.ACCEPT]
@@ -249,15 +259,8 @@ def test_a_time_stretch_is_measured_on_the_half_grid_at_the_registered_speed(
                     if s.grid_s and s.speed == 1000]
     finally:
         store.close()
-    reg = Register(str(tmp_path / "reg.db"))
-    try:
-        assert not [m for m in reg.match_audio(am.landmarks(mix, am.QUERY, half=False))
-                    if float(m.detail["match_confidence"]) >= am.ACCEPT]  # type: ignore[arg-type]
-        (m,) = reg.match_audio(q)
-    finally:
-        reg.close()
+    m = _scan_match_needs_half_grid(tmp_path / "reg.db", mix, q)
     assert m.entry.id == eid and m.detail["tempo"] == 1.04
-    assert float(m.detail["match_confidence"]) >= am.ACCEPT  # type: ignore[arg-type]
     assert m.start == pytest.approx(6.0, abs=0.8)
 
 

@@ -155,11 +155,12 @@ Lookup = Callable[[np.ndarray, np.ndarray],
 # alignment is measured exactly as before, on either grid. A time stretch drifts across the
 # grid phases along its use whatever the register stores, so at the tempo variants the rows
 # at the registered speed are measured on the second grid too: a VO stretched 3 % by
-# rubberband 10 dB under a mix was found 5 times in 10, 8 with them (HELD). That second try
-# is chance's too: its chance segments reached the grey band (excess 8.0-8.9: on both
-# splits' negatives and, at the start of a programme, against 5 hours of registered cues),
-# where the uses it adds stood at 12.5 and over. So those rows report only a match
-# (``ACCEPT_EXCESS``): no grey band and no hint of their own (bench/results/audio-rule.md).
+# rubberband 10 dB under a mix was found 1 time in 10, 3 with them (HELD). That second try
+# is chance's too: its chance segments reached the grey band (excess 8.0-8.9: a TUNE
+# negative, a query away from its insert, and the start of a programme against 5 hours of
+# registered cues), where the uses it adds stood at 12.5 and over. So those rows report
+# only a match (``ACCEPT_EXCESS``): no grey band and no hint of their own
+# (bench/results/audio-rule.md).
 HALF_S = audio_fp.HOP // 2 / audio_fp.SR
 # the tempo factors the second grid is looked up at: tempo 1 alone saved a quarter to half its
 # cost and lost a pitch shift's find (bench/results/audio-rule.md)
