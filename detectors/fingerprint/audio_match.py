@@ -160,11 +160,9 @@ Lookup = Callable[[np.ndarray, np.ndarray],
 # negative, a query away from its insert, and the start of a programme against 5 hours of
 # registered cues), where the uses it adds stood at 12.5 and over. So those rows report
 # only a match (``ACCEPT_EXCESS``): no grey band and no hint of their own
-# (bench/results/audio-rule.md).
+# (bench/results/audio-rule.md). The second grid is looked up at every factor of ``TEMPOS``:
+# at tempo 1 alone it saved a quarter to half its cost and lost a pitch shift's find.
 HALF_S = audio_fp.HOP // 2 / audio_fp.SR
-# the tempo factors the second grid is looked up at: tempo 1 alone saved a quarter to half its
-# cost and lost a pitch shift's find (bench/results/audio-rule.md)
-HALF_TEMPOS = TEMPOS
 
 
 def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
@@ -188,11 +186,11 @@ def candidates(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
             k = np.asarray(spd) != 1000
             return qf[k], ent[k], rf[k], spd[k], None if dt is None else dt[k]
 
-        stretched = tuple(t for t in HALF_TEMPOS if t != 1.0)
         found = _at_tempos(half.hashes, half.frames, variants, min_hits, min_seconds, None,
-                           tuple(t for t in HALF_TEMPOS if t == 1.0))
+                           (1.0,))
         found += [s for s in _at_tempos(half.hashes, half.frames, lookup, min_hits,
-                                         min_seconds, None, stretched)
+                                         min_seconds, None,
+                                         tuple(t for t in TEMPOS if t != 1.0))
                   if s.speed != 1000 or s.excess >= ACCEPT_EXCESS]
         for s in found:
             s.start, s.end, s.grid_s = s.start + HALF_S, s.end + HALF_S, HALF_S
