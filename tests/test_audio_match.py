@@ -4,6 +4,7 @@ density, looked up through ``RegisterStore.audio_hits``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -358,3 +359,86 @@ def test_a_register_with_the_old_hash_index_gives_the_same_hits_and_gets_the_new
         assert np.array_equal(a[order[0]], b[order[1]])
     with RegisterStore(str(path), readonly=False) as moved:
         assert indexes(moved) == {"audio_hit", "audio_entry"}
+
+
+def _mix_hits(tmp: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The look-up's hits for 7 s of a registered cue 10 dB under other music: one real
+    offset among thousands of chance ones, at every registered speed."""
+    store, _eid = _store(tmp, 7002)
+    try:
+        bed = synth_music(50_001, 20.0, SR)
+        cue = synth_music(7002, 30.0, SR)[int(4.0 * SR): int(11.0 * SR)]
+        mix = bed.copy()
+        seg = slice(int(6.0 * SR), int(6.0 * SR) + len(cue))
+        mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-10 / 20))
+        lm = am.landmarks(mix, am.QUERY, half=False)
+        return store.audio_hits(lm.hashes, lm.frames)
+    finally:
+        store.close()
+
+
+def _histogram_peaks(d: np.ndarray, floor: int) -> list[int]:
+    """One group's offset peaks the plain way: its whole offset histogram, hits within
+    +-SLACK of each offset, the strongest (the lower on ties) taken and its neighbourhood
+    cleared, until ``MAX_PEAKS`` or under ``floor``."""
+    lo = int(d.min())
+    hist = np.bincount(d - lo)
+    work = np.array([hist[max(0, k - am.SLACK):k + am.SLACK + 1].sum()
+                     for k in range(len(hist))])
+    out: list[int] = []
+    while len(out) < am.MAX_PEAKS and work.max() >= floor:
+        k = int(np.argmax(work))
+        out.append(k + lo)
+        work[max(0, k - 4 * am.SLACK - 2):k + 4 * am.SLACK + 3] = 0
+    return out
+
+
+@pytest.mark.parametrize("floor", [1, 3, 5, 8])
+def test_offset_peaks_are_each_groups_histogram_peaks(tmp_path: Path, floor: int) -> None:
+    """``segments`` finds every group's peaks on one sorted line of all hits: the same peaks,
+    group by group, as each group's own offset histogram gives."""
+    qf, ent, rf, spd = _mix_hits(tmp_path)
+    assert len(qf) > 1000 and len(np.unique(spd)) > 5
+    d = rf - qf
+    order, pos, room, lo = am._on_one_line(ent, spd, d)
+    groups, at = am._offset_peaks(pos, room, floor)
+    got: dict[tuple[int, int], list[int]] = {}
+    for g, p in zip(groups.tolist(), at.tolist(), strict=True):
+        got.setdefault((g >> 11, g & 0x7FF), []).append(p - g * room + lo)
+    want = {}
+    for e, s in sorted({(int(e), int(s)) for e, s in zip(ent, spd, strict=True)}):
+        peaks = _histogram_peaks(d[(ent == e) & (spd == s)], floor)
+        if peaks:
+            want[(e, s)] = peaks
+    assert got == want
+    # several groups picked together, and the cap on peaks reached in one
+    assert len(got) >= 2 and max(len(v) for v in got.values()) == am.MAX_PEAKS
+
+
+def test_segments_of_one_entry_do_not_see_another_entrys_hits(tmp_path: Path) -> None:
+    """Every measure of a segment (its peak, hits and chance level over +-2 s of offsets)
+    counts its own entry and speed only, whatever other entries hit at the same offsets;
+    entry numbers too large for the packed group key give the same segments."""
+    qf, ent, rf, spd = _mix_hits(tmp_path)
+    alone = am.segments(qf, ent, rf, spd, min_hits=5, min_seconds=1.0)
+    real = max(alone, key=lambda s: s.hits)
+    assert real.speed == 1000 and real.hits >= am.MIN_HITS
+    # another entry's cloud of hits around the same offset, at the same speed
+    rng = np.random.default_rng(5)
+    n = 3000
+    q2 = rng.integers(0, int(qf.max()), n)
+    r2 = q2 + real.offset + rng.integers(-3 * am.CHANCE_RING, 3 * am.CHANCE_RING, n)
+    both = am.segments(np.r_[qf, q2], np.r_[ent, np.full(n, ent.max() + 1)], np.r_[rf, r2],
+                       np.r_[spd, np.full(n, 1000)], min_hits=5, min_seconds=1.0)
+    mine = [s for s in both if s.entry != ent.max() + 1]
+    assert [vars(s) for s in mine] == [vars(s) for s in alone]
+    big = am.segments(qf, ent + (1 << 40), rf, spd, min_hits=5, min_seconds=1.0)
+    assert [replace(s, entry=s.entry - (1 << 40)) for s in big] == alone
+    # on the line, neighbouring groups lie further apart than a chance ring reaches, also
+    # where groups are numbered densely (entry numbers past the packed key)
+    for e in (ent, ent + (1 << 40)):
+        _order, pos, room, _lo = am._on_one_line(e, spd, rf - qf)
+        group = pos // room
+        assert len(np.unique(group)) > 5
+        step = np.flatnonzero(np.diff(group)) + 1
+        assert (pos[step] - pos[step - 1]).min() > 2 * (am.CHANCE_RING + am.SLACK)

@@ -234,16 +234,69 @@ def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) 
     return float(ring.mean()) if ring.size else 0.0
 
 
-def _by_entry_and_speed(ent: np.ndarray, spd: np.ndarray) -> np.ndarray:
-    """``np.lexsort((spd, ent))``, as two stable 16-bit passes (NumPy sorts 16-bit keys by
-    radix): a fifth of the time on a million rows."""
-    if len(ent) and 0 <= int(ent.min()) and int(ent.max()) < 1 << 21 and \
-            0 <= int(spd.min()) and int(spd.max()) < 1 << 11:
-        key = (ent << 11) | spd
-        low = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
-        high = (key[low] >> 16).astype(np.uint16)
-        return low[np.argsort(high, kind="stable")]
-    return np.lexsort((spd, ent))
+def _on_one_line(ent: np.ndarray, spd: np.ndarray, delta: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(order, pos, room, lo): every hit as a position on one line, sorted (``pos`` =
+    ``pos_of[order]``), its group (entry, speed, in that order) times ``room`` plus its
+    offset less ``lo``. A group's offsets lie further from the next group's than any
+    measure reaches (``CHANCE_RING``), so each measure is a search on one sorted array."""
+    lo = int(delta.min())
+    room = int(delta.max()) - lo + 2 * (CHANCE_RING + 2 * SLACK) + 2
+    fits = (0 <= int(ent.min()) and int(ent.max()) < 1 << 21
+            and 0 <= int(spd.min()) and int(spd.max()) < 1 << 11)
+    if fits and ((int(ent.max()) << 11) + (1 << 11)) * room < 1 << 62:
+        group = (ent << 11) | spd
+    else:  # entries or speeds past the packed key: groups numbered densely instead
+        group = np.unique(np.stack([ent, spd], 1), axis=0,
+                          return_inverse=True)[1].reshape(-1).astype(np.int64)
+    pos_of = group * room + (delta - lo)
+    order = np.argsort(pos_of)
+    return order, pos_of[order], room, lo
+
+
+def _offset_peaks(pos: np.ndarray, room: int, floor: int) -> tuple[np.ndarray, np.ndarray]:
+    """(group, position) of each group's ``MAX_PEAKS`` strongest offsets with ``floor`` hits
+    or more within +-``SLACK``, strongest first (ties: the lower offset), each over
+    ``4 * SLACK + 2`` from a stronger one; groups in order.
+
+    Only offsets that ``floor`` hits within 2 ``SLACK`` of each other can reach are counted,
+    and every group's picks are made together, round by round: against a large register most
+    groups are chance, and a histogram per group cost more than the look-up."""
+    z = np.zeros(0, np.int64)
+    first = np.flatnonzero(pos[floor - 1:] - pos[:len(pos) - floor + 1] <= 2 * SLACK)
+    if not len(first):
+        return z, z
+    # the offsets within SLACK of all ``floor`` hits of each such run
+    cand = (pos[first + floor - 1] - SLACK)[:, None] + np.arange(2 * SLACK + 1)[None, :]
+    ok = cand <= (pos[first] + SLACK)[:, None]
+    group = np.broadcast_to((pos[first] // room)[:, None], cand.shape)[ok]
+    cand = cand[ok]
+    # ... inside the group's own range of offsets (as a histogram of it would be)
+    lo = np.searchsorted(pos, group * room)
+    hi = np.searchsorted(pos, (group + 1) * room) - 1
+    ok = (cand >= pos[lo]) & (cand <= pos[hi])
+    cand, at = np.unique(cand[ok], return_index=True)
+    group = group[ok][at]
+    work = (np.searchsorted(pos, cand + SLACK, "right")
+            - np.searchsorted(pos, cand - SLACK, "left"))
+    keep = work >= floor
+    cand, group, work = cand[keep], group[keep], work[keep]
+    o = np.lexsort((cand, -work, group))
+    cand, group = cand[o], group[o]
+    alive = np.ones(len(cand), bool)
+    picks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for rank in range(MAX_PEAKS):
+        idx = np.flatnonzero(alive)
+        if not len(idx):
+            break
+        g = group[idx]
+        head = idx[np.r_[True, g[1:] != g[:-1]]]  # each group's strongest left
+        picks.append((group[head], np.full(len(head), rank), cand[head]))
+        k = np.searchsorted(group[head], g)  # every left candidate's group has a head
+        alive[idx[np.abs(cand[idx] - cand[head][k]) <= 4 * SLACK + 2]] = False
+    groups, ranks, at = (np.concatenate(p) for p in zip(*picks, strict=True))
+    o = np.lexsort((ranks, groups))
+    return groups[o], at[o]
 
 
 def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
@@ -260,73 +313,38 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     floor = MIN_HITS if min_hits is None else min_hits
     shortest = MIN_SECONDS if min_seconds is None else min_seconds
     out: list[Segment] = []
-    if len(qf) == 0:
+    if len(qf) < max(floor, 1):
         return out
-    tail = np.zeros(len(qf), np.int64) if dt is None else np.asarray(dt, np.int64)
     qf, ent, rf, spd = (np.asarray(a, np.int64) for a in (qf, ent, rf, spd))
-    order = _by_entry_and_speed(ent, spd)
-    qf, ent, rf, spd, tail = qf[order], ent[order], rf[order], spd[order], tail[order]
     delta = rf - qf
-    change = (np.diff(ent) != 0) | (np.diff(spd) != 0)
-    bounds = np.r_[0, np.nonzero(change)[0] + 1, len(qf)]
-    kern = np.ones(2 * SLACK + 1, dtype=np.int64)
-    pad = int(CHANCE_PAD_S / FRAME_S)
-    # Each group's strongest offsets first; then the hits of every offset at once, by peak
-    # and deliverable frame, split where the deliverable has a gap longer than ``GAP_S``,
-    # and only the parts that can pass (``floor`` hits, anchors ``shortest`` apart) are
-    # measured. Against a large register most offsets are chance, with hits scattered over
-    # the deliverable: one at a time, splitting them cost more than the look-up.
-    peaks: list[tuple[int, int, int, int]] = []  # (group start, group end, offset, its lo)
-    member: list[np.ndarray] = []  # row -> peak, per group
-    rows: list[np.ndarray] = []
-    for b0, b1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if b1 - b0 < floor:
-            continue
-        d = delta[b0:b1]
-        lo = int(d.min())
-        hist = np.bincount(d - lo)
-        if len(hist) < len(kern):  # "same" is then as long as the kernel
-            work = np.convolve(hist, kern, "same")
-        else:  # hits within +-SLACK of each offset, without a convolution per group
-            work = hist.copy()
-            for k in range(1, SLACK + 1):
-                work[k:] += hist[:-k]
-                work[:-k] += hist[k:]
-        offs: list[int] = []
-        for _ in range(MAX_PEAKS):
-            peak = int(np.argmax(work))
-            if work[peak] < floor:
-                break
-            work[max(0, peak - 4 * SLACK - 2): peak + 4 * SLACK + 3] = 0
-            offs.append(peak + lo)
-        if not offs:
-            continue
-        # peaks lie over 2 * SLACK apart, so a row is near one at most: the first peak
-        # from SLACK under its offset, if that is not over SLACK above it
-        by_off = np.argsort(offs)
-        sorted_offs = np.asarray(offs, np.int64)[by_off]
-        k = np.searchsorted(sorted_offs, d - SLACK)
-        hit = np.flatnonzero((k < len(offs))
-                             & (sorted_offs[np.minimum(k, len(offs) - 1)] <= d + SLACK))
-        member.append(len(peaks) + by_off[k[hit]])  # its peak, numbered in greedy order
-        rows.append(b0 + hit)
-        peaks += [(b0, b1, off, lo) for off in offs]
-    if not peaks:
+    order, pos, room, lo = _on_one_line(ent, spd, delta)
+    peak_group, peak_pos = _offset_peaks(pos, room, max(floor, 1))
+    # each peak's hits (peaks lie over 2 * SLACK apart: a hit is near one at most), by peak
+    # and deliverable frame, split where the deliverable has a gap longer than ``GAP_S``;
+    # only the parts that can pass (``floor`` hits, anchors ``shortest`` apart) are measured
+    a0 = np.searchsorted(pos, peak_pos - SLACK, "left")
+    n_each = np.searchsorted(pos, peak_pos + SLACK, "right") - a0
+    if not int(n_each.sum()):
         return out
-    pid = np.concatenate(member)
-    at = np.concatenate(rows)
+    pid = np.repeat(np.arange(len(peak_pos)), n_each)
+    at = order[np.repeat(a0 - np.cumsum(n_each) + n_each, n_each)
+               + np.arange(int(n_each.sum()))]
+    tail = np.zeros(len(at), np.int64) if dt is None else np.asarray(dt, np.int64)[at]
     q_all = qf[at]
     q0 = int(q_all.min())
     o = np.argsort(pid * (int(q_all.max()) - q0 + 1) + (q_all - q0), kind="stable")
-    pid, at, q_all = pid[o], at[o], q_all[o]
+    pid, at, q_all, tail = pid[o], at[o], q_all[o], tail[o]
     cut = np.flatnonzero((pid[1:] != pid[:-1]) | (np.diff(q_all) > GAP_S / FRAME_S)) + 1
     starts, ends = np.zeros(len(cut) + 1, np.int64), np.full(len(cut) + 1, len(pid))
     starts[1:], ends[:-1] = cut, cut
     keep = (ends - starts >= floor) & ((q_all[ends - 1] - q_all[starts]) * FRAME_S >= shortest)
+    pad = int(CHANCE_PAD_S / FRAME_S)
+    ring = CHANCE_RING + SLACK
     for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-        b0, b1, off, lo = peaks[int(pid[a])]
+        p = int(peak_pos[int(pid[a])])
+        off = p - int(peak_group[int(pid[a])]) * room + lo
         idx = at[a:b]
-        qs, rs, ts = q_all[a:b], rf[idx], tail[idx]
+        qs, rs, ts = q_all[a:b], rf[idx], tail[a:b]
         n = len(np.unique(qs * (1 << 32) + rs))
         # from the start of the first aligned anchor's analysis window to the end of
         # the last aligned target's: the span of the windows that hold the matches
@@ -336,13 +354,14 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
         if n < floor or span < shortest:
             continue
         bins = (qs * FRAME_S / BIN_S).astype(np.int64)
-        sp = int(spd[b0])
+        near = order[slice(*np.searchsorted(pos, [p - ring, p + ring + 1]))]
+        sp = int(spd[idx[0]])
         factor = sp / 1000
         out.append(Segment(
-            int(ent[b0]), sp, off, n, start, end,
+            int(ent[idx[0]]), sp, off, n, start, end,
             ref_start=(start + off * FRAME_S) * factor,
             ref_end=(end + off * FRAME_S) * factor,
-            chance=_chance(delta[b0:b1], qf[b0:b1], off - lo, lo, int(qs[0]) - pad,
+            chance=_chance(delta[near], qf[near], ring, off - ring, int(qs[0]) - pad,
                            int(qs[-1]) + pad),
             coverage=len(np.unique(bins)) / (int(bins[-1] - bins[0]) + 1),
             raw=len(qs), span=span))
