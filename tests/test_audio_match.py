@@ -404,7 +404,8 @@ def test_offset_peaks_are_each_groups_histogram_peaks(tmp_path: Path, floor: int
     groups, at = am._offset_peaks(pos, room, floor)
     got: dict[tuple[int, int], list[int]] = {}
     for g, p in zip(groups.tolist(), at.tolist(), strict=True):
-        got.setdefault((g >> 11, g & 0x7FF), []).append(p - g * room + lo)
+        row = order[np.searchsorted(pos, g * room)]  # a hit of the group: its entry, speed
+        got.setdefault((int(ent[row]), int(spd[row])), []).append(p - g * room + lo)
     want = {}
     for e, s in sorted({(int(e), int(s)) for e, s in zip(ent, spd, strict=True)}):
         peaks = _histogram_peaks(d[(ent == e) & (spd == s)], floor)
@@ -417,8 +418,8 @@ def test_offset_peaks_are_each_groups_histogram_peaks(tmp_path: Path, floor: int
 
 def test_segments_of_one_entry_do_not_see_another_entrys_hits(tmp_path: Path) -> None:
     """Every measure of a segment (its peak, hits and chance level over +-2 s of offsets)
-    counts its own entry and speed only, whatever other entries hit at the same offsets;
-    entry numbers too large for the packed group key give the same segments."""
+    counts its own entry and speed only, whatever other entries hit at the same offsets,
+    however the hits are laid on one line."""
     qf, ent, rf, spd = _mix_hits(tmp_path)
     alone = am.segments(qf, ent, rf, spd, min_hits=5, min_seconds=1.0)
     real = max(alone, key=lambda s: s.hits)
@@ -432,12 +433,17 @@ def test_segments_of_one_entry_do_not_see_another_entrys_hits(tmp_path: Path) ->
                        np.r_[spd, np.full(n, 1000)], min_hits=5, min_seconds=1.0)
     mine = [s for s in both if s.entry != ent.max() + 1]
     assert [vars(s) for s in mine] == [vars(s) for s in alone]
-    big = am.segments(qf, ent + (1 << 40), rf, spd, min_hits=5, min_seconds=1.0)
-    assert [replace(s, entry=s.entry - (1 << 40)) for s in big] == alone
-    # on the line, neighbouring groups lie further apart than a chance ring reaches, also
-    # where groups are numbered densely (entry numbers past the packed key)
-    for e in (ent, ent + (1 << 40)):
-        _order, pos, room, _lo = am._on_one_line(e, spd, rf - qf)
+    # entry numbers far apart (ranked by a sort, not a table), and one stray hit so far
+    # off that the line is too long to sort with row numbers packed in: the same segments
+    spread = am.segments(qf, ent << 30, rf, spd, min_hits=5, min_seconds=1.0)
+    assert [replace(s, entry=s.entry >> 30) for s in spread] == alone
+    stray = (np.r_[qf, 0], np.r_[ent, ent.max() + 1], np.r_[rf, 1 << 45], np.r_[spd, 1000])
+    assert am.segments(*stray, min_hits=5, min_seconds=1.0) == alone
+    # on the line, neighbouring groups lie further apart than a chance ring reaches
+    for e, r in ((ent, rf), (ent << 30, rf), (stray[1], stray[2])):
+        q = stray[0] if len(r) > len(rf) else qf
+        order, pos, room, _lo = am._on_one_line(e, stray[3][:len(e)], r - q)
+        assert np.array_equal(np.sort(order), np.arange(len(e)))
         group = pos // room
         assert len(np.unique(group)) > 5
         step = np.flatnonzero(np.diff(group)) + 1

@@ -234,22 +234,34 @@ def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) 
     return float(ring.mean()) if ring.size else 0.0
 
 
+def _ranks(v: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each value's rank among the distinct values of ``v``, and how many there are (a
+    table over the values' range where it is small: no sort)."""
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo < 1 << 24:
+        rank = np.cumsum(np.bincount(v - lo) > 0) - 1
+        return rank[v - lo], int(rank[-1]) + 1
+    values, inverse = np.unique(v, return_inverse=True)
+    return inverse.reshape(-1), len(values)
+
+
 def _on_one_line(ent: np.ndarray, spd: np.ndarray, delta: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(order, pos, room, lo): every hit as a position on one line, sorted (``pos`` =
-    ``pos_of[order]``), its group (entry, speed, in that order) times ``room`` plus its
-    offset less ``lo``. A group's offsets lie further from the next group's than any
-    measure reaches (``CHANCE_RING``), so each measure is a search on one sorted array."""
+    ``pos_of[order]``), its group (entry, speed, numbered in that order) times ``room``
+    plus its offset less ``lo``. A group's offsets lie further from the next group's than
+    any measure reaches (``CHANCE_RING``), so each measure is a search on one sorted
+    array."""
     lo = int(delta.min())
     room = int(delta.max()) - lo + 2 * (CHANCE_RING + 2 * SLACK) + 2
-    fits = (0 <= int(ent.min()) and int(ent.max()) < 1 << 21
-            and 0 <= int(spd.min()) and int(spd.max()) < 1 << 11)
-    if fits and ((int(ent.max()) << 11) + (1 << 11)) * room < 1 << 62:
-        group = (ent << 11) | spd
-    else:  # entries or speeds past the packed key: groups numbered densely instead
-        group = np.unique(np.stack([ent, spd], 1), axis=0,
-                          return_inverse=True)[1].reshape(-1).astype(np.int64)
-    pos_of = group * room + (delta - lo)
+    e, _ = _ranks(ent)
+    s, speeds = _ranks(spd)
+    pos_of = (e * speeds + s) * room + (delta - lo)
+    # sorted with each row's number in the low bits: a plain sort, twice as fast as argsort
+    bits = max(len(pos_of) - 1, 1).bit_length()
+    if int(pos_of.max()) < 1 << (63 - bits):
+        line = np.sort((pos_of << bits) | np.arange(len(pos_of)))
+        return line & ((1 << bits) - 1), line >> bits, room, lo
     order = np.argsort(pos_of)
     return order, pos_of[order], room, lo
 

@@ -86,10 +86,10 @@ class LandmarkIndex:
         total = int(per_query.sum())
         if not total:
             return z, z, z, z
-        # row k of the output: query repeat[k], stored row start of its hash + its rank
+        # row k of the output: query which[k], the stored row of its hash's first + its rank
         which = np.repeat(np.arange(len(q)), per_query)
         first = np.cumsum(per_query) - per_query
-        rows = lo[inverse][which] + (np.arange(total) - first[which])
+        rows = np.repeat(lo[inverse] - first, per_query) + np.arange(total)
         return (pay[which], self.entries[rows].astype(np.int64),
                 self.frames[rows].astype(np.int64), self.speeds[rows].astype(np.int64))
 

@@ -1031,18 +1031,18 @@ class Register:
         """The landmark matches, and every candidate down to ``SHORTLIST_HITS``."""
         if len(lm.hashes) == 0:
             return [], []
-        dt_span = audio_fp.DT_MASK + 1
+        dt_bits = audio_fp.DT_MASK.bit_length()  # the mask is all ones: shifts, not division
 
         def lookup(hashes: np.ndarray, frames: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             # a payload per query hash: its anchor frame and, in the low bits, the frames to
             # its target peak (the hash's own low bits), for where a segment ends
-            payload = (frames.astype(np.int64) * dt_span
-                       + (hashes.astype(np.int64) & audio_fp.DT_MASK))
+            payload = ((frames.astype(np.int64) << dt_bits)
+                       | (hashes.astype(np.int64) & audio_fp.DT_MASK))
             pack = self.landmark_pack()
             packed, ent, rf, spd = (pack.hits(hashes, payload) if pack is not None
                                     else self.store.audio_hits(hashes, payload))
-            return packed // dt_span, ent, rf, spd, packed % dt_span
+            return packed >> dt_bits, ent, rf, spd, packed & audio_fp.DT_MASK
 
         out: list[RangeMatch] = []
         per_entry: dict[int, int] = {}
