@@ -6,6 +6,10 @@ most of it growing the register to 5 hours of cues)::
 
     .venv/bin/python -m bench.audio_speed --minutes 5
 
+With ``--work DIR`` the programme and every register size are kept there and reused, so a
+second run (or the same command in a worktree of another version) scans the same material
+without building it again.
+
 The deliverable is a ``--minutes`` long 48 kHz 24-bit stereo WAV (synthetic music under
 speech-like sound) with two registered cues in it: one 10 dB under it, time-stretched to
 96 % (so the tempo variants and the edge walk do real work), and 8 s of another 15 dB under
@@ -26,6 +30,8 @@ scanned with the other search too (marked *), which shows where the two cost the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -65,9 +71,21 @@ def deliverable(work: Path, minutes: float) -> Path:
     return out
 
 
-def register(work: Path, minutes: float) -> Path:
-    """The register grown to ``minutes`` of 30 s cues (cue k: ``synth_music(7000 + k)``)."""
+def register(work: Path, minutes: float, keep: bool = False) -> Path:
+    """The register grown to ``minutes`` of 30 s cues (cue k: ``synth_music(7000 + k)``).
+    ``keep``: each size in a file of its own (``register-60min.db``), reused when there,
+    else copied from the largest smaller one and grown: a second run, or another version
+    of the code, scans the same registers without building them again."""
     db = work / "register.db"
+    if keep:
+        db = work / f"register-{minutes:g}min.db"
+        if db.exists():
+            return db
+        smaller = sorted((float(p.stem.split("-")[1][:-3]), p)
+                         for p in work.glob("register-*min.db"))
+        smaller = [(m, p) for m, p in smaller if m < minutes]
+        if smaller:
+            shutil.copyfile(smaller[-1][1], db)
     with RegisterStore(str(db), readonly=False, create=True) as store:
         have = store.counts()["entries"]
         for k in range(have, int(round(minutes * 60 / CUE_S))):
@@ -111,10 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare-up-to", type=float, default=60.0,
                     help="registers up to this many minutes are scanned with the other "
                          "waveform search as well (whole / short list), for the cross-over")
+    ap.add_argument("--work", type=Path,
+                    help="keep the programme and each register size here and reuse them "
+                         "(to scan the same material again, or with another version)")
     a = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-audio-speed-") as tmp:
-        work = Path(tmp)
-        prog = deliverable(work, a.minutes)
+    with contextlib.ExitStack() as stack:
+        if a.work is not None:
+            work = a.work
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="bench-audio-speed-")))
+        prog = work / f"programme-{a.minutes:g}min.wav"
+        if not prog.exists():
+            deliverable(work, a.minutes).rename(prog)
         secs = a.minutes * 60
         print(f"deliverable: {a.minutes:g} min, 48 kHz 24-bit stereo WAV "
               f"({prog.stat().st_size / 1e6:.0f} MB)")
@@ -124,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for size in (float(v) for v in a.register.split(",")):
             t0 = time.perf_counter()
-            db = register(work, size)
+            db = register(work, size, keep=a.work is not None)
             built = time.perf_counter() - t0
             shipped = matcher.WAVEFORM_FULL_S
             modes = [shipped] + ([0.0 if size * 60 <= shipped else 1e9]

@@ -239,8 +239,9 @@ def _ranks(v: np.ndarray) -> tuple[np.ndarray, int]:
     table over the values' range where it is small: no sort)."""
     lo, hi = int(v.min()), int(v.max())
     if hi - lo < 1 << 24:
-        rank = np.cumsum(np.bincount(v - lo) > 0) - 1
-        return rank[v - lo], int(rank[-1]) + 1
+        at = v - lo
+        rank = np.cumsum(np.bincount(at) > 0) - 1
+        return rank[at], int(rank[-1]) + 1
     values, inverse = np.unique(v, return_inverse=True)
     return inverse.reshape(-1), len(values)
 
@@ -327,8 +328,9 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     out: list[Segment] = []
     if len(qf) < max(floor, 1):
         return out
-    qf, ent, rf, spd = (np.asarray(a, np.int64) for a in (qf, ent, rf, spd))
-    delta = rf - qf
+    qf = np.asarray(qf, np.int64)
+    ent, rf, spd = np.asarray(ent), np.asarray(rf), np.asarray(spd)  # any integer width
+    delta = rf.astype(np.int64) - qf
     order, pos, room, lo = _on_one_line(ent, spd, delta)
     peak_group, peak_pos = _offset_peaks(pos, room, max(floor, 1))
     # each peak's hits (peaks lie over 2 * SLACK apart: a hit is near one at most), by peak

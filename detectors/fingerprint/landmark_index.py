@@ -72,7 +72,7 @@ class LandmarkIndex:
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(payload of the query hash, entry, registered frame, speed) for every
         registered row whose hash is one of ``hashes``: what ``RegisterStore.audio_hits``
-        returns (its rows may come in another order)."""
+        returns (its rows may come in another order, its columns at the stored widths)."""
         z = np.zeros(0, np.int64)
         if not len(hashes) or not len(self):
             return z, z, z, z
@@ -90,8 +90,9 @@ class LandmarkIndex:
         which = np.repeat(np.arange(len(q)), per_query)
         first = np.cumsum(per_query) - per_query
         rows = np.repeat(lo[inverse] - first, per_query) + np.arange(total)
-        return (pay[which], self.entries[rows].astype(np.int64),
-                self.frames[rows].astype(np.int64), self.speeds[rows].astype(np.int64))
+        # stored widths (int32, int32, int16): widening millions of rows costs more than
+        # the gather, and ``audio_match.segments`` reads any integer width
+        return pay[which], self.entries[rows], self.frames[rows], self.speeds[rows]
 
     # -- storage --------------------------------------------------------------------------
     def parts(self) -> Iterator[tuple[bytes, ...]]:
