@@ -148,6 +148,8 @@ def test_rows_written_behind_the_pack_make_it_stale(tmp_path: Path) -> None:
     "DELETE FROM audio_pack",  # rows missing
     "UPDATE audio_pack SET speeds = 'text'",  # not a blob
     "UPDATE audio_pack SET entries = 12",
+    "UPDATE audio_pack SET hashes = 'text'",
+    "UPDATE audio_pack SET hashes = substr(hashes, 1, 6)",  # rows the other columns lack
 ])
 def test_a_damaged_pack_is_not_used(tmp_path: Path, damage: str) -> None:
     db = tmp_path / "reg.db"
@@ -158,6 +160,26 @@ def test_a_damaged_pack_is_not_used(tmp_path: Path, damage: str) -> None:
     con.close()
     with RegisterStore(str(db)) as ro:
         assert ro.audio_index() is None
+
+
+def test_a_pack_of_many_parts_is_read_back_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts are copied into one array each as they are read: the same index back, and
+    nothing when the parts come out of order or hold another number of rows."""
+    rng = np.random.default_rng(3)
+    n = 5_500
+    index = LandmarkIndex.build(rng.integers(0, 1 << 24, n), rng.integers(1, 9, n),
+                                rng.integers(0, 5000, n), rng.choice([990, 1000, 1010], n))
+    monkeypatch.setattr(landmark_index, "PART_ROWS", 1000)
+    parts = list(index.parts())
+    assert len(parts) == 6
+    back = LandmarkIndex.from_parts(iter(parts), n)
+    assert back is not None
+    assert all(np.array_equal(a, b) for a, b in zip(back.columns(), index.columns(),
+                                                     strict=True))
+    assert LandmarkIndex.from_parts(iter(parts[::-1]), n) is None  # hashes not sorted
+    assert LandmarkIndex.from_parts(iter(parts), n + 1) is None
+    assert LandmarkIndex.from_parts(iter(parts), n - 1) is None
+    assert LandmarkIndex.from_parts(iter([]), 0) is not None
 
 
 def test_hits_against_a_brute_force_join() -> None:

@@ -12,7 +12,7 @@ instead of fetching every row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ PART_ROWS = 1 << 22  # rows per stored part (SQLite blobs stay well under their 
 # about 2 GB, 22 hours of registered sound; past it scans look up through SQLite and say so.
 MAX_ROWS = 150_000_000
 _DTYPES = ("<u4", "<i4", "<i4", "<i2")  # hash, entry, frame, speed (per mille)
+HASH_BYTES = np.dtype(_DTYPES[0]).itemsize  # a stored row's bytes in the hashes column
 
 
 @dataclass(frozen=True)
@@ -102,27 +103,32 @@ class LandmarkIndex:
                         for a, d in zip(self.columns(), _DTYPES, strict=True))
 
     @classmethod
-    def from_parts(cls, parts: list[tuple[bytes, ...]]) -> LandmarkIndex | None:
-        """The index ``parts`` stored, or None where a part's columns disagree in length or
-        the hashes are not sorted (a damaged pack is not trusted: the caller reads the
-        table instead)."""
-        if not parts:
-            return cls.empty()
-        cols: list[list[np.ndarray]] = [[], [], [], []]
+    def from_parts(cls, parts: Iterable[tuple[object, ...]], rows: int
+                   ) -> LandmarkIndex | None:
+        """The index ``parts`` stored, ``rows`` in all, or None where a part is not four
+        blobs of whole values agreeing in length, the parts hold another number of rows, or
+        the hashes are not sorted (a damaged pack is not trusted: the caller reads the table
+        instead). Each part is copied into place as it is read, so the pack is held once
+        and not twice while it is read (2 GB at ``MAX_ROWS``)."""
+        if rows < 0:
+            return None
+        cols = [np.empty(rows, d[1:]) for d in _DTYPES]
+        at = 0
         for part in parts:
             if len(part) != len(_DTYPES):
                 return None
             arrays = []
             for blob, d in zip(part, _DTYPES, strict=True):
-                if len(blob) % np.dtype(d).itemsize:
+                if not isinstance(blob, bytes) or len(blob) % np.dtype(d).itemsize:
                     return None
                 arrays.append(np.frombuffer(blob, d))
-            if len({len(a) for a in arrays}) != 1:
+            n = len(arrays[0])
+            if any(len(a) != n for a in arrays) or at + n > rows:
                 return None
-            for c, a in zip(cols, arrays, strict=True):
-                c.append(a)
-        out = cls(*(np.concatenate(c).astype(d[1:], copy=False)
-                    for c, d in zip(cols, _DTYPES, strict=True)))
-        if len(out) > 1 and bool((out.hashes[1:] < out.hashes[:-1]).any()):
+            for col, a in zip(cols, arrays, strict=True):
+                col[at:at + n] = a
+            at += n
+        out = cls(*cols)
+        if at != rows or (rows > 1 and bool((out.hashes[1:] < out.hashes[:-1]).any())):
             return None
         return out

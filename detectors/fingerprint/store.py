@@ -587,13 +587,17 @@ class RegisterStore:
         return json.dumps(dict(zip(("rows", "max_rowid", "entry_seq"), stamp, strict=True)))
 
     def _read_pack(self) -> LandmarkIndex | None:
+        """The landmark pack as stored, part by part (None if it is not blobs of the
+        same rows this code wrote)."""
         if not self._has("audio_pack"):
             return None
-        parts = self.db.execute("SELECT hashes, entries, frames, speeds FROM audio_pack "
-                                "ORDER BY part").fetchall()
-        if any(not isinstance(b, bytes) for p in parts for b in p):
-            return None  # not blobs: not a pack this code wrote
-        return LandmarkIndex.from_parts(parts)
+        (size,) = self.db.execute("SELECT COALESCE(SUM(length(hashes)), 0) "
+                                  "FROM audio_pack").fetchone()
+        if not isinstance(size, int) or size % landmark_index.HASH_BYTES:
+            return None
+        return LandmarkIndex.from_parts(
+            self.db.execute("SELECT hashes, entries, frames, speeds FROM audio_pack "
+                            "ORDER BY part"), size // landmark_index.HASH_BYTES)
 
     def pack_state(self) -> tuple[bool, int]:
         """(whether the landmark pack matches the ``audio`` table, the table's rows)."""
