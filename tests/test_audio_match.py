@@ -437,7 +437,7 @@ def test_segments_of_one_entry_do_not_see_another_entrys_hits(tmp_path: Path) ->
     # off that the line is too long to sort with row numbers packed in: the same segments
     spread = am.segments(qf, ent << 30, rf, spd, min_hits=5, min_seconds=1.0)
     assert [replace(s, entry=s.entry >> 30) for s in spread] == alone
-    stray = (np.r_[qf, 0], np.r_[ent, ent.max() + 1], np.r_[rf, 1 << 45], np.r_[spd, 1000])
+    stray = (np.r_[qf, 0], np.r_[ent, ent.max() + 1], np.r_[rf, 1 << 55], np.r_[spd, 1000])
     assert am.segments(*stray, min_hits=5, min_seconds=1.0) == alone
     # on the line, neighbouring groups lie further apart than a chance ring reaches
     for e, r in ((ent, rf), (ent << 30, rf), (stray[1], stray[2])):
