@@ -298,10 +298,13 @@ def _offset_peaks(pos: np.ndarray, room: int, floor: int) -> tuple[np.ndarray, n
     ok = cand <= (pos[first] + SLACK)[:, None]
     group = np.broadcast_to((pos[first] // room)[:, None], cand.shape)[ok]
     cand = cand[ok]
-    # ... inside the group's own range of offsets (as a histogram of it would be)
-    lo = np.searchsorted(pos, group * room)
-    hi = np.searchsorted(pos, (group + 1) * room) - 1
-    ok = (cand >= pos[lo]) & (cand <= pos[hi])
+    # ... inside the group's own range of offsets (as a histogram of it would be); runs
+    # come in line order, so each group's candidates are together: its range read once
+    edge = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    each = np.diff(np.r_[edge, len(group)])
+    lo = np.repeat(pos[np.searchsorted(pos, group[edge] * room)], each)
+    hi = np.repeat(pos[np.searchsorted(pos, (group[edge] + 1) * room) - 1], each)
+    ok = (cand >= lo) & (cand <= hi)
     cand, at = np.unique(cand[ok], return_index=True)
     group = group[ok][at]
     work = (np.searchsorted(pos, cand + SLACK, "right")
