@@ -448,3 +448,33 @@ def test_segments_of_one_entry_do_not_see_another_entrys_hits(tmp_path: Path) ->
         assert len(np.unique(group)) > 5
         step = np.flatnonzero(np.diff(group)) + 1
         assert (pos[step] - pos[step - 1]).min() > 2 * (am.CHANCE_RING + am.SLACK)
+
+
+@pytest.mark.parametrize("pad_s", [am.CHANCE_PAD_S, 1.0])
+def test_segment_measures_are_the_plain_counts(tmp_path: Path, pad_s: float,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every part's measures, made for all parts at once, are what counting its own hits
+    gives: distinct (query frame, registered frame) pairs at the offset, half-second bins
+    covered, and the chance level (the mean hits within +-SLACK of each offset up to
+    CHANCE_RING from the peak, its own neighbourhood left out, over the part and
+    CHANCE_PAD_S either side; 1 s as well, which the 20 s query does not cover whole)."""
+    monkeypatch.setattr(am, "CHANCE_PAD_S", pad_s)
+    qf, ent, rf, spd = _mix_hits(tmp_path)
+    segs = am.segments(qf, ent, rf, spd, min_hits=3, min_seconds=0.5)
+    assert len(segs) > 10 and max(s.chance for s in segs) > 0
+    d = rf - qf
+    pad = int(am.CHANCE_PAD_S / am.FRAME_S)
+    for s in segs:
+        mine = (ent == s.entry) & (spd == s.speed)
+        q0 = round(s.start / am.FRAME_S)
+        q1 = q0 + round(s.span / am.FRAME_S)
+        at = mine & (np.abs(d - s.offset) <= am.SLACK) & (qf >= q0) & (qf <= q1)
+        assert s.hits == len({(int(a), int(b)) for a, b in zip(qf[at], rf[at], strict=True)})
+        assert s.raw == int(at.sum())
+        bins = (qf[at] * am.FRAME_S / am.BIN_S).astype(np.int64)
+        assert s.coverage == len(set(bins.tolist())) / (int(bins.max() - bins.min()) + 1)
+        around = d[mine & (qf >= q0 - pad) & (qf <= q1 + pad)]
+        level = [int((np.abs(around - c) <= am.SLACK).sum())
+                 for c in range(s.offset - am.CHANCE_RING, s.offset + am.CHANCE_RING + 1)
+                 if abs(c - s.offset) >= 4]
+        assert s.chance == pytest.approx(float(np.mean(level)), abs=1e-12)

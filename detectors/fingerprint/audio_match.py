@@ -219,21 +219,6 @@ def _at_tempos(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
 
 
 # -- decision -------------------------------------------------------------------------------
-def _chance(d: np.ndarray, q: np.ndarray, peak: int, lo: int, q0: int, q1: int) -> float:
-    """Mean smoothed hits per offset over +-``CHANCE_RING`` frames around ``peak`` (the
-    peak itself left out), counting only hits whose query frame is in [q0, q1]."""
-    win = (q >= q0) & (q <= q1)
-    sub = d[win] - lo
-    sub = sub[(sub >= peak - CHANCE_RING - SLACK) & (sub <= peak + CHANCE_RING + SLACK)]
-    if not len(sub):
-        return 0.0
-    base = peak - CHANCE_RING - SLACK
-    h = np.bincount(sub - base, minlength=2 * (CHANCE_RING + SLACK) + 1)
-    smooth = np.convolve(h, np.ones(2 * SLACK + 1, dtype=np.int64), "valid")  # centred
-    ring = np.r_[smooth[:CHANCE_RING - 3], smooth[CHANCE_RING + 4:]]
-    return float(ring.mean()) if ring.size else 0.0
-
-
 def _ranks(v: np.ndarray) -> tuple[np.ndarray, int]:
     """Each value's rank among the distinct values of ``v``, and how many there are (a
     table over the values' range where it is small: no sort)."""
@@ -369,33 +354,70 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     starts, ends = np.zeros(len(cut) + 1, np.int64), np.full(len(cut) + 1, len(pid))
     starts[1:], ends[:-1] = cut, cut
     keep = (ends - starts >= floor) & ((q_all[ends - 1] - q_all[starts]) * FRAME_S >= shortest)
-    pad = int(CHANCE_PAD_S / FRAME_S)
+    starts, ends = starts[keep], ends[keep]
+    if not len(starts):
+        return out
+    # every part measured at once (against a large register there are thousands)
+    size = ends - starts
+    part = np.repeat(np.arange(len(starts)), size)
+    rows = np.repeat(starts - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
+    qs, ts = q_all[rows], tail[rows]
+    lead = np.cumsum(size) - size  # each part's first row in ``qs``, its last ...
+    last = lead + size - 1
+    # hits: distinct (query frame, registered frame) pairs
+    pair = qs * (1 << 32) + rf[at[rows]].astype(np.int64)
+    o = np.lexsort((pair, part))
+    new = np.r_[True, (pair[o][1:] != pair[o][:-1]) | (part[o][1:] != part[o][:-1])]
+    hits = np.bincount(part[o][new], minlength=len(starts))
+    # from the start of the first aligned anchor's analysis window to the end of the last
+    # aligned target's: the span of the windows that hold the matches
+    first_q, last_q = qs[lead], qs[last]
+    end_q = np.maximum.reduceat(qs + ts, lead)
+    span = (last_q - first_q) * FRAME_S  # the tuned length: anchors only
+    passed = np.flatnonzero((hits >= floor) & (span >= shortest))
+    if not len(passed):
+        return out
+    bins = (qs * FRAME_S / BIN_S).astype(np.int64)  # frames ascend within a part
+    step = np.r_[True, bins[1:] != bins[:-1]]
+    step[lead] = True
+    covered = np.add.reduceat(step.astype(np.int64), lead)
+    bin_span = bins[last] - bins[lead] + 1
+    # the chance level: the entry's hits at the offsets within CHANCE_RING of the peak
+    # (smoothed over +-SLACK, the peak's own neighbourhood left out), counted over the
+    # part and CHANCE_PAD_S of the deliverable either side
     ring = CHANCE_RING + SLACK
-    for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-        p = int(peak_pos[int(pid[a])])
-        off = p - int(peak_group[int(pid[a])]) * room + lo
-        idx = at[a:b]
-        qs, rs, ts = q_all[a:b], rf[idx], tail[a:b]
-        n = len(np.unique(qs * (1 << 32) + rs))
-        # from the start of the first aligned anchor's analysis window to the end of
-        # the last aligned target's: the span of the windows that hold the matches
-        start = float(qs[0]) * FRAME_S
-        end = float((qs + ts).max()) * FRAME_S + WINDOW_S
-        span = float(qs[-1] - qs[0]) * FRAME_S  # the tuned length: anchors only
-        if n < floor or span < shortest:
-            continue
-        bins = (qs * FRAME_S / BIN_S).astype(np.int64)
-        near = order[slice(*np.searchsorted(pos, [p - ring, p + ring + 1]))]
-        sp = int(spd[idx[0]])
+    width = 2 * ring + 1
+    peak = pid[starts[passed]]
+    p = peak_pos[peak]
+    off = p - peak_group[peak] * room + lo
+    r0 = np.searchsorted(pos, p - ring, "left")
+    count = np.searchsorted(pos, p + ring, "right") - r0
+    owner = np.repeat(np.arange(len(passed)), count)
+    near = order[np.repeat(r0 - np.cumsum(count) + count, count)
+                 + np.arange(int(count.sum()))]
+    pad = int(CHANCE_PAD_S / FRAME_S)
+    q = qf[near]
+    win = ((q >= (first_q[passed] - pad)[owner]) & (q <= (last_q[passed] + pad)[owner]))
+    bucket = owner * width + (delta[near] - (off - ring)[owner])
+    hist = np.bincount(bucket[win], minlength=len(passed) * width).reshape(-1, width)
+    smooth = hist[:, :width - 2 * SLACK].copy()
+    for k in range(1, 2 * SLACK + 1):
+        smooth += hist[:, k:width - 2 * SLACK + k]
+    chance = np.r_["1", smooth[:, :CHANCE_RING - 3], smooth[:, CHANCE_RING + 4:]].mean(axis=1)
+    head = at[starts[passed]]
+    for j, k in enumerate(passed.tolist()):
+        start = float(first_q[k]) * FRAME_S
+        end = float(end_q[k]) * FRAME_S + WINDOW_S
+        sp = int(spd[head[j]])
         factor = sp / 1000
+        o_j = int(off[j])
         out.append(Segment(
-            int(ent[idx[0]]), sp, off, n, start, end,
-            ref_start=(start + off * FRAME_S) * factor,
-            ref_end=(end + off * FRAME_S) * factor,
-            chance=_chance(delta[near], qf[near], ring, off - ring, int(qs[0]) - pad,
-                           int(qs[-1]) + pad),
-            coverage=len(np.unique(bins)) / (int(bins[-1] - bins[0]) + 1),
-            raw=len(qs), span=span))
+            int(ent[head[j]]), sp, o_j, int(hits[k]), start, end,
+            ref_start=(start + o_j * FRAME_S) * factor,
+            ref_end=(end + o_j * FRAME_S) * factor,
+            chance=float(chance[j]),
+            coverage=int(covered[k]) / int(bin_span[k]),
+            raw=int(size[k]), span=float(span[k])))
     return out
 
 
