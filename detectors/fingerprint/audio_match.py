@@ -233,16 +233,16 @@ def _ranks(v: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _on_one_line(ent: np.ndarray, spd: np.ndarray, delta: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(order, pos, room, lo): every hit as a position on one line, sorted (``pos`` =
-    ``pos_of[order]``), its group (entry, speed, numbered in that order) times ``room``
-    plus its offset less ``lo``. A group's offsets lie further from the next group's than
-    any measure reaches (``CHANCE_RING``), so each measure is a search on one sorted
-    array."""
+    """(order, pos, room, lo): every hit as a position on one line, ``pos`` sorted and
+    ``order`` the row each came from: its group (entry, speed, numbered in that order)
+    times ``room`` plus its offset less ``lo``. A group's offsets lie further from the next
+    group's than any measure reaches (``CHANCE_RING``), so each measure is a search on one
+    sorted array."""
     lo = int(delta.min())
     room = int(delta.max()) - lo + 2 * (CHANCE_RING + 2 * SLACK) + 2
     # sorted with each row's number in the low bits (a plain sort, twice as fast as an
     # argsort) where the positions leave room for it: groups numbered from the lowest
-    # entry and speed (some numbers unused), else by rank
+    # entry and speed (some numbers unused), else by rank, else an argsort
     bits = max(len(delta) - 1, 1).bit_length()
     e0, s0 = int(ent.min()), int(spd.min())
     n_e, n_s = int(ent.max()) - e0 + 1, int(spd.max()) - s0 + 1
@@ -250,20 +250,21 @@ def _on_one_line(ent: np.ndarray, spd: np.ndarray, delta: np.ndarray
         e, s = ent - e0, spd - s0
     else:
         (e, n_e), (s, n_s) = _ranks(ent), _ranks(spd)
+    packed = n_e * n_s * room < 1 << (63 - bits)
     pos = e.astype(np.int64) * n_s  # in place from here: millions of rows
     pos += s
     pos *= room
     pos += delta
     pos -= lo
-    if n_e * n_s * room < 1 << (63 - bits):
-        pos <<= bits
-        pos |= np.arange(len(pos))
-        pos.sort()
-        order = pos & ((1 << bits) - 1)
-        pos >>= bits
-        return order, pos, room, lo
-    order = np.argsort(pos)
-    return order, pos[order], room, lo
+    if not packed:
+        order = np.argsort(pos)
+        return order, pos[order], room, lo
+    pos <<= bits
+    pos |= np.arange(len(pos))
+    pos.sort()
+    order = pos & ((1 << bits) - 1)
+    pos >>= bits
+    return order, pos, room, lo
 
 
 def _offset_peaks(pos: np.ndarray, room: int, floor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -403,7 +404,8 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     smooth = hist[:, :width - 2 * SLACK].copy()
     for k in range(1, 2 * SLACK + 1):
         smooth += hist[:, k:width - 2 * SLACK + k]
-    chance = np.r_["1", smooth[:, :CHANCE_RING - 3], smooth[:, CHANCE_RING + 4:]].mean(axis=1)
+    chance = np.concatenate([smooth[:, :CHANCE_RING - 3], smooth[:, CHANCE_RING + 4:]],
+                            axis=1).mean(axis=1)
     head = at[starts[passed]]
     for j, k in enumerate(passed.tolist()):
         start = float(first_q[k]) * FRAME_S

@@ -110,8 +110,6 @@ class LandmarkIndex:
         the hashes are not sorted (a damaged pack is not trusted: the caller reads the table
         instead). Each part is copied into place as it is read, so the pack is held once
         and not twice while it is read (2 GB at ``MAX_ROWS``)."""
-        if rows < 0:
-            return None
         cols = [np.empty(rows, d[1:]) for d in _DTYPES]
         at = 0
         for part in parts:
