@@ -105,9 +105,10 @@ bench-waveform-cost: $(BIN)/deliverscan
 
 # The whole audio path on a 5 min programme WAV against 1 min to 5 hours of registered sound,
 # the whole waveform search against its short list (~25 min idle, most of it growing the
-# register): bench/results/audio-rule.md
+# register): bench/results/audio-rule.md. AUDIO_SPEED_WORK=DIR keeps the programme and the
+# registers there (3.2 GB) and reuses them: a second run, or one of another version, ~4 min.
 bench-audio-speed: $(BIN)/deliverscan
-	$(BIN)/python -m bench.audio_speed --minutes 5
+	$(BIN)/python -m bench.audio_speed --minutes 5 $(if $(AUDIO_SPEED_WORK),--work $(AUDIO_SPEED_WORK))
 
 # Audio in and out points against 128 inserts per split, 8 classes (~1.5 min a split, one
 # core; espeak-ng for the VO classes): bench/results/audio-rule.md
