@@ -46,6 +46,17 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
 
 
+def _cue_under_music(gain_db: float) -> np.ndarray:
+    """20 s of other music with 7 s of cue 7002 (from 4 s in) at 6 s, ``gain_db`` under
+    it."""
+    bed = synth_music(50_001, 20.0, SR)
+    cue = synth_music(7002, 30.0, SR)[int(4.0 * SR): int(11.0 * SR)]
+    seg = slice(int(6.0 * SR), int(6.0 * SR) + len(cue))
+    mix = bed.copy()
+    mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (gain_db / 20))
+    return mix
+
+
 def _vo_store(tmp: Path, x: np.ndarray) -> tuple[RegisterStore, int]:
     """A register file holding ``x`` as registration stores a temp VO."""
     write_wav(tmp / "vo.wav", x, SR)
@@ -82,13 +93,7 @@ def _scan_match_needs_half_grid(db: Path, mix: np.ndarray, q: audio_fp.Landmarks
 def test_cue_at_minus_10_db_under_other_music_is_found(tmp_path: Path) -> None:
     store, eid = _store(tmp_path, 7002)
     try:
-        bed = synth_music(50_001, 20.0, SR)
-        cue = synth_music(7002, 30.0, SR)[int(4.0 * SR): int(11.0 * SR)]  # 7 s from 4 s in
-        at = int(6.0 * SR)
-        seg = slice(at, at + len(cue))
-        mix = bed.copy()
-        mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-6 / 20))
-        found = _decide(store, mix)
+        found = _decide(store, _cue_under_music(-6.0))
         hits = [s for s in found if s.entry == eid and s.confidence >= am.ACCEPT]
         assert hits, [(s.entry, s.hits, s.start, s.end) for s in found]
         best = hits[0]
@@ -366,12 +371,7 @@ def _mix_hits(tmp: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     offset among thousands of chance ones, at every registered speed."""
     store, _eid = _store(tmp, 7002)
     try:
-        bed = synth_music(50_001, 20.0, SR)
-        cue = synth_music(7002, 30.0, SR)[int(4.0 * SR): int(11.0 * SR)]
-        mix = bed.copy()
-        seg = slice(int(6.0 * SR), int(6.0 * SR) + len(cue))
-        mix[seg] += cue * (_rms(bed[seg]) / _rms(cue) * 10 ** (-10 / 20))
-        lm = am.landmarks(mix, am.QUERY, half=False)
+        lm = am.landmarks(_cue_under_music(-10.0), am.QUERY, half=False)
         return store.audio_hits(lm.hashes, lm.frames)
     finally:
         store.close()
@@ -440,9 +440,8 @@ def test_segments_of_one_entry_do_not_see_another_entrys_hits(tmp_path: Path) ->
     stray = (np.r_[qf, 0], np.r_[ent, ent.max() + 1], np.r_[rf, 1 << 55], np.r_[spd, 1000])
     assert am.segments(*stray, min_hits=5, min_seconds=1.0) == alone
     # on the line, neighbouring groups lie further apart than a chance ring reaches
-    for e, r in ((ent, rf), (ent << 30, rf), (stray[1], stray[2])):
-        q = stray[0] if len(r) > len(rf) else qf
-        order, pos, room, _lo = am._on_one_line(e, stray[3][:len(e)], r - q)
+    for q, e, r, s in ((qf, ent, rf, spd), (qf, ent << 30, rf, spd), stray):
+        order, pos, room, _lo = am._on_one_line(e, s, r - q)
         assert np.array_equal(np.sort(order), np.arange(len(e)))
         group = pos // room
         assert len(np.unique(group)) > 5

@@ -219,6 +219,11 @@ def _at_tempos(hashes: np.ndarray, frames: np.ndarray, lookup: Lookup,
 
 
 # -- decision -------------------------------------------------------------------------------
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices of every range [start, start + count), one range after another."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+
+
 def _ranks(v: np.ndarray) -> tuple[np.ndarray, int]:
     """Each value's rank among the distinct values of ``v``, and how many there are (a
     table over the values' range where it is small: no sort)."""
@@ -344,8 +349,7 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     if not int(n_each.sum()):
         return out
     pid = np.repeat(np.arange(len(peak_pos)), n_each)
-    at = order[np.repeat(a0 - np.cumsum(n_each) + n_each, n_each)
-               + np.arange(int(n_each.sum()))]
+    at = order[_ranges(a0, n_each)]
     tail = np.zeros(len(at), np.int64) if dt is None else np.asarray(dt, np.int64)[at]
     q_all = qf[at]
     q0 = int(q_all.min())
@@ -361,7 +365,7 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     # every part measured at once (against a large register there are thousands)
     size = ends - starts
     part = np.repeat(np.arange(len(starts)), size)
-    rows = np.repeat(starts - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
+    rows = _ranges(starts, size)
     qs, ts = q_all[rows], tail[rows]
     lead = np.cumsum(size) - size  # each part's first row in ``qs``, its last ...
     last = lead + size - 1
@@ -394,8 +398,7 @@ def segments(qf: np.ndarray, ent: np.ndarray, rf: np.ndarray, spd: np.ndarray,
     r0 = np.searchsorted(pos, p - ring, "left")
     count = np.searchsorted(pos, p + ring, "right") - r0
     owner = np.repeat(np.arange(len(passed)), count)
-    near = order[np.repeat(r0 - np.cumsum(count) + count, count)
-                 + np.arange(int(count.sum()))]
+    near = order[_ranges(r0, count)]
     pad = int(CHANCE_PAD_S / FRAME_S)
     q = qf[near]
     win = ((q >= (first_q[passed] - pad)[owner]) & (q <= (last_q[passed] + pad)[owner]))
