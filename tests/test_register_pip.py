@@ -89,18 +89,13 @@ def test_picture_in_picture_is_found_with_its_range_and_region(media: dict[str, 
     d = ev["deliverable_range"]
     px = ev["region"]["pixels"]
     x, y, w, h = PIP
-    if name == "pip":  # a framed window: PDQ of the window, frame-accurate in and out
-        assert f.rule == "register.video.pdq"
-        assert ev["found_in"] == "picture-in-picture window"
-        assert abs(d["start_frame"] - PIP_FIRST) <= 1 and abs(d["end_frame"] - PIP_LAST) <= 1
-        assert abs(px["x"] - x) <= 6 and abs(px["y"] - y) <= 6
-        assert abs(px["width"] - w) <= 12 and abs(px["height"] - h) <= 12
-    else:  # no outline to find: local features (ORB + RANSAC) of the textured inset
-        assert f.rule == "register.video.local"
-        assert abs(d["start_frame"] - PIP_FIRST) <= 2 and abs(d["end_frame"] - PIP_LAST) <= 2
-        # the outline of the registered keyframe mapped into the frame (the clip zooms)
-        assert abs(px["x"] - x) <= 40 and abs(px["y"] - y) <= 40
-        assert 0.7 * w <= px["width"] <= 1.4 * w and 0.7 * h <= px["height"] <= 1.4 * h
+    # framed or not, the window's outline is found (a borderless inset's sides are the step
+    # between inset and footage): PDQ of the window, frame-accurate in and out
+    assert f.rule == "register.video.pdq"
+    assert ev["found_in"] == "picture-in-picture window"
+    assert abs(d["start_frame"] - PIP_FIRST) <= 1 and abs(d["end_frame"] - PIP_LAST) <= 1
+    assert abs(px["x"] - x) <= 6 and abs(px["y"] - y) <= 6
+    assert abs(px["width"] - w) <= 12 and abs(px["height"] - h) <= 12
     assert ev["thumbnails"]["deliverable"].startswith("data:image/jpeg;base64,")
     assert ev["confidence"] >= 0.5
 
@@ -147,3 +142,39 @@ def test_window_finder_sees_an_inset_that_differs_from_its_ground_in_hue_only() 
     # a colourful texture alone has no window
     colour_gravel = cv2.GaussianBlur(rng.integers(0, 255, (288, 512, 3), np.uint8), (3, 3), 0)
     assert extract.windows(colour_gravel) == []
+
+
+def test_window_finder_sees_a_borderless_inset_whose_sides_come_and_go() -> None:
+    """A borderless inset's side is only the step between inset and footage: where the two
+    agree for a stretch it is gone, and in a 1080p frame scaled to the finder's 512 px an
+    edge that falls between pixels is split over two rows. A side set along most of its
+    length, in pieces, still counts; an opening with a line a tenth of the frame long (the
+    finder's first form) kept almost nothing of it."""
+    big_w, big_h, s = 1920, 1080, 512 / 1920
+    ground = cv2.resize(synth_image(41, 480, 270), (big_w, big_h), interpolation=cv2.INTER_CUBIC)
+    x, y, w, h = 301, 203, 701, 394  # 80.3, 54.1, 186.9 x 105.1 at 512 px: between pixels
+    frame = ground.copy()
+    frame[y:y + h, x:x + w] = cv2.resize(synth_image(42, 640, 360), (w, h),
+                                         interpolation=cv2.INTER_AREA)
+    # along every side, five short stretches where the inset's edge takes the footage's
+    # colours (mirrored across the side): no step there
+    band, gap = 24, 0.025
+    for k in (0.1, 0.28, 0.46, 0.64, 0.82):
+        a, b = x + int(k * w), x + int((k + gap) * w)
+        frame[y:y + band, a:b] = ground[y - band:y, a:b][::-1]
+        frame[y + h - band:y + h, a:b] = ground[y + h:y + h + band, a:b][::-1]
+        a, b = y + int(k * h), y + int((k + gap) * h)
+        frame[a:b, x:x + band] = ground[a:b, x - band:x][:, ::-1]
+        frame[a:b, x + w - band:x + w] = ground[a:b, x + w:x + w + band][:, ::-1]
+    small = cv2.resize(frame, (512, 288), interpolation=cv2.INTER_AREA)
+    # the premise: the pixel-to-pixel colour steps of 24 along the top side, opened with a
+    # line 51 px long, keep under half of it
+    x0, x1, top = round(x * s), round((x + w) * s), round(y * s)
+    steps = (np.abs(np.diff(small.astype(np.int16), axis=0)).max(axis=2) >= 24).astype(np.uint8)
+    opened = cv2.morphologyEx(steps, cv2.MORPH_OPEN, np.ones((1, 51), np.uint8))
+    assert opened[top - 3:top + 2, x0:x1].max(axis=0).mean() < 0.5
+    boxes = extract.windows(small)
+    assert boxes, "no window found"
+    bx0, by0, bx1, by1 = boxes[0]
+    assert abs(bx0 - x * s) <= 3 and abs(by0 - y * s) <= 3
+    assert abs(bx1 - (x + w) * s) <= 3 and abs(by1 - (y + h) * s) <= 3

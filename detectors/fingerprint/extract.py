@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
@@ -361,6 +360,7 @@ WINDOW_MIN = 0.04  # share of the frame a picture-in-picture window must cover
 WINDOW_MAX = 0.7  # ... and at most (a larger one is the frame itself, for whole-frame PDQ)
 WINDOW_SIDE_SUPPORT = 0.7  # share of each side of the box that must lie on a straight edge
 WINDOWS_MAX = 6
+SIDE_TRIES = 3  # lines tried for each of a window's left and right sides, outermost first
 SIDE_ROWS = 8  # rows of a horizontal line searched for a window's top or bottom side
 
 
@@ -387,15 +387,15 @@ def windows(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     gray = colour if colour.ndim == 2 else cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
     # a side is a step of at least this much (0-255), the same along its length
     hmask, vmask = _steps(gray)
-    hside, vside = _steps(colour)
+    hside, vside = _steps(colour, across=2)
     lh, lv = max(12, w // 10), max(12, h // 10)
-    hl = cv2.morphologyEx(hside, cv2.MORPH_OPEN, np.ones((1, lh), np.uint8))
-    vl = cv2.morphologyEx(vside, cv2.MORPH_OPEN, np.ones((lv, 1), np.uint8))
+    hl, vl = _runs(hside, (1, lh)), _runs(vside, (lv, 1))
     # a step can be split over two rows/columns (a soft or sub-pixel edge): close by 1 px
     hl = cv2.dilate(hl, np.ones((3, 1), np.uint8))
     vl = cv2.dilate(vl, np.ones((1, 3), np.uint8))
     hsegs = _segments(hl)
-    vsegs = [(y0, y1, x0, x1) for x0, x1, y0, y1 in _segments(vl.T)]  # as (x range, y)
+    vcum = np.zeros((h + 1, w), np.int16)  # a frame is under 32,768 rows
+    np.cumsum(vl, axis=0, dtype=np.int16, out=vcum[1:])
     boxes: list[tuple[float, tuple[int, int, int, int]]] = []
     # two horizontal sides, then the vertical sides between them: a window whatever else
     # (a horizon, a building edge) touches its outline
@@ -404,20 +404,23 @@ def windows(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
             # the rows each of the two lines takes (a line is 3 rows once dilated; more
             # where another line runs into it), at most SIDE_ROWS of them
             upper, lower = ((ay0, ay1), (by0, by1)) if ay0 < by0 else ((by0, by1), (ay0, ay1))
-            top, bottom = upper[0], lower[1]
-            rows = ((top, min(upper[1], top + SIDE_ROWS - 1)),
-                    (max(lower[0], bottom - SIDE_ROWS + 1), bottom))
-            left, right = max(ax0, bx0), min(ax1, bx1)
-            if bottom - top < lv or right - left < lh:
+            if min(ax1, bx1) - max(ax0, bx0) < lh // 2:
                 continue
-            cols = [(x0 + x1) // 2 for x0, x1, y0, y1 in vsegs
-                    if left - 3 <= (x0 + x1) // 2 <= right + 3
-                    and min(y1, bottom) - max(y0, top) >= WINDOW_SIDE_SUPPORT * (bottom - top)]
-            if len(cols) < 2:
-                continue
-            found = _closed(hl, vl, hmask, vmask, min(cols) - 1, max(cols) + 1, rows)
-            if found is not None:
-                boxes.append(found)
+            reach = lh // 2
+            lefts = (min(ax0, bx0) - reach, min(ax1, bx1))
+            rights = (max(ax0, bx0), max(ax1, bx1) + reach)
+            # a line that another runs into is one component over many rows: the side is
+            # at its first rows or its last (a retina's bottom side merged with a line of
+            # the footage 15 rows under it, and the box ran to that line)
+            for top_rows in _ends(upper):
+                for bottom_rows in _ends(lower):
+                    top, bottom = top_rows[0], bottom_rows[1]
+                    if bottom - top < lv:
+                        continue
+                    for x, x1 in _sides(vcum, top, bottom, lefts, rights):
+                        found = _closed(hl, vl, hmask, vmask, x, x1, (top_rows, bottom_rows))
+                        if found is not None:
+                            boxes.append(found)
     # Of boxes that are nearly the same, the one whose weakest side is the straightest
     # (to a tenth), then the largest: an inset's own outline, not one that borrows a line
     # inside the inset, or a background shape's side in line with it, for a side.
@@ -444,21 +447,73 @@ def _closed(hl: np.ndarray, vl: np.ndarray, hmask: np.ndarray, vmask: np.ndarray
         return None
     if not 0.25 <= bw / max(bh, 1) <= 4:
         return None
-    sides = (hl[y:max(top_end, y + 2) + 1, x:x1 + 1].max(axis=0),
-             hl[min(bottom_start, y1 - 2):y1 + 1, x:x1 + 1].max(axis=0),
-             vl[y:y1 + 1, x:x + 3].max(axis=1), vl[y:y1 + 1, max(0, x1 - 2):x1 + 1].max(axis=1))
-    support = min(float(sd.mean()) for sd in sides)
-    if support < WINDOW_SIDE_SUPPORT:
-        return None
+    support = 1.0
+    for side in (lambda: hl[y:max(top_end, y + 2) + 1, x:x1 + 1].max(axis=0),
+                 lambda: hl[min(bottom_start, y1 - 2):y1 + 1, x:x1 + 1].max(axis=0),
+                 lambda: vl[y:y1 + 1, x:x + 3].max(axis=1),
+                 lambda: vl[y:y1 + 1, max(0, x1 - 2):x1 + 1].max(axis=1)):
+        support = min(support, float(side().mean()))  # one side at a time: most fail early
+        if support < WINDOW_SIDE_SUPPORT:
+            return None
     box = _inside(hmask, vmask, x, y, x1, y1)
     if box[2] - box[0] < 16 or box[3] - box[1] < 16:
         return None
     return support, box
 
 
-def _steps(img: np.ndarray, at_least: int = 24) -> tuple[np.ndarray, np.ndarray]:
+def _sides(vcum: np.ndarray, top: int, bottom: int, lefts: tuple[int, int],
+           rights: tuple[int, int]) -> list[tuple[int, int]]:
+    """(x, x1) pairs for a window's left and right sides between rows ``top`` and ``bottom``
+    (``vcum``: the vertical-line mask summed down each column, a row of zeros first): lines
+    set along ``WINDOW_SIDE_SUPPORT`` of those rows,
+    starting within ``lefts`` and ending within ``rights`` (columns, inclusive), the two
+    outermost of each. Measured on the mask, not taken from its lines' components: a side
+    broken once, or joined to another line, moved a component's middle off it; and a top
+    or bottom line can stop short of its corner, or break, where a borderless side agrees
+    with the footage for a stretch."""
+    w = vcum.shape[1]
+    a, b = max(0, lefts[0]), min(w, rights[1] + 1)
+    if b - a < 2:
+        return []
+    need = WINDOW_SIDE_SUPPORT * (bottom - top + 1)
+    xs = np.flatnonzero(vcum[bottom + 1, a:b] - vcum[top, a:b] >= need - 1e-6) + a
+    if len(xs) < 2:
+        return []
+    breaks = np.flatnonzero(np.diff(xs) > 1)
+    starts, ends = xs[np.r_[0, breaks + 1]], xs[np.r_[breaks, len(xs) - 1]]
+    left = [int(x) for x in starts if x <= lefts[1]][:SIDE_TRIES]
+    right = [int(x) for x in ends if x >= rights[0]][-SIDE_TRIES:]
+    return [(x, x1) for x in left for x1 in right if x1 - x >= 16]
+
+
+def _ends(rows: tuple[int, int]) -> list[tuple[int, int]]:
+    """The first ``SIDE_ROWS`` rows of a line's rows and, if it takes more, its last."""
+    y0, y1 = rows
+    if y1 - y0 < SIDE_ROWS:
+        return [rows]
+    return [(y0, y0 + SIDE_ROWS - 1), (y1 - SIDE_ROWS + 1, y1)]
+
+
+def _runs(mask: np.ndarray, line: tuple[int, int], share: float = 0.9) -> np.ndarray:
+    """The straight runs of ``mask`` (uint8 0/1) along a ``line`` (rows, columns) long: every
+    pixel of a line-long stretch that is at least ``share`` set. Why not a morphological
+    opening, which asks every pixel: a borderless inset's side is broken every few dozen
+    pixels where inset and footage happen to agree in colour, and at 512 px a side set
+    along 84-94 % of its length kept under half of it once opened (the sweep's misses).
+    Texture does not reach the share along a tenth of the frame."""
+    frac = cv2.blur(mask.astype(np.float32), (line[1], line[0]),
+                    borderType=cv2.BORDER_CONSTANT)
+    core = (frac >= share - 1e-4).astype(np.uint8)
+    return np.asarray(cv2.dilate(core, np.ones(line, np.uint8)), np.uint8)
+
+
+def _steps(img: np.ndarray, at_least: int = 24, across: int = 1
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Masks (uint8) of the steps between rows and between columns of ``img`` (uint8, grey
-    or colour) of ``at_least`` in any channel: row r's is between rows r-1 and r. OpenCV's
+    or colour) of ``at_least`` in any channel: row r's is between rows r-1 and r. With
+    ``across`` 2, also the steps between rows r-1 and r+1: a frame scaled down to 512 px
+    splits an edge that falls between its pixels over two rows, neither step reaching the
+    threshold (a borderless inset's side lost a third of its length so). OpenCV's
     saturating differences and channel maxima: NumPy's reduction over the channel axis cost
     8 ms a 512 px frame, most of the window finder's time."""
     h, w = img.shape[:2]
@@ -475,6 +530,9 @@ def _steps(img: np.ndarray, at_least: int = 24) -> tuple[np.ndarray, np.ndarray]
     vmask = np.zeros((h, w), np.uint8)
     hmask[1:] = largest(cv2.absdiff(img[1:], img[:-1])) >= at_least
     vmask[:, 1:] = largest(cv2.absdiff(img[:, 1:], img[:, :-1])) >= at_least
+    if across == 2 and h > 2 and w > 2:
+        hmask[1:-1] |= largest(cv2.absdiff(img[2:], img[:-2])) >= at_least
+        vmask[:, 1:-1] |= largest(cv2.absdiff(img[:, 2:], img[:, :-2])) >= at_least
     return hmask, vmask
 
 
@@ -486,23 +544,21 @@ def _inside(hmask: np.ndarray, vmask: np.ndarray, x0: int, y0: int, x1: int, y1:
     border left in. (``hmask[r]`` is the step between rows r-1 and r; ``vmask`` likewise.)"""
     lim_y, lim_x = max(2, (y1 - y0) // 8), max(2, (x1 - x0) // 8)
 
-    def innermost(cov: Any, start: int, step: int, lim: int) -> int | None:
+    def innermost(cover: np.ndarray) -> int | None:
+        """The last of the first rows (columns) that are mostly edge, ``cover`` from the
+        outline inward."""
         last = None
-        for k in range(lim):
-            if float(cov(start + step * k).mean()) >= 0.4:
+        for k, c in enumerate(cover.tolist()):
+            if c >= 0.4:
                 last = k
             elif last is not None and k - last > 1:  # a border wider than a pixel: a gap
                 break
         return last
 
-    def rows(r: int) -> np.ndarray:
-        return hmask[r, x0:x1 + 1]
-
-    def cols(c: int) -> np.ndarray:
-        return vmask[y0:y1 + 1, c]
-
-    t, b = innermost(rows, y0, 1, lim_y), innermost(rows, y1, -1, lim_y)
-    left, right = innermost(cols, x0, 1, lim_x), innermost(cols, x1, -1, lim_x)
+    t = innermost(hmask[y0:y0 + lim_y, x0:x1 + 1].mean(axis=1))
+    b = innermost(hmask[y1 - lim_y + 1:y1 + 1, x0:x1 + 1].mean(axis=1)[::-1])
+    left = innermost(vmask[y0:y1 + 1, x0:x0 + lim_x].mean(axis=0))
+    right = innermost(vmask[y0:y1 + 1, x1 - lim_x + 1:x1 + 1].mean(axis=0)[::-1])
     return (x0 + (2 if left is None else left + 1), y0 + (2 if t is None else t + 1),
             x1 + 1 - (2 if right is None else right + 2),
             y1 + 1 - (2 if b is None else b + 2))
