@@ -165,6 +165,7 @@ class Result:
     # margin over the moved lines of any of them (-1: none checked)
     grains: int = 0
     grain_margin: float = -1.0
+    spectral_margin: float = -1.0  # ... and by their spectral change
     squeeze_tries: int = 0  # refused candidates tried again as a squeezed placement
     squeeze_rejected: int = 0  # most inliers of a refused squeeze
     zooms: int = 0  # near misses in sampled frames looked at closer (matcher._zoomed)
@@ -204,6 +205,7 @@ class Probe:
         self.wave = 0.0
         self.grains = 0
         self.grain_margin = -1.0
+        self.spectral_margin = -1.0
         self.frames = 0
 
     @contextmanager
@@ -308,6 +310,7 @@ class Probe:
             if seg is not None:
                 probe.grains += 1
                 probe.grain_margin = max(probe.grain_margin, seg.z)
+                probe.spectral_margin = max(probe.spectral_margin, seg.spectral)
             return seg
 
         def candidates(*args: Any, **kw: Any) -> list[am.Segment]:
@@ -765,6 +768,7 @@ def scan_all(db: Path, negs: list[Neg], probe: Probe) -> list[Result]:
                                   probe.texture_tries, probe.texture_rejected,
                                   probe.audio_hits, took, wave=probe.wave,
                                   grains=probe.grains, grain_margin=probe.grain_margin,
+                                  spectral_margin=probe.spectral_margin,
                                   squeeze_tries=probe.squeeze_tries,
                                   squeeze_rejected=probe.squeeze_rejected,
                                   zooms=probe.zooms, zoom_best=probe.zoom_best,
@@ -1046,6 +1050,13 @@ def _margins(results: list[Result], names: dict[int, str], row_entry: np.ndarray
                        f"{best.neg.group}; match at {wf.GRAIN_ACCEPT:g}, review at "
                        f"{wf.GRAIN_REVIEW:g}); files ≥ 0.08: {int((gm >= 0.08).sum())}, ≥ "
                        f"{wf.GRAIN_REVIEW:g}: {int((gm >= wf.GRAIN_REVIEW).sum())}")
+            best = max(checked, key=lambda r: r.spectral_margin)
+            sm = np.array([r.spectral_margin for r in checked])
+            out.append(f"- audio, the same candidates by their spectral change: best margin "
+                       f"over the moved lines {best.spectral_margin:.3f} "
+                       f"({best.neg.path.name}, {best.neg.group}; match at "
+                       f"{wf.SPEC_ACCEPT:g}, no grey band); files ≥ 0.08: "
+                       f"{int((sm >= 0.08).sum())}")
         else:
             out.append("- audio, time-stretch candidates checked by their grains: none")
     return out

@@ -176,6 +176,16 @@ def register_identity(path: str) -> str:
     return h.hexdigest()[:16]
 
 
+def _stretch_measures(ev: dict[str, Any]) -> str:
+    """How a time stretch was measured (``waveform.follow_stretch``): how far its grains and
+    its spectra stand over the same frames moved along the asset."""
+    spectral = ev.get("spectral_margin")
+    spectra = "" if spectral is None else f" and its short-time spectra {spectral}"
+    return (f"its 64 ms grains stand {ev.get('grain_margin')}{spectra} over the same frames "
+            f"along the asset 0.5-3 s away (grain median correlation "
+            f"{ev.get('grain_correlation')})")
+
+
 def _describe(entry: Entry) -> str:
     extra = [f"tool: {entry.tool}"] if entry.tool else []
     if entry.note:
@@ -498,11 +508,10 @@ class RegisterDetector(Detector):
                    f"{ev.get('peak_ratio')}x the next best alignment{played})")
         elif run.method == "grains":
             ev.update({"min_grain_margin": waveform.GRAIN_ACCEPT,
-                       "review_grain_margin": waveform.GRAIN_REVIEW})
-            how = (f"the registered sound's 64 ms grains line up along a time stretch to "
-                   f"{float(ev.get('tempo', 1.0)) * 100:g} % tempo (median correlation "
-                   f"{ev.get('grain_correlation')}, {ev.get('grain_margin')} over the same "
-                   "frames along the asset 0.5-3 s away)")
+                       "review_grain_margin": waveform.GRAIN_REVIEW,
+                       "min_spectral_margin": waveform.SPEC_ACCEPT})
+            how = (f"the registered sound follows a time stretch to "
+                   f"{float(ev.get('tempo', 1.0)) * 100:g} % tempo: {_stretch_measures(ev)}")
         else:
             ev.update({"min_excess_hits": audio_match.ACCEPT_EXCESS,
                        "review_excess_hits": audio_match.REVIEW_EXCESS})
@@ -515,10 +524,8 @@ class RegisterDetector(Detector):
                 at = "" if speed == 1.0 else f" at {speed * 100:.3f} % speed"
                 how += (f"; the registered waveform lines up{at} (z {ev['waveform_z']}, "
                         f"{ev.get('peak_ratio')}x the next best alignment)")
-            if "grain_margin" in ev:  # its grains confirmed it (``_merge_waveform``)
-                how += (f"; its 64 ms grains line up (median correlation "
-                        f"{ev.get('grain_correlation')}, {ev['grain_margin']} over the same "
-                        "frames elsewhere in the asset)")
+            if "grain_margin" in ev:  # its grains or spectra confirmed it (``_merge_grains``)
+                how += f"; along its stretch, {_stretch_measures(ev)}"
         span = f"{rng['start']}-{rng['end']}"
         ref = ""
         if "register_range" in ev:

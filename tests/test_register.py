@@ -532,7 +532,8 @@ def test_a_stretch_between_tempo_variants_is_confirmed_by_its_grains(
     assert f.rule == "register.audio.landmarks" and f.verdict == "ai"
     assert f.evidence["grain_margin"] >= waveform.GRAIN_ACCEPT
     assert f.evidence["match_confidence"] >= before and f.evidence["tempo"] == 1.04
-    assert "its 64 ms grains line up" in f.message and "104 % tempo" in f.message
+    assert "its 64 ms grains stand" in f.message and "104 % tempo" in f.message
+    assert "short-time spectra" in f.message and "spectral_margin" in f.evidence
     d = f.evidence["deliverable_range"]
     assert d["start_s"] == pytest.approx(12.0, abs=0.1) and d["end_s"] == pytest.approx(end,
                                                                                        abs=0.1)
@@ -553,7 +554,8 @@ def test_a_stretch_only_its_grains_confirm_is_a_finding_of_its_own(
     assert Path(f.evidence["entry"]["path"]).name == "temp_cue.wav"
     assert f.evidence["grain_margin"] >= f.evidence["min_grain_margin"] == waveform.GRAIN_ACCEPT
     assert f.evidence["tempo"] == 1.04 and f.evidence["speed"] == 1.0
-    assert "64 ms grains line up along a time stretch to 104 % tempo" in f.message
+    assert "follows a time stretch to 104 % tempo: its 64 ms grains stand" in f.message
+    assert f.evidence["min_spectral_margin"] == waveform.SPEC_ACCEPT
     # the grains place its in and out points within 0.1 s: the second grid's candidate runs
     # to 0.2 s of the use's end (the first grid's stopped 1 s inside, and its out point
     # stayed there)

@@ -223,8 +223,9 @@ def follow_hints(heard: waveform.Heard, tracks: dict[int, list[np.ndarray]],
     """``waveform.follow`` around the strongest landmark candidates (``HINT_*``) of a sound
     ``seconds`` long that the speed-1 search has not already verified: a varispeed, PAL
     speed-up or pull-down under a mix, which neither front end finds alone; a candidate at
-    a tempo variant is verified by its grains instead (``waveform.follow_stretch``: a time
-    stretch's samples never line up). ``tracks``: the register's whitened sound per entry.
+    a tempo variant is verified by its grains or its spectral change instead
+    (``waveform.follow_stretch``: a time stretch's samples never line up). ``tracks``: the
+    register's whitened sound per entry.
     Returns the segments with a confidence of at least ``floor`` (the benchmark looks
     below the grey band)."""
     limit = HINTS_MAX + int(HINTS_PER_MINUTE * seconds / 60)
@@ -904,7 +905,7 @@ class Register:
         for seg in segs:
             if seg.entry not in self.entries:
                 continue
-            if seg.tempo != 1.0:  # verified by its grains (``waveform.follow_stretch``)
+            if seg.tempo != 1.0:  # grains or spectral change (``follow_stretch``)
                 if seg.confidence >= waveform.REVIEW:
                     self._merge_grains(found, out, seg)
                 continue
@@ -942,14 +943,15 @@ class Register:
 
     def _merge_grains(self, found: list[RangeMatch], out: list[RangeMatch],
                       seg: waveform.Segment) -> None:
-        """A time stretch its grains verified (``waveform.follow_stretch``), into ``out``: it
-        strengthens the landmark matches of its entry that it overlaps, and widens those
-        along its line that it overlaps or nearly meets (``GRAIN_JOIN_S``: the landmarks
-        and the grains often each hold a part of one use); a tempo-1 match among them takes
-        its tempo and line, so that its edges are placed along the stretch. Otherwise it is
-        a match of its own."""
+        """A time stretch its grains or spectral change verified (``waveform.follow_stretch``),
+        into ``out``: it strengthens the landmark matches of its entry that it overlaps, and
+        widens those along its line that it overlaps or nearly meets (``GRAIN_JOIN_S``: the
+        landmarks and the grains often each hold a part of one use); a tempo-1 match among
+        them takes its tempo and line, so that its edges are placed along the stretch.
+        Otherwise it is a match of its own."""
         rate = seg.speed * seg.tempo
-        grains = {"grain_correlation": seg.ncc, "grain_margin": seg.z}
+        grains = {"grain_correlation": seg.ncc, "grain_margin": seg.z,
+                  "spectral_margin": seg.spectral}
         hit = False
         for r in found:
             if r.entry.id != seg.entry:

@@ -82,6 +82,7 @@ class Segment:
     confidence: float = 0.0
     speed: float = 1.0  # the deliverable plays the entry this many times as fast (``follow``)
     tempo: float = 1.0  # ... in time only: a time stretch (``follow_stretch``)
+    spectral: float = 0.0  # a time stretch's margin by its spectral change (``follow_stretch``)
 
 
 @dataclass
@@ -847,6 +848,85 @@ def _grain_level(y: np.ndarray, c: np.ndarray, at: np.ndarray, line: np.ndarray
     return float(np.median(r[ok])), shift
 
 
+# -- ... and by how its short-time spectra change ---------------------------------------------
+# A phase vocoder (rubberband's default) gives every frame phases of its own, so its grains
+# do not line up with the entry's samples even along the stretch's line: a VO stretched 3 %
+# by rubberband 10 dB under a mix was found 6 times in 20, by the landmarks alone, and its
+# grains stood under 0.12 over their nulls. Its short-time magnitude spectra keep the
+# entry's, and so does how they change: each 64 ms frame's change of log spectrum over
+# 20 ms (each band's mean and the frame's own mean taken out), against the entry's along
+# the line, the best of +-20 ms. The spectra themselves are not used: a held chord has the
+# same spectrum in any piece in its key, and music of a cue's own instrument and key stood
+# 0.21-0.22 over the moved lines (bench/audio_rule.py, both splits), as high as the VO's
+# uses. The change stood at most 0.077 there (0.033 on TUNE; 0.054 on a fresh split), the
+# rubberband VO's uses in a mix 0.08-0.19. Music that holds its notes changes little, and
+# its stretches stay the grains'. A second measure of the same candidate: its confidence is
+# the better of the two. It reports a match only, no grey band of its own: in the offline
+# negative set (bench/register_negatives.py) music of a registered cue's instrument stood
+# 0.097 (its grains 0.091), where a grey band from 0.09 made it a review finding.
+SPEC_N = 256  # samples a frame (64 ms at RATE) ...
+SPEC_HOP = RATE // 100  # ... one every 10 ms
+SPEC_BINS = (2, 120)  # 31-1,875 Hz
+SPEC_JITTER = 2  # hops either side of the line
+SPEC_ACCEPT = 0.12  # median over the null's highest for a match (confidence ``ACCEPT``, 1
+# at twice as high); under it the spectral change says nothing
+
+
+def _log_spectra(x: np.ndarray, first: int, count: int) -> np.ndarray:
+    """Log power spectra (``SPEC_BINS``) of ``count`` frames of ``x`` from frame ``first``
+    (``SPEC_HOP`` apart; frames past either end of ``x`` are zeros)."""
+    lo = first * SPEC_HOP
+    span = np.zeros((count - 1) * SPEC_HOP + SPEC_N, np.float64)
+    a, b = max(0, lo), min(len(x), lo + len(span))
+    if b > a:
+        span[a - lo:b - lo] = x[a:b]
+    frames = np.lib.stride_tricks.sliding_window_view(span, SPEC_N)[::SPEC_HOP][:count]
+    power = np.abs(np.fft.rfft(frames * np.hanning(SPEC_N), axis=1)) ** 2
+    return np.log(power[:, SPEC_BINS[0]:SPEC_BINS[1]] + 1e-6)
+
+
+def _changes(x: np.ndarray, first: int, count: int) -> np.ndarray:
+    """How the log spectra (``_log_spectra``) of ``count`` frames from frame ``first``
+    change: each frame's next minus its previous."""
+    s = _log_spectra(x, first - 1, count + 2)
+    return s[2:] - s[:-2]
+
+
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    """Each band's mean over ``m`` out, then each frame's; rows scaled to unit length."""
+    m = m - m.mean(axis=0)
+    m -= m.mean(axis=1, keepdims=True)
+    return m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-9)
+
+
+def _spectral_margins(y: np.ndarray, c: np.ndarray, at: np.ndarray, lines: list[np.ndarray]
+                      ) -> list[float]:
+    """For each of ``lines`` (entry samples, one per deliverable frame starting at ``at``):
+    the median over the frames within both files of their best correlation of spectral
+    change (``_changes``) within ``SPEC_JITTER`` hops of the line (nan where under
+    ``GRAIN_MIN_FRAMES`` are)."""
+    k = np.rint(at / SPEC_HOP).astype(np.int64)
+    dv = _unit_rows(_changes(y, int(k[0]), int(k[-1] - k[0]) + 1))[k - k[0]]
+    inside = (at >= 0) & (at + SPEC_N <= len(y))
+    hops = [np.rint(line / SPEC_HOP).astype(np.int64) for line in lines]
+    lo = int(min(h.min() for h in hops)) - SPEC_JITTER
+    hi = int(max(h.max() for h in hops)) + SPEC_JITTER + 1
+    lo, hi = max(lo, 1), min(hi, (len(c) - SPEC_N) // SPEC_HOP)
+    if hi - lo < GRAIN_MIN_FRAMES:
+        return [float("nan")] * len(lines)
+    ent = _unit_rows(_changes(c, lo, hi - lo))
+    out = []
+    for h in hops:
+        ok = inside & (h - SPEC_JITTER >= lo) & (h + SPEC_JITTER < hi)
+        if ok.sum() < GRAIN_MIN_FRAMES:
+            out.append(float("nan"))
+            continue
+        best = np.max([np.einsum("ij,ij->i", dv[ok], ent[h[ok] + j - lo])
+                       for j in range(-SPEC_JITTER, SPEC_JITTER + 1)], axis=0)
+        out.append(float(np.median(best)))
+    return out
+
+
 def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
                    ref_start: float, end: float) -> Segment | None:
     """The entry ``c`` (whitened) time-stretched in the whitened deliverable ``y`` around a
@@ -878,10 +958,20 @@ def follow_stretch(y: np.ndarray, c: np.ndarray, rate: float, start: float,
         return None
     ref_mid += shift
     margin = best - max(nulls)
+    # the spectral change along the grains' line (phases aside, the grains place it best)
+    # and along the same lines moved
+    line = ref_mid + (x - mid) * rate - GRAIN // 2
+    spec = _spectral_margins(y, c, at, [line] + [line + m * RATE for m in GRAIN_NULLS])
+    spec_nulls = [v for v in spec[1:] if v == v]
+    spectral = spec[0] - max(spec_nulls) if spec[0] == spec[0] and len(spec_nulls) >= 2 \
+        else float("nan")
     conf = 0.0 if margin < GRAIN_REVIEW else round(min(1.0, REVIEW + (ACCEPT - REVIEW) * (
         margin - GRAIN_REVIEW) / (GRAIN_ACCEPT - GRAIN_REVIEW)), 3)
+    if spectral >= SPEC_ACCEPT:
+        conf = max(conf, round(min(1.0, ACCEPT * spectral / SPEC_ACCEPT), 3))
     ref0 = (ref_mid - mid * rate) / RATE
     return Segment(entry=-1, offset=0, start=start, end=end, ref_start=round(ref0, 3),
                    ref_end=round(ref0 + (end - start) * rate, 3), z=round(margin, 3),
                    ncc=round(best, 3), ratio=round(best / max(max(nulls), 1e-6), 2),
-                   confidence=conf, tempo=rate)
+                   confidence=conf, tempo=rate,
+                   spectral=round(spectral, 3) if spectral == spectral else 0.0)
