@@ -71,12 +71,21 @@ def _runs(reg: m.Register, prog: Path) -> tuple[list[m.RangeMatch], dict[str, in
     return reg.match_frames(frames, local_every=2.0, path=str(prog))
 
 
+def _no_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window finder sees these borderless insets over this footage now (its sides in
+    pieces count, ``extract.windows``); it is set aside so that the local-feature path, which
+    insets it does not see still need, is what is tested."""
+    monkeypatch.setattr(extract, "windows", lambda rgb: [])
+
+
 def test_the_last_sample_of_a_short_shot_is_checked(
-        setup: tuple[m.Register, int, list[np.ndarray], Path]) -> None:
+        setup: tuple[m.Register, int, list[np.ndarray], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A 1.5 s shot with a borderless inset that opens on a focus pull: the shot's first
     sample (always checked) has the inset out of focus; its second comes before the next
     check is due (2 s on) and is no cut (a blur barely moves a thumbnail). Checked as the
     shot's last sample, the inset is found."""
+    _no_windows(monkeypatch)
     reg, eid, clip, d = setup
     bg = _shots(482, 37)
     insert = []
@@ -113,6 +122,9 @@ def test_a_small_inset_is_refined_by_the_registers_own_check(
     prog = encode_frames(d / "inset.mov", _shots(483, 25)
                          + [_inset(b, f, 0.3) for b, f in zip(bg, clip, strict=True)]
                          + _shots(484, 25), FPS, PRORES)  # the inset: frames 25-74
+    runs, _stats = _runs(reg, prog)
+    assert [r.method for r in runs if r.entry.id == eid] == ["pdq"]  # by its window
+    _no_windows(monkeypatch)
     runs, _stats = _runs(reg, prog)
     (run,) = [r for r in runs if r.entry.id == eid]
     assert run.method == "local"
