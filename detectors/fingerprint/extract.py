@@ -370,8 +370,8 @@ def windows(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
 
     Why not :func:`insets`: over a textured background (gravel, foliage, crowds) Canny's
     edges of the texture touch the window's outline and its contour is never a clean
-    quadrilateral. Long horizontal and vertical runs of gradient survive a morphological
-    opening with a line as long as a tenth of the frame; texture does not. A window's side
+    quadrilateral. Long horizontal and vertical runs of steps, set along 90 % of a line as
+    long as a tenth of the frame (``_runs``), stand out; texture does not. A window's side
     is such a run (its border, or the step between inset and background).
 
     A side is a step in any of the three colour channels, not only in the grey level: a
@@ -465,9 +465,9 @@ def _sides(vcum: np.ndarray, top: int, bottom: int, lefts: tuple[int, int],
            rights: tuple[int, int]) -> list[tuple[int, int]]:
     """(x, x1) pairs for a window's left and right sides between rows ``top`` and ``bottom``
     (``vcum``: the vertical-line mask summed down each column, a row of zeros first): lines
-    set along ``WINDOW_SIDE_SUPPORT`` of those rows,
-    starting within ``lefts`` and ending within ``rights`` (columns, inclusive), the two
-    outermost of each. Measured on the mask, not taken from its lines' components: a side
+    set along ``WINDOW_SIDE_SUPPORT`` of those rows, starting within ``lefts`` and ending
+    within ``rights`` (columns, inclusive), the ``SIDE_TRIES`` outermost of each. Measured
+    on the mask, not taken from its lines' components: a side
     broken once, or joined to another line, moved a component's middle off it; and a top
     or bottom line can stop short of its corner, or break, where a borderless side agrees
     with the footage for a stretch."""
