@@ -429,10 +429,20 @@ def run_scan(config: ScanConfig,
     staged = config.staged and any(os.path.isdir(r) for r in config.roots)
     cache_path = config.cache_path or (os.path.join(run_tmp, "stages.sqlite") if staged
                                        else None)
-    pool = new_pool(config, detectors, archives) if config.jobs > 0 or config.cluster \
-        else None
-    engine = _Engine(config, detectors, walker, archives, cache_path, pool,
-                     private=config.cache_path is None)
+    pool: Any = None
+    try:
+        if config.jobs > 0 or config.cluster:
+            pool = new_pool(config, detectors, archives)
+        engine = _Engine(config, detectors, walker, archives, cache_path, pool,
+                         private=config.cache_path is None)
+    except BaseException:
+        # a cluster it cannot reach, a cache it cannot open: nothing was scanned, and nothing
+        # of the run is left behind (its folder stayed in the temp folder)
+        if pool is not None:
+            pool.close()
+        shared.close()
+        shutil.rmtree(run_tmp, ignore_errors=True)
+        raise
     checked = [False] * len(config.roots)
     user_hits: int | None = None
 

@@ -44,6 +44,22 @@ def _report(*args: str, env: dict[str, str] | None = None) -> dict:
     return doc
 
 
+def test_a_cluster_it_cannot_use_is_an_error_and_leaves_nothing_behind(tmp_path: Path
+                                                                       ) -> None:
+    """The address is refused before anything is scanned: exit code 2 with the reason, and
+    the run's own folder in the temp folder is gone again (it stayed there before)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_text("plain")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    res = subprocess.run([EXE, "scan", str(tree), "--no-cache", "--cluster", "bogus://x"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TMPDIR": str(temp)})
+    assert res.returncode == 2 and "cannot use the cluster bogus://x" in res.stderr, res.stderr
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
 def test_a_local_cluster_writes_the_report_a_local_scan_writes() -> None:
     roots = [str(FIX / "meta"), str(FIX / "archives"), str(FIX / "sequences")]
     assert _report(*roots, "--cluster", "local:2") == _report(*roots, "-j", "2")
