@@ -149,6 +149,16 @@ def _judging(config: ScanConfig) -> str:
 # A work item whose clean result the cache holds as reported (see ``scanner.stored``).
 STORED = Scanned(Asset("", 0, 0, "other"))
 WARM_PROBE = 512  # files a staged scan looks at before deciding the tree is unchanged
+# This process's run folders while their scans run: a watchdog that ends the process at once
+# (``scan_cmd._watchdog``: no unwinding, no ``finally``) removes them first
+# (``remove_run_folders``).
+RUN_FOLDERS: set[str] = set()
+
+
+def remove_run_folders() -> None:
+    """Remove the run folders of this process's scans (what ``os._exit`` would leave)."""
+    for path in list(RUN_FOLDERS):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _nested(scanned: Scanned) -> int:
@@ -422,6 +432,7 @@ def run_scan(config: ScanConfig,
     kept: list[AssetResult] = []
     warnings = list(config.policy.warnings)
     run_tmp = tempfile.mkdtemp(prefix="deliverscan-", dir=config.archives.temp_dir)
+    RUN_FOLDERS.add(run_tmp)
     # archive members are copied under this run's own folder, removed at the end even when a
     # worker was killed mid-copy
     archives = dataclasses.replace(config.archives, temp_dir=run_tmp,
@@ -442,6 +453,7 @@ def run_scan(config: ScanConfig,
             pool.close()
         shared.close()
         shutil.rmtree(run_tmp, ignore_errors=True)
+        RUN_FOLDERS.discard(run_tmp)
         raise
     checked = [False] * len(config.roots)
     user_hits: int | None = None
@@ -505,6 +517,7 @@ def run_scan(config: ScanConfig,
         if pool is not None:
             pool.close()
         shutil.rmtree(run_tmp, ignore_errors=True)
+        RUN_FOLDERS.discard(run_tmp)
     summary.cache_hits = user_hits if user_hits is not None else (
         engine.cache.hits if engine.cache is not None else 0)
     summary.excluded = walker.stats.excluded

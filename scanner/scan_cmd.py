@@ -41,7 +41,7 @@ from scanner.progress import Progress
 from scanner.reports import FILE_NAMES, FORMATS, writer_for
 from scanner.reports.table import summary_lines
 from scanner.resume import ResumeError, load_previous, replay, run_header, written_sequences
-from scanner.runner import ScanConfig, StageReport, run_scan
+from scanner.runner import ScanConfig, StageReport, remove_run_folders, run_scan
 from scanner.sequences import Sequencer
 from scanner.stored import Reported, StoredResult
 from scanner.usererror import UserError
@@ -538,6 +538,7 @@ def _watchdog(config: ScanConfig, roots: list[str]) -> Iterator[None]:
                          f"({config.options.file_timeout:g} s per file): stopped; the scan is "
                          "incomplete (exit 2)\n")
         sys.stderr.flush()
+        remove_run_folders()  # os._exit runs no ``finally``: the run folder would stay
         os._exit(2)
 
     timer = threading.Timer(limit, fire)

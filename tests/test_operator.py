@@ -376,13 +376,17 @@ def test_a_few_named_files_run_in_process_under_a_watchdog(tmp_path: Path) -> No
     """How an asset manager calls it (one file): no worker to start, yet never a hang."""
     slow = tmp_path / "z_slow.bin"
     slow.write_bytes(b"SLEEP")  # the test plugin sleeps on it
-    env = {**os.environ, "PYTHONPATH": str(PLUGIN_DIR)}
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(PLUGIN_DIR), "TMPDIR": str(temp)}
     start = time.monotonic()
     res = subprocess.run([EXE, "scan", str(slow), "--no-cache", "--timeout", "1"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 2, res.stderr
     assert "took longer than 6 s (1 s per file): stopped" in res.stderr
     assert time.monotonic() - start < 100  # a hang guard (the plugin sleeps 600 s)
+    # stopped at once, it still removed its run folder from the temp folder
+    assert sorted(p.name for p in temp.iterdir()) == []
     fine = tmp_path / "ok" / "a.png"
     clean_png(fine)
     res = subprocess.run([EXE, "scan", str(fine), "--no-cache", "--verbose"],
