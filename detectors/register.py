@@ -178,9 +178,9 @@ def register_identity(path: str) -> str:
 
 def _stretch_measures(ev: dict[str, Any]) -> str:
     """How a time stretch was measured (``waveform.follow_stretch``): how far its grains and
-    its spectra stand over the same frames moved along the asset."""
+    its spectral change stand over the same frames moved along the asset."""
     spectral = ev.get("spectral_margin")
-    spectra = "" if spectral is None else f" and its short-time spectra {spectral}"
+    spectra = "" if spectral is None else f" and how its short-time spectra change {spectral}"
     return (f"its 64 ms grains stand {ev.get('grain_margin')}{spectra} over the same frames "
             f"along the asset 0.5-3 s away (grain median correlation "
             f"{ev.get('grain_correlation')})")
@@ -524,7 +524,7 @@ class RegisterDetector(Detector):
                 at = "" if speed == 1.0 else f" at {speed * 100:.3f} % speed"
                 how += (f"; the registered waveform lines up{at} (z {ev['waveform_z']}, "
                         f"{ev.get('peak_ratio')}x the next best alignment)")
-            if "grain_margin" in ev:  # its grains or spectra confirmed it (``_merge_grains``)
+            if "grain_margin" in ev:  # grains or spectral change confirmed it (``_merge_grains``)
                 how += f"; along its stretch, {_stretch_measures(ev)}"
         span = f"{rng['start']}-{rng['end']}"
         ref = ""

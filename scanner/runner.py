@@ -441,19 +441,26 @@ def run_scan(config: ScanConfig,
     cache_path = config.cache_path or (os.path.join(run_tmp, "stages.sqlite") if staged
                                        else None)
     pool: Any = None
+
+    def close_run(engine: _Engine | None) -> None:
+        """What the run opened, closed, and its folder removed: at its end, or when it
+        cannot start (a cluster it cannot reach, a cache it cannot open; its folder stayed
+        in the temp folder)."""
+        shared.close()
+        if engine is not None:
+            engine.close()
+        if pool is not None:
+            pool.close()
+        shutil.rmtree(run_tmp, ignore_errors=True)
+        RUN_FOLDERS.discard(run_tmp)
+
     try:
         if config.jobs > 0 or config.cluster:
             pool = new_pool(config, detectors, archives)
         engine = _Engine(config, detectors, walker, archives, cache_path, pool,
                          private=config.cache_path is None)
     except BaseException:
-        # a cluster it cannot reach, a cache it cannot open: nothing was scanned, and nothing
-        # of the run is left behind (its folder stayed in the temp folder)
-        if pool is not None:
-            pool.close()
-        shared.close()
-        shutil.rmtree(run_tmp, ignore_errors=True)
-        RUN_FOLDERS.discard(run_tmp)
+        close_run(None)
         raise
     checked = [False] * len(config.roots)
     user_hits: int | None = None
@@ -512,12 +519,7 @@ def run_scan(config: ScanConfig,
         interrupted = True
         warnings.append("interrupted: the scan is incomplete; the report holds what was done")
     finally:
-        shared.close()
-        engine.close()
-        if pool is not None:
-            pool.close()
-        shutil.rmtree(run_tmp, ignore_errors=True)
-        RUN_FOLDERS.discard(run_tmp)
+        close_run(engine)
     summary.cache_hits = user_hits if user_hits is not None else (
         engine.cache.hits if engine.cache is not None else 0)
     summary.excluded = walker.stats.excluded
