@@ -37,6 +37,16 @@ def _open(path: str, write: bool = False, create: bool = False) -> RegisterStore
         raise UserError(str(exc)) from None
 
 
+def _pack_file_warning(store: RegisterStore) -> None:
+    """Say when the landmark pack's file beside the register could not be written: scans
+    then read the pack from the database (into memory, or its tables past 22 hours of
+    sound)."""
+    if store.pack_file_error:
+        click.echo(f"warning: the landmark pack file could not be written "
+                   f"({store.pack_file_error}); scans read the pack from the register "
+                   "instead, more slowly ('deliverscan register pack' tries again)", err=True)
+
+
 @click.group("register")
 def register() -> None:
     """Temp-AI asset register: fingerprints of the production's own AI material."""
@@ -108,6 +118,7 @@ def add_cmd(paths: tuple[str, ...], register_path: str, note: str, tool: str,
             counts["added"] += 1
 
         run_scan(config, on_result=add, detectors=detectors)
+    _pack_file_warning(store)
     failed, added, same, skipped = (counts[k] for k in ("failed", "added", "same", "skipped"))
     click.echo(f"{added} added, {same} already registered, {skipped} skipped, "
                f"{failed} failed", err=True)
@@ -154,6 +165,7 @@ def remove_cmd(refs: tuple[str, ...], register_path: str) -> None:
                 continue
             store.remove(entry.id)
             click.echo(f"removed #{entry.id} {entry.path}")
+    _pack_file_warning(store)
     sys.exit(2 if missing else 0)
 
 
@@ -166,11 +178,20 @@ def pack_cmd(register_path: str) -> None:
     them current themselves."""
     with _open(register_path, write=True) as store:  # a writable open packs the PDQ rows
         current, rows = store.pack_state()
+        had_file = store.pack_file_current()
         store.pack_audio()
+        has_file = store.pack_file_current()
         hashes = store.counts()["pdq"]
         repacked = store.pdq_repacked
     click.echo(f"landmark pack {'already current' if current else 'rebuilt'}: "
                f"{rows:,} landmarks")
+    if rows:
+        click.echo(f"landmark pack file {store.pack_path}: "
+                   + ("already current" if had_file else "written" if has_file else
+                      "not written"))
+    _pack_file_warning(store)
+    if rows and not has_file:
+        sys.exit(2)
     click.echo(f"PDQ rows {'packed' if repacked else 'already packed'}: {hashes:,} hashes")
 
 
@@ -182,17 +203,25 @@ def info_cmd(ref: str | None, register_path: str, as_json: bool) -> None:
     """Summary of the register, or everything about one entry (id or SHA-256 prefix)."""
     with _open(register_path) as store:
         if ref is None:
-            entries = store.entries()
+            entries, counts = store.entries(), store.counts()
             kinds: dict[str, int] = {}
             for e in entries:
                 kinds[e.kind] = kinds.get(e.kind, 0) + 1
             data: dict[str, Any] = {"register": register_path,
                                     "size": os.path.getsize(register_path),
-                                    "kinds": kinds, "counts": store.counts(),
+                                    "kinds": kinds, "counts": counts,
                                     "waveform_minutes": round(store.waveform_seconds() / 60, 2),
                                     "landmark_pack": "current" if store.pack_current() else
                                     "not current: scans read the audio table (slower); "
                                     "'deliverscan register pack' rebuilds it",
+                                    "landmark_pack_file": (
+                                        "none needed (no audio)" if not
+                                        counts["audio"] else "current"
+                                        if store.pack_file_current() else
+                                        f"missing or not current ({store.pack_path}): "
+                                        "scans read the pack into memory, or its tables "
+                                        "past 22 hours of sound; 'deliverscan register "
+                                        "pack' writes it"),
                                     "pdq_packed": "current" if store.pdq_packed_current() else
                                     "not current: scans read the pdq table (slower); "
                                     "'deliverscan register pack' packs it"}

@@ -47,6 +47,10 @@ def _rows(hits: tuple[np.ndarray, ...]) -> np.ndarray:
     return a[np.lexsort(a.T[::-1])]
 
 
+def _pack_file(db: Path) -> Path:
+    return db.with_name(db.name + ".landmarks")
+
+
 def _stamp(path: Path) -> str:
     with sqlite3.connect(path) as con:
         return str(con.execute("SELECT value FROM meta WHERE key = 'audio_pack'").fetchone())
@@ -155,6 +159,7 @@ def test_a_damaged_pack_is_not_used(tmp_path: Path, damage: str) -> None:
     db = tmp_path / "reg.db"
     with RegisterStore(str(db), readonly=False, create=True) as store:
         _add(store, 7141, tmp_path)
+    _pack_file(db).unlink()  # the register copied alone: the pack is read from it
     with sqlite3.connect(db) as con:
         con.execute(damage)
     con.close()
@@ -264,6 +269,7 @@ def test_a_pack_over_the_memory_cap_is_not_read_and_the_scan_says_so(
     with RegisterStore(str(db), readonly=False, create=True) as store:
         eid = _add(store, 7161, tmp_path)
         rows = store.counts()["audio"]
+    _pack_file(db).unlink()  # the register copied alone: the pack is read from it
     reg = Register(str(db))
     try:
         assert reg.landmark_pack() is not None
@@ -275,9 +281,21 @@ def test_a_pack_over_the_memory_cap_is_not_read_and_the_scan_says_so(
     try:
         assert reg.landmark_pack() is None
         assert any("over the" in n and "looked up in its tables" in n
+                   and "register pack' writes the file" in n
                    for n in reg.audio_notes()), reg.audio_notes()
         found, _named = reg._match_landmarks(_query(7161))
         assert [m.entry.id for m in found] == [eid]  # found all the same, through SQLite
+    finally:
+        reg.close()
+    with RegisterStore(str(db), readonly=False) as store:
+        store.pack_audio()  # what 'register pack' does: the file is written again
+    reg = Register(str(db))
+    try:  # the file is mapped, at any size
+        pack = reg.landmark_pack()
+        assert pack is not None and isinstance(pack.hashes, np.memmap) and len(pack) == rows
+        assert not any("looked up in its tables" in n for n in reg.audio_notes())
+        found, _named = reg._match_landmarks(_query(7161))
+        assert [m.entry.id for m in found] == [eid]
     finally:
         reg.close()
 
@@ -294,3 +312,192 @@ def test_a_scan_says_when_the_pack_is_not_current(tmp_path: Path) -> None:
         assert any("not current" in n and "register pack" in n for n in reg.audio_notes())
     finally:
         reg.close()
+
+
+# -- the pack file beside the register -----------------------------------------------------
+def _hits(index: LandmarkIndex | None, lm: audio_fp.Landmarks) -> np.ndarray:
+    assert index is not None
+    return _rows(index.hits(lm.hashes, np.arange(len(lm.hashes))))
+
+
+def test_scans_map_the_pack_file_and_a_register_copied_alone_reads_the_same_pack(
+        tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        for seed in (7181, 7182):
+            _add(store, seed, tmp_path)
+    lm = _query(7182, 7181)
+    with RegisterStore(str(db)) as ro:
+        assert ro.pack_file_current()
+        mapped = ro.audio_index()
+        assert mapped is not None and isinstance(mapped.hashes, np.memmap)
+        want = _hits(mapped, lm)
+        table = _rows(ro.audio_hits(lm.hashes, np.arange(len(lm.hashes))))
+    assert len(want) > 1000 and np.array_equal(want, table)
+    (tmp_path / "copy").mkdir()
+    alone = tmp_path / "copy" / "reg.db"
+    alone.write_bytes(db.read_bytes())
+    with RegisterStore(str(alone)) as ro:
+        assert not ro.pack_file_current()
+        read = ro.audio_index()
+        assert read is not None and not isinstance(read.hashes, np.memmap)
+        assert np.array_equal(_hits(read, lm), want)
+
+
+def _truncated(db: Path, tmp: Path) -> None:
+    with open(_pack_file(db), "r+b") as fh:
+        fh.truncate(_pack_file(db).stat().st_size - 1)
+
+
+def _out_of_order(db: Path, tmp: Path) -> None:
+    with open(_pack_file(db), "r+b") as fh:
+        fh.seek(4096)  # the first hash: the largest there is
+        fh.write(b"\xff\xff\xff\xff")
+
+
+def _another_registers(db: Path, tmp: Path) -> None:
+    """A register of the same cue: the same stamp (rows, largest rowid, entries), another
+    pack id."""
+    other = tmp / "other" / "reg.db"
+    other.parent.mkdir()
+    with RegisterStore(str(other), readonly=False, create=True) as store:
+        _add(store, 7191, tmp)
+    with RegisterStore(str(db)) as a, RegisterStore(str(other)) as b:
+        assert a._audio_stamp() == b._audio_stamp()
+    _pack_file(db).write_bytes(_pack_file(other).read_bytes())
+
+
+def _an_earlier_packs(db: Path, tmp: Path) -> None:
+    old = _pack_file(db).read_bytes()
+    with RegisterStore(str(db), readonly=False) as store:
+        _add(store, 7192, tmp)
+    _pack_file(db).write_bytes(old)
+
+
+@pytest.mark.parametrize("spoil", [_truncated, _out_of_order, _another_registers,
+                                   _an_earlier_packs])
+def test_a_pack_file_that_is_not_this_registers_pack_is_not_used(
+        tmp_path: Path, spoil: object) -> None:
+    """Whatever lies beside the register under the pack file's name, a scan maps it only
+    when it is the register's current pack, whole and in order; otherwise it reads the pack
+    from the register, and misses nothing."""
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7191, tmp_path)
+    spoil(db, tmp_path)  # type: ignore[operator]
+    lm = _query(7191)
+    with RegisterStore(str(db)) as ro:
+        read = ro.audio_index()
+        assert read is not None and not isinstance(read.hashes, np.memmap)
+        table = _rows(ro.audio_hits(lm.hashes, np.arange(len(lm.hashes))))
+    assert len(table) > 500 and np.array_equal(_hits(read, lm), table)
+    with RegisterStore(str(db), readonly=False) as store:
+        store.pack_audio()  # 'register pack': the file is written again
+    with RegisterStore(str(db)) as ro:
+        mapped = ro.audio_index()
+        assert mapped is not None and isinstance(mapped.hashes, np.memmap)
+        assert np.array_equal(_hits(mapped, lm), table)
+
+
+def test_a_pack_file_that_cannot_be_written_is_said_and_the_register_still_works(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+    from tests.conftest import FIXTURES
+
+    db = tmp_path / "reg.db"
+    _pack_file(db).mkdir()  # nothing can be written under its name
+    runner = CliRunner()
+    cue = FIXTURES / "register" / "temp_cue.wav"
+    res = runner.invoke(main, ["register", "add", str(cue), "--register", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "landmark pack file could not be written" in res.output
+    res = runner.invoke(main, ["register", "info", "--json", "--register", str(db)])
+    info = json.loads(res.output)
+    assert info["landmark_pack"] == "current"
+    assert info["landmark_pack_file"].startswith("missing or not current")
+    with RegisterStore(str(db)) as ro:
+        read = ro.audio_index()
+        assert read is not None and len(read) == ro.counts()["audio"]
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert res.exit_code == 2 and "not written" in res.output, res.output
+    _pack_file(db).rmdir()
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert res.exit_code == 0 and "landmark pack already current" in res.output
+    assert "file" in res.output and "written" in res.output, res.output
+    res = runner.invoke(main, ["register", "info", "--json", "--register", str(db)])
+    assert json.loads(res.output)["landmark_pack_file"] == "current"
+    res = runner.invoke(main, ["register", "pack", "--register", str(db)])
+    assert res.exit_code == 0 and res.output.count("already current") == 2, res.output
+
+
+def test_a_register_written_before_the_pack_file_gets_one_from_register_pack(
+        tmp_path: Path) -> None:
+    """An earlier version's pack has a stamp and no id: it is read into memory as before,
+    and the next writable close gives it an id and its file, without repacking."""
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7193, tmp_path)
+    _pack_file(db).unlink()
+    with sqlite3.connect(db) as con:
+        value = json.loads(con.execute("SELECT value FROM meta WHERE key = 'audio_pack'"
+                                       ).fetchone()[0])
+        del value["id"]
+        con.execute("UPDATE meta SET value = ? WHERE key = 'audio_pack'", (json.dumps(value),))
+        parts = con.execute("SELECT COUNT(*) FROM audio_pack").fetchone()
+    con.close()
+    with RegisterStore(str(db)) as ro:
+        assert ro.pack_current() and not ro.pack_file_current()
+        read = ro.audio_index()
+        assert read is not None and not isinstance(read.hashes, np.memmap)
+    with RegisterStore(str(db), readonly=False):
+        pass
+    with RegisterStore(str(db)) as ro:
+        mapped = ro.audio_index()
+        assert mapped is not None and isinstance(mapped.hashes, np.memmap)
+        assert all(np.array_equal(a, b) for a, b in zip(mapped.columns(), read.columns(),
+                                                         strict=True))
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM audio_pack").fetchone() == parts
+    con.close()
+
+
+def test_removing_the_last_audio_removes_the_pack_file(tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        eid = _add(store, 7194, tmp_path)
+    assert _pack_file(db).is_file()
+    with RegisterStore(str(db), readonly=False) as store:
+        assert store.remove(eid)
+    assert not _pack_file(db).exists()
+    with RegisterStore(str(db)) as ro:
+        assert ro.audio_index() is not None and len(ro.audio_index() or []) == 0
+
+
+def test_a_pack_file_written_in_pieces_maps_back_whole(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sorted pieces written one after another (as a pack merged from runs is) give the
+    index they make up; pieces of another number of rows leave no file behind."""
+    rng = np.random.default_rng(11)
+    n = 7_000
+    index = LandmarkIndex.build(rng.integers(0, 1 << 24, n), rng.integers(1, 9, n),
+                                rng.integers(0, 5000, n), rng.choice([990, 1000, 1010], n))
+    monkeypatch.setattr(landmark_index, "PART_ROWS", 1000)
+    cuts = [0, 1, 2500, 2500, 6999, n]
+    pieces = [LandmarkIndex(*(c[a:b] for c in index.columns()))
+              for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    path = tmp_path / "pack.landmarks"
+    ident = bytes(range(16))
+    landmark_index.write_pieces(str(path), n, pieces, (n, 5, 6), ident)
+    back = LandmarkIndex.open_file(str(path), (n, 5, 6), ident)
+    assert back is not None and isinstance(back.hashes, np.memmap)
+    assert all(np.array_equal(a, b) for a, b in zip(back.columns(), index.columns(),
+                                                     strict=True))
+    assert LandmarkIndex.open_file(str(path), (n, 5, 7), ident) is None  # another stamp
+    assert LandmarkIndex.open_file(str(path), (n, 5, 6), bytes(16)) is None  # another id
+    for rows in (n - 1, n + 1):
+        with pytest.raises(ValueError):
+            landmark_index.write_pieces(str(tmp_path / "bad"), rows, pieces, (rows, 0, 0),
+                                        ident)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pack.landmarks"]

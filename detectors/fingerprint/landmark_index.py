@@ -8,10 +8,17 @@ registered sound. Here the look-up is a binary search per distinct query hash an
 of the matching rows. The register keeps these arrays, sorted by hash, in its
 ``audio_pack`` table (``store.RegisterStore.audio_index``), so opening it reads them whole
 instead of fetching every row.
+
+A large pack is also written to a file beside the register (``write_file``) that scans map
+instead of reading (``open_file``): the operating system then holds it once for every
+scanning process on the machine, pages it in as the look-ups touch it and can drop it
+again, so neither ``MAX_ROWS`` nor the number of workers bounds it.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -24,6 +31,16 @@ PART_ROWS = 1 << 22  # rows per stored part (SQLite blobs stay well under their 
 MAX_ROWS = 150_000_000
 _DTYPES = ("<u4", "<i4", "<i4", "<i2")  # hash, entry, frame, speed (per mille)
 HASH_BYTES = np.dtype(_DTYPES[0]).itemsize  # a stored row's bytes in the hashes column
+
+# The pack file: a header, then the four columns (``_DTYPES``), each from a multiple of
+# ``_ALIGN`` bytes. The header names the register's pack it holds (its stamp and id, see
+# ``store.RegisterStore``), so a file left from another pack, or another register, is never
+# used for this one.
+_MAGIC = b"DSLMPACK"
+_VERSION = 1
+_HEADER = struct.Struct("<8sIIQqqq16s")  # magic, version, pad, rows, stamp (3), pack id
+_ALIGN = 4096
+_CHECK_ROWS = 1 << 24  # rows per step of the order check (64 MB of hashes)
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,98 @@ class LandmarkIndex:
                 col[at:at + n] = a
             at += n
         out = cls(*cols)
-        if at != rows or (rows > 1 and bool((out.hashes[1:] < out.hashes[:-1]).any())):
+        return out if at == rows and out.ordered() else None
+
+    # -- the pack file ---------------------------------------------------------------------
+    def write_file(self, path: str, stamp: tuple[int, int, int], ident: bytes) -> None:
+        """Write this index to ``path`` for ``open_file`` (``write_pieces``)."""
+        write_pieces(path, len(self), [self], stamp, ident)
+
+    @classmethod
+    def open_file(cls, path: str, stamp: tuple[int, int, int], ident: bytes
+                  ) -> LandmarkIndex | None:
+        """The index the file at ``path`` holds, its columns mapped read-only, or None
+        where there is no such file or it is not the pack ``stamp`` and ``ident`` name: a
+        header of another pack or version, a size that is not the header's rows (a copy cut
+        short), or hashes out of order (a damaged file is not trusted: the caller reads the
+        register instead)."""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(_HEADER.size)
+                size = os.fstat(fh.fileno()).st_size
+        except OSError:
+            return None
+        if len(head) != _HEADER.size:
+            return None
+        magic, version, _pad, rows, *rest = _HEADER.unpack(head)
+        if (magic, version, tuple(rest[:3]), rest[3]) != (_MAGIC, _VERSION, tuple(stamp),
+                                                            ident):
+            return None
+        layout = _layout(rows)
+        if size != layout[-1][0] + rows * np.dtype(layout[-1][1]).itemsize:
+            return None
+        if not rows:
+            return cls.empty()
+        cols = [np.memmap(path, d, "r", offset=start, shape=(rows,)) for start, d in layout]
+        out = cls(*cols)
+        if not out.ordered():
             return None
         return out
+
+    def ordered(self) -> bool:
+        """Whether the hashes are sorted (checked in steps: a mapped pack is not read into
+        memory whole)."""
+        h = self.hashes
+        for at in range(0, max(len(h) - 1, 0), _CHECK_ROWS):
+            step = h[at:at + _CHECK_ROWS + 1]
+            if bool((step[1:] < step[:-1]).any()):
+                return False
+        return True
+
+
+def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
+                 stamp: tuple[int, int, int], ident: bytes) -> None:
+    """Write an index of ``rows`` rows, given as ``pieces`` that follow each other in hash
+    order, to ``path`` for ``LandmarkIndex.open_file``, one piece at a time (an index
+    merged from sorted runs need never be in memory whole). The file is written to a
+    temporary name beside ``path``, flushed to disk and renamed over it, so a reader sees
+    the old file or the whole new one (a process that mapped the old one keeps it until it
+    ends). Pieces of another number of rows in all raise ``ValueError``."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    layout = _layout(rows)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(_HEADER.pack(_MAGIC, _VERSION, 0, rows, *stamp, ident))
+            fh.truncate(layout[-1][0] + rows * np.dtype(layout[-1][1]).itemsize)
+            at = 0
+            for piece in pieces:
+                n = len(piece)
+                if at + n > rows:
+                    raise ValueError(f"landmark pieces hold more than {rows} rows")
+                for col, (start, d) in zip(piece.columns(), layout, strict=True):
+                    size = np.dtype(d).itemsize
+                    for k in range(0, n, PART_ROWS):
+                        fh.seek(start + (at + k) * size)
+                        fh.write(np.ascontiguousarray(col[k:k + PART_ROWS], d).tobytes())
+                at += n
+            if at != rows:
+                raise ValueError(f"landmark pieces hold {at} rows, not {rows}")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _layout(rows: int) -> list[tuple[int, str]]:
+    """(byte offset, dtype) of each column in a pack file of ``rows`` rows."""
+    out, at = [], _HEADER.size
+    for d in _DTYPES:
+        at = -(-at // _ALIGN) * _ALIGN
+        out.append((at, d))
+        at += rows * np.dtype(d).itemsize
+    return out

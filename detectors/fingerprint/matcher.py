@@ -801,10 +801,12 @@ class Register:
             out.append("the register's landmark pack is not current (a 'register add' cut "
                        "short, or a register from an earlier version): audio was looked up "
                        "in its tables, more slowly; 'deliverscan register pack' rebuilds it")
-        elif rows > landmark_index.MAX_ROWS:
+        elif rows > landmark_index.MAX_ROWS and self.landmark_pack() is None:
             out.append(f"the register holds {rows:,} audio landmarks, over the "
-                       f"{landmark_index.MAX_ROWS:,} a scan holds in memory: audio was "
-                       "looked up in its tables, more slowly")
+                       f"{landmark_index.MAX_ROWS:,} a scan reads into memory, and its "
+                       f"landmark pack file ({self.store.pack_path}) is missing or not "
+                       "current: audio was looked up in its tables, more slowly; "
+                       "'deliverscan register pack' writes the file")
         if self.shortlist:
             out.append(f"the register holds {self.waveform_seconds / 60:.0f} min of sound, "
                        f"over the {self.waveform_whole_s / 60:g} min the waveform search "

@@ -104,6 +104,15 @@ CREATE TABLE IF NOT EXISTS audio_pack (part INTEGER PRIMARY KEY, hashes BLOB NOT
                                        speeds BLOB NOT NULL);
 """
 _PACK_KEY = "audio_pack"
+# The same pack in a file beside the register (``<register>.landmarks``, written with the
+# pack; ``LandmarkIndex.write_file``), which scans map instead of reading it into memory:
+# one copy for every process on the machine, at any size. The register stays whole without
+# it (a copy of the database alone reads the pack from ``audio_pack``, or its table past
+# ``landmark_index.MAX_ROWS``). Its header names the pack's stamp and a random id that
+# ``meta``'s ``audio_pack`` value carries beside the stamp (``id``): a new pack gets a new
+# id, so a file left from an earlier pack, or from another register with as many rows, is
+# never taken for this one.
+PACK_FILE_SUFFIX = ".landmarks"
 # Each entry's PDQ rows again as one row of packed columns (in ``pdq``'s order: t, then
 # variant), so that opening a register reads 10,000 rows, not 190,000 (the benchmark's
 # 10,000-entry register: 0.3-1 s -> 0.06-0.12 s, ten times that at 100,000 entries). Added
@@ -176,6 +185,9 @@ class RegisterStore:
         self._added: list[LandmarkIndex] = []
         self._removed: set[int] = set()
         self._pack_current = False  # the stored pack matched the table when opened
+        # why the pack file could not be written, when it could not (the pack in the
+        # database is written all the same; ``register`` commands say so)
+        self.pack_file_error: str | None = None
         self.pdq_repacked = False  # this (writable) open packed PDQ rows that were not current
         if readonly:
             if not os.path.isfile(path):
@@ -582,9 +594,39 @@ class RegisterStore:
     def _pack_stamp(self) -> tuple[int, int, int] | None:
         return self._stamp_of(_PACK_KEY)
 
+    def _pack_id(self) -> bytes | None:
+        """The id ``meta`` gives the stored pack (None: none, a register written before)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (_PACK_KEY,)).fetchone()
+        try:
+            ident = bytes.fromhex(json.loads(row[0])["id"]) if row else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        return ident if ident is not None and len(ident) == 16 else None
+
     @staticmethod
-    def _stamp_json(stamp: tuple[int, int, int]) -> str:
-        return json.dumps(dict(zip(("rows", "max_rowid", "entry_seq"), stamp, strict=True)))
+    def _stamp_json(stamp: tuple[int, int, int], ident: bytes | None = None) -> str:
+        value: dict[str, int | str] = dict(zip(("rows", "max_rowid", "entry_seq"), stamp,
+                                               strict=True))
+        if ident is not None:
+            value["id"] = ident.hex()
+        return json.dumps(value)
+
+    @property
+    def pack_path(self) -> str:
+        """Where the landmark pack's file lies: beside the register."""
+        return self.path + PACK_FILE_SUFFIX
+
+    def _pack_file(self) -> LandmarkIndex | None:
+        """The pack file mapped, when it holds the register's current pack."""
+        stamp, ident = self._audio_stamp(), self._pack_id()
+        if ident is None or self._pack_stamp() != stamp:
+            return None
+        return LandmarkIndex.open_file(self.pack_path, stamp, ident)
+
+    def pack_file_current(self) -> bool:
+        """Whether the file beside the register holds its current landmark pack, whole and
+        in order (as ``audio_index`` would map it)."""
+        return self._pack_file() is not None
 
     def _read_pack(self) -> LandmarkIndex | None:
         """The landmark pack as stored, part by part (None if it is not blobs of the
@@ -609,9 +651,13 @@ class RegisterStore:
         return self.pack_state()[0]
 
     def audio_index(self) -> LandmarkIndex | None:
-        """Every registered landmark in memory (``audio_hits`` without SQLite), or None when
-        the register has no pack that matches its ``audio`` table, or one over
+        """Every registered landmark (``audio_hits`` without SQLite): the pack file mapped,
+        else the stored pack read into memory; None when the register has no pack that
+        matches its ``audio`` table, or no pack file and a pack over
         ``landmark_index.MAX_ROWS``: look up through ``audio_hits`` then."""
+        mapped = self._pack_file()
+        if mapped is not None:
+            return mapped
         stamp = self._audio_stamp()
         if self._pack_stamp() != stamp or stamp[0] > landmark_index.MAX_ROWS:
             return None
@@ -622,31 +668,53 @@ class RegisterStore:
         """Bring the landmark pack up to date with the ``audio`` table: the pack as opened
         with this connection's additions and removals when it matched the table then, else
         built from the table (an earlier version's register: 8 s at 6.9 million rows).
-        One transaction, holding the write lock, so no other writer moves the table
-        between the stamp and the pack."""
+        A current pack without its file (a register copied alone, written before, a
+        file that could not be written) gets the file. One transaction, holding the write
+        lock, so no other writer moves the table between the stamp and the pack; the file
+        is written before the transaction ends, under the id it commits."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             stamp = self._audio_stamp()
-            if self._pack_stamp() == stamp:
+            current, ident = self._pack_stamp() == stamp, self._pack_id()
+            if current and (not stamp[0] or ident is not None and self.pack_file_current()):
                 self.db.rollback()
                 return
-            index = self._read_pack() if self._pack_current else None
-            if index is not None:
+            index = self._read_pack() if self._pack_current or current else None
+            if index is not None and not current:
                 if self._added:
                     index = LandmarkIndex.union([index, *self._added])
                 index = index.without(self._removed)
             if index is None or len(index) != stamp[0]:
-                index = self._pack_from_table()
-            self.db.execute("DELETE FROM audio_pack")
-            self.db.executemany("INSERT INTO audio_pack VALUES (?, ?, ?, ?, ?)",
-                                ((k, *cols) for k, cols in enumerate(index.parts())))
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                            (_PACK_KEY, self._stamp_json(stamp)))
+                index, current = self._pack_from_table(), False
+            if not current:
+                self.db.execute("DELETE FROM audio_pack")
+                self.db.executemany("INSERT INTO audio_pack VALUES (?, ?, ?, ?, ?)",
+                                    ((k, *cols) for k, cols in enumerate(index.parts())))
+            if not current or ident is None:
+                ident = os.urandom(16)
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                (_PACK_KEY, self._stamp_json(stamp, ident)))
+            self._write_pack_file(index, stamp, ident)
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
         self._added, self._removed, self._pack_current = [], set(), True
+
+    def _write_pack_file(self, index: LandmarkIndex, stamp: tuple[int, int, int],
+                         ident: bytes) -> None:
+        """Write the pack's file; where it cannot be written (a full disk, a folder that
+        takes no new files) say why in ``pack_file_error``: the pack in the database is
+        whole, and scans read it from there. A register without audio needs no file."""
+        try:
+            if not len(index):
+                if os.path.exists(self.pack_path):
+                    os.unlink(self.pack_path)
+                return
+            index.write_file(self.pack_path, stamp, ident)
+            self.pack_file_error = None
+        except OSError as exc:
+            self.pack_file_error = f"{self.pack_path}: {exc.strerror or exc}"
 
     def _pack_from_table(self) -> LandmarkIndex:
         cur = self.db.execute("SELECT hash, entry, frame, speed FROM audio")
