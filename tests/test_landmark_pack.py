@@ -501,3 +501,99 @@ def test_a_pack_file_written_in_pieces_maps_back_whole(tmp_path: Path,
             landmark_index.write_pieces(str(tmp_path / "bad"), rows, pieces, (rows, 0, 0),
                                         ident)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pack.landmarks"]
+
+
+# -- the pack merged and written a piece at a time -------------------------------------------
+def _pack_columns(index: LandmarkIndex | None) -> np.ndarray:
+    assert index is not None
+    return _rows(index.columns())
+
+
+def _table_columns(db: Path) -> np.ndarray:
+    with sqlite3.connect(db) as con:
+        a = np.array(con.execute("SELECT hash, entry, frame, speed FROM audio").fetchall())
+    con.close()
+    return _rows(tuple(a.T))
+
+
+def _blob_parts(db: Path) -> list[int]:
+    with sqlite3.connect(db) as con:
+        sizes = [int(n) for (n,) in con.execute(
+            "SELECT length(hashes) FROM audio_pack ORDER BY part")]
+    con.close()
+    return [n // landmark_index.HASH_BYTES for n in sizes]
+
+
+@pytest.mark.parametrize("added_max", [1 << 24, 100])
+def test_a_pack_merged_piece_by_piece_is_the_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, added_max: int) -> None:
+    """With parts of 3,000 rows the pack is merged from many pieces (or, past
+    ``ADDED_MAX_ROWS`` added, rebuilt from the table in hash order): after adds and a
+    removal over two sessions its file and its stored parts hold exactly the table."""
+    from detectors.fingerprint import store as store_mod
+
+    monkeypatch.setattr(landmark_index, "PART_ROWS", 3000)
+    monkeypatch.setattr(store_mod, "ADDED_MAX_ROWS", added_max)
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        a = _add(store, 7201, tmp_path)
+        _add(store, 7202, tmp_path)
+    with RegisterStore(str(db), readonly=False) as store:
+        _add(store, 7203, tmp_path)
+        assert store.remove(a)
+        _add(store, 7204, tmp_path)
+    table = _table_columns(db)
+    assert len(table) > 40_000 and a not in set(table[:, 1].tolist())
+    parts = _blob_parts(db)
+    assert len(parts) > 10 and max(parts) == 3000 and sum(parts) == len(table)
+    assert all(n == 3000 for n in parts[:-1])
+    with RegisterStore(str(db)) as ro:
+        mapped = ro.audio_index()
+        assert isinstance(mapped.hashes, np.memmap)  # type: ignore[union-attr]
+        assert np.array_equal(_pack_columns(mapped), table)
+        assert np.array_equal(_pack_columns(ro._read_pack()), table)
+
+
+def test_a_damaged_stored_pack_is_rebuilt_from_the_table_when_its_file_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A current pack without its file gets the file from its stored parts; parts out of
+    order are not copied into it: the pack is built from the table again."""
+    monkeypatch.setattr(landmark_index, "PART_ROWS", 3000)
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7211, tmp_path)
+    _pack_file(db).unlink()
+    with sqlite3.connect(db) as con:  # the first part and the last change places
+        last = con.execute("SELECT MAX(part) FROM audio_pack").fetchone()[0]
+        con.execute("UPDATE audio_pack SET part = -1 WHERE part = 0")
+        con.execute("UPDATE audio_pack SET part = 0 WHERE part = ?", (last,))
+        con.execute("UPDATE audio_pack SET part = ? WHERE part = -1", (last,))
+    con.close()
+    with RegisterStore(str(db)) as ro:
+        assert ro.audio_index() is None  # not trusted
+    with RegisterStore(str(db), readonly=False) as store:
+        store.pack_audio()
+    table = _table_columns(db)
+    with RegisterStore(str(db)) as ro:
+        assert np.array_equal(_pack_columns(ro.audio_index()), table)
+        assert np.array_equal(_pack_columns(ro._read_pack()), table)
+
+
+def test_merged_pieces_against_a_whole_sort() -> None:
+    rng = np.random.default_rng(13)
+
+    def index(n: int, hashes: int) -> LandmarkIndex:
+        return LandmarkIndex.build(rng.integers(0, hashes, n), rng.integers(1, 9, n),
+                                   rng.integers(0, 5000, n), rng.choice([990, 1000], n))
+
+    base, added = index(9_000, 4000), index(1_500, 5000)  # added past base's last hash
+    added = LandmarkIndex(*(np.asarray(c) for c in added.columns()))
+    added.entries[:] += 10  # entries of their own
+    for removed in (set(), {3, 11}):
+        pieces = list(landmark_index.merged(base.pieces(700), added, removed))
+        got = LandmarkIndex(*(np.concatenate(c) for c in zip(*(p.columns() for p in pieces),
+                                                               strict=True)))
+        want = LandmarkIndex.union([base, added]).without(removed)
+        assert got.ordered() and len(got) == len(want)
+        assert np.array_equal(_rows(got.columns()), _rows(want.columns()))
+        assert not any(set(p.entries.tolist()) & removed for p in pieces)

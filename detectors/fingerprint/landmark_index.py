@@ -115,9 +115,15 @@ class LandmarkIndex:
     # -- storage --------------------------------------------------------------------------
     def parts(self) -> Iterator[tuple[bytes, ...]]:
         """The columns' little-endian bytes, ``PART_ROWS`` rows at a time."""
-        for start in range(0, len(self), PART_ROWS):
-            yield tuple(np.ascontiguousarray(a[start:start + PART_ROWS], d).tobytes()
-                        for a, d in zip(self.columns(), _DTYPES, strict=True))
+        for piece in self.pieces():
+            yield tuple(np.ascontiguousarray(a, d).tobytes()
+                        for a, d in zip(piece.columns(), _DTYPES, strict=True))
+
+    def pieces(self, rows: int | None = None) -> Iterator[LandmarkIndex]:
+        """This index in order, ``rows`` (``PART_ROWS``) rows at a time (views)."""
+        step = rows or PART_ROWS
+        for start in range(0, len(self), step):
+            yield LandmarkIndex(*(a[start:start + step] for a in self.columns()))
 
     @classmethod
     def from_parts(cls, parts: Iterable[tuple[object, ...]], rows: int
@@ -129,22 +135,17 @@ class LandmarkIndex:
         and not twice while it is read (2 GB at ``MAX_ROWS``)."""
         cols = [np.empty(rows, d[1:]) for d in _DTYPES]
         at = 0
-        for part in parts:
-            if len(part) != len(_DTYPES):
-                return None
-            arrays = []
-            for blob, d in zip(part, _DTYPES, strict=True):
-                if not isinstance(blob, bytes) or len(blob) % np.dtype(d).itemsize:
+        try:
+            for piece in stored_pieces(parts):
+                n = len(piece)
+                if at + n > rows:
                     return None
-                arrays.append(np.frombuffer(blob, d))
-            n = len(arrays[0])
-            if any(len(a) != n for a in arrays) or at + n > rows:
-                return None
-            for col, a in zip(cols, arrays, strict=True):
-                col[at:at + n] = a
-            at += n
-        out = cls(*cols)
-        return out if at == rows and out.ordered() else None
+                for col, a in zip(cols, piece.columns(), strict=True):
+                    col[at:at + n] = a
+                at += n
+        except DamagedPack:
+            return None
+        return cls(*cols) if at == rows else None
 
     # -- the pack file ---------------------------------------------------------------------
     def write_file(self, path: str, stamp: tuple[int, int, int], ident: bytes) -> None:
@@ -193,6 +194,58 @@ class LandmarkIndex:
         return True
 
 
+class DamagedPack(ValueError):
+    """Stored landmarks that are not a pack: blobs of the wrong shape, hashes out of order,
+    or another number of rows than the pack should hold."""
+
+
+def stored_pieces(parts: Iterable[tuple[object, ...]]) -> Iterator[LandmarkIndex]:
+    """The pieces that stored ``parts`` (``LandmarkIndex.parts``) hold, one part at a time,
+    each checked as it comes: four blobs of whole values agreeing in length, hashes in
+    order within and across parts (``DamagedPack`` otherwise)."""
+    last = -1
+    for part in parts:
+        if len(part) != len(_DTYPES):
+            raise DamagedPack("a stored part is not four columns")
+        arrays = []
+        for blob, d in zip(part, _DTYPES, strict=True):
+            if not isinstance(blob, bytes) or len(blob) % np.dtype(d).itemsize:
+                raise DamagedPack("a stored column is not whole values")
+            arrays.append(np.frombuffer(blob, d))
+        if any(len(a) != len(arrays[0]) for a in arrays):
+            raise DamagedPack("a stored part's columns differ in length")
+        piece = LandmarkIndex(*arrays)
+        if len(piece):
+            if int(piece.hashes[0]) < last or not piece.ordered():
+                raise DamagedPack("stored hashes out of order")
+            last = int(piece.hashes[-1])
+            yield piece
+
+
+def merged(base: Iterable[LandmarkIndex], added: LandmarkIndex, removed: set[int]
+           ) -> Iterator[LandmarkIndex]:
+    """The pieces of ``base`` (in hash order) with the rows of ``added`` (sorted) among
+    them and the rows of the ``removed`` entries left out, in hash order: a pack brought up
+    to date one stored piece at a time, never whole in memory."""
+    at = 0
+    for piece in base:
+        if not len(piece):
+            continue
+        upto = int(np.searchsorted(added.hashes, piece.hashes[-1], "right"))
+        out = piece
+        if upto > at:
+            out = LandmarkIndex.union([piece, LandmarkIndex(*(c[at:upto]
+                                                              for c in added.columns()))])
+            at = upto
+        out = out.without(removed)
+        if len(out):
+            yield out
+    if at < len(added):
+        rest = LandmarkIndex(*(c[at:] for c in added.columns())).without(removed)
+        if len(rest):
+            yield rest
+
+
 def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
                  stamp: tuple[int, int, int], ident: bytes) -> None:
     """Write an index of ``rows`` rows, given as ``pieces`` that follow each other in hash
@@ -200,7 +253,8 @@ def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
     merged from sorted runs need never be in memory whole). The file is written to a
     temporary name beside ``path``, flushed to disk and renamed over it, so a reader sees
     the old file or the whole new one (a process that mapped the old one keeps it until it
-    ends). Pieces of another number of rows in all raise ``ValueError``."""
+    ends). Pieces of another number of rows in all raise ``DamagedPack``, as does a piece
+    out of order from ``stored_pieces``: no file is left then."""
     tmp = f"{path}.{os.getpid()}.tmp"
     layout = _layout(rows)
     try:
@@ -211,7 +265,7 @@ def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
             for piece in pieces:
                 n = len(piece)
                 if at + n > rows:
-                    raise ValueError(f"landmark pieces hold more than {rows} rows")
+                    raise DamagedPack(f"landmark pieces hold more than {rows} rows")
                 for col, (start, d) in zip(piece.columns(), layout, strict=True):
                     size = np.dtype(d).itemsize
                     for k in range(0, n, PART_ROWS):
@@ -219,7 +273,7 @@ def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
                         fh.write(np.ascontiguousarray(col[k:k + PART_ROWS], d).tobytes())
                 at += n
             if at != rows:
-                raise ValueError(f"landmark pieces hold {at} rows, not {rows}")
+                raise DamagedPack(f"landmark pieces hold {at} rows, not {rows}")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -4,7 +4,8 @@ Why SQLite: a single self-contained file (rollback journal, no WAL side files) t
 machine can read without a server; entries are keyed by the content SHA-256 so registering the
 same bytes twice is a no-op whatever the file is called. The fingerprint parameters are stored
 in ``meta`` and checked on open, so a register built with other parameters is refused instead
-of silently matching nothing.
+of silently matching nothing. Its audio landmarks are also written to a file beside it for
+scans to map (``PACK_FILE_SUFFIX``); the database alone is still the whole register.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ PARAMS = {
     "features": "orb-32/video-frames-1",
 }
 JOIN_BATCH = 100_000
+# Landmarks one writable open keeps in memory to merge into the pack when it closes (14 bytes
+# a row: 16.7 million, about 2.4 hours of registered sound, 235 MB). A larger registration
+# builds the pack from the table instead, in hash order, a batch at a time.
+ADDED_MAX_ROWS = 1 << 24
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -133,6 +138,29 @@ def _hash_rows(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, np.uint8).reshape(-1, 32)
 
 
+def _concat(pieces: list[LandmarkIndex]) -> LandmarkIndex:
+    return LandmarkIndex(*(np.concatenate(c) for c in zip(*(p.columns() for p in pieces),
+                                                           strict=True)))
+
+
+def _whole_parts(pieces: Iterable[LandmarkIndex]) -> Iterator[LandmarkIndex]:
+    """``pieces`` regrouped into pieces of ``landmark_index.PART_ROWS`` rows (the last
+    fewer): one stored part each."""
+    held: list[LandmarkIndex] = []
+    rows = 0
+    for piece in pieces:
+        held.append(piece)
+        rows += len(piece)
+        if rows >= landmark_index.PART_ROWS:
+            whole = _concat(held)
+            n = rows - rows % landmark_index.PART_ROWS
+            yield from LandmarkIndex(*(c[:n] for c in whole.columns())).pieces()
+            rest = LandmarkIndex(*(c[n:] for c in whole.columns()))
+            held, rows = ([rest] if len(rest) else []), len(rest)
+    if rows:
+        yield _concat(held)
+
+
 class RegisterError(Exception):
     """The register file is missing, not a register, or built with other parameters."""
 
@@ -182,7 +210,9 @@ class RegisterStore:
         self.path = path
         self.readonly = readonly
         # landmarks added and entries removed through this connection, for the pack
-        self._added: list[LandmarkIndex] = []
+        # None: more than ``ADDED_MAX_ROWS`` added, the pack is then built from the table
+        self._added: list[LandmarkIndex] | None = []
+        self._added_rows = 0
         self._removed: set[int] = set()
         self._pack_current = False  # the stored pack matched the table when opened
         # why the pack file could not be written, when it could not (the pack in the
@@ -316,8 +346,12 @@ class RegisterStore:
                     "INSERT INTO audio (hash, entry, frame, speed) VALUES (?, ?, ?, ?)",
                     zip(fp.audio.hashes.tolist(), [eid] * n, fp.audio.frames.tolist(),
                         speed.tolist(), strict=True))
-                self._added.append(LandmarkIndex(fp.audio.hashes, np.full(n, eid),
-                                                 fp.audio.frames, speed))
+                self._added_rows += n
+                if self._added is not None and self._added_rows > ADDED_MAX_ROWS:
+                    self._added = None
+                if self._added is not None:
+                    self._added.append(LandmarkIndex.build(fp.audio.hashes, np.full(n, eid),
+                                                           fp.audio.frames, speed))
             for track, proxy in enumerate(fp.waveforms):
                 x = np.asarray(proxy, np.float32)
                 peak = float(np.abs(x).max()) if len(x) else 0.0
@@ -667,64 +701,100 @@ class RegisterStore:
     def pack_audio(self) -> None:
         """Bring the landmark pack up to date with the ``audio`` table: the pack as opened
         with this connection's additions and removals when it matched the table then, else
-        built from the table (an earlier version's register: 8 s at 6.9 million rows).
-        A current pack without its file (a register copied alone, written before, a
-        file that could not be written) gets the file. One transaction, holding the write
-        lock, so no other writer moves the table between the stamp and the pack; the file
-        is written before the transaction ends, under the id it commits."""
+        built from the table (an earlier version's register). A current pack without its
+        file (a register copied alone, written before, a file that could not be written)
+        gets the file. The pack is merged and written a piece at a time (``_pack_pieces``),
+        so its size does not bound the memory a ``register add`` needs.
+        One transaction, holding the write lock, so no other writer moves the table
+        between the stamp and the pack; the file is written before the transaction ends,
+        under the id it commits."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             stamp = self._audio_stamp()
-            current, ident = self._pack_stamp() == stamp, self._pack_id()
+            opened, ident = self._pack_stamp(), self._pack_id()
+            current = opened == stamp
             if current and (not stamp[0] or ident is not None and self.pack_file_current()):
                 self.db.rollback()
                 return
-            index = self._read_pack() if self._pack_current or current else None
-            if index is not None and not current:
-                if self._added:
-                    index = LandmarkIndex.union([index, *self._added])
-                index = index.without(self._removed)
-            if index is None or len(index) != stamp[0]:
-                index, current = self._pack_from_table(), False
-            if not current:
-                self.db.execute("DELETE FROM audio_pack")
-                self.db.executemany("INSERT INTO audio_pack VALUES (?, ?, ?, ?, ?)",
-                                    ((k, *cols) for k, cols in enumerate(index.parts())))
-            if not current or ident is None:
-                ident = os.urandom(16)
+            new_id = ident if current and ident is not None else os.urandom(16)
+            try:
+                self._write_pack(lambda: self._pack_pieces(current, opened, ident), stamp,
+                                 new_id, blobs=not current)
+            except landmark_index.DamagedPack:  # the stored pack is not what its stamp says
+                self._write_pack(self._table_pieces, stamp, new_id, blobs=True)
+            if new_id != ident:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                                (_PACK_KEY, self._stamp_json(stamp, ident)))
-            self._write_pack_file(index, stamp, ident)
+                                (_PACK_KEY, self._stamp_json(stamp, new_id)))
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
         self._added, self._removed, self._pack_current = [], set(), True
+        self._added_rows = 0
 
-    def _write_pack_file(self, index: LandmarkIndex, stamp: tuple[int, int, int],
-                         ident: bytes) -> None:
-        """Write the pack's file; where it cannot be written (a full disk, a folder that
-        takes no new files) say why in ``pack_file_error``: the pack in the database is
-        whole, and scans read it from there. A register without audio needs no file."""
+    def _pack_pieces(self, current: bool, opened: tuple[int, int, int] | None,
+                     ident: bytes | None) -> Iterator[LandmarkIndex]:
+        """The up-to-date pack in hash order, a piece at a time: the stored pack as it is
+        (``current``), or with this connection's additions and removals when it matched
+        the table at open, else the table."""
+        if not current and (not self._pack_current or self._added is None):
+            return self._table_pieces()
+        base: Iterable[LandmarkIndex] | None = None
+        if ident is not None and opened is not None:
+            mapped = LandmarkIndex.open_file(self.pack_path, opened, ident)
+            base = mapped.pieces() if mapped is not None else None
+        if base is None:
+            base = landmark_index.stored_pieces(self.db.execute(
+                "SELECT hashes, entries, frames, speeds FROM audio_pack ORDER BY part"))
+        if current:
+            return iter(base)
+        added = (LandmarkIndex.union(self._added) if self._added
+                 else LandmarkIndex.empty())
+        return landmark_index.merged(base, added, self._removed)
+
+    def _table_pieces(self) -> Iterator[LandmarkIndex]:
+        """The ``audio`` table in hash order (its covering index's), a batch at a time."""
+        cur = self.db.execute("SELECT hash, entry, frame, speed FROM audio ORDER BY hash")
+        while rows := cur.fetchmany(JOIN_BATCH):
+            a = np.array(rows, dtype=np.int64)
+            yield LandmarkIndex(a[:, 0].astype(np.uint32), a[:, 1].astype(np.int32),
+                                a[:, 2].astype(np.int32), a[:, 3].astype(np.int16))
+
+    def _write_pack(self, pieces: Callable[[], Iterator[LandmarkIndex]],
+                    stamp: tuple[int, int, int], ident: bytes, blobs: bool) -> None:
+        """Write the pack that ``pieces`` yields, ``stamp[0]`` rows, to its file and, with
+        ``blobs``, into ``audio_pack`` (from the file just written, or the pieces again where
+        it could not be written). ``DamagedPack`` where the pieces are not that pack."""
+        written = self._write_pack_file(pieces(), stamp, ident)
+        if not blobs:
+            return
+        self.db.execute("DELETE FROM audio_pack")
+        source = written.pieces() if written is not None else _whole_parts(pieces())
+        at = 0
+        for k, piece in enumerate(source):
+            at += len(piece)
+            self.db.execute("INSERT INTO audio_pack VALUES (?, ?, ?, ?, ?)",
+                            (k, *next(piece.parts())))
+        if at != stamp[0]:
+            raise landmark_index.DamagedPack(f"the pack holds {at} rows, not {stamp[0]}")
+
+    def _write_pack_file(self, pieces: Iterator[LandmarkIndex], stamp: tuple[int, int, int],
+                         ident: bytes) -> LandmarkIndex | None:
+        """Write the pack's file and map it; where it cannot be written (a full disk, a
+        folder that takes no new files) say why in ``pack_file_error`` and return None: the
+        pack in the database is whole, and scans read it from there. A register without
+        audio needs no file."""
         try:
-            if not len(index):
+            if not stamp[0]:
                 if os.path.exists(self.pack_path):
                     os.unlink(self.pack_path)
-                return
-            index.write_file(self.pack_path, stamp, ident)
-            self.pack_file_error = None
+                return None
+            landmark_index.write_pieces(self.pack_path, stamp[0], pieces, stamp, ident)
         except OSError as exc:
             self.pack_file_error = f"{self.pack_path}: {exc.strerror or exc}"
-
-    def _pack_from_table(self) -> LandmarkIndex:
-        cur = self.db.execute("SELECT hash, entry, frame, speed FROM audio")
-        parts = []
-        while rows := cur.fetchmany(JOIN_BATCH):
-            parts.append(np.array(rows, dtype=np.int64))
-        if not parts:
-            return LandmarkIndex.empty()
-        a = np.concatenate(parts)
-        return LandmarkIndex.build(a[:, 0], a[:, 1], a[:, 2], a[:, 3])
+            return None
+        self.pack_file_error = None
+        return LandmarkIndex.open_file(self.pack_path, stamp, ident)
 
     def _audio_rows_by_table(self, hashes: np.ndarray) -> list[tuple[int, int, int, int]]:
         """``audio_hits``' join through a TEMP table: (index in ``hashes``, entry, frame,
