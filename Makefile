@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup system-deps test lint scan fixtures bench bench-quick bench-growth bench-synthetic \
 	bench-cluster bench-metadata bench-register bench-register-scale bench-register-negatives \
-	bench-register-sweep bench-waveform-cost bench-audio-speed bench-audio-edges fuzz \
+	bench-register-sweep bench-waveform-cost bench-audio-speed bench-audio-pack bench-audio-edges fuzz \
 	clean
 
 setup: system-deps $(BIN)/deliverscan
@@ -109,6 +109,16 @@ bench-waveform-cost: $(BIN)/deliverscan
 # registers there (3.2 GB) and reuses them: a second run, or one of another version, ~4 min.
 bench-audio-speed: $(BIN)/deliverscan
 	$(BIN)/python -m bench.audio_speed --minutes 5 $(if $(AUDIO_SPEED_WORK),--work $(AUDIO_SPEED_WORK))
+
+# The landmark pack mapped from its file, read into memory, or looked up in SQLite, at 1 and 5
+# hours of registered cues and 20 and 80 hours grown from them: scan time and memory per process
+# (~20 min to build the registers, ~15 more for the rest; 14 GB of disk, 13 GB of memory at
+# 80 hours): bench/results/audio-rule.md. AUDIO_PACK_WORK=DIR keeps it all there.
+bench-audio-pack: $(BIN)/deliverscan
+	$(BIN)/python -m bench.audio_speed --minutes 5 --register 60,300 --compare-up-to 0 \
+		--work $(or $(AUDIO_PACK_WORK),bench/results/tmp/audio-pack)
+	$(BIN)/python -m bench.audio_pack --work $(or $(AUDIO_PACK_WORK),bench/results/tmp/audio-pack) \
+		--grow 20,80
 
 # Audio in and out points against 128 inserts per split, 8 classes (~1.5 min a split, one
 # core; espeak-ng for the VO classes): bench/results/audio-rule.md
