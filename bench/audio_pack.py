@@ -19,7 +19,7 @@ would hold again).
 a pack of about H hours from the largest real register's landmarks: its rows again, each
 copy a different sound with the same statistics (both peaks moved up 1-7 frequency bins,
 and/or the pair turned round in time: the landmarks of the sound played backwards), under
-entry ids no entry has. The real entries (and the programme's two cues) stay as they are.
+entry ids that follow on from the real ones (as a register's do), which no entry has. The real entries (and the programme's two cues) stay as they are.
 The grown pack is written as a pack file and mapped (``--child grown``): what the look-ups
 meet at that size is the same number of chance rows with the same hash statistics. The
 copies' entries have no waveforms, so the waveform short list is not measured against
@@ -49,7 +49,6 @@ from detectors.registry import load_spec
 from scanner.pipeline import scan_asset
 from scanner.walk import Walker
 
-ENTRY_STEP = 1 << 20  # copy c's entries: the real ids + c * this
 F_BITS = 0x1FF  # a hash's frequency fields (9 bits each, ``audio.landmarks``)
 MIN_BIN, MAX_BIN = audio_fp.MIN_BIN, audio_fp.MAX_BIN
 
@@ -95,7 +94,10 @@ def _copy(real: LandmarkIndex, c: int, back: bool, up: int) -> LandmarkIndex:
     a, b = (f2, f1) if back else (f1, f2)
     span = MAX_BIN - MIN_BIN
     a, b = MIN_BIN + (a - MIN_BIN + up) % span, MIN_BIN + (b - MIN_BIN + up) % span
-    return LandmarkIndex.build((a << 15) | (b << 6) | dt, real.entries + c * ENTRY_STEP,
+    # entry ids follow on from the real ones, as a register's grow (dense ids: the look-up
+    # numbers its groups from them)
+    step = int(real.entries.max()) + 1
+    return LandmarkIndex.build((a << 15) | (b << 6) | dt, real.entries + c * step,
                                real.frames, real.speeds)
 
 
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         with RegisterStore(str(db), readonly=False):
             pass  # a writable close writes the pack file where it is missing
         label = db.stem.split("-")[1]
-        for mode in a.modes.split(","):
+        for mode in [m for m in a.modes.split(",") if m]:
             print(row(label, run_child(mode, str(db), str(prog)), a.minutes * 60), flush=True)
     if not a.grow or not regs:
         return 0
