@@ -597,3 +597,31 @@ def test_merged_pieces_against_a_whole_sort() -> None:
         assert got.ordered() and len(got) == len(want)
         assert np.array_equal(_rows(got.columns()), _rows(want.columns()))
         assert not any(set(p.entries.tolist()) & removed for p in pieces)
+
+
+def test_a_scan_says_how_it_read_the_pack_when_its_file_is_missing_or_the_pack_damaged(
+        tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        eid = _add(store, 7221, tmp_path)
+
+    def notes() -> list[str]:
+        reg = Register(str(db))
+        try:
+            found, _named = reg._match_landmarks(_query(7221))
+            assert [m.entry.id for m in found] == [eid]  # found whichever way it was read
+            return reg.audio_notes()
+        finally:
+            reg.close()
+
+    assert not any("landmark pack" in n for n in notes())  # mapped: nothing to say
+    _pack_file(db).unlink()
+    said = [n for n in notes() if "landmark pack file" in n]
+    assert len(said) == 1 and "read the pack into memory" in said[0]
+    assert "register pack' writes the file" in said[0]
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE audio_pack SET speeds = X'00'")
+    con.close()
+    said = [n for n in notes() if "landmark pack" in n]
+    assert len(said) == 1 and "could not be read (damaged)" in said[0], said
+    assert "looked up in its tables" in said[0]

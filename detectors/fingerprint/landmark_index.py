@@ -31,6 +31,7 @@ PART_ROWS = 1 << 22  # rows per stored part (SQLite blobs stay well under their 
 MAX_ROWS = 150_000_000
 _DTYPES = ("<u4", "<i4", "<i4", "<i2")  # hash, entry, frame, speed (per mille)
 HASH_BYTES = np.dtype(_DTYPES[0]).itemsize  # a stored row's bytes in the hashes column
+ROW_BYTES = sum(np.dtype(d).itemsize for d in _DTYPES)  # a row's bytes in all columns
 
 # The pack file: a header, then the four columns (``_DTYPES``), each from a multiple of
 # ``_ALIGN`` bytes. The header names the register's pack it holds (its stamp and id, see

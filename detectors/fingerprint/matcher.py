@@ -797,16 +797,27 @@ class Register:
             return self._audio_notes
         out = []
         current, rows = self.store.pack_state()
+        pack = self.landmark_pack() if rows and current else None
         if rows and not current:
             out.append("the register's landmark pack is not current (a 'register add' cut "
                        "short, or a register from an earlier version): audio was looked up "
                        "in its tables, more slowly; 'deliverscan register pack' rebuilds it")
-        elif rows > landmark_index.MAX_ROWS and self.landmark_pack() is None:
+        elif rows and pack is None and rows > landmark_index.MAX_ROWS:
             out.append(f"the register holds {rows:,} audio landmarks, over the "
                        f"{landmark_index.MAX_ROWS:,} a scan reads into memory, and its "
                        f"landmark pack file ({self.store.pack_path}) is missing or not "
                        "current: audio was looked up in its tables, more slowly; "
                        "'deliverscan register pack' writes the file")
+        elif rows and pack is None:
+            out.append("the register's landmark pack could not be read (damaged): audio "
+                       "was looked up in its tables, more slowly; 'deliverscan register "
+                       "pack' rebuilds it")
+        elif pack is not None and not isinstance(pack.hashes, np.memmap):
+            out.append(f"the register's landmark pack file ({self.store.pack_path}) is "
+                       "missing or not current (the register copied without it?): each "
+                       "scanning process read the pack into memory "
+                       f"({rows * landmark_index.ROW_BYTES / 1e6:,.0f} MB) instead of "
+                       "sharing it; 'deliverscan register pack' writes the file")
         if self.shortlist:
             out.append(f"the register holds {self.waveform_seconds / 60:.0f} min of sound, "
                        f"over the {self.waveform_whole_s / 60:g} min the waveform search "
