@@ -42,7 +42,7 @@ def _pack_file_warning(store: RegisterStore) -> None:
     then read the pack from the database (into memory, or its tables past 22 hours of
     sound)."""
     if store.pack_file_error:
-        click.echo(f"warning: the landmark pack file could not be written "
+        click.echo(f"warning: the landmark pack file could not be brought up to date "
                    f"({store.pack_file_error}); scans read the pack from the register "
                    "instead, more slowly ('deliverscan register pack' tries again)", err=True)
 
@@ -189,10 +189,10 @@ def pack_cmd(register_path: str) -> None:
         click.echo(f"landmark pack file {store.pack_path}: "
                    + ("already current" if had_file else "written" if has_file else
                       "not written"))
+    click.echo(f"PDQ rows {'packed' if repacked else 'already packed'}: {hashes:,} hashes")
     _pack_file_warning(store)
     if rows and not has_file:
         sys.exit(2)
-    click.echo(f"PDQ rows {'packed' if repacked else 'already packed'}: {hashes:,} hashes")
 
 
 @register.command("info")

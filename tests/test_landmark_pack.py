@@ -412,7 +412,7 @@ def test_a_pack_file_that_cannot_be_written_is_said_and_the_register_still_works
     cue = FIXTURES / "register" / "temp_cue.wav"
     res = runner.invoke(main, ["register", "add", str(cue), "--register", str(db)])
     assert res.exit_code == 0, res.output
-    assert "landmark pack file could not be written" in res.output
+    assert "landmark pack file could not be brought up to date" in res.output
     res = runner.invoke(main, ["register", "info", "--json", "--register", str(db)])
     info = json.loads(res.output)
     assert info["landmark_pack"] == "current"
@@ -625,3 +625,78 @@ def test_a_scan_says_how_it_read_the_pack_when_its_file_is_missing_or_the_pack_d
     said = [n for n in notes() if "landmark pack" in n]
     assert len(said) == 1 and "could not be read (damaged)" in said[0], said
     assert "looked up in its tables" in said[0]
+
+
+def test_a_pack_file_renamed_over_while_it_is_opened_is_mapped_whole_or_not_at_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next ``register add`` renames its new file in (before it commits) while a scan
+    opens the old one: the scan maps the file it checked, not the new one with the old
+    one's layout."""
+    import shutil
+
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        for seed in (7231, 7232):
+            _add(store, seed, tmp_path)
+    (tmp_path / "next").mkdir()
+    nxt = tmp_path / "next" / "reg.db"
+    shutil.copyfile(db, nxt)
+    shutil.copyfile(_pack_file(db), _pack_file(nxt))
+    with RegisterStore(str(nxt), readonly=False) as store:
+        _add(store, 7233, tmp_path)
+    real = np.memmap
+    renamed: list[bool] = []
+
+    def racing(*args: object, **kwargs: object) -> np.memmap:
+        if not renamed:
+            renamed.append(True)
+            _pack_file(nxt).replace(_pack_file(db))  # the writer's rename lands here
+        return real(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(np, "memmap", racing)
+    with RegisterStore(str(db)) as ro:
+        pack = ro.audio_index()
+    monkeypatch.setattr(np, "memmap", real)
+    assert renamed and pack is not None
+    assert np.array_equal(_pack_columns(pack), _table_columns(db))
+
+
+def test_a_pack_file_of_another_row_count_under_the_right_stamp_is_not_used(
+        tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7241, tmp_path)
+    with RegisterStore(str(db)) as ro:
+        stamp, ident = ro._audio_stamp(), ro._pack_id()
+        whole = ro.audio_index()
+    assert ident is not None and whole is not None
+    for rows in (10, 0):
+        part = LandmarkIndex(*(np.asarray(c[:rows]) for c in whole.columns()))
+        landmark_index.write_pieces(str(_pack_file(db)), rows, [part], stamp, ident)
+        with RegisterStore(str(db)) as ro:
+            assert not ro.pack_file_current()
+            pack = ro.audio_index()
+            assert pack is not None and len(pack) == stamp[0]
+
+
+def test_changes_another_writer_left_unpacked_are_not_lost_when_this_one_closes(
+        tmp_path: Path) -> None:
+    """Writer A opens; writer B removes a cue, registers the same sound again (as many
+    landmarks under a new entry) and is killed before it packs; A closes. A's pack must be
+    the table's, not the pack A opened with plus A's own (no) changes."""
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7251, tmp_path)
+        gone = _add(store, 7252, tmp_path)
+    a = RegisterStore(str(db), readonly=False)
+    b = RegisterStore(str(db), readonly=False)
+    assert b.remove(gone)
+    again = _add(b, 7252, tmp_path)
+    b.db.close()  # killed before close()
+    a.close()
+    table = _table_columns(db)
+    assert set(table[:, 1].tolist()) == {1, again}
+    with RegisterStore(str(db)) as ro:
+        assert ro.pack_current()
+        assert np.array_equal(_pack_columns(ro.audio_index()), table)
+        assert np.array_equal(_pack_columns(ro._read_pack()), table)

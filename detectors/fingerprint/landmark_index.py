@@ -163,26 +163,27 @@ class LandmarkIndex:
         register instead)."""
         try:
             with open(path, "rb") as fh:
+                # header, size and columns from this one open file: a pack renamed over it
+                # meanwhile (the next ``register add``) is not mapped with this one's layout
                 head = fh.read(_HEADER.size)
                 size = os.fstat(fh.fileno()).st_size
-        except OSError:
+                if len(head) != _HEADER.size:
+                    return None
+                magic, version, _pad, rows, *rest = _HEADER.unpack(head)
+                if (magic, version, rows, tuple(rest[:3]), rest[3]) != (
+                        _MAGIC, _VERSION, stamp[0], tuple(stamp), ident):
+                    return None
+                layout = _layout(rows)
+                if size != layout[-1][0] + rows * np.dtype(layout[-1][1]).itemsize:
+                    return None
+                if not rows:
+                    return cls.empty()
+                cols = [np.memmap(fh, d, "r", offset=start, shape=(rows,))
+                        for start, d in layout]
+        except (OSError, ValueError):
             return None
-        if len(head) != _HEADER.size:
-            return None
-        magic, version, _pad, rows, *rest = _HEADER.unpack(head)
-        if (magic, version, tuple(rest[:3]), rest[3]) != (_MAGIC, _VERSION, tuple(stamp),
-                                                            ident):
-            return None
-        layout = _layout(rows)
-        if size != layout[-1][0] + rows * np.dtype(layout[-1][1]).itemsize:
-            return None
-        if not rows:
-            return cls.empty()
-        cols = [np.memmap(path, d, "r", offset=start, shape=(rows,)) for start, d in layout]
         out = cls(*cols)
-        if not out.ordered():
-            return None
-        return out
+        return out if out.ordered() else None
 
     def ordered(self) -> bool:
         """Whether the hashes are sorted (checked in steps: a mapped pack is not read into

@@ -215,6 +215,7 @@ class RegisterStore:
         self._added_rows = 0
         self._removed: set[int] = set()
         self._pack_current = False  # the stored pack matched the table when opened
+        self._data_version = 0  # ``_version`` then (writable opens)
         # why the pack file could not be written, when it could not (the pack in the
         # database is written all the same; ``register`` commands say so)
         self.pack_file_error: str | None = None
@@ -265,6 +266,7 @@ class RegisterStore:
                 self.db.executescript(_AUDIO_INDEX_DDL + _WORDS_DDL + _WAVEFORM_DDL
                                       + _PACK_DDL + _PDQ_PACKED_DDL)
             self._pack_current = self._pack_stamp() == self._audio_stamp()
+            self._data_version = self._version()
             if not self.pdq_packed_current():
                 self._pack_pdq()
                 self.pdq_repacked = True
@@ -716,6 +718,11 @@ class RegisterStore:
             if current and (not stamp[0] or ident is not None and self.pack_file_current()):
                 self.db.rollback()
                 return
+            if self._version() != self._data_version:
+                # another writer committed since this one opened (an add or remove cut
+                # short, say): the pack as opened plus this session's changes need not be
+                # the table, whatever the stamp says
+                self._pack_current = False
             new_id = ident if current and ident is not None else os.urandom(16)
             try:
                 self._write_pack(lambda: self._pack_pieces(current, opened, ident), stamp,
@@ -730,7 +737,12 @@ class RegisterStore:
             self.db.rollback()
             raise
         self._added, self._removed, self._pack_current = [], set(), True
-        self._added_rows = 0
+        self._added_rows, self._data_version = 0, self._version()
+
+    def _version(self) -> int:
+        """SQLite's count of commits by *other* connections to the file
+        (``PRAGMA data_version``)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def _pack_pieces(self, current: bool, opened: tuple[int, int, int] | None,
                      ident: bytes | None) -> Iterator[LandmarkIndex]:
@@ -763,13 +775,16 @@ class RegisterStore:
     def _write_pack(self, pieces: Callable[[], Iterator[LandmarkIndex]],
                     stamp: tuple[int, int, int], ident: bytes, blobs: bool) -> None:
         """Write the pack that ``pieces`` yields, ``stamp[0]`` rows, to its file and, with
-        ``blobs``, into ``audio_pack`` (from the file just written, or the pieces again where
+        ``blobs``, into ``audio_pack`` (from the file just written, or from the table where
         it could not be written). ``DamagedPack`` where the pieces are not that pack."""
         written = self._write_pack_file(pieces(), stamp, ident)
         if not blobs:
             return
         self.db.execute("DELETE FROM audio_pack")
-        source = written.pieces() if written is not None else _whole_parts(pieces())
+        # without the file, from the table: the pieces may be merged from the parts just
+        # deleted
+        source = (written.pieces() if written is not None
+                  else _whole_parts(self._table_pieces()))
         at = 0
         for k, piece in enumerate(source):
             at += len(piece)
@@ -791,7 +806,7 @@ class RegisterStore:
                 return None
             landmark_index.write_pieces(self.pack_path, stamp[0], pieces, stamp, ident)
         except OSError as exc:
-            self.pack_file_error = f"{self.pack_path}: {exc.strerror or exc}"
+            self.pack_file_error = f"{exc.filename or self.pack_path}: {exc.strerror or exc}"
             return None
         self.pack_file_error = None
         return LandmarkIndex.open_file(self.pack_path, stamp, ident)
