@@ -9,10 +9,11 @@ of the matching rows. The register keeps these arrays, sorted by hash, in its
 ``audio_pack`` table (``store.RegisterStore.audio_index``), so opening it reads them whole
 instead of fetching every row.
 
-A large pack is also written to a file beside the register (``write_file``) that scans map
+The pack is also written to a file beside the register (``write_pieces``) that scans map
 instead of reading (``open_file``): the operating system then holds it once for every
 scanning process on the machine, pages it in as the look-ups touch it and can drop it
-again, so neither ``MAX_ROWS`` nor the number of workers bounds it.
+again, so neither ``MAX_ROWS`` nor the number of workers bounds it. It is brought up to
+date a piece at a time (``stored_pieces``, ``merged``), never whole in memory.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 PART_ROWS = 1 << 22  # rows per stored part (SQLite blobs stay well under their 1 GB limit)
-# A larger pack is not read: each scanning process would hold it (14 bytes a row, ~100 MB
-# per registered hour of sound), and spawned workers hold one each. 150 million rows is
-# about 2 GB, 22 hours of registered sound; past it scans look up through SQLite and say so.
+# Without its file a larger pack is not read: each scanning process would hold it (14 bytes
+# a row, ~100 MB per registered hour of sound), and spawned workers hold one each. 150
+# million rows is about 2 GB, 22 hours of registered sound; past it such scans look up
+# through SQLite and say so.
 MAX_ROWS = 150_000_000
 _DTYPES = ("<u4", "<i4", "<i4", "<i2")  # hash, entry, frame, speed (per mille)
 HASH_BYTES = np.dtype(_DTYPES[0]).itemsize  # a stored row's bytes in the hashes column

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -725,10 +725,10 @@ class RegisterStore:
                 self._pack_current = False
             new_id = ident if current and ident is not None else os.urandom(16)
             try:
-                self._write_pack(lambda: self._pack_pieces(current, opened, ident), stamp,
-                                 new_id, blobs=not current)
+                self._write_pack(self._pack_pieces(current, opened, ident), stamp, new_id,
+                                 blobs=not current)
             except landmark_index.DamagedPack:  # the stored pack is not what its stamp says
-                self._write_pack(self._table_pieces, stamp, new_id, blobs=True)
+                self._write_pack(self._table_pieces(), stamp, new_id, blobs=True)
             if new_id != ident:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                 (_PACK_KEY, self._stamp_json(stamp, new_id)))
@@ -772,12 +772,12 @@ class RegisterStore:
             yield LandmarkIndex(a[:, 0].astype(np.uint32), a[:, 1].astype(np.int32),
                                 a[:, 2].astype(np.int32), a[:, 3].astype(np.int16))
 
-    def _write_pack(self, pieces: Callable[[], Iterator[LandmarkIndex]],
-                    stamp: tuple[int, int, int], ident: bytes, blobs: bool) -> None:
+    def _write_pack(self, pieces: Iterator[LandmarkIndex], stamp: tuple[int, int, int],
+                    ident: bytes, blobs: bool) -> None:
         """Write the pack that ``pieces`` yields, ``stamp[0]`` rows, to its file and, with
         ``blobs``, into ``audio_pack`` (from the file just written, or from the table where
         it could not be written). ``DamagedPack`` where the pieces are not that pack."""
-        written = self._write_pack_file(pieces(), stamp, ident)
+        written = self._write_pack_file(pieces, stamp, ident)
         if not blobs:
             return
         self.db.execute("DELETE FROM audio_pack")
