@@ -700,3 +700,24 @@ def test_changes_another_writer_left_unpacked_are_not_lost_when_this_one_closes(
         assert ro.pack_current()
         assert np.array_equal(_pack_columns(ro.audio_index()), table)
         assert np.array_equal(_pack_columns(ro._read_pack()), table)
+
+
+def test_a_pack_file_a_killed_writer_left_unfinished_is_removed_by_the_next_write(
+        tmp_path: Path) -> None:
+    db = tmp_path / "reg.db"
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        _add(store, 7261, tmp_path)
+    left = tmp_path / "reg.db.landmarks.999999.tmp"  # a write cut short
+    left.write_bytes(b"\0" * 4096)
+    others = [tmp_path / "reg.db.landmarks.x1.tmp", tmp_path / "reg.db.landmarks.tmp",
+              tmp_path / "other.db.landmarks.12.tmp"]
+    for path in others:
+        path.write_bytes(b"keep")
+    with RegisterStore(str(db)) as ro:  # a scan leaves it
+        assert ro.audio_index() is not None
+    assert left.exists()
+    with RegisterStore(str(db), readonly=False) as store:
+        _add(store, 7262, tmp_path)
+    assert not left.exists() and all(p.exists() for p in others)
+    with RegisterStore(str(db)) as ro:
+        assert ro.pack_file_current()

@@ -259,7 +259,7 @@ def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
     the old file or the whole new one (a process that mapped the old one keeps it until it
     ends). Pieces of another number of rows in all raise ``DamagedPack``, as does a piece
     out of order from ``stored_pieces``: no file is left then."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}{_TMP_SUFFIX}"
     layout = _layout(rows)
     try:
         with open(tmp, "wb") as fh:
@@ -287,6 +287,23 @@ def write_pieces(path: str, rows: int, pieces: Iterable[LandmarkIndex],
         except OSError:
             pass
         raise
+
+
+_TMP_SUFFIX = ".tmp"  # ``write_pieces`` writes to ``<path>.<pid>.tmp`` first
+
+
+def unfinished_files(path: str) -> list[str]:
+    """The temporary files of writes to ``path`` that never finished (a writer killed
+    mid-write: up to the pack's size each). Only a writer holding the register's write lock
+    may remove them: no other write can be under way then."""
+    folder, name = os.path.split(path)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in names
+            if n.startswith(name + ".") and n.endswith(_TMP_SUFFIX)
+            and n[len(name) + 1:-len(_TMP_SUFFIX)].isdigit()]
 
 
 def _layout(rows: int) -> list[tuple[int, str]]:

@@ -798,7 +798,13 @@ class RegisterStore:
         """Write the pack's file and map it; where it cannot be written (a full disk, a
         folder that takes no new files) say why in ``pack_file_error`` and return None: the
         pack in the database is whole, and scans read it from there. A register without
-        audio needs no file."""
+        audio needs no file. Files that earlier writers left unfinished are removed (this
+        one holds the write lock)."""
+        for left in landmark_index.unfinished_files(self.pack_path):
+            try:
+                os.unlink(left)
+            except OSError:
+                pass
         try:
             if not stamp[0]:
                 if os.path.exists(self.pack_path):
