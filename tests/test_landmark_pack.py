@@ -721,3 +721,43 @@ def test_a_pack_file_a_killed_writer_left_unfinished_is_removed_by_the_next_writ
     assert not left.exists() and all(p.exists() for p in others)
     with RegisterStore(str(db)) as ro:
         assert ro.pack_file_current()
+
+
+def test_a_pack_over_the_memory_cap_is_kept_in_its_file_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No scan reads a pack over ``MAX_ROWS`` into memory, so the register does not store
+    one in ``audio_pack``: scans map the file, and without it they and the next writer read
+    the table; the file written again is the table."""
+    db = tmp_path / "reg.db"
+    monkeypatch.setattr(landmark_index, "MAX_ROWS", 1000)
+    with RegisterStore(str(db), readonly=False, create=True) as store:
+        eid = _add(store, 7271, tmp_path)
+    assert _blob_parts(db) == []
+    table = _table_columns(db)
+    assert len(table) > 1000
+    reg = Register(str(db))
+    try:
+        pack = reg.landmark_pack()
+        assert pack is not None and isinstance(pack.hashes, np.memmap)
+        assert not any("landmark pack" in n for n in reg.audio_notes())
+    finally:
+        reg.close()
+    with RegisterStore(str(db), readonly=False) as store:  # another cue: merged in the file
+        other = _add(store, 7272, tmp_path)
+    assert _blob_parts(db) == []
+    with RegisterStore(str(db)) as ro:
+        assert np.array_equal(_pack_columns(ro.audio_index()), _table_columns(db))
+    _pack_file(db).unlink()
+    reg = Register(str(db))
+    try:
+        assert reg.landmark_pack() is None
+        assert any("looked up in its tables" in n for n in reg.audio_notes())
+        found, _named = reg._match_landmarks(_query(7271, 7272))
+        assert sorted(m.entry.id for m in found) == [eid, other]
+    finally:
+        reg.close()
+    with RegisterStore(str(db), readonly=False) as store:
+        assert store.remove(eid)  # merged from the table: no parts, no file to start from
+    with RegisterStore(str(db)) as ro:
+        assert ro.pack_file_current() and _blob_parts(db) == []
+        assert np.array_equal(_pack_columns(ro.audio_index()), _table_columns(db))
