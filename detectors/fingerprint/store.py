@@ -791,9 +791,10 @@ class RegisterStore:
         self.db.execute("DELETE FROM audio_pack")
         if stamp[0] > landmark_index.MAX_ROWS:
             return
-        # without the file, from the table: the pieces may be merged from the parts just
-        # deleted
-        source = (written.pieces() if written is not None
+        # from the file just written, else from the table: the pieces may be merged from
+        # the parts just deleted
+        mapped = LandmarkIndex.open_file(self.pack_path, stamp, ident) if written else None
+        source = (mapped.pieces() if mapped is not None
                   else _whole_parts(self._table_pieces()))
         at = 0
         for k, piece in enumerate(source):
@@ -804,9 +805,9 @@ class RegisterStore:
             raise landmark_index.DamagedPack(f"the pack holds {at} rows, not {stamp[0]}")
 
     def _write_pack_file(self, pieces: Iterator[LandmarkIndex], stamp: tuple[int, int, int],
-                         ident: bytes) -> LandmarkIndex | None:
-        """Write the pack's file and map it; where it cannot be written (a full disk, a
-        folder that takes no new files) say why in ``pack_file_error`` and return None: the
+                         ident: bytes) -> bool:
+        """Write the pack's file (whether it was written); where it cannot be written (a
+        full disk, a folder that takes no new files) say why in ``pack_file_error``: the
         pack in the database is whole, and scans read it from there. A register without
         audio needs no file. Files that earlier writers left unfinished are removed (this
         one holds the write lock)."""
@@ -819,13 +820,13 @@ class RegisterStore:
             if not stamp[0]:
                 if os.path.exists(self.pack_path):
                     os.unlink(self.pack_path)
-                return None
+                return False
             landmark_index.write_pieces(self.pack_path, stamp[0], pieces, stamp, ident)
         except OSError as exc:
             self.pack_file_error = f"{exc.filename or self.pack_path}: {exc.strerror or exc}"
-            return None
+            return False
         self.pack_file_error = None
-        return LandmarkIndex.open_file(self.pack_path, stamp, ident)
+        return True
 
     def _audio_rows_by_table(self, hashes: np.ndarray) -> list[tuple[int, int, int, int]]:
         """``audio_hits``' join through a TEMP table: (index in ``hashes``, entry, frame,
